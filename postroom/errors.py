@@ -1,0 +1,17 @@
+"""The base of every domain error. Each package defines its own errors under it.
+
+The CLI turns a `PostroomError` into one line and exit code 1; the service into a JSON body with
+`status_code` (see `serving/errors.py`).
+"""
+
+
+class PostroomError(Exception):
+    """A failure the user can act on; its message says what is wrong and what to do."""
+
+    status_code: int = 400
+
+
+class ConfigError(PostroomError):
+    """Settings or a configuration file are invalid."""
+
+    status_code = 500

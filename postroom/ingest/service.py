@@ -1,0 +1,174 @@
+"""Store incoming messages: idempotent by message ID, cleaned on the way in, labels imported.
+
+Re-sending a message with the same ID and the same raw content changes nothing. The same ID with a
+different raw content is reported and not stored: the stored message is never overwritten silently.
+Each message is committed on its own, so one bad record never costs the good ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.cleaning import CleanedEmail, clean_message
+from postroom.ingest.rawcodec import decode_raw, encode_raw, raw_digest
+from postroom.ingest.records import IncomingMessage, Rejection
+from postroom.store.models import Label, Message, utcnow
+
+Outcome = Literal["inserted", "unchanged", "changed"]
+
+
+@dataclass
+class IngestResult:
+    """What happened to one message."""
+
+    outcome: Outcome
+    message: Message
+    labels_added: int = 0
+    label_conflicts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    """Counts and problems of one ingestion run."""
+
+    inserted: int = 0
+    unchanged: int = 0
+    labels_added: int = 0
+    changed: list[Rejection] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    label_conflicts: list[str] = field(default_factory=list)
+    cleaning_flags: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def read(self) -> int:
+        return self.inserted + self.unchanged + len(self.changed) + len(self.rejected)
+
+    @property
+    def ok(self) -> bool:
+        """False when any record was rejected or not stored because its content changed."""
+        return not self.rejected and not self.changed
+
+
+def _nul_free(text: str | None) -> str | None:
+    return None if text is None else text.replace("\x00", "")
+
+
+def _apply_cleaning(message: Message, cleaned: CleanedEmail) -> None:
+    message.cleaned_text = _nul_free(cleaned.text) or ""
+    message.language = cleaned.language
+    message.cleaned_at = utcnow()
+    metadata = dict(message.metadata_ or {})
+    metadata["cleaning"] = cleaned.metadata()
+    message.metadata_ = metadata
+
+
+def _import_labels(session: Session, message: Message, labels: dict[str, str], source: str) -> IngestResult:
+    result = IngestResult("inserted", message)
+    current = {label.label_set: label for label in message.labels if label.is_current}
+    for set_name, class_name in labels.items():
+        existing = current.get(set_name)
+        if existing is None:
+            session.add(Label(message=message, label_set=set_name, class_name=class_name, source=source))
+            result.labels_added += 1
+        elif existing.class_name != class_name:
+            result.label_conflicts.append(
+                f"{message.message_id}: {set_name} is {existing.class_name!r} ({existing.source}), "
+                f"input says {class_name!r}; kept the stored label"
+            )
+    return result
+
+
+def ingest_one(session: Session, incoming: IncomingMessage, source: str = "import") -> IngestResult:
+    """Store one message (not committed). Labels in `incoming` are added where the set has none yet."""
+    digest = raw_digest(incoming.raw)
+    existing = session.scalar(select(Message).where(Message.message_id == incoming.message_id))
+    if existing is not None:
+        if existing.raw_sha256 != digest:
+            return IngestResult("changed", existing)
+        result = _import_labels(session, existing, incoming.labels, source)
+        result.outcome = "unchanged"
+        return result
+    cleaned = clean_message(incoming.raw, incoming.raw_format)
+    stored, encoding = encode_raw(incoming.raw)
+    message = Message(
+        message_id=incoming.message_id,
+        subject=_nul_free(incoming.subject or cleaned.subject),
+        sender=_nul_free(incoming.sender or cleaned.sender),
+        received_at=incoming.received_at or cleaned.received_at,
+        raw_format=incoming.raw_format,
+        raw_body=stored,
+        raw_encoding=encoding,
+        raw_sha256=digest,
+        metadata_={"input": incoming.metadata} if incoming.metadata else {},
+        source=source,
+        labels=[],
+    )
+    _apply_cleaning(message, cleaned)
+    session.add(message)
+    return _import_labels(session, message, incoming.labels, source)
+
+
+def ingest_messages(
+    sessions: sessionmaker[Session], items: Iterable[IncomingMessage | Rejection], source: str = "import"
+) -> IngestReport:
+    """Store every message of `items`, committing each on its own; rejections pass into the report."""
+    report = IngestReport()
+    for item in items:
+        if isinstance(item, Rejection):
+            report.rejected.append(item)
+            continue
+        with sessions() as session:
+            try:
+                result = ingest_one(session, item, source)
+                session.commit()
+            except SQLAlchemyError as exc:
+                session.rollback()
+                report.rejected.append(
+                    Rejection(item.origin, f"store error: {exc.__class__.__name__}", item.message_id)
+                )
+                continue
+            if result.outcome == "changed":
+                report.changed.append(
+                    Rejection(
+                        item.origin,
+                        "content differs from the stored message with this ID; not overwritten",
+                        item.message_id,
+                    )
+                )
+                continue
+            if result.outcome == "inserted":
+                report.inserted += 1
+                for flag in result.message.metadata_.get("cleaning", {}).get("flags", []):
+                    report.cleaning_flags[flag] = report.cleaning_flags.get(flag, 0) + 1
+            else:
+                report.unchanged += 1
+            report.labels_added += result.labels_added
+            report.label_conflicts.extend(result.label_conflicts)
+    return report
+
+
+def reclean_all(sessions: sessionmaker[Session], batch_size: int = 200) -> int:
+    """Re-run cleaning on every stored message from its raw input; returns how many were cleaned."""
+    done = 0
+    last_id = 0
+    while True:
+        with sessions() as session:
+            batch = session.scalars(
+                select(Message).where(Message.id > last_id).order_by(Message.id).limit(batch_size)
+            ).all()
+            if not batch:
+                return done
+            for message in batch:
+                raw = decode_raw(
+                    message.raw_body, message.raw_encoding, as_bytes=message.raw_format == "rfc822"
+                )
+                _apply_cleaning(message, clean_message(raw, message.raw_format))  # type: ignore[arg-type]
+            session.commit()
+            done += len(batch)
+            last_id = batch[-1].id

@@ -1,0 +1,184 @@
+"""The taxonomy: label sets, their classes, and auto-reply templates, loaded from YAML and validated.
+
+Label sets are data: a team can define two or four of them. `routing` says which set names the human
+queue and which set's classes may carry an auto-reply template.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from postroom.errors import PostroomError
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class TaxonomyError(PostroomError):
+    """The taxonomy file is missing or invalid, or a label is not in it."""
+
+    status_code = 422
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReplyTemplate(_Strict):
+    """A pre-written self-service answer in one language."""
+
+    subject: str = Field(min_length=1)
+    body: str = Field(min_length=1)
+
+
+class ClassDef(_Strict):
+    """One class of a label set."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    examples: tuple[str, ...] = ()
+    auto_reply: dict[str, ReplyTemplate] = Field(default_factory=dict)
+    auto_reply_allowed: bool = True
+
+    @field_validator("auto_reply")
+    @classmethod
+    def _languages_are_codes(cls, value: dict[str, ReplyTemplate]) -> dict[str, ReplyTemplate]:
+        for lang in value:
+            if not re.fullmatch(r"[a-z]{2}", lang):
+                raise ValueError(f"auto_reply language must be a two-letter code, got {lang!r}")
+        return value
+
+
+class LabelSet(_Strict):
+    """A set of mutually exclusive classes; every message gets exactly one class per set."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    prefix: str = Field("", pattern=r"^$|^[a-z][a-z0-9_]*$")
+    description: str = ""
+    classes: tuple[ClassDef, ...]
+
+    @field_validator("classes")
+    @classmethod
+    def _non_empty_unique(cls, value: tuple[ClassDef, ...]) -> tuple[ClassDef, ...]:
+        if len(value) < 2:
+            raise ValueError(f"a label set needs at least two classes, got {len(value)}")
+        seen: set[str] = set()
+        for c in value:
+            if c.name in seen:
+                raise ValueError(f"duplicate class {c.name!r}")
+            seen.add(c.name)
+        return value
+
+    @property
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    @property
+    def label_prefix(self) -> str:
+        """Prefix used where labels of all sets share one namespace (Doccano): `lob` in `lob:retail`."""
+        return self.prefix or self.name
+
+    def get(self, class_name: str) -> ClassDef:
+        for c in self.classes:
+            if c.name == class_name:
+                return c
+        raise TaxonomyError(
+            f"unknown class {class_name!r} in label set {self.name!r} (known: {', '.join(self.class_names)})"
+        )
+
+
+class Routing(_Strict):
+    """Which label sets drive routing."""
+
+    queue_set: str = "queue"
+    reply_set: str = "topic"
+    triage_queue: str = "triage"
+
+
+class Taxonomy(_Strict):
+    """All label sets of one deployment."""
+
+    name: str = Field(min_length=1)
+    languages: tuple[str, ...] = ("en",)
+    routing: Routing = Routing()
+    label_sets: tuple[LabelSet, ...]
+
+    @model_validator(mode="after")
+    def _check(self) -> Taxonomy:
+        if not self.label_sets:
+            raise ValueError("the taxonomy has no label sets")
+        names = [s.name for s in self.label_sets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate label set {dupes[0]!r}")
+        prefixes = [s.label_prefix for s in self.label_sets]
+        if len(set(prefixes)) != len(prefixes):
+            raise ValueError(f"label set prefixes must be unique, got {prefixes}")
+        for role, set_name in (("queue_set", self.routing.queue_set), ("reply_set", self.routing.reply_set)):
+            if set_name not in names:
+                raise ValueError(f"routing.{role} names unknown label set {set_name!r} (known: {names})")
+        for label_set in self.label_sets:
+            for c in label_set.classes:
+                if c.auto_reply and label_set.name != self.routing.reply_set:
+                    raise ValueError(
+                        f"class {label_set.name}.{c.name} has an auto_reply, but only classes of "
+                        f"routing.reply_set {self.routing.reply_set!r} may have one"
+                    )
+        return self
+
+    @property
+    def set_names(self) -> list[str]:
+        return [s.name for s in self.label_sets]
+
+    def label_set(self, name: str) -> LabelSet:
+        for s in self.label_sets:
+            if s.name == name:
+                return s
+        raise TaxonomyError(f"unknown label set {name!r} (known: {', '.join(self.set_names)})")
+
+    def validate_label(self, set_name: str, class_name: str) -> None:
+        """Raise `TaxonomyError` unless `class_name` is a class of label set `set_name`."""
+        self.label_set(set_name).get(class_name)
+
+    def fingerprint(self) -> str:
+        """A stable hash of the label sets and classes (what a trained model depends on)."""
+        canonical = "|".join(f"{s.name}:{','.join(s.class_names)}" for s in self.label_sets)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _format_validation_error(path: Path, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        problems.append(f"{where}: {msg}")
+    return f"{path}: invalid taxonomy: " + "; ".join(problems)
+
+
+def parse_taxonomy(data: object, source: Path = Path("<taxonomy>")) -> Taxonomy:
+    """Validate an already-parsed YAML document."""
+    if not isinstance(data, dict):
+        raise TaxonomyError(f"{source}: a taxonomy must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return Taxonomy.model_validate(data)
+    except ValidationError as exc:
+        raise TaxonomyError(_format_validation_error(source, exc)) from None
+
+
+def load_taxonomy(path: Path) -> Taxonomy:
+    """Load and validate a taxonomy file; every problem is reported with its location."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaxonomyError(f"cannot read taxonomy {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TaxonomyError(f"{path}: not valid YAML: {exc}") from None
+    return parse_taxonomy(data, path)

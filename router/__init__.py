@@ -1,0 +1,4 @@
+"""Router: per-class thresholds, routing decisions, auto-reply templates and feedback monitoring.
+
+Imports only the core.
+"""

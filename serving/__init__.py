@@ -1,0 +1,1 @@
+"""Serving: the FastAPI service, the ONNX Runtime model runtime (no torch), auth and metrics."""

@@ -1,0 +1,32 @@
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from postroom.store import Base, StoreError, check_store, create_store_engine, migrate
+from postroom.store.db import current_revision, head_revision
+
+
+def test_migrations_create_every_table_and_match_the_models(engine: Engine) -> None:
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_migrate_is_idempotent_and_check_store_passes(engine: Engine) -> None:
+    assert migrate(engine) == head_revision() == current_revision(engine)
+    check_store(engine)
+
+
+def test_unmigrated_store_is_reported_with_the_fix(store_url: str) -> None:
+    engine = create_store_engine(store_url)
+    with pytest.raises(StoreError, match="run `postroom init`"):
+        check_store(engine)
+    engine.dispose()
+
+
+def test_unreachable_store_is_a_store_error() -> None:
+    engine = create_store_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(StoreError, match="unreachable"):
+        check_store(engine)

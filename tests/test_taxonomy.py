@@ -1,0 +1,95 @@
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from postroom.taxonomy import TaxonomyError, load_taxonomy, parse_taxonomy
+from tests.conftest import REPO_ROOT
+
+DEFAULT = REPO_ROOT / "postroom" / "resources" / "taxonomy.yaml"
+
+
+def small(*sets: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "t",
+        "routing": {"queue_set": sets[0]["name"], "reply_set": sets[-1]["name"]},
+        "label_sets": list(sets),
+        **extra,
+    }
+
+
+def label_set(name: str, *classes: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "classes": [{"name": c} for c in classes], **extra}
+
+
+def test_default_taxonomy_has_three_label_sets_and_templates_in_both_languages() -> None:
+    taxonomy = load_taxonomy(DEFAULT)
+    assert taxonomy.set_names == ["line_of_business", "queue", "topic"]
+    assert len(taxonomy.label_set("topic").classes) >= 10
+    assert len(taxonomy.label_set("queue").classes) == 5
+    templated = [c for c in taxonomy.label_set("topic").classes if c.auto_reply]
+    assert templated and all(set(c.auto_reply) == {"de", "en"} for c in templated)
+    assert len(taxonomy.fingerprint()) == 16
+
+
+@pytest.mark.parametrize("n_sets", [2, 4])
+def test_a_team_can_use_two_or_four_label_sets(n_sets: int) -> None:
+    sets = [label_set(f"set{i}", "a", "b") for i in range(n_sets)]
+    assert len(parse_taxonomy(small(*sets)).label_sets) == n_sets
+
+
+def test_duplicate_class_is_named() -> None:
+    with pytest.raises(TaxonomyError, match=r"label_sets\.0\.classes: duplicate class 'a'"):
+        parse_taxonomy(small(label_set("queue", "a", "a", "b"), label_set("topic", "x", "y")))
+
+
+def test_unknown_field_is_named() -> None:
+    data = small(label_set("queue", "a", "b"), label_set("topic", "x", "y"))
+    data["label_sets"][1]["classes"][0]["colour"] = "red"
+    with pytest.raises(TaxonomyError, match=r"label_sets\.1\.classes\.0\.colour: unknown field"):
+        parse_taxonomy(data)
+
+
+def test_empty_label_set_is_rejected() -> None:
+    with pytest.raises(TaxonomyError, match="at least two classes, got 0"):
+        parse_taxonomy(small(label_set("queue"), label_set("topic", "x", "y")))
+
+
+def test_no_label_sets_is_rejected() -> None:
+    with pytest.raises(TaxonomyError, match="no label sets"):
+        parse_taxonomy({"name": "t", "label_sets": []})
+
+
+def test_routing_must_name_existing_sets() -> None:
+    data = small(label_set("queue", "a", "b"), label_set("topic", "x", "y"))
+    data["routing"]["reply_set"] = "intent"
+    with pytest.raises(TaxonomyError, match="routing.reply_set names unknown label set 'intent'"):
+        parse_taxonomy(data)
+
+
+def test_auto_reply_only_on_the_reply_set() -> None:
+    data = small(label_set("queue", "a", "b"), label_set("topic", "x", "y"))
+    data["label_sets"][0]["classes"][0]["auto_reply"] = {"en": {"subject": "s", "body": "b"}}
+    with pytest.raises(TaxonomyError, match="only classes of routing.reply_set"):
+        parse_taxonomy(data)
+
+
+def test_unknown_label_names_the_known_classes() -> None:
+    taxonomy = load_taxonomy(DEFAULT)
+    with pytest.raises(TaxonomyError, match="unknown class 'mortgage' in label set 'queue' .*payments"):
+        taxonomy.validate_label("queue", "mortgage")
+    with pytest.raises(TaxonomyError, match="unknown label set 'intent'"):
+        taxonomy.validate_label("intent", "x")
+
+
+def test_broken_yaml_and_missing_file_are_clear(tmp_path: Path) -> None:
+    bad = tmp_path / "t.yaml"
+    bad.write_text("label_sets: [unclosed\n")
+    with pytest.raises(TaxonomyError, match="not valid YAML"):
+        load_taxonomy(bad)
+    with pytest.raises(TaxonomyError, match="cannot read taxonomy"):
+        load_taxonomy(tmp_path / "missing.yaml")
+    bad.write_text(yaml.safe_dump(["a", "list"]))
+    with pytest.raises(TaxonomyError, match="must be a YAML mapping"):
+        load_taxonomy(bad)
