@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= train,cpu,dev
+EXTRAS ?= train,cpu,dev,bench
 
 # No model hub: everything loads from local paths (a hub id without these hangs ~100 s before failing).
 export HF_HUB_OFFLINE := 1

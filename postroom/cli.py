@@ -1,23 +1,35 @@
 """The `postroom` command. Thin: each subcommand calls one function of its component.
 
-Errors a user can act on (`PostroomError`) print as one line on stderr and exit with code 1.
+The core's own commands live here. Components (labeling, training, serving, router) add theirs through the
+`postroom.cli` entry-point group: each names a `register(roots: CliRoots)` function, so the core never
+imports a component. Errors a user can act on (`PostroomError`) print as one line on stderr, exit code 1.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from postroom.clikit import (
+    SHARED_DATA,
+    CliRoots,
+    err,
+    friendly_errors,
+    load_settings,
+    load_taxonomy_from,
+    open_sessions,
+    out,
+)
 from postroom.errors import PostroomError
-from postroom.settings import Settings, describe, get_settings
-from postroom.taxonomy import Taxonomy, load_taxonomy
+from postroom.settings import describe
+from postroom.taxonomy import load_taxonomy
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Postroom: few-shot routing of client email."
@@ -28,42 +40,7 @@ bench_app = typer.Typer(
 taxonomy_app = typer.Typer(no_args_is_help=True, help="Inspect and check the taxonomy.")
 app.add_typer(bench_app, name="bench")
 app.add_typer(taxonomy_app, name="taxonomy")
-
-out = Console()
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-SHARED_DATA = Path("../shared/data")
-
-
-def friendly_errors(func: F) -> F:
-    """Turn a `PostroomError` into one line on stderr and exit code 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except PostroomError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings() -> Settings:
-    return get_settings()
-
-
-def _taxonomy(settings: Settings) -> Taxonomy:
-    return load_taxonomy(settings.taxonomy_path)
-
-
-def _sessions(settings: Settings, *, must_exist: bool = True):  # type: ignore[no-untyped-def]
-    from postroom.store import check_store, get_engine, session_factory
-
-    engine = get_engine(settings.database_url)
-    if must_exist:
-        check_store(engine)
-    return session_factory(engine)
+ENTRY_POINT_GROUP = "postroom.cli"
 
 
 @app.command()
@@ -72,10 +49,10 @@ def init() -> None:
     """Create or upgrade the message store's schema. Example: postroom init"""
     from postroom.store import get_engine, migrate
 
-    settings = _settings()
-    _taxonomy(settings)  # fail early on a bad taxonomy
+    settings = load_settings()
+    load_taxonomy_from(settings)  # fail early on a bad taxonomy
     revision = migrate(get_engine(settings.database_url))
-    out.print(f"store ready at schema {revision}: {describe(settings)['database_url']}")
+    out.print(f"store ready at schema {revision}: {describe(settings)['database_url']}", markup=False)
 
 
 @app.command()
@@ -94,9 +71,9 @@ def ingest(
     from postroom.ingest.readers import read_path
     from postroom.ingest.service import ingest_messages
 
-    settings = _settings()
-    taxonomy = _taxonomy(settings)
-    sessions = _sessions(settings)
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    sessions = open_sessions(settings)
     with err.status("ingesting…"):
         items = (item for path in paths for item in read_path(path, taxonomy, settings.max_message_bytes))
         report = ingest_messages(sessions, items, source=source)
@@ -118,11 +95,11 @@ def ingest(
         )
     problems = [*report.rejected, *report.changed]
     for problem in problems[:50]:
-        err.print(f"[yellow]rejected[/yellow] {problem}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]rejected[/yellow] {escape(str(problem))}", highlight=False, soft_wrap=True)
     if len(problems) > 50:
         err.print(f"… and {len(problems) - 50} more")
     for conflict in report.label_conflicts[:20]:
-        err.print(f"[yellow]label conflict[/yellow] {conflict}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]label conflict[/yellow] {escape(conflict)}", highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -139,7 +116,7 @@ def clean(
 
     if not all_messages:
         raise typer.BadParameter("say --all to re-clean every stored message")
-    count = reclean_all(_sessions(_settings()))
+    count = reclean_all(open_sessions(load_settings()))
     out.print(f"re-cleaned {count} messages")
 
 
@@ -153,9 +130,9 @@ def summary(
 
     from postroom.summary import summarize
 
-    settings = _settings()
-    taxonomy = _taxonomy(settings)
-    with _sessions(settings)() as session:
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    with open_sessions(settings)() as session:
         result = summarize(session, taxonomy)
     if as_json:
         out.print_json(json.dumps(asdict(result)))
@@ -165,7 +142,8 @@ def summary(
         + ", ".join(f"{lang} {n}" for lang, n in result.languages.items())
     )
     for set_name, per_class in result.classes.items():
-        table = Table(title=f"{set_name} ({result.labeled[set_name]} labeled)")
+        out.print(f"\n[bold]{set_name}[/bold] ({result.labeled[set_name]} labeled)")
+        table = Table()
         table.add_column("class")
         table.add_column("messages", justify="right")
         for class_name, n in sorted(per_class.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -182,21 +160,21 @@ def doctor() -> None:
     from postroom.runtime import check_onnxruntime
     from postroom.store import check_store, get_engine
 
-    settings = _settings()
+    settings = load_settings()
     for key, value in describe(settings).items():
-        out.print(f"{key}: {value}", highlight=False)
+        out.print(f"{key}: {value}", highlight=False, markup=False)
     checks: list[tuple[str, Callable[[], object]]] = [
-        ("taxonomy", lambda: f"{len(_taxonomy(settings).label_sets)} label sets"),
+        ("taxonomy", lambda: f"{len(load_taxonomy_from(settings).label_sets)} label sets"),
         ("store", lambda: check_store(get_engine(settings.database_url)) or "reachable, schema current"),
         ("onnxruntime", lambda: check_onnxruntime()),
     ]
     failed = False
     for name, check in checks:
         try:
-            out.print(f"[green]ok[/green]   {name}: {check()}")
+            out.print(f"[green]ok[/green]   {name}: {escape(str(check()))}")
         except PostroomError as exc:
             failed = True
-            out.print(f"[red]fail[/red] {name}: {exc}", highlight=False)
+            out.print(f"[red]fail[/red] {name}: {escape(str(exc))}", highlight=False)
     if failed:
         raise typer.Exit(1)
 
@@ -207,7 +185,7 @@ def taxonomy_check(
     path: Annotated[Path | None, typer.Argument(help="Taxonomy YAML; default: the configured one.")] = None,
 ) -> None:
     """Validate a taxonomy file and list its label sets. Example: postroom taxonomy check my.yaml"""
-    taxonomy = load_taxonomy(path or _settings().taxonomy_path)
+    taxonomy = load_taxonomy(path or load_settings().taxonomy_path)
     for label_set in taxonomy.label_sets:
         replies = sum(1 for c in label_set.classes if c.auto_reply)
         out.print(
@@ -236,5 +214,19 @@ def bench_clean(
     out.print(f"wrote {out_dir / 'clean.json'} and {out_dir / 'clean.md'}")
 
 
+def register_components() -> None:
+    """Let every installed component add its commands (entry-point group `postroom.cli`)."""
+    roots = CliRoots(app=app, bench=bench_app)
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            register = entry.load()
+        except ImportError as exc:  # a component whose optional dependencies are not installed
+            reason = escape(str(exc))
+            err.print(f"[yellow]warning:[/yellow] `{entry.name}` commands unavailable: {reason}")
+            continue
+        register(roots)
+
+
 def main() -> None:
+    register_components()
     app()

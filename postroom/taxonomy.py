@@ -35,6 +35,13 @@ class ReplyTemplate(_Strict):
     body: str = Field(min_length=1)
 
 
+class ReplyFrame(_Strict):
+    """The greeting and closing around every auto-reply body in one language."""
+
+    greeting: str = ""
+    closing: str = ""
+
+
 class ClassDef(_Strict):
     """One class of a label set."""
 
@@ -105,6 +112,7 @@ class Taxonomy(_Strict):
     name: str = Field(min_length=1)
     languages: tuple[str, ...] = ("en",)
     routing: Routing = Routing()
+    reply_frames: dict[str, ReplyFrame] = Field(default_factory=dict)
     label_sets: tuple[LabelSet, ...]
 
     @model_validator(mode="after")

@@ -64,7 +64,8 @@ def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
             hide_password=False
         )
     finally:
-        with admin.begin() as connection:
+        with admin.begin() as connection:  # a session a test left open would block this: fail, don't hang
+            connection.execute(text("SET LOCAL lock_timeout = '20s'"))
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 

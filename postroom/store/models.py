@@ -82,6 +82,7 @@ class Prediction(Base):
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     model_version: Mapped[str] = mapped_column(String(NAME_MAX))
     variant: Mapped[str] = mapped_column(String(32))  # torch | onnx-fp32 | onnx-int8 …
+    purpose: Mapped[str] = mapped_column(String(16), default="serve")  # serve | calibration | evaluation
     results: Mapped[dict[str, Any]] = mapped_column(JSON)  # {label_set: {class, probability, top}}
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

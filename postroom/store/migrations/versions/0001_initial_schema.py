@@ -84,6 +84,7 @@ def upgrade() -> None:
         sa.Column("message_pk", sa.Integer(), nullable=False),
         sa.Column("model_version", sa.String(length=128), nullable=False),
         sa.Column("variant", sa.String(length=32), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
         sa.Column("results", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["message_pk"], ["messages.id"], ondelete="CASCADE"),

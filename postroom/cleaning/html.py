@@ -1,0 +1,215 @@
+"""HTML to plain text for the cleaner: visible text only, block structure kept as lines.
+
+Dropped: scripts, styles, <head>, comments, images (tracking pixels), forms, hidden elements and link
+targets (anchor text is kept). Kept as structure: blocks and <br> become line breaks, paragraphs are
+separated by a blank line, list items get "- ", table cells are joined with spaces. Quotation markup
+(<blockquote>, Yahoo's quoted div) becomes "> "-prefixed lines, and known signature containers
+(Gmail, Outlook, Thunderbird, Windows Mail) are preceded by a "-- " line, so that the plain-text rules
+downstream treat HTML and plain mail the same way. The walk is iterative (no recursion limit) and
+the input is capped at MAX_HTML_CHARS characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+import lxml.etree
+import lxml.html
+
+MAX_HTML_CHARS = 1_000_000  # beyond this only the beginning is read (flag "html_truncated")
+
+_SKIP_TAGS = frozenset(
+    {
+        "script", "style", "head", "title", "meta", "link", "noscript", "template", "svg", "object",
+        "embed", "iframe", "img", "input", "select", "textarea", "button", "map", "area", "audio",
+        "video", "canvas", "xml", "o:p",
+    }
+)  # fmt: skip
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "center", "dd", "div", "dl", "dt", "fieldset", "figcaption",
+        "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "main", "nav", "ol",
+        "section", "table", "tbody", "thead", "tfoot", "tr", "ul", "body", "html", "caption",
+    }
+)  # fmt: skip
+_PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "pre"})
+_QUOTE_CLASSES = ("yahoo_quoted",)
+_SIGNATURE_MARKERS = ("gmail_signature", "moz-signature", "signature")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
+_WS = re.compile(r"[ \t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_SPACES = re.compile(r"  +")
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u034f]")
+
+
+class _Writer:
+    """Collects inline text into lines, prefixing each with the current quotation depth."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.buffer: list[str] = []
+        self.quote_depth = 0
+        self.pre_depth = 0
+
+    def text(self, value: str | None) -> None:
+        if not value:
+            return
+        value = _INVISIBLE.sub("", value)
+        if self.pre_depth:
+            pieces = value.replace("\r\n", "\n").split("\n")
+            for i, piece in enumerate(pieces):
+                if i:
+                    self.newline(force=True)
+                self.buffer.append(piece.replace("\xa0", " "))
+            return
+        self.buffer.append(_WS.sub(" ", value))
+
+    def newline(self, force: bool = False) -> None:
+        """End the current line; with `force`, an empty line is emitted too (a <br>)."""
+        line = "".join(self.buffer)
+        line = line.rstrip() if self.pre_depth else _SPACES.sub(" ", line).strip()
+        self.buffer = []
+        if not line and not force:
+            return
+        prefix = "> " * self.quote_depth
+        self.lines.append((prefix + line).rstrip() if line else prefix.rstrip())
+
+    def blank(self) -> None:
+        self.newline()
+        if self.lines and self.lines[-1].strip("> "):
+            self.lines.append(("> " * self.quote_depth).rstrip())
+
+    def result(self) -> str:
+        self.newline()
+        lines = self.lines
+        start, end = 0, len(lines)
+        while start < end and not lines[start]:
+            start += 1
+        while end > start and not lines[end - 1]:
+            end -= 1
+        return "\n".join(lines[start:end])
+
+
+def _drop_blocks(html: str) -> str:
+    """Remove <script>, <style> and <head> blocks in linear time (the regex-free fallback path)."""
+    lower = html.lower()
+    tags = ("script", "style", "head")
+    nxt = {tag: lower.find("<" + tag) for tag in tags}
+    pieces: list[str] = []
+    pos = 0
+    while True:
+        found = [(i, tag) for tag, i in nxt.items() if i >= 0]
+        if not found:
+            break
+        start, tag = min(found)
+        pieces.append(html[pos:start])
+        end = lower.find("</" + tag, start)
+        if end < 0:
+            return "".join(pieces)
+        close = lower.find(">", end)
+        pos = len(html) if close < 0 else close + 1
+        for other in tags:
+            if 0 <= nxt[other] < pos:
+                nxt[other] = lower.find("<" + other, pos)
+    pieces.append(html[pos:])
+    return "".join(pieces)
+
+
+def _tag(el: lxml.etree._Element) -> str:
+    tag = el.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def _is_hidden(el: lxml.etree._Element) -> bool:
+    style = el.get("style")
+    if style and _HIDDEN_STYLE.search(style):
+        return True
+    return el.get("hidden") is not None
+
+
+def _classes(el: lxml.etree._Element) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+
+
+def _is_signature(el: lxml.etree._Element, tag: str) -> bool:
+    if tag != "div":
+        return False
+    if el.get("data-signatureblock") == "true":
+        return True
+    names = _classes(el).split()
+    return any(marker in names for marker in _SIGNATURE_MARKERS)
+
+
+def html_to_text(html: str) -> tuple[str, list[str]]:
+    """Convert an HTML body to text; return (text, flags). Never raises."""
+    flags: list[str] = []
+    if len(html) > MAX_HTML_CHARS:
+        cut = html.rfind("<", 0, MAX_HTML_CHARS)
+        html = html[: cut if cut > MAX_HTML_CHARS // 2 else MAX_HTML_CHARS]
+        flags.append("html_truncated")
+    html = _XML_DECL.sub("", html, count=1).replace("\x00", "")
+    if not html.strip():
+        return "", flags
+    parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, recover=True)
+    try:
+        root = lxml.html.document_fromstring(html, parser=parser)
+    except (lxml.etree.ParserError, ValueError, lxml.etree.XMLSyntaxError):
+        return _WS.sub(" ", _TAG.sub(" ", _drop_blocks(html))).strip(), [*flags, "html_parse_error"]
+    writer = _Writer()
+    skipped: lxml.etree._Element | None = None
+    walker = lxml.etree.iterwalk(root, events=("start", "end"))
+    for event, el in walker:
+        tag = _tag(el)
+        if event == "start":
+            if not tag or tag in _SKIP_TAGS or _is_hidden(el):
+                skipped = el
+                walker.skip_subtree()
+                continue
+            if tag == "br":
+                writer.newline(force=True)
+            elif tag == "hr":
+                writer.blank()
+            elif tag == "blockquote" or (tag == "div" and any(c in _classes(el) for c in _QUOTE_CLASSES)):
+                writer.newline()
+                writer.quote_depth += 1
+            elif _is_signature(el, tag) and el.text_content().strip():
+                writer.newline()
+                writer.lines.append(("> " * writer.quote_depth) + "-- ")
+            elif tag in _PARAGRAPH_TAGS:
+                writer.blank()
+                if tag == "pre":
+                    writer.pre_depth += 1
+            elif tag == "li":
+                writer.newline()
+                writer.text("- ")
+            elif tag in _BLOCK_TAGS:
+                writer.newline()
+            elif tag in ("td", "th"):
+                writer.text(" ")
+            writer.text(el.text)
+            continue
+        # event == "end"
+        if el is skipped:
+            skipped = None
+        elif tag == "blockquote" or (tag == "div" and any(c in _classes(el) for c in _QUOTE_CLASSES)):
+            writer.newline()
+            writer.quote_depth = max(0, writer.quote_depth - 1)
+        elif tag in _PARAGRAPH_TAGS:
+            writer.blank()
+            if tag == "pre":
+                writer.pre_depth = max(0, writer.pre_depth - 1)
+        elif tag in _BLOCK_TAGS or tag == "li":
+            writer.newline()
+        elif tag in ("td", "th"):
+            writer.text(" ")
+        writer.text(el.tail)
+    text = writer.result()
+    if not text.strip() and _TAG.search(html):
+        # libxml2 gives up on pathological input (e.g. nesting deeper than 256): strip the tags instead
+        stripped = _WS.sub(" ", _TAG.sub(" ", _drop_blocks(html))).strip()
+        if stripped:
+            return stripped, [*flags, "html_parse_error"]
+    return text, flags

@@ -1,0 +1,208 @@
+"""RFC 822 / MIME parsing with the standard library: headers, the text and HTML bodies, attachments.
+
+Robust by construction: the compat32 policy (no header objects that raise on access), an iterative walk
+with a depth limit and a part limit, per-part charset fallbacks, and a recovery pass for multipart
+messages whose declared boundary never occurs. Problems become flags, never exceptions.
+"""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.message
+import email.utils
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from postroom.cleaning.charset import decode_bytes, normalise_charset, sniff_html_charset
+from postroom.cleaning.models import Attachment
+
+MAX_MIME_DEPTH = 30  # multipart nesting followed before giving up (real mail rarely exceeds 6)
+MAX_MIME_PARTS = 1000  # parts visited at most
+_BOUNDARY_LINE = re.compile(rb"^--([^\s]{1,200}?)(--)?\s*$", re.MULTILINE)
+
+
+@dataclass
+class ParsedMime:
+    """What the cleaner needs from a MIME message."""
+
+    subject: str | None = None
+    sender: str | None = None
+    received_at: datetime | None = None
+    message_id: str | None = None
+    text: str | None = None  # the first text/plain body part
+    html: str | None = None  # the first text/html body part
+    attachments: list[Attachment] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    def flag(self, name: str) -> None:
+        if name not in self.flags:
+            self.flags.append(name)
+
+
+def decode_header_value(value: object) -> str | None:
+    """An RFC 2047-decoded, whitespace-normalised header value, or None."""
+    if value is None:
+        return None
+    raw = str(value)
+    try:
+        parts = []
+        for chunk, charset in email.header.decode_header(raw):
+            if isinstance(chunk, bytes):
+                parts.append(decode_bytes(chunk, charset)[0])
+            else:
+                parts.append(chunk)
+        decoded = "".join(parts)
+    except Exception:  # malformed encoded words: keep the raw value
+        decoded = raw
+    decoded = " ".join(decoded.split())
+    return decoded or None
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _message_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    cleaned = value.strip().strip("<>").strip()
+    return cleaned or None
+
+
+def _payload_bytes(part: email.message.Message) -> bytes:
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if isinstance(payload, bytes):
+        return payload
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        return raw.encode("utf-8", "surrogateescape")
+    return b""
+
+
+def _part_text(part: email.message.Message, result: ParsedMime, html: bool) -> str:
+    data = _payload_bytes(part)
+    declared = part.get_param("charset")
+    declared = declared if isinstance(declared, str) else None
+    if html and normalise_charset(declared) is None:
+        declared = sniff_html_charset(data) or declared
+    text, fell_back = decode_bytes(data, declared)
+    if fell_back:
+        result.flag("charset_fallback")
+    return text
+
+
+def _filename(part: email.message.Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    if name is None:
+        name = part.get_param("name")
+        name = name if isinstance(name, str) else None
+    return decode_header_value(name) if name else None
+
+
+def _recover_boundary(msg: email.message.Message) -> email.message.Message | None:
+    """Re-parse a multipart message whose declared boundary is absent, using the one its body uses."""
+    body = msg.get_payload()
+    if not isinstance(body, str):
+        return None
+    data = body.encode("utf-8", "surrogateescape")
+    match = _BOUNDARY_LINE.search(data)
+    if match is None:
+        return None
+    boundary = match.group(1).decode("ascii", "replace")
+    if boundary == msg.get_boundary():
+        return None
+    head = "".join(f"{key}: {value}\n" for key, value in msg.items() if key.lower() != "content-type")
+    head += f'Content-Type: {msg.get_content_type()}; boundary="{boundary}"\n\n'
+    try:
+        return email.message_from_bytes(head.encode("utf-8", "surrogateescape") + data)
+    except Exception:
+        return None
+
+
+def _walk(root: email.message.Message, result: ParsedMime) -> None:
+    stack: list[tuple[email.message.Message, int]] = [(root, 0)]
+    visited = 0
+    while stack:
+        part, depth = stack.pop()
+        visited += 1
+        if visited > MAX_MIME_PARTS:
+            result.flag("mime_part_limit")
+            return
+        if getattr(part, "defects", None):
+            result.flag("mime_defects")
+        ctype = part.get_content_type()
+        if part.is_multipart():
+            children = part.get_payload()
+            if not isinstance(children, list):
+                continue
+            if ctype == "message/rfc822":  # an attached e-mail: describe it, do not read it as the body
+                size = sum(len(_payload_bytes(c)) for c in children if isinstance(c, email.message.Message))
+                result.attachments.append(Attachment(_filename(part), ctype, size))
+                continue
+            if depth + 1 > MAX_MIME_DEPTH:
+                result.flag("mime_depth_limit")
+                continue
+            stack.extend(
+                (child, depth + 1) for child in reversed(children) if isinstance(child, email.message.Message)
+            )
+            continue
+        if ctype.startswith("multipart/"):  # declared multipart but no parts: boundary problems
+            result.flag("mime_defects")
+            recovered = _recover_boundary(part) if depth == 0 else None
+            if recovered is not None and recovered.is_multipart():
+                stack.append((recovered, depth))
+                continue
+            if result.text is None:
+                result.text = _part_text(part, result, html=False)
+            continue
+        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        filename = _filename(part)
+        if ctype in ("text/plain", "text/html") and disposition != "attachment":
+            if ctype == "text/plain" and result.text is None:
+                result.text = _part_text(part, result, html=False)
+                continue
+            if ctype == "text/html" and result.html is None:
+                result.html = _part_text(part, result, html=True)
+                continue
+            if not filename:
+                continue  # a second inline body (e.g. after an inline image): not the client's first words
+        result.attachments.append(Attachment(filename, ctype, len(_payload_bytes(part))))
+
+
+def parse_rfc822(raw: str | bytes) -> ParsedMime:
+    """Parse a complete e-mail source. Never raises; problems are reported in `flags`."""
+    result = ParsedMime()
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
+    try:
+        msg = email.message_from_bytes(data)
+    except Exception:
+        result.flag("mime_defects")
+        result.text = decode_bytes(data)[0]
+        return result
+    result.subject = decode_header_value(msg.get("Subject"))
+    result.sender = decode_header_value(msg.get("From"))
+    result.received_at = _parse_date(decode_header_value(msg.get("Date")))
+    result.message_id = _message_id(decode_header_value(msg.get("Message-ID")))
+    try:
+        _walk(msg, result)
+    except Exception:
+        result.flag("mime_defects")
+    if result.text is None and result.html is None:
+        result.flag("no_text_part")
+    return result

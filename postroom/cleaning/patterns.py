@@ -1,0 +1,39 @@
+"""Shared regular expressions: dates, times, e-mail addresses, phone numbers, URLs."""
+
+from __future__ import annotations
+
+import re
+
+EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+|\[mailto:|mailto:", re.IGNORECASE)
+URL = re.compile(r"\bhttps?://\S+|\bwww\.[\w-]+\.\w+", re.IGNORECASE)
+# 12.03.2024, 3/12/24, 2024-03-12, 12 Mar 2024, Mar 12, 2024, 12. März 2024, 12. maaliskuuta 2024
+DATE = re.compile(
+    r"\b\d{1,4}[./-]\d{1,2}[./-]\d{2,4}\b"
+    r"|\b\d{1,2}\.? ?(?:jan|feb|mar|mär|apr|may|mai|jun|jul|aug|sep|oct|okt|nov|dec|dez)"
+    r"[a-zäöü]*\.?,? \d{2,4}\b"
+    r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?,? \d{2,4}\b"
+    r"|\b\d{1,2}\. ?\w+(?:kuuta|kuu) \d{4}\b"
+    r"|\b(?:mon|tue|wed|thu|fri|sat|sun|mo|di|mi|do|fr|sa|so|ma|ti|ke|to|pe|la|su)"
+    r"[a-z]{0,7}\.?,? \d{1,2}[. ]",
+    re.IGNORECASE,
+)
+TIME = re.compile(r"\b\d{1,2}[:.]\d{2}(?::\d{2})?(?: ?[ap]\.?m\.?)?\b", re.IGNORECASE)
+# Phone numbers: +49 (0)30 1234-567, 0171 1234567, (415) 782-7802, 713.853.3103, 040 123 4567
+PHONE = re.compile(r"(?<![\w/.])(?:\+|00)?\(?\d{1,4}\)?(?:[ .\-/]?\(?\d{1,5}\)?){2,6}(?![\w/])")
+PHONE_LABEL = re.compile(
+    r"^\W*(?:tel|telefon|phone|ph|fon|fax|telefax|mobil|mobile|mob|cell|handy|gsm|puh|puhelin|p|m|t|f|"
+    r"direct|direkt|office|work|matkapuhelin|gsm|switchboard|vaihde)\b\.?\s*[:.]?",
+    re.IGNORECASE,
+)
+
+
+_DATE_ONLY = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}")
+
+
+def phone_like(text: str) -> bool:
+    """True when `text` contains something shaped like a phone number (at least 7 digits)."""
+    for match in PHONE.finditer(text):
+        candidate = match.group(0).strip()
+        if sum(ch.isdigit() for ch in candidate) >= 7 and not _DATE_ONLY.fullmatch(candidate):
+            return True
+    return False

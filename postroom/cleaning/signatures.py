@@ -1,0 +1,481 @@
+"""Closings, signatures and disclaimers in the client's own lines (after quotes are set aside).
+
+Labels given to lines of the newest message:
+
+* ``closing`` — the sign-off ("Best regards", "Mit freundlichen Grüßen", "Ystävällisin terveisin", …)
+  and the bare name under it. Kept in the cleaned text, as the fixtures do (Quagga labels them Body,
+  talon's and email_reply_parser's expected replies keep them); counted so that a caller can drop them.
+* ``signature`` — everything after a "-- " delimiter, mobile signatures ("Sent from my iPhone",
+  "Von meinem iPhone gesendet", "Lähetetty iPhonesta"), and contact blocks (name with title, company,
+  address, phone, e-mail, web) at the end of the message or after the closing. Removed.
+* ``disclaimer`` — legal disclaimers, confidentiality notices, impressums (Sitz der Gesellschaft,
+  Registergericht, HRB, Y-tunnus, Kotipaikka …), mailing-list footers and external-sender banners,
+  in English, German and Finnish. Removed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from postroom.cleaning.patterns import EMAIL, PHONE_LABEL, URL, phone_like
+
+MAX_SIGNATURE_LINES = 25  # a "-- " delimiter further than this from the end is not a signature delimiter
+MAX_DISCLAIMER_LINES = 40  # longer paragraphs are not legal boilerplate
+
+# --- sign-offs -------------------------------------------------------------------------------------
+_SIGN_OFFS_EN = (
+    "regards", "best regards", "kind regards", "warm regards", "warmest regards", "kindest regards",
+    "best wishes", "warm wishes", "with regards", "with best regards", "with kind regards", "many regards",
+    "rgds", "brgds", "br", "kr", "best", "all the best", "all best", "cheers", "thanks", "thank you",
+    "thanks again", "thank you again", "many thanks", "thanks a lot", "thanks so much",
+    "thank you very much", "thank you so much", "thanks in advance", "thanks in anticipation",
+    "thank you in advance", "thx", "tx", "tia", "sincerely", "sincerely yours", "yours sincerely",
+    "yours faithfully", "yours truly", "respectfully", "yours", "take care", "greetings", "cordially",
+    "love", "thanks and regards", "thanks & regards", "thanks and best regards", "with thanks", "best rgds",
+    "kind rgds", "regds", "have a nice day", "have a great day", "have a good day", "thanks much", "best,",
+    "sent with thanks",
+)  # fmt: skip
+_SIGN_OFFS_DE = (
+    "mit freundlichen grüßen", "mit freundlichen grüssen", "mit freundlichem gruß",
+    "mit freundlichem gruss", "freundliche grüße", "freundliche grüsse", "freundlichen gruß",
+    "freundlichen gruss", "mfg", "viele grüße", "viele grüsse", "vg", "beste grüße", "beste grüsse",
+    "liebe grüße", "liebe grüsse", "lg", "herzliche grüße", "herzliche grüsse", "schöne grüße",
+    "schöne grüsse", "grüße", "grüsse", "gruß", "gruss", "mit besten grüßen", "mit besten grüssen",
+    "besten gruß", "besten gruss", "danke", "danke schön", "dankeschön", "vielen dank", "besten dank",
+    "herzlichen dank", "danke im voraus", "vielen dank im voraus", "hochachtungsvoll", "bis bald",
+    "tschüss", "ciao", "sonnige grüße", "herzliche grüße und danke", "viele grüße und danke",
+    "mit freundlichen grüßen und vielen dank", "danke und viele grüße", "danke und grüße",
+)  # fmt: skip
+_SIGN_OFFS_FI = (
+    "ystävällisin terveisin", "ystävällisesti", "terveisin", "parhain terveisin", "parhaat terveiset",
+    "terveiset", "terv", "t", "yst. terv", "yst terv", "ystävällisin terv", "kiittäen", "kiitos",
+    "kiitos paljon", "kiitoksia", "kiitos jo etukäteen", "kiitos etukäteen", "kiitoksin", "kiitos avusta",
+    "hyvää päivänjatkoa", "mukavaa päivänjatkoa", "aurinkoisin terveisin", "hyvää viikonloppua",
+    "kiitos ja terveisin", "kiittäen ja terveisin", "kiitos ja hyvää päivänjatkoa", "lämpimin terveisin",
+    "kohteliaimmin",
+)  # fmt: skip
+_SIGN_OFF_SET = frozenset(_SIGN_OFFS_EN + _SIGN_OFFS_DE + _SIGN_OFFS_FI)
+_NAME_LEAD = frozenset({"from", "aus", "von", "vom", "nach", "in", "and", "und", "ja", "&"})
+_TRAILING_PUNCT = " \t,.!:;-–—~"
+
+# --- mobile and app signatures -------------------------------------------------------------------
+_MOBILE = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^(?:sent|sendt|skickat|envoyé|enviado|inviato) (?:from|with|via|using|by|de|depuis|da|desde)"
+        r" (?:my |mon |mi |il mio )?[\w\-.' ]{1,45}(?:\s*\(\S+\))?\.?$",
+        r"^get outlook for (?:ios|android)\S*$",
+        r"^(?:via|from) (?:mobile|my (?:mobile|phone|iphone|ipad|android|blackberry))\.?$",
+        r"^(?:von|vom) (?:meinem|meiner|einem) [\w\-.' ]{1,45} gesendet\.?$",
+        r"^gesendet (?:von|mit|über|vom|via|aus) (?:meinem |meiner |der |dem )?[\w\-.' ]{1,45}\.?$",
+        r"^diese nachricht wurde von meinem [\w\-.' ]{1,45} (?:mit [\w\-.' ]{1,30} )?gesendet\.?$",
+        r"^lähetetty (?:[\w\-.' ]{1,45})(?:sta|stä|lta|ltä|sovelluksesta|-sovelluksesta)\.?$",
+        r"^lähetetty (?:iphonesta|ipadista|androidista|matkapuhelimesta|puhelimesta|mobiilista)\.?$",
+        r"^hanki outlook for (?:ios|android)\S*$",
+        r"^sent from (?:mail|outlook|yahoo mail|aol|gmail) (?:for|on) [\w .]{1,30}$",
+    )
+]
+
+# --- disclaimers, impressums, footers, banners ------------------------------------------------------
+# Specific legal / footer wording: one hit is enough (score 2).
+_DISCLAIMER_STRONG = re.compile(
+    "|".join(
+        (
+            r"intended (?:only|solely|exclusively)? ?for the "
+            r"(?:use|addressee|recipient|person|individual|named)",
+            r"\bif you (?:are not the (?:intended|named) (?:recipient|addressee)|have received this)",
+            r"received this (?:e-?mail|message|communication|transmission) in error",
+            r"(?:e-?mail|message|transmission)(?: and any (?:files|attachments)[^.]{0,40})? "
+            r"(?:may contain|contains?|is) (?:confidential|privileged|proprietary)",
+            r"(?:confidentiality|legal|e-?mail) (?:notice|disclaimer)",
+            r"unauthori[sz]ed (?:use|review|disclosure|copying|distribution|dissemination)",
+            r"(?:e-?mail|message) (?:\(?and any attachments\)? )?(?:is|are) the property of",
+            r"authori[sz]ed and regulated by",
+            r"consider the environment before printing",
+            r"/listinfo/",
+            r"you (?:are )?receiv(?:ed|ing) this (?:message |e-?mail |mailer )?because",
+            r"view this message in context",
+            r"mailing list archive",
+            r"this (?:e-?mail|message) (?:originated|was sent) from outside",
+            r"this (?:e-?mail|message|mailer) was sent (?:by|to)\b",
+            r"prefer not to receive",
+            r"permission marketing",
+            r"subscription center",
+            r"you are (?:currently )?subscribed to",
+            # German
+            r"(?:e-?mail|nachricht)[^.]{0,40} (?:enthält|enthalten|kann|könnte)[^.]{0,40}vertraulich",
+            r"(?:e-?mail|nachricht)[^.]{0,30} irrtümlich(?:erweise)? erhalten",
+            r"nicht der (?:richtige|beabsichtigte|vorgesehene) (?:adressat|empfänger)",
+            r"unbefugte (?:weitergabe|nutzung|kopie)",
+            r"denken sie an die umwelt",
+            r"diese (?:e-?mail|nachricht) (?:stammt|kommt) von (?:einem )?(?:externen|außerhalb)",
+            # Finnish
+            r"(?:viesti|sähköposti)[^.]{0,60}tarkoitettu (?:ainoastaan|vain|yksinomaan)",
+            r"(?:saanut|vastaanottanut) (?:tämän )?(?:viestin|sähköpostin|sähköpostiviestin) erehdyksessä",
+            r"ajattele ympäristöä",
+            r"harkitse ennen kuin tulostat",
+            r"tämä (?:sähköposti)?viesti (?:on tullut|tuli) organisaation ulkopuolelta",
+        )
+    ),
+    re.IGNORECASE,
+)
+# Company-register wording of impressums: counted once per distinct kind; two kinds make a footer.
+_IMPRESSUM = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"sitz der gesellschaft|\bsitz\s*:|registered office|\bkotipaikka\b",
+        r"registergericht|amtsgericht|handelsregister|register court"
+        r"|registered in (?:england|scotland|ireland)",
+        r"\bhr[ab]\s?\d|company (?:number|registration)|registered number|\by-tunnus\b|\bfn\s?\d{3,}",
+        r"ust\.?[- ]?id|steuer-?nummer|\bvat (?:id|no|number|reg)",
+        r"geschäftsführ(?:er|erin|ung)\s*:|managing directors?\s*:|\bvorstand\s*:|toimitusjohtaja\s*:",
+        r"vorsitzender? des aufsichtsrats|aufsichtsratsvorsitzender?|chairman of the (?:supervisory )?board",
+        r"\bimpressum\b|pflichtangaben",
+    )
+]
+# Words that also occur in a client's own sentences: they add up, but one alone is not enough.
+_DISCLAIMER_WEAK = re.compile(
+    r"\bconfidential|\bprivileged\b|\bvertraulich|\bluottamuksellis|\bdatenschutz|\btietosuoja|"
+    r"\bdelete (?:it|this|the)|\blöschen sie|\bpoista(?:kaa)? viesti|\bnotify the sender|"
+    r"\bbenachrichtigen sie|\bilmoita(?:kaa)? lähettäjälle|\bstrictly prohibited|\bdisclaimer\b|"
+    r"\bregulated by\b|\bbafin\b|\bfinanssivalvon|\baufsichtsrat|\bmailing list\b|\bunsubscribe\b|"
+    r"\bprivacy policy|\bdatenschutzerklärung|\btietosuojaseloste|\bpowered by\b|\bopt[- ]?out\b|"
+    r"\bexternal (?:e-?mail|sender)\b|\bexterne (?:e-?mail|nachricht|absender)|\[extern(?:al)?\]|"
+    r"\bulkoinen (?:lähettäjä|viesti)|\[ulkoinen\]|\berehdyksessä|\birrtümlich",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"^(?:\S+\s+){5,}\S*[.!?]$")  # six or more words ending like a sentence
+_SEPARATOR_LINE = re.compile(r"^\s*[-_=*+#~|.]{4,}\s*$")
+_SPONSOR_LINE = re.compile(r"^\s*[-_=*~]{5,}.{0,30}\bsponsor\b", re.IGNORECASE)
+_SIG_DELIMITER = re.compile(r"^\s*(?:--|—|––|-- --)\s*$")
+
+# --- contact details -------------------------------------------------------------------------------
+_COMPANY = re.compile(
+    r"\b(?:gmbh|ag|kg|ohg|e\.\s?v\.|se|oy|oyj|ab|ltd|limited|inc|corp|corporation|llc|llp|plc|co\.|"
+    r"bank|sparkasse|volksbank|raiffeisenbank|pankki|osuuspankki|holding|group|gruppe|konzern|"
+    r"enron|university|universität|yliopisto)\b\.?",
+    re.IGNORECASE,
+)
+_TITLE = re.compile(
+    r"\b(?:manager|director|president|vice president|vp|ceo|cfo|cto|coo|head of|analyst|assistant|"
+    r"associate|consultant|engineer|specialist|officer|partner|advisor|adviser|counsel|paralegal|"
+    r"coordinator|representative|administrator|admin|secretary|supervisor|architect|developer|"
+    r"berater(?:in)?|geschäftsführer(?:in)?|leiter(?:in)?|abteilungsleiter(?:in)?|sachbearbeiter(?:in)?|"
+    r"kundenbetreuer(?:in)?|kundenberater(?:in)?|prokurist(?:in)?|referent(?:in)?|vertrieb|"
+    r"johtaja|päällikkö|asiantuntija|neuvoja|toimitusjohtaja|koordinaattori|suunnittelija|sihteeri|"
+    r"asiakasneuvoja|asiakaspalvelu|ph\.?\s?d\.?|dr\.|prof\.|dipl\.|m\.?sc\.?|mba)\b",
+    re.IGNORECASE,
+)
+_ADDRESS = re.compile(
+    r"\b\d{4,5}\s+[A-ZÄÖÜ][\w\-äöüßÄÖÜ]+|\b(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
+    r"katu|tie|kuja|polku|street|st\.|avenue|ave\.|road|rd\.|blvd|suite|drive|lane|floor|etage|"
+    r"p\.?\s?o\.?\s?box|postfach|postilokero|pl)\s*\d|\b\d+\s+\w+\s+(?:street|st|avenue|ave|road|rd|drive|lane)\b",
+    re.IGNORECASE,
+)
+_SOCIAL = re.compile(r"\b(?:linkedin|xing|twitter|skype|facebook|instagram)\b", re.IGNORECASE)
+_NAME_TOKEN = re.compile(
+    r"^[A-ZÄÖÜÅ][\w'’.\-]*$|^(?:van|von|de|der|den|la|le|du|da|di|af|zu)$|^[A-Z]\.?$|^&$"
+)
+
+
+def _norm(line: str) -> str:
+    return " ".join(line.strip().split())
+
+
+_MOBILE_FIRST_WORDS = frozenset(
+    {
+        "diese", "enviado", "envoyé", "from", "gesendet", "get", "hanki", "inviato", "lähetetty", "sendt",
+        "sent", "skickat", "via", "vom", "von",
+    }
+)  # fmt: skip
+
+
+def is_mobile_signature(line: str) -> bool:
+    text = _norm(line)
+    if not text or len(text) > 80 or text.split(" ", 1)[0].lower() not in _MOBILE_FIRST_WORDS:
+        return False
+    return any(p.match(text) for p in _MOBILE)
+
+
+def _name_like(line: str, max_words: int = 5) -> bool:
+    """A short line that looks like a person's name or initials ("Phillip", "-Abhishek Kona", "MM")."""
+    text = _norm(line).strip(_TRAILING_PUNCT + "*_\"'")
+    if not text or len(text) > 50 or any(ch.isdigit() for ch in text) or "@" in text:
+        return False
+    words = text.replace(",", " ").split()
+    if len(words) > max_words:
+        return False
+    if len(words) == 1 and text.isalpha() and (text[0].isupper() or len(text) <= 3):
+        return True
+    return all(_NAME_TOKEN.match(w) for w in words)
+
+
+_SIGN_OFF_PREFIX = re.compile(
+    "^(" + "|".join(re.escape(p) for p in sorted(_SIGN_OFF_SET, key=len, reverse=True)) + r")(?=$|[ ,.!:;])"
+)
+
+
+def sign_off_match(line: str) -> bool:
+    """True when `line` is a sign-off, optionally followed by a name ("Cheers, Fabian", "t. Matti")."""
+    text = _norm(line)
+    if not text or len(text) > 80 or text.endswith("?"):
+        return False
+    text = text.split(" / ")[0].lstrip("-–—* ")  # "Mit freundlichen Grüßen / Best regards"
+    low = text.lower().rstrip(_TRAILING_PUNCT)
+    if low in _SIGN_OFF_SET:
+        return True
+    match = _SIGN_OFF_PREFIX.match(low)
+    if match is None:
+        return False
+    phrase = match.group(1)
+    rest = text[len(phrase) :].strip(_TRAILING_PUNCT)
+    if not rest:
+        return True
+    words = rest.split()
+    if words[0].lower() in _NAME_LEAD:
+        return len(words) <= 5
+    if phrase == "t" and text[:2].lower() not in ("t.", "t:", "t,"):
+        return False
+    return _name_like(rest, max_words=4)
+
+
+def _contact_signals(line: str) -> int:
+    """Strong contact evidence in one line: e-mail, web address, phone, labelled phone, address, social."""
+    text = line.strip()
+    score = 0
+    if EMAIL.search(text):
+        score += 1
+    if URL.search(text):
+        score += 1
+    if phone_like(text):
+        score += 1
+    if PHONE_LABEL.match(text) and any(ch.isdigit() for ch in text):
+        score += 1
+    if _ADDRESS.search(text):
+        score += 1
+    if _SOCIAL.search(text):
+        score += 1
+    return score
+
+
+def _org_or_title(line: str) -> bool:
+    text = line.strip()
+    return len(text) <= 70 and bool(_COMPANY.search(text) or _TITLE.search(text))
+
+
+def _prose(line: str) -> bool:
+    """A sentence-like line: long, or ending like a sentence with several words."""
+    text = _norm(line)
+    words = text.split()
+    if len(words) >= 10 or text.endswith("?"):
+        return True
+    return len(words) >= 6 and text.endswith((".", "!", ":")) and not _contact_signals(text)
+
+
+def is_disclaimer(paragraph: Sequence[str]) -> bool:
+    """Legal boilerplate: one specific legal phrase, or several weaker signals in lines that are not sentences
+    (an impressum footer), but not a client's sentences that merely mention a register or confidentiality."""
+    text = " ".join(_norm(line) for line in paragraph)
+    if _DISCLAIMER_STRONG.search(text):
+        return True
+    sentences = sum(1 for line in paragraph if _SENTENCE.search(_norm(line)) and "|" not in line)
+    return disclaimer_score(paragraph) >= 2 and sentences == 0
+
+
+def disclaimer_score(paragraph: Sequence[str]) -> int:
+    """2 per legal phrase, 1 per kind of company-register entry, 1 per weak word; 2 or more is boilerplate."""
+    text = " ".join(_norm(line) for line in paragraph)
+    impressum = sum(1 for pattern in _IMPRESSUM if pattern.search(text))
+    return 2 * len(_DISCLAIMER_STRONG.findall(text)) + impressum + len(_DISCLAIMER_WEAK.findall(text))
+
+
+def _paragraphs(indices: Sequence[int], lines: Sequence[str]) -> list[list[int]]:
+    """Split own-line indices into paragraphs: runs of non-empty, adjacent lines."""
+    result: list[list[int]] = []
+    current: list[int] = []
+    prev = None
+    for i in indices:
+        if not lines[i].strip() or (prev is not None and i != prev + 1):
+            if current:
+                result.append(current)
+            current = []
+        if lines[i].strip():
+            current.append(i)
+        prev = i
+    if current:
+        result.append(current)
+    return result
+
+
+def _contact_block(paragraph: Sequence[str], after_closing: bool) -> bool:
+    """Does this paragraph look like a contact block (name, title, company, address, phone …)?"""
+    if not paragraph or len(paragraph) > 15:
+        return False
+    if any(len(_norm(line)) > 90 for line in paragraph):
+        return False
+    prose = sum(_prose(line) for line in paragraph)
+    if prose > (1 if len(paragraph) >= 4 else 0):
+        return False
+    strong = sum(1 for line in paragraph if _contact_signals(line))
+    org = sum(1 for line in paragraph if _org_or_title(line))
+    names = sum(1 for line in paragraph if _name_like(line))
+    separators = sum(1 for line in paragraph if _SEPARATOR_LINE.match(line))
+    if len(paragraph) == 1:
+        return strong >= 1 and (after_closing or sum(_contact_signals(line) for line in paragraph) >= 2)
+    first = paragraph[0]
+    if not (
+        _name_like(first) or _org_or_title(first) or _contact_signals(first) or _SEPARATOR_LINE.match(first)
+    ):
+        return False
+    if strong == 0 and org == 0:
+        return False
+    if strong == 0 and not after_closing:
+        # a name over a title or company ("Jason Bass / TSE / Compaq Computer Corporation")
+        return names >= 1 and _name_like(paragraph[0]) and org >= 1 and len(paragraph) <= 6
+    return (strong + org + names + separators) * 2 >= len(paragraph)
+
+
+def label_signatures(lines: Sequence[str], labels: list[str]) -> None:
+    """Refine the labels of own lines ("body") into closing / signature / disclaimer, in place."""
+    own = [i for i, label in enumerate(labels) if label == "body"]
+    if not own:
+        return
+    non_empty = [i for i in own if lines[i].strip()]
+
+    # 1. external-sender banners at the top; disclaimer paragraphs and what follows them, but for prose.
+    paragraphs = _paragraphs(own, lines)
+    cut_from: int | None = None
+    for p_index, paragraph in enumerate(paragraphs):
+        if len(paragraph) > MAX_DISCLAIMER_LINES:
+            continue
+        texts = [lines[i] for i in paragraph]
+        sponsor = bool(_SPONSOR_LINE.match(texts[0]))
+        if not (sponsor or is_disclaimer(texts)):
+            continue
+        if len(paragraph) > 12 and not sponsor and disclaimer_score(texts) < 4:
+            continue
+        if p_index == 0 and len(paragraphs) > 1 and cut_from is None:
+            banner = _DISCLAIMER_STRONG.search(" ".join(lines[i] for i in paragraph)) and len(paragraph) <= 3
+            if banner:
+                for i in paragraph:
+                    labels[i] = "disclaimer"
+                continue
+            continue  # a long legal text at the very top is more likely the client's own subject
+        cut_from = paragraph[0]
+        if p_index > 0:
+            prev = paragraphs[p_index - 1]
+            if len(prev) == 1 and _SEPARATOR_LINE.match(lines[prev[0]]):
+                cut_from = prev[0]
+        break
+    if cut_from is not None:
+        # from the first disclaimer on: boilerplate and short lines go, a paragraph of prose stays
+        for paragraph in _paragraphs([i for i in own if i >= cut_from], lines):
+            texts = [lines[i] for i in paragraph]
+            prose = sum(map(_prose, texts)) >= 1 and sum(len(_norm(t).split()) for t in texts) >= 12
+            if paragraph[0] > cut_from and not is_disclaimer(texts) and prose:
+                continue
+            for i in paragraph:
+                labels[i] = "disclaimer"
+        for i in own:  # blank lines inside the removed region
+            if i >= cut_from and not lines[i].strip():
+                labels[i] = "disclaimer"
+
+    # 2. "-- " delimiter near the end: the rest is signature.
+    remaining = [i for i in non_empty if labels[i] == "body"]
+    for pos, i in enumerate(remaining):
+        if _SIG_DELIMITER.match(lines[i]) and 1 <= len(remaining) - pos - 1 <= MAX_SIGNATURE_LINES:
+            for k in own:
+                if k >= i and labels[k] == "body":
+                    labels[k] = "signature"
+            break
+
+    # 3. mobile signatures anywhere, with a bare name right above them ("Stavros / via mobile").
+    for pos, i in enumerate(own):
+        if labels[i] == "body" and is_mobile_signature(lines[i]):
+            labels[i] = "signature"
+            if pos > 0 and own[pos - 1] == i - 1 and labels[i - 1] == "body" and _name_like(lines[i - 1]):
+                above = i - 2
+                if above < 0 or not lines[above].strip() or labels[above] != "body":
+                    labels[i - 1] = "signature"
+
+    # 4. closing and contact blocks at the end of what is left.
+    _label_tail(lines, labels, own)
+
+
+def _label_tail(lines: Sequence[str], labels: list[str], own: Sequence[int]) -> None:
+    body = [i for i in own if labels[i] == "body"]
+    paragraphs = _paragraphs(body, lines)
+    if not paragraphs:
+        return
+    # find the last sign-off within the last three paragraphs, with nothing but name/signature after it
+    sign_off: int | None = None
+    tail_paragraphs = paragraphs[-3:]
+    for paragraph in reversed(tail_paragraphs):
+        for i in reversed(paragraph[-MAX_SIGNATURE_LINES:]):
+            if sign_off_match(lines[i]):
+                after = [k for k in body if k > i and lines[k].strip()]
+                if len(after) <= 15 and sum(_prose(lines[k]) for k in after) <= (1 if len(after) >= 4 else 0):
+                    sign_off = i
+                break
+        if sign_off is not None:
+            break
+        if any(_prose(lines[i]) for i in paragraph):
+            break
+    if sign_off is not None:
+        labels[sign_off] = "closing"
+        after = [k for k in body if k > sign_off and lines[k].strip()]
+        if not after:
+            return
+        after_paragraphs = _paragraphs([k for k in body if k > sign_off], lines)
+        first = after_paragraphs[0]
+        same_paragraph = first[0] == sign_off + 1
+        bare_sign_off = _norm(lines[sign_off]).split(" / ")[0].lower().strip(_TRAILING_PUNCT + "-–—* ")
+        name_on_sign_off_line = bare_sign_off not in _SIGN_OFF_SET  # "Cheers, Fabian"
+        names_taken = 0
+        for p_index, paragraph in enumerate(after_paragraphs):
+            texts = [lines[k] for k in paragraph]
+            if (
+                p_index == 0
+                and not name_on_sign_off_line
+                and (same_paragraph or not any(_contact_signals(t) for t in texts))
+            ):
+                for k in paragraph:
+                    if (
+                        names_taken < 2
+                        and _name_like(lines[k])
+                        and not _contact_signals(lines[k])
+                        and not (_org_or_title(lines[k]))
+                    ):
+                        labels[k] = "closing"
+                        names_taken += 1
+                    else:
+                        break
+            rest = [k for k in paragraph if labels[k] == "body"]
+            if rest and _contact_block([lines[k] for k in rest], after_closing=True):
+                for k in rest:
+                    labels[k] = "signature"
+        return
+    # no sign-off: contact blocks at the very end, first as one block over short trailing paragraphs
+    # separated by blank lines (a "sparse" signature), then paragraph by paragraph
+    tail: list[list[int]] = []
+    for paragraph in reversed(paragraphs[1:]):
+        if len(paragraph) > 3 or any(_prose(lines[k]) for k in paragraph) or sum(map(len, tail)) > 15:
+            break
+        tail.insert(0, paragraph)
+    for start in range(len(tail) - 1):
+        merged = [k for paragraph in tail[start:] for k in paragraph]
+        texts = [lines[k] for k in merged]
+        strong = sum(1 for t in texts if _contact_signals(t))
+        named = any(_name_like(t) or _org_or_title(t) for t in texts)
+        if len(merged) >= 3 and strong >= 2 and named and _contact_block(texts, after_closing=False):
+            for k in merged:
+                labels[k] = "signature"
+            return
+    for p_index in range(len(paragraphs) - 1, 0, -1):
+        paragraph = paragraphs[p_index]
+        texts = [lines[k] for k in paragraph]
+        if not _contact_block(texts, after_closing=False):
+            break
+        for k in paragraph:
+            labels[k] = "signature"

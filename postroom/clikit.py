@@ -1,0 +1,66 @@
+"""What every `postroom` subcommand shares: consoles, one-line errors, settings/store/taxonomy getters.
+
+Components import this to register their commands (see `postroom.cli`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.errors import PostroomError
+from postroom.settings import Settings, get_settings
+from postroom.taxonomy import Taxonomy, load_taxonomy
+
+out = Console()
+err = Console(stderr=True)  # progress and problems go to stderr; results to stdout
+F = TypeVar("F", bound=Callable[..., Any])
+SHARED_DATA = Path("../shared/data")  # the public datasets, beside the repository
+
+
+@dataclass(frozen=True)
+class CliRoots:
+    """The command groups a component may add to: the top level and `postroom bench`."""
+
+    app: typer.Typer
+    bench: typer.Typer
+
+
+def friendly_errors(func: F) -> F:
+    """Turn a `PostroomError` into one line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PostroomError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_settings() -> Settings:
+    return get_settings()
+
+
+def load_taxonomy_from(settings: Settings) -> Taxonomy:
+    return load_taxonomy(settings.taxonomy_path)
+
+
+def open_sessions(settings: Settings, *, must_exist: bool = True) -> sessionmaker[Session]:
+    """Sessions on the configured store; by default it must be migrated (`postroom init`)."""
+    from postroom.store import check_store, get_engine, session_factory
+
+    engine = get_engine(settings.database_url)
+    if must_exist:
+        check_store(engine)
+    return session_factory(engine)

@@ -1,0 +1,90 @@
+"""The routing decision for one classified message: an automated reply, or a human queue.
+
+`auto_reply` needs all of: the predicted reply-set class (topic) has a template in the message's language,
+its threshold is set (not None) and the probability is at or above it, and no predicted class of any label set
+vetoes automated replies (`auto_reply_allowed: false`). Otherwise `human`: the predicted queue, or the triage
+queue when the queue prediction is below its threshold. Every decision lists its reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from postroom.taxonomy import Taxonomy
+from router.templates import RenderedReply, render_reply
+from router.thresholds import Values
+
+
+@dataclass(frozen=True)
+class LabelPrediction:
+    class_name: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: Literal["auto_reply", "human"]
+    queue: str  # where the case goes (for an auto-reply: where a follow-up goes)
+    reply_class: str | None
+    reply: RenderedReply | None
+    thresholds_version: int | None
+    reasons: list[str] = field(default_factory=list)
+
+
+def _human_queue(
+    predictions: Mapping[str, LabelPrediction], values: Values, taxonomy: Taxonomy
+) -> tuple[str, str]:
+    queue_set = taxonomy.routing.queue_set
+    queue = predictions[queue_set]
+    threshold = values.get(queue_set, {}).get(queue.class_name)
+    if threshold is not None and queue.probability < threshold:
+        return taxonomy.routing.triage_queue, (
+            f"{queue_set} {queue.class_name} at {queue.probability:.3f} is below its threshold "
+            f"{threshold:.3f}: triage"
+        )
+    return queue.class_name, f"{queue_set} {queue.class_name} at {queue.probability:.3f}"
+
+
+def decide(
+    predictions: Mapping[str, LabelPrediction],
+    values: Values,
+    thresholds_version: int | None,
+    taxonomy: Taxonomy,
+    language: str | None,
+) -> Decision:
+    """Decide for one message. `predictions` has one entry per label set of the taxonomy."""
+    reply_set = taxonomy.routing.reply_set
+    topic = predictions[reply_set]
+    class_def = taxonomy.label_set(reply_set).get(topic.class_name)
+    queue, queue_reason = _human_queue(predictions, values, taxonomy)
+    threshold = values.get(reply_set, {}).get(topic.class_name)
+    blockers: list[str] = []
+    if not class_def.auto_reply:
+        blockers.append(f"{reply_set} {topic.class_name} has no auto-reply template")
+    elif threshold is None:
+        blockers.append(f"auto-reply for {reply_set} {topic.class_name} is off (no certified threshold)")
+    elif topic.probability < threshold:
+        blockers.append(
+            f"{reply_set} {topic.class_name} at {topic.probability:.3f} is below its threshold "
+            f"{threshold:.3f}"
+        )
+    for set_name, prediction in predictions.items():
+        if (
+            set_name != reply_set
+            and not taxonomy.label_set(set_name).get(prediction.class_name).auto_reply_allowed
+        ):
+            blockers.append(f"{set_name} {prediction.class_name} does not allow automated replies")
+    reply = None
+    if not blockers:
+        if language is None:
+            blockers.append("the message's language is unknown")
+        else:
+            reply = render_reply(taxonomy, class_def, language)
+            if reply is None:
+                blockers.append(f"no {reply_set} {topic.class_name} template in language {language!r}")
+    if blockers:
+        return Decision("human", queue, None, None, thresholds_version, [*blockers, queue_reason])
+    reason = f"{reply_set} {topic.class_name} at {topic.probability:.3f} >= threshold {threshold:.3f}"
+    return Decision("auto_reply", queue, topic.class_name, reply, thresholds_version, [reason, queue_reason])

@@ -1,0 +1,15 @@
+"""Errors of the router package."""
+
+from postroom.errors import PostroomError
+
+
+class ThresholdError(PostroomError):
+    """A threshold change is invalid (unknown class, value out of range, nothing to roll back to)."""
+
+    status_code = 422
+
+
+class ThresholdVersionNotFound(PostroomError):
+    """No threshold version with that number."""
+
+    status_code = 404

@@ -1,0 +1,153 @@
+"""Versioned per-class thresholds: every change is a new immutable version with who, when, why and the diff.
+
+Values: `{label_set: {class: threshold or None}}`. For the reply set, `None` means no automated reply for
+that class; for the queue set, a queue prediction below its threshold goes to the triage queue. The newest
+version is the active one; a rollback writes a new version equal to an older one, so history only grows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postroom.store.models import ThresholdVersion
+from postroom.taxonomy import Taxonomy, TaxonomyError
+from router.errors import ThresholdError, ThresholdVersionNotFound
+
+Values = dict[str, dict[str, float | None]]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One class's threshold before and after a version."""
+
+    label_set: str
+    class_name: str
+    old: float | None
+    new: float | None
+
+
+def default_values(taxonomy: Taxonomy) -> Values:
+    """Before any calibration: no automated replies, and every queue prediction is trusted."""
+    reply_set = taxonomy.routing.reply_set
+    values: Values = {}
+    for label_set in taxonomy.label_sets:
+        values[label_set.name] = {
+            c.name: (None if label_set.name == reply_set else 0.0) for c in label_set.classes
+        }
+    return values
+
+
+def active_version(session: Session) -> ThresholdVersion | None:
+    return session.scalar(select(ThresholdVersion).order_by(ThresholdVersion.id.desc()).limit(1))
+
+
+def active_values(session: Session, taxonomy: Taxonomy) -> tuple[int | None, Values]:
+    """The active version number and its values, filled with defaults for classes it does not name."""
+    values = default_values(taxonomy)
+    version = active_version(session)
+    if version is None:
+        return None, values
+    for set_name, per_class in version.values.items():
+        if set_name in values:
+            values[set_name].update({k: v for k, v in per_class.items() if k in values[set_name]})
+    return version.id, values
+
+
+def validate_values(values: Values, taxonomy: Taxonomy) -> None:
+    """Every label set and class must exist; every threshold must be None or in [0, 1]."""
+    for set_name, per_class in values.items():
+        try:
+            label_set = taxonomy.label_set(set_name)
+            for class_name, value in per_class.items():
+                label_set.get(class_name)
+                if value is not None and not (isinstance(value, int | float) and 0.0 <= float(value) <= 1.0):
+                    raise ThresholdError(
+                        f"threshold for {set_name}.{class_name} must be in [0, 1] or null, got {value!r}"
+                    )
+        except TaxonomyError as exc:
+            raise ThresholdError(str(exc)) from None
+
+
+def diff(old: Values, new: Values) -> list[Change]:
+    changes = []
+    for set_name, per_class in new.items():
+        for class_name, value in per_class.items():
+            before = old.get(set_name, {}).get(class_name)
+            if before != value:
+                changes.append(Change(set_name, class_name, before, value))
+    return changes
+
+
+def set_thresholds(
+    session: Session,
+    taxonomy: Taxonomy,
+    updates: Values,
+    actor: str,
+    reason: str,
+    *,
+    model_version: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> ThresholdVersion:
+    """Write a new version: the active values with `updates` applied. Not committed."""
+    if not reason.strip():
+        raise ThresholdError("a reason is required for every threshold change")
+    if not actor.strip():
+        raise ThresholdError("the actor (who makes the change) is required")
+    validate_values(updates, taxonomy)
+    parent_id, current = active_values(session, taxonomy)
+    new = {s: dict(v) for s, v in current.items()}
+    for set_name, per_class in updates.items():
+        new[set_name].update({k: (None if v is None else float(v)) for k, v in per_class.items()})
+    changes = diff(current, new)
+    if not changes:
+        raise ThresholdError("no threshold changes: the values equal the active version")
+    parent = session.get(ThresholdVersion, parent_id) if parent_id else None
+    version = ThresholdVersion(
+        values=new,
+        model_version=model_version or (parent.model_version if parent else None),
+        created_by=actor,
+        reason=reason,
+        parent_id=parent_id,
+        details={**(details or {}), "changes": [c.__dict__ for c in changes]},
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def history(session: Session, limit: int = 50) -> list[ThresholdVersion]:
+    """Newest first."""
+    return list(session.scalars(select(ThresholdVersion).order_by(ThresholdVersion.id.desc()).limit(limit)))
+
+
+def get_version(session: Session, version_id: int) -> ThresholdVersion:
+    version = session.get(ThresholdVersion, version_id)
+    if version is None:
+        raise ThresholdVersionNotFound(f"no threshold version {version_id}")
+    return version
+
+
+def rollback(
+    session: Session, taxonomy: Taxonomy, to_version: int, actor: str, reason: str
+) -> ThresholdVersion:
+    """Make `to_version`'s values active again, as a new version that records the rollback."""
+    target = get_version(session, to_version)
+    _, current = active_values(session, taxonomy)
+    known = {
+        s: {k: v for k, v in per.items() if k in current.get(s, {})}
+        for s, per in target.values.items()
+        if s in current
+    }
+    return set_thresholds(
+        session,
+        taxonomy,
+        known,
+        actor,
+        reason,
+        model_version=target.model_version,
+        details={"rollback_to": to_version},
+    )

@@ -1,0 +1,85 @@
+"""The statistics behind the thresholds: exact bounds, and the promise kept on simulated traffic."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from router.bounds import binomial_cdf, error_rate_upper_bound, examples_needed
+from router.calibration import class_threshold, precision_curve
+
+
+def test_binomial_cdf_matches_the_exact_sum() -> None:
+    n, p = 12, 0.3
+    exact = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(4))
+    assert binomial_cdf(3, n, p) == pytest.approx(exact, rel=1e-12)
+    assert binomial_cdf(-1, n, p) == 0.0 and binomial_cdf(12, n, p) == 1.0
+
+
+def test_zero_error_bound_has_the_closed_form() -> None:
+    # P(no error in n | rate p) = (1-p)^n = delta  =>  p = 1 - delta^(1/n)
+    for n in (5, 45, 300):
+        assert error_rate_upper_bound(0, n, 0.1) == pytest.approx(1 - 0.1 ** (1 / n), abs=1e-9)
+    assert error_rate_upper_bound(0, 0, 0.1) == 1.0
+
+
+def test_examples_needed_for_a_perfect_class() -> None:
+    # 0.95^n <= 0.1 first holds at n = 45
+    assert examples_needed(0.0, 0.95, 0.1) in range(45, 57)  # the search steps by 25 %
+    assert examples_needed(0.10, 0.95, 0.1) is None
+
+
+def test_curve_groups_ties_and_orders_from_the_top() -> None:
+    curve = precision_curve(np.array([0.9, 0.5, 0.9, 0.7]), np.array([1, 0, 1, 1]), total=10)
+    assert [(p.threshold, p.selected, p.correct) for p in curve] == [(0.9, 2, 2), (0.7, 3, 3), (0.5, 4, 3)]
+    assert curve[-1].coverage == pytest.approx(0.4) and curve[-1].class_coverage == 1.0
+
+
+def test_perfect_class_with_enough_data_gets_the_lowest_threshold() -> None:
+    scores = np.linspace(0.5, 1.0, 200)
+    result = class_threshold(
+        "a", scores, np.ones(200, bool), total=1000, target_precision=0.95, confidence=0.9
+    )
+    assert result.threshold == pytest.approx(0.5) and result.expected_precision == 1.0
+    assert result.expected_coverage == pytest.approx(0.2)
+
+
+def test_too_few_examples_disable_the_class_and_say_how_many_are_needed() -> None:
+    result = class_threshold(
+        "a", np.array([0.99] * 8), np.ones(8, bool), total=100, target_precision=0.95, confidence=0.9
+    )
+    assert result.threshold is None and result.examples_needed is not None and result.examples_needed > 8
+    assert "cannot certify 0.95" in result.reason
+
+
+def test_no_prediction_in_the_class() -> None:
+    result = class_threshold("a", np.array([]), np.array([], bool), 50, 0.95, 0.9)
+    assert result.threshold is None and result.predicted == 0 and result.examples_needed
+
+
+@pytest.mark.parametrize("bad", [(0.0, 0.9), (1.0, 0.9), (0.95, 1.0)])
+def test_invalid_targets_are_refused(bad: tuple[float, float]) -> None:
+    with pytest.raises(ValueError, match="must be in"):
+        class_threshold("a", np.array([0.9]), np.array([True]), 1, *bad)
+
+
+def test_the_guarantee_holds_on_simulated_traffic() -> None:
+    """Calibrated scores (P(correct | s) = s): true precision at the threshold >= target in 90 % of runs."""
+    rng = np.random.default_rng(7)
+    target, confidence, runs, failures, chosen = 0.85, 0.9, 200, 0, 0
+
+    def true_precision(t: float) -> float:  # scores uniform on [0.5, 1]: mean of s over [t, 1]
+        return (1 + t) / 2
+
+    for _ in range(runs):
+        scores = rng.uniform(0.5, 1.0, 2000)
+        correct = rng.uniform(size=2000) < scores
+        result = class_threshold("a", scores, correct, 2000, target, confidence)
+        if result.threshold is not None:
+            chosen += 1
+            failures += true_precision(result.threshold) < target
+            assert result.threshold < 0.85  # not needlessly strict: t = 0.7 is the exact answer
+    assert chosen == runs  # the target is reachable with this much data
+    assert failures / runs <= 1 - confidence

@@ -1,0 +1,73 @@
+"""Routing decisions: auto-reply only when every condition holds, else the right human queue, with reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from postroom.taxonomy import Taxonomy
+from router.decide import LabelPrediction, decide
+from router.thresholds import default_values
+
+
+def predictions(
+    topic: str = "account_statement",
+    p: float = 0.97,
+    lob: str = "retail",
+    queue: str = "accounts",
+    q: float = 0.9,
+) -> dict[str, LabelPrediction]:
+    return {
+        "line_of_business": LabelPrediction(lob, 0.9),
+        "queue": LabelPrediction(queue, q),
+        "topic": LabelPrediction(topic, p),
+    }
+
+
+@pytest.fixture
+def values(taxonomy: Taxonomy):  # type: ignore[no-untyped-def]
+    v = default_values(taxonomy)
+    v["topic"]["account_statement"] = 0.95
+    v["queue"]["accounts"] = 0.5
+    return v
+
+
+def test_auto_reply_in_the_message_language(taxonomy: Taxonomy, values) -> None:  # type: ignore[no-untyped-def]
+    decision = decide(predictions(), values, 3, taxonomy, "de")
+    assert decision.decision == "auto_reply" and decision.reply_class == "account_statement"
+    assert decision.reply is not None and decision.reply.language == "de"
+    assert (
+        decision.reply.body.startswith("Guten Tag,\n\nvielen Dank")
+        and "Nordhafen Bank" in decision.reply.body
+    )
+    assert decision.thresholds_version == 3 and decision.queue == "accounts"
+    assert "0.970 >= threshold 0.950" in decision.reasons[0]
+
+
+def test_below_threshold_goes_to_the_predicted_queue(taxonomy: Taxonomy, values) -> None:  # type: ignore[no-untyped-def]
+    decision = decide(predictions(p=0.90), values, 3, taxonomy, "en")
+    assert (decision.decision, decision.queue, decision.reply) == ("human", "accounts", None)
+    assert "below its threshold 0.950" in decision.reasons[0]
+
+
+def test_no_template_and_disabled_class(taxonomy: Taxonomy, values) -> None:  # type: ignore[no-untyped-def]
+    no_template = decide(predictions(topic="fee_complaint", queue="complaints"), values, 1, taxonomy, "en")
+    assert no_template.decision == "human" and "has no auto-reply template" in no_template.reasons[0]
+    disabled = decide(predictions(topic="address_change"), values, 1, taxonomy, "en")
+    assert disabled.decision == "human" and "is off (no certified threshold)" in disabled.reasons[0]
+
+
+def test_business_clients_never_get_automated_replies(taxonomy: Taxonomy, values) -> None:  # type: ignore[no-untyped-def]
+    decision = decide(predictions(lob="business"), values, 1, taxonomy, "de")
+    assert decision.decision == "human"
+    assert "line_of_business business does not allow automated replies" in decision.reasons
+
+
+def test_unknown_or_unsupported_language_goes_to_a_human(taxonomy: Taxonomy, values) -> None:  # type: ignore[no-untyped-def]
+    assert "language is unknown" in decide(predictions(), values, 1, taxonomy, None).reasons[0]
+    finnish = decide(predictions(), values, 1, taxonomy, "fi")
+    assert finnish.decision == "human" and "template in language 'fi'" in finnish.reasons[0]
+
+
+def test_uncertain_queue_goes_to_triage(taxonomy: Taxonomy, values) -> None:  # type: ignore[no-untyped-def]
+    decision = decide(predictions(topic="fee_complaint", queue="accounts", q=0.3), values, 1, taxonomy, "en")
+    assert decision.queue == "triage" and "triage" in decision.reasons[-1]

@@ -1,0 +1,58 @@
+"""The import rules of docs/architecture.md, arrows point one way; serving has no torch."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+COMPONENTS = ("labeling", "training", "serving", "router")
+FORBIDDEN: dict[str, set[str]] = {
+    "postroom": set(COMPONENTS),
+    "labeling": {"training", "serving", "router"},
+    "training": {"labeling", "serving", "router"},
+    "router": {"labeling", "training", "serving"},
+    "serving": {"labeling", "torch", "setfit", "sentence_transformers", "transformers"},
+}
+SERVING_MAY_USE_FROM_TRAINING = {"training.registry"}
+
+
+def imports_of(package: str) -> list[tuple[Path, str]]:
+    found = []
+    for path in sorted((REPO_ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found += [(path, alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.append((path, node.module))
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_point_inward(package: str) -> None:
+    bad = []
+    for path, module in imports_of(package):
+        top = module.split(".")[0]
+        if package == "serving" and top == "training":
+            if module not in SERVING_MAY_USE_FROM_TRAINING:
+                bad.append(f"{path.relative_to(REPO_ROOT)} imports {module}")
+        elif top in FORBIDDEN[package]:
+            bad.append(f"{path.relative_to(REPO_ROOT)} imports {module}")
+    assert not bad, "\n".join(bad)
+
+
+def test_core_commands_do_not_load_torch() -> None:
+    code = (
+        "import sys, postroom.cli, postroom.ingest.service, postroom.store, postroom.summary;"
+        "postroom.cli.register_components();"
+        "names = ('torch', 'setfit', 'sentence_transformers', 'transformers');"
+        "heavy = sorted(m for m in names if m in sys.modules);"
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "", f"importing the CLI loaded {result.stdout.strip()}"
