@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     taxonomy_path: Path = Field(DEFAULT_TAXONOMY, description="YAML file with the label sets.")
     models_dir: Path | None = Field(None, description="Model registry; default data_dir/models.")
     max_message_bytes: int = Field(25 * 1024 * 1024, gt=0, description="Largest single message accepted.")
+    target_precision: float = Field(0.95, gt=0, lt=1, description="Precision auto-replies must keep.")
+    confidence: float = Field(0.9, gt=0, lt=1, description="Statistical confidence of that promise.")
+    feedback_window_days: int = Field(30, gt=0, description="Rolling window of realized precision.")
+    feedback_alpha: float = Field(0.05, gt=0, lt=1, description="Evidence needed to suspend an auto-reply.")
     log_level: str = "INFO"
 
     @classmethod

@@ -60,7 +60,7 @@ def precision_curve(scores: np.ndarray, correct: np.ndarray, total: int) -> list
     last_of_tie = np.append(s[1:] != s[:-1], True)
     return [
         CurvePoint(float(s[i]), i + 1, int(cum_correct[i]), (i + 1) / total, (i + 1) / n)
-        for i in np.flatnonzero(last_of_tie)
+        for i in map(int, np.flatnonzero(last_of_tie))
     ]
 
 

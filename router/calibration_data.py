@@ -1,0 +1,56 @@
+"""Calibration data from the store: predictions made for calibration, joined with current labels.
+
+The serving side classifies held-out labeled messages with the exported variant it serves and stores those
+predictions with `purpose = "calibration"`; this module reads them back (the newest per message).
+Prediction results have the shape `{label_set: {"class": str, "probability": float, ...}}`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postroom.store.models import Label, Prediction
+from postroom.taxonomy import Taxonomy
+from router.errors import ThresholdError
+from router.suggest import CalibrationExamples
+
+
+def load_calibration(
+    session: Session, taxonomy: Taxonomy, model_version: str
+) -> dict[str, CalibrationExamples]:
+    """Per label set: predicted class, probability and true class of every calibration message."""
+    predictions = session.scalars(
+        select(Prediction)
+        .where(Prediction.model_version == model_version, Prediction.purpose == "calibration")
+        .order_by(Prediction.id)
+    ).all()
+    newest = {p.message_pk: p for p in predictions}
+    if not newest:
+        raise ThresholdError(
+            f"no calibration predictions for model version {model_version!r}: "
+            "classify held-out labeled messages first"
+        )
+    labels = session.execute(
+        select(Label.message_pk, Label.label_set, Label.class_name).where(
+            Label.is_current.is_(True), Label.message_pk.in_(list(newest))
+        )
+    ).all()
+    truth: dict[int, dict[str, str]] = {}
+    for message_pk, set_name, class_name in labels:
+        truth.setdefault(message_pk, {})[set_name] = class_name
+    result = {}
+    for set_name in taxonomy.set_names:
+        predicted, scores, true = [], [], []
+        for message_pk, prediction in newest.items():
+            entry = prediction.results.get(set_name)
+            label = truth.get(message_pk, {}).get(set_name)
+            if entry is None or label is None:
+                continue
+            predicted.append(entry["class"])
+            scores.append(float(entry["probability"]))
+            true.append(label)
+        if predicted:
+            result[set_name] = CalibrationExamples(predicted, np.array(scores), true)
+    return result

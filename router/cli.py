@@ -1,0 +1,244 @@
+"""`postroom thresholds …`: show, set, suggest, history, rollback, and the feedback monitor."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from postroom.clikit import CliRoots, friendly_errors, load_settings, load_taxonomy_from, open_sessions, out
+from router.errors import ThresholdError
+from router.thresholds import Values
+
+thresholds_app = typer.Typer(
+    no_args_is_help=True, help="Per-class confidence thresholds (versioned, audited)."
+)
+
+
+def _actor(actor: str | None) -> str:
+    return actor or getpass.getuser()
+
+
+def _parse_assignments(assignments: list[str], off: list[str]) -> Values:
+    updates: Values = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        set_name, dot, class_name = key.partition(".")
+        if not sep or not dot:
+            raise ThresholdError(f"--set takes SET.CLASS=VALUE, got {item!r}")
+        try:
+            updates.setdefault(set_name, {})[class_name] = float(value)
+        except ValueError:
+            raise ThresholdError(f"--set {item!r}: {value!r} is not a number") from None
+    for item in off:
+        set_name, dot, class_name = item.partition(".")
+        if not dot:
+            raise ThresholdError(f"--off takes SET.CLASS, got {item!r}")
+        updates.setdefault(set_name, {})[class_name] = None
+    return updates
+
+
+@thresholds_app.command("show")
+@friendly_errors
+def show() -> None:
+    """The active thresholds per label set and class. Example: postroom thresholds show"""
+    from router.thresholds import active_values
+
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    with open_sessions(settings)() as session:
+        version, values = active_values(session, taxonomy)
+    out.print(f"active thresholds version: {version if version is not None else 'none (defaults)'}")
+    for set_name in (taxonomy.routing.reply_set, taxonomy.routing.queue_set):
+        table = Table(title=set_name)
+        table.add_column("class")
+        table.add_column("threshold", justify="right")
+        for class_name, value in values[set_name].items():
+            table.add_row(class_name, "off" if value is None else f"{value:.3f}")
+        out.print(table)
+
+
+@thresholds_app.command("set")
+@friendly_errors
+def set_command(
+    reason: Annotated[str, typer.Option(help="Why: recorded with the change.")],
+    assign: Annotated[list[str], typer.Option("--set", help="SET.CLASS=VALUE, repeatable.")] = [],  # noqa: B006
+    off: Annotated[list[str], typer.Option("--off", help="SET.CLASS: no automated reply.")] = [],  # noqa: B006
+    actor: Annotated[str | None, typer.Option(help="Who makes the change (default: your user name).")] = None,
+) -> None:
+    """Change thresholds; writes a new version.
+
+    Example: postroom thresholds set --set topic.card_replacement=0.93 --reason "fewer wrong replies"
+    """
+    from router.thresholds import set_thresholds
+
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    updates = _parse_assignments(assign, off)
+    if not updates:
+        raise ThresholdError("nothing to change: give --set SET.CLASS=VALUE or --off SET.CLASS")
+    with open_sessions(settings)() as session:
+        version = set_thresholds(session, taxonomy, updates, _actor(actor), reason)
+        session.commit()
+        for change in version.details["changes"]:
+            out.print(f"{change['label_set']}.{change['class_name']}: {change['old']} -> {change['new']}")
+    out.print(f"thresholds version {version.id} is active")
+
+
+@thresholds_app.command("history")
+@friendly_errors
+def history_command(limit: Annotated[int, typer.Option(help="How many versions.")] = 20) -> None:
+    """Every threshold version, newest first: who, when, why, what. Example: postroom thresholds history"""
+    from router.thresholds import history
+
+    settings = load_settings()
+    with open_sessions(settings)() as session:
+        for version in history(session, limit):
+            when = f"{version.created_at:%Y-%m-%d %H:%M}"
+            out.print(
+                f"[bold]v{version.id}[/bold] {when} by {escape(version.created_by)}: {escape(version.reason)}"
+            )
+            for change in version.details.get("changes", []):
+                out.print(
+                    f"    {change['label_set']}.{change['class_name']}: {change['old']} -> {change['new']}",
+                    markup=False,
+                )
+
+
+@thresholds_app.command("rollback")
+@friendly_errors
+def rollback_command(
+    version: Annotated[int, typer.Argument(help="The version whose values become active again.")],
+    reason: Annotated[str, typer.Option(help="Why: recorded with the change.")],
+    actor: Annotated[str | None, typer.Option(help="Who (default: your user name).")] = None,
+) -> None:
+    """Make an earlier version's values active again, as a new version.
+
+    Example: postroom thresholds rollback 3 --reason "v4 answered too many fee questions"
+    """
+    from router.thresholds import rollback
+
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    with open_sessions(settings)() as session:
+        new = rollback(session, taxonomy, version, _actor(actor), reason)
+        session.commit()
+    out.print(f"thresholds version {new.id} is active (values of version {version})")
+
+
+@thresholds_app.command("suggest")
+@friendly_errors
+def suggest_command(
+    model_version: Annotated[str, typer.Option(help="Model version whose calibration predictions to use.")],
+    target_precision: Annotated[
+        float | None, typer.Option(help="Precision to promise (default: setting).")
+    ] = None,
+    confidence: Annotated[
+        float | None, typer.Option(help="Confidence of the promise (default: setting).")
+    ] = None,
+    queue_precision: Annotated[float | None, typer.Option(help="Also set queue thresholds (triage).")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Store the suggestion as a new version.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
+    actor: Annotated[str | None, typer.Option(help="Who applies it (default: your user name).")] = None,
+) -> None:
+    """Suggest per-class thresholds that keep the target precision with the given confidence.
+
+    Example: postroom thresholds suggest --model-version v0001 --target-precision 0.95 --confidence 0.9
+    """
+    from router.calibration_data import load_calibration
+    from router.report import suggestion_to_json
+    from router.suggest import suggest_thresholds, suggested_values
+    from router.thresholds import set_thresholds
+
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    target = target_precision or settings.target_precision
+    conf = confidence or settings.confidence
+    reply_set = taxonomy.routing.reply_set
+    templated = {c.name for c in taxonomy.label_set(reply_set).classes if c.auto_reply}
+    with open_sessions(settings)() as session:
+        suggestions = suggest_thresholds(
+            taxonomy, load_calibration(session, taxonomy, model_version), target, conf, queue_precision
+        )
+        report = {
+            name: suggestion_to_json(s, templated if name == reply_set else None)
+            for name, s in suggestions.items()
+        }
+        if as_json:
+            out.print_json(json.dumps(report))
+        else:
+            for name, suggestion in suggestions.items():
+                share, precision = suggestion.expected(templated if name == reply_set else None)
+                table = Table(
+                    title=f"{name}: target {suggestion.target_precision:.2f} at confidence {conf:.2f}, "
+                    f"{suggestion.calibration_size} calibration messages"
+                )
+                for column in ("class", "threshold", "predicted", "exp. precision", "exp. coverage", "note"):
+                    table.add_column(column)
+                for c in suggestion.classes:
+                    table.add_row(
+                        c.class_name,
+                        "off" if c.threshold is None else f"{c.threshold:.3f}",
+                        str(c.predicted),
+                        "" if c.expected_precision is None else f"{c.expected_precision:.3f}",
+                        f"{c.expected_coverage:.1%}",
+                        c.reason + (f" (needs ~{c.examples_needed})" if c.examples_needed else ""),
+                    )
+                out.print(table)
+                out.print(
+                    f"expected: {share:.1%} of messages automated at precision "
+                    f"{'n/a' if precision is None else f'{precision:.3f}'}"
+                )
+        if apply:
+            version = set_thresholds(
+                session,
+                taxonomy,
+                suggested_values(taxonomy, suggestions),
+                _actor(actor),
+                f"suggested: target {target} confidence {conf} on {model_version}",
+                model_version=model_version,
+                details={"target_precision": target, "confidence": conf, "report": report},
+            )
+            session.commit()
+            out.print(f"thresholds version {version.id} is active")
+
+
+@thresholds_app.command("monitor")
+@friendly_errors
+def monitor_command() -> None:
+    """Suspend auto-replies whose realized precision (from feedback) fell below target.
+
+    Example: postroom thresholds monitor
+    """
+    from router.feedback import realized_precision, suspend_failing_classes
+
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    with open_sessions(settings)() as session:
+        for stats in realized_precision(session, taxonomy, settings.feedback_window_days).values():
+            out.print(
+                f"{stats.class_name}: {stats.correct}/{stats.auto_replies} right, {stats.resolved} resolved"
+            )
+        events = suspend_failing_classes(
+            session,
+            taxonomy,
+            settings.target_precision,
+            settings.feedback_alpha,
+            settings.feedback_window_days,
+        )
+        session.commit()
+    for event in events:
+        payload = event.payload
+        out.print(
+            f"[red]suspended[/red] {event.subject}: {payload['correct']}/{payload['auto_replies']} right"
+        )
+    if not events:
+        out.print("no class needs suspending")
+
+
+def register(roots: CliRoots) -> None:
+    roots.app.add_typer(thresholds_app, name="thresholds")

@@ -1,0 +1,177 @@
+"""The feedback loop: outcomes of closed cases, realized precision per class, and automatic suspension.
+
+The CRM reports, when a case closes, the final class per label set and whether the automated reply resolved
+it. The final classes become labels with source `feedback` (the previous label stays in history), so the next
+training run learns from them. For every reply class, the realized precision of automated replies over a
+rolling window is the share whose final class equals the replied class. When it is below the target with
+enough evidence (one-sided exact binomial test), the class's auto-reply is switched off in a new threshold
+version, and an audit event says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postroom.store.models import AuditEvent, Feedback, Label, Message, RoutingDecision, utcnow
+from postroom.taxonomy import Taxonomy, TaxonomyError
+from router.bounds import binomial_cdf
+from router.errors import ThresholdError
+from router.thresholds import active_values, active_version, set_thresholds
+
+MONITOR_ACTOR = "postroom-feedback-monitor"
+SUSPENSION_EVENT = "auto_reply_suspended"
+
+
+class FeedbackError(ThresholdError):
+    """Feedback that cannot be recorded (unknown label, unknown message)."""
+
+
+@dataclass(frozen=True)
+class RealizedPrecision:
+    class_name: str
+    auto_replies: int  # automated replies in the window with feedback
+    correct: int  # whose final class equals the replied class
+    resolved: int  # whose automated reply resolved the case
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct / self.auto_replies if self.auto_replies else None
+
+
+def record_feedback(
+    session: Session,
+    taxonomy: Taxonomy,
+    message: Message,
+    final_labels: dict[str, str],
+    auto_reply_resolved: bool | None,
+    agent: str | None,
+) -> Feedback:
+    """Store the outcome of a closed case and its final labels (not committed)."""
+    for set_name, class_name in final_labels.items():
+        try:
+            taxonomy.validate_label(set_name, class_name)
+        except TaxonomyError as exc:
+            raise FeedbackError(str(exc)) from None
+    decision = session.scalar(
+        select(RoutingDecision)
+        .where(RoutingDecision.message_pk == message.id)
+        .order_by(RoutingDecision.id.desc())
+        .limit(1)
+    )
+    feedback = Feedback(
+        message_pk=message.id,
+        decision_pk=decision.id if decision else None,
+        final_labels=dict(final_labels),
+        auto_reply_resolved=auto_reply_resolved,
+        agent=agent,
+    )
+    session.add(feedback)
+    current = {label.label_set: label for label in message.labels if label.is_current}
+    for set_name, class_name in final_labels.items():
+        existing = current.get(set_name)
+        if existing is not None and existing.class_name == class_name:
+            continue
+        if existing is not None:
+            existing.is_current = False
+        session.add(
+            Label(
+                message=message, label_set=set_name, class_name=class_name, source="feedback", annotator=agent
+            )
+        )
+    session.flush()
+    return feedback
+
+
+def realized_precision(
+    session: Session, taxonomy: Taxonomy, window_days: int = 30, now: datetime | None = None
+) -> dict[str, RealizedPrecision]:
+    """Per reply class: automated replies with feedback in the window, and how many were right."""
+    reply_set = taxonomy.routing.reply_set
+    since = (now or utcnow()) - timedelta(days=window_days)
+    rows = session.execute(
+        select(RoutingDecision.reply_class, Feedback.final_labels, Feedback.auto_reply_resolved)
+        .join(Feedback, Feedback.decision_pk == RoutingDecision.id)
+        .where(RoutingDecision.decision == "auto_reply", Feedback.created_at >= since)
+    ).all()
+    counts: dict[str, list[int]] = {}
+    for reply_class, final_labels, resolved in rows:
+        if reply_class is None or reply_set not in final_labels:
+            continue
+        entry = counts.setdefault(reply_class, [0, 0, 0])
+        entry[0] += 1
+        entry[1] += final_labels[reply_set] == reply_class
+        entry[2] += bool(resolved)
+    return {c: RealizedPrecision(c, *v) for c, v in sorted(counts.items())}
+
+
+def below_target(stats: RealizedPrecision, target: float, alpha: float) -> bool:
+    """True when `correct` of `auto_replies` is too few for precision >= target (one-sided, level alpha)."""
+    if not stats.auto_replies:
+        return False
+    return binomial_cdf(stats.correct, stats.auto_replies, target) <= alpha
+
+
+def suspend_failing_classes(
+    session: Session,
+    taxonomy: Taxonomy,
+    default_target: float,
+    alpha: float = 0.05,
+    window_days: int = 30,
+) -> list[AuditEvent]:
+    """Switch off auto-replies of classes whose realized precision is below target, with evidence.
+
+    Not committed.
+
+    The target is the one the active thresholds were suggested with (`details.target_precision`), else
+    `default_target`.
+    """
+    version = active_version(session)
+    target = (
+        float((version.details or {}).get("target_precision", default_target)) if version else default_target
+    )
+    _, values = active_values(session, taxonomy)
+    reply_set = taxonomy.routing.reply_set
+    events = []
+    failing = {}
+    for class_name, stats in realized_precision(session, taxonomy, window_days).items():
+        if values[reply_set].get(class_name) is None or not below_target(stats, target, alpha):
+            continue
+        failing[class_name] = stats
+    if not failing:
+        return []
+    reason = "; ".join(
+        f"{c}: {s.correct}/{s.auto_replies} automated replies right ({s.precision:.1%}) "
+        f"over {window_days} days, "
+        f"below target {target:.0%} (one-sided test, alpha {alpha})"
+        for c, s in failing.items()
+    )
+    new_version = set_thresholds(
+        session,
+        taxonomy,
+        {reply_set: dict.fromkeys(failing)},
+        MONITOR_ACTOR,
+        f"suspended automatically: {reason}",
+        details={"suspension": True},
+    )
+    for class_name, stats in failing.items():
+        event = AuditEvent(
+            kind=SUSPENSION_EVENT,
+            subject=f"{reply_set}.{class_name}",
+            actor=MONITOR_ACTOR,
+            payload={
+                "auto_replies": stats.auto_replies,
+                "correct": stats.correct,
+                "target": target,
+                "alpha": alpha,
+                "window_days": window_days,
+                "thresholds_version": new_version.id,
+            },
+        )
+        session.add(event)
+        events.append(event)
+    session.flush()
+    return events

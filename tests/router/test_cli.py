@@ -1,0 +1,103 @@
+"""`postroom thresholds …` on a real store: set, show, history, rollback, suggest --apply, monitor."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from postroom.cli import app, register_components
+from postroom.ingest.records import IncomingMessage
+from postroom.ingest.service import ingest_one
+from postroom.store import Prediction
+
+runner = CliRunner()
+register_components()
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["thresholds", *args])
+
+
+def test_set_show_history_rollback(sessions: sessionmaker[Session]) -> None:
+    first = invoke(
+        "set",
+        "--set",
+        "topic.card_replacement=0.9",
+        "--set",
+        "queue.cards=0.4",
+        "--reason",
+        "first calibration",
+        "--actor",
+        "lena",
+    )
+    assert first.exit_code == 0, first.output
+    assert (
+        "topic.card_replacement: None -> 0.9" in first.stdout
+        and "thresholds version 1 is active" in first.stdout
+    )
+    assert (
+        invoke(
+            "set", "--off", "topic.card_replacement", "--reason", "complaints", "--actor", "omar"
+        ).exit_code
+        == 0
+    )
+    show = invoke("show")
+    assert "active thresholds version: 2" in show.stdout and "card_replacement" in show.stdout
+    history = invoke("history")
+    assert history.stdout.index("v2") < history.stdout.index("v1")
+    assert "by omar: complaints" in history.stdout and "topic.card_replacement: 0.9 -> None" in history.stdout
+    back = invoke("rollback", "1", "--reason", "complaints were about fees", "--actor", "lena")
+    assert back.exit_code == 0 and "version 3 is active (values of version 1)" in back.stdout
+
+
+def test_bad_input_is_one_line_and_stores_nothing(sessions: sessionmaker[Session]) -> None:
+    for args, message in [
+        (["set", "--set", "topic=0.9", "--reason", "x"], "--set takes SET.CLASS=VALUE"),
+        (["set", "--set", "topic.card_replacement=high", "--reason", "x"], "is not a number"),
+        (["set", "--set", "topic.card_replacement=2", "--reason", "x"], "must be in [0, 1]"),
+        (["set", "--reason", "x"], "nothing to change"),
+        (["rollback", "9", "--reason", "x"], "no threshold version 9"),
+        (["suggest", "--model-version", "v9"], "no calibration predictions for model version 'v9'"),
+    ]:
+        result = invoke(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.stderr and "Traceback" not in result.output
+    assert "none (defaults)" in invoke("show").stdout
+
+
+def test_suggest_applies_certified_thresholds(sessions: sessionmaker[Session]) -> None:
+    rng = np.random.default_rng(0)
+    with sessions() as session:
+        for i in range(400):
+            truth = "account_statement" if i < 300 else "fee_complaint"
+            result = ingest_one(
+                session, IncomingMessage(f"c{i}", f"text {i}", "text", "t", labels={"topic": truth})
+            )
+            session.flush()
+            score = (
+                float(rng.uniform(0.9, 1.0)) if truth == "account_statement" else float(rng.uniform(0.2, 0.6))
+            )
+            session.add(
+                Prediction(
+                    message_pk=result.message.id,
+                    model_version="v1",
+                    variant="onnx-int8",
+                    purpose="calibration",
+                    results={"topic": {"class": "account_statement", "probability": score}},
+                )
+            )
+        session.commit()
+    result = invoke("suggest", "--model-version", "v1", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["topic"]
+    statement = report["classes"]["account_statement"]
+    assert 0.4 <= statement["threshold"] <= 0.9 and statement["expected_precision"] >= 0.95
+    assert report["expected_auto_share"] >= 0.75  # 300 of 400 are right and confidently so
+    assert report["classes"]["card_replacement"]["threshold"] is None
+    assert report["classes"]["card_replacement"]["examples_needed"] > 0
+    applied = invoke("suggest", "--model-version", "v1", "--apply", "--actor", "lena")
+    assert applied.exit_code == 0 and "thresholds version 1 is active" in applied.stdout
+    assert f"expected: {report['expected_auto_share']:.1%} of messages automated" in applied.stdout

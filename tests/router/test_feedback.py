@@ -1,0 +1,119 @@
+"""Feedback from closed cases: labels with history, realized precision, automatic suspension with evidence."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.ingest.records import IncomingMessage
+from postroom.ingest.service import ingest_one
+from postroom.store import AuditEvent, Feedback, Label, Message, Prediction, RoutingDecision
+from postroom.taxonomy import Taxonomy
+from router.feedback import (
+    SUSPENSION_EVENT,
+    FeedbackError,
+    realized_precision,
+    record_feedback,
+    suspend_failing_classes,
+)
+from router.thresholds import active_values, history, set_thresholds
+
+
+def auto_replied(
+    session: Session, message_id: str, reply_class: str, labels: dict[str, str] | None = None
+) -> Message:
+    """A stored message that was answered automatically with `reply_class`."""
+    result = ingest_one(
+        session, IncomingMessage(message_id, f"Bitte {message_id}", "text", "test", labels=labels or {})
+    )
+    session.flush()
+    prediction = Prediction(
+        message_pk=result.message.id,
+        model_version="v1",
+        variant="onnx-int8",
+        results={"topic": {"class": reply_class, "probability": 0.99}},
+    )
+    session.add(prediction)
+    session.flush()
+    session.add(
+        RoutingDecision(
+            prediction_pk=prediction.id,
+            message_pk=result.message.id,
+            decision="auto_reply",
+            queue="accounts",
+            reply_class=reply_class,
+            thresholds_version=1,
+        )
+    )
+    session.flush()
+    return result.message
+
+
+def test_feedback_becomes_labels_and_keeps_history(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    with sessions() as session:
+        message = auto_replied(session, "m1", "account_statement", labels={"topic": "account_statement"})
+        record_feedback(
+            session, taxonomy, message, {"topic": "tax_certificate", "queue": "accounts"}, False, "agent7"
+        )
+        session.commit()
+        labels = session.scalars(select(Label).order_by(Label.id)).all()
+        assert [(x.label_set, x.class_name, x.source, x.is_current) for x in labels] == [
+            ("topic", "account_statement", "import", False),
+            ("topic", "tax_certificate", "feedback", True),
+            ("queue", "accounts", "feedback", True),
+        ]
+        feedback = session.scalars(select(Feedback)).one()
+        assert feedback.decision_pk is not None and feedback.auto_reply_resolved is False
+
+
+def test_unknown_final_label_is_refused_and_nothing_is_stored(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    with sessions() as session:
+        message = auto_replied(session, "m1", "account_statement")
+        session.commit()
+        with pytest.raises(FeedbackError, match="unknown class 'mortgage'"):
+            record_feedback(session, taxonomy, message, {"topic": "mortgage"}, True, "agent7")
+        session.rollback()
+        assert session.scalars(select(Feedback)).all() == []
+
+
+def test_realized_precision_and_suspension(sessions: sessionmaker[Session], taxonomy: Taxonomy) -> None:
+    with sessions() as session:
+        set_thresholds(
+            session,
+            taxonomy,
+            {"topic": {"account_statement": 0.9, "tax_certificate": 0.9, "address_change": 0.9}},
+            "lena",
+            "calibrated",
+            details={"target_precision": 0.95},
+        )
+        outcomes = {"account_statement": (40, 30), "tax_certificate": (20, 20), "address_change": (3, 2)}
+        for reply_class, (n, right) in outcomes.items():
+            for i in range(n):
+                message = auto_replied(session, f"{reply_class}-{i}", reply_class)
+                final = reply_class if i < right else "fee_complaint"
+                record_feedback(session, taxonomy, message, {"topic": final}, i < right, "agent7")
+        session.commit()
+
+        stats = realized_precision(session, taxonomy)
+        assert (stats["account_statement"].auto_replies, stats["account_statement"].correct) == (40, 30)
+        assert stats["tax_certificate"].precision == 1.0 and stats["address_change"].resolved == 2
+
+        events = suspend_failing_classes(session, taxonomy, default_target=0.9)
+        session.commit()
+        assert [e.subject for e in events] == ["topic.account_statement"]  # 2/3 is not enough evidence
+        _, values = active_values(session, taxonomy)
+        assert values["topic"]["account_statement"] is None
+        assert values["topic"]["tax_certificate"] == 0.9 and values["topic"]["address_change"] == 0.9
+        newest = history(session)[0]
+        assert newest.created_by == "postroom-feedback-monitor" and "30/40" in newest.reason
+        stored = session.scalars(select(AuditEvent).where(AuditEvent.kind == SUSPENSION_EVENT)).one()
+        assert stored.payload["target"] == 0.95 and stored.payload["thresholds_version"] == newest.id
+
+        assert (
+            suspend_failing_classes(session, taxonomy, default_target=0.9) == []
+        )  # already off: no new version
