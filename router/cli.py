@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -140,6 +140,9 @@ def suggest_command(
     confidence: Annotated[
         float | None, typer.Option(help="Confidence of the promise (default: setting).")
     ] = None,
+    guarantee: Annotated[
+        str, typer.Option(help="per-class: every class certified; pooled: all automated replies together.")
+    ] = "per-class",
     queue_precision: Annotated[float | None, typer.Option(help="Also set queue thresholds (triage).")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="Store the suggestion as a new version.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
@@ -149,62 +152,58 @@ def suggest_command(
 
     Example: postroom thresholds suggest --model-version v0001 --target-precision 0.95 --confidence 0.9
     """
-    from router.calibration_data import load_calibration
-    from router.report import suggestion_to_json
-    from router.suggest import suggest_thresholds, suggested_values
-    from router.thresholds import set_thresholds
+    from router.suggest import apply_suggestion, suggest_from_store
 
+    if guarantee not in ("per-class", "pooled"):
+        raise ThresholdError(f"--guarantee must be per-class or pooled, got {guarantee!r}")
     settings = load_settings()
     taxonomy = load_taxonomy_from(settings)
     target = target_precision or settings.target_precision
     conf = confidence or settings.confidence
-    reply_set = taxonomy.routing.reply_set
-    templated = {c.name for c in taxonomy.label_set(reply_set).classes if c.auto_reply}
     with open_sessions(settings)() as session:
-        suggestions = suggest_thresholds(
-            taxonomy, load_calibration(session, taxonomy, model_version), target, conf, queue_precision
+        suggestion = suggest_from_store(
+            session,
+            taxonomy,
+            model_version,
+            target,
+            conf,
+            guarantee,
+            queue_precision,  # type: ignore[arg-type]
         )
-        report = {
-            name: suggestion_to_json(s, templated if name == reply_set else None)
-            for name, s in suggestions.items()
-        }
         if as_json:
-            out.print_json(json.dumps(report))
+            out.print_json(json.dumps(suggestion.report))
         else:
-            for name, suggestion in suggestions.items():
-                share, precision = suggestion.expected(templated if name == reply_set else None)
-                table = Table(
-                    title=f"{name}: target {suggestion.target_precision:.2f} at confidence {conf:.2f}, "
-                    f"{suggestion.calibration_size} calibration messages"
-                )
-                for column in ("class", "threshold", "predicted", "exp. precision", "exp. coverage", "note"):
-                    table.add_column(column)
-                for c in suggestion.classes:
-                    table.add_row(
-                        c.class_name,
-                        "off" if c.threshold is None else f"{c.threshold:.3f}",
-                        str(c.predicted),
-                        "" if c.expected_precision is None else f"{c.expected_precision:.3f}",
-                        f"{c.expected_coverage:.1%}",
-                        c.reason + (f" (needs ~{c.examples_needed})" if c.examples_needed else ""),
-                    )
-                out.print(table)
-                out.print(
-                    f"expected: {share:.1%} of messages automated at precision "
-                    f"{'n/a' if precision is None else f'{precision:.3f}'}"
-                )
+            _print_report(suggestion.report)
         if apply:
-            version = set_thresholds(
-                session,
-                taxonomy,
-                suggested_values(taxonomy, suggestions),
-                _actor(actor),
-                f"suggested: target {target} confidence {conf} on {model_version}",
-                model_version=model_version,
-                details={"target_precision": target, "confidence": conf, "report": report},
-            )
+            version = apply_suggestion(session, taxonomy, suggestion, _actor(actor))
             session.commit()
             out.print(f"thresholds version {version.id} is active")
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    for name, part in report.items():
+        table = Table(
+            title=f"{name}: target {part['target_precision']:.2f} at confidence {part['confidence']:.2f} "
+            f"({part['guarantee']} guarantee), {part['calibration_size']} calibration messages"
+        )
+        for column in ("class", "threshold", "predicted", "exp. precision", "exp. coverage", "note"):
+            table.add_column(column)
+        for class_name, c in part["classes"].items():
+            needed = f" (needs ~{c['examples_needed']})" if c.get("examples_needed") else ""
+            table.add_row(
+                class_name,
+                "off" if c["threshold"] is None else f"{c['threshold']:.3f}",
+                str(c["predicted"]),
+                "" if c["expected_precision"] is None else f"{c['expected_precision']:.3f}",
+                f"{c['expected_coverage']:.1%}",
+                c["reason"] + needed,
+            )
+        out.print(table)
+        precision = part["expected_precision"]
+        out.print(
+            f"expected: {part['expected_auto_share']:.1%} of messages automated at precision "
+            f"{'n/a' if precision is None else f'{precision:.3f}'}"
+        )
 
 
 @thresholds_app.command("monitor")

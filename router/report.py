@@ -26,6 +26,7 @@ def suggestion_to_json(suggestion: SetSuggestion, reply_classes: set[str] | None
     share, precision = suggestion.expected(reply_classes)
     return {
         "label_set": suggestion.label_set,
+        "guarantee": "per-class",
         "target_precision": suggestion.target_precision,
         "confidence": suggestion.confidence,
         "calibration_size": suggestion.calibration_size,

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from postroom.taxonomy import Taxonomy
 from router.calibration import ClassThreshold, class_threshold
+from router.pooled import suggest_pooled
 from router.thresholds import Values
 
 
@@ -119,3 +122,101 @@ def suggested_values(taxonomy: Taxonomy, suggestions: dict[str, SetSuggestion]) 
             per_class[class_threshold_.class_name] = value
         values[set_name] = per_class
     return values
+
+
+Guarantee = Literal["per-class", "pooled"]
+
+
+@dataclass
+class SuggestionReport:
+    """What `postroom thresholds suggest` (and the API) shows and may apply."""
+
+    guarantee: Guarantee
+    target_precision: float
+    confidence: float
+    model_version: str
+    values: Values
+    report: dict[str, Any]  # JSON: per label set, the expected share/precision and per-class details
+
+
+def _pooled_report(
+    taxonomy: Taxonomy, set_name: str, examples: CalibrationExamples, target: float, confidence: float
+) -> tuple[dict[str, float | None], dict[str, Any]]:
+    label_set = taxonomy.label_set(set_name)
+    eligible = [c.name for c in label_set.classes if c.auto_reply] or label_set.class_names
+    pooled = suggest_pooled(eligible, examples.predicted, examples.scores, examples.truth, target, confidence)
+    classes = {}
+    for name in label_set.class_names:
+        counts = pooled.per_class.get(name, {"auto": 0, "correct": 0})
+        threshold = pooled.thresholds.get(name)
+        classes[name] = {
+            "threshold": threshold,
+            "predicted": int(sum(1 for p in examples.predicted if p == name)),
+            "expected_precision": counts["correct"] / counts["auto"] if counts["auto"] else None,
+            "expected_coverage": counts["auto"] / pooled.test_size if pooled.test_size else 0.0,
+            "examples_needed": None,
+            "reason": ""
+            if threshold is not None
+            else ("no template" if name not in eligible else "not certified"),
+        }
+    report = {
+        "label_set": set_name,
+        "guarantee": "pooled",
+        "target_precision": target,
+        "confidence": confidence,
+        "calibration_size": pooled.fit_size + pooled.test_size,
+        "strictness": pooled.strictness,
+        "expected_auto_share": pooled.expected_coverage,
+        "expected_precision": pooled.expected_precision,
+        "classes": classes,
+    }
+    return {c: v["threshold"] for c, v in classes.items()}, report
+
+
+def suggest_from_store(
+    session: Session,
+    taxonomy: Taxonomy,
+    model_version: str,
+    target_precision: float,
+    confidence: float,
+    guarantee: Guarantee = "per-class",
+    queue_precision: float | None = None,
+) -> SuggestionReport:
+    """Suggest thresholds from the stored calibration predictions of `model_version`."""
+    from router.calibration_data import load_calibration
+    from router.report import suggestion_to_json
+
+    calibration = load_calibration(session, taxonomy, model_version)
+    reply_set = taxonomy.routing.reply_set
+    templated = {c.name for c in taxonomy.label_set(reply_set).classes if c.auto_reply}
+    per_class = suggest_thresholds(taxonomy, calibration, target_precision, confidence, queue_precision)
+    values = suggested_values(taxonomy, per_class)
+    report = {
+        name: suggestion_to_json(s, templated if name == reply_set else None) for name, s in per_class.items()
+    }
+    if guarantee == "pooled" and reply_set in calibration:
+        values[reply_set], report[reply_set] = _pooled_report(
+            taxonomy, reply_set, calibration[reply_set], target_precision, confidence
+        )
+    return SuggestionReport(guarantee, target_precision, confidence, model_version, values, report)
+
+
+def apply_suggestion(session: Session, taxonomy: Taxonomy, suggestion: SuggestionReport, actor: str) -> Any:
+    """Store the suggestion as the new active thresholds version (not committed)."""
+    from router.thresholds import set_thresholds
+
+    return set_thresholds(
+        session,
+        taxonomy,
+        suggestion.values,
+        actor,
+        f"suggested ({suggestion.guarantee} guarantee): target {suggestion.target_precision} at confidence "
+        f"{suggestion.confidence} on model {suggestion.model_version}",
+        model_version=suggestion.model_version,
+        details={
+            "target_precision": suggestion.target_precision,
+            "confidence": suggestion.confidence,
+            "guarantee": suggestion.guarantee,
+            "report": suggestion.report,
+        },
+    )

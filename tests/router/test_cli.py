@@ -101,3 +101,35 @@ def test_suggest_applies_certified_thresholds(sessions: sessionmaker[Session]) -
     applied = invoke("suggest", "--model-version", "v1", "--apply", "--actor", "lena")
     assert applied.exit_code == 0 and "thresholds version 1 is active" in applied.stdout
     assert f"expected: {report['expected_auto_share']:.1%} of messages automated" in applied.stdout
+
+
+def test_suggest_pooled_guarantee_and_bad_choice(sessions: sessionmaker[Session]) -> None:
+    rng = np.random.default_rng(1)
+    with sessions() as session:
+        for i in range(400):
+            truth = "tax_certificate" if i % 4 else "fee_complaint"
+            result = ingest_one(
+                session, IncomingMessage(f"p{i}", f"text {i}", "text", "t", labels={"topic": truth})
+            )
+            session.flush()
+            score = (
+                float(rng.uniform(0.85, 1.0)) if truth == "tax_certificate" else float(rng.uniform(0.3, 0.6))
+            )
+            session.add(
+                Prediction(
+                    message_pk=result.message.id,
+                    model_version="v2",
+                    variant="onnx-int8",
+                    purpose="calibration",
+                    results={"topic": {"class": "tax_certificate", "probability": score}},
+                )
+            )
+        session.commit()
+    result = invoke("suggest", "--model-version", "v2", "--guarantee", "pooled", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["topic"]
+    assert report["guarantee"] == "pooled" and report["expected_precision"] >= 0.95
+    assert report["classes"]["tax_certificate"]["threshold"] is not None
+    assert report["classes"]["fee_complaint"]["reason"] == "no template"
+    bad = invoke("suggest", "--model-version", "v2", "--guarantee", "somehow")
+    assert bad.exit_code == 1 and "--guarantee must be per-class or pooled" in bad.stderr
