@@ -11,12 +11,18 @@ export HF_DATASETS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-slow test-postgres lint bench clean-demo help
+DOCCANO_HOME ?= var/doccano
+DOCCANO_PORT ?= 8800
+SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install demo test test-slow lint bench doccano doccano-stop clean-demo help
 
 help:
 	@echo "make demo   - install, initialise the store, ingest the demo corpus, print its summary"
 	@echo "make test   - install dev dependencies, run ruff and pytest"
 	@echo "make bench  - run the benchmarks (results in docs/benchmarks/)"
+	@echo "make test-slow - the slow tests: a real Doccano round trip, real training runs, browser screenshots"
+	@echo "make doccano / make doccano-stop - a local Doccano 1.8.4 on 127.0.0.1:$(DOCCANO_PORT)"
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required")'
@@ -32,6 +38,13 @@ demo: install
 	$(BIN)/postroom init
 	$(BIN)/postroom ingest examples/demo/corpus.jsonl
 	$(BIN)/postroom summary
+	POSTROOM=$(BIN)/postroom POSTROOM_DOCCANO_URL=http://127.0.0.1:$(DOCCANO_PORT) scripts/doccano/demo-loop.sh
+
+doccano:  ## install (first time, ~1.5 min) and start Doccano on 127.0.0.1:$(DOCCANO_PORT)
+	scripts/doccano/start.sh --data-dir $(DOCCANO_HOME) --port $(DOCCANO_PORT)
+
+doccano-stop:
+	scripts/doccano/stop.sh --data-dir $(DOCCANO_HOME)
 
 lint: install
 	$(BIN)/ruff check .
@@ -39,7 +52,14 @@ lint: install
 test: install lint
 	$(BIN)/python -m pytest
 
-test-slow: install
+# The slow tests start a real Doccano (installed into .cache/doccano-venv) and drive Debian's Chromium with
+# playwright (no `playwright install`: browsers cannot be downloaded here).
+$(BIN)/.slow-deps: $(BIN)/.installed scripts/doccano/constraints.txt
+	command -v chromium > /dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	scripts/doccano/install.sh
+	@touch $@
+
+test-slow: install $(BIN)/.slow-deps
 	$(BIN)/python -m pytest -m slow
 
 bench: install

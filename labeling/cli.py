@@ -1,0 +1,321 @@
+"""`postroom label push|pull|status|simulate` and `postroom bench labeling`. Thin: each calls one function."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from labeling.config import LabelingSettings, get_labeling_settings
+from labeling.doccano import DoccanoClient
+from postroom.clikit import (
+    SHARED_DATA,
+    CliRoots,
+    err,
+    friendly_errors,
+    load_settings,
+    load_taxonomy_from,
+    open_sessions,
+    out,
+)
+from postroom.errors import PostroomError
+
+label_app = typer.Typer(
+    no_args_is_help=True,
+    help="The labeling loop with Doccano: choose and push messages, pull the experts' labels, show progress.",
+)
+
+SourceOption = Annotated[
+    list[str] | None,
+    typer.Option("--source", help="Label source that counts as labeled (repeat); default: the setting."),
+]
+
+
+def _client(ls: LabelingSettings) -> DoccanoClient:
+    return DoccanoClient(
+        ls.doccano_url,
+        ls.doccano_user,
+        ls.doccano_password.get_secret_value(),
+        timeout=ls.doccano_timeout_s,
+        task_timeout=ls.doccano_task_timeout_s,
+    )
+
+
+@label_app.command("check")
+@friendly_errors
+def check() -> None:
+    """Check that Doccano answers, its task worker runs and Postroom can log in.
+
+    Exits 1 with the reason otherwise. Example: postroom label check
+    """
+    from labeling.errors import ProjectNotFound
+    from labeling.project import open_project
+
+    settings = load_settings()
+    ls = get_labeling_settings()
+    taxonomy = load_taxonomy_from(settings)
+    project = ls.project_name(taxonomy.name)
+    with _client(ls) as client:
+        client.health()
+        me = client.me()
+        out.print(
+            f"[green]ok[/green] Doccano at {ls.doccano_url}: healthy, task worker up, "
+            f"logged in as {me.username}"
+        )
+        try:
+            layout = open_project(client, taxonomy, project)
+            out.print(f"project {project!r}: id {layout.id}, {len(layout.label_ids)} labels")
+        except ProjectNotFound:
+            out.print(f"project {project!r}: not created yet (the first `postroom label push` creates it)")
+
+
+@label_app.command("push")
+@friendly_errors
+def push(
+    n: Annotated[int, typer.Option("--n", min=1, help="How many messages to send.")] = 50,
+    strategy: Annotated[
+        str,
+        typer.Option(help="auto (cold start, then uncertainty once labels exist), cold, uncertain, random."),
+    ] = "auto",
+    message_ids: Annotated[
+        list[str] | None, typer.Option("--message-id", help="Send exactly these messages (repeat).")
+    ] = None,
+    corrections: Annotated[
+        bool, typer.Option("--corrections", help="Send agent corrections from the feedback loop for review.")
+    ] = False,
+    sources: SourceOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the clustering and sampling.")] = 0,
+) -> None:
+    """Choose messages worth an expert's time and send them to Doccano (idempotent).
+
+    An interrupted push is finished first. Example: postroom label push --n 60
+    """
+    from labeling.choose import choose_for_labeling
+    from labeling.corrections import corrections_to_review
+    from labeling.sync import ORIGIN_CORRECTION, pending_push, push_messages
+
+    if strategy not in ("auto", "cold", "uncertain", "random"):
+        raise typer.BadParameter(f"unknown strategy {strategy!r}", param_hint="--strategy")
+    settings = load_settings()
+    ls = get_labeling_settings()
+    taxonomy = load_taxonomy_from(settings)
+    sessions = open_sessions(settings)
+    project = ls.project_name(taxonomy.name)
+    suggestions: dict[str, str] = {}
+    used = "given"
+    with sessions() as session:
+        if corrections:
+            suggestions = corrections_to_review(session, taxonomy)
+            ids, used = list(suggestions), "agent corrections"
+        elif message_ids:
+            ids = list(message_ids)
+        else:
+            ids = pending_push(session, project)
+            if len(ids) < n:
+                with err.status("choosing messages…"):
+                    choice = choose_for_labeling(
+                        session,
+                        taxonomy,
+                        n - len(ids),
+                        project=project,
+                        sources=tuple(sources or ls.labeling_sources),
+                        target=ls.labeling_target_per_class,
+                        strategy=strategy,  # type: ignore[arg-type]
+                        seed=seed,
+                    )
+                used = choice.strategy + (f" (+{len(ids)} from an interrupted push)" if ids else "")
+                ids += choice.message_ids
+            else:
+                used = "finishing an interrupted push"
+    if not ids:
+        out.print("nothing to push: every message is labeled or already in Doccano")
+        return
+    with _client(ls) as client, err.status(f"pushing {len(ids)} messages to {ls.doccano_url}…"):
+        report = push_messages(
+            sessions,
+            client,
+            taxonomy,
+            project,
+            ids,
+            max_chars=ls.labeling_max_chars,
+            origin=ORIGIN_CORRECTION if corrections else "selection",
+            suggestions=suggestions,
+        )
+    table = Table(title=f"push to {project} (Doccano project {report.project_id})", show_header=False)
+    for name, value in [
+        ("selection", used),
+        ("sent", len(report.pushed)),
+        ("already in Doccano", len(report.already_in_doccano)),
+        ("not in the store", len(report.not_in_store)),
+        ("found in Doccano, now recorded", report.reconciled),
+    ]:
+        table.add_row(name, str(value))
+    out.print(table)
+    out.print(f"label them at {ls.doccano_url}/projects/{report.project_id}")
+
+
+@label_app.command("pull")
+@friendly_errors
+def pull() -> None:
+    """Import the experts' labels; incomplete or conflicting examples are reported, not imported.
+
+    All or nothing: Doccano failing mid-pull leaves the store unchanged. Example: postroom label pull
+    """
+    from labeling.sync import pull_labels
+
+    settings = load_settings()
+    ls = get_labeling_settings()
+    taxonomy = load_taxonomy_from(settings)
+    sessions = open_sessions(settings)
+    project = ls.project_name(taxonomy.name)
+    with _client(ls) as client, err.status(f"reading labels from {ls.doccano_url}…"):
+        report = pull_labels(sessions, client, taxonomy, project)
+    table = Table(title=f"pull from {project}", show_header=False)
+    for name, value in [
+        ("examples in Doccano", report.examples),
+        ("not labeled yet", report.pending),
+        ("labeled and valid", report.accepted),
+        ("labels added", report.added),
+        ("labels changed (history kept)", report.changed),
+        ("labels confirmed by an expert", report.confirmed),
+        ("labels unchanged", report.unchanged),
+        ("newer label kept (feedback/api)", report.kept_newer),
+        ("problems (not imported)", len(report.problems)),
+    ]:
+        table.add_row(name, str(value))
+    out.print(table)
+    for problem in report.problems:
+        err.print(f"[yellow]not imported[/yellow] {problem}", highlight=False, soft_wrap=True)
+    if report.not_in_store:
+        err.print(f"[yellow]not in the store[/yellow] {', '.join(report.not_in_store[:20])}", highlight=False)
+
+
+@label_app.command("status")
+@friendly_errors
+def status(
+    sources: SourceOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Labeled messages per label set and class against the target N; which classes block training.
+
+    Example: postroom label status --source doccano
+    """
+    from labeling.status import labeling_status
+
+    settings = load_settings()
+    ls = get_labeling_settings()
+    taxonomy = load_taxonomy_from(settings)
+    with open_sessions(settings)() as session:
+        result = labeling_status(
+            session,
+            taxonomy,
+            ls.labeling_target_per_class,
+            tuple(sources or ls.labeling_sources),
+            project=ls.project_name(taxonomy.name),
+        )
+    if as_json:
+        out.print_json(json.dumps(result.as_dict()))
+        return
+    out.print(
+        f"target N = {result.target} per class; counting sources: {', '.join(result.sources)}; "
+        f"{result.awaiting_expert} pushed messages await an expert"
+    )
+    for label_set in result.sets:
+        verdict = (
+            "[green]ready to train[/green]"
+            if label_set.ready
+            else (
+                f"[red]blocked by {len(label_set.blocking)} "
+                f"{'class' if len(label_set.blocking) == 1 else 'classes'}[/red]"
+            )
+        )
+        table = Table(title=f"{label_set.name}: {verdict}")
+        table.add_column("class")
+        table.add_column("labeled", justify="right")
+        table.add_column("missing", justify="right")
+        for c in sorted(label_set.classes, key=lambda c: (-c.missing, c.name)):
+            table.add_row(c.name, str(c.labeled), str(c.missing) if c.missing else "")
+        out.print(table)
+
+
+@label_app.command("simulate")
+@friendly_errors
+def simulate(
+    oracle_source: Annotated[
+        str, typer.Option(help="Label source in the store that holds the truth (the demo corpus: import).")
+    ] = "import",
+    expert: Annotated[str, typer.Option(help="Doccano user name of the simulated expert.")] = "sim-expert",
+    limit: Annotated[int | None, typer.Option(help="Label at most this many examples.")] = None,
+) -> None:
+    """Demo only: label the pushed examples in Doccano as an expert would, from the store's known labels.
+
+    Example: postroom label simulate --limit 40
+    """
+    from labeling.simulate import simulate_expert
+
+    settings = load_settings()
+    ls = get_labeling_settings()
+    password = ls.doccano_sim_password.get_secret_value()
+    if not password:
+        raise PostroomError("set POSTROOM_DOCCANO_SIM_PASSWORD: the dev default works on loopback only")
+    taxonomy = load_taxonomy_from(settings)
+    sessions = open_sessions(settings)
+    with _client(ls) as admin, sessions() as session, err.status("labeling as the simulated expert…"):
+        report = simulate_expert(
+            session,
+            admin,
+            taxonomy,
+            ls.project_name(taxonomy.name),
+            expert,
+            password,
+            oracle_source=oracle_source,
+            limit=limit,
+        )
+    out.print(
+        f"{expert} labeled {report.labeled} examples ({report.already_labeled} were already labeled, "
+        f"{report.no_truth} have no {oracle_source!r} labels)"
+    )
+
+
+def bench_labeling(
+    data_dir: Annotated[Path, typer.Option(help="Folder with banking77_{train,test}.jsonl.")] = (
+        SHARED_DATA / "banking77"
+    ),
+    seeds: Annotated[int, typer.Option(min=1, help="Number of seeds (0, 1, …).")] = 3,
+    out_dir: Annotated[Path, typer.Option(help="Where labeling.json and labeling.md go.")] = Path(
+        "docs/benchmarks"
+    ),
+    cache_dir: Annotated[Path, typer.Option(help="Embedding cache.")] = Path(".cache/labeling-bench"),
+) -> None:
+    """Simulated-expert benchmark on BANKING77: random vs Postroom's selection, macro-F1 at 2/4/8 per class.
+
+    Example: postroom bench labeling
+    """
+    from labeling.bench import BenchConfig, load_banking77, run_benchmark, write_report
+
+    if not (data_dir / "banking77_train.jsonl").is_file():
+        raise PostroomError(f"BANKING77 not found in {data_dir} (see ../shared/data/README.md)")
+    with err.status("embedding BANKING77 (cached after the first run)…"):
+        data = load_banking77(data_dir, cache_dir)
+    config = BenchConfig(seeds=tuple(range(seeds)))
+    result = run_benchmark(data, config, progress=lambda msg: err.print(f"running {msg}"))
+    command = "postroom bench labeling" + (f" --seeds {seeds}" if seeds != 3 else "")
+    paths = write_report(
+        result,
+        out_dir,
+        command,
+        {
+            "dataset": "BANKING77 (PolyAI, CC BY 4.0): train as the unlabeled pool, test for scoring",
+            "learner": "frozen packaged all-MiniLM-L6-v2 embeddings + logistic regression (C=10)",
+        },
+    )
+    out.print(f"wrote {paths[0]} and {paths[1]}")
+
+
+def register(roots: CliRoots) -> None:
+    """Add `postroom label …` and `postroom bench labeling`."""
+    roots.app.add_typer(label_app, name="label")
+    roots.bench.command("labeling")(friendly_errors(bench_labeling))

@@ -1,0 +1,453 @@
+"""A small client of Doccano 1.8.4's REST API (`/v1/...`), with httpx and token authentication.
+
+Why not `doccano-client`: it pins pydantic 1 and urllib3 1, which break FastAPI in the same environment.
+
+Doccano behaviours this client handles (measured against 1.8.4):
+- `/v1/auth/login/` returns a token *and* sets a session cookie; with that cookie every later POST fails with
+  a CSRF 403. The login runs on a throwaway connection, and the API client drops any cookie it is sent.
+- File uploads (`/v1/fp/process/`) answer 406 unless the request says `Accept: */*`.
+- Imports and exports run on Doccano's task worker. A failed import does not fail any request: the errors
+  are in the import task's result, so `upload_examples` reads it and raises `UploadFailed`.
+- With the worker down, a task never finishes: every wait has a time limit and says what to check.
+- An import file's rows must all have the same keys (otherwise the import fails on a JSON check of `meta`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from labeling.errors import (
+    DoccanoAuthError,
+    DoccanoError,
+    DoccanoTimeout,
+    DoccanoUnavailable,
+    UploadFailed,
+)
+
+PROJECT_TYPE = "DocumentClassification"
+PROJECT_RESOURCE = "TextClassificationProject"
+ANNOTATOR_ROLE = "annotator"
+PAGE_SIZE = 500
+WORKER_HINT = (
+    "is Doccano's task worker running? (`scripts/doccano/start.sh` starts it; see <data dir>/logs/worker.log)"
+)
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    name: str
+    description: str = ""
+    guideline: str = ""
+    collaborative_annotation: bool = False
+    single_class_classification: bool = False
+
+
+@dataclass(frozen=True)
+class LabelType:
+    id: int
+    text: str
+    background_color: str = ""
+    text_color: str = ""
+
+
+@dataclass(frozen=True)
+class Example:
+    id: int
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+
+
+@dataclass(frozen=True)
+class Category:
+    id: int
+    example: int
+    label: int
+    user: int
+
+
+def _describe_body(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return text[:300] + ("…" if len(text) > 300 else "")
+
+
+class DoccanoClient:
+    """One user's session with one Doccano server. Use as a context manager.
+
+    Args:
+        base_url: e.g. `http://127.0.0.1:8800`.
+        username, password: a Doccano user (Postroom's admin user, or an expert in tests and the demo).
+        timeout: seconds for one HTTP request.
+        task_timeout: seconds for an import or export to finish on the task worker.
+    Raises (every method): DoccanoUnavailable, DoccanoTimeout, DoccanoAuthError, DoccanoError.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        timeout: float = 30.0,
+        task_timeout: float = 180.0,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self._password = password
+        self.timeout = timeout
+        self.task_timeout = task_timeout
+        self.poll_interval = poll_interval
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout),
+            headers={"Accept": "application/json"},
+            follow_redirects=False,
+        )
+        self._token: str | None = None
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    def __enter__(self) -> DoccanoClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = client.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise DoccanoTimeout(
+                f"Doccano at {self.base_url} did not answer {method} {path} within {self.timeout:g} s"
+            ) from None
+        except httpx.TransportError as exc:
+            raise DoccanoUnavailable(
+                f"cannot reach Doccano at {self.base_url} ({exc.__class__.__name__}): is it running? "
+                "Start a local one with `make doccano`"
+            ) from None
+        if response.status_code >= 500:
+            raise DoccanoUnavailable(
+                f"Doccano at {self.base_url} answered {response.status_code} to {method} {path}"
+            )
+        return response
+
+    def login(self) -> None:
+        """Get an API token. The login's session cookie stays on a throwaway connection."""
+        with httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(self.timeout)) as once:
+            response = self._send(
+                once,
+                "POST",
+                "/v1/auth/login/",
+                json={"username": self.username, "password": self._password},
+            )
+        if response.status_code != 200:
+            raise DoccanoAuthError(
+                f"Doccano at {self.base_url} refused the login of {self.username!r} "
+                f"({response.status_code}); check POSTROOM_DOCCANO_USER / POSTROOM_DOCCANO_PASSWORD"
+            )
+        try:
+            self._token = response.json()["key"]
+        except (ValueError, KeyError, TypeError):
+            raise DoccanoError(f"Doccano's login answer has no token: {_describe_body(response)}") from None
+
+    def request(
+        self, method: str, path: str, *, ok: Sequence[int] = (200, 201, 204), **kwargs: Any
+    ) -> httpx.Response:
+        """One authenticated request; any status not in `ok` becomes a typed error."""
+        if self._token is None:
+            self.login()
+        headers = {**kwargs.pop("headers", {}), "Authorization": f"Token {self._token}"}
+        response = self._send(self._http, method, path, headers=headers, **kwargs)
+        self._http.cookies.clear()  # a session cookie would turn on Django's CSRF check for POSTs
+        if response.status_code in ok:
+            return response
+        if response.status_code in (401, 403):
+            raise DoccanoAuthError(
+                f"Doccano refused {method} {path} for {self.username!r} ({response.status_code}): "
+                f"{_describe_body(response)}"
+            )
+        raise DoccanoError(
+            f"Doccano answered {response.status_code} to {method} {path}: {_describe_body(response)}"
+        )
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        if response.status_code == 204:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise DoccanoError(f"Doccano's answer to {method} {path} is not JSON") from None
+
+    def _paged(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            page = self._json("GET", path, params={**(params or {}), "limit": PAGE_SIZE, "offset": offset})
+            if isinstance(page, list):  # an endpoint without pagination
+                yield from page
+                return
+            results = page.get("results", [])
+            yield from results
+            offset += len(results)
+            if not page.get("next") or not results:
+                return
+
+    # -- server -------------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Doccano's health checks (the task worker included); raises DoccanoUnavailable when unhealthy."""
+        response = self._send(self._http, "GET", "/v1/health/", headers={"Accept": "application/json"})
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code != 200:
+            raise DoccanoUnavailable(
+                f"Doccano at {self.base_url} is unhealthy: {body or response.status_code}"
+            )
+        return body
+
+    def me(self) -> User:
+        data = self._json("GET", "/v1/me")
+        return User(data["id"], data["username"])
+
+    # -- projects and label types --------------------------------------------------------------------
+
+    def find_project(self, name: str) -> Project | None:
+        """The project called `name`, or None (Doccano does not enforce unique names; the oldest wins)."""
+        matches = [p for p in self._paged("/v1/projects") if p.get("name") == name]
+        if not matches:
+            return None
+        return _project(min(matches, key=lambda p: p["id"]))
+
+    def get_project(self, project_id: int) -> Project:
+        return _project(self._json("GET", f"/v1/projects/{project_id}"))
+
+    def create_project(self, name: str, description: str, guideline: str) -> Project:
+        """A multi-label text classification project (one example may carry a label of every set)."""
+        data = self._json(
+            "POST",
+            "/v1/projects",
+            json={
+                "name": name,
+                "description": description,
+                "guideline": guideline,
+                "project_type": PROJECT_TYPE,
+                "resourcetype": PROJECT_RESOURCE,
+                "single_class_classification": False,
+                "collaborative_annotation": False,  # labels stay per annotator: conflicts stay visible
+                "random_order": False,
+                "allow_member_to_create_label_type": False,
+                "tags": [],
+            },
+        )
+        return _project(data)
+
+    def update_project(self, project: Project, **changes: Any) -> Project:
+        return _project(
+            self._json(
+                "PATCH", f"/v1/projects/{project.id}", json={"resourcetype": PROJECT_RESOURCE, **changes}
+            )
+        )
+
+    def label_types(self, project_id: int) -> list[LabelType]:
+        items = self._json("GET", f"/v1/projects/{project_id}/category-types")
+        return [
+            LabelType(i["id"], i["text"], i.get("background_color", ""), i.get("text_color", ""))
+            for i in items
+        ]
+
+    def create_label_type(self, project_id: int, text: str, background: str, text_color: str) -> LabelType:
+        data = self._json(
+            "POST",
+            f"/v1/projects/{project_id}/category-types",
+            json={"text": text, "background_color": background, "text_color": text_color},
+        )
+        return LabelType(data["id"], data["text"], data["background_color"], data["text_color"])
+
+    def update_label_type(self, project_id: int, label: LabelType, background: str, text_color: str) -> None:
+        self._json(
+            "PATCH",
+            f"/v1/projects/{project_id}/category-types/{label.id}",
+            json={"background_color": background, "text_color": text_color},
+        )
+
+    # -- users and members ---------------------------------------------------------------------------
+
+    def find_user(self, username: str) -> User | None:
+        for item in self._json("GET", "/v1/users", params={"q": username}):
+            if item["username"] == username:
+                return User(item["id"], item["username"])
+        return None
+
+    def create_user(self, username: str, password: str) -> User:
+        """A plain (non-staff) Doccano user; needs an admin client."""
+        data = self._json(
+            "POST",
+            "/v1/users/create",
+            json={
+                "username": username,
+                "email": f"{username}@example.com",
+                "password1": password,
+                "password2": password,
+            },
+        )
+        return User(data["id"], data["username"])
+
+    def members(self, project_id: int) -> dict[str, int]:
+        """username -> member id."""
+        return {m["username"]: m["id"] for m in self._json("GET", f"/v1/projects/{project_id}/members")}
+
+    def add_member(self, project_id: int, user: User, role: str = ANNOTATOR_ROLE) -> None:
+        if user.username in self.members(project_id):
+            return
+        roles = {r["name"]: r["id"] for r in self._json("GET", "/v1/roles")}
+        if role not in roles:
+            raise DoccanoError(f"Doccano has no role {role!r} (has: {', '.join(roles)})")
+        self._json("POST", f"/v1/projects/{project_id}/members", json={"user": user.id, "role": roles[role]})
+
+    # -- examples and annotations --------------------------------------------------------------------
+
+    def examples(self, project_id: int) -> Iterator[Example]:
+        for item in self._paged(f"/v1/projects/{project_id}/examples"):
+            yield Example(item["id"], item.get("text") or "", item.get("meta") or {})
+
+    def categories(self, project_id: int, example_id: int) -> list[Category]:
+        """This user's categories on one example (all users' in a collaborative project)."""
+        items = self._json("GET", f"/v1/projects/{project_id}/examples/{example_id}/categories")
+        return [Category(i["id"], i["example"], i["label"], i["user"]) for i in items]
+
+    def add_category(self, project_id: int, example_id: int, label_id: int) -> Category:
+        i = self._json(
+            "POST", f"/v1/projects/{project_id}/examples/{example_id}/categories", json={"label": label_id}
+        )
+        return Category(i["id"], i["example"], i["label"], i["user"])
+
+    def delete_category(self, project_id: int, example_id: int, category_id: int) -> None:
+        self.request("DELETE", f"/v1/projects/{project_id}/examples/{example_id}/categories/{category_id}")
+
+    # -- import and export ---------------------------------------------------------------------------
+
+    def upload_examples(
+        self, project_id: int, rows: Sequence[Mapping[str, Any]], name: str = "postroom"
+    ) -> None:
+        """Import rows (`text`, `label`, and metadata keys) as one JSONL file and wait until it is in.
+
+        Raises:
+            UploadFailed: rows with different keys, or Doccano's import task reported errors.
+            DoccanoTimeout: the import did not finish (the task worker is down?).
+        """
+        if not rows:
+            return
+        keys = set(rows[0])
+        for number, row in enumerate(rows, 1):
+            if set(row) != keys:
+                raise UploadFailed(
+                    f"row {number} has keys {sorted(row)}, the first row {sorted(keys)}: Doccano needs the "
+                    "same keys in every row of an import file"
+                )
+        body = b"".join(json.dumps(dict(row), ensure_ascii=False).encode() + b"\n" for row in rows)
+        response = self.request(
+            "POST",
+            "/v1/fp/process/",
+            files={"filepond": (f"{name}.jsonl", body, "application/octet-stream")},
+            headers={"Accept": "*/*"},  # anything narrower gets 406
+        )
+        upload_id = response.text.strip()
+        if not upload_id.isalnum() or len(upload_id) > 64:
+            raise UploadFailed(
+                f"Doccano's file upload answered {_describe_body(response)!r}, not an upload id"
+            )
+        task = self._json(
+            "POST",
+            f"/v1/projects/{project_id}/upload",
+            json={
+                "uploadIds": [upload_id],
+                "format": "JSONL",
+                "task": PROJECT_TYPE,
+                "column_data": "text",
+                "column_label": "label",
+            },
+        )
+        result = self.wait_task(task["task_id"], f"the import of {len(rows)} examples")
+        errors = result.get("error") if isinstance(result, dict) else None
+        if errors:
+            shown = "; ".join(f"line {e.get('line')}: {e.get('message')}" for e in errors[:5])
+            raise UploadFailed(f"Doccano did not import {name}.jsonl ({len(errors)} errors): {shown}")
+
+    def wait_task(self, task_id: str, what: str, timeout: float | None = None) -> Any:
+        """Poll a task until it is done; its result, or a typed error."""
+        limit = self.task_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            status = self._json("GET", f"/v1/tasks/status/{task_id}")
+            if status.get("ready"):
+                if status.get("error"):
+                    text = (status["error"] or {}).get("text", "unknown error")
+                    raise UploadFailed(f"{what} failed in Doccano: {text}")
+                return status.get("result")
+            if time.monotonic() >= deadline:
+                raise DoccanoTimeout(f"{what} did not finish within {limit:g} s: {WORKER_HINT}")
+            time.sleep(self.poll_interval)
+
+    def export_annotations(self, project_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Every example with each member's labels: username -> rows (`id`, `text`, metadata, `label`).
+
+        Doccano exports one file per member for a non-collaborative project; all of it is read before
+        anything is returned, so a caller never sees half an export.
+        """
+        task = self._json(
+            "POST", f"/v1/projects/{project_id}/download", json={"format": "JSONL", "exportApproved": False}
+        )
+        self.wait_task(task["task_id"], "the export of the annotations")
+        response = self.request(
+            "GET",
+            f"/v1/projects/{project_id}/download",
+            params={"taskId": task["task_id"]},
+            headers={"Accept": "*/*"},
+        )
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(response.content))
+            files = {
+                name.rsplit("/", 1)[-1].removesuffix(".jsonl"): archive.read(name).decode("utf-8")
+                for name in archive.namelist()
+                if name.endswith(".jsonl")
+            }
+        except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
+            raise DoccanoError(f"Doccano's export is not a readable zip of JSONL files: {exc}") from None
+        try:
+            return {
+                user: [json.loads(line) for line in text.splitlines() if line.strip()]
+                for user, text in files.items()
+            }
+        except json.JSONDecodeError as exc:
+            raise DoccanoError(f"Doccano's export has a line that is not JSON: {exc}") from None
+
+
+def _project(data: Mapping[str, Any]) -> Project:
+    return Project(
+        id=data["id"],
+        name=data["name"],
+        description=data.get("description", ""),
+        guideline=data.get("guideline", ""),
+        collaborative_annotation=bool(data.get("collaborative_annotation")),
+        single_class_classification=bool(data.get("single_class_classification")),
+    )

@@ -1,0 +1,164 @@
+"""How a taxonomy looks in Doccano: one multi-label project, labels `prefix:class`, one colour per label set.
+
+Every label set shares one namespace in Doccano, so a label is named with its set's prefix
+(`lob:retail`, `queue:cards`, `topic:card_replacement`). The expert picks exactly one label of each set;
+the guideline, generated from the taxonomy, says so and describes every class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labeling.doccano import DoccanoClient, LabelType, Project
+from labeling.errors import DoccanoError, ProjectNotFound
+from postroom.taxonomy import Taxonomy, TaxonomyError
+
+SEPARATOR = ":"
+# Well separated colours (Tableau 10); label set i gets colour i (mod 10).
+SET_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+
+
+def label_text(taxonomy: Taxonomy, set_name: str, class_name: str) -> str:
+    """`queue:cards` for class `cards` of label set `queue` (validated against the taxonomy)."""
+    taxonomy.validate_label(set_name, class_name)
+    return f"{taxonomy.label_set(set_name).label_prefix}{SEPARATOR}{class_name}"
+
+
+def parse_label(taxonomy: Taxonomy, text: str) -> tuple[str, str]:
+    """(label set, class) of a Doccano label name.
+
+    Raises:
+        TaxonomyError: no label set has that prefix, or the set has no such class.
+    """
+    prefix, sep, class_name = text.partition(SEPARATOR)
+    if not sep:
+        raise TaxonomyError(f"label {text!r} has no `prefix{SEPARATOR}` part")
+    for label_set in taxonomy.label_sets:
+        if label_set.label_prefix == prefix:
+            label_set.get(class_name)
+            return label_set.name, class_name
+    raise TaxonomyError(f"label {text!r}: no label set has prefix {prefix!r}")
+
+
+def text_colour(background: str) -> str:
+    """Black or white, whichever reads better on `background` (#rrggbb)."""
+    r, g, b = (int(background[i : i + 2], 16) for i in (1, 3, 5))
+    return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#ffffff"
+
+
+def set_colours(taxonomy: Taxonomy) -> dict[str, str]:
+    """Label set name -> background colour."""
+    return {s.name: SET_COLOURS[i % len(SET_COLOURS)] for i, s in enumerate(taxonomy.label_sets)}
+
+
+def wanted_labels(taxonomy: Taxonomy) -> dict[str, str]:
+    """Every Doccano label name of the taxonomy -> its background colour, in taxonomy order."""
+    colours = set_colours(taxonomy)
+    return {
+        label_text(taxonomy, s.name, c.name): colours[s.name] for s in taxonomy.label_sets for c in s.classes
+    }
+
+
+def guideline_markdown(taxonomy: Taxonomy) -> str:
+    """The annotation guideline Doccano shows the expert, generated from the taxonomy."""
+    colours = set_colours(taxonomy)
+    lines = [
+        f"# Labeling guideline: {taxonomy.name}",
+        "",
+        f"Pick **exactly one label of each of the {len(taxonomy.label_sets)} label sets** below for every "
+        "email. An email with a set left out, or with two labels of one set, is not imported into Postroom "
+        "and comes back to you as a problem.",
+        "",
+        "Label names start with the set's prefix (`prefix:class`); each set has its own colour. The metadata "
+        "panel shows the message ID, the language and the subject.",
+        "",
+    ]
+    for label_set in taxonomy.label_sets:
+        lines += [
+            f"## {label_set.name} (`{label_set.label_prefix}:`, colour {colours[label_set.name]})",
+            "",
+        ]
+        if label_set.description:
+            lines += [label_set.description, ""]
+        lines += ["| label | when to use it |", "|---|---|"]
+        for c in label_set.classes:
+            when = c.description or "(no description)"
+            if c.examples:
+                when += " Examples: " + "; ".join(f"“{e}”" for e in c.examples)
+            lines.append(f"| `{label_set.label_prefix}:{c.name}` | {when.replace('|', '/')} |")
+        lines.append("")
+    lines.append(f"Taxonomy fingerprint: `{taxonomy.fingerprint()}`")
+    return "\n".join(lines)  # no trailing newline: Doccano strips it, and we compare
+
+
+@dataclass(frozen=True)
+class ProjectLayout:
+    """A Doccano project set up for a taxonomy, with its label ids."""
+
+    project: Project
+    label_ids: dict[str, int]  # Doccano label name -> label type id
+
+    @property
+    def id(self) -> int:
+        return self.project.id
+
+
+def _description(taxonomy: Taxonomy) -> str:
+    return (
+        f"Postroom labeling for taxonomy {taxonomy.name} ({', '.join(taxonomy.set_names)}); "
+        f"fingerprint {taxonomy.fingerprint()}. Managed by Postroom: label types and guideline are "
+        "overwritten."
+    )
+
+
+def ensure_project(client: DoccanoClient, taxonomy: Taxonomy, name: str) -> ProjectLayout:
+    """Find or create the project, and bring its guideline and label types in line with the taxonomy.
+
+    Idempotent. Label types Doccano has that the taxonomy lacks are left alone (pull reports their use).
+    """
+    project = client.find_project(name)
+    guideline = guideline_markdown(taxonomy)
+    if project is None:
+        project = client.create_project(name, _description(taxonomy), guideline)
+    elif project.guideline.strip() != guideline or project.description.strip() != _description(taxonomy):
+        project = client.update_project(project, guideline=guideline, description=_description(taxonomy))
+    _check_per_annotator(project)
+    existing = {label.text: label for label in client.label_types(project.id)}
+    label_ids: dict[str, int] = {}
+    for text, colour in wanted_labels(taxonomy).items():
+        label: LabelType | None = existing.get(text)
+        if label is None:
+            label = client.create_label_type(project.id, text, colour, text_colour(colour))
+        elif label.background_color.lower() != colour:
+            client.update_label_type(project.id, label, colour, text_colour(colour))
+        label_ids[text] = label.id
+    return ProjectLayout(project, label_ids)
+
+
+def open_project(client: DoccanoClient, taxonomy: Taxonomy, name: str) -> ProjectLayout:
+    """The existing project, without changing it.
+
+    Raises:
+        ProjectNotFound: nothing was pushed yet.
+    """
+    project = client.find_project(name)
+    if project is None:
+        raise ProjectNotFound(
+            f"Doccano at {client.base_url} has no project {name!r}: "
+            "push messages first (`postroom label push`)"
+        )
+    _check_per_annotator(project)
+    wanted = wanted_labels(taxonomy)
+    label_ids = {label.text: label.id for label in client.label_types(project.id) if label.text in wanted}
+    return ProjectLayout(project, label_ids)
+
+
+def _check_per_annotator(project: Project) -> None:
+    if project.collaborative_annotation:
+        raise DoccanoError(
+            f"Doccano project {project.name!r} has collaborative annotation on: Postroom needs each expert's "
+            "labels separately to find conflicts; switch it off in the project's settings"
+        )

@@ -1,0 +1,148 @@
+"""Check the experts' labels of an export: exactly one label per label set, and annotators agreeing.
+
+Pure functions over Doccano's export (username -> rows), so every rule is tested without a server.
+An example nobody has labeled yet is *pending*, not a problem. An example with any problem is reported
+with its message ID, what is wrong and who labeled it, and none of its labels are imported.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from labeling.project import parse_label
+from postroom.taxonomy import Taxonomy, TaxonomyError
+
+ProblemKind = Literal["incomplete", "conflicting", "unknown_label", "no_message_id"]
+META_MESSAGE_ID = "message_id"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An example whose labels are not imported, and why."""
+
+    message_id: str | None
+    example_ids: tuple[int, ...]
+    kinds: tuple[ProblemKind, ...]
+    details: tuple[str, ...]
+    annotators: tuple[str, ...]
+
+    def __str__(self) -> str:
+        who = ", ".join(self.annotators) or "nobody"
+        where = self.message_id or f"Doccano example {', '.join(map(str, self.example_ids))}"
+        return f"{where}: {'; '.join(self.details)} (labeled by {who})"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A message whose labels passed: one class per label set, agreed by everyone who labeled it."""
+
+    message_id: str
+    labels: dict[str, str]  # label set -> class
+    annotators: tuple[str, ...]
+
+
+@dataclass
+class Validation:
+    """The outcome for one export."""
+
+    accepted: list[Accepted] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    pending: int = 0  # examples nobody has labeled yet
+    examples: int = 0
+
+
+def _message_id(row: Mapping[str, Any]) -> str | None:
+    value = row.get(META_MESSAGE_ID)
+    return str(value).strip() or None if value not in (None, "") else None
+
+
+def validate_export(taxonomy: Taxonomy, annotations: Mapping[str, Sequence[Mapping[str, Any]]]) -> Validation:
+    """Validate every example of an export (username -> that annotator's rows)."""
+    # message (or example, when it has no message ID) -> annotator -> label names
+    labels_by_key: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    example_ids: dict[str, set[int]] = defaultdict(set)
+    message_ids: dict[str, str | None] = {}
+    for annotator, rows in annotations.items():
+        for row in rows:
+            message_id = _message_id(row)
+            key = f"m:{message_id}" if message_id else f"e:{row.get('id')}"
+            message_ids[key] = message_id
+            example_ids[key].add(int(row.get("id", 0)))
+            labels_by_key[key]
+            names = [str(label) for label in row.get("label") or []]
+            if names:
+                labels_by_key[key][annotator].extend(names)
+    result = Validation(examples=len(labels_by_key))
+    for key in sorted(labels_by_key):
+        per_annotator = labels_by_key[key]
+        if not per_annotator:
+            result.pending += 1
+            continue
+        outcome = _check_one(taxonomy, message_ids[key], tuple(sorted(example_ids[key])), per_annotator)
+        if isinstance(outcome, Problem):
+            result.problems.append(outcome)
+        else:
+            result.accepted.append(outcome)
+    return result
+
+
+def _check_one(
+    taxonomy: Taxonomy,
+    message_id: str | None,
+    example_ids: tuple[int, ...],
+    per_annotator: Mapping[str, Sequence[str]],
+) -> Accepted | Problem:
+    annotators = tuple(sorted(per_annotator))
+    kinds: list[ProblemKind] = []
+    details: list[str] = []
+    if message_id is None:
+        kinds.append("no_message_id")
+        details.append("no message_id in the example's metadata (not pushed by Postroom)")
+    chosen: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # set -> class -> who
+    for annotator in annotators:
+        mine: dict[str, set[str]] = defaultdict(set)
+        for name in per_annotator[annotator]:
+            try:
+                set_name, class_name = parse_label(taxonomy, name)
+            except TaxonomyError:
+                kinds.append("unknown_label")
+                details.append(f"label {name!r} is not in the taxonomy ({annotator})")
+                continue
+            mine[set_name].add(class_name)
+        missing = [s for s in taxonomy.set_names if not mine.get(s)]
+        if missing:
+            kinds.append("incomplete")
+            details.append(f"no label for {', '.join(missing)} ({annotator})")
+        for set_name, classes in mine.items():
+            if len(classes) > 1:
+                kinds.append("conflicting")
+                details.append(
+                    f"{len(classes)} labels for {set_name}: {', '.join(sorted(classes))} ({annotator})"
+                )
+            for class_name in classes:
+                chosen[set_name][class_name].add(annotator)
+    disagreements = _disagreements(taxonomy, chosen)
+    if disagreements:
+        kinds.append("conflicting")
+        details.extend(disagreements)
+    if kinds:
+        ordered = tuple(dict.fromkeys(kinds))
+        return Problem(message_id, example_ids, ordered, tuple(details), annotators)
+    assert message_id is not None
+    labels = {s: next(iter(chosen[s])) for s in taxonomy.set_names}
+    return Accepted(message_id, labels, annotators)
+
+
+def _disagreements(taxonomy: Taxonomy, chosen: Mapping[str, Mapping[str, set[str]]]) -> list[str]:
+    """Sets where different annotators chose different classes."""
+    found = []
+    for set_name in taxonomy.set_names:
+        votes = chosen.get(set_name, {})
+        voters = {a for who in votes.values() for a in who}
+        if len(votes) > 1 and len(voters) > 1:
+            shown = ", ".join(f"{c} ({', '.join(sorted(who))})" for c, who in sorted(votes.items()))
+            found.append(f"annotators disagree on {set_name}: {shown}")
+    return found

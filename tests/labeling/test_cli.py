@@ -1,0 +1,101 @@
+"""`postroom label …` through the CLI: status on a store (fast), the demo loop on a real Doccano (slow)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from labeling.cli import register
+from labeling.sync import PullReport, apply_labels
+from labeling.validate import Accepted
+from postroom.clikit import CliRoots
+from postroom.settings import get_settings
+from tests.labeling.builders import bank_mails, store_mails
+from tests.labeling.conftest import DoccanoServer
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    """A `postroom`-shaped app with only the labeling commands registered."""
+    app, bench = typer.Typer(), typer.Typer()
+    app.add_typer(bench, name="bench")
+    register(CliRoots(app=app, bench=bench))
+    return app
+
+
+def test_status_shows_counts_and_blocking_classes(
+    cli: typer.Typer, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mails = bank_mails(8)
+    store_mails(sessions, mails)
+    with sessions.begin() as session:
+        accepted = [Accepted(m.message_id, m.labels, ("anna",)) for m in mails]
+        apply_labels(session, accepted, PullReport("p"), actor="t", when=datetime.now(UTC))
+    monkeypatch.setenv("POSTROOM_LABELING_TARGET_PER_CLASS", "1")
+    result = runner.invoke(cli, ["label", "status", "--source", "doccano", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["target"] == 1 and data["sources"] == ["doccano"]
+    assert data["label_sets"]["topic"]["classes"]["card_replacement"] == {"labeled": 1, "missing": 0}
+    assert "account_closure" in data["label_sets"]["topic"]["blocking"]
+    assert data["label_sets"]["queue"]["ready"] is True
+    table = runner.invoke(cli, ["label", "status", "--source", "doccano"])
+    assert "blocked by" in table.output and "ready to train" in table.output
+
+
+def test_pull_without_doccano_is_one_clear_line(
+    cli: typer.Typer, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTROOM_DOCCANO_URL", "http://127.0.0.1:9")  # discard port: nothing listens
+    result = runner.invoke(cli, ["label", "pull"])
+    assert result.exit_code == 1
+    assert "cannot reach Doccano at http://127.0.0.1:9" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_demo_loop_push_simulate_pull_status(
+    cli: typer.Typer,
+    doccano: DoccanoServer,
+    sessions: sessionmaker[Session],
+    project_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store_mails(sessions, bank_mails(48, prefix="demo"), with_labels=True)  # the demo corpus: labels = truth
+    for key, value in {
+        "POSTROOM_DOCCANO_URL": doccano.url,
+        "POSTROOM_DOCCANO_USER": doccano.user,
+        "POSTROOM_DOCCANO_PASSWORD": doccano.password,
+        "POSTROOM_DOCCANO_PROJECT": project_name,
+        "POSTROOM_LABELING_TARGET_PER_CLASS": "2",
+    }.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+
+    pushed = runner.invoke(cli, ["label", "push", "--n", "16", "--source", "doccano"])
+    assert pushed.exit_code == 0, pushed.output
+    assert (
+        "│ cold start (clusters) │" in pushed.output
+        and "│ sent                           │ 16 " in pushed.output
+    )
+    simulated = runner.invoke(cli, ["label", "simulate"])
+    assert simulated.exit_code == 0, simulated.output
+    assert "sim-expert labeled 16 examples" in simulated.output
+    pulled = runner.invoke(cli, ["label", "pull"])
+    assert pulled.exit_code == 0, pulled.output
+    status = json.loads(runner.invoke(cli, ["label", "status", "--source", "doccano", "--json"]).output)
+    assert sum(c["labeled"] for c in status["label_sets"]["topic"]["classes"].values()) == 16
+    assert status["awaiting_expert"] == 0
+
+    # the next round is chosen by uncertainty with the embedding proxy, and skips what is in Doccano
+    again = runner.invoke(cli, ["label", "push", "--n", "8", "--source", "doccano"])
+    assert again.exit_code == 0, again.output
+    assert "uncertain (embedding proxy)" in again.output
+    assert "│ sent                           │ 8 " in again.output

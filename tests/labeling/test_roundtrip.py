@@ -1,0 +1,264 @@
+"""The labeling loop against a real Doccano 1.8.4: push, expert labels through Doccano's API, pull, store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from labeling.doccano import DoccanoClient
+from labeling.errors import DoccanoTimeout, DoccanoUnavailable
+from labeling.project import guideline_markdown, label_text, open_project, wanted_labels
+from labeling.sync import (
+    EVENT_LABEL_CHANGED,
+    EVENT_PUSHED,
+    LABEL_SOURCE,
+    pending_push,
+    pull_labels,
+    push_messages,
+    pushed_message_ids,
+)
+from postroom.store.models import AuditEvent, Label, Message
+from postroom.taxonomy import Taxonomy
+from tests.labeling.builders import Mail, bank_mails, store_mails
+from tests.labeling.conftest import DoccanoServer
+
+pytestmark = pytest.mark.slow
+
+
+def label_as(
+    expert: DoccanoClient, admin: DoccanoClient, taxonomy: Taxonomy, project: str, mail: Mail,
+    labels: dict[str, str | list[str]],
+) -> None:  # fmt: skip
+    """What an expert does in the UI: click one label per set (or several, or none) on the example."""
+    layout = open_project(admin, taxonomy, project)
+    user = admin.find_user(expert.username)
+    assert user is not None
+    admin.add_member(layout.id, user)
+    example = next(e for e in expert.examples(layout.id) if e.meta["message_id"] == mail.message_id)
+    for set_name, classes in labels.items():
+        for class_name in [classes] if isinstance(classes, str) else classes:
+            expert.add_category(
+                layout.id, example.id, layout.label_ids[label_text(taxonomy, set_name, class_name)]
+            )
+
+
+def doccano_labels(session: Session, message_id: str, current_only: bool = True) -> list[Label]:
+    query = (
+        select(Label)
+        .join(Message, Message.id == Label.message_pk)
+        .where(Message.message_id == message_id, Label.source == LABEL_SOURCE)
+        .order_by(Label.id)
+    )
+    if current_only:
+        query = query.where(Label.is_current.is_(True))
+    return list(session.scalars(query))
+
+
+def label_rows(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
+    with sessions() as session:
+        return [
+            (r.message_pk, r.label_set, r.class_name, r.source, r.annotator, r.is_current)
+            for r in session.scalars(select(Label).order_by(Label.id))
+        ]
+
+
+def test_round_trip_push_label_pull(
+    doccano: DoccanoServer, sessions: sessionmaker[Session], taxonomy: Taxonomy, project_name: str
+) -> None:
+    mails = bank_mails(200)
+    store_mails(sessions, mails)
+    with doccano.admin() as admin, doccano.expert("anna") as anna, doccano.expert("ben") as ben:
+        ids = [m.message_id for m in mails]
+        report = push_messages(sessions, admin, taxonomy, project_name, [*ids, "never-stored"])
+        assert len(report.pushed) == 200 and not report.already_in_doccano
+        assert report.not_in_store == ["never-stored"]
+
+        # the project as the expert finds it: multi-label, prefixed coloured labels, guideline, metadata
+        project = admin.find_project(project_name)
+        assert project is not None and not project.single_class_classification
+        assert project.guideline == guideline_markdown(taxonomy)
+        assert "Private current accounts, savings, cards" in project.guideline
+        types = {t.text: t.background_color for t in admin.label_types(project.id)}
+        assert types == wanted_labels(taxonomy)
+        assert len({types["lob:retail"], types["queue:cards"], types["topic:card_replacement"]}) == 3
+        examples = {e.meta["message_id"]: e for e in admin.examples(project.id)}
+        assert len(examples) == 200
+        first = examples[mails[0].message_id]
+        assert first.meta["language"] == "en" and first.meta["subject"] == mails[0].subject
+        assert mails[0].body.splitlines()[2] in first.text
+
+        # pushing again sends nothing
+        again = push_messages(sessions, admin, taxonomy, project_name, [m.message_id for m in mails])
+        assert again.pushed == [] and len(again.already_in_doccano) == 200
+        with sessions() as session:
+            assert len(pushed_message_ids(session, project_name)) == 200
+            assert pending_push(session, project_name) == []
+
+        # anna labels 20 completely, one incompletely, one with two topics; ben disagrees with anna on one
+        for mail in mails[:20]:
+            label_as(anna, admin, taxonomy, project_name, mail, mail.labels)
+        incomplete, conflicting, disputed = mails[20], mails[21], mails[0]
+        label_as(
+            anna, admin, taxonomy, project_name, incomplete, {"line_of_business": "retail", "queue": "cards"}
+        )
+        label_as(
+            anna, admin, taxonomy, project_name, conflicting,
+            {**conflicting.labels, "topic": [conflicting.labels["topic"], "fee_complaint"]},
+        )  # fmt: skip
+        label_as(ben, admin, taxonomy, project_name, disputed, {**disputed.labels, "queue": "complaints"})
+
+        pulled = pull_labels(sessions, admin, taxonomy, project_name)
+
+    assert (pulled.examples, pulled.pending, pulled.accepted) == (200, 178, 19)
+    assert (pulled.added, pulled.changed, pulled.unchanged) == (57, 0, 0)
+    problems = {p.message_id: p for p in pulled.problems}
+    assert set(problems) == {incomplete.message_id, conflicting.message_id, disputed.message_id}
+    assert problems[incomplete.message_id].kinds == ("incomplete",)
+    assert "no label for topic (anna)" in str(problems[incomplete.message_id])
+    assert problems[conflicting.message_id].kinds == ("conflicting",)
+    assert "2 labels for topic" in str(problems[conflicting.message_id])
+    assert problems[disputed.message_id].annotators == ("anna", "ben")
+    assert "annotators disagree on queue: cards (anna), complaints (ben)" in str(
+        problems[disputed.message_id]
+    )
+
+    with sessions() as session:
+        stored = doccano_labels(session, mails[1].message_id)
+        assert {(r.label_set, r.class_name) for r in stored} == set(mails[1].labels.items())
+        assert all(r.annotator == "anna" and r.created_at is not None for r in stored)
+        for problem in (incomplete, conflicting, disputed):
+            assert doccano_labels(session, problem.message_id, current_only=False) == []
+        assert session.scalar(select(func.count(Label.id))) == 57
+
+
+def test_repull_is_idempotent_and_a_changed_label_keeps_history(
+    doccano: DoccanoServer, sessions: sessionmaker[Session], taxonomy: Taxonomy, project_name: str
+) -> None:
+    mails = bank_mails(6, prefix="hist")
+    store_mails(sessions, mails, with_labels=True)  # import labels: the expert confirms or changes them
+    with doccano.admin() as admin, doccano.expert("anna") as anna:
+        push_messages(sessions, admin, taxonomy, project_name, [m.message_id for m in mails])
+        for mail in mails[:3]:
+            label_as(anna, admin, taxonomy, project_name, mail, mail.labels)
+        first = pull_labels(sessions, admin, taxonomy, project_name)
+        assert (first.confirmed, first.added, first.changed) == (9, 0, 0)
+        before = label_rows(sessions)
+        second = pull_labels(sessions, admin, taxonomy, project_name)
+        assert (second.unchanged, second.confirmed, second.added, second.changed) == (9, 0, 0, 0)
+        assert label_rows(sessions) == before
+
+        # anna changes her mind about one queue: remove the old category, add the new one
+        layout = open_project(admin, taxonomy, project_name)
+        target = mails[0]
+        example = next(e for e in anna.examples(layout.id) if e.meta["message_id"] == target.message_id)
+        old_id = layout.label_ids[label_text(taxonomy, "queue", target.labels["queue"])]
+        category = next(c for c in anna.categories(layout.id, example.id) if c.label == old_id)
+        anna.delete_category(layout.id, example.id, category.id)
+        anna.add_category(layout.id, example.id, layout.label_ids["queue:complaints"])
+        third = pull_labels(sessions, admin, taxonomy, project_name)
+    assert (third.changed, third.unchanged) == (1, 8)
+    with sessions() as session:
+        history = [
+            (r.class_name, r.source, r.is_current)
+            for r in session.scalars(
+                select(Label)
+                .join(Message, Message.id == Label.message_pk)
+                .where(Message.message_id == target.message_id, Label.label_set == "queue")
+                .order_by(Label.id)
+            )
+        ]
+        assert history == [
+            (target.labels["queue"], "import", False),
+            (target.labels["queue"], "doccano", False),
+            ("complaints", "doccano", True),
+        ]
+        event = session.scalar(select(AuditEvent).where(AuditEvent.kind == EVENT_LABEL_CHANGED))
+        assert event is not None and event.subject == target.message_id
+        assert event.payload["new"] == "complaints" and event.payload["annotators"] == ["anna"]
+
+
+def test_worker_down_during_pull_times_out_clearly_and_imports_nothing(
+    doccano: DoccanoServer, sessions: sessionmaker[Session], taxonomy: Taxonomy, project_name: str
+) -> None:
+    mails = bank_mails(5, prefix="wrk")
+    store_mails(sessions, mails)
+    with doccano.admin() as admin, doccano.expert("anna") as anna:
+        push_messages(sessions, admin, taxonomy, project_name, [m.message_id for m in mails])
+        for mail in mails:
+            label_as(anna, admin, taxonomy, project_name, mail, mail.labels)
+    doccano.stop(only="worker")
+    with doccano.admin(task_timeout=5) as admin, pytest.raises(DoccanoTimeout, match="task worker"):
+        pull_labels(sessions, admin, taxonomy, project_name)
+    assert label_rows(sessions) == []
+    doccano.stop()
+    doccano.start()
+    with doccano.admin() as admin:
+        assert pull_labels(sessions, admin, taxonomy, project_name).added == 15
+    assert len(label_rows(sessions)) == 15
+
+
+def test_doccano_stopped_mid_pull_leaves_the_store_unchanged_and_the_next_pull_finishes(
+    doccano: DoccanoServer, sessions: sessionmaker[Session], taxonomy: Taxonomy, project_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    mails = bank_mails(8, prefix="mid")
+    store_mails(sessions, mails)
+    with doccano.admin() as admin, doccano.expert("anna") as anna:
+        push_messages(sessions, admin, taxonomy, project_name, [m.message_id for m in mails])
+        for mail in mails:
+            label_as(anna, admin, taxonomy, project_name, mail, mail.labels)
+        real_wait = DoccanoClient.wait_task
+
+        def stop_then_wait(self: DoccanoClient, *args: Any, **kwargs: Any) -> Any:
+            doccano.stop()  # the export has started; now the server goes away
+            return real_wait(self, *args, **kwargs)
+
+        monkeypatch.setattr(DoccanoClient, "wait_task", stop_then_wait)
+        with pytest.raises(DoccanoUnavailable, match="cannot reach Doccano"):
+            pull_labels(sessions, admin, taxonomy, project_name)
+        monkeypatch.setattr(DoccanoClient, "wait_task", real_wait)
+    assert label_rows(sessions) == []
+    doccano.start()
+    with doccano.admin() as admin:
+        report = pull_labels(sessions, admin, taxonomy, project_name)
+    assert (report.accepted, report.added) == (8, 24)
+
+
+def test_doccano_stopped_mid_push_is_finished_by_the_next_push(
+    doccano: DoccanoServer, sessions: sessionmaker[Session], taxonomy: Taxonomy, project_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    mails = bank_mails(30, prefix="push")
+    ids = [m.message_id for m in mails]
+    store_mails(sessions, mails)
+    real_upload = DoccanoClient.upload_examples
+    uploads: list[int] = []
+
+    def upload_then_stop(self: DoccanoClient, project_id: int, rows: Any, name: str = "x") -> None:
+        if uploads:
+            doccano.stop()  # the second batch finds the server gone
+        uploads.append(len(rows))
+        real_upload(self, project_id, rows, name)
+
+    monkeypatch.setattr(DoccanoClient, "upload_examples", upload_then_stop)
+    with doccano.admin() as admin, pytest.raises(DoccanoUnavailable):
+        push_messages(sessions, admin, taxonomy, project_name, ids, batch_size=10)
+    monkeypatch.setattr(DoccanoClient, "upload_examples", real_upload)
+    with sessions() as session:
+        assert len(pushed_message_ids(session, project_name)) == 10
+        assert pending_push(session, project_name) == ids[10:]
+    doccano.start()
+    with doccano.admin() as admin:
+        with sessions() as session:
+            resume = pending_push(session, project_name)
+        report = push_messages(sessions, admin, taxonomy, project_name, resume, batch_size=10)
+        assert len(report.pushed) == 20 and report.already_in_doccano == []
+        layout = open_project(admin, taxonomy, project_name)
+        in_doccano = [e.meta["message_id"] for e in admin.examples(layout.id)]
+    assert sorted(in_doccano) == sorted(ids)  # each once
+    with sessions() as session:
+        assert pending_push(session, project_name) == []
+        assert session.scalar(select(func.count()).where(AuditEvent.kind == EVENT_PUSHED)) == 30

@@ -1,0 +1,184 @@
+"""Writing pulled labels and counting progress, on SQLite and PostgreSQL (no Doccano needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from labeling.corrections import corrections_to_review
+from labeling.status import labeling_status
+from labeling.sync import EVENT_PUSHED, LABEL_SOURCE, PullReport, apply_labels
+from labeling.validate import Accepted
+from postroom.store.models import AuditEvent, Feedback, Label, Message, Prediction, RoutingDecision
+from postroom.taxonomy import Taxonomy
+from tests.labeling.builders import bank_mails, store_mails
+
+WHEN = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def accepted(mail_id: str, **labels: str) -> Accepted:
+    base = {"line_of_business": "retail", "queue": "cards", "topic": "card_replacement"}
+    return Accepted(mail_id, {**base, **labels}, ("anna",))
+
+
+def apply(sessions: sessionmaker[Session], *items: Accepted) -> PullReport:
+    report = PullReport("p")
+    with sessions.begin() as session:
+        apply_labels(session, list(items), report, actor="postroom", when=WHEN)
+    return report
+
+
+def rows(
+    sessions: sessionmaker[Session], message_id: str, set_name: str = "queue"
+) -> list[tuple[str, str, bool]]:
+    with sessions() as session:
+        return [
+            (r.class_name, r.source, r.is_current)
+            for r in session.scalars(
+                select(Label)
+                .join(Message, Message.id == Label.message_pk)
+                .where(Message.message_id == message_id, Label.label_set == set_name)
+                .order_by(Label.id)
+            )
+        ]
+
+
+def test_new_labels_are_stored_with_source_annotator_and_time(
+    sessions: sessionmaker[Session],
+) -> None:
+    [mail] = bank_mails(1)
+    store_mails(sessions, [mail])
+    report = apply(sessions, accepted(mail.message_id))
+    assert (report.added, report.changed, report.unchanged) == (3, 0, 0)
+    with sessions() as session:
+        labels = session.scalars(select(Label)).all()
+        assert {(r.source, r.annotator, r.is_current) for r in labels} == {(LABEL_SOURCE, "anna", True)}
+        assert all(r.created_at.replace(tzinfo=UTC) == WHEN for r in labels)
+
+
+def test_reapplying_is_idempotent_and_a_change_keeps_history(sessions: sessionmaker[Session]) -> None:
+    [mail] = bank_mails(1)
+    store_mails(sessions, [mail])
+    apply(sessions, accepted(mail.message_id))
+    again = apply(sessions, accepted(mail.message_id))
+    assert (again.added, again.unchanged) == (0, 3)
+    assert rows(sessions, mail.message_id) == [("cards", "doccano", True)]
+    changed = apply(sessions, accepted(mail.message_id, queue="complaints"))
+    assert (changed.changed, changed.unchanged) == (1, 2)
+    assert rows(sessions, mail.message_id) == [("cards", "doccano", False), ("complaints", "doccano", True)]
+    with sessions() as session:
+        event = session.scalar(select(AuditEvent).where(AuditEvent.kind == "labeling.label_changed"))
+        assert event is not None and event.payload["old"] == "cards" and event.payload["new"] == "complaints"
+
+
+def test_expert_agreeing_with_an_import_label_is_recorded_as_confirmed(
+    sessions: sessionmaker[Session],
+) -> None:
+    [mail] = bank_mails(1)
+    store_mails(sessions, [mail], with_labels=True)
+    report = apply(sessions, Accepted(mail.message_id, mail.labels, ("anna",)))
+    assert report.confirmed == 3
+    assert rows(sessions, mail.message_id) == [
+        (mail.labels["queue"], "import", False),
+        (mail.labels["queue"], "doccano", True),
+    ]
+
+
+def test_a_newer_feedback_label_is_not_reverted_by_a_repull(sessions: sessionmaker[Session]) -> None:
+    [mail] = bank_mails(1)
+    store_mails(sessions, [mail])
+    apply(sessions, accepted(mail.message_id))
+    with sessions.begin() as session:
+        message = session.scalar(select(Message))
+        assert message is not None
+        old = session.scalar(select(Label).where(Label.label_set == "queue", Label.is_current.is_(True)))
+        assert old is not None
+        old.is_current = False
+        session.add(Label(message=message, label_set="queue", class_name="payments", source="feedback"))
+    report = apply(sessions, accepted(mail.message_id))
+    assert report.kept_newer == 1
+    assert rows(sessions, mail.message_id)[-1] == ("payments", "feedback", True)
+
+
+def test_a_failed_write_leaves_nothing_behind(sessions: sessionmaker[Session]) -> None:
+    mails = bank_mails(3)
+    store_mails(sessions, mails)
+    with pytest.raises(SQLAlchemyError), sessions.begin() as session:
+        apply_labels(session, [accepted(m.message_id) for m in mails], PullReport("p"), actor="x", when=WHEN)
+        session.flush()
+        # the database refuses a row mid-write (a foreign key to no message): the transaction rolls back
+        session.add(Label(message_pk=10**9, label_set="q", class_name="c", source="doccano"))
+        session.flush()
+    with sessions() as session:
+        assert session.scalars(select(Label)).all() == []
+
+
+def test_unknown_messages_are_reported_not_invented(sessions: sessionmaker[Session]) -> None:
+    report = apply(sessions, accepted("never-stored"))
+    assert report.not_in_store == ["never-stored"] and report.added == 0
+
+
+def test_status_counts_per_class_against_the_target_and_names_blockers(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    mails = bank_mails(16)  # 8 topics, twice each
+    store_mails(sessions, mails)
+    apply(sessions, *(Accepted(m.message_id, m.labels, ("anna",)) for m in mails[:12]))
+    with sessions.begin() as session:
+        for mail in mails:
+            session.add(
+                AuditEvent(kind=EVENT_PUSHED, subject=mail.message_id, actor="t", payload={"project": "p"})
+            )
+    with sessions() as session:
+        status = labeling_status(session, taxonomy, 2, ["doccano"], project="p")
+        only_import = labeling_status(session, taxonomy, 2, ["import"])
+    assert status.awaiting_expert == 4 and not status.ready
+    topic = next(s for s in status.sets if s.name == "topic")
+    counts = {c.name: c.labeled for c in topic.classes}
+    assert (
+        counts["card_replacement"] == 2 and counts["order_execution"] == 1 and counts["account_closure"] == 0
+    )
+    assert "account_closure" in topic.blocking and "card_replacement" not in topic.blocking
+    lob = next(s for s in status.sets if s.name == "line_of_business")
+    assert lob.labeled == 12 and lob.blocking == ["business"]  # 9 retail, 2 brokerage, 1 business
+    assert all(c.labeled == 0 for s in only_import.sets for c in s.classes)
+    assert status.as_dict()["label_sets"]["topic"]["classes"]["account_closure"] == {
+        "labeled": 0,
+        "missing": 2,
+    }
+
+
+def test_agent_corrections_are_feedback_that_differs_from_the_prediction(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    mails = bank_mails(2)
+    store_mails(sessions, mails)
+    with sessions.begin() as session:
+        messages = session.scalars(select(Message).order_by(Message.id)).all()
+        for message, final_queue in zip(messages, ["payments", "cards"], strict=True):
+            prediction = Prediction(
+                message_pk=message.id, model_version="v1", variant="onnx-int8",
+                results={"queue": {"class": "cards", "probability": 0.7}},
+            )  # fmt: skip
+            session.add(prediction)
+            session.flush()
+            decision = RoutingDecision(
+                prediction_pk=prediction.id, message_pk=message.id, decision="human", queue="cards"
+            )
+            session.add(decision)
+            session.flush()
+            session.add(
+                Feedback(
+                    message_pk=message.id,
+                    decision_pk=decision.id,
+                    final_labels={"queue": final_queue},
+                    agent="jo",
+                )
+            )
+    with sessions() as session:
+        found = corrections_to_review(session, taxonomy)
+    assert found == {mails[0].message_id: "queue:payments (agent jo)"}

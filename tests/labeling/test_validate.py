@@ -1,0 +1,101 @@
+"""Validation of the experts' labels, on export rows shaped exactly like Doccano 1.8.4's JSONL export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from labeling.project import (
+    guideline_markdown,
+    label_text,
+    parse_label,
+    set_colours,
+    text_colour,
+    wanted_labels,
+)
+from labeling.validate import validate_export
+from postroom.taxonomy import Taxonomy, TaxonomyError
+
+GOOD = ["lob:retail", "queue:cards", "topic:card_replacement"]
+
+
+def row(example_id: int, labels: list[str], message_id: str | None = None) -> dict[str, Any]:
+    """One line of a per-annotator export file: id, text, flattened metadata, label, Comments."""
+    data: dict[str, Any] = {"id": example_id, "text": "…", "language": "en", "subject": "s", "label": labels}
+    data["message_id"] = message_id if message_id is not None else f"m-{example_id}"
+    return {**data, "Comments": []}
+
+
+def test_labels_are_prefixed_by_set_and_map_back(taxonomy: Taxonomy) -> None:
+    assert label_text(taxonomy, "line_of_business", "retail") == "lob:retail"
+    assert label_text(taxonomy, "topic", "card_replacement") == "topic:card_replacement"
+    assert parse_label(taxonomy, "lob:brokerage") == ("line_of_business", "brokerage")
+    for bad in ("retail", "lob:nope", "zzz:retail"):
+        with pytest.raises(TaxonomyError):
+            parse_label(taxonomy, bad)
+    assert len(wanted_labels(taxonomy)) == sum(len(s.classes) for s in taxonomy.label_sets)
+
+
+def test_one_colour_per_set_with_readable_text(taxonomy: Taxonomy) -> None:
+    colours = set_colours(taxonomy)
+    assert len(set(colours.values())) == len(taxonomy.label_sets)
+    labels = wanted_labels(taxonomy)
+    assert {labels[f"queue:{c}"] for c in taxonomy.label_set("queue").class_names} == {colours["queue"]}
+    assert text_colour("#ffffff") == "#000000" and text_colour("#1f77b4") == "#ffffff"
+
+
+def test_guideline_names_every_class_with_its_description(taxonomy: Taxonomy) -> None:
+    text = guideline_markdown(taxonomy)
+    assert "exactly one label of each of the 3 label sets" in text
+    for label_set in taxonomy.label_sets:
+        for c in label_set.classes:
+            assert f"`{label_set.label_prefix}:{c.name}`" in text
+            assert c.description.replace("|", "/") in text
+
+
+def test_complete_labels_of_one_annotator_are_accepted(taxonomy: Taxonomy) -> None:
+    result = validate_export(
+        taxonomy, {"anna": [row(1, GOOD), row(2, [])], "postroom": [row(1, []), row(2, [])]}
+    )
+    assert result.examples == 2 and result.pending == 1 and result.problems == []
+    [accepted] = result.accepted
+    assert accepted.message_id == "m-1" and accepted.annotators == ("anna",)
+    assert accepted.labels == {"line_of_business": "retail", "queue": "cards", "topic": "card_replacement"}
+
+
+def test_a_missing_set_is_incomplete_and_names_the_annotator(taxonomy: Taxonomy) -> None:
+    result = validate_export(taxonomy, {"anna": [row(1, GOOD[:2])]})
+    [problem] = result.problems
+    assert problem.kinds == ("incomplete",) and problem.annotators == ("anna",)
+    assert str(problem) == "m-1: no label for topic (anna) (labeled by anna)"
+    assert result.accepted == []
+
+
+def test_two_labels_of_one_set_conflict(taxonomy: Taxonomy) -> None:
+    result = validate_export(taxonomy, {"anna": [row(1, [*GOOD, "topic:fee_complaint"])]})
+    [problem] = result.problems
+    assert problem.kinds == ("conflicting",)
+    assert "2 labels for topic: card_replacement, fee_complaint (anna)" in problem.details
+
+
+def test_annotators_who_disagree_conflict_and_who_agree_are_both_credited(taxonomy: Taxonomy) -> None:
+    other = ["lob:retail", "queue:payments", "topic:card_replacement"]
+    result = validate_export(
+        taxonomy, {"anna": [row(1, GOOD), row(2, GOOD)], "ben": [row(1, other), row(2, GOOD)]}
+    )
+    [problem] = result.problems
+    assert problem.message_id == "m-1" and problem.annotators == ("anna", "ben")
+    assert problem.details == ("annotators disagree on queue: cards (anna), payments (ben)",)
+    [accepted] = result.accepted
+    assert accepted.message_id == "m-2" and accepted.annotators == ("anna", "ben")
+
+
+def test_unknown_labels_and_examples_without_message_id_are_problems(taxonomy: Taxonomy) -> None:
+    result = validate_export(
+        taxonomy, {"anna": [row(1, [*GOOD[:2], "topic:weather"]), row(2, GOOD, message_id="")]}
+    )
+    kinds = {p.message_id: p.kinds for p in result.problems}
+    assert kinds["m-1"] == ("unknown_label", "incomplete")
+    assert kinds[None] == ("no_message_id",)
+    assert "Doccano example 2" in str(next(p for p in result.problems if p.message_id is None))
