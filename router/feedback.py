@@ -109,10 +109,13 @@ def realized_precision(
 
 
 def below_target(stats: RealizedPrecision, target: float, alpha: float) -> bool:
-    """True when `correct` of `auto_replies` is too few for precision >= target (one-sided, level alpha)."""
+    """True when `correct` of `auto_replies` is too few for precision >= target (one-sided, p < alpha).
+
+    Strictly below: one wrong reply out of one (p = 1 - target = 0.05) is not evidence at alpha 0.05.
+    """
     if not stats.auto_replies:
         return False
-    return binomial_cdf(stats.correct, stats.auto_replies, target) <= alpha
+    return binomial_cdf(stats.correct, stats.auto_replies, target) < alpha
 
 
 def suspend_failing_classes(

@@ -18,6 +18,7 @@ from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.errors import ThresholdError, ThresholdVersionNotFound
 
 Values = dict[str, dict[str, float | None]]
+PROMISE_KEYS = ("target_precision", "confidence", "guarantee")
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,15 @@ def set_thresholds(
     if not changes:
         raise ThresholdError("no threshold changes: the values equal the active version")
     parent = session.get(ThresholdVersion, parent_id) if parent_id else None
+    # The promise a version was calibrated for carries over to manual changes of it.
+    inherited = {k: v for k, v in (parent.details if parent else {}).items() if k in PROMISE_KEYS}
     version = ThresholdVersion(
         values=new,
         model_version=model_version or (parent.model_version if parent else None),
         created_by=actor,
         reason=reason,
         parent_id=parent_id,
-        details={**(details or {}), "changes": [c.__dict__ for c in changes]},
+        details={**inherited, **(details or {}), "changes": [c.__dict__ for c in changes]},
     )
     session.add(version)
     session.flush()

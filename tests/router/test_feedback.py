@@ -117,3 +117,23 @@ def test_realized_precision_and_suspension(sessions: sessionmaker[Session], taxo
         assert (
             suspend_failing_classes(session, taxonomy, default_target=0.9) == []
         )  # already off: no new version
+
+
+def test_one_wrong_reply_is_not_evidence_and_manual_changes_keep_the_target(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    with sessions() as session:
+        set_thresholds(
+            session,
+            taxonomy,
+            {"topic": {"account_statement": 0.9}},
+            "lena",
+            "calibrated",
+            details={"target_precision": 0.95},
+        )
+        manual = set_thresholds(session, taxonomy, {"topic": {"tax_certificate": 0.97}}, "omar", "manual")
+        assert manual.details["target_precision"] == 0.95
+        message = auto_replied(session, "one", "account_statement")
+        record_feedback(session, taxonomy, message, {"topic": "fee_complaint"}, False, "agent7")
+        session.commit()
+        assert suspend_failing_classes(session, taxonomy, default_target=0.95) == []

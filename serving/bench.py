@@ -1,0 +1,422 @@
+"""`postroom bench serve`: PyTorch vs the ONNX variants in-process, then HTTP `/v1/classify` over loopback.
+
+All on the same texts (BANKING77 test texts; the longest demo emails of the store):
+1. the PyTorch baseline (sentence-transformers + sklearn heads, as setfit predicts) in a subprocess
+   (`training.export.bench_torch`: serving never imports torch);
+2. every published ONNX variant in this process: single-message latency, batch throughput, label agreement
+   with PyTorch per label set;
+3. a real uvicorn on 127.0.0.1 with a scratch SQLite store holding the same texts as messages: `/v1/classify`
+   latency at 1 and at 8 concurrent clients (the clients run on the same machine).
+Writes `serve.json` and `serve.md` with the machine, the device of every figure and the command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from postroom.errors import PostroomError
+from postroom.settings import Settings
+from postroom.store.models import Message
+from serving.artifacts import read_export
+from serving.lifecycle import resolve_source
+from serving.loopback import running_service
+from serving.runtime import OnnxClassifier, choose_providers
+from training.registry import Registry
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    model: str = "production"
+    banking_path: Path = Path("../shared/data/banking77/banking77_test.jsonl")
+    banking_limit: int = 3080
+    demo_limit: int = 200
+    single: int = 200
+    batch_size: int = 32
+    threads: int = 2
+    http_requests: int = 300
+    concurrency: tuple[int, ...] = (1, 8)
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99 and mean in milliseconds (nearest rank)."""
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    return {
+        "p50_ms": round(1000 * pick(0.5), 2),
+        "p95_ms": round(1000 * pick(0.95), 2),
+        "p99_ms": round(1000 * pick(0.99), 2),
+        "mean_ms": round(1000 * statistics.fmean(ordered), 2),
+    }
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures come from."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    import onnxruntime as ort
+
+    return {
+        "cpu": cpu,
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory": memory,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "onnxruntime": ort.__version__,
+        "onnxruntime_providers": ort.get_available_providers(),
+        "gpu": None,
+    }
+
+
+def _texts(options: BenchOptions, settings: Settings, log: Log) -> dict[str, list[str]]:
+    texts: dict[str, list[str]] = {}
+    if options.banking_path.is_file():
+        rows = [json.loads(line) for line in options.banking_path.open(encoding="utf-8") if line.strip()]
+        texts["banking77"] = [r["text"] for r in rows[: options.banking_limit]]
+    else:
+        log(f"note: {options.banking_path} not found; no BANKING77 texts")
+    from postroom.store import get_engine, session_factory
+
+    try:
+        with session_factory(get_engine(settings.database_url))() as session:
+            stored = [m.model_text for m in session.scalars(select(Message))]
+    except Exception as exc:  # an empty or missing store: the demo set is skipped, and said so
+        log(f"note: no demo emails from the store ({type(exc).__name__})")
+        stored = []
+    stored = sorted((t for t in stored if t.strip()), key=len, reverse=True)[: options.demo_limit]
+    if stored:
+        texts["demo_long"] = stored
+    if not texts:
+        raise PostroomError("no texts to benchmark: neither BANKING77 nor demo emails in the store")
+    return texts
+
+
+def _torch_baseline(
+    version_dir: Path, texts: dict[str, list[str]], options: BenchOptions, work: Path
+) -> dict:
+    source = work / "texts.json"
+    source.write_text(json.dumps(texts), encoding="utf-8")
+    target = work / "torch.json"
+    command = [
+        sys.executable,
+        "-m",
+        "training.export.bench_torch",
+        "--version-dir",
+        str(version_dir),
+        "--texts",
+        str(source),
+        "--out",
+        str(target),
+        "--single",
+        str(options.single),
+        "--batch-size",
+        str(options.batch_size),
+        "--threads",
+        str(options.threads),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PostroomError(f"the PyTorch baseline failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(target.read_text(encoding="utf-8"))
+
+
+def _onnx_variant(path: Path, variant: str, texts: dict[str, list[str]], options: BenchOptions) -> dict:
+    classifier = OnnxClassifier(
+        path, variant=variant, provider="cpu", threads=options.threads, max_batch=options.batch_size,
+        allow_unpublished=True,
+    )
+    classifier.predict(["warm up"] * 4)
+    result: dict[str, Any] = {
+        "backend": f"onnx-{variant}",
+        "provider": classifier.provider,
+        "sets": {},
+        "labels": {},
+    }
+    for name, items in texts.items():
+        latencies = []
+        for text in items[: options.single]:
+            started = time.perf_counter()
+            classifier.predict([text])
+            latencies.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        probabilities = classifier.predict_proba(items)
+        seconds = time.perf_counter() - started
+        result["sets"][name] = {
+            "single": {"n": len(latencies), **percentiles(latencies)},
+            "batch": {
+                "n": len(items),
+                "batch_size": options.batch_size,
+                "seconds": round(seconds, 3),
+                "per_second": round(len(items) / seconds, 1),
+            },
+        }
+        result["labels"][name] = {
+            set_name: [classifier.classes[set_name][i] for i in matrix.argmax(axis=1)]
+            for set_name, matrix in probabilities.items()
+        }
+    return result
+
+
+def _agreement(reference: dict, candidate: dict) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for text_set, per_label in reference["labels"].items():
+        for label_set, labels in per_label.items():
+            got = candidate["labels"][text_set][label_set]
+            entry = out.setdefault(label_set, {"agreed": 0, "n": 0})
+            entry["agreed"] += sum(1 for a, b in zip(labels, got, strict=True) if a == b)
+            entry["n"] += len(labels)
+    for entry in out.values():
+        entry["agreement"] = round(entry["agreed"] / entry["n"], 5) if entry["n"] else None
+    return out
+
+
+def _http(
+    export_path: Path, texts: dict[str, list[str]], options: BenchOptions, work: Path, log: Log
+) -> dict:
+    """Start uvicorn on a scratch store holding the texts as messages; time /v1/classify by ID."""
+    from postroom.ingest.records import IncomingMessage
+    from postroom.ingest.service import ingest_one
+    from postroom.store import create_store_engine, migrate, session_factory
+    from serving.auth import add_key
+
+    url = f"sqlite:///{work / 'bench.db'}"
+    engine = create_store_engine(url)
+    migrate(engine)
+    ids: list[str] = []
+    with session_factory(engine)() as session:
+        for name, items in texts.items():
+            for index, text in enumerate(items[: options.http_requests]):
+                message_id = f"bench-{name}-{index:05d}"
+                ingest_one(session, IncomingMessage(message_id, text, "text", "bench"), source="bench")
+                ids.append(message_id)
+        session.commit()
+    engine.dispose()
+    key = add_key(work / "keys.json", "bench", "router")
+    env = {
+        "POSTROOM_DATABASE_URL": url,
+        "POSTROOM_DATA_DIR": str(work / "data"),
+        "POSTROOM_SERVE_MODEL": str(export_path),
+        "POSTROOM_SERVE_THREADS": str(options.threads),
+        "POSTROOM_SERVE_PROVIDER": "cpu",
+        "POSTROOM_API_KEYS_FILE": str(work / "keys.json"),
+        "POSTROOM_SERVE_WATCH_SECONDS": "0",
+        "POSTROOM_LOG_LEVEL": "WARNING",
+    }
+    with running_service(env) as service:
+        headers = {"Authorization": f"Bearer {key}"}
+        results: dict[str, Any] = {"model": service.model, "messages": len(ids), "concurrency": {}}
+        for clients in options.concurrency:
+            log(f"HTTP /v1/classify with {clients} concurrent client(s)")
+            results["concurrency"][str(clients)] = _load(service.url, headers, ids, clients)
+        return results
+
+
+def _load(base: str, headers: dict[str, str], ids: list[str], clients: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    shares = [ids[i::clients] for i in range(clients)]
+
+    def worker(share: list[str]) -> None:
+        nonlocal errors
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            client.post("/v1/classify", json={"message_id": share[0]})  # connect and warm up
+            for message_id in share:
+                started = time.perf_counter()
+                response = client.post("/v1/classify", json={"message_id": message_id})
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if response.status_code == 200:
+                        latencies.append(elapsed)
+                    else:
+                        errors += 1
+
+    threads = [threading.Thread(target=worker, args=(share,)) for share in shares if share]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    return {
+        "requests": len(latencies) + errors,
+        "errors": errors,
+        "seconds": round(seconds, 2),
+        "per_second": round(len(latencies) / seconds, 1),
+        **percentiles(latencies or [0.0]),
+    }
+
+
+def run_serve_benchmark(
+    settings: Settings, options: BenchOptions, out_dir: Path, command: str, log: Log
+) -> dict[str, Any]:
+    """Run the whole benchmark; write serve.json and serve.md into `out_dir`; return the results."""
+    source = resolve_source(settings.registry_dir, options.model)
+    manifest = read_export(source.path)
+    version_dir = Registry(settings.registry_dir).get(manifest.version).path
+    texts = _texts(options, settings, log)
+    load_before = os.getloadavg()
+    work = Path(tempfile.mkdtemp(prefix="postroom-bench-"))
+    try:
+        log(f"PyTorch baseline ({sum(map(len, texts.values()))} texts, subprocess)")
+        torch_result = _torch_baseline(version_dir, texts, options, work)
+        backends = [torch_result]
+        for variant, entry in manifest.variants.items():
+            if not entry.files:  # refused by the gate and deleted (--keep-unpublished keeps it measurable)
+                continue
+            log(f"ONNX {variant}")
+            result = _onnx_variant(source.path, variant, texts, options)
+            result["published"] = entry.published
+            result["agreement"] = _agreement(torch_result, result)
+            backends.append(result)
+        log("HTTP")
+        http = _http(source.path, texts, options, work, log)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    providers = choose_providers("auto")
+    report = {
+        "benchmark": "serve",
+        "command": command,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "device": "CPU" if providers[0] != "CUDAExecutionProvider" else "GPU",
+        "load_average": {
+            "before": [round(x, 2) for x in load_before],
+            "after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "model": {
+            "version": manifest.version,
+            "export": str(source.path),
+            "variants": {
+                k: {"published": v.published, "reason": v.reason} for k, v in manifest.variants.items()
+            },
+        },
+        "options": {
+            "threads": options.threads,
+            "batch_size": options.batch_size,
+            "single": options.single,
+            "http_requests_per_set": options.http_requests,
+        },
+        "texts": {
+            name: {"n": len(items), "mean_chars": round(statistics.fmean(map(len, items)), 1)}
+            for name, items in texts.items()
+        },
+        "backends": [{k: v for k, v in b.items() if k != "labels"} for b in backends],
+        "http": http,
+    }
+    base = torch_result["sets"]
+    for b in report["backends"]:
+        b["ratios_to_torch"] = {
+            name: {
+                "single_p50_speedup": round(base[name]["single"]["p50_ms"] / s["single"]["p50_ms"], 2),
+                "batch_throughput_ratio": round(
+                    s["batch"]["per_second"] / base[name]["batch"]["per_second"], 2
+                ),
+            }
+            for name, s in b["sets"].items()
+        }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "serve.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "serve.md").write_text(render_markdown(report), encoding="utf-8")
+    return report
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        "# Serving benchmark",
+        "",
+        f"Command: `{report['command']}` — {report['date']}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores_usable']} usable cores, {m['memory']}, {m['os']}, "
+        f"Python {m['python']}, "
+        f"ONNX Runtime {m['onnxruntime']} ({', '.join(m['onnxruntime_providers'])}). Device of every figure: "
+        f"**{report['device']}** (no GPU was available for this run). Load average before/after: "
+        f"{report['load_average']['before']} / {report['load_average']['after']} (a shared machine: other "
+        "jobs "
+        "ran at the same time, so absolute figures are noisy; the ratios are measured in the same run).",
+        "",
+        f"Model {report['model']['version']}; intra-op threads {report['options']['threads']}, batch size "
+        f"{report['options']['batch_size']}. Texts: "
+        + ", ".join(f"{k} {v['n']} (mean {v['mean_chars']:.0f} chars)" for k, v in report["texts"].items())
+        + ".",
+        "",
+        "## In-process: single-message latency and batch throughput",
+        "",
+        "| backend | texts | p50 ms | p95 ms | p99 ms | batch msg/s | p50 speed-up | throughput × torch | "
+        "label agreement with torch |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for b in report["backends"]:
+        agreement = b.get("agreement")
+        shown = (
+            "reference"
+            if agreement is None
+            else ", ".join(
+                f"{k} {100 * v['agreement']:.2f}% ({v['agreed']}/{v['n']})" for k, v in agreement.items()
+            )
+        )
+        label = b["backend"] + (" (not published)" if b.get("published") is False else "")
+        for name, s in b["sets"].items():
+            r = b["ratios_to_torch"][name]
+            lines.append(
+                f"| {label} | {name} | {s['single']['p50_ms']} | {s['single']['p95_ms']} | "
+                f"{s['single']['p99_ms']} | {s['batch']['per_second']} | {r['single_p50_speedup']}× | "
+                f"{r['batch_throughput_ratio']}× | {shown} |"
+            )
+            shown = ""
+    http = report["http"]
+    lines += [
+        "",
+        f"## HTTP `/v1/classify` on loopback (uvicorn, 1 worker, variant {http['model']['variant']}, "
+        f"{http['model']['provider']})",
+        "",
+        "Each request reads the message from SQLite, classifies it, stores the prediction and the decision.",
+        "",
+        "| clients | requests | errors | p50 ms | p95 ms | p99 ms | req/s |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for clients, r in http["concurrency"].items():
+        lines.append(
+            f"| {clients} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | "
+            f"{r['p99_ms']} | "
+            f"{r['per_second']} |"
+        )
+    lines += ["", "Variants of the export:", ""]
+    for name, v in report["model"]["variants"].items():
+        lines.append(f"- {name}: {v['reason']}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,203 @@
+"""`postroom serve`, `postroom keys …`, `postroom classify-heldout`, `postroom bench serve`. No torch here.
+
+Registered through the `postroom.cli` entry point (`serving = "serving.cli:register"`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from postroom.clikit import SHARED_DATA, CliRoots, err, friendly_errors, load_settings, out
+
+keys_app = typer.Typer(no_args_is_help=True, help="API keys of the HTTP service (stored hashed).")
+
+
+def _keys_file(path: Path | None) -> Path:
+    from serving.config import get_serving_settings
+
+    return path or get_serving_settings().keys_path(load_settings().data_dir)
+
+
+@friendly_errors
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (POSTROOM_SERVE_HOST, default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (POSTROOM_SERVE_PORT, default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="uvicorn worker processes (one model each).")] = None,
+    model: Annotated[str | None, typer.Option(help="production, a version, or an export directory.")] = None,
+    variant: Annotated[str | None, typer.Option(help="auto | fp32 | optimized | int8.")] = None,
+    provider: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="ONNX Runtime intra-op threads (0: one per core).")
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option(help="uvicorn's access log (it shows message IDs in paths).")
+    ] = False,
+) -> None:
+    """Start the HTTP service (FastAPI on uvicorn); loads the production model.
+
+    Options override the POSTROOM_SERVE_* environment variables. Example: postroom serve --port 8000
+    """
+    import uvicorn
+
+    from serving.config import get_serving_settings
+
+    overrides = {
+        "HOST": host,
+        "PORT": port,
+        "WORKERS": workers,
+        "MODEL": model,
+        "VARIANT": variant,
+        "PROVIDER": provider,
+        "THREADS": threads,
+    }
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"POSTROOM_SERVE_{name}"] = str(value)  # workers are new processes: they read the env
+    get_serving_settings.cache_clear()
+    settings = get_serving_settings()
+    load_settings()  # fail early on bad core settings
+    err.print(f"serving on http://{settings.serve_host}:{settings.serve_port} (docs at /docs)")
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=settings.serve_host,
+        port=settings.serve_port,
+        workers=settings.serve_workers,
+        access_log=access_log,
+        log_level=load_settings().log_level.lower(),
+    )
+
+
+@keys_app.command("add")
+@friendly_errors
+def keys_add(
+    name: Annotated[str, typer.Argument(help="Who uses the key, e.g. crm-router.")],
+    role: Annotated[str, typer.Option(help="router | lead | admin.")] = "router",
+    file: Annotated[Path | None, typer.Option(help="Keys file (POSTROOM_API_KEYS_FILE).")] = None,
+) -> None:
+    """Create an API key; prints it once (only its salted hash is stored).
+
+    Example: postroom keys add crm-router --role router
+    """
+    from serving.auth import add_key
+
+    path = _keys_file(file)
+    key = add_key(path, name, role)
+    err.print(f"added key {name!r} with role {role} to {path}; it is shown only now:")
+    out.print(key, highlight=False)
+
+
+@keys_app.command("list")
+@friendly_errors
+def keys_list(file: Annotated[Path | None, typer.Option(help="Keys file.")] = None) -> None:
+    """List the keys (names, roles, creation dates; never the keys). Example: postroom keys list"""
+    from serving.auth import list_keys
+
+    table = Table(title=str(_keys_file(file)))
+    for column in ("name", "role", "created"):
+        table.add_column(column)
+    for key in list_keys(_keys_file(file)):
+        table.add_row(key.name, key.role, key.created_at)
+    out.print(table)
+
+
+@keys_app.command("remove")
+@friendly_errors
+def keys_remove(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    file: Annotated[Path | None, typer.Option(help="Keys file.")] = None,
+) -> None:
+    """Revoke a key; a running service stops accepting it at once. Example: postroom keys remove crm-router"""
+    from serving.auth import remove_key
+
+    remove_key(_keys_file(file), name)
+    out.print(f"removed key {name!r}")
+
+
+@friendly_errors
+def classify_heldout(
+    model: Annotated[str, typer.Option(help="production, a version, or latest.")] = "production",
+    url: Annotated[
+        str | None, typer.Option(help="A running service; default: start one on loopback.")
+    ] = None,
+    key: Annotated[str | None, typer.Option(envvar="POSTROOM_API_KEY", help="Router key for --url.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Classify at most N messages.")] = None,
+) -> None:
+    """Classify the model's held-out messages over HTTP by ID; print accuracy and latency.
+
+    Without --url, starts the service on a free loopback port with a temporary key and stops it afterwards.
+    Example: postroom classify-heldout
+    """
+    from serving.demo import classify_heldout as run
+
+    report = run(load_settings(), model, url, key, limit, log=lambda m: err.print(m, highlight=False))
+    table = Table(title=f"held-out messages of {report['version']} classified over HTTP ({report['url']})")
+    for column in ("label set", "messages", "accuracy vs. stored labels"):
+        table.add_column(column)
+    for name, entry in report["accuracy"].items():
+        table.add_row(name, str(entry["n"]), f"{100 * entry['accuracy']:.1f}%")
+    out.print(table)
+    out.print(
+        f"{report['classified']} classified, {report['errors']} errors; latency p50 "
+        f"{report['latency']['p50_ms']} "
+        f"ms, p95 {report['latency']['p95_ms']} ms; decisions: "
+        + ", ".join(f"{k} {v}" for k, v in report["decisions"].items()),
+        highlight=False,
+    )
+    if report["errors"]:
+        raise typer.Exit(1)
+
+
+@friendly_errors
+def bench_serve(
+    model: Annotated[str, typer.Option(help="production, a version, or an export directory.")] = "production",
+    banking: Annotated[Path, typer.Option(help="BANKING77 test texts (JSONL).")] = (
+        SHARED_DATA / "banking77" / "banking77_test.jsonl"
+    ),
+    banking_limit: Annotated[int, typer.Option(help="At most N BANKING77 texts.")] = 3080,
+    demo_limit: Annotated[int, typer.Option(help="The N longest demo emails of the store.")] = 200,
+    single: Annotated[int, typer.Option(help="Texts per set for single-message latency.")] = 200,
+    threads: Annotated[int, typer.Option(help="Threads for PyTorch and ONNX Runtime alike.")] = 2,
+    http_requests: Annotated[int, typer.Option(help="HTTP requests per text set and concurrency.")] = 300,
+    out_dir: Annotated[Path, typer.Option(help="Where serve.json and serve.md go.")] = Path(
+        "docs/benchmarks"
+    ),
+) -> None:
+    """Latency and throughput of PyTorch vs ONNX fp32/optimised/int8, then HTTP /v1/classify on loopback.
+
+    Example: postroom bench serve
+    """
+    from serving.bench import BenchOptions, run_serve_benchmark
+
+    options = BenchOptions(
+        model=model,
+        banking_path=banking,
+        banking_limit=banking_limit,
+        demo_limit=demo_limit,
+        single=single,
+        threads=threads,
+        http_requests=http_requests,
+    )
+    command = "postroom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report = run_serve_benchmark(
+        load_settings(), options, out_dir, command, log=lambda m: err.print(m, highlight=False)
+    )
+    out.print(json.dumps({b["backend"]: b["ratios_to_torch"] for b in report["backends"]}), highlight=False)
+    out.print(f"wrote {out_dir / 'serve.json'} and {out_dir / 'serve.md'}")
+
+
+def register(roots: CliRoots) -> None:
+    roots.app.command("serve")(serve)
+    roots.app.command("classify-heldout")(classify_heldout)
+    roots.app.add_typer(keys_app, name="keys")
+    roots.bench.command("serve")(bench_serve)

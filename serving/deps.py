@@ -1,0 +1,81 @@
+"""FastAPI dependencies as `Annotated` aliases: the app's services, a database session, the caller's key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.settings import Settings
+from postroom.taxonomy import Taxonomy
+from serving.auth import ApiKey, KeyStore
+from serving.config import ServingSettings
+from serving.lifecycle import ModelHolder
+from serving.metrics import Metrics
+from serving.service import ClassifyService
+
+
+@dataclass
+class Services:
+    """Everything an endpoint may need, built once per app by `serving.app.create_app`."""
+
+    settings: Settings
+    serving: ServingSettings
+    taxonomy: Taxonomy
+    engine: Engine
+    sessions: sessionmaker[Session]
+    holder: ModelHolder
+    keys: KeyStore
+    metrics: Metrics
+    classifier: ClassifyService
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+AppServices = Annotated[Services, Depends(get_services)]
+
+
+def get_db(services: AppServices) -> Iterator[Session]:
+    with services.sessions() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="or `X-API-Key: <API key>`")
+
+
+def require(role: str) -> Callable[..., ApiKey]:
+    """A dependency that lets a request through only with a key of `role` (or admin)."""
+
+    def check(
+        services: AppServices,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        header: Annotated[str | None, Depends(_header)],
+    ) -> ApiKey:
+        presented = bearer.credentials if bearer is not None else header
+        return services.keys.authorize(presented.strip() if presented else None, role)
+
+    return check
+
+
+RouterKey = Annotated[ApiKey, Depends(require("router"))]
+LeadKey = Annotated[ApiKey, Depends(require("lead"))]
+AdminKey = Annotated[ApiKey, Depends(require("admin"))]
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body (already read and size-checked by the middleware)."""
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]

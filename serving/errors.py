@@ -1,0 +1,125 @@
+"""Serving's errors, and the one place that turns errors into HTTP responses `{"error", "detail"}`.
+
+Domain functions raise `PostroomError`s (theirs, the core's, the registry's); the handlers here give each its
+status code. Validation problems are 422 with the reasons but never the submitted values (client data).
+Anything unexpected is caught by `serving.middleware.GuardMiddleware`: a 500 that names no content.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from postroom.errors import PostroomError
+
+
+class ServingError(PostroomError):
+    """Base of the service's own errors."""
+
+
+class MessageNotFound(ServingError):
+    status_code = 404
+
+
+class InvalidRequest(ServingError):
+    """A request whose content is wrong in a way the schema cannot say (a bad ID, an unparseable email)."""
+
+    status_code = 422
+
+
+class MessageConflict(ServingError):
+    """A message with this ID is stored with a different content; it is not overwritten."""
+
+    status_code = 409
+
+
+class UnsupportedMediaType(ServingError):
+    status_code = 415
+
+
+class PayloadTooLarge(ServingError):
+    status_code = 413
+
+
+class ModelNotLoaded(ServingError):
+    """No model is loaded (yet): the reason says why and what to do."""
+
+    status_code = 503
+
+
+class ModelUnavailable(ServingError):
+    """A model cannot be loaded: no export, no published variant, a corrupt file."""
+
+    status_code = 503
+
+
+class NotAuthenticated(ServingError):
+    status_code = 401
+
+
+class Forbidden(ServingError):
+    status_code = 403
+
+
+HTTP_NAMES = {
+    400: "BadRequest",
+    401: "NotAuthenticated",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "ValidationError",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
+
+
+def error_body(error: str, detail: str) -> dict[str, str]:
+    return {"error": error, "detail": detail}
+
+
+def describe_validation(errors: list[Any]) -> str:
+    """`body.message_id: Field required; …` without the submitted values."""
+    parts = []
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            problem = (err.get("ctx") or {}).get("error")
+            parts.append("body: not valid JSON" + (f" ({problem})" if problem else ""))
+            continue
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__") or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts[:20]) + (f"; … {len(parts) - 20} more" if len(parts) > 20 else "")
+
+
+def _headers(exc: PostroomError) -> dict[str, str] | None:
+    return {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers: domain errors, validation errors, HTTP errors (404 route, 405 method)."""
+
+    @app.exception_handler(PostroomError)
+    async def _domain(_: Request, exc: PostroomError) -> JSONResponse:
+        return JSONResponse(error_body(type(exc).__name__, str(exc)), exc.status_code, headers=_headers(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("ValidationError", describe_validation(list(exc.errors()))), 422)
+
+    @app.exception_handler(ValidationError)
+    async def _pydantic(_: Request, exc: ValidationError) -> JSONResponse:
+        return JSONResponse(error_body("ValidationError", describe_validation(list(exc.errors()))), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        name = HTTP_NAMES.get(exc.status_code, "HTTPError")
+        return JSONResponse(error_body(name, str(exc.detail)), exc.status_code, headers=exc.headers)

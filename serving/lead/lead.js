@@ -1,0 +1,609 @@
+// The team lead's page. Vanilla JS, no dependencies: it reads /v1/lead/overview and /v1/thresholds/history
+// with the lead key kept in sessionStorage, and posts changes to /v1/thresholds. Every text from the server
+// is set with textContent (never as HTML).
+"use strict";
+
+(() => {
+  const KEY_STORAGE = "postroom.leadKey";
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const $ = (id) => document.getElementById(id);
+  const state = { overview: null, model: null };
+
+  // ---------- small helpers ----------
+
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(props || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "text") node.textContent = value;
+      else if (name === "className") node.className = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  const pct = (x) => (x === null || x === undefined ? "n/a" : `${(x * 100).toFixed(1)}\u00a0%`);
+  const thr = (x) => (x === null || x === undefined ? "off" : Number(x).toFixed(3));
+  const short = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+  const when = (iso) => {
+    const date = new Date(iso);
+    return Number.isNaN(date.getTime()) ? String(iso) : date.toLocaleString();
+  };
+
+  function showBanner(message, isError) {
+    const banner = $("banner");
+    banner.textContent = message;
+    banner.className = isError ? "banner error" : "banner";
+    banner.hidden = false;
+  }
+
+  // ---------- the API ----------
+
+  class ApiError extends Error {
+    constructor(status, detail) {
+      super(detail);
+      this.status = status;
+    }
+  }
+
+  function explain(error) {
+    const detail = error.message || "no details";
+    switch (error.status) {
+      case 401: return `The key was not accepted (401): ${detail}`;
+      case 403: return `This key may not do that (403): ${detail}`;
+      case 404: return `Not found (404): ${detail}`;
+      case 409: return `Someone changed the thresholds meanwhile (409): ${detail}`;
+      case 422: return `Not applied (422): ${detail}`;
+      case 0: return `The service did not answer: ${detail}`;
+      default: return `Error ${error.status}: ${detail}`;
+    }
+  }
+
+  async function api(path, options) {
+    const init = { method: "GET", ...(options || {}) };
+    const headers = { Accept: "application/json", Authorization: `Bearer ${sessionStorage.getItem(KEY_STORAGE) || ""}` };
+    if (init.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(init.json);
+      delete init.json;
+    }
+    init.headers = headers;
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (exc) {
+      throw new ApiError(0, String(exc));
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (exc) {
+      data = null;
+    }
+    if (!response.ok) {
+      throw new ApiError(response.status, (data && data.detail) || response.statusText);
+    }
+    return data;
+  }
+
+  // ---------- sign-in ----------
+
+  function showLogin(message) {
+    $("login").hidden = false;
+    $("session").hidden = true;
+    for (const id of ["summary", "suspensions", "history", "banner"]) $(id).hidden = true;
+    $("sets").replaceChildren();
+    $("login-error").textContent = message || "";
+    $("key").focus();
+  }
+
+  $("login-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = $("key").value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY_STORAGE, key);
+    $("key").value = "";
+    load();
+  });
+
+  $("signout").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY_STORAGE);
+    state.overview = null;
+    showLogin("");
+  });
+
+  $("refresh").addEventListener("click", () => load());
+  $("model").addEventListener("change", (event) => {
+    state.model = event.target.value || null;
+    load();
+  });
+
+  // ---------- loading ----------
+
+  async function load(message) {
+    if (!sessionStorage.getItem(KEY_STORAGE)) {
+      showLogin("");
+      return;
+    }
+    const query = state.model ? `?model_version=${encodeURIComponent(state.model)}` : "";
+    let overview;
+    let versions;
+    try {
+      [overview, versions] = await Promise.all([
+        api(`/v1/lead/overview${query}`),
+        api("/v1/thresholds/history?limit=15"),
+      ]);
+    } catch (error) {
+      if (error.status === 401 || error.status === 403) {
+        sessionStorage.removeItem(KEY_STORAGE);
+        showLogin(explain(error));
+      } else {
+        showBanner(explain(error), true);
+      }
+      return;
+    }
+    state.overview = overview;
+    $("login").hidden = true;
+    $("session").hidden = false;
+    renderModels(overview);
+    renderSummary(overview);
+    renderSuspensions(overview);
+    renderSets(overview);
+    renderHistory(versions);
+    if (message) showBanner(message, false);
+    else $("banner").hidden = true;
+  }
+
+  function renderModels(overview) {
+    const select = $("model");
+    const models = [...overview.models];
+    if (overview.model_version && !models.includes(overview.model_version)) models.unshift(overview.model_version);
+    select.replaceChildren(...models.map((m) => el("option", { value: m, text: m, selected: m === overview.model_version })));
+    if (!models.length) select.append(el("option", { value: "", text: "none" }));
+  }
+
+  function fact(label, value) {
+    return el("div", { className: "fact" }, el("b", { text: label }), el("span", { text: value }));
+  }
+
+  function renderSummary(o) {
+    const box = $("summary");
+    const active = o.active;
+    const facts = el(
+      "div",
+      { className: "summary-grid" },
+      fact("Active thresholds", active ? `version ${active.version}` : "none yet (defaults)"),
+      active ? fact("Set by", `${active.created_by}, ${when(active.created_at)}`) : null,
+      fact("Promise", `precision ≥ ${pct(o.target_precision)} at ${pct(o.confidence)} confidence`),
+      fact("Served model", o.loaded_model || "none loaded"),
+      fact("Curves", o.model_version ? `calibration data of ${o.model_version}` : "none"),
+      fact("Feedback window", `${o.feedback_window_days} days`),
+    );
+    const children = [el("h2", { text: "Overview" }), facts];
+    if (active) children.push(el("p", { className: "muted", text: `Why: ${active.reason}` }));
+    if (o.curve_source) children.push(el("p", { className: "muted", text: `Curves from ${o.curve_source}.` }));
+    if (o.note) children.push(el("p", { className: "note", text: o.note }));
+    if (o.model_version) {
+      const button = el("button", {
+        type: "button",
+        id: "apply-suggestion",
+        text: `Apply suggested thresholds for ${o.model_version}…`,
+        onclick: () => applySuggestion(o),
+      });
+      children.push(
+        el(
+          "div",
+          { className: "summary-actions" },
+          button,
+          el("span", {
+            className: "muted",
+            text: "Every class gets the lowest threshold certified at the promise above (classes that cannot reach it: off).",
+          }),
+        ),
+      );
+    }
+    box.replaceChildren(...children);
+    box.hidden = false;
+  }
+
+  function renderSuspensions(o) {
+    const box = $("suspensions");
+    if (!o.suspensions.length) {
+      box.hidden = true;
+      return;
+    }
+    const items = o.suspensions.slice(0, 8).map((e) => {
+      const p = e.payload || {};
+      const share = p.auto_replies ? ` (${pct(p.correct / p.auto_replies)})` : "";
+      return el(
+        "li",
+        {},
+        el("strong", { className: "mono", text: e.subject || "" }),
+        ` switched off automatically ${when(e.created_at)}: ${p.correct} of ${p.auto_replies} automated replies right${share} over ${p.window_days} days, below the ${pct(p.target)} target (thresholds version ${p.thresholds_version}).`,
+      );
+    });
+    box.replaceChildren(
+      el("h2", { text: "Automatic suspensions" }),
+      el("ul", { className: "plain-list" }, items),
+    );
+    box.hidden = false;
+  }
+
+  // ---------- curves ----------
+
+  function sortedCurve(curve) {
+    // Highest threshold first: coverage grows along the list.
+    return [...curve].sort((a, b) => b.threshold - a.threshold);
+  }
+
+  // What a threshold would select on the calibration data: the curve point with the lowest threshold that is
+  // still at or above it (exact at the curve's points; the curve holds at most 60 of them).
+  function pointAt(curve, threshold) {
+    if (threshold === null || threshold === undefined) return null;
+    let found = null;
+    for (const p of curve) {
+      if (p.threshold >= threshold - 1e-12) found = p;
+      else break;
+    }
+    return found || { threshold, precision: null, coverage: 0, selected: 0 };
+  }
+
+  function describePoint(point) {
+    if (!point || point.selected === 0) return `no calibration message selected (${pct(0)} of messages)`;
+    const count = typeof point.selected === "number" ? ` (${point.selected} calibration message${point.selected === 1 ? "" : "s"})` : "";
+    return `${pct(point.coverage)} of messages, precision ${pct(point.precision)}${count}`;
+  }
+
+  function drawChart(curve, target, current, candidate, xLabel) {
+    const W = 340;
+    const H = 180;
+    const m = { l: 40, r: 12, t: 10, b: 32 };
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img" });
+    if (!curve.length) {
+      root.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" }, "no calibration data for this class"));
+      return { root, move: () => {} };
+    }
+    const maxCov = Math.max(...curve.map((p) => p.coverage), 1e-6) * 1.05;
+    const minPrec = Math.min(...curve.map((p) => p.precision), target || 1);
+    const yMin = Math.max(0, Math.min(0.8, Math.floor(minPrec * 10) / 10));
+    const x = (c) => m.l + (c / maxCov) * (W - m.l - m.r);
+    const y = (p) => m.t + (1 - (p - yMin) / (1 - yMin)) * (H - m.t - m.b);
+    const step = 1 - yMin > 0.45 ? 0.2 : 0.1;
+    for (let v = 1; v >= yMin - 1e-9; v -= step) {
+      root.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), class: "grid-line" }));
+      root.append(svg("text", { x: m.l - 5, y: y(v) + 3, "text-anchor": "end", class: "tick" }, `${Math.round(v * 100)}%`));
+    }
+    for (const f of [0, 0.5, 1]) {
+      const c = (maxCov / 1.05) * f;
+      root.append(svg("text", { x: x(c), y: H - m.b + 13, "text-anchor": "middle", class: "tick" }, `${(c * 100).toFixed(1)}%`));
+    }
+    root.append(svg("line", { x1: m.l, x2: m.l, y1: m.t, y2: H - m.b, class: "axis" }));
+    root.append(svg("line", { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, class: "axis" }));
+    root.append(svg("text", { x: (m.l + W - m.r) / 2, y: H - 3, "text-anchor": "middle", class: "label" }, `${xLabel} →`));
+    root.append(svg("text", { x: 10, y: (m.t + H - m.b) / 2, "text-anchor": "middle", class: "label", transform: `rotate(-90 10 ${(m.t + H - m.b) / 2})` }, "precision"));
+    const pts = curve.map((p) => `${x(p.coverage).toFixed(1)},${y(p.precision).toFixed(1)}`);
+    const first = curve[0];
+    const last = curve[curve.length - 1];
+    root.append(svg("polygon", { class: "area", points: [`${x(first.coverage)},${H - m.b}`, ...pts, `${x(last.coverage)},${H - m.b}`].join(" ") }));
+    root.append(svg("polyline", { class: "curve", points: pts.join(" ") }));
+    if (target && target >= yMin) {
+      root.append(svg("line", { x1: m.l, x2: W - m.r, y1: y(target), y2: y(target), class: "target" }));
+      root.append(svg("text", { x: W - m.r - 2, y: y(target) - 4, "text-anchor": "end", class: "target-label" }, `target ${Math.round(target * 1000) / 10}%`));
+    }
+    const shows = (point) => Boolean(point) && point.selected !== 0 && point.precision !== null;
+    if (shows(current)) {
+      const dot = svg("circle", { cx: x(current.coverage), cy: y(current.precision), r: 5, class: "current" });
+      dot.append(svg("title", {}, `current threshold ${thr(current.threshold)}`));
+      root.append(dot);
+    }
+    const ring = svg("circle", { r: 6.5, class: "candidate" });
+    ring.append(svg("title", {}, "candidate threshold"));
+    root.append(ring);
+    const move = (point) => {
+      if (shows(point)) {
+        ring.setAttribute("cx", x(point.coverage));
+        ring.setAttribute("cy", y(point.precision));
+        ring.setAttribute("visibility", "visible");
+      } else {
+        ring.setAttribute("visibility", "hidden");
+      }
+    };
+    move(candidate);
+    return { root, move };
+  }
+
+  // ---------- label sets and classes ----------
+
+  function renderSets(o) {
+    const container = $("sets");
+    container.replaceChildren();
+    for (const set of o.label_sets) {
+      const reply = set.role === "reply";
+      const target = set.target_precision || (reply ? o.target_precision : null);
+      const shown = reply ? set.classes.filter((c) => c.has_template) : set.classes;
+      const others = reply ? set.classes.filter((c) => !c.has_template) : [];
+      const title = reply ? `Automated replies · ${set.name}` : `Queues · ${set.name}`;
+      const explainText = reply
+        ? "A message predicted in a class gets the class's automated reply when the probability is at or above its threshold (and a template exists in the message's language). Off: always a human."
+        : "A queue prediction below its queue's threshold goes to triage instead. 0 or off: the prediction is always trusted.";
+      const calibration = set.calibration_size ? ` · ${set.calibration_size} calibration messages` : "";
+      container.append(
+        el("div", { className: "set-head" }, el("h2", { text: title }), el("span", { className: "muted", text: `${set.description}${calibration}` })),
+        el("p", { className: "set-explain", text: explainText }),
+        el("div", { className: "grid" }, shown.map((c) => classCard(set, c, target, set.calibration_size))),
+      );
+      if (others.length) {
+        container.append(
+          el(
+            "div",
+            { className: "untemplated" },
+            el("span", { className: "muted", text: "Without a template (never answered automatically):" }),
+            others.map((c) => el("span", { className: "chip mono", title: c.description, text: c.name })),
+          ),
+        );
+      }
+    }
+  }
+
+  function statusBadge(c) {
+    if (c.suspended) return el("span", { className: "badge suspended", text: "suspended" });
+    if (c.threshold === null) return el("span", { className: "badge off", text: "off" });
+    return el("span", { className: "badge on", text: `on · ${thr(c.threshold)}` });
+  }
+
+  function classCard(set, c, target, calibrationSize) {
+    const reply = set.role === "reply";
+    const curve = sortedCurve(c.curve || []);
+    const suggested = c.suggested && c.suggested.threshold !== null && c.suggested.threshold !== undefined ? c.suggested : null;
+    // The curve is downsampled; at the suggested threshold the report has the exact numbers.
+    const estimate = (t) => {
+      if (suggested && t !== null && Math.abs(suggested.threshold - t) < 1e-9 && suggested.expected_precision !== null) {
+        const selected = calibrationSize ? Math.round(suggested.expected_coverage * calibrationSize) : null;
+        return { threshold: t, coverage: suggested.expected_coverage, precision: suggested.expected_precision, selected };
+      }
+      return pointAt(curve, t);
+    };
+    const current = estimate(c.threshold);
+    const id = `${set.name}.${c.name}`;
+    const slug = `${set.name}-${c.name}`;
+    let value = c.threshold ?? suggested?.threshold ?? (curve.length ? curve[0].threshold : 0.9); // exact until moved
+    const lowest = curve.length ? Math.min(...curve.map((p) => p.threshold)) : 0;
+    const min = Math.max(0, Math.min(Math.floor(lowest * 100) / 100, value, 0.99));
+
+    const xLabel = reply ? "share of all messages answered automatically" : "share of all messages sent straight to this queue";
+    const chart = drawChart(curve, target, current, estimate(value), xLabel);
+    const legend = curve.length
+      ? el(
+          "div",
+          { className: "legend" },
+          el("span", { className: "key now" }),
+          c.threshold === null ? "now: off" : "now",
+          el("span", { className: "key try" }),
+          "trying",
+          el("span", { className: "key target" }),
+          "target",
+        )
+      : null;
+    const live = el("div", { className: "live", "data-testid": `live-${slug}`, "aria-live": "polite" });
+    const range = el("input", { type: "range", min, max: 1, step: "any", value, "aria-label": `Candidate threshold for ${id}`, "data-testid": `slider-${slug}` });
+    const number = el("input", { type: "number", min: 0, max: 1, step: 0.001, value: Number(value).toFixed(3), "aria-label": `Candidate threshold for ${id} (exact)` });
+    const error = el("p", { className: "error", role: "alert" });
+
+    const update = () => {
+      const point = estimate(value);
+      chart.move(point);
+      if (!curve.length) {
+        live.textContent = `At ${thr(value)}: no calibration data to estimate coverage and precision`;
+        live.className = "live";
+        return;
+      }
+      live.textContent = `At ${thr(value)}: ${describePoint(point)}`;
+      live.className = point && point.selected !== 0 && target && point.precision < target ? "live below" : "live";
+    };
+    const setValue = (v, fromSlider) => {
+      value = v;
+      if (!fromSlider) {
+        if (v < Number(range.min)) range.min = String(Math.floor(v * 100) / 100);
+        range.value = String(v);
+      }
+      number.value = v.toFixed(3);
+      update();
+    };
+    range.addEventListener("input", () => setValue(Math.round(Number(range.value) * 1000) / 1000, true));
+    number.addEventListener("input", () => {
+      const typed = Number(number.value);
+      if (number.value !== "" && Number.isFinite(typed) && typed >= 0 && typed <= 1) {
+        value = typed;
+        if (typed < Number(range.min)) range.min = String(Math.floor(typed * 100) / 100);
+        range.value = String(typed);
+        update();
+      }
+    });
+
+    const apply = el("button", {
+      type: "button",
+      className: "primary",
+      text: "Apply…",
+      "data-testid": `apply-${slug}`,
+      onclick: () => change(set, c, number.value === "" ? NaN : value, error),
+    });
+    const off = reply
+      ? el("button", { type: "button", className: "danger", text: "Turn off…", disabled: c.threshold === null, onclick: () => change(set, c, null, error) })
+      : null;
+    const useSuggested = suggested
+      ? el("button", { type: "button", text: `Use suggested ${thr(suggested.threshold)}`, onclick: () => setValue(suggested.threshold, false) })
+      : null;
+
+    const rows = el("dl", { className: "rows" });
+    const row = (label, value, className) => {
+      const dd = el("dd", { className, text: value });
+      rows.append(el("dt", { text: label }), dd);
+      return dd;
+    };
+    let now = `${thr(c.threshold)} → ${describePoint(current)}`;
+    if (c.threshold === null) now = reply ? "off: every message goes to a human" : "off: always trusted (no triage)";
+    else if (!reply && c.threshold === 0) now = "0: always trusted (no triage)";
+    row("Now", now);
+    if (c.suggested) {
+      const s = c.suggested;
+      row(
+        "Suggested",
+        s.threshold === null || s.threshold === undefined
+          ? `off: ${s.reason || "cannot reach the target"}${s.examples_needed ? ` (needs ~${s.examples_needed} calibration examples)` : ""}`
+          : `${thr(s.threshold)} → ${pct(s.expected_coverage)} of messages, precision ${pct(s.expected_precision)}`,
+      );
+    }
+    if (reply) {
+      const r = c.realized;
+      if (r && r.auto_replies) {
+        const below = target && r.precision < target;
+        row(
+          `Realized, ${r.window_days} d`,
+          `${r.correct} of ${r.auto_replies} automated replies right (${pct(r.precision)}), ${r.resolved} resolved the case`,
+          below ? "bad-text" : "good-text",
+        );
+      } else {
+        row("Realized", "no feedback on automated replies yet");
+      }
+    }
+    if (c.last_change) {
+      const lc = c.last_change;
+      row("Last change", `v${lc.version} by ${lc.created_by}, ${when(lc.created_at)}: ${thr(lc.old)} → ${thr(lc.new)}`);
+      row("Why", short(lc.reason, 110), "muted").title = lc.reason;
+    }
+
+    const badges = [statusBadge(c)];
+    if (reply && c.template_languages.length) badges.push(el("span", { className: "badge tpl", title: "auto-reply template languages", text: `template ${c.template_languages.join(" · ")}` }));
+    if (!c.auto_reply_allowed) badges.push(el("span", { className: "badge veto", text: "vetoes auto-replies" }));
+
+    const card = el(
+      "article",
+      { className: `cls${c.threshold === null ? " is-off" : ""}${c.suspended ? " is-suspended" : ""}`, "data-testid": `class-${slug}` },
+      el("div", { className: "cls-head" }, el("span", { className: "cls-name mono", text: c.name }), badges),
+      el("p", { className: "cls-desc", text: c.description }),
+      chart.root,
+      legend,
+      rows,
+      el(
+        "div",
+        { className: "controls" },
+        el("div", { className: "slider-row" }, el("span", { className: "muted", text: "Try" }), range, number),
+        live,
+        el("div", { className: "buttons" }, apply, off, useSuggested),
+        error,
+      ),
+    );
+    update();
+    return card;
+  }
+
+  // ---------- changes ----------
+
+  function askReason(question) {
+    const answer = window.prompt(question);
+    if (answer === null) return null;
+    return answer.trim();
+  }
+
+  async function change(set, c, value, errorBox) {
+    errorBox.textContent = "";
+    const id = `${set.name}.${c.name}`;
+    if (value !== null && !(Number.isFinite(value) && value >= 0 && value <= 1)) {
+      errorBox.textContent = "The threshold must be a number between 0 and 1.";
+      return;
+    }
+    const what = value === null ? `turn off ${id}` : `set ${id} to ${thr(value)} (now ${thr(c.threshold)})`;
+    const reason = askReason(`Why ${what}? The reason is recorded with the change.`);
+    if (reason === null) return;
+    if (!reason) {
+      errorBox.textContent = "Not applied: a reason is required.";
+      return;
+    }
+    try {
+      const version = await api("/v1/thresholds", {
+        method: "POST",
+        json: {
+          changes: { [set.name]: { [c.name]: value } },
+          reason,
+          base_version: state.overview.thresholds_version || 0,
+        },
+      });
+      await load(`Version ${version.version} is active: ${id} ${thr(c.threshold)} → ${thr(value)}.`);
+    } catch (error) {
+      errorBox.textContent = explain(error);
+    }
+  }
+
+  async function applySuggestion(o) {
+    const reason = askReason(
+      `Apply the suggested thresholds for ${o.model_version} (precision ≥ ${pct(o.target_precision)} at ${pct(o.confidence)} confidence)? Optional note for the record:`,
+    );
+    if (reason === null) return;
+    try {
+      const version = await api("/v1/thresholds/suggest/apply", {
+        method: "POST",
+        json: { model_version: o.model_version, reason: reason || null, base_version: o.thresholds_version || 0 },
+      });
+      await load(`Version ${version.version} is active: ${version.changes.length} threshold(s) changed.`);
+    } catch (error) {
+      showBanner(explain(error), true);
+    }
+  }
+
+  async function rollbackTo(version) {
+    const reason = askReason(`Why roll back to version ${version}? The reason is recorded with the change.`);
+    if (reason === null) return;
+    if (!reason) {
+      showBanner("Not rolled back: a reason is required.", true);
+      return;
+    }
+    try {
+      const created = await api("/v1/thresholds/rollback", { method: "POST", json: { version, reason } });
+      await load(`Version ${created.version} is active (the values of version ${version}).`);
+    } catch (error) {
+      showBanner(explain(error), true);
+    }
+  }
+
+  // ---------- history ----------
+
+  function renderHistory(data) {
+    const box = $("history");
+    const header = el("tr", {}, ["Version", "When", "Who", "Why", "Changes", ""].map((h) => el("th", { text: h })));
+    const rows = data.versions.map((v) => {
+      const changes = v.changes.map((ch) => el("span", { className: "change mono", text: `${ch.label_set}.${ch.class} ${thr(ch.old)} → ${thr(ch.new)}` }));
+      const action = v.active
+        ? el("span", { className: "badge on", text: "active" })
+        : el("button", { type: "button", className: "small", text: "Roll back to this…", onclick: () => rollbackTo(v.version) });
+      return el(
+        "tr",
+        { className: v.active ? "active" : "", "data-testid": `version-${v.version}` },
+        el("td", { className: "mono", text: `v${v.version}` }),
+        el("td", { text: when(v.created_at) }),
+        el("td", { text: v.created_by }),
+        el("td", { text: v.reason }),
+        el("td", {}, changes),
+        el("td", {}, action),
+      );
+    });
+    box.replaceChildren(
+      el("h2", { text: "History" }),
+      rows.length ? el("table", { className: "history" }, el("thead", {}, header), el("tbody", {}, rows)) : el("p", { className: "muted", text: "No thresholds version yet." }),
+    );
+    box.hidden = false;
+  }
+
+  load();
+})();

@@ -1,0 +1,504 @@
+"""What the lead's endpoints and the feedback endpoint do, without HTTP.
+
+- thresholds: change, roll back, suggest and apply; each commits one new immutable version
+  (`router.thresholds`), with the API key's name as the actor;
+- feedback: store a closed case's outcome (committed first, so it is never lost), then let the monitor
+  (`router.feedback.suspend_failing_classes`) switch off auto-replies that fail their target with evidence;
+- the overview the lead's page shows: per class of the reply and queue sets the current threshold, the
+  precision–coverage curve, realized precision from feedback, the last change and any suspension.
+
+Logs name classes, versions and counts, never message content.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.errors import PostroomError
+from postroom.settings import Settings
+from postroom.store import StoreError
+from postroom.store.models import AuditEvent, Feedback, Prediction, RoutingDecision, ThresholdVersion
+from postroom.taxonomy import ClassDef, Taxonomy
+from router.errors import ThresholdError
+from router.feedback import (
+    MONITOR_ACTOR,
+    SUSPENSION_EVENT,
+    RealizedPrecision,
+    realized_precision,
+    record_feedback,
+    suspend_failing_classes,
+)
+from router.suggest import Guarantee, SuggestionReport, apply_suggestion, suggest_from_store
+from router.thresholds import Change, Values, active_values, diff, history, rollback, set_thresholds
+from serving.errors import ServingError
+from serving.metrics import Metrics
+from serving.service import find_message, normalize_id
+
+log = logging.getLogger("postroom.serving")
+
+HISTORY_SCAN = 200  # versions searched for each class's last change and the newest suggestion report
+EVENTS_SHOWN = 20
+NO_CALIBRATION = (
+    "no calibration predictions in the store yet: classify held-out labeled messages with the served model "
+    "(stored with purpose calibration), then reload"
+)
+
+
+class ThresholdsChanged(ServingError):
+    """The active thresholds changed since the caller read them (another lead, or the feedback monitor)."""
+
+    status_code = 409
+
+
+def commit(session: Session) -> None:
+    """Commit, or roll back and raise `StoreError` (503) naming only the error type."""
+    try:
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise StoreError(f"the change could not be stored: {type(exc).__name__}") from None
+
+
+def _check_base(session: Session, taxonomy: Taxonomy, base_version: int | None) -> None:
+    if base_version is None:
+        return
+    active, _ = active_values(session, taxonomy)
+    if (active or 0) != base_version:
+        raise ThresholdsChanged(
+            f"the thresholds changed since you read them: version {active} is active, not {base_version}; "
+            "reload and apply again"
+        )
+
+
+def change_thresholds(
+    session: Session,
+    taxonomy: Taxonomy,
+    changes: Values,
+    actor: str,
+    reason: str,
+    base_version: int | None = None,
+) -> ThresholdVersion:
+    """Store `changes` on top of the active values as a new version (committed).
+
+    Raises:
+        ThresholdsChanged: `base_version` is given and is not the active version (0: none yet).
+        ThresholdError: unknown label set or class, value out of range, no reason, or no change.
+    """
+    _check_base(session, taxonomy, base_version)
+    version = set_thresholds(session, taxonomy, changes, actor, reason.strip())
+    commit(session)
+    log.info("thresholds version %d by %s: %s", version.id, actor, _describe(version))
+    return version
+
+
+def rollback_thresholds(
+    session: Session, taxonomy: Taxonomy, to_version: int, actor: str, reason: str
+) -> ThresholdVersion:
+    """Make `to_version`'s values active again, as a new version (committed).
+
+    Raises:
+        ThresholdVersionNotFound: no such version.
+        ThresholdError: no reason, or the values equal the active ones.
+    """
+    version = rollback(session, taxonomy, to_version, actor, reason.strip())
+    commit(session)
+    log.info("thresholds version %d by %s: rollback to %d", version.id, actor, to_version)
+    return version
+
+
+def suggest(
+    session: Session,
+    taxonomy: Taxonomy,
+    model_version: str,
+    target_precision: float,
+    confidence: float,
+    guarantee: Guarantee,
+    queue_precision: float | None,
+) -> tuple[SuggestionReport, list[Change]]:
+    """The suggestion and how it differs from the active values.
+
+    Raises:
+        ThresholdError: no calibration predictions for `model_version`.
+    """
+    suggestion = suggest_from_store(
+        session, taxonomy, model_version, target_precision, confidence, guarantee, queue_precision
+    )
+    _, current = active_values(session, taxonomy)
+    return suggestion, diff(current, suggestion.values)
+
+
+def apply(
+    session: Session,
+    taxonomy: Taxonomy,
+    suggestion: SuggestionReport,
+    actor: str,
+    reason: str | None,
+    base_version: int | None = None,
+) -> ThresholdVersion:
+    """Store a suggestion as the new active version (committed); a lead's reason precedes the generated one.
+
+    Raises:
+        ThresholdsChanged: `base_version` is given and is not the active version.
+        ThresholdError: the suggestion equals the active values.
+    """
+    _check_base(session, taxonomy, base_version)
+    version = apply_suggestion(session, taxonomy, suggestion, actor)
+    if reason and reason.strip():
+        version.reason = f"{reason.strip()} ({version.reason})"
+    commit(session)
+    log.info("thresholds version %d by %s: suggestion applied (%s)", version.id, actor, _describe(version))
+    return version
+
+
+def _describe(version: ThresholdVersion) -> str:
+    changes = (version.details or {}).get("changes", [])
+    shown = ", ".join(f"{c['label_set']}.{c['class_name']} {c['old']} -> {c['new']}" for c in changes[:10])
+    return shown + (f" and {len(changes) - 10} more" if len(changes) > 10 else "")
+
+
+def list_events(session: Session, kind: str | None, limit: int) -> list[AuditEvent]:
+    """Audit events, newest first, optionally of one kind."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if kind:
+        query = query.where(AuditEvent.kind == kind)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class FeedbackOutcome:
+    feedback: Feedback
+    message_id: str
+    reply_class: str | None  # the class of the automated reply the feedback is about, if there was one
+    suspended: list[AuditEvent]
+    realized: dict[str, RealizedPrecision]  # per reply class, after this feedback
+
+
+def receive_feedback(
+    session: Session,
+    taxonomy: Taxonomy,
+    settings: Settings,
+    raw_id: object,
+    final_labels: dict[str, str],
+    auto_reply_resolved: bool | None,
+    agent: str | None,
+) -> FeedbackOutcome:
+    """Store a closed case's outcome, then run the suspension monitor.
+
+    Raises:
+        InvalidRequest: the message ID is malformed.
+        MessageNotFound: no message with this ID.
+        FeedbackError: a final label is not in the taxonomy.
+    """
+    message = find_message(session, normalize_id(raw_id))
+    feedback = record_feedback(session, taxonomy, message, final_labels, auto_reply_resolved, agent)
+    commit(session)
+    reply_class = None
+    if feedback.decision_pk is not None:
+        decision = session.get(RoutingDecision, feedback.decision_pk)
+        if decision is not None and decision.decision == "auto_reply":
+            reply_class = decision.reply_class
+    suspended = run_monitor(session, taxonomy, settings)
+    realized = realized_precision(session, taxonomy, settings.feedback_window_days)
+    return FeedbackOutcome(feedback, message.message_id, reply_class, suspended, realized)
+
+
+def run_monitor(session: Session, taxonomy: Taxonomy, settings: Settings) -> list[AuditEvent]:
+    """Suspend auto-replies whose realized precision is below target with evidence (committed), and log it."""
+    try:
+        events = suspend_failing_classes(
+            session,
+            taxonomy,
+            settings.target_precision,
+            settings.feedback_alpha,
+            settings.feedback_window_days,
+        )
+        commit(session)
+    except ThresholdError as exc:  # e.g. a concurrent request suspended the same class a moment earlier
+        session.rollback()
+        log.info("feedback monitor: nothing suspended (%s)", exc)
+        return []
+    for event in events:
+        p = event.payload
+        log.warning(
+            "auto-reply suspended for %s: %d of %d automated replies right over %d days, below target "
+            "%.2f (alpha %.2f); thresholds version %s",
+            event.subject,
+            p["correct"],
+            p["auto_replies"],
+            p["window_days"],
+            p["target"],
+            p["alpha"],
+            p["thresholds_version"],
+        )
+    return events
+
+
+def realized_series(realized: dict[str, RealizedPrecision]) -> dict[str, tuple[int, int]]:
+    """`{class: (automated replies, right)}` for `Metrics.realized_changed`."""
+    return {c: (s.auto_replies, s.correct) for c, s in realized.items()}
+
+
+def export_realized(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy, settings: Settings, metrics: Metrics
+) -> None:
+    """Set the realized-precision gauges from the store (at start); a store problem is logged, not raised."""
+    try:
+        with sessions() as session:
+            realized = realized_precision(session, taxonomy, settings.feedback_window_days)
+    except (SQLAlchemyError, PostroomError) as exc:
+        log.warning("realized precision not exported at start: %s", type(exc).__name__)
+        return
+    metrics.realized_changed(taxonomy.routing.reply_set, realized_series(realized))
+
+
+def calibration_models(session: Session, limit: int = 20) -> list[str]:
+    """Model versions with calibration predictions in the store, newest first."""
+    newest = func.max(Prediction.id)
+    rows = session.execute(
+        select(Prediction.model_version, newest)
+        .where(Prediction.purpose == "calibration")
+        .group_by(Prediction.model_version)
+        .order_by(newest.desc())
+        .limit(limit)
+    ).all()
+    return [row[0] for row in rows]
+
+
+def _has_curves(part: Any) -> bool:
+    classes = part.get("classes") if isinstance(part, dict) else None
+    return bool(classes) and all(isinstance(c, dict) and "curve" in c for c in classes.values())
+
+
+def _reports(
+    session: Session,
+    taxonomy: Taxonomy,
+    settings: Settings,
+    versions: list[ThresholdVersion],
+    model_version: str | None,
+) -> tuple[dict[str, Any], list[str], str | None]:
+    """Per label set the report with curves: the newest stored suggestion for `model_version`, else
+    computed from its calibration predictions. Returns (reports, where they came from, why none)."""
+    wanted = [taxonomy.routing.reply_set, taxonomy.routing.queue_set]
+    if model_version is None:
+        return {}, [], NO_CALIBRATION
+    reports: dict[str, Any] = {}
+    sources = []
+    stored = next(
+        (
+            v
+            for v in versions
+            if v.model_version == model_version and isinstance((v.details or {}).get("report"), dict)
+        ),
+        None,
+    )
+    if stored is not None:
+        for name, part in stored.details["report"].items():
+            if name in wanted and _has_curves(part):
+                reports[name] = part
+        if reports:
+            sources.append(f"the suggestion stored with thresholds version {stored.id}")
+    if all(name in reports for name in wanted):
+        return reports, sources, None
+    details = (versions[0].details or {}) if versions else {}
+    target = float(details.get("target_precision", settings.target_precision))
+    confidence = float(details.get("confidence", settings.confidence))
+    try:
+        fresh = suggest_from_store(
+            session, taxonomy, model_version, target, confidence, "per-class", queue_precision=target
+        )
+    except ThresholdError as exc:
+        return reports, sources, str(exc)
+    added = [name for name in wanted if name not in reports and name in fresh.report]
+    for name in added:
+        reports[name] = fresh.report[name]
+    if added:
+        sources.append(f"computed from the calibration predictions of {model_version} ({', '.join(added)})")
+    return reports, sources, None
+
+
+def _version_brief(version: ThresholdVersion) -> dict[str, Any]:
+    return {
+        "version": version.id,
+        "created_at": version.created_at,
+        "created_by": version.created_by,
+        "reason": version.reason,
+        "model_version": version.model_version,
+    }
+
+
+def event_dict(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "subject": event.subject,
+        "actor": event.actor,
+        "payload": event.payload or {},
+        "created_at": event.created_at,
+    }
+
+
+def _realized_dict(stats: RealizedPrecision | None, window_days: int) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+    return {
+        "auto_replies": stats.auto_replies,
+        "correct": stats.correct,
+        "resolved": stats.resolved,
+        "precision": stats.precision,
+        "window_days": window_days,
+    }
+
+
+def _class_entry(
+    set_name: str,
+    class_def: ClassDef,
+    value: float | None,
+    part: dict[str, Any] | None,
+    is_reply_set: bool,
+    last: tuple[ThresholdVersion, dict[str, Any]] | None,
+    events: list[AuditEvent],
+    realized: dict[str, Any] | None,
+) -> dict[str, Any]:
+    suggested = None
+    curve: list[dict[str, Any]] = []
+    if part is not None and class_def.name in part.get("classes", {}):
+        c = part["classes"][class_def.name]
+        curve = list(c.get("curve", []))
+        suggested = {
+            key: c.get(key)
+            for key in (
+                "threshold",
+                "predicted",
+                "expected_precision",
+                "expected_coverage",
+                "examples_needed",
+                "reason",
+            )
+        }
+    suspension = None
+    if value is None and last is not None:
+        version, _ = last
+        if version.created_by == MONITOR_ACTOR and (version.details or {}).get("suspension"):
+            subject = f"{set_name}.{class_def.name}"
+            suspension = next(
+                (
+                    event_dict(e)
+                    for e in events
+                    if e.subject == subject and (e.payload or {}).get("thresholds_version") == version.id
+                ),
+                {
+                    "id": None,
+                    "kind": SUSPENSION_EVENT,
+                    "subject": subject,
+                    "actor": MONITOR_ACTOR,
+                    "payload": {"thresholds_version": version.id},
+                    "created_at": version.created_at,
+                },
+            )
+    return {
+        "name": class_def.name,
+        "description": class_def.description,
+        "threshold": value,
+        "has_template": bool(class_def.auto_reply) if is_reply_set else None,
+        "template_languages": sorted(class_def.auto_reply),
+        "auto_reply_allowed": class_def.auto_reply_allowed,
+        "suggested": suggested,
+        "curve": curve,
+        "realized": realized,
+        "suspended": suspension is not None,
+        "suspension": suspension,
+        "last_change": None
+        if last is None
+        else {**_version_brief(last[0]), "old": last[1].get("old"), "new": last[1].get("new")},
+    }
+
+
+@dataclass(frozen=True)
+class Overview:
+    data: dict[str, Any]  # the shape of `serving.schemas.LeadOverviewPublic`
+    realized: dict[str, RealizedPrecision]  # per reply class, for the metrics
+
+
+def lead_overview(
+    session: Session,
+    taxonomy: Taxonomy,
+    settings: Settings,
+    model_version: str | None,
+    loaded_version: str | None,
+) -> Overview:
+    """Everything the lead's page shows.
+
+    The curves come from the newest stored suggestion report of the model version (default: the active
+    thresholds' model, else the served model, else the newest with calibration predictions), or are computed
+    from its calibration predictions; `note` says why there are none.
+    """
+    version_id, values = active_values(session, taxonomy)
+    versions = history(session, HISTORY_SCAN)
+    models = calibration_models(session)
+    active = versions[0] if versions else None
+    chosen = (
+        model_version
+        or (active.model_version if active is not None else None)
+        or loaded_version
+        or (models[0] if models else None)
+    )
+    reports, sources, note = _reports(session, taxonomy, settings, versions, chosen)
+    last_change: dict[tuple[str, str], tuple[ThresholdVersion, dict[str, Any]]] = {}
+    for version in reversed(versions):  # oldest first: later versions overwrite
+        for change in (version.details or {}).get("changes", []):
+            last_change[(change["label_set"], change["class_name"])] = (version, change)
+    events = list_events(session, SUSPENSION_EVENT, 200)
+    realized = realized_precision(session, taxonomy, settings.feedback_window_days)
+    reply_set = taxonomy.routing.reply_set
+    label_sets = []
+    for set_name, role in ((reply_set, "reply"), (taxonomy.routing.queue_set, "queue")):
+        label_set = taxonomy.label_set(set_name)
+        part = reports.get(set_name)
+        label_sets.append(
+            {
+                "name": set_name,
+                "description": label_set.description,
+                "role": role,
+                "target_precision": part.get("target_precision") if part else None,
+                "confidence": part.get("confidence") if part else None,
+                "guarantee": part.get("guarantee") if part else None,
+                "calibration_size": part.get("calibration_size") if part else None,
+                "classes": [
+                    _class_entry(
+                        set_name,
+                        c,
+                        values[set_name].get(c.name),
+                        part,
+                        set_name == reply_set,
+                        last_change.get((set_name, c.name)),
+                        events,
+                        _realized_dict(realized.get(c.name), settings.feedback_window_days)
+                        if set_name == reply_set
+                        else None,
+                    )
+                    for c in label_set.classes
+                ],
+            }
+        )
+    data = {
+        "thresholds_version": version_id,
+        "active": _version_brief(active) if active is not None else None,
+        "model_version": chosen,
+        "models": models,
+        "loaded_model": loaded_version,
+        "curve_source": "; ".join(sources) or None,
+        "note": note,
+        "target_precision": settings.target_precision,
+        "confidence": settings.confidence,
+        "feedback_window_days": settings.feedback_window_days,
+        "feedback_alpha": settings.feedback_alpha,
+        "label_sets": label_sets,
+        "suspensions": [event_dict(e) for e in events[:EVENTS_SHOWN]],
+    }
+    return Overview(data, realized)

@@ -1,0 +1,143 @@
+"""Pure ASGI middleware around every request: the body limit (413), latency metrics, and the last resort.
+
+The body is read here, up to `max_bytes`, before the app sees it: a larger body (by its Content-Length or as
+it streams in) gets 413 without reaching an endpoint. An exception no handler turned into a response becomes
+a 500 with an error name only; the log gets the exception type and the route, never the request content.
+Starlette's own last-resort handler would re-raise, and uvicorn would log the exception message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.errors import error_body
+from serving.metrics import Metrics
+
+log = logging.getLogger("postroom.serving")
+
+
+class _Disconnected(Exception):
+    """The client went away while sending the body."""
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, str], headers: list[tuple[bytes, bytes]]
+) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class GuardMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state: dict[str, Any] = {"status": 500, "started": False}
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                state["started"] = True
+            await send(message)
+
+        try:
+            replay = await self._read_body(scope, receive)
+            if replay is None:
+                await _send_json(
+                    tracking_send,
+                    413,
+                    error_body(
+                        "PayloadTooLarge",
+                        f"the request body is larger than {self.max_bytes} bytes "
+                        "(POSTROOM_SERVE_MAX_REQUEST_BYTES)",
+                    ),
+                    [(b"connection", b"close")],
+                )
+            else:
+                await self.app(scope, replay, tracking_send)
+        except _Disconnected:
+            state["status"] = 499  # nginx's "client closed request", for the metrics only
+        except Exception as exc:
+            route = scope.get("route")
+            where = getattr(route, "path", "unmatched")
+            self.metrics.unhandled.labels(where).inc()
+            log.error(
+                "unhandled %s on %s %s\n%s",
+                type(exc).__name__,
+                scope.get("method"),
+                where,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            if not state["started"]:
+                await _send_json(
+                    tracking_send,
+                    500,
+                    error_body(
+                        "InternalError",
+                        "an unexpected error occurred; it is logged without the request content",
+                    ),
+                    [],
+                )
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "unmatched"
+            self.metrics.latency.labels(endpoint, scope.get("method", ""), str(state["status"])).observe(
+                time.perf_counter() - started
+            )
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> Receive | None:
+        """A receive() that replays the whole body, or None when the body is over the limit."""
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    if int(value) > self.max_bytes:
+                        return None
+                except ValueError:
+                    pass
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                return None
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        data = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            return await receive()
+
+        return replay

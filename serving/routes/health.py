@@ -1,0 +1,50 @@
+"""`/healthz` (the process answers), `/readyz` (model loaded, store reachable), `/metrics` (Prometheus)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from serving.deps import AdminKey, AppServices
+from serving.schemas import ErrorPublic, HealthPublic, ModelPublic, ReadyPublic
+from serving.service import readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> HealthPublic:
+    """Alive: the process answers. No key needed."""
+    return HealthPublic(status="alive")
+
+
+@router.get("/readyz", responses={503: {"model": ErrorPublic, "description": "No model, or no store."}})
+def readyz(services: AppServices) -> ReadyPublic:
+    """Ready: a model is loaded and the store answers at the current schema. No key needed."""
+    model = readiness(services.holder, services.engine)
+    return ReadyPublic(status="ready", model=ModelPublic.of(model), store="ok", api_keys=services.keys.count)
+
+
+def _metrics(services: AppServices) -> Response:
+    content, media_type = services.metrics.render()
+    return Response(content, media_type=media_type)
+
+
+def metrics_public(services: AppServices) -> Response:
+    """Prometheus metrics (text format)."""
+    return _metrics(services)
+
+
+def metrics_admin(services: AppServices, _key: AdminKey) -> Response:
+    """Prometheus metrics (text format); needs an admin key (POSTROOM_SERVE_METRICS_PUBLIC=false)."""
+    return _metrics(services)
+
+
+def add_metrics_route(target: APIRouter, public: bool) -> None:
+    target.add_api_route(
+        "/metrics",
+        metrics_public if public else metrics_admin,
+        methods=["GET"],
+        response_class=Response,
+        tags=["health"],
+        responses={200: {"content": {"text/plain": {}}}},
+    )

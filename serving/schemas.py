@@ -1,0 +1,549 @@
+"""Request and response bodies of the HTTP API (the OpenAPI schema is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from postroom.store.models import NAME_MAX, AuditEvent, ThresholdVersion
+from serving.lifecycle import LoadedModel
+from serving.routing import Routing
+from serving.runtime import SetPrediction
+from serving.service import Classification, ItemError, MessageView
+
+MessageIdIn = StrictStr | StrictInt
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ErrorPublic(BaseModel):
+    """Every error response: the error's name and what to do about it."""
+
+    error: str = Field(examples=["MessageNotFound"])
+    detail: str = Field(examples=["no message with ID 'abc@example.org'; store it first (POST /v1/messages)"])
+
+
+class MessageCreate(BaseModel):
+    """A message as JSON: the fields of a JSONL ingestion record (docs/ingestion.md).
+
+    Exactly one of `body` (plain text), `html` or `raw` (an RFC 822 source). Labels, when known, go in one
+    field per label set, named as the set (`queue`, `topic`, …).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "message_id": "msg-0001@example.org",
+                    "subject": "Karte verloren",
+                    "body": "Guten Tag, ich habe meine Karte verloren. Bitte sperren.",
+                    "received_at": "2026-04-17T09:30:00Z",
+                }
+            ],
+        },
+    )
+
+    message_id: MessageIdIn
+    subject: str | None = None
+    sender: str | None = None
+    received_at: str | None = Field(None, description="ISO 8601 with a time zone.")
+    body: str | None = None
+    html: str | None = None
+    raw: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class MessageStored(_Out):
+    message_id: str
+    outcome: Literal["inserted", "unchanged"]
+    labels_added: int
+    label_conflicts: list[str]
+
+
+class ClassScorePublic(_Out):
+    class_name: str = Field(serialization_alias="class", validation_alias="class")
+    probability: float
+
+
+class LabelSetResult(_Out):
+    class_name: str = Field(serialization_alias="class", validation_alias="class")
+    probability: float
+    top: list[ClassScorePublic]
+
+    @classmethod
+    def of(cls, p: SetPrediction) -> LabelSetResult:
+        return cls.model_validate(p.to_record())
+
+
+class ReplyPublic(_Out):
+    language: str
+    subject: str
+    body: str
+
+
+class DecisionPublic(_Out):
+    decision: Literal["auto_reply", "human"]
+    queue: str
+    reply_class: str | None = None
+    reply: ReplyPublic | None = None
+    thresholds_version: int | None = None
+    reasons: list[str]
+
+    @classmethod
+    def of(cls, routing: Routing) -> DecisionPublic:
+        return cls.model_validate(routing.to_public())
+
+
+class PredictionPublic(_Out):
+    prediction_id: int
+    model_version: str
+    variant: str
+    created_at: datetime
+    predictions: dict[str, LabelSetResult]
+    decision: DecisionPublic | None
+
+
+class MessagePublic(_Out):
+    message_id: str
+    subject: str | None
+    sender: str | None
+    received_at: datetime | None
+    ingested_at: datetime
+    raw_format: str
+    raw_sha256: str
+    language: str | None
+    cleaned_text: str
+    model_text: str = Field(description="What the classifiers read: the subject line, then the cleaned body.")
+    metadata: dict[str, Any]
+    labels: dict[str, str]
+    latest_prediction: PredictionPublic | None
+
+    @classmethod
+    def of(cls, view: MessageView) -> MessagePublic:
+        m = view.message
+        latest = None
+        if view.latest is not None:
+            p = view.latest
+            latest = PredictionPublic(
+                prediction_id=p.id,
+                model_version=p.model_version,
+                variant=p.variant,
+                created_at=p.created_at,
+                predictions={k: LabelSetResult.model_validate(v) for k, v in p.results.items()},
+                decision=DecisionPublic.of(p.routing) if p.routing else None,
+            )
+        return cls(
+            message_id=m.message_id,
+            subject=m.subject,
+            sender=m.sender,
+            received_at=m.received_at,
+            ingested_at=m.ingested_at,
+            raw_format=m.raw_format,
+            raw_sha256=m.raw_sha256,
+            language=m.language,
+            cleaned_text=m.cleaned_text,
+            model_text=m.model_text,
+            metadata=m.metadata_ or {},
+            labels=view.labels,
+            latest_prediction=latest,
+        )
+
+
+class ClassifyRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"message_id": "msg-0001@example.org"}]}
+    )
+
+    message_id: MessageIdIn
+
+
+class ClassifyResponse(_Out):
+    message_id: str
+    model_version: str
+    variant: str
+    provider: str
+    prediction_id: int
+    created_at: datetime
+    predictions: dict[str, LabelSetResult]
+    decision: DecisionPublic
+
+    @classmethod
+    def of(cls, c: Classification) -> ClassifyResponse:
+        return cls(
+            message_id=c.message_id,
+            model_version=c.model_version,
+            variant=c.variant,
+            provider=c.provider,
+            prediction_id=c.prediction_id,
+            created_at=c.created_at,
+            predictions={name: LabelSetResult.of(p) for name, p in c.predictions.items()},
+            decision=DecisionPublic.of(c.routing),
+        )
+
+
+class ClassifyBatchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"message_ids": ["a@x", "b@x"]}]}
+    )
+
+    message_ids: list[MessageIdIn] = Field(description="Up to POSTROOM_SERVE_BATCH_MAX_IDS IDs (default 64).")
+
+
+class BatchItemPublic(_Out):
+    message_id: str
+    ok: bool
+    result: ClassifyResponse | None = None
+    error: ErrorPublic | None = None
+    status: int = Field(description="The status this ID would have had on its own (200, 404, 422, 503).")
+
+    @classmethod
+    def of(cls, item: Classification | ItemError) -> BatchItemPublic:
+        if isinstance(item, ItemError):
+            return cls(
+                message_id=item.message_id,
+                ok=False,
+                status=item.status,
+                error=ErrorPublic(error=item.error, detail=item.detail),
+            )
+        return cls(message_id=item.message_id, ok=True, status=200, result=ClassifyResponse.of(item))
+
+
+class ClassifyBatchResponse(_Out):
+    results: list[BatchItemPublic]
+    succeeded: int
+    failed: int
+
+
+class ModelPublic(_Out):
+    version: str
+    variant: str
+    provider: str
+    source: str
+    loaded_at: datetime
+    label_sets: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, model: LoadedModel) -> ModelPublic:
+        return cls(
+            version=model.version,
+            variant=model.variant,
+            provider=model.provider,
+            source=str(model.source.path),
+            loaded_at=model.loaded_at,
+            label_sets={k: list(v) for k, v in model.classifier.classes.items()},
+        )
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(
+        None, description="production (default: the configured one), a version, or a path."
+    )
+    variant: Literal["auto", "fp32", "optimized", "int8"] | None = None
+
+
+class ReloadResponse(_Out):
+    previous: ModelPublic | None
+    current: ModelPublic
+
+
+class HealthPublic(_Out):
+    status: str
+
+
+class ReadyPublic(_Out):
+    status: str
+    model: ModelPublic
+    store: str
+    api_keys: int
+
+
+class ThresholdsPublic(_Out):
+    version: int | None
+    values: dict[str, dict[str, float | None]]
+
+
+# The team lead's side of the router: threshold changes, suggestions, feedback, audit events, the page's data.
+
+Threshold = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+Precision = Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False)]
+Reason = Annotated[
+    StrictStr, Field(min_length=1, max_length=2000, description="Why: recorded with the change.")
+]
+BaseVersion = Annotated[
+    StrictInt | None,
+    Field(
+        ge=0,
+        description="The active thresholds version the change was made against (0: none yet). When given "
+        "and another version is active now, the change is refused with 409.",
+    ),
+]
+
+
+class ThresholdsUpdate(BaseModel):
+    """New thresholds for some classes (`null`: no automated reply, or for a queue: always trusted)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "changes": {"topic": {"card_replacement": 0.93, "tax_certificate": None}},
+                    "reason": "fewer wrong card replies after the new card product",
+                }
+            ]
+        },
+    )
+
+    changes: dict[StrictStr, dict[StrictStr, Threshold | None]] = Field(
+        min_length=1, description="Per label set, per class: a threshold in [0, 1], or null."
+    )
+    reason: Reason
+    base_version: BaseVersion = None
+
+
+class ThresholdsRollback(BaseModel):
+    """Make an earlier version's values active again (as a new version)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"version": 3, "reason": "v4 answered too many fee questions"}]},
+    )
+
+    version: StrictInt = Field(ge=1)
+    reason: Reason
+
+
+class SuggestionApply(BaseModel):
+    """Compute a suggestion from calibration predictions and store it as the new active version."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"model_version": "v0003", "target_precision": 0.95}]},
+    )
+
+    model_version: StrictStr = Field(min_length=1, max_length=NAME_MAX)
+    target_precision: Precision | None = Field(None, description="Default: POSTROOM_TARGET_PRECISION.")
+    confidence: Precision | None = Field(None, description="Default: POSTROOM_CONFIDENCE.")
+    guarantee: Literal["per-class", "pooled"] = "per-class"
+    queue_precision: Precision | None = Field(None, description="Also set queue thresholds (triage).")
+    reason: StrictStr | None = Field(None, max_length=2000, description="Put before the generated reason.")
+    base_version: BaseVersion = None
+
+
+class ThresholdChangePublic(_Out):
+    label_set: str
+    class_name: str = Field(serialization_alias="class", validation_alias="class")
+    old: float | None
+    new: float | None
+
+
+class ThresholdVersionPublic(_Out):
+    """One thresholds version: who, when, why, what changed, and the values."""
+
+    version: int
+    active: bool
+    created_at: datetime
+    created_by: str
+    reason: str
+    model_version: str | None
+    parent: int | None
+    rollback_to: int | None = None
+    suspension: bool = Field(False, description="Written by the feedback monitor.")
+    has_report: bool = Field(False, description="Stored with a suggestion report (its curves).")
+    changes: list[ThresholdChangePublic]
+    values: dict[str, dict[str, float | None]]
+
+    @classmethod
+    def of(cls, version: ThresholdVersion, active: int | None) -> ThresholdVersionPublic:
+        details = version.details or {}
+        return cls(
+            version=version.id,
+            active=version.id == active,
+            created_at=version.created_at,
+            created_by=version.created_by,
+            reason=version.reason,
+            model_version=version.model_version,
+            parent=version.parent_id,
+            rollback_to=details.get("rollback_to"),
+            suspension=bool(details.get("suspension")),
+            has_report=isinstance(details.get("report"), dict),
+            changes=[
+                ThresholdChangePublic(
+                    label_set=c["label_set"], class_name=c["class_name"], old=c["old"], new=c["new"]
+                )
+                for c in details.get("changes", [])
+            ],
+            values=version.values,
+        )
+
+
+class ThresholdHistoryPublic(_Out):
+    active: int | None
+    versions: list[ThresholdVersionPublic] = Field(description="Newest first.")
+
+
+class SuggestionPublic(_Out):
+    """Suggested thresholds, what they change, and the report: per label set and class the threshold,
+    expected precision and coverage and (per-class guarantee) the precision–coverage curve."""
+
+    model_version: str
+    guarantee: str
+    target_precision: float
+    confidence: float
+    queue_precision: float | None
+    values: dict[str, dict[str, float | None]]
+    changes: list[ThresholdChangePublic] = Field(description="Against the active thresholds.")
+    report: dict[str, Any]
+
+
+class FeedbackCreate(BaseModel):
+    """The outcome of a closed case, as the CRM reports it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "message_id": "msg-0001@example.org",
+                    "final_labels": {"topic": "card_replacement", "queue": "cards"},
+                    "auto_reply_resolved": True,
+                }
+            ]
+        },
+    )
+
+    message_id: MessageIdIn
+    final_labels: dict[StrictStr, StrictStr] = Field(
+        min_length=1, description="The final class per label set (any of the taxonomy's sets)."
+    )
+    auto_reply_resolved: StrictBool | None = Field(
+        None, description="Whether the automated reply resolved the case; null: none was sent, or unknown."
+    )
+    agent: StrictStr | None = Field(
+        None, min_length=1, max_length=NAME_MAX, description="Who closed the case (default: the key's name)."
+    )
+
+
+class RealizedPublic(_Out):
+    """Automated replies of one class with feedback in the rolling window, and how many were right."""
+
+    auto_replies: int
+    correct: int
+    resolved: int
+    precision: float | None
+    window_days: int
+
+
+class AuditEventPublic(_Out):
+    id: int | None
+    kind: str
+    subject: str | None
+    actor: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> AuditEventPublic:
+        return cls(
+            id=event.id,
+            kind=event.kind,
+            subject=event.subject,
+            actor=event.actor,
+            payload=event.payload or {},
+            created_at=event.created_at,
+        )
+
+
+class EventsPublic(_Out):
+    events: list[AuditEventPublic] = Field(description="Newest first.")
+
+
+class FeedbackStored(_Out):
+    feedback_id: int
+    message_id: str
+    reply_class: str | None = Field(description="The class of the automated reply it is about, if any.")
+    realized: RealizedPublic | None = Field(
+        description="That class's realized precision after this feedback."
+    )
+    suspended: list[AuditEventPublic] = Field(description="Auto-replies the monitor switched off just now.")
+
+
+class CurvePointPublic(_Out):
+    threshold: float
+    precision: float
+    coverage: float = Field(description="Share of all calibration messages selected at this threshold.")
+    selected: int
+
+
+class SuggestedPublic(_Out):
+    threshold: float | None
+    predicted: int | None = None
+    expected_precision: float | None = None
+    expected_coverage: float | None = None
+    examples_needed: int | None = None
+    reason: str | None = None
+
+
+class VersionBriefPublic(_Out):
+    version: int
+    created_at: datetime
+    created_by: str
+    reason: str
+    model_version: str | None
+
+
+class LastChangePublic(VersionBriefPublic):
+    old: float | None
+    new: float | None
+
+
+class LeadClassPublic(_Out):
+    name: str
+    description: str
+    threshold: float | None
+    has_template: bool | None = Field(description="Reply set only: an auto-reply template exists.")
+    template_languages: list[str]
+    auto_reply_allowed: bool
+    suggested: SuggestedPublic | None
+    curve: list[CurvePointPublic]
+    realized: RealizedPublic | None
+    suspended: bool
+    suspension: AuditEventPublic | None
+    last_change: LastChangePublic | None
+
+
+class LeadSetPublic(_Out):
+    name: str
+    description: str
+    role: Literal["reply", "queue"]
+    target_precision: float | None
+    confidence: float | None
+    guarantee: str | None
+    calibration_size: int | None
+    classes: list[LeadClassPublic]
+
+
+class LeadOverviewPublic(_Out):
+    """What the lead's page shows: per class of the reply and queue sets the threshold, the curve, realized
+    precision and suspensions."""
+
+    thresholds_version: int | None
+    active: VersionBriefPublic | None
+    model_version: str | None = Field(description="Whose calibration data the curves come from.")
+    models: list[str] = Field(description="Model versions with calibration predictions, newest first.")
+    loaded_model: str | None
+    curve_source: str | None
+    note: str | None = Field(description="Why there are no curves, when there are none.")
+    target_precision: float
+    confidence: float
+    feedback_window_days: int
+    feedback_alpha: float
+    label_sets: list[LeadSetPublic]
+    suspensions: list[AuditEventPublic]

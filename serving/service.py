@@ -1,0 +1,324 @@
+"""What the endpoints do, without HTTP: store a message, read one, classify by ID and keep every result.
+
+Every classification stores a `Prediction` (all label sets, the model version and variant) and a
+`RoutingDecision` in one transaction. A store error rolls back and is reported (503); nothing stored before
+is touched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from postroom.errors import PostroomError
+from postroom.ingest.fields import RecordError, check_message_id, record_to_message
+from postroom.ingest.readers import rfc822_to_message
+from postroom.ingest.records import IncomingMessage, Rejection
+from postroom.ingest.service import IngestResult, ingest_one
+from postroom.store import StoreError, check_store
+from postroom.store.models import Label, Message, Prediction, RoutingDecision, utcnow
+from postroom.taxonomy import Taxonomy
+from serving.errors import InvalidRequest, MessageConflict, MessageNotFound, PayloadTooLarge
+from serving.lifecycle import LoadedModel, ModelHolder
+from serving.metrics import Metrics
+from serving.routing import Routing, route
+from serving.runtime import Prediction as ModelPrediction
+
+
+def normalize_id(value: object) -> str:
+    """The stored form of an external message ID (`<abc@host>` and `abc@host` are the same message).
+
+    Raises:
+        InvalidRequest: empty, too long, control characters, or not a string.
+    """
+    try:
+        return check_message_id(value)
+    except RecordError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def _incoming(item: IncomingMessage | Rejection) -> IncomingMessage:
+    if isinstance(item, Rejection):
+        raise InvalidRequest(item.reason)
+    return item
+
+
+def parse_json_message(data: bytes, taxonomy: Taxonomy, max_bytes: int) -> IncomingMessage:
+    """A message from a JSON object with the fields of a JSONL ingestion record (docs/ingestion.md)."""
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"the message is larger than {max_bytes} bytes (POSTROOM_MAX_MESSAGE_BYTES)")
+    try:
+        record = json.loads(data)
+    except RecursionError:
+        raise InvalidRequest("the body is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise InvalidRequest(f"the body is not valid JSON{where}") from None
+    if not isinstance(record, dict):
+        raise InvalidRequest(f"the body must be a JSON object, got {type(record).__name__}")
+    return _incoming(record_to_message(record, taxonomy, "api"))
+
+
+def parse_rfc822_message(data: bytes, taxonomy: Taxonomy, max_bytes: int) -> IncomingMessage:
+    """A message from a raw RFC 822 source; labels from `X-Postroom-<Label-Set>` headers."""
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"the message is larger than {max_bytes} bytes (POSTROOM_MAX_MESSAGE_BYTES)")
+    return _incoming(rfc822_to_message(data, "api", taxonomy))
+
+
+def store_message(session: Session, incoming: IncomingMessage) -> IngestResult:
+    """Store one message, idempotent by ID; the same ID with other content is a conflict.
+
+    Raises:
+        MessageConflict: a message with this ID is stored with a different content.
+        StoreError: the store failed; nothing was written.
+    """
+    for attempt in (1, 2):
+        try:
+            result = ingest_one(session, incoming, source="api")
+            if result.outcome == "changed":
+                session.rollback()
+                raise MessageConflict(
+                    f"message {incoming.message_id!r} is stored with a different content; "
+                    "it is not overwritten"
+                )
+            session.commit()
+            return result
+        except IntegrityError:  # the same new ID stored concurrently: read it back and compare
+            session.rollback()
+            if attempt == 2:
+                raise StoreError("the message could not be stored (concurrent writes); retry") from None
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise StoreError(f"the message could not be stored: {type(exc).__name__}") from None
+    raise AssertionError("unreachable")
+
+
+def find_message(session: Session, message_id: str) -> Message:
+    message = session.scalar(select(Message).where(Message.message_id == message_id))
+    if message is None:
+        raise MessageNotFound(f"no message with ID {message_id!r}; store it first (POST /v1/messages)")
+    return message
+
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    id: int
+    model_version: str
+    variant: str
+    results: dict[str, object]
+    created_at: datetime
+    routing: Routing | None
+
+
+@dataclass(frozen=True)
+class MessageView:
+    message: Message
+    labels: dict[str, str]
+    latest: StoredPrediction | None
+
+
+def get_message(session: Session, raw_id: object) -> MessageView:
+    """A stored message with its current labels and its latest prediction and decision."""
+    message = find_message(session, normalize_id(raw_id))
+    labels = {
+        label.label_set: label.class_name
+        for label in session.scalars(
+            select(Label).where(Label.message_pk == message.id, Label.is_current.is_(True))
+        )
+    }
+    prediction = session.scalar(
+        select(Prediction).where(Prediction.message_pk == message.id).order_by(Prediction.id.desc()).limit(1)
+    )
+    latest = None
+    if prediction is not None:
+        decision = session.scalar(
+            select(RoutingDecision)
+            .where(RoutingDecision.prediction_pk == prediction.id)
+            .order_by(RoutingDecision.id.desc())
+            .limit(1)
+        )
+        routing = None
+        if decision is not None:
+            routing = Routing(
+                decision.decision,  # type: ignore[arg-type]
+                decision.queue or "",
+                decision.reply_class,
+                decision.reasons.get("reply"),
+                decision.thresholds_version,
+                list(decision.reasons.get("reasons", [])),
+            )
+        latest = StoredPrediction(
+            prediction.id,
+            prediction.model_version,
+            prediction.variant,
+            prediction.results,
+            prediction.created_at,
+            routing,
+        )
+    return MessageView(message, labels, latest)
+
+
+@dataclass(frozen=True)
+class Classification:
+    message_id: str
+    model_version: str
+    variant: str
+    provider: str
+    prediction_id: int
+    predictions: ModelPrediction
+    routing: Routing
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ItemError:
+    message_id: str
+    error: str
+    detail: str
+    status: int
+
+
+class ClassifyService:
+    """Classification by message ID against the model the holder serves at the time of the call."""
+
+    def __init__(self, taxonomy: Taxonomy, holder: ModelHolder, metrics: Metrics, batch_limit: int) -> None:
+        self.taxonomy = taxonomy
+        self.holder = holder
+        self.metrics = metrics
+        self.batch_limit = batch_limit
+
+    def classify(self, session: Session, raw_id: object) -> Classification:
+        """Classify one stored message and store the prediction and the decision.
+
+        Raises:
+            InvalidRequest: the ID is malformed.
+            ModelNotLoaded: no model is loaded.
+            MessageNotFound: no message with this ID.
+            StoreError: the results could not be stored.
+        """
+        message_id = normalize_id(raw_id)
+        model = self.holder.current
+        message = find_message(session, message_id)
+        outcome = self._classify(session, model, [message])[0]
+        if isinstance(outcome, ItemError):  # only a store error gets here
+            raise StoreError(outcome.detail)
+        return outcome
+
+    def classify_batch(self, session: Session, raw_ids: Sequence[object]) -> list[Classification | ItemError]:
+        """Classify many messages in one model run; a bad or unknown ID fails alone."""
+        if not raw_ids:
+            raise InvalidRequest("message_ids is empty")
+        if len(raw_ids) > self.batch_limit:
+            raise InvalidRequest(
+                f"at most {self.batch_limit} message IDs per batch, got {len(raw_ids)} "
+                "(POSTROOM_SERVE_BATCH_MAX_IDS)"
+            )
+        model = self.holder.current
+        results: list[Classification | ItemError | None] = [None] * len(raw_ids)
+        wanted: dict[str, list[int]] = {}
+        for index, raw in enumerate(raw_ids):
+            try:
+                wanted.setdefault(normalize_id(raw), []).append(index)
+            except InvalidRequest as exc:
+                shown = raw if isinstance(raw, str) else str(raw)
+                results[index] = ItemError(shown[:100], "InvalidRequest", str(exc), 422)
+        found = (
+            {
+                m.message_id: m
+                for m in session.scalars(select(Message).where(Message.message_id.in_(list(wanted))))
+            }
+            if wanted
+            else {}
+        )
+        for message_id, indexes in wanted.items():
+            if message_id not in found:
+                for index in indexes:
+                    results[index] = ItemError(
+                        message_id, "MessageNotFound", f"no message with ID {message_id!r}", 404
+                    )
+        messages = [found[m] for m in wanted if m in found]
+        if messages:
+            for message, outcome in zip(messages, self._classify(session, model, messages), strict=True):
+                for index in wanted[message.message_id]:
+                    results[index] = outcome
+        return [r for r in results if r is not None]
+
+    def _classify(
+        self, session: Session, model: LoadedModel, messages: list[Message]
+    ) -> list[Classification] | list[ItemError]:
+        texts = [m.model_text for m in messages]
+        predictions = model.predict(texts)
+        self.metrics.batch_size.observe(len(texts))
+        rows = []
+        try:
+            for message, text, prediction in zip(messages, texts, predictions, strict=True):
+                routing = route(
+                    session, self.taxonomy, prediction, message.language, has_text=bool(text.strip())
+                )
+                stored = Prediction(
+                    message_pk=message.id,
+                    model_version=model.version,
+                    variant=f"onnx-{model.variant}",
+                    results={name: p.to_record() for name, p in prediction.items()},
+                    created_at=utcnow(),
+                )
+                session.add(stored)
+                session.flush()
+                session.add(
+                    RoutingDecision(
+                        prediction_pk=stored.id,
+                        message_pk=message.id,
+                        decision=routing.decision,
+                        queue=routing.queue,
+                        reply_class=routing.reply_class,
+                        thresholds_version=routing.thresholds_version,
+                        reasons={
+                            "reasons": routing.reasons,
+                            "reply": routing.reply,
+                            "provider": model.provider,
+                        },
+                    )
+                )
+                rows.append((message, prediction, routing, stored))
+            session.commit()
+        except (SQLAlchemyError, PostroomError) as exc:
+            session.rollback()
+            detail = f"the prediction could not be stored: {type(exc).__name__}"
+            return [ItemError(m.message_id, "StoreError", detail, 503) for m in messages]
+        out = []
+        for message, prediction, routing, stored in rows:
+            for name, p in prediction.items():
+                self.metrics.predictions.labels(name, p.class_name).inc()
+            self.metrics.decisions.labels(routing.decision, routing.queue).inc()
+            out.append(
+                Classification(
+                    message.message_id,
+                    model.version,
+                    model.variant,
+                    model.provider,
+                    stored.id,
+                    prediction,
+                    routing,
+                    stored.created_at,
+                )
+            )
+        return out
+
+
+def readiness(holder: ModelHolder, engine: Engine) -> LoadedModel:
+    """The loaded model, after checking the store answers at the current schema.
+
+    Raises:
+        ModelNotLoaded: no model is loaded (the reason says why).
+        StoreError: the store is unreachable or not migrated.
+    """
+    model = holder.current
+    check_store(engine)
+    return model

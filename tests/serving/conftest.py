@@ -1,0 +1,100 @@
+"""Serving fixtures: the shared export, API keys of every role, and the app on a real store.
+
+`client` runs the app in-process (FastAPI's TestClient, lifespan included) against the `engine` fixture's
+store: SQLite, and PostgreSQL too when POSTROOM_TEST_POSTGRES_URL is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.ingest.records import IncomingMessage
+from postroom.ingest.service import ingest_one
+from postroom.settings import get_settings
+from serving.app import create_app
+from serving.auth import add_key
+from serving.config import ServingSettings, get_serving_settings
+from tests.serving.builders import MESSAGES, Exported, exported
+
+ROLES = ("router", "lead", "admin")
+
+
+@pytest.fixture(scope="session")
+def shared() -> Exported:
+    """The production version v0001 and its export (built once per test process)."""
+    return exported()
+
+
+@pytest.fixture
+def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """One API key per role, in a keys file the app reads."""
+    path = tmp_path / "api-keys.json"
+    monkeypatch.setenv("POSTROOM_API_KEYS_FILE", str(path))
+    return {role: add_key(path, f"test-{role}", role) for role in ROLES}
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def serving_env(
+    engine: Engine, shared: Exported, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Settings for an app on the test store, serving the shared export's registry; returns the keys."""
+    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(shared.registry_dir))
+    monkeypatch.setenv("POSTROOM_SERVE_WATCH_SECONDS", "0")
+    monkeypatch.setenv("POSTROOM_SERVE_THREADS", "1")
+    get_settings.cache_clear()
+    get_serving_settings.cache_clear()
+    return keys
+
+
+MakeClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(serving_env: dict[str, str]) -> Iterator[MakeClient]:
+    """Build apps with serving-settings overrides; each is started (lifespan) and checked for 500s after."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        settings = ServingSettings(**overrides)
+        client = TestClient(create_app(get_settings(), settings), raise_server_exceptions=True)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        unhandled = client.app.state.services.metrics.unhandled  # type: ignore[attr-defined]
+        total = sum(s.value for m in unhandled.collect() for s in m.samples if s.name.endswith("_total"))
+        client.__exit__(None, None, None)
+        assert total == 0, "a request ended in an unexpected 500"
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> TestClient:
+    return make_client()
+
+
+@pytest.fixture
+def stored(sessions: sessionmaker[Session]) -> list[str]:
+    """The test messages, stored through the real ingestion; their IDs."""
+    ids = []
+    with sessions() as session:
+        for index, (subject, body, labels) in enumerate(MESSAGES):
+            message_id = f"msg-{index:03d}@example.org"
+            ingest_one(
+                session, IncomingMessage(message_id, body, "text", "test", subject=subject, labels=labels)
+            )
+            ids.append(message_id)
+        session.commit()
+    return ids

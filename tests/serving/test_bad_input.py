@@ -1,0 +1,249 @@
+"""Bad input never gets a 500 and never costs stored data: malformed JSON, wrong types, huge bodies, missing
+or odd IDs, empty text, no model, a failing store. (`make_client` also fails a test on any unexpected 500.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.settings import get_settings
+from postroom.store.models import Message, Prediction, RoutingDecision
+from tests.serving.conftest import MakeClient, auth
+
+
+def _counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
+    with sessions() as session:
+        return tuple(  # type: ignore[return-value]
+            session.scalar(select(func.count()).select_from(t)) or 0
+            for t in (Message, Prediction, RoutingDecision)
+        )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"{bad json",
+        b"",
+        b"\xff\xfe{}",
+        b"[" * 50_000,
+        b"null",
+        b"[]",
+        b'"a string"',
+        b"{}",
+        b'{"message_id": null}',
+        b'{"message_id": 1.5}',
+        b'{"message_id": true}',
+        b'{"message_id": ["a"]}',
+        b'{"message_id": {"a": 1}}',
+        b'{"message_id": "a", "extra": 1}',
+    ],
+)
+def test_classify_rejects_malformed_or_mistyped_bodies(
+    client: TestClient, serving_env: dict[str, str], payload: bytes
+) -> None:
+    response = client.post(
+        "/v1/classify",
+        content=payload,
+        headers={**auth(serving_env["router"]), "Content-Type": "application/json"},
+    )
+    assert response.status_code in (400, 422), response.text
+    assert set(response.json()) == {"error", "detail"}
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("message_id", "reason"),
+    [
+        ("", "missing message_id"),
+        ("   ", "missing message_id"),
+        ("<>", "missing message_id"),
+        ("a\x00b", "control characters"),
+        ("line\nbreak", "control characters"),
+        ("x" * 513, "longer than 512"),
+    ],
+)
+def test_bad_ids_are_422_with_the_reason(
+    client: TestClient, serving_env: dict[str, str], message_id: str, reason: str
+) -> None:
+    key = auth(serving_env["router"])
+    for path, body in (
+        ("/v1/classify", {"message_id": message_id}),
+        ("/v1/messages", {"message_id": message_id, "body": "hi"}),
+    ):
+        response = client.post(path, json=body, headers=key)
+        assert response.status_code == 422, (path, response.text)
+        assert reason in response.json()["detail"]
+    batch = client.post("/v1/classify/batch", json={"message_ids": [message_id]}, headers=key).json()
+    assert batch["results"][0]["status"] == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"message_id": "m1", "body": 5}, "body must be a string"),
+        ({"message_id": "m1"}, "needs exactly one of body, html or raw"),
+        ({"message_id": "m1", "body": ""}, "needs exactly one of body, html or raw"),
+        ({"message_id": "m1", "body": "a", "html": "<p>b</p>"}, "needs exactly one"),
+        ({"message_id": "m1", "body": "a", "colour": "red"}, "unknown field"),
+        ({"message_id": "m1", "body": "a", "topic": "no_such_class"}, "unknown class"),
+        ({"message_id": "m1", "body": "a", "received_at": "yesterday"}, "ISO 8601"),
+        ({"message_id": "m1", "body": "a", "metadata": [1]}, "metadata must be an object"),
+    ],
+)
+def test_bad_messages_are_422_and_nothing_is_stored(
+    client: TestClient, serving_env: dict[str, str], sessions: sessionmaker[Session], body: dict, reason: str
+) -> None:
+    response = client.post("/v1/messages", json=body, headers=auth(serving_env["router"]))
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"]
+    assert _counts(sessions) == (0, 0, 0)
+
+
+def test_nested_json_and_bad_utf8_messages(client: TestClient, serving_env: dict[str, str]) -> None:
+    headers = {**auth(serving_env["router"]), "Content-Type": "application/json"}
+    for payload in (b"[" * 50_000, b'{"message_id": "\xff"}', b"[1, 2]"):
+        response = client.post("/v1/messages", content=payload, headers=headers)
+        assert response.status_code == 422, response.text
+
+
+def test_wrong_media_type_method_and_route(client: TestClient, serving_env: dict[str, str]) -> None:
+    key = auth(serving_env["router"])
+    plain = client.post("/v1/messages", content=b"hello", headers={**key, "Content-Type": "text/plain"})
+    assert plain.status_code == 415 and plain.json()["error"] == "UnsupportedMediaType"
+    assert client.post("/v1/messages", content=b"hello", headers=key).status_code == 415
+    wrong_method = client.get("/v1/classify", headers=key)
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "MethodNotAllowed"
+    missing = client.get("/v2/nothing", headers=key)
+    assert missing.status_code == 404 and missing.json()["error"] == "NotFound"
+    empty_rfc822 = client.post(
+        "/v1/messages", content=b"  ", headers={**key, "Content-Type": "message/rfc822"}
+    )
+    assert empty_rfc822.status_code == 422 and "empty message" in empty_rfc822.json()["detail"]
+    no_id = client.post(
+        "/v1/messages", content=b"Subject: hi\r\n\r\nbody", headers={**key, "Content-Type": "message/rfc822"}
+    )
+    assert no_id.status_code == 422 and "message_id" in no_id.json()["detail"]
+
+
+class TestHugeBodies:
+    @pytest.fixture
+    def small(self, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+        monkeypatch.setenv("POSTROOM_MAX_MESSAGE_BYTES", "2048")
+        get_settings.cache_clear()
+        return make_client(serve_max_request_bytes=4096)
+
+    def test_declared_length_over_the_limit_is_413(
+        self, small: TestClient, serving_env: dict[str, str], sessions: sessionmaker[Session]
+    ) -> None:
+        body = {"message_id": "big", "body": "x" * 5000}
+        response = small.post("/v1/messages", json=body, headers=auth(serving_env["router"]))
+        assert response.status_code == 413 and response.json()["error"] == "PayloadTooLarge"
+        assert _counts(sessions) == (0, 0, 0)
+
+    def test_streamed_body_over_the_limit_is_413(
+        self, small: TestClient, serving_env: dict[str, str]
+    ) -> None:
+        def chunks() -> Iterator[bytes]:
+            yield b'{"message_id": "big", "body": "'
+            for _ in range(10):
+                yield b"x" * 1000
+            yield b'"}'
+
+        response = small.post(
+            "/v1/messages",
+            content=chunks(),
+            headers={**auth(serving_env["router"]), "Content-Type": "application/json"},
+        )
+        assert response.status_code == 413
+
+    def test_message_over_the_message_limit_is_413(
+        self, small: TestClient, serving_env: dict[str, str]
+    ) -> None:
+        raw = b"Message-ID: <a@b>\r\nSubject: s\r\n\r\n" + b"y" * 3000
+        response = small.post(
+            "/v1/messages",
+            content=raw,
+            headers={**auth(serving_env["router"]), "Content-Type": "message/rfc822"},
+        )
+        assert response.status_code == 413
+        assert "POSTROOM_MAX_MESSAGE_BYTES" in response.json()["detail"]
+
+    def test_a_body_within_the_limit_passes(self, small: TestClient, serving_env: dict[str, str]) -> None:
+        response = small.post(
+            "/v1/messages", json={"message_id": "ok", "body": "x" * 1000}, headers=auth(serving_env["router"])
+        )
+        assert response.status_code == 201
+
+
+def test_empty_text_goes_to_triage(
+    client: TestClient, serving_env: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    key = auth(serving_env["router"])
+    assert (
+        client.post("/v1/messages", json={"message_id": "blank", "html": "<p> </p>"}, headers=key).status_code
+        == 201
+    )
+    response = client.post("/v1/classify", json={"message_id": "blank"}, headers=key)
+    assert response.status_code == 200, response.text
+    decision = response.json()["decision"]
+    assert decision == {**decision, "decision": "human", "queue": "triage"}
+    assert "no text" in decision["reasons"][0]
+    assert _counts(sessions) == (1, 1, 1)
+
+
+def test_no_model_is_503_with_the_reason_and_ingest_still_works(
+    make_client: MakeClient, serving_env: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    client = make_client(serve_model="v0099")
+    key = auth(serving_env["router"])
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "v0099" in ready.json()["detail"]
+    assert (
+        client.post("/v1/messages", json={"message_id": "m", "body": "Hallo"}, headers=key).status_code == 201
+    )
+    for path, body in (("/v1/classify", {"message_id": "m"}), ("/v1/classify/batch", {"message_ids": ["m"]})):
+        response = client.post(path, json=body, headers=key)
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "ModelNotLoaded"
+        assert "v0099" in response.json()["detail"]
+    assert client.get("/healthz").status_code == 200
+    assert "postroom_model_loaded 0.0" in client.get("/metrics").text
+    assert _counts(sessions) == (1, 0, 0)
+
+
+def test_nothing_in_production_says_what_to_do(
+    make_client: MakeClient, serving_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(tmp_path / "empty-registry"))
+    get_settings.cache_clear()
+    detail = make_client().get("/readyz").json()["detail"]
+    assert "no model version is in production" in detail and "postroom export" in detail
+
+
+def test_a_failing_store_is_503_and_leaves_no_partial_rows(
+    client: TestClient,
+    serving_env: dict[str, str],
+    stored: list[str],
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = _counts(sessions)
+
+    def broken_commit(self: Session) -> None:
+        raise OperationalError("COMMIT", {}, Exception("disk full"))
+
+    monkeypatch.setattr(Session, "commit", broken_commit)
+    key = auth(serving_env["router"])
+    single = client.post("/v1/classify", json={"message_id": stored[0]}, headers=key)
+    assert single.status_code == 503 and single.json()["error"] == "StoreError"
+    batch = client.post("/v1/classify/batch", json={"message_ids": stored[:2]}, headers=key).json()
+    assert [r["status"] for r in batch["results"]] == [503, 503]
+    message = client.post("/v1/messages", json={"message_id": "new", "body": "hi"}, headers=key)
+    assert message.status_code == 503
+    monkeypatch.undo()
+    assert _counts(sessions) == before

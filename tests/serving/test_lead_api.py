@@ -1,0 +1,658 @@
+"""The team lead's API on a real store: thresholds (change, history, rollback, suggest, apply), feedback with
+automatic suspension, audit events, the page's overview, and the metrics. Every endpoint with its auth, bad
+input (4xx with a reason, never a 500, nothing stored changed).
+
+Most tests run the app without a model (none is needed); one classifies with the shared export to show that a
+thresholds change applies to the next `/v1/classify` without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from postroom.settings import get_settings
+from postroom.store.models import AuditEvent, Feedback, Label, ThresholdVersion
+from postroom.taxonomy import Taxonomy
+from router.feedback import MONITOR_ACTOR, SUSPENSION_EVENT, RealizedPrecision, below_target
+from serving.app import create_app
+from serving.config import ServingSettings, get_serving_settings
+from serving.routing import route
+from serving.runtime import SetPrediction
+from tests.serving.conftest import auth
+from tests.serving.lead_data import auto_replied, seed_calibration
+
+JSON = {"Content-Type": "application/json"}
+
+
+MakeLeadClient = Callable[[], TestClient]
+
+
+@pytest.fixture
+def make_lead_client(
+    engine: Engine, keys: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MakeLeadClient]:
+    """Start apps on the test store without a model (the lead's side needs none); each is checked for 500s."""
+    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setenv("POSTROOM_SERVE_WATCH_SECONDS", "0")
+    get_settings.cache_clear()
+    get_serving_settings.cache_clear()
+    clients: list[TestClient] = []
+
+    def make() -> TestClient:
+        client = TestClient(create_app(get_settings(), ServingSettings()))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        unhandled = client.app.state.services.metrics.unhandled  # type: ignore[attr-defined]
+        total = sum(s.value for m in unhandled.collect() for s in m.samples if s.name.endswith("_total"))
+        client.__exit__(None, None, None)
+        assert total == 0, "a request ended in an unexpected 500"
+
+
+@pytest.fixture
+def app_client(make_lead_client: MakeLeadClient) -> TestClient:
+    return make_lead_client()
+
+
+def call(client: TestClient, key: str | None, method: str, path: str, **kwargs: Any) -> Response:
+    headers = {**kwargs.pop("headers", {}), **(auth(key) if key else {})}
+    return client.request(method, path, headers=headers, **kwargs)
+
+
+def counts(sessions: sessionmaker[Session]) -> dict[str, int]:
+    with sessions() as session:
+        return {
+            t.__name__: session.scalar(select(func.count()).select_from(t)) or 0
+            for t in (ThresholdVersion, Feedback, Label, AuditEvent)
+        }
+
+
+def change(client: TestClient, key: str, changes: dict[str, Any], reason: str = "test") -> Response:
+    return call(client, key, "POST", "/v1/thresholds", json={"changes": changes, "reason": reason})
+
+
+# ---------------------------------------------------------------- auth
+
+LEAD_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/v1/thresholds", None),
+    ("GET", "/v1/thresholds/history", None),
+    ("POST", "/v1/thresholds", {"changes": {"topic": {"card_replacement": 0.9}}, "reason": "x"}),
+    ("POST", "/v1/thresholds/rollback", {"version": 1, "reason": "x"}),
+    ("GET", "/v1/thresholds/suggest?model_version=v0001", None),
+    ("POST", "/v1/thresholds/suggest/apply", {"model_version": "v0001"}),
+    ("GET", "/v1/events", None),
+    ("GET", "/v1/lead/overview", None),
+]
+FEEDBACK = ("POST", "/v1/feedback", {"message_id": "m1", "final_labels": {"topic": "account_statement"}})
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [*LEAD_ENDPOINTS, FEEDBACK])
+def test_401_without_a_key_or_with_a_wrong_one(
+    app_client: TestClient, sessions: sessionmaker[Session], method: str, path: str, body: Any
+) -> None:
+    before = counts(sessions)
+    for key in (None, "pr_not-a-key"):
+        response = call(app_client, key, method, path, json=body)
+        assert response.status_code == 401, response.text
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"] == "NotAuthenticated"
+    assert counts(sessions) == before
+
+
+@pytest.mark.parametrize(("method", "path", "body"), LEAD_ENDPOINTS)
+def test_lead_endpoints_refuse_a_router_key(
+    app_client: TestClient, keys: dict[str, str], method: str, path: str, body: Any
+) -> None:
+    response = call(app_client, keys["router"], method, path, json=body)
+    assert response.status_code == 403, response.text
+    assert "needs the lead role" in response.json()["detail"]
+
+
+def test_feedback_refuses_a_lead_key_and_admin_may_do_all(
+    app_client: TestClient, keys: dict[str, str]
+) -> None:
+    method, path, body = FEEDBACK
+    assert call(app_client, keys["lead"], method, path, json=body).status_code == 403
+    assert call(app_client, keys["admin"], method, path, json=body).status_code == 404  # allowed; no message
+    assert call(app_client, keys["admin"], "GET", "/v1/thresholds/history").status_code == 200
+
+
+def test_openapi_documents_the_new_endpoints(app_client: TestClient) -> None:
+    paths = app_client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/v1/thresholds/history",
+        "/v1/thresholds/rollback",
+        "/v1/thresholds/suggest",
+        "/v1/thresholds/suggest/apply",
+        "/v1/feedback",
+        "/v1/events",
+        "/v1/lead/overview",
+    ):
+        assert path in paths, path
+    assert "/lead" not in paths
+
+
+# ---------------------------------------------------------------- changes, history, rollback
+
+
+def test_change_history_rollback(app_client: TestClient, keys: dict[str, str]) -> None:
+    lead = keys["lead"]
+    first = change(app_client, lead, {"topic": {"card_replacement": 0.93, "tax_certificate": 0.9}}, "first")
+    assert first.status_code == 201, first.text
+    v1 = first.json()
+    assert v1["version"] == 1 and v1["active"] and v1["created_by"] == "test-lead" and v1["reason"] == "first"
+    assert {(c["class"], c["old"], c["new"]) for c in v1["changes"]} == {
+        ("card_replacement", None, 0.93),
+        ("tax_certificate", None, 0.9),
+    }
+    second = change(app_client, lead, {"topic": {"tax_certificate": None}, "queue": {"cards": 0.4}}, "fees")
+    assert second.status_code == 201 and second.json()["parent"] == 1
+    active = call(app_client, lead, "GET", "/v1/thresholds").json()
+    assert active["version"] == 2 and active["values"]["topic"]["tax_certificate"] is None
+    assert active["values"]["topic"]["card_replacement"] == 0.93 and active["values"]["queue"]["cards"] == 0.4
+
+    back = call(app_client, lead, "POST", "/v1/thresholds/rollback", json={"version": 1, "reason": "undo"})
+    assert back.status_code == 201, back.text
+    assert back.json()["rollback_to"] == 1 and back.json()["version"] == 3
+    history = call(app_client, lead, "GET", "/v1/thresholds/history").json()
+    assert history["active"] == 3
+    assert [v["version"] for v in history["versions"]] == [3, 2, 1]
+    assert [v["active"] for v in history["versions"]] == [True, False, False]
+    assert history["versions"][0]["values"]["topic"]["tax_certificate"] == 0.9
+    assert history["versions"][0]["values"]["queue"]["cards"] == 0.0
+    assert history["versions"][1]["reason"] == "fees" and history["versions"][1]["created_at"]
+    limited = call(app_client, lead, "GET", "/v1/thresholds/history?limit=1").json()
+    assert [v["version"] for v in limited["versions"]] == [3]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{bad json", "not valid JSON"),
+        (b"[]", "body"),
+        (b"{}", "changes: Field required"),
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}}', "reason: Field required"),
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": ""}', "reason: String should have"),
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "   "}', "a reason is required"),
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": 5}', "reason: Input should be"),
+        (b'{"changes": {}, "reason": "x"}', "changes: Dictionary should have at least 1 item"),
+        (b'{"changes": {"topic": 0.9}, "reason": "x"}', "changes.topic: Input should be a valid dictionary"),
+        (b'{"changes": {"topic": {"card_replacement": "0.9"}}, "reason": "x"}', "valid number"),
+        (b'{"changes": {"topic": {"card_replacement": true}}, "reason": "x"}', "valid number"),
+        (b'{"changes": {"topic": {"card_replacement": 1.5}}, "reason": "x"}', "less than or equal to 1"),
+        (b'{"changes": {"topic": {"card_replacement": -0.1}}, "reason": "x"}', "greater than or equal to 0"),
+        (b'{"changes": {"topic": {"card_replacement": NaN}}, "reason": "x"}', "finite number"),
+        (b'{"changes": {"topic": {"mortgage": 0.9}}, "reason": "x"}', "unknown class 'mortgage'"),
+        (b'{"changes": {"colour": {"red": 0.9}}, "reason": "x"}', "unknown label set 'colour'"),
+        (b'{"changes": {"topic": {"card_replacement": null}}, "reason": "x"}', "no threshold changes"),
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "x", "who": "me"}', "Extra inputs"),
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "x", "base_version": 7}', "changed"),
+    ],
+)
+def test_bad_changes_are_4xx_with_a_reason_and_store_nothing(
+    app_client: TestClient,
+    keys: dict[str, str],
+    sessions: sessionmaker[Session],
+    payload: bytes,
+    reason: str,
+) -> None:
+    before = counts(sessions)
+    response = call(app_client, keys["lead"], "POST", "/v1/thresholds", content=payload, headers=JSON)
+    assert response.status_code in (400, 409, 422), response.text
+    assert set(response.json()) == {"error", "detail"}
+    assert reason in response.json()["detail"]
+    assert counts(sessions) == before
+
+
+def test_base_version_guards_against_a_concurrent_change(
+    app_client: TestClient, keys: dict[str, str]
+) -> None:
+    lead = keys["lead"]
+    body = {"changes": {"topic": {"card_replacement": 0.9}}, "reason": "x", "base_version": 0}
+    assert call(app_client, lead, "POST", "/v1/thresholds", json=body).status_code == 201
+    body["changes"] = {"topic": {"card_replacement": 0.8}}
+    stale = call(app_client, lead, "POST", "/v1/thresholds", json=body)
+    assert stale.status_code == 409 and "version 1 is active, not 0" in stale.json()["detail"]
+    body["base_version"] = 1
+    assert call(app_client, lead, "POST", "/v1/thresholds", json=body).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        ({"version": 99, "reason": "x"}, 404, "no threshold version 99"),
+        ({"version": "1", "reason": "x"}, 422, "version: Input should be a valid integer"),
+        ({"version": 0, "reason": "x"}, 422, "greater than or equal to 1"),
+        ({"version": 1}, 422, "reason: Field required"),
+        ({"version": 1, "reason": " "}, 422, "a reason is required"),
+        ({"version": 1, "reason": "x"}, 422, "no threshold changes"),  # v1 is active
+    ],
+)
+def test_bad_rollbacks(
+    app_client: TestClient,
+    keys: dict[str, str],
+    sessions: sessionmaker[Session],
+    body: dict[str, Any],
+    status: int,
+    reason: str,
+) -> None:
+    assert change(app_client, keys["lead"], {"topic": {"card_replacement": 0.9}}).status_code == 201
+    before = counts(sessions)
+    response = call(app_client, keys["lead"], "POST", "/v1/thresholds/rollback", json=body)
+    assert response.status_code == status, response.text
+    assert reason in response.json()["detail"]
+    assert counts(sessions) == before
+
+
+def test_bad_history_and_events_queries(app_client: TestClient, keys: dict[str, str]) -> None:
+    for path in ("/v1/thresholds/history?limit=0", "/v1/thresholds/history?limit=x", "/v1/events?limit=501"):
+        response = call(app_client, keys["lead"], "GET", path)
+        assert response.status_code == 422 and "limit" in response.json()["detail"], path
+
+
+# ---------------------------------------------------------------- suggestions
+
+
+def test_suggest_then_apply(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        seed_calibration(session, "v0001", per_class=200, classes=("account_statement", "standing_order"))
+    lead = keys["lead"]
+    before = counts(sessions)
+    suggested = call(
+        app_client, lead, "GET", "/v1/thresholds/suggest?model_version=v0001&queue_precision=0.9"
+    )
+    assert suggested.status_code == 200, suggested.text
+    data = suggested.json()
+    assert data["target_precision"] == 0.95 and data["confidence"] == 0.9 and data["guarantee"] == "per-class"
+    statement = data["report"]["topic"]["classes"]["account_statement"]
+    assert statement["threshold"] is not None and statement["expected_precision"] >= 0.95
+    assert 2 <= len(statement["curve"]) <= 60
+    assert set(statement["curve"][0]) == {"threshold", "precision", "coverage", "selected"}
+    assert data["report"]["topic"]["classes"]["standing_order"]["threshold"] is None
+    assert ("topic", "account_statement") in {(c["label_set"], c["class"]) for c in data["changes"]}
+    assert "queue" in data["report"] and counts(sessions) == before  # a suggestion stores nothing
+
+    pooled = call(app_client, lead, "GET", "/v1/thresholds/suggest?model_version=v0001&guarantee=pooled")
+    assert pooled.status_code == 200 and pooled.json()["report"]["topic"]["guarantee"] == "pooled"
+
+    applied = call(
+        app_client,
+        lead,
+        "POST",
+        "/v1/thresholds/suggest/apply",
+        json={"model_version": "v0001", "reason": "new model v0001", "base_version": 0},
+    )
+    assert applied.status_code == 201, applied.text
+    version = applied.json()
+    assert version["has_report"] and version["created_by"] == "test-lead"
+    assert version["reason"].startswith("new model v0001 (suggested (per-class guarantee)")
+    assert version["values"]["topic"]["account_statement"] == statement["threshold"]
+    again = call(app_client, lead, "POST", "/v1/thresholds/suggest/apply", json={"model_version": "v0001"})
+    assert again.status_code == 422 and "no threshold changes" in again.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("", "no model is loaded: give model_version"),
+        ("?model_version=v0404", "no calibration predictions for model version 'v0404'"),
+        ("?model_version=v0001&target_precision=1.5", "target_precision: Input should be less than 1"),
+        ("?model_version=v0001&confidence=0", "confidence: Input should be greater than 0"),
+        ("?model_version=v0001&target_precision=high", "target_precision: Input should be a valid number"),
+        ("?model_version=v0001&guarantee=somehow", "guarantee: Input should be 'per-class' or 'pooled'"),
+    ],
+)
+def test_bad_suggest_queries(app_client: TestClient, keys: dict[str, str], query: str, reason: str) -> None:
+    response = call(app_client, keys["lead"], "GET", f"/v1/thresholds/suggest{query}")
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({}, "model_version: Field required"),
+        ({"model_version": "v0404"}, "no calibration predictions"),
+        ({"model_version": "v0001", "target_precision": 1}, "target_precision: Input should be less than 1"),
+        ({"model_version": "v0001", "guarantee": "x"}, "guarantee"),
+        ({"model_version": "v0001", "extra": 1}, "Extra inputs are not permitted"),
+        ({"model_version": 1}, "model_version: Input should be a valid string"),
+    ],
+)
+def test_bad_apply_bodies(
+    app_client: TestClient,
+    keys: dict[str, str],
+    sessions: sessionmaker[Session],
+    body: dict[str, Any],
+    reason: str,
+) -> None:
+    before = counts(sessions)
+    response = call(app_client, keys["lead"], "POST", "/v1/thresholds/suggest/apply", json=body)
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"]
+    assert counts(sessions) == before
+
+
+# ---------------------------------------------------------------- the page's overview
+
+
+def test_overview_before_any_data(app_client: TestClient, keys: dict[str, str], taxonomy: Taxonomy) -> None:
+    response = call(app_client, keys["lead"], "GET", "/v1/lead/overview")
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["thresholds_version"] is None and data["model_version"] is None and data["models"] == []
+    assert "no calibration predictions" in data["note"]
+    assert [(s["name"], s["role"]) for s in data["label_sets"]] == [("topic", "reply"), ("queue", "queue")]
+    topic = {c["name"]: c for c in data["label_sets"][0]["classes"]}
+    assert len(topic) == len(taxonomy.label_set("topic").classes)
+    card = topic["card_replacement"]
+    assert card["threshold"] is None and card["has_template"] and card["template_languages"] == ["de", "en"]
+    assert card["description"].startswith("A card is lost") and card["curve"] == [] and not card["suspended"]
+    assert topic["fee_complaint"]["has_template"] is False
+    queue = {c["name"]: c for c in data["label_sets"][1]["classes"]}
+    assert queue["cards"]["threshold"] == 0.0 and queue["cards"]["has_template"] is None
+
+
+def test_overview_curves_from_the_stored_suggestion_and_from_calibration(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        seed_calibration(session, "v0001", per_class=200, classes=("account_statement",))
+        seed_calibration(session, "v0002", per_class=60, classes=("card_replacement",), seed=1)
+    lead = keys["lead"]
+    apply = {"model_version": "v0001", "queue_precision": 0.9}
+    assert call(app_client, lead, "POST", "/v1/thresholds/suggest/apply", json=apply).status_code == 201
+    assert change(app_client, lead, {"topic": {"account_statement": 0.99}}, "stricter").status_code == 201
+
+    data = call(app_client, lead, "GET", "/v1/lead/overview").json()
+    assert data["thresholds_version"] == 2 and data["model_version"] == "v0001"
+    assert data["models"] == ["v0002", "v0001"]
+    assert data["curve_source"] == "the suggestion stored with thresholds version 1"
+    topic, queue = data["label_sets"]
+    assert topic["target_precision"] == 0.95 and topic["calibration_size"] == 200
+    statement = next(c for c in topic["classes"] if c["name"] == "account_statement")
+    assert statement["threshold"] == 0.99 and statement["suggested"]["threshold"] < 0.99
+    assert len(statement["curve"]) > 2 and statement["last_change"]["reason"] == "stricter"
+    assert (statement["last_change"]["version"], statement["last_change"]["new"]) == (2, 0.99)
+    accounts = next(c for c in queue["classes"] if c["name"] == "accounts")
+    assert accounts["curve"] and accounts["suggested"] is not None
+
+    other = call(app_client, lead, "GET", "/v1/lead/overview?model_version=v0002").json()
+    assert other["model_version"] == "v0002"
+    assert other["curve_source"] == "computed from the calibration predictions of v0002 (topic, queue)"
+    card = next(c for c in other["label_sets"][0]["classes"] if c["name"] == "card_replacement")
+    assert card["curve"] and card["curve"][-1]["selected"] == 60
+
+    missing = call(app_client, lead, "GET", "/v1/lead/overview?model_version=v0404").json()
+    assert "no calibration predictions for model version 'v0404'" in missing["note"]
+
+
+def test_overview_computes_curves_when_the_stored_report_is_pooled(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        seed_calibration(session, "v0001", per_class=200, classes=("account_statement",))
+    apply = {"model_version": "v0001", "guarantee": "pooled"}
+    assert (
+        call(app_client, keys["lead"], "POST", "/v1/thresholds/suggest/apply", json=apply).status_code == 201
+    )
+    data = call(app_client, keys["lead"], "GET", "/v1/lead/overview").json()
+    assert data["curve_source"] == "computed from the calibration predictions of v0001 (topic, queue)"
+    statement = next(c for c in data["label_sets"][0]["classes"] if c["name"] == "account_statement")
+    assert statement["curve"]
+
+
+# ---------------------------------------------------------------- feedback and suspension
+
+
+def test_feedback_suspends_a_failing_class_logs_lists_and_exports_it(
+    app_client: TestClient,
+    keys: dict[str, str],
+    sessions: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lead, router = keys["lead"], keys["router"]
+    assert change(app_client, lead, {"topic": {"account_statement": 0.9}}, "calibrated").status_code == 201
+    secret = "Meine geheime IBAN DE02120300000000202051"
+    with sessions() as session:
+        ids = [
+            auto_replied(session, f"auto-{i}@x", "account_statement", 1, body=secret).message_id
+            for i in range(16)
+        ]
+        session.commit()
+    # 10 right, then wrong ones until the evidence is enough (at target 0.95, alpha 0.05: the 3rd wrong one).
+    outcomes = [True] * 10 + [False] * 6
+    expected = next(
+        n
+        for n in range(1, len(outcomes) + 1)
+        if below_target(RealizedPrecision("x", n, sum(outcomes[:n]), 0), 0.95, 0.05)
+    )
+    logger = logging.getLogger("postroom.serving")  # "postroom" may not propagate (serving.app's logging)
+    logger.addHandler(caplog.handler)
+    suspended_at = []
+    try:
+        for n, (message_id, right) in enumerate(zip(ids, outcomes, strict=True), start=1):
+            body = {
+                "message_id": message_id,
+                "final_labels": {"topic": "account_statement" if right else "tax_certificate"},
+                "auto_reply_resolved": right,
+            }
+            response = call(app_client, router, "POST", "/v1/feedback", json=body)
+            assert response.status_code == 201, response.text
+            data = response.json()
+            assert data["reply_class"] == "account_statement"
+            assert data["realized"]["auto_replies"] == n and data["realized"]["correct"] == sum(outcomes[:n])
+            if data["suspended"]:
+                suspended_at.append(n)
+                event = data["suspended"][0]
+                assert event["kind"] == SUSPENSION_EVENT and event["subject"] == "topic.account_statement"
+                assert (event["payload"]["auto_replies"], event["payload"]["correct"]) == (n, 10)
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert suspended_at == [expected] == [13]
+
+    assert (
+        call(app_client, lead, "GET", "/v1/thresholds").json()["values"]["topic"]["account_statement"] is None
+    )
+    newest = call(app_client, lead, "GET", "/v1/thresholds/history?limit=1").json()["versions"][0]
+    assert newest["created_by"] == MONITOR_ACTOR and newest["suspension"] and "10/13" in newest["reason"]
+    events = call(app_client, lead, "GET", f"/v1/events?kind={SUSPENSION_EVENT}").json()["events"]
+    assert [e["subject"] for e in events] == ["topic.account_statement"]
+    assert events[0]["payload"]["thresholds_version"] == newest["version"]
+    assert call(app_client, lead, "GET", "/v1/events?kind=nothing").json()["events"] == []
+
+    metrics = app_client.get("/metrics").text
+    assert 'postroom_realized_precision{class="account_statement",label_set="topic"} 0.625' in metrics
+    assert 'postroom_realized_auto_replies{class="account_statement",label_set="topic"} 16.0' in metrics
+    assert 'postroom_auto_reply_suspensions_total{class="account_statement",label_set="topic"} 1.0' in metrics
+    assert "postroom_feedback_total 16.0" in metrics
+
+    logged = {r.getMessage() for r in caplog.records if "suspended" in r.getMessage()}  # a set: see above
+    assert len(logged) == 1 and "topic.account_statement: 10 of 13" in logged.pop()
+    assert not any("IBAN" in r.getMessage() for r in caplog.records)
+
+    overview = call(app_client, lead, "GET", "/v1/lead/overview").json()
+    statement = next(c for c in overview["label_sets"][0]["classes"] if c["name"] == "account_statement")
+    assert statement["suspended"] and statement["suspension"]["payload"]["correct"] == 10
+    assert statement["realized"] == {
+        "auto_replies": 16,
+        "correct": 10,
+        "resolved": 10,
+        "precision": 0.625,
+        "window_days": 30,
+    }
+    assert overview["suspensions"][0]["subject"] == "topic.account_statement"
+
+    # The lead turns it on again: not suspended any more, and history says who.
+    assert (
+        change(app_client, lead, {"topic": {"account_statement": 0.97}}, "template fixed").status_code == 201
+    )
+    overview = call(app_client, lead, "GET", "/v1/lead/overview").json()
+    statement = next(c for c in overview["label_sets"][0]["classes"] if c["name"] == "account_statement")
+    assert not statement["suspended"] and statement["threshold"] == 0.97
+
+
+def test_feedback_on_a_human_case_and_labels(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session:
+        from postroom.ingest.records import IncomingMessage
+        from postroom.ingest.service import ingest_one
+
+        ingest_one(
+            session, IncomingMessage("h1@x", "Frage", "text", "test", labels={"topic": "fee_complaint"})
+        )
+        session.commit()
+    body = {"message_id": "<h1@x>", "final_labels": {"topic": "service_complaint", "queue": "complaints"}}
+    response = call(app_client, keys["router"], "POST", "/v1/feedback", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    assert data["message_id"] == "h1@x" and data["reply_class"] is None and data["realized"] is None
+    assert data["suspended"] == []
+    with sessions() as session:
+        labels = session.scalars(select(Label).order_by(Label.id)).all()
+        assert [(x.class_name, x.source, x.is_current, x.annotator) for x in labels] == [
+            ("fee_complaint", "import", False, None),
+            ("service_complaint", "feedback", True, "test-router"),
+            ("complaints", "feedback", True, "test-router"),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "reason"),
+    [
+        (b"{bad json", 422, "not valid JSON"),
+        (b"[]", 422, "body"),
+        (b'{"final_labels": {"topic": "fee_complaint"}}', 422, "message_id: Field required"),
+        (b'{"message_id": "m1"}', 422, "final_labels: Field required"),
+        (b'{"message_id": "m1", "final_labels": {}}', 422, "at least 1 item"),
+        (b'{"message_id": "m1", "final_labels": {"topic": 3}}', 422, "final_labels.topic: Input should be"),
+        (b'{"message_id": "m1", "final_labels": ["fee_complaint"]}', 422, "valid dictionary"),
+        (
+            b'{"message_id": "m1", "final_labels": {"topic": "fee_complaint"}, "auto_reply_resolved": "yes"}',
+            422,
+            "auto_reply_resolved: Input should be a valid boolean",
+        ),
+        (b'{"message_id": "m1", "final_labels": {"topic": "mortgage"}}', 422, "unknown class 'mortgage'"),
+        (b'{"message_id": "m1", "final_labels": {"colour": "red"}}', 422, "unknown label set 'colour'"),
+        (b'{"message_id": "zz@x", "final_labels": {"topic": "fee_complaint"}}', 404, "no message with ID"),
+        (b'{"message_id": "", "final_labels": {"topic": "fee_complaint"}}', 422, "missing message_id"),
+        (b'{"message_id": "m1", "final_labels": {"topic": "fee_complaint"}, "x": 1}', 422, "Extra inputs"),
+        (b'{"message_id": "m1", "final_labels": {"topic": "fee_complaint"}, "agent": ""}', 422, "agent"),
+    ],
+)
+def test_bad_feedback_is_4xx_with_a_reason_and_stores_nothing(
+    app_client: TestClient,
+    keys: dict[str, str],
+    sessions: sessionmaker[Session],
+    payload: bytes,
+    status: int,
+    reason: str,
+) -> None:
+    with sessions() as session:
+        auto_replied(session, "m1", "account_statement")
+        session.commit()
+    before = counts(sessions)
+    response = call(app_client, keys["router"], "POST", "/v1/feedback", content=payload, headers=JSON)
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"error", "detail"} and reason in response.json()["detail"]
+    assert counts(sessions) == before
+
+
+def test_realized_precision_is_exported_at_start(
+    make_lead_client: MakeLeadClient, sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    from router.feedback import record_feedback
+
+    with sessions() as session:
+        for i in range(4):
+            message = auto_replied(session, f"s{i}", "tax_certificate")
+            record_feedback(session, taxonomy, message, {"topic": "tax_certificate"}, i > 0, "agent")
+        session.commit()
+    metrics = make_lead_client().get("/metrics").text
+    assert 'postroom_realized_precision{class="tax_certificate",label_set="topic"} 1.0' in metrics
+    assert 'postroom_realized_auto_replies{class="tax_certificate",label_set="topic"} 4.0' in metrics
+
+
+# ---------------------------------------------------------------- the page's files
+
+
+def test_the_page_is_static_and_locked_down(app_client: TestClient) -> None:
+    page = app_client.get("/lead")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert '<script src="/lead/lead.js"' in page.text and "card_replacement" not in page.text
+    script = app_client.get("/lead/lead.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert "innerHTML" not in script.text and "sessionStorage" in script.text
+    assert app_client.get("/lead/lead.css").headers["content-type"].startswith("text/css")
+    assert app_client.get("/lead/other.js").status_code == 404
+
+
+# ---------------------------------------------------------------- serving picks up a change without restart
+
+
+def _prediction(set_name: str, class_name: str, probability: float) -> SetPrediction:
+    return SetPrediction(set_name, class_name, probability, ())
+
+
+def test_route_reads_the_active_version_per_call(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    predictions = {
+        "topic": _prediction("topic", "card_replacement", 0.95),
+        "queue": _prediction("queue", "cards", 0.9),
+        "line_of_business": _prediction("line_of_business", "retail", 0.9),
+    }
+
+    def decide() -> Any:
+        with sessions() as session:
+            return route(session, taxonomy, predictions, "de")
+
+    assert decide().decision == "human"
+    version = change(app_client, keys["lead"], {"topic": {"card_replacement": 0.9}}).json()["version"]
+    auto = decide()
+    assert (auto.decision, auto.reply_class, auto.thresholds_version) == (
+        "auto_reply",
+        "card_replacement",
+        version,
+    )
+    assert auto.reply is not None and auto.reply["language"] == "de"
+    stricter = change(app_client, keys["lead"], {"topic": {"card_replacement": 0.96}}).json()["version"]
+    human = decide()
+    assert (human.decision, human.thresholds_version) == ("human", stricter)
+    assert "below its threshold 0.960" in human.reasons[0]
+
+
+def test_classify_applies_a_change_without_restart(
+    client: TestClient, serving_env: dict[str, str], stored: list[str]
+) -> None:
+    """The real model (the shared export): the next /v1/classify uses the version the lead just wrote."""
+    router, lead = auth(serving_env["router"]), serving_env["lead"]
+    first = client.post("/v1/classify", json={"message_id": stored[0]}, headers=router).json()
+    topic = first["predictions"]["topic"]["class"]
+    assert first["decision"]["thresholds_version"] is None
+    version = change(client, lead, {"topic": {topic: 0.0}, "queue": {"cards": 1.0}}).json()["version"]
+    second = client.post("/v1/classify", json={"message_id": stored[0]}, headers=router).json()
+    assert second["decision"]["thresholds_version"] == version
+    assert not any("is off (no certified threshold)" in r for r in second["decision"]["reasons"])
+    if second["predictions"]["queue"]["class"] == "cards":
+        assert second["decision"]["queue"] == "triage"
+    version = change(client, lead, {"topic": {topic: 1.0}}).json()["version"]
+    third = client.post("/v1/classify", json={"message_id": stored[0]}, headers=router).json()
+    assert third["decision"]["thresholds_version"] == version and third["decision"]["decision"] == "human"

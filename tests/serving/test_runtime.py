@@ -1,0 +1,160 @@
+"""The torch-free runtime: the export contract, batching and order, variant and provider choice."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from postroom.runtime import RuntimeSetupError
+from serving import artifacts
+from serving.artifacts import read_export
+from serving.errors import ModelUnavailable
+from serving.runtime import CPU, CUDA, OnnxClassifier, choose_providers, pick_variant
+from tests.serving.builders import LONG_TEXT, Exported, isolated
+from training.export import layout
+from training.export.predict import run_graph
+
+
+def test_layout_names_match_the_exporter() -> None:
+    assert artifacts.EXPORTS_DIR == layout.EXPORTS_DIR
+    assert artifacts.EXPORT_MANIFEST == layout.EXPORT_MANIFEST
+    assert artifacts.EXPORT_FORMAT == layout.EXPORT_FORMAT
+
+
+def _publish_everything(exp: Exported) -> None:
+    path = exp.export_dir / "export.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for entry in data["variants"].values():
+        entry["published"] = True
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_serving_computes_what_the_parity_gate_measured(tmp_path: Path) -> None:
+    """serving.runtime and training.export.predict give the same numbers for every variant, int8 included."""
+    exp = isolated(tmp_path)
+    _publish_everything(exp)  # int8 may have failed the gate here; the contract holds for every graph
+    manifest = read_export(exp.export_dir)
+    texts = exp.texts
+    for variant in manifest.variants:
+        classifier = OnnxClassifier(exp.export_dir, variant=variant, provider="cpu", threads=1, max_batch=7)
+        ours = classifier.predict_proba(texts)
+        body = manifest.bodies["shared"]
+        outputs = [manifest.label_sets[n].output for n in classifier.label_sets]
+        theirs = run_graph(
+            exp.export_dir / manifest.variants[variant].files["shared"],
+            exp.export_dir / body.tokenizer,
+            texts,
+            outputs,
+            lowercase=body.lowercase,
+            batch_size=7,
+        )
+        for name, output in zip(classifier.label_sets, outputs, strict=True):
+            assert ours[name].shape == (len(texts), len(manifest.label_sets[name].classes))
+            if variant == "int8":  # dynamic quantisation depends on the batch's composition
+                assert (ours[name].argmax(1) == theirs[output].argmax(1)).mean() >= 0.9
+            else:
+                np.testing.assert_allclose(ours[name], theirs[output], atol=2e-5)
+
+
+def test_results_keep_input_order_whatever_the_batching(shared: Exported) -> None:
+    classifier = OnnxClassifier(shared.export_dir, variant="fp32", provider="cpu", threads=1, max_batch=3)
+    texts = [LONG_TEXT, "Karte verloren", "", "  Hallo  ", "Where is my transfer?", LONG_TEXT[:300]]
+    together = classifier.predict_proba(texts)
+    for index, text in enumerate(texts):
+        alone = classifier.predict_proba([text])
+        for name in classifier.label_sets:
+            np.testing.assert_allclose(together[name][index], alone[name][0], atol=2e-5)
+    stripped = classifier.predict_proba(["Hallo"])  # texts are stripped as sentence-transformers does
+    np.testing.assert_allclose(stripped["topic"][0], together["topic"][3], atol=2e-5)
+    predictions = classifier.predict(texts)
+    assert [set(p) for p in predictions] == [set(classifier.label_sets)] * len(texts)
+    first = predictions[1]["topic"]
+    assert first.top[0].class_name == first.class_name and len(first.top) == 3
+    assert classifier.predict([]) == []
+
+
+def test_the_log_names_the_provider(shared: Exported) -> None:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("postroom.serving")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        OnnxClassifier(shared.export_dir, provider="auto", threads=1)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    message = " ".join(r.getMessage() for r in records)
+    assert "CPUExecutionProvider" in message and "loaded model" in message
+
+
+class TestProviders:
+    def test_cpu_build_runs_on_the_cpu(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("serving.runtime.check_onnxruntime", lambda: "cpu")
+        monkeypatch.setattr("onnxruntime.get_available_providers", lambda: [CPU])
+        assert choose_providers("auto") == [CPU]
+        assert choose_providers("cpu") == [CPU]
+        with pytest.raises(RuntimeSetupError, match="CUDA provider was asked for"):
+            choose_providers("cuda")
+
+    def test_gpu_build_prefers_cuda_unless_told_otherwise(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("serving.runtime.check_onnxruntime", lambda: "gpu")
+        monkeypatch.setattr("onnxruntime.get_available_providers", lambda: [CUDA, CPU])
+        assert choose_providers("auto") == [CUDA, CPU]
+        assert choose_providers("cuda") == [CUDA, CPU]
+        assert choose_providers("cpu") == [CPU]
+
+    def test_gpu_build_without_a_usable_gpu_falls_back(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("serving.runtime.check_onnxruntime", lambda: "gpu")
+        monkeypatch.setattr("onnxruntime.get_available_providers", lambda: [CPU])
+        assert choose_providers("auto") == [CPU]
+
+    def test_a_cuda_session_that_fails_to_start_runs_on_the_cpu(
+        self, shared: Exported, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import onnxruntime as ort
+
+        real = ort.InferenceSession
+
+        def session(path, options=None, providers=None):  # type: ignore[no-untyped-def]
+            if providers and providers[0] == CUDA:
+                raise RuntimeError("libcudnn.so.9: cannot open shared object file")
+            return real(path, options, providers=providers)
+
+        monkeypatch.setattr("serving.runtime.choose_providers", lambda _p: [CUDA, CPU])
+        monkeypatch.setattr(ort, "InferenceSession", session)
+        classifier = OnnxClassifier(shared.export_dir, provider="auto", threads=1)
+        assert classifier.provider == CPU
+        assert classifier.variant in ("int8", "optimized")  # a GPU would have preferred the float graphs
+
+    def test_the_variant_follows_the_device(self, shared: Exported) -> None:
+        manifest = read_export(shared.export_dir)
+        published = [n for n, v in manifest.variants.items() if v.published]
+        on_cpu = pick_variant(manifest, "auto", on_gpu=False)
+        on_gpu = pick_variant(manifest, "auto", on_gpu=True)
+        assert on_cpu == next(v for v in manifest.preference["cpu"] if v in published)
+        assert on_gpu == next(v for v in manifest.preference["gpu"] if v in published)
+        with pytest.raises(ModelUnavailable, match="has no fp16 variant"):
+            pick_variant(manifest, "fp16", on_gpu=False)
+
+
+def test_an_export_without_a_published_variant_is_refused(tmp_path: Path) -> None:
+    exp = isolated(tmp_path)
+    path = exp.export_dir / "export.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for entry in data["variants"].values():
+        entry["published"] = False
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ModelUnavailable, match="no published variant"):
+        OnnxClassifier(exp.export_dir)
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelUnavailable, match="unreadable"):
+        OnnxClassifier(exp.export_dir)
+    with pytest.raises(ModelUnavailable, match="run `postroom export`"):
+        OnnxClassifier(tmp_path / "nowhere")

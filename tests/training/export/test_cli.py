@@ -1,0 +1,97 @@
+"""`postroom export VERSION` on a real registry and store: held-out texts from the store, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from postroom.clikit import CliRoots
+from postroom.ingest.records import IncomingMessage
+from postroom.ingest.service import ingest_one
+from postroom.settings import get_settings
+from tests.serving.builders import MESSAGES, Exported, isolated
+from training.export import cli as export_cli
+from training.export import exporter
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    root = typer.Typer()
+
+    @root.callback()
+    def main() -> None:
+        """test root"""
+
+    export_cli.register(CliRoots(app=root, bench=typer.Typer()))
+    return root
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sessions: sessionmaker[Session]) -> Exported:
+    """A mirrored registry whose held-out message IDs are in the store."""
+    exp = isolated(tmp_path)
+    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(exp.registry_dir))
+    get_settings.cache_clear()
+    with sessions() as session:
+        for index, (subject, body, labels) in enumerate(MESSAGES):
+            ingest_one(
+                session,
+                IncomingMessage(
+                    f"msg-{index:03d}@example.org", body, "text", "t", subject=subject, labels=labels
+                ),
+            )
+        session.commit()
+    return exp
+
+
+def test_export_uses_the_held_out_messages_and_replaces_the_export(
+    app: typer.Typer, registry: Exported
+) -> None:
+    result = CliRunner().invoke(app, ["export", "production", "--variants", "fp32"])
+    assert result.exit_code == 0, result.output
+    assert "published fp32" in result.output
+    manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
+    assert manifest["parity_texts"] == len(MESSAGES)
+    assert set(manifest["variants"]) == {"fp32"}
+    assert not (registry.export_dir / "int8").exists()  # the old export was replaced as a whole
+
+
+def test_nothing_published_keeps_the_old_export_and_says_why(
+    app: typer.Typer, registry: Exported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = exporter.compare
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        result.published, result.reason = False, "not published: forced by the test"
+        return result
+
+    monkeypatch.setattr(exporter, "compare", failing)
+    before = (registry.export_dir / "export.json").read_text(encoding="utf-8")
+    result = CliRunner().invoke(app, ["export", "v0001", "--variants", "fp32"])
+    assert result.exit_code == 1
+    assert (
+        "no variant of v0001 passed the parity gate" in result.output
+        and "forced by the test" in result.output
+    )
+    assert (registry.export_dir / "export.json").read_text(encoding="utf-8") == before
+    rejected = registry.export_dir.with_name("v0001.rejected")
+    report = json.loads((rejected / "parity.json").read_text(encoding="utf-8"))
+    assert report["variants"][0]["reason"] == "not published: forced by the test"
+    assert not (rejected / "fp32").exists()
+
+
+def test_errors_are_one_line(app: typer.Typer, registry: Exported, tmp_path: Path) -> None:
+    missing = CliRunner().invoke(app, ["export", "v0099"])
+    assert missing.exit_code == 1 and "no model version 'v0099'" in missing.output
+    bad = CliRunner().invoke(app, ["export", "v0001", "--variants", "fp16"])
+    assert bad.exit_code == 1 and "variants" in bad.output
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("not json\n", encoding="utf-8")
+    broken = CliRunner().invoke(app, ["export", "v0001", "--texts", str(texts)])
+    assert broken.exit_code == 1 and "texts.jsonl:1" in broken.output

@@ -1,0 +1,96 @@
+"""`postroom train` and `postroom models …` end to end on a real store and a real registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from postroom.cli import app, register_components
+from postroom.store.models import AuditEvent
+from tests.training.builders import fill_store, write_mini_taxonomy
+
+runner = CliRunner()
+if not any(command.name == "train" for command in app.registered_commands):
+    register_components()
+
+TINY = [
+    "--max-seq-length",
+    "32",
+    "--max-steps",
+    "2",
+    "--epochs",
+    "1",
+    "--min-examples",
+    "2",
+    "--eval-fraction",
+    "0.25",
+    "--device",
+    "cpu",
+]
+
+
+@pytest.fixture
+def mini_store(sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from postroom.settings import get_settings
+
+    monkeypatch.setenv("POSTROOM_TAXONOMY_PATH", str(write_mini_taxonomy(tmp_path / "taxonomy.yaml")))
+    get_settings.cache_clear()
+    with sessions() as session:
+        fill_store(session, per_class=6, skip={"card_limit": 3})
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args))
+
+
+def test_train_prints_macro_f1_and_the_lifecycle_works(
+    mini_store: None, engine: Engine, tmp_path: Path
+) -> None:
+    too_few = invoke("train", *TINY[:6], "--min-examples", "3", "--device", "cpu")
+    assert too_few.exit_code == 1
+    assert "class 'card_limit'" in too_few.stderr and "Traceback" not in too_few.output
+
+    result = invoke("train", *TINY, "--seed", "3", "--by", "tester")
+    assert result.exit_code == 0, result.output
+    assert "macro-F1 queue:" in result.stdout and "macro-F1 topic:" in result.stdout
+    assert "registered v0001 as candidate" in result.stdout
+    assert not (tmp_path / "checkpoints").exists()
+
+    listing = json.loads(invoke("models", "list", "--json").stdout)
+    assert listing[0]["version"] == "v0001" and listing[0]["stage"] == "candidate"
+    assert set(listing[0]["macro_f1"]) == {"queue", "topic"}
+
+    assert invoke("models", "promote", "v0001").exit_code == 1  # approve first
+    assert invoke("models", "approve", "v0001", "--by", "lead", "--reason", "card read").exit_code == 0
+    promoted = invoke("models", "promote", "v0001", "--by", "lead")
+    assert promoted.exit_code == 0 and "v0001 is in production" in promoted.stdout
+    shown = invoke("models", "show", "v0001")
+    assert "files: intact" in shown.stdout and "approved -> production  by lead" in shown.stdout
+    rollback = invoke("models", "rollback")
+    assert rollback.exit_code == 1 and "no version was in production before v0001" in rollback.stderr
+    with Session(engine) as session:
+        kinds = [e.kind for e in session.query(AuditEvent).order_by(AuditEvent.id)]
+    assert kinds == ["model.approved", "model.promoted"]
+
+
+def test_models_list_shows_a_corrupt_version_and_show_explains(tmp_path: Path) -> None:
+    broken = tmp_path / "data" / "models" / "v0001"
+    broken.mkdir(parents=True)
+    (broken / "manifest.json").write_text("[]")
+    listing = invoke("models", "list")
+    assert listing.exit_code == 0 and "corrupt" in listing.stdout
+    shown = invoke("models", "show", "v0001")
+    assert shown.exit_code == 1 and "not a JSON object" in shown.stderr and "Traceback" not in shown.output
+    missing = invoke("models", "show", "v0042")
+    assert missing.exit_code == 1 and "no model version 'v0042'" in missing.stderr
+
+
+def test_train_on_an_empty_store_says_so(engine: Engine) -> None:
+    result = invoke("train", *TINY)
+    assert result.exit_code == 1
+    assert "no labeled messages in the store" in result.stderr

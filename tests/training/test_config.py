@@ -1,0 +1,42 @@
+"""TrainConfig validates itself and names the field at fault."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.config import DEFAULT_VARIANT, TrainConfig
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("variant", "both"),
+        ("loss", "hinge"),
+        ("batch_size", 7),
+        ("min_examples_per_class", 1),
+        ("eval_fraction", 0.0),
+        ("max_seq_length", 4),
+        ("device", "tpu"),
+        ("head_c", 0.0),
+        ("shots_per_class", 1),
+    ],
+)
+def test_invalid_values_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"`{field}`"):
+        TrainConfig(**{field: value})
+
+
+def test_cpu_cap_applies_on_cpu_only() -> None:
+    config = TrainConfig(max_steps=None, cpu_max_steps=30)
+    assert config.step_cap("cpu") == 30
+    assert config.step_cap("cuda") is None
+    assert config.full_schedule().step_cap("cpu") is None
+    assert TrainConfig(max_steps=10, cpu_max_steps=30).step_cap("cpu") == 10
+
+
+def test_round_trip_and_unknown_fields() -> None:
+    config = TrainConfig(seed=3, loss="supcon")
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainConfig.from_dict({"learning_rate": 0.1})
+    assert TrainConfig().variant == DEFAULT_VARIANT

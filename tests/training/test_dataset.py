@@ -1,0 +1,89 @@
+"""Training data from the store: current labels, cleaned text, a stratified split, clear errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.training.builders import add_labeled, add_raw_label, fill_store, mini_taxonomy, tiny_config
+from training.dataset import build_training_data
+from training.errors import EmptyTrainingSet, NotEnoughExamples, UnknownLabel
+
+
+def test_split_is_stratified_disjoint_and_seeded(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        fill_store(session, per_class=8)
+        data = build_training_data(session, mini_taxonomy(), tiny_config(eval_fraction=0.25, seed=1))
+        again = build_training_data(session, mini_taxonomy(), tiny_config(eval_fraction=0.25, seed=1))
+        other = build_training_data(session, mini_taxonomy(), tiny_config(eval_fraction=0.25, seed=2))
+    topic = data.label_sets["topic"]
+    assert topic.classes == ["card_lost", "card_limit", "transfer_missing"]
+    assert {c: n["eval"] for c, n in topic.counts().items()} == dict.fromkeys(topic.classes, 2)
+    assert not set(data.train_message_ids) & set(data.eval_message_ids)
+    assert len(data.train_message_ids) + len(data.eval_message_ids) == 24
+    assert data.eval_message_ids == again.eval_message_ids != other.eval_message_ids
+    assert data.label_sets["queue"].eval_ids == data.eval_message_ids  # one split for every label set
+    assert re.match(r"^card limit \d+\n\S", topic.train_texts[0])  # subject line, then the cleaned body
+    record = data.record()
+    assert record["label_sets"]["topic"]["train_message_ids"] == topic.train_ids
+    stored = json.dumps(record, ensure_ascii=False)
+    assert not any(text.split("\n")[1] in stored for text in topic.train_texts)  # IDs, never text
+
+
+def test_only_current_labels_count(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        fill_store(session, per_class=6)
+        add_labeled(session, "relabeled", "Karte", "Meine Karte ist weg.", {})
+        add_raw_label(session, "relabeled", "topic", "transfer_missing", current=False)
+        add_raw_label(session, "relabeled", "topic", "card_lost")
+        add_raw_label(session, "relabeled", "queue", "cards")
+        session.commit()
+        data = build_training_data(session, mini_taxonomy(), tiny_config())
+    topic = data.label_sets["topic"]
+    everything = dict(
+        zip(topic.train_ids + topic.eval_ids, topic.train_labels + topic.eval_labels, strict=True)
+    )
+    assert topic.classes[everything["relabeled"]] == "card_lost"
+
+
+def test_too_few_examples_names_the_class(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        fill_store(session, per_class=8, skip={"card_limit": 3})
+        with pytest.raises(NotEnoughExamples) as caught:
+            build_training_data(session, mini_taxonomy(), tiny_config(min_examples_per_class=4))
+    assert caught.value.label_set == "topic" and caught.value.class_name == "card_limit"
+    assert "'card_limit'" in str(caught.value) and "need at least 4" in str(caught.value)
+    assert caught.value.have < 4
+
+
+def test_unknown_label_in_the_store_is_named(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        fill_store(session, per_class=6)
+        add_raw_label(session, "card_lost-00", "topic", "crypto_question")
+        session.commit()
+        with pytest.raises(
+            UnknownLabel, match=r"topic\.crypto_question \(1 messages, e\.g\. 'card_lost-00'\)"
+        ):
+            build_training_data(session, mini_taxonomy(), tiny_config())
+        data = build_training_data(session, mini_taxonomy(), tiny_config(), ignore_unknown=True)
+    assert data.ignored_unknown == {"topic.crypto_question": 1}
+
+
+def test_empty_store_and_empty_label_set(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        with pytest.raises(EmptyTrainingSet, match="no labeled messages in the store"):
+            build_training_data(session, mini_taxonomy(), tiny_config())
+        add_labeled(session, "only-topic", "x", "Karte verloren", {"topic": "card_lost"})
+        session.commit()
+        with pytest.raises(EmptyTrainingSet, match="label set 'queue' has no labeled messages"):
+            build_training_data(session, mini_taxonomy(), tiny_config())
+
+
+def test_shots_cap_per_class(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        fill_store(session, per_class=8)
+        data = build_training_data(session, mini_taxonomy(), tiny_config(shots_per_class=3))
+    assert all(n["train"] == 3 for n in data.label_sets["topic"].counts().values())

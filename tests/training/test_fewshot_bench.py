@@ -1,0 +1,106 @@
+"""The few-shot benchmark on tiny JSONL files shaped like ../shared/data: sampling, baselines, merge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tests.training.builders import PHRASES, packaged_model, tiny_config
+from training.baselines import bm25_nearest
+from training.benchdata import sample_per_class
+from training.fewshot_bench import FewShotOptions, run_fewshot_benchmark
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def _tiny_data(root: Path) -> Path:
+    train, test = [], []
+    for intent, phrases in PHRASES.items():
+        n_train = 3 if intent == "card_limit" else 6  # one class has fewer rows than N
+        for i, text in enumerate(phrases):
+            row = {
+                "id": f"{intent}-{i}",
+                "text": text,
+                "language": "en",
+                "intent": intent,
+                "scenario": "cards" if intent.startswith("card") else "payments",
+            }
+            (train if i < n_train else test).append(row)
+    _write(root / "banking77" / "banking77_train.jsonl", train)
+    _write(root / "banking77" / "banking77_test.jsonl", test)
+    for language in ("en", "de"):
+        _write(root / "massive" / f"massive_{language}_train.jsonl", train)
+        _write(root / "massive" / f"massive_{language}_test.jsonl", test)
+    return root
+
+
+def test_sampling_is_seeded_and_keeps_short_classes() -> None:
+    labels = ["a"] * 10 + ["b"] * 3
+    rows, short = sample_per_class(labels, 4, seed=0)
+    assert short == {"b": 3}
+    assert sorted(labels[i] for i in rows) == ["a"] * 4 + ["b"] * 3
+    assert rows == sample_per_class(labels, 4, seed=0)[0] != sample_per_class(labels, 4, seed=1)[0]
+
+
+def test_bm25_finds_the_matching_text() -> None:
+    pred = bm25_nearest(
+        ["card lost stolen", "transfer missing money"],
+        [0, 1],
+        ["my transfer is missing", "stolen card", "zzz"],
+    )
+    assert pred.tolist() == [1, 0, 0]
+
+
+def test_benchmark_writes_json_and_markdown_and_merges(tmp_path: Path) -> None:
+    root = _tiny_data(tmp_path / "shared")
+    out_dir = tmp_path / "bench"
+
+    def options(**changes: object) -> FewShotOptions:
+        base = dict(
+            datasets=["banking77"],
+            shots=[4],
+            seeds=[0, 1],
+            setfit_seeds=[],
+            methods=["tfidf_lr", "bm25_knn", "frozen_lr"],
+            config=tiny_config(),
+            base_model=packaged_model(),
+            data_root=root,
+            out_dir=out_dir,
+            command="postroom bench fewshot (test)",
+        )
+        return FewShotOptions(**{**base, **changes})  # type: ignore[arg-type]
+
+    first = run_fewshot_benchmark(options())
+    assert len(first["runs"]) == 3 * 2
+    assert first["runs"][0]["short_classes"] == {"card_limit": 3}
+    merged = run_fewshot_benchmark(
+        options(
+            datasets=["banking77", "massive-en"],
+            seeds=[],
+            setfit_seeds=[0],
+            methods=["setfit_separate", "setfit_shared"],
+        )
+    )
+    data = json.loads((out_dir / "fewshot.json").read_text())
+    assert len(data["invocations"]) == 2 and len(merged["runs"]) == len(data["runs"])
+    setfit = [r for r in data["runs"] if r["method"].startswith("setfit")]
+    # banking77: separate only (one label set); massive: separate and shared, for intent and scenario
+    assert sorted((r["dataset"], r["method"], r["label_set"]) for r in setfit) == [
+        ("banking77", "setfit_separate", "intent"),
+        ("massive-en", "setfit_separate", "intent"),
+        ("massive-en", "setfit_separate", "scenario"),
+        ("massive-en", "setfit_shared", "intent"),
+        ("massive-en", "setfit_shared", "scenario"),
+    ]
+    assert all(r["device_type"] == "cpu" and "<= 2 steps" in r["label"] for r in setfit)
+    summary = {(s["dataset"], s["label"]): s for s in data["summary"]}
+    assert summary[("banking77", "tfidf_lr")]["seeds"] == [0, 1]
+    assert np.isfinite(summary[("banking77", "frozen_lr")]["macro_f1_mean"])
+    markdown = (out_dir / "fewshot.md").read_text()
+    assert "## banking77 — intent" in markdown and "postroom bench fewshot (test)" in markdown
+    assert "Goal (SetFit 8-shot macro-F1 >= 0.87 on BANKING77): no SetFit run yet." in markdown

@@ -1,0 +1,76 @@
+"""Head probability columns follow the taxonomy's class order; metrics and plots of the evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from training.config import TrainConfig
+from training.evaluate import calibration_bins, evaluate_label_set
+from training.heads import aligned_proba, fit_head, head_arrays
+from training.registry import head_probabilities
+
+
+def _points(labels: list[int]) -> np.ndarray:
+    centers = {0: [5.0, 0.0], 1: [0.0, 5.0], 2: [-5.0, -5.0], 3: [5.0, 5.0]}
+    rng = np.random.default_rng(0)
+    return np.asarray([centers[y] for y in labels]) + rng.normal(scale=0.3, size=(len(labels), 2))
+
+
+def test_aligned_proba_reorders_columns_to_class_indices() -> None:
+    labels = [3, 3, 1, 1, 3, 1]  # the head sees classes 1 and 3 only, first 3 then 1
+    head = fit_head(_points(labels), labels, TrainConfig())
+    assert list(head.classes_) == [1, 3]  # sklearn sorts: raw predict_proba columns are (1, 3)
+    proba = aligned_proba(head, _points([1, 3]), n_classes=4)
+    assert proba.shape == (2, 4)
+    assert np.all(proba[:, [0, 2]] == 0.0)
+    assert proba[0].argmax() == 1 and proba[1].argmax() == 3
+
+
+def test_setfit_predict_proba_follows_sorted_classes_not_the_given_label_order() -> None:
+    """The trap: SetFitModel(labels=[...]) does not reorder predict_proba columns."""
+    from setfit import SetFitModel
+    from sklearn.linear_model import LogisticRegression
+
+    class _Body:
+        def encode(self, texts: list[str], **_: object) -> np.ndarray:
+            return _points([0 if t.startswith("z") else 1 for t in texts])
+
+    model = SetFitModel(model_body=_Body(), model_head=LogisticRegression(), labels=["zeta", "alpha"])  # type: ignore[arg-type]
+    model.model_head.fit(_points([0, 0, 1, 1]), ["zeta", "zeta", "alpha", "alpha"])
+    proba = model.predict_proba(["z text"], as_numpy=True)
+    assert list(model.model_head.classes_) == ["alpha", "zeta"]
+    assert proba[0].argmax() == 1  # column 1 is "zeta", although labels[0] == "zeta"
+
+
+def test_head_arrays_reproduce_predict_proba() -> None:
+    labels = [0, 1, 2] * 5
+    head = fit_head(_points(labels), labels, TrainConfig())
+    arrays = head_arrays(head, ["a", "b", "c"])
+    x = _points([2, 0, 1]).astype(np.float32)
+    assert arrays["classes"] == ["a", "b", "c"] and not arrays["binary"]
+    assert np.allclose(
+        head_probabilities(x, arrays["coef"], arrays["intercept"]), head.predict_proba(x), atol=1e-5
+    )
+
+
+def test_calibration_of_a_perfectly_confident_right_model_is_zero() -> None:
+    proba = np.eye(3)[[0, 1, 2, 0]]
+    result = calibration_bins(proba, np.array([0, 1, 2, 0]))
+    assert result["ece"] == 0.0
+    assert result["bins"][-1]["count"] == 4
+
+
+def test_evaluate_writes_report_and_plots(tmp_path: Path) -> None:
+    y_true = [0, 0, 1, 1, 2, 2]
+    proba = np.array(
+        [[0.8, 0.1, 0.1], [0.4, 0.5, 0.1], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.6, 0.2, 0.2]]
+    )
+    metrics = evaluate_label_set("topic", ["a", "b", "c"], y_true, proba, tmp_path)
+    assert metrics["accuracy"] == 4 / 6
+    assert metrics["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert metrics["per_class"]["b"]["recall"] == 1.0
+    assert 0.0 < metrics["ece"] < 1.0
+    for name in metrics["plots"].values():
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,158 @@
+"""The registry: versions on disk, stage changes with history, corrupt entries, nothing overwritten."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from training.errors import RegistryError, VersionNotFound
+from training.registry import MANIFEST, Registry, head_probabilities
+
+
+def _manifest(f1: float = 0.8) -> dict[str, Any]:
+    return {
+        "created_at": "2026-03-01T10:00:00+00:00",
+        "base_model": "minilm",
+        "taxonomy": {"name": "mini", "fingerprint": "abc"},
+        "variant": "shared",
+        "config": {"seed": 0},
+        "label_sets": {"topic": {"classes": ["a", "b"], "body": "shared", "head": "heads/topic"}},
+        "bodies": {
+            "shared": {"path": "bodies/shared", "max_seq_length": 128, "embedding_dim": 4, "normalize": True}
+        },
+        "metrics": {"topic": {"macro_f1": f1, "accuracy": f1, "n_eval": 10}},
+    }
+
+
+def publish(registry: Registry, f1: float = 0.8, payload: str = "weights") -> str:
+    staging = registry.new_staging_dir()
+    (staging / "bodies" / "shared").mkdir(parents=True)
+    (staging / "bodies" / "shared" / "model.bin").write_text(payload)
+    (staging / "heads" / "topic").mkdir(parents=True)
+    (staging / "heads" / "topic" / "coef.npy").write_text("coef")
+    return registry.publish(staging, _manifest(f1), actor="trainer").version
+
+
+def test_publish_numbers_versions_and_starts_as_candidate(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    assert [publish(registry), publish(registry)] == ["v0001", "v0002"]
+    model = registry.get("v0001")
+    assert model.stage == "candidate"
+    assert model.history[0]["by"] == "trainer"
+    assert model.verify() == []
+    assert registry.get("latest").version == "v0002" and registry.get("1").version == "v0001"
+    assert not list((tmp_path / "models").glob(".staging-*"))
+
+
+def test_nothing_is_overwritten(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    publish(registry, payload="first")
+    before = (tmp_path / "models" / "v0001" / "bodies" / "shared" / "model.bin").read_text()
+    (tmp_path / "models" / "v0002").mkdir()  # an empty, corrupt directory takes its number
+    assert publish(registry, payload="second") == "v0003"
+    assert (
+        (tmp_path / "models" / "v0001" / "bodies" / "shared" / "model.bin").read_text() == before == "first"
+    )
+
+
+def test_approve_promote_rollback_history(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    for _ in range(3):
+        publish(registry)
+    with pytest.raises(RegistryError, match="approve it first"):
+        registry.promote("v0001", "lead")
+    for version in ("v0001", "v0002", "v0003"):
+        registry.approve(version, "lead", "looks fine")
+    registry.promote("v0001", "lead", "first release")
+    registry.promote("v0002", "lead")
+    assert registry.get("v0001").stage == "archived"
+    assert registry.production().version == "v0002"  # type: ignore[union-attr]
+    registry.promote("v0003", "lead")
+    restored = registry.rollback(actor="oncall", reason="F1 dropped")
+    assert restored.version == "v0002"
+    assert registry.get("v0003").stage == "archived"
+    assert registry.get("v0003").history[-1]["action"] == "rollback"
+    assert registry.get("v0003").history[-1]["by"] == "oncall"
+    again = registry.rollback(actor="oncall")  # v0003 was rolled back: go further back, to v0001
+    assert again.version == "v0001"
+    with pytest.raises(RegistryError, match="no version was in production before"):
+        registry.rollback()
+    stages = [h["stage"] for h in registry.get("v0002").history]
+    assert stages == ["candidate", "approved", "production", "archived", "production", "archived"]
+    with pytest.raises(RegistryError, match="only a candidate"):
+        registry.approve("v0002")
+
+
+def test_corrupt_or_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    publish(registry)
+    publish(registry)
+    (tmp_path / "models" / "v0001" / MANIFEST).write_text("{not json")
+    (tmp_path / "models" / "v0002" / MANIFEST).unlink()
+    with pytest.raises(RegistryError, match="v0001 is corrupt"):
+        registry.get("v0001")
+    with pytest.raises(RegistryError, match="manifest.json is missing"):
+        registry.get("v0002")
+    entries = registry.entries()
+    assert [(e.name, e.version is None) for e in entries] == [("v0001", True), ("v0002", True)]
+    assert all(e.problem for e in entries)
+    with pytest.raises(VersionNotFound, match="v0009"):
+        registry.get("v0009")
+
+
+def test_manifest_missing_a_field_or_changed_files(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    publish(registry)
+    publish(registry)
+    path = tmp_path / "models" / "v0001" / MANIFEST
+    data = json.loads(path.read_text())
+    del data["metrics"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(RegistryError, match="lacks 'metrics'"):
+        registry.get("v0001")
+    (tmp_path / "models" / "v0002" / "bodies" / "shared" / "model.bin").write_text("tampered")
+    assert registry.get("v0002").verify() == ["changed file bodies/shared/model.bin"]
+    with pytest.raises(RegistryError, match="corrupt and cannot change stage"):
+        registry.approve("v0002")
+
+
+def test_head_probabilities_match_sklearn() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5)).astype(np.float32)
+    for n_classes in (2, 3):
+        y = np.arange(60) % n_classes
+        head = LogisticRegression(C=10).fit(x, y)
+        ours = head_probabilities(x, head.coef_.astype(np.float32), head.intercept_.astype(np.float32))
+        assert np.allclose(ours, head.predict_proba(x), atol=1e-5)
+
+
+def test_registry_module_does_not_import_torch() -> None:
+    code = (
+        "import sys, training.registry, training.cli;"
+        "heavy = ('torch', 'setfit', 'sentence_transformers', 'sklearn');"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_rollback_to_a_named_version(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    for _ in range(3):
+        publish(registry)
+    registry.approve("v0001")
+    registry.approve("v0003")
+    registry.promote("v0001")
+    with pytest.raises(RegistryError, match="never in production and is not approved"):
+        registry.rollback(to="v0002")
+    assert registry.rollback(to="v0003", reason="hotfix").version == "v0003"
+    assert registry.get("v0001").stage == "archived"
+    assert registry.production_stack() == ["v0003"]

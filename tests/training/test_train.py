@@ -1,0 +1,144 @@
+"""Real (tiny) training runs on the packaged MiniLM: artifacts, parity, reproducibility, guards."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.training.builders import mini_training_data, packaged_model, tiny_config
+from training.errors import TrainingDiverged
+from training.pipeline import train_and_register
+from training.registry import (
+    BODIES_DIR,
+    HEAD_COEF,
+    HEAD_INTERCEPT,
+    HEAD_META,
+    MODEL_CARD,
+    REPORT_JSON,
+    Registry,
+    head_probabilities,
+)
+
+
+@pytest.mark.parametrize("variant", ["shared", "separate"])
+def test_train_registers_a_complete_version(tmp_path: Path, variant: str) -> None:
+    from training.artifacts import load_predictor
+
+    data = mini_training_data()
+    registry = Registry(tmp_path / "models")
+    outcome = train_and_register(
+        data, packaged_model(), tiny_config(variant=variant), registry, tmp_path / "scratch"
+    )
+    version = outcome.version
+    manifest = version.manifest
+    assert version.version == "v0001" and version.stage == "candidate" and version.verify() == []
+    assert manifest["variant"] == variant
+    assert set(manifest["bodies"]) == ({"shared"} if variant == "shared" else {"queue", "topic"})
+    assert manifest["training"]["device_type"] == "cpu"
+    assert manifest["training"]["bodies"][0]["steps"] == 2 * (2 if variant == "shared" else 1)
+    for name in ("queue", "topic"):
+        metrics = manifest["metrics"][name]
+        assert metrics["n_eval"] == 6 and 0.0 <= metrics["macro_f1"] <= 1.0
+        assert (version.path / "eval" / name / "confusion_matrix.png").is_file()
+        assert (version.path / "eval" / name / "reliability.png").is_file()
+        assert "per_class" in json.loads((version.path / "eval" / name / REPORT_JSON).read_text())
+        artifacts = version.artifacts(name)
+        assert artifacts.max_seq_length == 32
+        assert (artifacts.body_dir / "modules.json").is_file()
+        assert any(
+            "Normalize" in m["type"] for m in json.loads((artifacts.body_dir / "modules.json").read_text())
+        )
+        meta = json.loads((artifacts.head_dir / HEAD_META).read_text())
+        assert meta["classes"] == artifacts.classes == data.label_sets[name].classes
+        predictor = load_predictor(version, name)
+        texts = data.label_sets[name].eval_texts
+        proba = predictor.predict_proba(texts)
+        embeddings = predictor.body.encode(texts)
+        from_arrays = head_probabilities(
+            embeddings, np.load(artifacts.head_dir / HEAD_COEF), np.load(artifacts.head_dir / HEAD_INTERCEPT)
+        )
+        assert np.allclose(proba, from_arrays, atol=1e-4)  # what serving computes equals the sklearn head
+        predicted = proba.argmax(axis=1)
+        accuracy = float((predicted == np.asarray(data.label_sets[name].eval_labels)).mean())
+        assert math.isclose(accuracy, metrics["accuracy"], abs_tol=1e-6)
+    card = (version.path / MODEL_CARD).read_text()
+    assert "# Postroom model v0001" in card and "macro-F1" in card
+    assert not (tmp_path / "scratch").exists() or not any((tmp_path / "scratch").iterdir())
+    assert not Path("checkpoints").exists()  # the working directory stays clean
+    assert (version.path / BODIES_DIR).is_dir()
+
+
+def test_same_seed_same_model(tmp_path: Path) -> None:
+    data = mini_training_data(per_class=4, eval_per_class=2)
+    registry = Registry(tmp_path / "models")
+    runs = [
+        train_and_register(
+            data, packaged_model(), tiny_config(variant="shared", seed=7), registry, tmp_path / "scratch"
+        )
+        for _ in range(2)
+    ]
+    first, second = (np.load(r.version.path / "heads" / "topic" / HEAD_COEF) for r in runs)
+    assert np.array_equal(first, second)
+    assert runs[0].metrics == runs[1].metrics
+    assert [r.version.version for r in runs] == ["v0001", "v0002"]
+
+
+def test_nan_loss_stops_training_with_a_clear_error() -> None:
+    from training.contrastive import _GuardAndReport
+    from training.progress import NullReporter
+
+    with NullReporter().task("t") as task:
+        guard = _GuardAndReport(task)
+        guard.on_log(None, type("S", (), {"global_step": 3})(), None, logs={"loss": 0.5})
+        with pytest.raises(TrainingDiverged, match="became nan at step 3"):
+            guard.on_log(None, type("S", (), {"global_step": 3})(), None, logs={"loss": float("nan")})
+
+
+def test_nan_embeddings_are_refused() -> None:
+    import torch
+
+    from training.contrastive import encode
+    from training.devices import resolve_device
+    from training.setfit_trainer import load_base
+
+    config = tiny_config()
+    device = resolve_device(config)
+    body = load_base(packaged_model(), config, device)
+    with torch.no_grad():
+        next(body.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="NaN"):
+        encode(body, ["Meine Karte ist weg."], config, device)
+
+
+def test_failed_training_leaves_no_version(tmp_path: Path) -> None:
+    from training.errors import TrainingError
+
+    registry = Registry(tmp_path / "models")
+    with pytest.raises(TrainingError, match="cannot load base model"):
+        train_and_register(
+            mini_training_data(),
+            str(tmp_path / "no-such-model"),
+            tiny_config(),
+            registry,
+            tmp_path / "scratch",
+        )
+    assert registry.entries() == [] and not list(registry.root.glob(".staging-*"))
+
+
+def test_default_max_seq_length_is_what_the_model_accepts() -> None:
+    from training.config import TrainConfig
+    from training.devices import resolve_device
+    from training.errors import TrainingError
+    from training.setfit_trainer import load_base, truncation_stats
+
+    config = TrainConfig(device="cpu")
+    body = load_base(packaged_model(), config, resolve_device(config))
+    assert body.max_seq_length == 512  # the packaged config says 256; its position embeddings allow 512
+    stats = truncation_stats(body, ["kurz", "lang " * 600])
+    assert stats["truncated"] == 1 and stats["rate"] == 0.5
+    with pytest.raises(TrainingError, match="exceeds what"):
+        load_base(packaged_model(), TrainConfig(max_seq_length=1024), resolve_device(config))

@@ -1,0 +1,393 @@
+"""`postroom train`, `postroom models …` and `postroom bench fewshot`. Thin: each calls one function.
+
+Registered through the `postroom.cli` entry point (`training = "training.cli:register"`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from postroom.clikit import (
+    SHARED_DATA,
+    CliRoots,
+    err,
+    friendly_errors,
+    load_settings,
+    load_taxonomy_from,
+    open_sessions,
+    out,
+)
+from postroom.errors import PostroomError
+from postroom.offline import force_offline
+from training.config import TrainConfig
+from training.errors import TrainingError
+from training.registry import ModelVersion, Registry, default_actor
+
+models_app = typer.Typer(
+    no_args_is_help=True, help="The model registry: list, inspect, approve, promote, roll back."
+)
+
+
+def _load_config(path: Path | None) -> TrainConfig:
+    """TrainConfig from a TOML (a [train] table or top-level keys) or JSON file; defaults without one."""
+    if path is None:
+        return TrainConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+        data: dict[str, Any] = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (OSError, ValueError) as exc:
+        raise TrainingError(f"cannot read training config {path}: {exc}") from None
+    data = data.get("train", data)
+    try:
+        return TrainConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"{path}: {exc}") from None
+
+
+def _config(base: TrainConfig, **overrides: Any) -> TrainConfig:
+    try:
+        return base.with_overrides(**overrides)
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from None
+
+
+def _command_line() -> str:
+    return "postroom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def train(
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="TOML/JSON with TrainConfig fields.")
+    ] = None,
+    variant: Annotated[
+        str | None, typer.Option(help="separate | shared (default: shared, see docs).")
+    ] = None,
+    loss: Annotated[
+        str | None,
+        typer.Option(
+            help="cosine | batch_all_triplet | batch_hard_triplet | batch_semi_hard_triplet | supcon"
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for the split, sampling and training.")] = None,
+    shots: Annotated[int | None, typer.Option(help="Use at most N training examples per class.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Contrastive epochs.")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Cap on contrastive steps per label set (any device).")
+    ] = None,
+    cpu_max_steps: Annotated[
+        int | None, typer.Option(help="Cap on contrastive steps per label set on CPU.")
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="No CPU step cap: the full schedule.")] = False,
+    max_seq_length: Annotated[
+        int | None, typer.Option(help="Tokens per text (default: the model's max).")
+    ] = None,
+    min_examples: Annotated[int | None, typer.Option(help="Minimum training examples per class.")] = None,
+    eval_fraction: Annotated[
+        float | None, typer.Option(help="Held-out share of the labeled messages.")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+    label_set: Annotated[
+        list[str] | None, typer.Option("--label-set", help="Train only these label sets.")
+    ] = None,
+    ignore_unknown_labels: Annotated[bool, typer.Option(help="Skip labels not in the taxonomy.")] = False,
+    by: Annotated[str | None, typer.Option(help="Who trains (recorded in the history).")] = None,
+) -> None:
+    """Train SetFit models for every label set from the labeled messages in the store.
+
+    Evaluates on a held-out split, prints macro-F1 per label set, and registers a candidate version.
+    On CPU the contrastive phase is capped (say --full to lift the cap).
+    Example: postroom train --seed 1
+    """
+    force_offline()
+    from training.pipeline import train_from_store
+    from training.progress import RichReporter
+
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    config = _config(
+        _load_config(config_file),
+        variant=variant,
+        loss=loss,
+        seed=seed,
+        shots_per_class=shots,
+        epochs=epochs,
+        max_steps=max_steps,
+        cpu_max_steps=cpu_max_steps,
+        max_seq_length=max_seq_length,
+        min_examples_per_class=min_examples,
+        eval_fraction=eval_fraction,
+        device=device,
+    )
+    if full:
+        config = config.full_schedule()
+    outcome = train_from_store(
+        open_sessions(settings),
+        taxonomy,
+        settings,
+        config,
+        RichReporter(err),
+        label_sets=label_set or None,
+        ignore_unknown=ignore_unknown_labels,
+        actor=by,
+    )
+    version = outcome.version
+    table = Table(title=f"held-out evaluation — {version.version} ({version.manifest['variant']} body)")
+    for column in ("label set", "classes", "eval msgs", "macro-F1", "accuracy", "ECE", "truncated"):
+        table.add_column(column, justify="left" if column == "label set" else "right")
+    for name, metrics in outcome.metrics.items():
+        trunc = version.manifest["truncation"][name]
+        table.add_row(
+            name,
+            str(len(version.manifest["label_sets"][name]["classes"])),
+            str(metrics["n_eval"]),
+            _fmt(metrics["macro_f1"]),
+            _fmt(metrics["accuracy"]),
+            _fmt(metrics["ece"]),
+            f"{100 * trunc['rate']:.0f}%",
+        )
+    out.print(table)
+    for name, metrics in outcome.metrics.items():
+        out.print(f"macro-F1 {name}: {_fmt(metrics['macro_f1'])}", highlight=False)
+    note = " (contrastive phase capped for CPU; --full for the full schedule)" if outcome.capped else ""
+    out.print(f"trained in {outcome.seconds:.0f} s on {outcome.device}{note}", highlight=False)
+    out.print(f"registered {version.version} as candidate at {version.path}", highlight=False)
+
+
+def _registry() -> Registry:
+    return Registry(load_settings().registry_dir)
+
+
+def _audit(kind: str, version: ModelVersion, actor: str, reason: str) -> None:
+    """Record the stage change in the store's audit log too, when the store is there."""
+    from postroom.store.models import AuditEvent
+
+    try:
+        sessions = open_sessions(load_settings())
+        with sessions() as session:
+            session.add(
+                AuditEvent(
+                    kind=kind,
+                    subject=version.version,
+                    actor=actor,
+                    payload={"stage": version.stage, "reason": reason},
+                )
+            )
+            session.commit()
+    except PostroomError as exc:
+        err.print(f"[yellow]note:[/yellow] audit event not stored ({exc}); the registry history has it")
+
+
+@models_app.command("list")
+@friendly_errors
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the registry's versions with stage and macro-F1 per label set. Example: postroom models list"""
+    entries = _registry().entries()
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "version": e.name,
+                        "stage": e.version.stage,
+                        "macro_f1": e.version.macro_f1(),
+                        "created_at": e.version.manifest["created_at"],
+                    }
+                    if e.version
+                    else {"version": e.name, "stage": "corrupt", "problem": e.problem}
+                    for e in entries
+                ]
+            )
+        )
+        return
+    if not entries:
+        out.print("no model versions yet; run `postroom train`")
+        return
+    table = Table(title=f"model registry {_registry().root}")
+    for column in ("version", "stage", "created", "variant", "macro-F1 per label set"):
+        table.add_column(column)
+    for e in entries:
+        if e.version is None:
+            table.add_row(e.name, "[red]corrupt[/red]", "", "", e.problem or "")
+            continue
+        m = e.version.manifest
+        f1 = ", ".join(f"{k} {_fmt(v)}" for k, v in e.version.macro_f1().items())
+        table.add_row(e.name, e.version.stage, m["created_at"][:19], m["variant"], f1)
+    out.print(table)
+
+
+@models_app.command("show")
+@friendly_errors
+def models_show(
+    version: Annotated[str, typer.Argument(help="Version (v0003, 3 or latest).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+) -> None:
+    """Show one version: metrics, training run, files check and stage history.
+
+    Example: postroom models show v0001
+    """
+    model = _registry().get(version)
+    if as_json:
+        out.print_json(json.dumps(model.manifest))
+        return
+    m = model.manifest
+    out.print(
+        f"[bold]{model.version}[/bold] — {model.stage}; created {m['created_at']}; {m['variant']} body; "
+        f"base {m['base_model']}; taxonomy {m['taxonomy']['name']} ({m['taxonomy']['fingerprint']})"
+    )
+    table = Table(title="held-out evaluation")
+    for column in ("label set", "eval msgs", "macro-F1", "accuracy", "ECE"):
+        table.add_column(column)
+    for name, metrics in m["metrics"].items():
+        table.add_row(
+            name,
+            str(metrics.get("n_eval")),
+            _fmt(metrics.get("macro_f1")),
+            _fmt(metrics.get("accuracy")),
+            _fmt(metrics.get("ece")),
+        )
+    out.print(table)
+    training = m.get("training", {})
+    out.print(
+        f"trained on {training.get('device')} ({training.get('precision')}) in {training.get('seconds')} s"
+    )
+    problems = model.verify()
+    out.print("files: intact" if not problems else f"[red]files: {'; '.join(problems)}[/red]")
+    for h in model.history:
+        out.print(
+            f"  {h['at'][:19]}  {h.get('from') or '-'} -> {h['stage']}  by {h['by']}: {h['reason']}",
+            highlight=False,
+        )
+    out.print(f"model card: {model.path / m.get('model_card', 'model_card.md')}")
+
+
+@models_app.command("approve")
+@friendly_errors
+def models_approve(
+    version: Annotated[str, typer.Argument(help="A candidate version.")],
+    by: Annotated[str | None, typer.Option(help="Who approves.", envvar="POSTROOM_USER")] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+) -> None:
+    """Approve a candidate version. Example: postroom models approve v0003 --reason "checked the card" """
+    actor = by or default_actor()
+    model = _registry().approve(version, actor, reason)
+    out.print(f"{model.version} is approved")
+    _audit("model.approved", model, actor, reason)
+
+
+@models_app.command("promote")
+@friendly_errors
+def models_promote(
+    version: Annotated[str, typer.Argument(help="An approved version.")],
+    by: Annotated[str | None, typer.Option(help="Who promotes.", envvar="POSTROOM_USER")] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+) -> None:
+    """Put an approved version in production; the one there until now is archived.
+
+    Example: postroom models promote v0003
+    """
+    actor = by or default_actor()
+    model = _registry().promote(version, actor, reason)
+    out.print(f"{model.version} is in production")
+    _audit("model.promoted", model, actor, reason)
+
+
+@models_app.command("rollback")
+@friendly_errors
+def models_rollback(
+    to: Annotated[
+        str | None, typer.Option(help="Version to restore (default: the previous production).")
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="Who rolls back.", envvar="POSTROOM_USER")] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+) -> None:
+    """Archive the production version and restore the one in production before it.
+
+    Example: postroom models rollback --reason "macro-F1 dropped on live traffic"
+    """
+    actor = by or default_actor()
+    model = _registry().rollback(to, actor, reason)
+    out.print(f"rolled back: {model.version} is in production")
+    _audit("model.rolled_back", model, actor, reason)
+
+
+def _csv_ints(value: str, name: str) -> list[int]:
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{name} must be comma-separated integers, got {value!r}") from None
+
+
+def bench_fewshot(
+    datasets: Annotated[
+        str, typer.Option(help="Comma-separated: banking77, massive-en, massive-de.")
+    ] = "banking77,massive-en,massive-de",
+    shots: Annotated[str, typer.Option(help="Examples per class, comma-separated.")] = "8,16",
+    seeds: Annotated[int, typer.Option(help="Seeds 0..n-1 for the baselines.")] = 5,
+    setfit_seeds: Annotated[str, typer.Option(help="Seeds for SetFit, comma-separated ('' for none).")] = "0",
+    setfit_shots: Annotated[str, typer.Option(help="N for SetFit runs ('' = every N in --shots).")] = "",
+    methods: Annotated[str, typer.Option(help="Comma-separated methods (default: all).")] = "",
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="TOML/JSON TrainConfig for SetFit.")
+    ] = None,
+    loss: Annotated[str | None, typer.Option(help="SetFit contrastive loss.")] = None,
+    cpu_max_steps: Annotated[int | None, typer.Option(help="SetFit step cap per label set on CPU.")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Full SetFit schedule (no CPU cap): for a GPU run.")
+    ] = False,
+    data_root: Annotated[Path, typer.Option(help="Folder with banking77/ and massive/.")] = SHARED_DATA,
+    out_dir: Annotated[Path, typer.Option(help="Where fewshot.json and fewshot.md go.")] = Path(
+        "docs/benchmarks"
+    ),
+) -> None:
+    """SetFit (separate and shared body) against TF-IDF, BM25 and frozen embeddings, same few-shot samples.
+
+    Results merge into docs/benchmarks/fewshot.json and fewshot.md, each run with its device and command.
+    Example (CPU): postroom bench fewshot --datasets banking77 --setfit-seeds 0,1 --setfit-shots 8
+    Example (GPU): postroom bench fewshot --full --setfit-seeds 0,1,2,3,4
+    """
+    force_offline()
+    from training.fewshot_bench import METHODS, FewShotOptions, run_fewshot_benchmark
+    from training.progress import RichReporter
+
+    settings = load_settings()
+    config = _config(_load_config(config_file), loss=loss, cpu_max_steps=cpu_max_steps)
+    if full:
+        config = config.full_schedule()
+    options = FewShotOptions(
+        datasets=[d.strip() for d in datasets.split(",") if d.strip()],
+        shots=_csv_ints(shots, "--shots"),
+        seeds=list(range(seeds)),
+        setfit_seeds=_csv_ints(setfit_seeds, "--setfit-seeds"),
+        setfit_shots=_csv_ints(setfit_shots, "--setfit-shots"),
+        methods=[m.strip() for m in methods.split(",") if m.strip()] or list(METHODS),
+        config=config,
+        base_model=settings.resolved_base_model(),
+        data_root=data_root,
+        out_dir=out_dir,
+        command=_command_line(),
+    )
+    data = run_fewshot_benchmark(options, RichReporter(err))
+    out.print(f"wrote {out_dir / 'fewshot.json'} and {out_dir / 'fewshot.md'} ({len(data['runs'])} runs)")
+
+
+def register(roots: CliRoots) -> None:
+    """Add `train`, the `models` group and `bench fewshot` to the postroom command."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    roots.app.command("train")(friendly_errors(train))
+    roots.app.add_typer(models_app, name="models")
+    roots.bench.command("fewshot")(friendly_errors(bench_fewshot))

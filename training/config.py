@@ -1,0 +1,149 @@
+"""`TrainConfig`: every knob of a training run, validated on construction and stored in the manifest.
+
+Defaults are the measured best on this project's benchmarks (see docs/training.md). Two schedules:
+the full one (GPU), and a capped one on CPU: when training resolves to the CPU, the contrastive phase stops
+after `cpu_max_steps` steps and the run says so. `full_schedule()` lifts the cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal, get_args
+
+LossName = Literal[
+    "cosine",  # setfit's default: CosineSimilarityLoss on positive/negative pairs
+    "batch_all_triplet",
+    "batch_hard_triplet",
+    "batch_semi_hard_triplet",
+    "supcon",  # supervised contrastive loss with in-batch negatives, NaN-safe (see training.losses)
+]
+Variant = Literal["separate", "shared"]
+DeviceName = Literal["auto", "cpu", "cuda"]
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+MultiTaskSampler = Literal["round_robin", "proportional"]
+
+MIN_EXAMPLES_FLOOR = 2  # contrastive learning needs a positive pair per class
+
+# Measured (docs/training.md): the shared body stays within 1 macro-F1 point of separate bodies on every
+# label set of the demo corpus and of MASSIVE, so one body is the default.
+DEFAULT_VARIANT: Variant = "shared"
+
+
+def _check(condition: bool, name: str, requirement: str, value: object) -> None:
+    if not condition:
+        raise ValueError(f"`{name}` must be {requirement}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters and run settings of one training run (all label sets)."""
+
+    variant: Variant = DEFAULT_VARIANT
+    loss: LossName = "batch_all_triplet"
+    seed: int = 0
+    shots_per_class: int | None = None  # None: every training example; N: sample at most N per class
+    min_examples_per_class: int = 4  # per class in the training split, after the held-out split
+    eval_fraction: float = 0.2
+    epochs: int = 10  # passes over the training examples (pair losses: over the generated pairs)
+    max_steps: int | None = None  # hard cap on contrastive steps per body, on any device
+    cpu_max_steps: int | None = 5  # cap on CPU only (e-mails: ~10 s a step on 2 cores); None: no cap
+    batch_size: int = 64  # texts per step (pair losses: pairs per step)
+    body_learning_rate: float = 2e-5
+    warmup_proportion: float = 0.1
+    weight_decay: float = 0.01
+    margin: float = 0.25  # triplet losses
+    temperature: float = 0.05  # supcon
+    pair_iterations: int = 20  # cosine loss: pairs per text and epoch, as setfit's num_iterations
+    head_c: float = 10.0  # inverse L2 strength of the logistic-regression head
+    head_max_iter: int = 2000
+    max_seq_length: int | None = None  # None: the longest the base model accepts (MiniLM: 512 tokens)
+    multitask_sampler: MultiTaskSampler = "round_robin"
+    device: DeviceName = "auto"
+    precision: Precision = "auto"  # auto: bf16 (or fp16) autocast on CUDA, fp32 on CPU
+    encode_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        _check(self.variant in get_args(Variant), "variant", f"one of {get_args(Variant)}", self.variant)
+        _check(self.loss in get_args(LossName), "loss", f"one of {get_args(LossName)}", self.loss)
+        _check(
+            self.shots_per_class is None or self.shots_per_class >= MIN_EXAMPLES_FLOOR,
+            "shots_per_class",
+            f"None or >= {MIN_EXAMPLES_FLOOR}",
+            self.shots_per_class,
+        )
+        _check(
+            self.min_examples_per_class >= MIN_EXAMPLES_FLOOR,
+            "min_examples_per_class",
+            f">= {MIN_EXAMPLES_FLOOR}",
+            self.min_examples_per_class,
+        )
+        _check(0.0 < self.eval_fraction < 0.9, "eval_fraction", "in (0, 0.9)", self.eval_fraction)
+        _check(self.epochs >= 1, "epochs", ">= 1", self.epochs)
+        _check(self.max_steps is None or self.max_steps >= 1, "max_steps", "None or >= 1", self.max_steps)
+        _check(
+            self.cpu_max_steps is None or self.cpu_max_steps >= 1,
+            "cpu_max_steps",
+            "None or >= 1",
+            self.cpu_max_steps,
+        )
+        _check(
+            self.batch_size >= 4 and self.batch_size % 2 == 0,
+            "batch_size",
+            "an even number >= 4",
+            self.batch_size,
+        )
+        _check(
+            0.0 < self.body_learning_rate < 1.0, "body_learning_rate", "in (0, 1)", self.body_learning_rate
+        )
+        _check(0.0 <= self.warmup_proportion <= 1.0, "warmup_proportion", "in [0, 1]", self.warmup_proportion)
+        _check(self.weight_decay >= 0.0, "weight_decay", ">= 0", self.weight_decay)
+        _check(self.margin > 0.0, "margin", "> 0", self.margin)
+        _check(0.0 < self.temperature <= 1.0, "temperature", "in (0, 1]", self.temperature)
+        _check(self.pair_iterations >= 1, "pair_iterations", ">= 1", self.pair_iterations)
+        _check(self.head_c > 0.0, "head_c", "> 0", self.head_c)
+        _check(self.head_max_iter >= 10, "head_max_iter", ">= 10", self.head_max_iter)
+        _check(
+            self.max_seq_length is None or 8 <= self.max_seq_length <= 8192,
+            "max_seq_length",
+            "None or in [8, 8192]",
+            self.max_seq_length,
+        )
+        _check(
+            self.multitask_sampler in get_args(MultiTaskSampler),
+            "multitask_sampler",
+            f"one of {get_args(MultiTaskSampler)}",
+            self.multitask_sampler,
+        )
+        _check(self.device in get_args(DeviceName), "device", f"one of {get_args(DeviceName)}", self.device)
+        _check(
+            self.precision in get_args(Precision),
+            "precision",
+            f"one of {get_args(Precision)}",
+            self.precision,
+        )
+        _check(self.encode_batch_size >= 1, "encode_batch_size", ">= 1", self.encode_batch_size)
+
+    def step_cap(self, device_type: str) -> int | None:
+        """The contrastive-step cap in force on a device of this type (`cpu` or `cuda`)."""
+        caps = [c for c in (self.max_steps, self.cpu_max_steps if device_type == "cpu" else None) if c]
+        return min(caps) if caps else None
+
+    def full_schedule(self) -> TrainConfig:
+        """The same run without the CPU step cap (what a GPU run does)."""
+        return replace(self, cpu_max_steps=None)
+
+    def with_overrides(self, **changes: Any) -> TrainConfig:
+        """A copy with the given fields changed (`None` values are ignored), validated again."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a stored dict; unknown keys are an error that names them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s): {', '.join(unknown)}")
+        return cls(**data)

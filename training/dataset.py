@@ -1,0 +1,231 @@
+"""Training data from the store: the cleaned text of labeled messages, split once into train and held-out.
+
+Text is `Message.model_text` (subject line, then the cleaned body); labels are the current ones
+(`Label.is_current`). The split is by message and shared by every label set, so a shared body never sees a
+held-out message under any label set. It is stratified on the label set with the most classes (the finest
+one); the other sets follow closely because their classes nest. Message IDs of both parts are recorded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from postroom.store.models import Message
+from postroom.taxonomy import Taxonomy
+from training.config import TrainConfig
+from training.errors import EmptyTrainingSet, NotEnoughExamples, UnknownLabel
+
+
+@dataclass(frozen=True)
+class LabeledMessage:
+    message_id: str
+    text: str
+    labels: dict[str, str]  # label set -> class (current labels only)
+
+
+@dataclass(frozen=True)
+class LabelSetData:
+    """One label set's train and held-out examples; labels are indices into `classes` (taxonomy order)."""
+
+    name: str
+    classes: list[str]
+    train_ids: list[str]
+    train_texts: list[str]
+    train_labels: list[int]
+    eval_ids: list[str]
+    eval_texts: list[str]
+    eval_labels: list[int]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        train = Counter(self.train_labels)
+        held = Counter(self.eval_labels)
+        return {c: {"train": train.get(i, 0), "eval": held.get(i, 0)} for i, c in enumerate(self.classes)}
+
+
+@dataclass
+class TrainingData:
+    """Everything a training run learns from and is evaluated on."""
+
+    taxonomy_name: str
+    taxonomy_fingerprint: str
+    label_sets: dict[str, LabelSetData]
+    train_message_ids: list[str]
+    eval_message_ids: list[str]
+    skipped_empty_text: int = 0
+    ignored_unknown: dict[str, int] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """The dataset as stored with a model version (message IDs, never text)."""
+        return {
+            "taxonomy": {"name": self.taxonomy_name, "fingerprint": self.taxonomy_fingerprint},
+            "train_message_ids": self.train_message_ids,
+            "eval_message_ids": self.eval_message_ids,
+            "label_sets": {
+                name: {
+                    "classes": data.classes,
+                    "train_message_ids": data.train_ids,
+                    "eval_message_ids": data.eval_ids,
+                    "counts": data.counts(),
+                }
+                for name, data in self.label_sets.items()
+            },
+            "skipped_empty_text": self.skipped_empty_text,
+            "ignored_unknown_labels": self.ignored_unknown,
+        }
+
+
+def load_labeled_messages(
+    session: Session, taxonomy: Taxonomy, label_sets: list[str] | None = None, ignore_unknown: bool = False
+) -> tuple[list[LabeledMessage], int, dict[str, int]]:
+    """Labeled messages in message-id order, the number skipped for empty text, and ignored unknown labels.
+
+    Raises:
+        UnknownLabel: a current label names a label set or class the taxonomy lacks (unless ignored).
+    """
+    wanted = label_sets or taxonomy.set_names
+    for name in wanted:
+        taxonomy.label_set(name)  # unknown set names raise TaxonomyError
+    known = {s.name: set(s.class_names) for s in taxonomy.label_sets}
+    messages = session.scalars(
+        select(Message).options(selectinload(Message.labels)).order_by(Message.message_id)
+    ).all()
+    unknown: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    result: list[LabeledMessage] = []
+    skipped = 0
+    for message in messages:
+        labels: dict[str, str] = {}
+        for label in message.labels:
+            if not label.is_current:
+                continue
+            if label.label_set not in known or label.class_name not in known[label.label_set]:
+                key = f"{label.label_set}.{label.class_name}"
+                unknown[key] += 1
+                example.setdefault(key, message.message_id)
+                continue
+            if label.label_set in wanted:
+                labels[label.label_set] = label.class_name
+        if not labels:
+            continue
+        text = message.model_text.strip()
+        if not text:
+            skipped += 1
+            continue
+        result.append(LabeledMessage(message.message_id, text, labels))
+    if unknown and not ignore_unknown:
+        listed = "; ".join(f"{k} ({n} messages, e.g. {example[k]!r})" for k, n in sorted(unknown.items()))
+        raise UnknownLabel(
+            f"the store has current labels that are not in the taxonomy: {listed}. Relabel those messages, "
+            "add the classes to the taxonomy, or train with --ignore-unknown-labels"
+        )
+    return result, skipped, dict(unknown)
+
+
+def split_messages(
+    messages: list[LabeledMessage], stratify_on: str, eval_fraction: float, seed: int
+) -> tuple[list[LabeledMessage], list[LabeledMessage]]:
+    """A seeded, stratified (train, held-out) split by message; a class of one message stays in train."""
+    groups: dict[str, list[LabeledMessage]] = defaultdict(list)
+    for message in messages:
+        groups[message.labels.get(stratify_on, "")].append(message)
+    rng = np.random.default_rng(seed)
+    train: list[LabeledMessage] = []
+    held: list[LabeledMessage] = []
+    for key in sorted(groups):
+        group = groups[key]
+        order = rng.permutation(len(group))
+        n_eval = int(np.floor(len(group) * eval_fraction + 0.5)) if len(group) > 1 else 0
+        held.extend(group[i] for i in order[:n_eval])
+        train.extend(group[i] for i in order[n_eval:])
+    train.sort(key=lambda m: m.message_id)
+    held.sort(key=lambda m: m.message_id)
+    return train, held
+
+
+def _cap_per_class(rows: list[LabeledMessage], label_set: str, shots: int, seed: int) -> list[LabeledMessage]:
+    by_class: dict[str, list[LabeledMessage]] = defaultdict(list)
+    for message in rows:
+        by_class[message.labels[label_set]].append(message)
+    rng = np.random.default_rng(seed)
+    kept: list[LabeledMessage] = []
+    for name in sorted(by_class):
+        group = by_class[name]
+        if len(group) > shots:
+            group = [group[i] for i in sorted(rng.choice(len(group), shots, replace=False))]
+        kept.extend(group)
+    return sorted(kept, key=lambda m: m.message_id)
+
+
+def build_training_data(
+    session: Session,
+    taxonomy: Taxonomy,
+    config: TrainConfig,
+    label_sets: list[str] | None = None,
+    ignore_unknown: bool = False,
+) -> TrainingData:
+    """Load, split and check the training data of every wanted label set.
+
+    Raises:
+        EmptyTrainingSet: no labeled message at all, or none for one label set.
+        NotEnoughExamples: a class has fewer training examples than `config.min_examples_per_class`.
+        UnknownLabel: see `load_labeled_messages`.
+    """
+    wanted = label_sets or taxonomy.set_names
+    messages, skipped, unknown = load_labeled_messages(session, taxonomy, wanted, ignore_unknown)
+    if not messages:
+        raise EmptyTrainingSet(
+            "no labeled messages in the store: ingest labeled messages (postroom ingest) or pull labels "
+            "from Doccano first"
+            + (f" ({skipped} labeled messages have no text after cleaning)" if skipped else "")
+        )
+    for name in wanted:
+        if not any(name in m.labels for m in messages):
+            raise EmptyTrainingSet(f"label set {name!r} has no labeled messages in the store")
+    finest = max(wanted, key=lambda n: len(taxonomy.label_set(n).classes))
+    train, held = split_messages(messages, finest, config.eval_fraction, config.seed)
+    data: dict[str, LabelSetData] = {}
+    for name in wanted:
+        classes = taxonomy.label_set(name).class_names
+        index = {c: i for i, c in enumerate(classes)}
+        set_train = [m for m in train if name in m.labels]
+        if config.shots_per_class is not None:
+            set_train = _cap_per_class(set_train, name, config.shots_per_class, config.seed)
+        set_held = [m for m in held if name in m.labels]
+        have = Counter(m.labels[name] for m in set_train)
+        held_counts = Counter(m.labels[name] for m in set_held)
+        for class_name in classes:
+            if have[class_name] < config.min_examples_per_class:
+                raise NotEnoughExamples(
+                    name,
+                    class_name,
+                    have[class_name],
+                    config.min_examples_per_class,
+                    detail=f"{have[class_name] + held_counts[class_name]} labeled, "
+                    f"{held_counts[class_name]} held out for evaluation",
+                )
+        data[name] = LabelSetData(
+            name=name,
+            classes=classes,
+            train_ids=[m.message_id for m in set_train],
+            train_texts=[m.text for m in set_train],
+            train_labels=[index[m.labels[name]] for m in set_train],
+            eval_ids=[m.message_id for m in set_held],
+            eval_texts=[m.text for m in set_held],
+            eval_labels=[index[m.labels[name]] for m in set_held],
+        )
+    used_train = sorted({mid for d in data.values() for mid in d.train_ids})
+    return TrainingData(
+        taxonomy_name=taxonomy.name,
+        taxonomy_fingerprint=taxonomy.fingerprint(),
+        label_sets=data,
+        train_message_ids=used_train,
+        eval_message_ids=[m.message_id for m in held],
+        skipped_empty_text=skipped,
+        ignored_unknown=unknown,
+    )

@@ -1,0 +1,111 @@
+"""The PyTorch baseline of `postroom bench serve`, run in its own process (serving never imports torch).
+
+Measures a registry version as setfit predicts: the sentence-transformers body encodes (once per body, all
+label sets share it), the sklearn heads' `predict_proba` follow. Reports single-message latency, batch
+throughput and every text's predicted classes (for the agreement of the ONNX variants).
+
+    python -m training.export.bench_torch --version-dir var/models/v0001 --texts t.jsonl --out r.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    return {
+        "p50_ms": round(1000 * pick(0.5), 2),
+        "p95_ms": round(1000 * pick(0.95), 2),
+        "p99_ms": round(1000 * pick(0.99), 2),
+        "mean_ms": round(1000 * statistics.fmean(ordered), 2),
+    }
+
+
+def run(
+    version_dir: Path, texts: dict[str, list[str]], single: int, batch_size: int, threads: int
+) -> dict[str, Any]:
+    from postroom.offline import force_offline
+
+    force_offline()
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from training.export.bundle import bundle_from_version
+    from training.registry import ModelVersion, read_manifest
+
+    torch.set_num_threads(threads)
+    bundle = bundle_from_version(ModelVersion(version_dir, read_manifest(version_dir)))
+    bodies = {}
+    for key, spec in bundle.bodies.items():
+        body = SentenceTransformer(str(spec.path), device="cpu")
+        body.max_seq_length = spec.max_seq_length
+        bodies[key] = body
+
+    def predict(batch: list[str]) -> dict[str, np.ndarray]:
+        embeddings = {
+            k: b.encode(batch, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+            for k, b in bodies.items()
+        }
+        return {n: h.probabilities(embeddings[h.body]) for n, h in bundle.heads.items()}
+
+    predict(["warm up"] * 4)
+    result: dict[str, Any] = {
+        "backend": "torch",
+        "threads": threads,
+        "torch": torch.__version__,
+        "sets": {},
+        "labels": {},
+    }
+    for name, items in texts.items():
+        latencies = []
+        for text in items[:single]:
+            started = time.perf_counter()
+            predict([text])
+            latencies.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        probabilities = predict(items)
+        seconds = time.perf_counter() - started
+        result["sets"][name] = {
+            "single": {"n": len(latencies), **_percentiles(latencies)},
+            "batch": {
+                "n": len(items),
+                "batch_size": batch_size,
+                "seconds": round(seconds, 3),
+                "per_second": round(len(items) / seconds, 1),
+            },
+        }
+        result["labels"][name] = {
+            set_name: [bundle.heads[set_name].classes[i] for i in matrix.argmax(axis=1)]
+            for set_name, matrix in probabilities.items()
+        }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version-dir", type=Path, required=True)
+    parser.add_argument("--texts", type=Path, required=True, help="JSON: {set name: [texts]}")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--single", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    texts = json.loads(args.texts.read_text(encoding="utf-8"))
+    result = run(args.version_dir, texts, args.single, args.batch_size, args.threads)
+    args.out.write_text(json.dumps(result), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""`postroom export VERSION`: Optimum ONNX export with the parity gate. Imports torch only when it runs.
+
+Registered through the `postroom.cli` entry point `export = "training.export.cli:register"`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from postroom.clikit import CliRoots, err, friendly_errors, load_settings, open_sessions, out
+from training.export.layout import VARIANTS
+
+
+@friendly_errors
+def export(
+    version: Annotated[str, typer.Argument(help="Version: v0003, 3, latest or production.")] = "latest",
+    variants: Annotated[str, typer.Option(help="Comma-separated subset of fp32,optimized,int8.")] = ",".join(
+        VARIANTS
+    ),
+    min_agreement: Annotated[
+        float, typer.Option(help="Parity gate: least label agreement per label set.")
+    ] = 0.995,
+    texts: Annotated[
+        Path | None, typer.Option(help="JSONL with a `text` field for the gate, instead of the held-out set.")
+    ] = None,
+    int8_keep_fp32: Annotated[
+        str, typer.Option(help="ffn_output (default) keeps the feed-forward output MatMuls fp32; none.")
+    ] = "ffn_output",
+    int8_target: Annotated[
+        str, typer.Option(help="avx512_vnni | avx2 | arm64 (the serving CPUs).")
+    ] = "avx512_vnni",
+    keep_unpublished: Annotated[bool, typer.Option(help="Keep graphs that failed the gate.")] = False,
+) -> None:
+    """Export a registered model to ONNX (fp32, optimised, int8) and gate each variant on parity.
+
+    Every variant is compared with the PyTorch model on the version's held-out messages; a variant with
+    less than --min-agreement label agreement on any label set is not published. Writes
+    <registry>/exports/<version>/. Exits 1 when no variant passes.
+    Example: postroom export latest
+    """
+    from postroom.offline import force_offline
+
+    force_offline()
+    from training.export.bundle import bundle_from_version
+    from training.export.errors import ExportError
+    from training.export.exporter import ExportOptions, export_bundle
+    from training.export.source import export_dir, heldout_texts, resolve_version, texts_from_jsonl
+    from training.registry import Registry
+
+    settings = load_settings()
+    registry = Registry(settings.registry_dir)
+    model = resolve_version(registry, version)
+    try:
+        options = ExportOptions(
+            variants=tuple(v.strip() for v in variants.split(",") if v.strip()),
+            min_agreement=min_agreement,
+            int8_keep_fp32=int8_keep_fp32,  # type: ignore[arg-type]
+            int8_target=int8_target,  # type: ignore[arg-type]
+            keep_unpublished=keep_unpublished,
+        )
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    if texts is not None:
+        gate_texts, missing = texts_from_jsonl(texts), 0
+    else:
+        with open_sessions(settings)() as session:
+            gate_texts, missing = heldout_texts(session, model)
+    if missing:
+        err.print(f"[yellow]note:[/yellow] {missing} held-out messages are not in the store (or empty)")
+    bundle = bundle_from_version(model)
+    target = export_dir(registry, model.version)
+    with err.status("exporting…") as status:
+        result = export_bundle(bundle, target, gate_texts, options, progress=lambda m: status.update(m))
+    where = "held-out texts" if texts is None else f"texts of {texts.name}"
+    table = Table(title=f"export {model.version}: parity with PyTorch on {len(gate_texts)} {where}")
+    for column in ("variant", "published", "lowest agreement", "max |Δp|", "min cosine"):
+        table.add_column(column)
+    for p in result.parity:
+        sets = list(p.label_sets.values())
+        table.add_row(
+            p.variant,
+            "yes" if p.published else "no",
+            f"{100 * min(s.agreement for s in sets):.2f}%" if sets else "-",
+            f"{max(s.max_abs_diff for s in sets):.4f}" if sets else "-",
+            f"{min(p.cosine_min.values()):.4f}" if p.cosine_min else "-",
+        )
+    out.print(table)
+    for p in result.parity:
+        out.print(f"{p.variant}: {p.reason}", highlight=False, soft_wrap=True)
+    out.print(f"published {', '.join(result.published)} to {result.path}", highlight=False)
+
+
+def register(roots: CliRoots) -> None:
+    roots.app.command("export")(export)

@@ -1,0 +1,419 @@
+"""Export a model bundle to ONNX: fp32, graph-optimised and int8 variants, each through the parity gate.
+
+Per body: Optimum exports the whole sentence-transformers pipeline (transformer, pooling, normalisation; the
+`sentence_transformers` library path of `optimum.exporters.onnx.main_export`), the token-embeddings output is
+dropped, and then
+- `fp32` is that graph;
+- `optimized` is ONNX Runtime's O2 optimisation of it through Optimum's `ORTOptimizer`;
+- `int8` is Optimum's dynamic quantisation of the fp32 graph (a pre-optimised graph cannot be quantised):
+  per-channel weights, MatMuls only, the activation-by-activation MatMuls and the feed-forward output
+  projections kept in fp32 (`graph.int8_exclusions`).
+The heads are appended to every variant. The tokenizer is saved with truncation at the body's
+`max_seq_length` and padding to the longest text of a batch, set explicitly: the packaged MiniLM's
+tokenizer.json says 128 tokens and fixed padding, the model reads 256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from training.export.bundle import BodySpec, ModelBundle, body_lowercases, read_body_modules
+from training.export.errors import ExportError, NothingPublished
+from training.export.graph import Int8Keep, append_heads, int8_exclusions, keep_outputs
+from training.export.layout import (
+    EMBEDDING_OUTPUT,
+    EXPORT_FORMAT,
+    EXPORT_MANIFEST,
+    HEADS_JSON,
+    HEADS_NPZ,
+    PARITY_REPORT,
+    PREFERENCE_CPU,
+    PREFERENCE_GPU,
+    REJECTED_SUFFIX,
+    TOKENIZER_DIR,
+    TOKENIZER_FILE,
+    VARIANTS,
+    probabilities_output,
+)
+from training.export.parity import Reference, VariantParity, compare, reference_outputs
+from training.export.predict import run_graph
+
+Int8Target = Literal["avx512_vnni", "avx2", "arm64"]
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export. `min_agreement` is the parity gate (share of texts with the same predicted class)."""
+
+    variants: tuple[str, ...] = VARIANTS
+    min_agreement: float = 0.995
+    int8_keep_fp32: Int8Keep = "ffn_output"
+    int8_target: Int8Target = "avx512_vnni"
+    keep_unpublished: bool = False
+    batch_size: int = 32
+    opset: int | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown or not self.variants:
+            raise ValueError(f"`variants` must be a non-empty subset of {VARIANTS}, got {self.variants!r}")
+        if not 0.0 < self.min_agreement <= 1.0:
+            raise ValueError(f"`min_agreement` must be in (0, 1], got {self.min_agreement!r}")
+        if self.int8_keep_fp32 not in ("ffn_output", "none"):
+            raise ValueError(f"`int8_keep_fp32` must be 'ffn_output' or 'none', got {self.int8_keep_fp32!r}")
+        if self.int8_target not in ("avx512_vnni", "avx2", "arm64"):
+            raise ValueError(f"`int8_target` must be avx512_vnni, avx2 or arm64, got {self.int8_target!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size!r}")
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    manifest: dict[str, Any]
+    parity: list[VariantParity] = field(default_factory=list)
+
+    @property
+    def published(self) -> list[str]:
+        return [p.variant for p in self.parity if p.published]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _versions(*names: str) -> dict[str, str]:
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _pad_token(export_dir: Path, tokenizer: Any) -> tuple[str, int]:
+    """The pad token and id, from special_tokens_map.json or the tokenizer's own padding config."""
+    candidates: list[str] = []
+    special = export_dir / "special_tokens_map.json"
+    if special.is_file():
+        pad = json.loads(special.read_text("utf-8")).get("pad_token")
+        candidates.append(pad.get("content") if isinstance(pad, dict) else pad)
+    if tokenizer.padding:
+        candidates.append(tokenizer.padding.get("pad_token"))
+    candidates += ["[PAD]", "<pad>"]
+    for token in candidates:
+        if token and tokenizer.token_to_id(token) is not None:
+            return token, int(tokenizer.token_to_id(token))
+    raise ExportError(f"cannot find the pad token of the tokenizer in {export_dir}")
+
+
+def configure_tokenizer(export_dir: Path, target: Path, max_length: int) -> None:
+    """Save the tokenizer with truncation at `max_length` tokens and padding to the longest in a batch."""
+    from tokenizers import Tokenizer
+
+    source = export_dir / TOKENIZER_FILE
+    if not source.is_file():
+        raise ExportError(f"the export of {export_dir.name} has no {TOKENIZER_FILE} (a fast tokenizer)")
+    tokenizer = Tokenizer.from_file(str(source))
+    pad_token, pad_id = _pad_token(export_dir, tokenizer)
+    tokenizer.enable_truncation(max_length=max_length, strategy="longest_first", direction="right")
+    tokenizer.enable_padding(direction="right", pad_id=pad_id, pad_token=pad_token, length=None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(target))
+
+
+def _export_body_fp32(spec: BodySpec, work: Path, opset: int | None) -> Path:
+    """Optimum export of the whole sentence-transformers body; returns the directory of the fp32 graph."""
+    import onnx
+    from optimum.exporters.onnx import main_export
+
+    raw = work / "export"
+    main_export(
+        str(spec.path),
+        raw,
+        task="feature-extraction",
+        library_name="sentence_transformers",
+        do_validation=False,
+        opset=opset,
+    )
+    fp32 = work / "fp32"
+    fp32.mkdir(parents=True, exist_ok=True)
+    onnx.save(keep_outputs(onnx.load(str(raw / "model.onnx")), [EMBEDDING_OUTPUT]), str(fp32 / "model.onnx"))
+    shutil.copy(raw / "config.json", fp32 / "config.json")
+    return fp32
+
+
+def _optimize(fp32: Path, target: Path) -> Path:
+    from optimum.onnxruntime import ORTOptimizer
+    from optimum.onnxruntime.configuration import AutoOptimizationConfig
+
+    ORTOptimizer.from_pretrained(fp32).optimize(AutoOptimizationConfig.O2(), target, file_suffix=None)
+    return target / "model.onnx"
+
+
+def _quantize(fp32: Path, target: Path, keep: Int8Keep, cpu: Int8Target) -> tuple[Path, list[str]]:
+    import onnx
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+    excluded = int8_exclusions(onnx.load(str(fp32 / "model.onnx")), keep)
+    factory = getattr(AutoQuantizationConfig, cpu)
+    config = factory(
+        is_static=False, per_channel=True, operators_to_quantize=["MatMul"], nodes_to_exclude=excluded
+    )
+    ORTQuantizer.from_pretrained(fp32).quantize(config, target, file_suffix=None)
+    return target / "model.onnx", excluded
+
+
+def _with_heads(graph: Path, bundle: ModelBundle, body: str, target: Path) -> None:
+    import onnx
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(append_heads(onnx.load(str(graph)), bundle.heads_of(body)), str(target))
+
+
+def _run_variant(
+    bundle: ModelBundle,
+    staging: Path,
+    variant: str,
+    texts: Sequence[str],
+    lowercase: dict[str, bool],
+    batch_size: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    embeddings: dict[str, np.ndarray] = {}
+    probabilities: dict[str, np.ndarray] = {}
+    for key in bundle.bodies:
+        heads = bundle.heads_of(key)
+        outputs = [EMBEDDING_OUTPUT, *(probabilities_output(h.label_set) for h in heads)]
+        values = run_graph(
+            staging / variant / f"{key}.onnx",
+            staging / TOKENIZER_DIR / key / TOKENIZER_FILE,
+            texts,
+            outputs,
+            lowercase=lowercase[key],
+            batch_size=batch_size,
+        )
+        embeddings[key] = values[EMBEDDING_OUTPUT]
+        for head in heads:
+            probabilities[head.label_set] = values[probabilities_output(head.label_set)]
+    return embeddings, probabilities
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _replace_dir(staging: Path, target: Path) -> None:
+    """Move `staging` to `target`; an older export there is moved aside first, then deleted."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".old-{target.name}-{uuid.uuid4().hex[:8]}")
+        os.rename(target, old)
+    os.rename(staging, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_bundle(
+    bundle: ModelBundle,
+    out_dir: Path,
+    texts: Sequence[str],
+    options: ExportOptions | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Export `bundle` into `out_dir` (replaced atomically), gate every variant on `texts`.
+
+    Raises:
+        ExportError: a body cannot be exported, or there are no texts for the gate.
+        NothingPublished: no variant passed the gate (the report is still written, for inspection).
+    """
+    import onnx
+
+    from postroom.offline import force_offline
+
+    force_offline()
+    options = options or ExportOptions()
+    say = progress or (lambda _message: None)
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise ExportError("no texts for the parity gate: the held-out set is empty (pass texts explicitly)")
+    lowercase = {}
+    for key, spec in bundle.bodies.items():
+        read_body_modules(spec.path)
+        lowercase[key] = body_lowercases(spec.path)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".staging-{out_dir.name}-{uuid.uuid4().hex[:8]}"
+    work = staging / ".work"
+    started = time.perf_counter()
+    try:
+        built: dict[str, dict[str, str]] = {v: {} for v in options.variants}
+        failures: dict[str, str] = {}
+        excluded: dict[str, list[str]] = {}
+        bodies_meta: dict[str, Any] = {}
+        for key, spec in bundle.bodies.items():
+            say(f"exporting body {key} with Optimum")
+            fp32 = _export_body_fp32(spec, work / key, options.opset)
+            configure_tokenizer(
+                work / key / "export", staging / TOKENIZER_DIR / key / TOKENIZER_FILE, spec.max_seq_length
+            )
+            graph = onnx.load(str(fp32 / "model.onnx"), load_external_data=False)
+            bodies_meta[key] = {
+                "tokenizer": f"{TOKENIZER_DIR}/{key}/{TOKENIZER_FILE}",
+                "max_seq_length": spec.max_seq_length,
+                "lowercase": lowercase[key],
+                "inputs": [i.name for i in graph.graph.input],
+                "embedding_output": EMBEDDING_OUTPUT,
+                "embedding_dim": int(bundle.heads_of(key)[0].coef.shape[1]) if bundle.heads_of(key) else None,
+                "source": str(spec.path),
+            }
+            for variant in options.variants:
+                if variant in failures:
+                    continue
+                say(f"building {variant} for body {key}")
+                try:
+                    if variant == "fp32":
+                        graph_path = fp32 / "model.onnx"
+                    elif variant == "optimized":
+                        graph_path = _optimize(fp32, work / key / "optimized")
+                    else:
+                        graph_path, excluded[key] = _quantize(
+                            fp32, work / key / "int8", options.int8_keep_fp32, options.int8_target
+                        )
+                    _with_heads(graph_path, bundle, key, staging / variant / f"{key}.onnx")
+                    built[variant][key] = f"{variant}/{key}.onnx"
+                except Exception as exc:  # one failed variant must not cost the others
+                    failures[variant] = f"build failed: {type(exc).__name__}: {str(exc)[:300]}"
+        shutil.rmtree(work, ignore_errors=True)
+
+        say(f"parity gate: PyTorch reference on {len(texts)} texts")
+        reference: Reference = reference_outputs(bundle, texts, options.batch_size)
+        parity: list[VariantParity] = []
+        for variant in options.variants:
+            if variant in failures:
+                parity.append(
+                    VariantParity(
+                        variant, {}, {}, published=False, reason=f"not published: {failures[variant]}"
+                    )
+                )
+                continue
+            say(f"parity gate: {variant}")
+            t0 = time.perf_counter()
+            embeddings, probabilities = _run_variant(
+                bundle, staging, variant, texts, lowercase, options.batch_size
+            )
+            result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
+            result.seconds = time.perf_counter() - t0
+            parity.append(result)
+        note = ""
+        if len(texts) * (1 - options.min_agreement) < 1:
+            note = (
+                f"only {len(texts)} texts: a single disagreement fails the "
+                f"{100 * options.min_agreement:.1f}% gate"
+            )
+
+        for result in parity:
+            if not result.published and not options.keep_unpublished:
+                shutil.rmtree(staging / result.variant, ignore_errors=True)
+
+        heads_json = {
+            name: {
+                "body": h.body,
+                "classes": list(h.classes),
+                "binary": h.binary,
+                "output": probabilities_output(name),
+                "embedding_dim": int(h.coef.shape[1]),
+            }
+            for name, h in bundle.heads.items()
+        }
+        _write_json(staging / HEADS_JSON, heads_json)
+        np.savez(
+            staging / HEADS_NPZ,
+            **{f"{n}__coef": h.coef for n, h in bundle.heads.items()},
+            **{f"{n}__intercept": h.intercept for n, h in bundle.heads.items()},
+        )
+        parity_report = {
+            "version": bundle.version,
+            "texts": len(texts),
+            "min_agreement": options.min_agreement,
+            "reference": {"backend": "torch", "seconds": round(reference.seconds, 2)},
+            "note": note,
+            "variants": [p.to_dict() for p in parity],
+        }
+        _write_json(staging / PARITY_REPORT, parity_report)
+        manifest: dict[str, Any] = {
+            "format": EXPORT_FORMAT,
+            "version": bundle.version,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": bundle.source,
+            "libraries": _versions(
+                "optimum",
+                "optimum-onnx",
+                "onnx",
+                "onnxruntime",
+                "onnxruntime-gpu",
+                "torch",
+                "sentence-transformers",
+                "transformers",
+                "tokenizers",
+            ),
+            "options": {
+                "min_agreement": options.min_agreement,
+                "int8_keep_fp32": options.int8_keep_fp32,
+                "int8_target": options.int8_target,
+                "int8_fp32_nodes": excluded,
+            },
+            "parity_texts": len(texts),
+            "bodies": bodies_meta,
+            "label_sets": {
+                name: {"body": h.body, "classes": list(h.classes), "output": probabilities_output(name)}
+                for name, h in bundle.heads.items()
+            },
+            "variants": {
+                p.variant: {
+                    "published": p.published,
+                    "reason": p.reason,
+                    **({"files": built[p.variant]} if p.published or options.keep_unpublished else {}),
+                }
+                for p in parity
+            },
+            "preference": {"cpu": list(PREFERENCE_CPU), "gpu": list(PREFERENCE_GPU)},
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        manifest["files"] = {
+            path.relative_to(staging).as_posix(): _sha256(path)
+            for path in sorted(staging.rglob("*"))
+            if path.is_file()
+        }
+        _write_json(staging / EXPORT_MANIFEST, manifest)
+        published = any(p.published for p in parity)
+        # A rejected export never replaces a good one: its report goes beside it, for inspection.
+        target = out_dir if published else out_dir.with_name(f"{out_dir.name}{REJECTED_SUFFIX}")
+        _replace_dir(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if not published:
+        raise NothingPublished(
+            f"no variant of {bundle.version} passed the parity gate (an earlier export, if any, is kept); "
+            f"see {target / PARITY_REPORT}: " + " | ".join(f"{p.variant}: {p.reason}" for p in parity)
+        )
+    return ExportResult(out_dir, manifest, parity)

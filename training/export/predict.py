@@ -1,0 +1,53 @@
+"""Run exported graphs with ONNX Runtime and `tokenizers` the way serving does, for the parity gate.
+
+`serving.runtime` is the production runtime; the export may not import it (training never imports serving),
+so this is its minimal twin. `tests/serving/test_export_contract.py` checks both give the same numbers on
+the same export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def prepare(text: str, lowercase: bool) -> str:
+    """What sentence-transformers does to a text before tokenising: strip, and lower-case if configured."""
+    text = text.strip()
+    return text.lower() if lowercase else text
+
+
+def run_graph(
+    model_path: Path,
+    tokenizer_path: Path,
+    texts: Sequence[str],
+    outputs: list[str],
+    lowercase: bool = False,
+    batch_size: int = 32,
+    threads: int = 0,
+) -> dict[str, np.ndarray]:
+    """The named outputs of one exported body graph for `texts`, in input order (CPU)."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))  # truncation and padding come from the file
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    inputs = {i.name for i in session.get_inputs()}
+    chunks: dict[str, list[np.ndarray]] = {name: [] for name in outputs}
+    for start in range(0, len(texts), batch_size):
+        batch = [prepare(t, lowercase) for t in texts[start : start + batch_size]]
+        encodings = tokenizer.encode_batch(batch)
+        feeds = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        values = session.run(outputs, {k: v for k, v in feeds.items() if k in inputs})
+        for name, value in zip(outputs, values, strict=True):
+            chunks[name].append(value)
+    return {name: np.concatenate(parts) for name, parts in chunks.items()}

@@ -1,0 +1,411 @@
+"""`postroom bench fewshot`: SetFit against the baselines on public few-shot problems, same samples.
+
+Protocol: for each N (examples per class) and seed, sample N rows per class of the first label set from the
+train split (every row of a class that has fewer), train every method on that sample, score on the whole
+test split. Baselines are cheap and run on every seed; SetFit runs on `setfit_seeds` (costly on a CPU,
+where its contrastive phase is capped: the method label says so). Every run records its device.
+
+Results merge into `fewshot.json` by (dataset, label set, N, seed, method label), so separate invocations
+(baselines here, SetFit on a GPU later) add up; `fewshot.md` is rendered from the merged file.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.benchdata import BenchDataset, load_banking77, load_massive, sample_per_class
+from training.config import TrainConfig
+from training.errors import TrainingError
+from training.progress import NullReporter, Reporter
+from training.registry import utc_now
+
+JSON_NAME = "fewshot.json"
+MD_NAME = "fewshot.md"
+LOADERS: dict[str, Callable[[Path], BenchDataset]] = {
+    "banking77": load_banking77,
+    "massive-en": lambda root: load_massive(root, "en"),
+    "massive-de": lambda root: load_massive(root, "de"),
+}
+BASELINES = ("tfidf_lr", "bm25_knn", "frozen_lr", "frozen_lr_c1")
+SETFIT_METHODS = ("setfit_separate", "setfit_shared")
+METHODS = BASELINES + SETFIT_METHODS
+ANCHORS: dict[str, dict[str, list[str]]] = {
+    "banking77": {
+        "intent": [
+            "10-shot accuracy 85.19 (USE+ConveRT, Casanueva et al. 2020)",
+            "10-shot accuracy 87.20 (CPFT, Zhang et al. 2021)",
+            "MTEB frozen 8-shot, paraphrase-multilingual-MiniLM-L12-v2: macro-F1 0.798",
+        ]
+    },
+    "massive-en": {"intent": ["MTEB frozen 8-shot, paraphrase-multilingual-MiniLM-L12-v2: accuracy 0.669"]},
+    "massive-de": {"intent": ["MTEB frozen 8-shot, paraphrase-multilingual-MiniLM-L12-v2: accuracy 0.507"]},
+}
+GOAL = {"dataset": "banking77", "label_set": "intent", "shots": 8, "macro_f1": 0.87}
+
+
+@dataclass
+class FewShotOptions:
+    datasets: list[str]
+    shots: list[int]
+    seeds: list[int]
+    setfit_seeds: list[int]
+    methods: list[str]
+    config: TrainConfig
+    base_model: str
+    data_root: Path
+    out_dir: Path
+    command: str
+    setfit_shots: list[int] = field(default_factory=list)  # empty: every N in `shots`
+
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.datasets if d not in LOADERS]
+        if unknown:
+            raise TrainingError(f"unknown dataset(s) {unknown}; known: {sorted(LOADERS)}")
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad:
+            raise TrainingError(f"unknown method(s) {bad}; known: {list(METHODS)}")
+        if not self.shots or min(self.shots) < 2:
+            raise TrainingError(f"shots must be numbers >= 2, got {self.shots}")
+
+
+def setfit_label(method: str, config: TrainConfig, device_type: str) -> str:
+    cap = config.step_cap(device_type)
+    schedule = f"{device_type}, <= {cap} steps/label set" if cap else f"{device_type}, full schedule"
+    return f"{method} [{config.loss}; {schedule}]"
+
+
+def _run_record(
+    dataset: str,
+    label_set: str,
+    shots: int,
+    seed: int,
+    method: str,
+    label: str,
+    result: dict[str, Any],
+    invocation: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "dataset": dataset,
+        "label_set": label_set,
+        "shots": shots,
+        "seed": seed,
+        "method": method,
+        "label": label,
+        **result,
+        "invocation": invocation,
+        **extra,
+    }
+
+
+def _baselines(
+    ds: BenchDataset,
+    rows: list[int],
+    seed: int,
+    methods: list[str],
+    frozen: tuple[np.ndarray, np.ndarray] | None,
+) -> list[tuple[str, str, dict[str, Any], float]]:
+    from training import baselines
+
+    out = []
+    train = ds.train.subset(rows)
+    for label_set in ds.label_sets:
+        classes = ds.classes(label_set)
+        index = {c: i for i, c in enumerate(classes)}
+        y_train = [index[c] for c in train.labels[label_set]]
+        y_test = [index[c] for c in ds.test.labels[label_set]]
+        for method in methods:
+            started = time.perf_counter()
+            if method == "tfidf_lr":
+                pred = baselines.tfidf_lr(train.texts, y_train, ds.test.texts, seed)
+            elif method == "bm25_knn":
+                pred = baselines.bm25_nearest(train.texts, y_train, ds.test.texts)
+            elif method in ("frozen_lr", "frozen_lr_c1") and frozen is not None:
+                c = 1.0 if method == "frozen_lr_c1" else baselines.BASELINE_C
+                pred = baselines.frozen_lr(frozen[0][rows], y_train, frozen[1], seed, c=c)
+            else:
+                continue
+            out.append((label_set, method, baselines.scores(y_test, pred), time.perf_counter() - started))
+    return out
+
+
+def _setfit(
+    ds: BenchDataset, rows: list[int], variant: str, config: TrainConfig, base_model: str, reporter: Reporter
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Train one SetFit variant on the sample and score every label set on the test split."""
+    from training.baselines import scores
+    from training.contrastive import LabeledTexts, encode
+    from training.devices import resolve_device
+    from training.heads import aligned_proba
+    from training.multitask import train_shared
+    from training.setfit_trainer import train_separate
+
+    device = resolve_device(config)
+    train = ds.train.subset(rows)
+    tasks, tests = [], {}
+    for label_set in ds.label_sets:
+        classes = ds.classes(label_set)
+        index = {c: i for i, c in enumerate(classes)}
+        tasks.append(LabeledTexts(label_set, train.texts, [index[c] for c in train.labels[label_set]]))
+        tests[label_set] = (classes, [index[c] for c in ds.test.labels[label_set]])
+    with tempfile.TemporaryDirectory(prefix="postroom-bench-") as scratch:
+        trainer = train_shared if variant == "shared" else train_separate
+        models = trainer(base_model, tasks, config, device, Path(scratch), reporter)
+    embedded: dict[str, np.ndarray] = {}
+    results = {}
+    for label_set, (classes, y_test) in tests.items():
+        key = models.body_of[label_set]
+        if key not in embedded:
+            embedded[key] = encode(models.bodies[key], ds.test.texts, config, device)
+        proba = aligned_proba(models.heads[label_set], embedded[key], len(classes))
+        results[label_set] = scores(y_test, proba.argmax(axis=1))
+    meta = {
+        "train_seconds": round(models.contrastive_seconds + models.head_seconds, 2),
+        "device": device.name,
+        "device_type": device.type,
+        "precision": device.precision,
+        "steps": sum(r.steps for r in models.reports),
+        "planned_steps": sum(r.planned_steps for r in models.reports),
+        "capped": any(r.capped for r in models.reports),
+    }
+    return results, meta
+
+
+def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = None) -> dict[str, Any]:
+    """Run the protocol, merge into `<out_dir>/fewshot.json`, render `fewshot.md`; returns the merged data."""
+    from training.devices import cpu_model, machine_info, resolve_device
+    from training.setfit_trainer import load_base
+
+    reporter = reporter or NullReporter()
+    out_path = options.out_dir / JSON_NAME
+    merged = load_results(out_path)
+    invocation = len(merged["invocations"])
+    device = resolve_device(options.config)
+    merged["invocations"].append(
+        {
+            "command": options.command,
+            "started_at": utc_now(),
+            "machine": machine_info(),
+            "base_model": options.base_model,
+            "setfit_config": options.config.to_dict(),
+        }
+    )
+    baseline_methods = [m for m in options.methods if m in BASELINES]
+    setfit_methods = [m for m in options.methods if m in SETFIT_METHODS]
+    new_runs: list[dict[str, Any]] = []
+    for name in options.datasets:
+        ds = LOADERS[name](options.data_root)
+        frozen = None
+        if any(m.startswith("frozen") for m in baseline_methods):
+            from training.contrastive import encode
+
+            with reporter.task(f"{name}: frozen embeddings", total=1) as task:
+                body = load_base(options.base_model, options.config, device)
+                frozen = (
+                    encode(body, ds.train.texts, options.config, device),
+                    encode(body, ds.test.texts, options.config, device),
+                )
+                task.advance()
+        for shots in options.shots:
+            for seed in options.seeds:
+                rows, short = sample_per_class(ds.train.labels[ds.label_sets[0]], shots, seed)
+                for label_set, method, result, seconds in _baselines(
+                    ds, rows, seed, baseline_methods, frozen
+                ):
+                    new_runs.append(
+                        _run_record(
+                            name,
+                            label_set,
+                            shots,
+                            seed,
+                            method,
+                            method,
+                            result,
+                            invocation,
+                            train_seconds=round(seconds, 3),
+                            device=f"cpu ({cpu_model()})",
+                            short_classes=short,
+                        )
+                    )
+            if options.setfit_shots and shots not in options.setfit_shots:
+                continue
+            for seed in options.setfit_seeds:
+                rows, short = sample_per_class(ds.train.labels[ds.label_sets[0]], shots, seed)
+                config = options.config.with_overrides(seed=seed)
+                for method in setfit_methods:
+                    variant = "shared" if method == "setfit_shared" else "separate"
+                    if variant == "shared" and len(ds.label_sets) == 1:
+                        continue  # one label set: the shared body is the separate one
+                    reporter.info(f"{name} N={shots} seed={seed}: {method}")
+                    results, meta = _setfit(ds, rows, variant, config, options.base_model, reporter)
+                    label = setfit_label(method, config, meta["device_type"])
+                    for label_set, result in results.items():
+                        new_runs.append(
+                            _run_record(
+                                name,
+                                label_set,
+                                shots,
+                                seed,
+                                method,
+                                label,
+                                result,
+                                invocation,
+                                short_classes=short,
+                                **meta,
+                            )
+                        )
+                    save_results(merge_runs(merged, new_runs), options.out_dir)  # keep what is done
+    merged = merge_runs(merged, new_runs)
+    save_results(merged, options.out_dir)
+    return merged
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {"invocations": [], "runs": []}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TrainingError(
+            f"cannot read earlier results {path}: {exc}; move it away to start afresh"
+        ) from None
+    return {"invocations": data.get("invocations", []), "runs": data.get("runs", [])}
+
+
+def _key(run: dict[str, Any]) -> tuple[Any, ...]:
+    return (run["dataset"], run["label_set"], run["shots"], run["seed"], run["label"])
+
+
+def merge_runs(merged: dict[str, Any], new_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Earlier runs with the same key are replaced by the new ones."""
+    replaced = {_key(r) for r in new_runs}
+    runs = [r for r in merged["runs"] if _key(r) not in replaced] + new_runs
+    runs.sort(key=lambda r: (r["dataset"], r["label_set"], r["shots"], r["label"], r["seed"]))
+    return {"invocations": merged["invocations"], "runs": runs}
+
+
+def _device_label(run: dict[str, Any]) -> str:
+    device = str(run.get("device", "?"))
+    kind = run.get("device_type")
+    return f"{kind} ({device})" if kind and not device.startswith(str(kind)) else device
+
+
+def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and standard deviation over seeds per (dataset, label set, N, method label)."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["dataset"], run["label_set"], run["shots"], run["label"]), []).append(run)
+    summary = []
+    for (dataset, label_set, shots, label), members in sorted(groups.items()):
+        f1 = [m["macro_f1"] for m in members]
+        acc = [m["accuracy"] for m in members]
+        summary.append(
+            {
+                "dataset": dataset,
+                "label_set": label_set,
+                "shots": shots,
+                "label": label,
+                "method": members[0]["method"],
+                "seeds": sorted(m["seed"] for m in members),
+                "macro_f1_mean": statistics.fmean(f1),
+                "macro_f1_std": statistics.pstdev(f1) if len(f1) > 1 else 0.0,
+                "accuracy_mean": statistics.fmean(acc),
+                "accuracy_std": statistics.pstdev(acc) if len(acc) > 1 else 0.0,
+                "train_seconds_mean": statistics.fmean(m.get("train_seconds", 0.0) for m in members),
+                "devices": sorted({_device_label(m) for m in members}),
+            }
+        )
+    return summary
+
+
+def save_results(merged: dict[str, Any], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = {**merged, "summary": summarize(merged["runs"]), "anchors": ANCHORS, "goal": GOAL}
+    (out_dir / JSON_NAME).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    (out_dir / MD_NAME).write_text(render_markdown(data), encoding="utf-8")
+
+
+def _goal_line(summary: list[dict[str, Any]]) -> str:
+    setfit = [
+        s
+        for s in summary
+        if s["dataset"] == GOAL["dataset"]
+        and s["shots"] == GOAL["shots"]
+        and s["method"].startswith("setfit")
+    ]
+    others = [
+        s
+        for s in summary
+        if s["dataset"] == GOAL["dataset"]
+        and s["shots"] == GOAL["shots"]
+        and not s["method"].startswith("setfit")
+    ]
+    if not setfit:
+        return "Goal (SetFit 8-shot macro-F1 >= 0.87 on BANKING77): no SetFit run yet."
+    best = max(setfit, key=lambda s: s["macro_f1_mean"])
+    best_other = max(others, key=lambda s: s["macro_f1_mean"]) if others else None
+    verdict = "reached" if best["macro_f1_mean"] >= GOAL["macro_f1"] else "NOT reached"
+    line = (
+        f"Goal (SetFit 8-shot macro-F1 >= 0.87 on BANKING77): **{verdict}** — best SetFit "
+        f"{best['macro_f1_mean']:.3f} ({best['label']}, seeds {best['seeds']})"
+    )
+    if best_other:
+        line += f"; best baseline {best_other['macro_f1_mean']:.3f} ({best_other['label']})"
+    return line + "."
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    summary = data["summary"]
+    lines = [
+        "# Few-shot benchmark",
+        "",
+        "Generated by `postroom bench fewshot` (training/fewshot_bench.py); do not edit by hand.",
+        "",
+        _goal_line(summary),
+        "",
+        "Protocol: N examples per class sampled from the train split per seed (numpy PCG64, classes "
+        "sorted; a class with fewer rows contributes all of them); every method trains on the same "
+        "sample and is scored on the full test split. Macro-F1 over the classes of the test split. "
+        "Logistic regressions (TF-IDF, frozen embeddings, SetFit head) use C=10; `frozen_lr_c1` is "
+        "sklearn's default C=1, for reference. Train time is seconds for all label sets of the dataset "
+        "together (SetFit: contrastive phase + head), on the device named in the last column.",
+        "",
+    ]
+    datasets = sorted({(s["dataset"], s["label_set"]) for s in summary})
+    for dataset, label_set in datasets:
+        lines += [f"## {dataset} — {label_set}", ""]
+        for anchor in data.get("anchors", {}).get(dataset, {}).get(label_set, []):
+            lines.append(f"- published: {anchor}")
+        lines += [
+            "",
+            "| N | method | seeds | macro-F1 | accuracy | train s | device |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        rows = [s for s in summary if s["dataset"] == dataset and s["label_set"] == label_set]
+        for s in sorted(rows, key=lambda r: (r["shots"], -r["macro_f1_mean"])):
+            lines.append(
+                f"| {s['shots']} | {s['label']} | {len(s['seeds'])} | {s['macro_f1_mean']:.3f} ± "
+                f"{s['macro_f1_std']:.3f} | {s['accuracy_mean']:.3f} ± {s['accuracy_std']:.3f} | "
+                f"{s['train_seconds_mean']:.1f} | {'; '.join(s['devices'])} |"
+            )
+        lines.append("")
+    lines += ["## Invocations", ""]
+    for i, inv in enumerate(data["invocations"]):
+        machine = inv.get("machine", {})
+        gpu = f", GPU {machine['gpu']}" if machine.get("gpu") else ", no GPU"
+        lines.append(
+            f"{i}. `{inv['command']}` — {inv['started_at']}; {machine.get('cpu', '?')}, "
+            f"{machine.get('cpu_cores', '?')} cores{gpu}; torch {machine.get('torch', '?')}, setfit "
+            f"{machine.get('setfit', '?')}, sentence-transformers {machine.get('sentence_transformers', '?')}"
+        )
+    lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,486 @@
+"""The model registry on disk: one directory per training run, never overwritten.
+
+Light on purpose: numpy and the standard library only (no torch, no setfit, no sklearn), so the serving
+package can read it. Layout (file names are the constants below; see docs/training.md):
+
+    <registry>/
+      .lock                                  flock for publishing and stage changes
+      .staging-<random>/                     a run being written (ignored; renamed when complete)
+      v0001/
+        manifest.json                        everything about the version (MANIFEST_REQUIRED keys)
+        model_card.md
+        dataset.json                         message IDs of the training and held-out splits, counts
+        bodies/<body>/                       sentence-transformers directory (modules.json, Normalize kept)
+        heads/<label_set>/head.joblib        the fitted sklearn LogisticRegression
+        heads/<label_set>/coef.npy           float32 (k, d); k = 1 for two classes (binary logistic)
+        heads/<label_set>/intercept.npy      float32 (k,)
+        heads/<label_set>/head.json          classes in column order, body, max_seq_length, kind
+        eval/<label_set>/report.json         metrics, per-class report, confusion matrix, calibration bins
+        eval/<label_set>/confusion_matrix.png, reliability.png
+
+A version's files are written once, into a staging directory renamed into place atomically. Stage changes
+rewrite `manifest.json` atomically, touching only `stage` and `history`; `files` holds the SHA-256 of every
+other file and `verify()` checks them. Stages: candidate -> approved -> production -> archived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.errors import RegistryError, VersionNotFound
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MODEL_CARD = "model_card.md"
+DATASET_FILE = "dataset.json"
+BODIES_DIR = "bodies"
+HEADS_DIR = "heads"
+EVAL_DIR = "eval"
+HEAD_PICKLE = "head.joblib"
+HEAD_COEF = "coef.npy"
+HEAD_INTERCEPT = "intercept.npy"
+HEAD_META = "head.json"
+REPORT_JSON = "report.json"
+LOCK_FILE = ".lock"
+STAGING_PREFIX = ".staging-"
+VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
+
+CANDIDATE, APPROVED, PRODUCTION, ARCHIVED = "candidate", "approved", "production", "archived"
+STAGES = (CANDIDATE, APPROVED, PRODUCTION, ARCHIVED)
+MANIFEST_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "format_version": int,
+    "version": str,
+    "created_at": str,
+    "stage": str,
+    "history": list,
+    "base_model": str,
+    "taxonomy": dict,
+    "variant": str,
+    "config": dict,
+    "label_sets": dict,
+    "bodies": dict,
+    "metrics": dict,
+    "files": dict,
+}
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hash_tree(root: Path) -> dict[str, str]:
+    """SHA-256 of every file under `root` except the manifest, keyed by POSIX relative path."""
+    return {
+        path.relative_to(root).as_posix(): file_sha256(path)
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != MANIFEST
+    }
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False, sort_keys=False)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def head_probabilities(embeddings: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """The head's class probabilities from its arrays, as sklearn computes them (columns = `classes`)."""
+    scores = embeddings.astype(np.float64) @ coef.T.astype(np.float64) + intercept.astype(np.float64)
+    if coef.shape[0] == 1:
+        positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+        return np.stack([1.0 - positive, positive], axis=1)
+    scores -= scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class LabelSetArtifacts:
+    """Where serving finds one label set's model: the body directory and the head files."""
+
+    label_set: str
+    classes: list[str]
+    body_dir: Path
+    head_dir: Path
+    max_seq_length: int
+
+    @property
+    def coef_path(self) -> Path:
+        return self.head_dir / HEAD_COEF
+
+    @property
+    def intercept_path(self) -> Path:
+        return self.head_dir / HEAD_INTERCEPT
+
+    @property
+    def pickle_path(self) -> Path:
+        return self.head_dir / HEAD_PICKLE
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A readable version: its directory and validated manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def stage(self) -> str:
+        return str(self.manifest["stage"])
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self.manifest["history"])
+
+    @property
+    def label_sets(self) -> list[str]:
+        return list(self.manifest["label_sets"])
+
+    def macro_f1(self) -> dict[str, float | None]:
+        return {name: m.get("macro_f1") for name, m in self.manifest["metrics"].items()}
+
+    def artifacts(self, label_set: str) -> LabelSetArtifacts:
+        entry = self.manifest["label_sets"].get(label_set)
+        if entry is None:
+            raise RegistryError(f"version {self.version} has no label set {label_set!r} ({self.label_sets})")
+        body = self.manifest["bodies"][entry["body"]]
+        return LabelSetArtifacts(
+            label_set=label_set,
+            classes=list(entry["classes"]),
+            body_dir=self.path / body["path"],
+            head_dir=self.path / entry["head"],
+            max_seq_length=int(body["max_seq_length"]),
+        )
+
+    def verify(self) -> list[str]:
+        """Problems with the version's files: missing, changed, or unlisted. Empty when intact."""
+        recorded: dict[str, str] = self.manifest["files"]
+        problems = []
+        actual = hash_tree(self.path)
+        for rel, digest in recorded.items():
+            if rel not in actual:
+                problems.append(f"missing file {rel}")
+            elif actual[rel] != digest:
+                problems.append(f"changed file {rel}")
+        problems.extend(f"unlisted file {rel}" for rel in sorted(set(actual) - set(recorded)))
+        return problems
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """One directory of the registry for listings: a readable version, or the reason it is not."""
+
+    name: str
+    path: Path
+    version: ModelVersion | None
+    problem: str | None
+
+
+def _validate_manifest(path: Path, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise RegistryError(f"{path}: manifest is not a JSON object")
+    for key, kind in MANIFEST_REQUIRED.items():
+        if key not in data:
+            raise RegistryError(f"{path}: manifest lacks {key!r}")
+        if not isinstance(data[key], kind):
+            raise RegistryError(f"{path}: manifest field {key!r} has the wrong type")
+    if data["format_version"] > FORMAT_VERSION:
+        raise RegistryError(
+            f"{path}: manifest format {data['format_version']} is newer than this Postroom reads "
+            f"({FORMAT_VERSION}); upgrade Postroom"
+        )
+    if data["stage"] not in STAGES:
+        raise RegistryError(f"{path}: unknown stage {data['stage']!r}")
+    if data["version"] != path.parent.name:
+        raise RegistryError(
+            f"{path}: manifest says version {data['version']!r}, directory is {path.parent.name!r}"
+        )
+    for name, entry in data["label_sets"].items():
+        if not isinstance(entry, dict) or not {"classes", "body", "head"} <= set(entry):
+            raise RegistryError(f"{path}: label set {name!r} entry is incomplete")
+        if entry["body"] not in data["bodies"]:
+            raise RegistryError(f"{path}: label set {name!r} names unknown body {entry['body']!r}")
+    return data
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    """The validated manifest of a version directory; `RegistryError` when missing or corrupt."""
+    path = version_dir / MANIFEST
+    if not path.is_file():
+        raise RegistryError(f"version {version_dir.name} is corrupt: {MANIFEST} is missing ({path})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RegistryError(f"version {version_dir.name} is corrupt: cannot read {path}: {exc}") from None
+    return _validate_manifest(path, data)
+
+
+class Registry:
+    """Versions under one directory (`Settings.registry_dir`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def entries(self) -> list[VersionEntry]:
+        """Every version directory in version order, readable or not (a corrupt one carries its problem)."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in self.root.iterdir():
+            match = VERSION_PATTERN.match(path.name)
+            if not match or not path.is_dir():
+                continue
+            try:
+                found.append((int(match.group(1)), VersionEntry(path.name, path, self._load(path), None)))
+            except RegistryError as exc:
+                found.append((int(match.group(1)), VersionEntry(path.name, path, None, str(exc))))
+        return [entry for _, entry in sorted(found, key=lambda item: item[0])]
+
+    def versions(self) -> list[ModelVersion]:
+        """Readable versions, oldest first."""
+        return [e.version for e in self.entries() if e.version is not None]
+
+    def _load(self, path: Path) -> ModelVersion:
+        return ModelVersion(path, read_manifest(path))
+
+    def get(self, version: str) -> ModelVersion:
+        """The version named `version` (`v0003`, `3` or `latest`)."""
+        name = self._normalize(version)
+        path = self.root / name
+        if not path.is_dir():
+            known = ", ".join(e.name for e in self.entries()) or "none"
+            raise VersionNotFound(f"no model version {version!r} in {self.root} (versions: {known})")
+        return self._load(path)
+
+    def _normalize(self, version: str) -> str:
+        if version == "latest":
+            entries = self.entries()
+            if not entries:
+                raise VersionNotFound(f"the registry {self.root} has no versions yet; run `postroom train`")
+            return entries[-1].name
+        if version.isdigit():
+            return f"v{int(version):04d}"
+        return version
+
+    def production(self) -> ModelVersion | None:
+        """The version in production, if any."""
+        live = [v for v in self.versions() if v.stage == PRODUCTION]
+        if len(live) > 1:
+            raise RegistryError(f"more than one production version: {', '.join(v.version for v in live)}")
+        return live[0] if live else None
+
+    # -- writing -----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / LOCK_FILE).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def new_staging_dir(self) -> Path:
+        """An empty directory inside the registry to write a version into (same filesystem: atomic rename)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+        path.mkdir()
+        return path
+
+    def discard(self, staging: Path) -> None:
+        if staging.name.startswith(STAGING_PREFIX):
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def publish(
+        self,
+        staging: Path,
+        manifest: dict[str, Any],
+        actor: str | None = None,
+        render: dict[str, Callable[[dict[str, Any]], str]] | None = None,
+    ) -> ModelVersion:
+        """Give `staging` the next version number and move it into place; it starts as a candidate.
+
+        `render` maps file names to functions of the final manifest (version number included), written
+        into the version before its files are hashed: the model card.
+        """
+        if not staging.is_dir() or staging.parent.resolve() != self.root.resolve():
+            raise RegistryError(f"staging directory {staging} is not inside the registry {self.root}")
+        with self.lock():
+            numbers = [int(m.group(1)) for p in self.root.iterdir() if (m := VERSION_PATTERN.match(p.name))]
+            number = max(numbers, default=0) + 1
+            while True:
+                name = f"v{number:04d}"
+                if (self.root / name).exists():
+                    number += 1
+                    continue
+                record = dict(manifest)
+                record.update(
+                    format_version=FORMAT_VERSION,
+                    version=name,
+                    stage=CANDIDATE,
+                    history=[
+                        {
+                            "stage": CANDIDATE,
+                            "from": None,
+                            "at": utc_now(),
+                            "by": actor or default_actor(),
+                            "action": "train",
+                            "reason": "trained",
+                        }
+                    ],
+                )
+                for file_name, make in (render or {}).items():
+                    (staging / file_name).write_text(make(record), encoding="utf-8")
+                record["files"] = hash_tree(staging)
+                _write_json_atomic(staging / MANIFEST, record)
+                try:
+                    os.rename(staging, self.root / name)  # fails if the name exists: nothing is overwritten
+                except OSError:
+                    number += 1
+                    continue
+                return self._load(self.root / name)
+
+    def _set_stage(
+        self, version: ModelVersion, stage: str, actor: str, action: str, reason: str
+    ) -> ModelVersion:
+        manifest = read_manifest(version.path)  # re-read under the lock
+        entry = {
+            "stage": stage,
+            "from": manifest["stage"],
+            "at": utc_now(),
+            "by": actor,
+            "action": action,
+            "reason": reason,
+        }
+        manifest["stage"] = stage
+        manifest["history"] = [*manifest["history"], entry]
+        _write_json_atomic(version.path / MANIFEST, manifest)
+        return self._load(version.path)
+
+    def _require_intact(self, version: ModelVersion) -> None:
+        problems = version.verify()
+        if problems:
+            raise RegistryError(
+                f"version {version.version} is corrupt and cannot change stage: " + "; ".join(problems[:5])
+            )
+
+    def approve(self, version: str, actor: str | None = None, reason: str = "") -> ModelVersion:
+        """candidate -> approved."""
+        with self.lock():
+            current = self.get(version)
+            if current.stage != CANDIDATE:
+                raise RegistryError(
+                    f"version {current.version} is {current.stage}; only a candidate can be approved"
+                )
+            self._require_intact(current)
+            return self._set_stage(
+                current, APPROVED, actor or default_actor(), "approve", reason or "approved"
+            )
+
+    def promote(self, version: str, actor: str | None = None, reason: str = "") -> ModelVersion:
+        """approved -> production; the version in production until now is archived."""
+        with self.lock():
+            target = self.get(version)
+            if target.stage != APPROVED:
+                raise RegistryError(
+                    f"version {target.version} is {target.stage}; approve it first "
+                    f"(postroom models approve {target.version})"
+                )
+            self._require_intact(target)
+            by = actor or default_actor()
+            live = self.production()
+            if live is not None:
+                self._set_stage(live, ARCHIVED, by, "supersede", f"superseded by {target.version}")
+            return self._set_stage(target, PRODUCTION, by, "promote", reason or "promoted")
+
+    def rollback(self, to: str | None = None, actor: str | None = None, reason: str = "") -> ModelVersion:
+        """Archive the production version and put back the one that was in production before it (or `to`)."""
+        with self.lock():
+            live = self.production()
+            if live is None:
+                raise RegistryError("no version is in production; nothing to roll back")
+            if to is not None:
+                target = self.get(to)
+                if target.version == live.version:
+                    raise RegistryError(f"version {live.version} is already in production")
+                if not any(h["stage"] == PRODUCTION for h in target.history) and target.stage != APPROVED:
+                    raise RegistryError(
+                        f"version {target.version} was never in production and is not approved; cannot roll "
+                        "back to it"
+                    )
+            else:
+                target = self._previous_production(live)
+            self._require_intact(target)
+            by = actor or default_actor()
+            note = f"rolled back to {target.version}" + (f": {reason}" if reason else "")
+            self._set_stage(live, ARCHIVED, by, "rollback", note)
+            return self._set_stage(
+                target, PRODUCTION, by, "restore", reason or f"rollback from {live.version}"
+            )
+
+    def production_stack(self) -> list[str]:
+        """Versions in production over time, as a stack: promote pushes, rollback pops (live one last)."""
+        events = sorted(
+            (h["at"], v.version, h.get("action"))
+            for v in self.versions()
+            for h in v.history
+            if h.get("action") in ("promote", "restore", "rollback")
+        )
+        stack: list[str] = []
+        for _, version, action in events:
+            if action == "promote":
+                stack.append(version)
+            elif action == "rollback" and stack and stack[-1] == version:
+                stack.pop()
+            elif action == "restore":
+                if version in stack:
+                    del stack[stack.index(version) + 1 :]
+                else:
+                    stack.append(version)
+        return stack
+
+    def _previous_production(self, live: ModelVersion) -> ModelVersion:
+        """The version that was in production before the live one (rolled-back stints are skipped)."""
+        stack = self.production_stack()
+        if len(stack) < 2 or stack[-1] != live.version:
+            raise RegistryError(f"no version was in production before {live.version}; name one with --to")
+        return self.get(stack[-2])

@@ -1,0 +1,130 @@
+"""SetFit with one body per label set (the simple, accurate baseline), and what both variants share.
+
+Each label set: load the base body, fine-tune it contrastively on that set's training texts
+(`training.contrastive`), embed, fit a logistic-regression head (`training.heads`). Imports torch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sentence_transformers import SentenceTransformer
+
+from training.config import TrainConfig
+from training.contrastive import BodyTrainingReport, LabeledTexts, encode, finetune_body
+from training.devices import DeviceChoice
+from training.errors import TrainingError
+from training.heads import fit_head
+from training.progress import NullReporter, Reporter
+
+
+@dataclass
+class TrainedModels:
+    """Bodies (by key) and heads (by label set) of one run, with what the contrastive phase reported."""
+
+    variant: str
+    bodies: dict[str, Any]
+    body_of: dict[str, str]
+    heads: dict[str, Any] = field(default_factory=dict)
+    reports: list[BodyTrainingReport] = field(default_factory=list)
+    head_seconds: float = 0.0
+
+    def body_for(self, label_set: str) -> Any:
+        return self.bodies[self.body_of[label_set]]
+
+    @property
+    def contrastive_seconds(self) -> float:
+        return sum(r.seconds for r in self.reports)
+
+
+def model_max_length(body: SentenceTransformer) -> int:
+    """The longest input the body's transformer accepts (its position embeddings), in tokens.
+
+    Not the tokenizer's `model_max_length`: sentence-transformers sets that to the configured
+    `max_seq_length` (256 for the packaged MiniLM, whose position embeddings allow 512).
+    """
+    config = getattr(getattr(body[0], "auto_model", None), "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        return positions
+    return int(body.max_seq_length)
+
+
+def load_base(base_model: str, config: TrainConfig, device: DeviceChoice) -> SentenceTransformer:
+    """The base body on the training device, with `max_seq_length` set (default: the model's maximum)."""
+    try:
+        body = SentenceTransformer(base_model, device=device.torch_device)
+    except (OSError, ValueError) as exc:
+        raise TrainingError(
+            f"cannot load base model {base_model!r}: {exc}. Give a local sentence-transformers directory or "
+            "an id in the local Hugging Face cache (no hub access here)"
+        ) from None
+    limit = model_max_length(body)
+    wanted = config.max_seq_length or limit
+    if wanted > limit:
+        raise TrainingError(f"max_seq_length {wanted} exceeds what {base_model} accepts ({limit} tokens)")
+    body.max_seq_length = wanted
+    return body
+
+
+def truncation_stats(body: SentenceTransformer, texts: list[str]) -> dict[str, Any]:
+    """How many texts are longer than the body's max_seq_length (in tokens), and length percentiles."""
+    if not texts:
+        return {"texts": 0, "truncated": 0, "rate": 0.0, "max_seq_length": int(body.max_seq_length)}
+    encoded = body.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)
+    lengths = np.asarray([len(ids) for ids in encoded["input_ids"]])
+    truncated = int((lengths > body.max_seq_length).sum())
+    return {
+        "texts": len(texts),
+        "truncated": truncated,
+        "rate": truncated / len(texts),
+        "max_seq_length": int(body.max_seq_length),
+        "tokens_p50": int(np.percentile(lengths, 50)),
+        "tokens_p90": int(np.percentile(lengths, 90)),
+        "tokens_max": int(lengths.max()),
+    }
+
+
+def fit_heads(
+    models: TrainedModels, tasks: list[LabeledTexts], config: TrainConfig, device: DeviceChoice
+) -> None:
+    """Embed each label set's training texts with its (fine-tuned) body and fit its head."""
+    started = time.perf_counter()
+    cache: dict[str, dict[str, np.ndarray]] = {}
+    for task in tasks:
+        key = models.body_of[task.name]
+        known = cache.setdefault(key, {})
+        missing = [t for t in dict.fromkeys(task.texts) if t not in known]
+        if missing:
+            vectors = encode(models.bodies[key], missing, config, device)
+            known.update(zip(missing, vectors, strict=True))
+        embeddings = np.stack([known[t] for t in task.texts])
+        models.heads[task.name] = fit_head(embeddings, task.labels, config)
+    models.head_seconds = time.perf_counter() - started
+
+
+def train_separate(
+    base_model: str,
+    tasks: list[LabeledTexts],
+    config: TrainConfig,
+    device: DeviceChoice,
+    workdir: Path,
+    reporter: Reporter | None = None,
+) -> TrainedModels:
+    """One fine-tuned body and one head per label set."""
+    reporter = reporter or NullReporter()
+    models = TrainedModels("separate", bodies={}, body_of={})
+    for task in tasks:
+        body = load_base(base_model, config, device)
+        report = finetune_body(
+            body, [task], config, device, workdir / task.name, reporter, description=f"body {task.name}"
+        )
+        models.bodies[task.name] = body
+        models.body_of[task.name] = task.name
+        models.reports.append(report)
+    fit_heads(models, tasks, config, device)
+    return models
