@@ -18,7 +18,7 @@ SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: install demo test test-slow lint bench doccano doccano-stop clean-demo help
 
 help:
-	@echo "make demo   - install, initialise the store, ingest the demo corpus, print its summary"
+	@echo "make demo   - install, ingest the demo corpus, label (with a local Doccano), train, export, classify over HTTP"
 	@echo "make test   - install dev dependencies, run ruff and pytest"
 	@echo "make bench  - run the benchmarks (results in docs/benchmarks/)"
 	@echo "make test-slow - the slow tests: a real Doccano round trip, real training runs, browser screenshots"
@@ -39,6 +39,9 @@ demo: install
 	$(BIN)/postroom ingest examples/demo/corpus.jsonl
 	$(BIN)/postroom summary
 	POSTROOM=$(BIN)/postroom POSTROOM_DOCCANO_URL=http://127.0.0.1:$(DOCCANO_PORT) scripts/doccano/demo-loop.sh
+	$(BIN)/postroom train --by demo
+	$(BIN)/postroom export latest
+	$(BIN)/postroom classify-heldout --model latest
 
 doccano:  ## install (first time, ~1.5 min) and start Doccano on 127.0.0.1:$(DOCCANO_PORT)
 	scripts/doccano/start.sh --data-dir $(DOCCANO_HOME) --port $(DOCCANO_PORT)
