@@ -169,6 +169,8 @@ def bench_serve(
     single: Annotated[int, typer.Option(help="Texts per set for single-message latency.")] = 200,
     threads: Annotated[int, typer.Option(help="Threads for PyTorch and ONNX Runtime alike.")] = 2,
     http_requests: Annotated[int, typer.Option(help="HTTP requests per text set and concurrency.")] = 300,
+    rounds: Annotated[int, typer.Option(help="Measure each backend N times; the best round counts.")] = 3,
+    throughput_n: Annotated[int, typer.Option(help="Texts per set for batch throughput.")] = 960,
     out_dir: Annotated[Path, typer.Option(help="Where serve.json and serve.md go.")] = Path(
         "docs/benchmarks"
     ),
@@ -187,6 +189,8 @@ def bench_serve(
         single=single,
         threads=threads,
         http_requests=http_requests,
+        rounds=rounds,
+        throughput_n=throughput_n,
     )
     command = "postroom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = run_serve_benchmark(

@@ -73,7 +73,7 @@ def train(
         Path | None, typer.Option("--config", help="TOML/JSON with TrainConfig fields.")
     ] = None,
     variant: Annotated[
-        str | None, typer.Option(help="separate | shared (default: shared, see docs).")
+        str | None, typer.Option(help="separate | shared (default: separate, see docs/training.md).")
     ] = None,
     loss: Annotated[
         str | None,

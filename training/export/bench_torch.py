@@ -33,8 +33,41 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+def measure(
+    predict: Any, items: list[str], single: int, throughput_n: int, batch_size: int, rounds: int
+) -> dict[str, Any]:
+    """Single-message latency and batch throughput, `rounds` times; the best round of each (least disturbed
+    by other jobs on a shared machine). Mirrors `serving.bench.measure` (neither may import the other)."""
+    best_single: dict[str, Any] | None = None
+    best_batch: dict[str, Any] | None = None
+    batch_items = items[:throughput_n]
+    for _ in range(rounds):
+        latencies = []
+        for text in items[:single]:
+            started = time.perf_counter()
+            predict([text])
+            latencies.append(time.perf_counter() - started)
+        stats = {"n": len(latencies), **_percentiles(latencies)}
+        if best_single is None or stats["p50_ms"] < best_single["p50_ms"]:
+            best_single = stats
+        started = time.perf_counter()
+        predict(batch_items)
+        seconds = time.perf_counter() - started
+        batch = {"n": len(batch_items), "batch_size": batch_size, "seconds": round(seconds, 3),
+                 "per_second": round(len(batch_items) / seconds, 1)}
+        if best_batch is None or batch["per_second"] > best_batch["per_second"]:
+            best_batch = batch
+    return {"single": best_single, "batch": best_batch, "rounds": rounds}
+
+
 def run(
-    version_dir: Path, texts: dict[str, list[str]], single: int, batch_size: int, threads: int
+    version_dir: Path,
+    texts: dict[str, list[str]],
+    single: int,
+    batch_size: int,
+    threads: int,
+    throughput_n: int = 960,
+    rounds: int = 3,
 ) -> dict[str, Any]:
     from postroom.offline import force_offline
 
@@ -69,23 +102,8 @@ def run(
         "labels": {},
     }
     for name, items in texts.items():
-        latencies = []
-        for text in items[:single]:
-            started = time.perf_counter()
-            predict([text])
-            latencies.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        probabilities = predict(items)
-        seconds = time.perf_counter() - started
-        result["sets"][name] = {
-            "single": {"n": len(latencies), **_percentiles(latencies)},
-            "batch": {
-                "n": len(items),
-                "batch_size": batch_size,
-                "seconds": round(seconds, 3),
-                "per_second": round(len(items) / seconds, 1),
-            },
-        }
+        probabilities = predict(items)  # every text once, for the agreement
+        result["sets"][name] = measure(predict, items, single, throughput_n, batch_size, rounds)
         result["labels"][name] = {
             set_name: [bundle.heads[set_name].classes[i] for i in matrix.argmax(axis=1)]
             for set_name, matrix in probabilities.items()
@@ -101,9 +119,12 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--throughput-n", type=int, default=960)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     texts = json.loads(args.texts.read_text(encoding="utf-8"))
-    result = run(args.version_dir, texts, args.single, args.batch_size, args.threads)
+    result = run(args.version_dir, texts, args.single, args.batch_size, args.threads, args.throughput_n,
+                 args.rounds)
     args.out.write_text(json.dumps(result), encoding="utf-8")
 
 

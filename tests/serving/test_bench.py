@@ -1,0 +1,108 @@
+"""`postroom bench serve`: the report's arithmetic and rendering; end to end (slow) on the shared export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from postroom.settings import get_settings
+from serving.bench import BenchOptions, _agreement, percentiles, render_markdown, run_serve_benchmark
+from tests.serving.builders import Exported
+
+
+def test_percentiles_and_agreement() -> None:
+    stats = percentiles([0.001 * i for i in range(1, 101)])
+    assert (stats["p50_ms"], stats["p95_ms"], stats["p99_ms"]) == (51.0, 95.0, 99.0)
+    reference = {"labels": {"a": {"queue": ["x", "y", "z"]}, "b": {"queue": ["x"]}}}
+    candidate = {"labels": {"a": {"queue": ["x", "y", "y"]}, "b": {"queue": ["x"]}}}
+    assert _agreement(reference, candidate) == {"queue": {"agreed": 3, "n": 4, "agreement": 0.75}}
+
+
+def _backend(name: str, p50: float, per_second: float, published: bool | None = None) -> dict:
+    entry = {
+        "backend": name,
+        "sets": {
+            "banking77": {
+                "single": {"p50_ms": p50, "p95_ms": 2 * p50, "p99_ms": 3 * p50},
+                "batch": {"per_second": per_second},
+            }
+        },
+        "ratios_to_torch": {"banking77": {"single_p50_speedup": 2.0, "batch_throughput_ratio": 3.0}},
+    }
+    if published is not None:
+        entry["published"] = published
+        entry["agreement"] = {"queue": {"agreed": 99, "n": 100, "agreement": 0.99}}
+    return entry
+
+
+def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
+    report = {
+        "command": "postroom bench serve",
+        "date": "2026-01-01",
+        "device": "CPU",
+        "machine": {
+            "cpu": "AMD EPYC",
+            "cores_usable": 2,
+            "memory": "24 GiB",
+            "os": "Linux",
+            "python": "3.11",
+            "onnxruntime": "1.31.1",
+            "onnxruntime_providers": ["CPUExecutionProvider"],
+        },
+        "load_average": {"before": [1.0, 1.0, 1.0], "after": [1.0, 1.0, 1.0]},
+        "options": {"threads": 2, "batch_size": 32, "single": 200, "rounds": 3, "throughput_texts": 960},
+        "texts": {"banking77": {"n": 100, "mean_chars": 50.0}},
+        "model": {
+            "version": "v0001",
+            "variants": {"int8": {"published": False, "reason": "not published: x"}},
+        },
+        "backends": [_backend("torch", 30.0, 50.0), _backend("onnx-int8", 10.0, 150.0, published=False)],
+        "http": {
+            "model": {"variant": "optimized", "provider": "CPUExecutionProvider"},
+            "concurrency": {
+                "1": {
+                    "requests": 10,
+                    "errors": 0,
+                    "p50_ms": 12.0,
+                    "p95_ms": 20.0,
+                    "p99_ms": 30.0,
+                    "per_second": 80.0,
+                }
+            },
+        },
+    }
+    text = render_markdown(report)
+    assert "AMD EPYC, 2 usable cores" in text and "**CPU**" in text
+    assert "| onnx-int8 (not published) | banking77 | 10.0 |" in text
+    assert "queue 99.00% (99/100)" in text
+    assert "| 1 | 10 | 0 | 12.0 | 20.0 | 30.0 | 80.0 |" in text
+    assert "- int8: not published: x" in text
+
+
+@pytest.mark.slow
+def test_bench_end_to_end(
+    shared: Exported,
+    serving_env: dict[str, str],
+    stored: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    banking = tmp_path / "banking.jsonl"
+    banking.write_text("".join(json.dumps({"text": t}) + "\n" for t in shared.texts), encoding="utf-8")
+    options = BenchOptions(
+        banking_path=banking,
+        banking_limit=20,
+        demo_limit=8,
+        single=4,
+        http_requests=6,
+        throughput_n=16,
+        rounds=1,
+        threads=1,
+    )
+    report = run_serve_benchmark(get_settings(), options, tmp_path / "out", "test", log=lambda _m: None)
+    assert {b["backend"] for b in report["backends"]} >= {"torch", "onnx-fp32", "onnx-optimized"}
+    assert set(report["texts"]) == {"banking77", "demo_long"}
+    assert all(r["errors"] == 0 for r in report["http"]["concurrency"].values())
+    assert (tmp_path / "out" / "serve.md").is_file() and (tmp_path / "out" / "serve.json").is_file()
