@@ -151,7 +151,10 @@ def test_lead_page_in_a_browser(
 
             # A router key is refused with the reason; a lead key opens the page.
             page.fill("#key", keys["router"])
-            page.click("#login-form button")
+            # Wait for the browser's own console entry about the refused request too, so that it cannot
+            # arrive after `problems.clear()` below (a race seen on a loaded machine).
+            with page.expect_console_message(lambda m: m.type == "error" and "403" in m.text):
+                page.click("#login-form button")
             page.wait_for_selector("#login-error:has-text('403')")
             assert "needs the lead role" in page.inner_text("#login-error")
             problems.clear()  # the browser logs the refused requests as console errors
