@@ -359,7 +359,10 @@ def _goal_line(summary: list[dict[str, Any]]) -> str:
         f"{best['macro_f1_mean']:.3f} ({best['label']}, seeds {best['seeds']})"
     )
     if best_other:
-        line += f"; best baseline {best_other['macro_f1_mean']:.3f} ({best_other['label']})"
+        line += (
+            f"; best baseline {best_other['macro_f1_mean']:.3f} ({best_other['label']}, "
+            f"{len(best_other['seeds'])} seeds)"
+        )
     return line + "."
 
 
@@ -377,7 +380,9 @@ def render_markdown(data: dict[str, Any]) -> str:
         "sample and is scored on the full test split. Macro-F1 over the classes of the test split. "
         "Logistic regressions (TF-IDF, frozen embeddings, SetFit head) use C=10; `frozen_lr_c1` is "
         "sklearn's default C=1, for reference. Train time is seconds for all label sets of the dataset "
-        "together (SetFit: contrastive phase + head), on the device named in the last column.",
+        "together (SetFit: contrastive phase + head), wall-clock, on the device named in the last column "
+        "(a shared machine: see the invocations). A SetFit label says its loss and schedule; `cpu, <= N "
+        "steps/label set` is a CPU-capped run, `full schedule` an uncapped one.",
         "",
     ]
     datasets = sorted({(s["dataset"], s["label_set"]) for s in summary})
