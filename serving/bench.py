@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ import httpx
 from sqlalchemy import select
 
 from postroom.errors import PostroomError
+from postroom.latency import percentiles
 from postroom.settings import Settings
 from postroom.store.models import Message
 from serving.artifacts import read_export
@@ -56,21 +57,6 @@ class BenchOptions:
     concurrency: tuple[int, ...] = (1, 8)
     throughput_n: int = 960
     rounds: int = 3
-
-
-def percentiles(values: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99 and mean in milliseconds (nearest rank)."""
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-    return {
-        "p50_ms": round(1000 * pick(0.5), 2),
-        "p95_ms": round(1000 * pick(0.95), 2),
-        "p99_ms": round(1000 * pick(0.99), 2),
-        "mean_ms": round(1000 * statistics.fmean(ordered), 2),
-    }
 
 
 def machine() -> dict[str, Any]:
@@ -161,7 +147,9 @@ def _torch_baseline(
 
 
 def measure(
-    predict_one: Callable[[list[str]], Any], predict_many: Callable[[list[str]], Any], items: list[str],
+    predict_one: Callable[[list[str]], Any],
+    predict_many: Callable[[list[str]], Any],
+    items: list[str],
     options: BenchOptions,
 ) -> dict[str, Any]:
     """Single-message latency and batch throughput, `options.rounds` times; the best round of each (the one
@@ -181,8 +169,12 @@ def measure(
         started = time.perf_counter()
         predict_many(batch_items)
         seconds = time.perf_counter() - started
-        batch = {"n": len(batch_items), "batch_size": options.batch_size, "seconds": round(seconds, 3),
-                 "per_second": round(len(batch_items) / seconds, 1)}
+        batch = {
+            "n": len(batch_items),
+            "batch_size": options.batch_size,
+            "seconds": round(seconds, 3),
+            "per_second": round(len(batch_items) / seconds, 1),
+        }
         if best_batch is None or batch["per_second"] > best_batch["per_second"]:
             best_batch = batch
     return {"single": best_single, "batch": best_batch, "rounds": options.rounds}
@@ -190,7 +182,11 @@ def measure(
 
 def _onnx_variant(path: Path, variant: str, texts: dict[str, list[str]], options: BenchOptions) -> dict:
     classifier = OnnxClassifier(
-        path, variant=variant, provider="cpu", threads=options.threads, max_batch=options.batch_size,
+        path,
+        variant=variant,
+        provider="cpu",
+        threads=options.threads,
+        max_batch=options.batch_size,
         allow_unpublished=True,
     )
     classifier.predict(["warm up"] * 4)

@@ -19,11 +19,11 @@ import httpx
 from sqlalchemy import select
 
 from postroom.errors import PostroomError
+from postroom.latency import percentiles
 from postroom.settings import Settings
 from postroom.store import get_engine, session_factory
 from postroom.store.models import Label, Message
 from serving.auth import add_key
-from serving.bench import percentiles
 from serving.lifecycle import resolve_source
 from serving.loopback import running_service
 from training.registry import DATASET_FILE, Registry

@@ -11,26 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-    return {
-        "p50_ms": round(1000 * pick(0.5), 2),
-        "p95_ms": round(1000 * pick(0.95), 2),
-        "p99_ms": round(1000 * pick(0.99), 2),
-        "mean_ms": round(1000 * statistics.fmean(ordered), 2),
-    }
+from postroom.latency import percentiles
 
 
 def measure(
@@ -47,14 +34,18 @@ def measure(
             started = time.perf_counter()
             predict([text])
             latencies.append(time.perf_counter() - started)
-        stats = {"n": len(latencies), **_percentiles(latencies)}
+        stats = {"n": len(latencies), **percentiles(latencies)}
         if best_single is None or stats["p50_ms"] < best_single["p50_ms"]:
             best_single = stats
         started = time.perf_counter()
         predict(batch_items)
         seconds = time.perf_counter() - started
-        batch = {"n": len(batch_items), "batch_size": batch_size, "seconds": round(seconds, 3),
-                 "per_second": round(len(batch_items) / seconds, 1)}
+        batch = {
+            "n": len(batch_items),
+            "batch_size": batch_size,
+            "seconds": round(seconds, 3),
+            "per_second": round(len(batch_items) / seconds, 1),
+        }
         if best_batch is None or batch["per_second"] > best_batch["per_second"]:
             best_batch = batch
     return {"single": best_single, "batch": best_batch, "rounds": rounds}
@@ -123,8 +114,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     texts = json.loads(args.texts.read_text(encoding="utf-8"))
-    result = run(args.version_dir, texts, args.single, args.batch_size, args.threads, args.throughput_n,
-                 args.rounds)
+    result = run(
+        args.version_dir, texts, args.single, args.batch_size, args.threads, args.throughput_n, args.rounds
+    )
     args.out.write_text(json.dumps(result), encoding="utf-8")
 
 
