@@ -11,6 +11,8 @@ export HF_DATASETS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
+# Held out of training: half calibrates the thresholds, half measures the routing (`make demo`).
+DEMO_HELD_OUT ?= 0.4
 DOCCANO_HOME ?= var/doccano
 DOCCANO_PORT ?= 8800
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -18,7 +20,8 @@ SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: install demo test test-slow lint bench doccano doccano-stop clean-demo help
 
 help:
-	@echo "make demo   - install, ingest the demo corpus, label (with a local Doccano), train, export, classify over HTTP"
+	@echo "make demo   - install, ingest the demo corpus, label (with a local Doccano), train, export, calibrate"
+	@echo "              thresholds, classify the held-out messages over HTTP and print the routing outcome"
 	@echo "make test   - install dev dependencies, run ruff and pytest"
 	@echo "make bench  - run the benchmarks (results in docs/benchmarks/)"
 	@echo "make test-slow - the slow tests: a real Doccano round trip, real training runs, browser screenshots"
@@ -39,8 +42,10 @@ demo: install
 	$(BIN)/postroom ingest examples/demo/corpus.jsonl
 	$(BIN)/postroom summary
 	POSTROOM=$(BIN)/postroom POSTROOM_DOCCANO_URL=http://127.0.0.1:$(DOCCANO_PORT) scripts/doccano/demo-loop.sh
-	$(BIN)/postroom train --by demo
+	$(BIN)/postroom train --by demo --eval-fraction $(DEMO_HELD_OUT)
 	$(BIN)/postroom export latest
+	$(BIN)/postroom calibrate --model latest --fraction 0.5
+	$(BIN)/postroom thresholds suggest --guarantee pooled --apply --actor demo
 	$(BIN)/postroom classify-heldout --model latest
 
 doccano:  ## install (first time, ~1.5 min) and start Doccano on 127.0.0.1:$(DOCCANO_PORT)

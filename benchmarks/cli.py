@@ -28,6 +28,9 @@ def bench_route(
     target_precision: Annotated[float, typer.Option()] = 0.95,
     confidence: Annotated[float, typer.Option()] = 0.9,
     full: Annotated[bool, typer.Option("--full", help="No CPU step cap (GPU runs).")] = False,
+    cpu_max_steps: Annotated[
+        int | None, typer.Option(help="SetFit step cap on CPU (default: the training default).")
+    ] = None,
     data_root: Annotated[Path, typer.Option(help="The shared datasets.")] = SHARED_DATA,
     out_dir: Annotated[Path, typer.Option(help="Where route.json and route.md go.")] = Path(
         "docs/benchmarks"
@@ -55,6 +58,7 @@ def bench_route(
         target_precision=target_precision,
         confidence=confidence,
         full_schedule=full,
+        cpu_max_steps=cpu_max_steps,
         base_model=settings.resolved_base_model(),
         cache_dir=settings.data_dir / "cache",
     )

@@ -46,6 +46,7 @@ class RouteOptions:
     target_precision: float = 0.95
     confidence: float = 0.9
     full_schedule: bool = False
+    cpu_max_steps: int | None = None  # None: the training package's default CPU cap
     base_model: str = ""
     cache_dir: Path | None = None  # frozen embeddings are kept here between runs
 
@@ -107,6 +108,7 @@ def _setfit_proba(
     k: int,
     seed: int,
     full: bool,
+    cpu_max_steps: int | None = None,
 ) -> Probabilities:
     from training.config import TrainConfig
     from training.contrastive import LabeledTexts, encode
@@ -114,7 +116,7 @@ def _setfit_proba(
     from training.heads import aligned_proba
     from training.setfit_trainer import train_separate
 
-    config = TrainConfig(seed=seed, variant="separate")
+    config = TrainConfig(seed=seed, variant="separate").with_overrides(cpu_max_steps=cpu_max_steps)
     if full:
         config = config.full_schedule()
     device = resolve_device(config)
@@ -218,6 +220,7 @@ def run_one(
             k,
             seed,
             options.full_schedule,
+            options.cpu_max_steps,
         )
     y_cal = y_all[cal_rows]
     cal_pred = probs.calibration.argmax(axis=1)

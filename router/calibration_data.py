@@ -54,3 +54,18 @@ def load_calibration(
         if predicted:
             result[set_name] = CalibrationExamples(predicted, np.array(scores), true)
     return result
+
+
+def newest_calibrated_version(session: Session) -> str:
+    """The model version of the newest calibration prediction (what `thresholds suggest` uses by default)."""
+    version = session.scalars(
+        select(Prediction.model_version)
+        .where(Prediction.purpose == "calibration")
+        .order_by(Prediction.id.desc())
+        .limit(1)
+    ).first()
+    if version is None:
+        raise ThresholdError(
+            "no calibration predictions in the store: run `postroom calibrate --model VERSION` first"
+        )
+    return version

@@ -10,7 +10,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from postroom.clikit import CliRoots, friendly_errors, load_settings, load_taxonomy_from, open_sessions, out
+from postroom.clikit import (
+    CliRoots,
+    err,
+    friendly_errors,
+    load_settings,
+    load_taxonomy_from,
+    open_sessions,
+    out,
+)
 from router.errors import ThresholdError
 from router.thresholds import Values
 
@@ -133,7 +141,10 @@ def rollback_command(
 @thresholds_app.command("suggest")
 @friendly_errors
 def suggest_command(
-    model_version: Annotated[str, typer.Option(help="Model version whose calibration predictions to use.")],
+    model_version: Annotated[
+        str | None,
+        typer.Option(help="Model version whose calibration data to use (default: the newest calibrated)."),
+    ] = None,
     target_precision: Annotated[
         float | None, typer.Option(help="Precision to promise (default: setting).")
     ] = None,
@@ -161,6 +172,11 @@ def suggest_command(
     target = target_precision or settings.target_precision
     conf = confidence or settings.confidence
     with open_sessions(settings)() as session:
+        if model_version is None:
+            from router.calibration_data import newest_calibrated_version
+
+            model_version = newest_calibrated_version(session)
+            err.print(f"calibration predictions of model version {model_version}", highlight=False)
         suggestion = suggest_from_store(
             session,
             taxonomy,
@@ -175,6 +191,14 @@ def suggest_command(
         else:
             _print_report(suggestion.report)
         if apply:
+            from router.thresholds import active_values, diff
+
+            active_id, active = active_values(session, taxonomy)
+            merged = {s: {**v, **suggestion.values.get(s, {})} for s, v in active.items()}
+            if not diff(active, merged):
+                which = "the defaults" if active_id is None else f"version {active_id}"
+                out.print(f"the suggestion equals the active thresholds ({which}): nothing stored")
+                return
             version = apply_suggestion(session, taxonomy, suggestion, _actor(actor))
             session.commit()
             out.print(f"thresholds version {version.id} is active")

@@ -37,10 +37,19 @@ class LabelSetEntry(_Entry):
     output: str
 
 
+class FallbackEntry(_Entry):
+    """int8's second look: rows whose top two probabilities are closer than `margin` run on `files`."""
+
+    variant: str
+    margin: float
+    files: dict[str, str]
+
+
 class VariantEntry(_Entry):
     published: bool
     reason: str = ""
     files: dict[str, str] = {}
+    fallback: FallbackEntry | None = None
 
 
 class ExportManifest(_Entry):

@@ -180,7 +180,9 @@ def measure(
     return {"single": best_single, "batch": best_batch, "rounds": options.rounds}
 
 
-def _onnx_variant(path: Path, variant: str, texts: dict[str, list[str]], options: BenchOptions) -> dict:
+def _onnx_variant(
+    path: Path, variant: str, texts: dict[str, list[str]], options: BenchOptions, second_look: bool = True
+) -> dict:
     classifier = OnnxClassifier(
         path,
         variant=variant,
@@ -188,16 +190,22 @@ def _onnx_variant(path: Path, variant: str, texts: dict[str, list[str]], options
         threads=options.threads,
         max_batch=options.batch_size,
         allow_unpublished=True,
+        second_look=second_look,
     )
     classifier.predict(["warm up"] * 4)
+    looks = classifier.fallback_share is not None
     result: dict[str, Any] = {
-        "backend": f"onnx-{variant}",
+        "backend": f"onnx-{variant}" + ("" if second_look or variant != "int8" else "-no-second-look"),
         "provider": classifier.provider,
         "sets": {},
         "labels": {},
+        **({"second_look_share": {}} if looks else {}),
     }
     for name, items in texts.items():
+        classifier.rows_seen = classifier.rows_fallen_back = 0
         probabilities = classifier.predict_proba(items)  # every text once, for the agreement
+        if looks:
+            result["second_look_share"][name] = round(classifier.fallback_share or 0.0, 4)
         result["sets"][name] = measure(classifier.predict, classifier.predict_proba, items, options)
         result["labels"][name] = {
             set_name: [classifier.classes[set_name][i] for i in matrix.argmax(axis=1)]
@@ -318,6 +326,12 @@ def run_serve_benchmark(
             result["published"] = entry.published
             result["agreement"] = _agreement(torch_result, result)
             backends.append(result)
+            if entry.fallback is not None:  # the same graph without its fp32 second look, for the trade-off
+                log(f"ONNX {variant} without its second look")
+                raw = _onnx_variant(source.path, variant, texts, options, second_look=False)
+                raw["published"] = None
+                raw["agreement"] = _agreement(torch_result, raw)
+                backends.append(raw)
         log("HTTP")
         http = _http(source.path, texts, options, work, log)
     finally:
@@ -337,7 +351,12 @@ def run_serve_benchmark(
             "version": manifest.version,
             "export": str(source.path),
             "variants": {
-                k: {"published": v.published, "reason": v.reason} for k, v in manifest.variants.items()
+                k: {
+                    "published": v.published,
+                    "reason": v.reason,
+                    **({"second_look_margin": v.fallback.margin} if v.fallback else {}),
+                }
+                for k, v in manifest.variants.items()
             },
         },
         "options": {
@@ -382,10 +401,16 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['cores_usable']} usable cores, {m['memory']}, {m['os']}, "
         f"Python {m['python']}, "
         f"ONNX Runtime {m['onnxruntime']} ({', '.join(m['onnxruntime_providers'])}). Device of every figure: "
-        f"**{report['device']}** (no GPU was available for this run). Load average before/after: "
-        f"{report['load_average']['before']} / {report['load_average']['after']} (a shared machine: other "
-        "jobs "
-        "ran at the same time, so absolute figures are noisy; the ratios are measured in the same run).",
+        f"**{report['device']}**"
+        + (" (no GPU was available for this run)" if report["device"] == "CPU" else "")
+        + f". Load average before/after: {report['load_average']['before']} / "
+        f"{report['load_average']['after']}"
+        + (
+            " (other jobs ran at the same time, so absolute figures are noisy; the ratios are measured in "
+            "the same run)."
+            if report["load_average"]["before"][0] > 0.5 * (m.get("cores_usable") or 1)
+            else " (the machine was otherwise idle)."
+        ),
         "",
         f"Model {report['model']['version']}; intra-op threads {report['options']['threads']}, batch size "
         f"{report['options']['batch_size']}. Texts: "
@@ -414,6 +439,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             )
         )
         label = b["backend"] + (" (not published)" if b.get("published") is False else "")
+        if b.get("second_look_share"):
+            shares = ", ".join(f"{k} {100 * v:.1f}%" for k, v in b["second_look_share"].items())
+            shown += f"; fp32 second look: {shares} of rows"
         for name, s in b["sets"].items():
             r = b["ratios_to_torch"][name]
             lines.append(
@@ -441,5 +469,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         )
     lines += ["", "Variants of the export:", ""]
     for name, v in report["model"]["variants"].items():
-        lines.append(f"- {name}: {v['reason']}")
+        margin = v.get("second_look_margin")
+        look = f" Rows whose top two probabilities differ by less than {margin} run again on fp32."
+        look = look if margin else ""
+        lines.append(f"- {name}: {v['reason']}{look}")
     return "\n".join(lines) + "\n"

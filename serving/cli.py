@@ -10,7 +10,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -125,6 +125,50 @@ def keys_remove(
 
 
 @friendly_errors
+def calibrate(
+    model: Annotated[str, typer.Option(help="production, a version, or latest.")] = "production",
+    fraction: Annotated[
+        float, typer.Option(help="Share of the held-out messages used to calibrate (stratified by topic).")
+    ] = 0.5,
+    variant: Annotated[
+        str | None, typer.Option(help="auto | fp32 | optimized | int8 (default: what the service serves).")
+    ] = None,
+) -> None:
+    """Classify part of the model's held-out messages with the served ONNX variant, for the thresholds.
+
+    The predictions are stored with purpose `calibration`; then run
+    `postroom thresholds suggest --model-version V --apply`. `classify-heldout` leaves these messages out.
+    Example: postroom calibrate --model latest --fraction 0.5
+    """
+    from postroom.clikit import load_taxonomy_from
+    from serving.calibrate import calibrate as run
+    from serving.config import get_serving_settings
+
+    serving = get_serving_settings()
+    if variant is not None:
+        serving = serving.model_copy(update={"serve_variant": variant})
+    settings = load_settings()
+    report = run(
+        settings,
+        serving,
+        load_taxonomy_from(settings),
+        model,
+        fraction,
+        log=lambda m: err.print(m, highlight=False),
+    ).to_dict()
+    accuracy = ", ".join(
+        f"{name} {100 * a['accuracy']:.1f}% ({a['correct']}/{a['n']})"
+        for name, a in report["accuracy"].items()
+    )
+    out.print(
+        f"stored {report['stored']} calibration predictions of {report['version']} "
+        f"({report['variant']} on {report['provider']}); accuracy {accuracy}. Next: postroom thresholds "
+        f"suggest --model-version {report['version']} --apply",
+        highlight=False,
+    )
+
+
+@friendly_errors
 def classify_heldout(
     model: Annotated[str, typer.Option(help="production, a version, or latest.")] = "production",
     url: Annotated[
@@ -133,29 +177,65 @@ def classify_heldout(
     key: Annotated[str | None, typer.Option(envvar="POSTROOM_API_KEY", help="Router key for --url.")] = None,
     limit: Annotated[int | None, typer.Option(help="Classify at most N messages.")] = None,
 ) -> None:
-    """Classify the model's held-out messages over HTTP by ID; print accuracy and latency.
+    """Classify the model's held-out messages over HTTP by ID; print accuracy, routing outcome and latency.
 
-    Without --url, starts the service on a free loopback port with a temporary key and stops it afterwards.
+    Messages used by `postroom calibrate` for this version are left out. Without --url, starts the service
+    on a free loopback port with a temporary key and stops it afterwards.
     Example: postroom classify-heldout
     """
+    from postroom.clikit import load_taxonomy_from
     from serving.demo import classify_heldout as run
 
-    report = run(load_settings(), model, url, key, limit, log=lambda m: err.print(m, highlight=False))
+    settings = load_settings()
+    report = run(
+        settings,
+        load_taxonomy_from(settings),
+        model,
+        url,
+        key,
+        limit,
+        log=lambda m: err.print(m, highlight=False),
+    )
     table = Table(title=f"held-out messages of {report['version']} classified over HTTP ({report['url']})")
     for column in ("label set", "messages", "accuracy vs. stored labels"):
         table.add_column(column)
     for name, entry in report["accuracy"].items():
         table.add_row(name, str(entry["n"]), f"{100 * entry['accuracy']:.1f}%")
     out.print(table)
+    _print_routing(report["routing"])
+    left_out = report["left_out_for_calibration"]
     out.print(
-        f"{report['classified']} classified, {report['errors']} errors; latency p50 "
-        f"{report['latency']['p50_ms']} "
-        f"ms, p95 {report['latency']['p95_ms']} ms; decisions: "
-        + ", ".join(f"{k} {v}" for k, v in report["decisions"].items()),
+        f"{report['classified']} classified, {report['errors']} errors"
+        + (f" ({left_out} calibration messages left out)" if left_out else "")
+        + f"; latency p50 {report['latency']['p50_ms']} ms, p95 {report['latency']['p95_ms']} ms",
         highlight=False,
     )
     if report["errors"]:
         raise typer.Exit(1)
+
+
+def _print_routing(routing: dict[str, Any]) -> None:
+    n = routing["messages"] or 1
+    precision, right = routing["auto_reply_precision"], routing["auto_reply_correct"]
+    table = Table(title="routing outcome")
+    for column in ("decision", "messages", "share", "checked against stored labels"):
+        table.add_column(column)
+    table.add_row(
+        "auto_reply",
+        str(routing["auto_reply"]),
+        f"{100 * routing['auto_reply'] / n:.1f}%",
+        "no automated replies"
+        if precision is None
+        else f"precision {100 * precision:.1f}% ({right}/{routing['auto_reply']} right)",
+    )
+    for queue, entry in routing["human"].items():
+        table.add_row(
+            f"human: {queue}",
+            str(entry["messages"]),
+            f"{100 * entry['messages'] / n:.1f}%",
+            f"{entry['right_queue']}/{entry['messages']} in their true queue",
+        )
+    out.print(table)
 
 
 @friendly_errors
@@ -203,5 +283,6 @@ def bench_serve(
 def register(roots: CliRoots) -> None:
     roots.app.command("serve")(serve)
     roots.app.command("classify-heldout")(classify_heldout)
+    roots.app.command("calibrate")(calibrate)
     roots.app.add_typer(keys_app, name="keys")
     roots.bench.command("serve")(bench_serve)

@@ -1,12 +1,13 @@
 """`postroom classify-heldout`: classify a model's held-out messages over HTTP by ID, as the router would.
 
 The held-out IDs come from the version's `dataset.json` (training.registry); the true labels from the store.
-Without a URL the real service is started on loopback with a temporary router key, and stopped afterwards.
+Messages already used to calibrate this version's thresholds (`postroom calibrate`) are left out, so the
+routing outcome is measured on messages that neither trained the model nor chose its thresholds. Without a URL
+the real service is started on loopback with a temporary router key, and stopped afterwards.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import tempfile
 import time
@@ -16,42 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from postroom.errors import PostroomError
 from postroom.latency import percentiles
 from postroom.settings import Settings
 from postroom.store import get_engine, session_factory
-from postroom.store.models import Label, Message
+from postroom.taxonomy import Taxonomy
 from serving.auth import add_key
+from serving.heldout import calibrated_ids, current_labels, heldout_ids
 from serving.lifecycle import resolve_source
 from serving.loopback import running_service
-from training.registry import DATASET_FILE, Registry
-
-
-def heldout_ids(version_dir: Path) -> list[str]:
-    """The held-out message IDs of a version (every label set's), in first-seen order."""
-    path = version_dir / DATASET_FILE
-    if not path.is_file():
-        raise PostroomError(f"{version_dir.name} has no {DATASET_FILE}: no held-out messages to classify")
-    record = json.loads(path.read_text(encoding="utf-8"))
-    ids = list(record.get("eval_message_ids") or [])
-    for entry in (record.get("label_sets") or {}).values():
-        ids.extend(entry.get("eval_message_ids") or [])
-    return list(dict.fromkeys(str(i) for i in ids))
-
-
-def _labels(settings: Settings, ids: list[str]) -> dict[str, dict[str, str]]:
-    labels: dict[str, dict[str, str]] = {}
-    with session_factory(get_engine(settings.database_url))() as session:
-        rows = session.execute(
-            select(Message.message_id, Label.label_set, Label.class_name)
-            .join(Label, Label.message_pk == Message.id)
-            .where(Message.message_id.in_(ids), Label.is_current.is_(True))
-        )
-        for message_id, label_set, class_name in rows:
-            labels.setdefault(message_id, {})[label_set] = class_name
-    return labels
+from training.registry import Registry
 
 
 def _classify_all(url: str, key: str, ids: list[str], log: Callable[[str], None]) -> dict[str, Any]:
@@ -72,8 +48,41 @@ def _classify_all(url: str, key: str, ids: list[str], log: Callable[[str], None]
     return {"results": results, "errors": errors, "latencies": latencies}
 
 
+def routing_outcome(
+    taxonomy: Taxonomy, results: dict[str, dict[str, Any]], truth: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    """What the router did with the classified messages, checked against their stored labels.
+
+    An automated reply is right when the predicted reply-set class (the topic) is the message's true one; a
+    message sent to a human queue is in the right queue when that queue is its true one (triage counts apart).
+    """
+    reply_set, queue_set = taxonomy.routing.reply_set, taxonomy.routing.queue_set
+    auto = auto_right = 0
+    queues: Counter[str] = Counter()
+    queue_right: Counter[str] = Counter()
+    for message_id, result in results.items():
+        decision = result["decision"]
+        expected = truth.get(message_id, {})
+        if decision["decision"] == "auto_reply":
+            auto += 1
+            auto_right += result["predictions"].get(reply_set, {}).get("class") == expected.get(reply_set)
+        else:
+            queues[decision["queue"]] += 1
+            queue_right[decision["queue"]] += decision["queue"] == expected.get(queue_set)
+    return {
+        "messages": len(results),
+        "auto_reply": auto,
+        "auto_reply_correct": auto_right,
+        "auto_reply_precision": auto_right / auto if auto else None,
+        "human": {
+            q: {"messages": n, "right_queue": queue_right[q]} for q, n in sorted(queues.items())
+        },
+    }
+
+
 def classify_heldout(
     settings: Settings,
+    taxonomy: Taxonomy,
     model: str,
     url: str | None,
     key: str | None,
@@ -81,9 +90,15 @@ def classify_heldout(
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     source = resolve_source(settings.registry_dir, model)
-    ids = heldout_ids(Registry(settings.registry_dir).get(source.version).path)[:limit]
+    ids = heldout_ids(Registry(settings.registry_dir).get(source.version).path)
+    with session_factory(get_engine(settings.database_url))() as session:
+        calibration = calibrated_ids(session, source.version)
+    ids = [i for i in ids if i not in calibration][:limit]
     if not ids:
-        raise PostroomError(f"{source.version} has no held-out messages")
+        raise PostroomError(
+            f"{source.version} has no held-out messages left to classify"
+            + (f" ({len(calibration)} were used for calibration)" if calibration else "")
+        )
     if url is not None:
         if not key:
             raise PostroomError("--url needs a router key: --key or POSTROOM_API_KEY")
@@ -106,12 +121,10 @@ def classify_heldout(
                 )
                 run = _classify_all(service.url, temp_key, ids, log)
                 served = service.url
-    truth = _labels(settings, ids)
+    with session_factory(get_engine(settings.database_url))() as session:
+        truth = current_labels(session, ids)
     accuracy: dict[str, dict[str, Any]] = {}
-    decisions: Counter[str] = Counter()
     for message_id, result in run["results"].items():
-        decision = result["decision"]
-        decisions[f"{decision['decision']}:{decision['queue']}"] += 1
         for label_set, predicted in result["predictions"].items():
             expected = truth.get(message_id, {}).get(label_set)
             if expected is None:
@@ -125,9 +138,10 @@ def classify_heldout(
         "version": source.version,
         "url": served,
         "classified": len(run["results"]),
+        "left_out_for_calibration": len(calibration),
         "errors": len(run["errors"]),
         "error_examples": run["errors"][:5],
         "accuracy": accuracy,
-        "decisions": dict(decisions.most_common()),
+        "routing": routing_outcome(taxonomy, run["results"], truth),
         "latency": percentiles(run["latencies"]),
     }

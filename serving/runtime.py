@@ -10,6 +10,7 @@ length and run in batches of at most `max_batch` so padding stays short; results
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,25 @@ class _Body:
     lowercase: bool
     outputs: tuple[str, ...]
     label_sets: tuple[str, ...]
+    fallback: Any = None  # the fp32 session of int8's second look
+    fallback_margin: float = 0.0
+
+
+def near_ties(probabilities: Sequence[np.ndarray], margin: float) -> np.ndarray:
+    """Rows where any label set's top two probabilities are closer than `margin`.
+
+    Twin of `training.export.predict.near_ties` (the parity gate measured int8 with this rule).
+    """
+    rows = len(probabilities[0]) if probabilities else 0
+    mask = np.zeros(rows, dtype=bool)
+    if margin <= 0:
+        return mask
+    for matrix in probabilities:
+        if matrix.shape[1] < 2:
+            continue
+        top = np.partition(matrix, -2, axis=1)[:, -2:]
+        mask |= (top[:, 1] - top[:, 0]) < margin
+    return mask
 
 
 def _session(ort: Any, model_file: Path, options: Any, providers: list[str]) -> Any:
@@ -138,7 +158,9 @@ class OnnxClassifier:
         threads: int = 0,
         max_batch: int = 32,
         allow_unpublished: bool = False,
+        second_look: bool = True,
     ) -> None:
+        """`second_look=False` runs a variant without its fp32 second look (the benchmark's raw int8)."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -163,8 +185,13 @@ class OnnxClassifier:
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             model_file = verify_file(path, files[key], self.manifest)
+            second = self.manifest.variants[self.variant].fallback if second_look else None
+            fallback_file = None
+            if second is not None and key in second.files:
+                fallback_file = verify_file(path, second.files[key], self.manifest)
             try:
                 session = _session(ort, model_file, options, providers)
+                fallback = None if fallback_file is None else _session(ort, fallback_file, options, providers)
                 tokenizer = Tokenizer.from_file(str(verify_file(path, body.tokenizer, self.manifest)))
             except Exception as exc:  # ORT and tokenizers raise their own types for corrupt files
                 raise ModelUnavailable(
@@ -180,19 +207,26 @@ class OnnxClassifier:
                     lowercase=body.lowercase,
                     outputs=tuple(self.manifest.label_sets[n].output for n in sets),
                     label_sets=sets,
+                    fallback=fallback,
+                    fallback_margin=second.margin if fallback is not None and second is not None else 0.0,
                 )
             )
         self._bodies = tuple(bodies)
+        self._count_lock = threading.Lock()
+        self.rows_seen = 0  # rows run by a body with a second look, and how many took it
+        self.rows_fallen_back = 0
         self.provider = CUDA if CUDA in active else CPU
         self.label_sets = tuple(self.manifest.label_sets)
         self.classes = {n: tuple(s.classes) for n, s in self.manifest.label_sets.items()}
+        second = self.manifest.variants[self.variant].fallback if second_look else None
         log.info(
-            "loaded model %s variant %s on %s (asked %s; available here: %s)",
+            "loaded model %s variant %s on %s (asked %s; available here: %s)%s",
             self.version,
             self.variant,
             self.provider,
             provider,
             ", ".join(providers),
+            f"; near ties (margin < {second.margin}) run again on {second.variant}" if second else "",
         )
 
     @property
@@ -221,9 +255,31 @@ class OnnxClassifier:
                 if "token_type_ids" in body.inputs:
                     feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
                 values = body.session.run(list(body.outputs), feeds)
+                if body.fallback is not None:
+                    values = self._second_look(body, feeds, values)
                 for name, value in zip(body.label_sets, values, strict=True):
                     result[name][rows] = value
         return result
+
+    def _second_look(self, body: _Body, feeds: dict[str, np.ndarray], values: list[Any]) -> list[Any]:
+        """Rows where the int8 graph hesitates between two classes, run again on the fp32 graph."""
+        mask = near_ties(values, body.fallback_margin)
+        with self._count_lock:
+            self.rows_seen += len(mask)
+            self.rows_fallen_back += int(mask.sum())
+        if not mask.any():
+            return values
+        again = body.fallback.run(list(body.outputs), {k: v[mask] for k, v in feeds.items()})
+        for value, redo in zip(values, again, strict=True):
+            value[mask] = redo
+        return values
+
+    @property
+    def fallback_share(self) -> float | None:
+        """Share of rows int8 handed to its fp32 second look so far (None: no second look here)."""
+        if not any(b.fallback is not None for b in self._bodies):
+            return None
+        return self.rows_fallen_back / self.rows_seen if self.rows_seen else 0.0
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Per text, per label set: the predicted class, its probability and the top three."""

@@ -101,6 +101,10 @@ def test_suggest_applies_certified_thresholds(sessions: sessionmaker[Session]) -
     applied = invoke("suggest", "--model-version", "v1", "--apply", "--actor", "lena")
     assert applied.exit_code == 0 and "thresholds version 1 is active" in applied.stdout
     assert f"expected: {report['expected_auto_share']:.1%} of messages automated" in applied.stdout
+    again = invoke("suggest", "--apply", "--actor", "lena")  # the newest calibrated version: v1
+    assert again.exit_code == 0, again.output
+    assert "equals the active thresholds (version 1): nothing stored" in again.stdout
+    assert "thresholds version 2" not in again.stdout and "v2" not in invoke("history").stdout
 
 
 def test_suggest_pooled_guarantee_and_bad_choice(sessions: sessionmaker[Session]) -> None:

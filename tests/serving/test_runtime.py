@@ -158,3 +158,55 @@ def test_an_export_without_a_published_variant_is_refused(tmp_path: Path) -> Non
         OnnxClassifier(exp.export_dir)
     with pytest.raises(ModelUnavailable, match="run `postroom export`"):
         OnnxClassifier(tmp_path / "nowhere")
+
+
+def _set_second_look(exp: Exported, margin: float) -> None:
+    path = exp.export_dir / "export.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["variants"]["int8"]["published"] = True
+    data["variants"]["int8"]["fallback"]["margin"] = margin
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_near_ties_is_the_same_rule_as_the_parity_gates() -> None:
+    from serving.runtime import near_ties as serving_rule
+    from training.export.predict import near_ties as gate_rule
+
+    rng = np.random.default_rng(0)
+    heads = [rng.dirichlet(np.ones(k), size=200).astype(np.float32) for k in (2, 5, 14)]
+    for margin in (0.0, 0.05, 0.2, 0.9):
+        np.testing.assert_array_equal(serving_rule(heads, margin), gate_rule(heads, margin))
+    assert not serving_rule(heads, 0.0).any() and serving_rule(heads, 1.0).all()
+    tie = np.array([[0.5, 0.45, 0.05], [0.9, 0.05, 0.05]], dtype=np.float32)
+    single = np.ones((2, 1), dtype=np.float32)  # a one-column output never hesitates
+    assert serving_rule([tie, single], 0.1).tolist() == [True, False]
+
+
+def test_int8_second_look_serves_hesitant_rows_from_fp32(tmp_path: Path) -> None:
+    exp = isolated(tmp_path)
+    manifest = read_export(exp.export_dir)
+    second = manifest.variants["int8"].fallback
+    assert second is not None and second.variant == "fp32" and second.files == manifest.variants["fp32"].files
+    texts = [*exp.texts, LONG_TEXT]
+    fp32 = OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu", threads=1).predict_proba(texts)
+    _set_second_look(exp, 0.999)  # every row hesitates: int8 must answer exactly what fp32 answers
+    looked = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1)
+    always = looked.predict_proba(texts)
+    assert looked.fallback_share == 1.0
+    for name, matrix in fp32.items():
+        np.testing.assert_allclose(always[name], matrix, atol=2e-5)
+    raw = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1, second_look=False)
+    assert raw.fallback_share is None
+    assert any(not np.allclose(raw.predict_proba(texts)[n], fp32[n], atol=2e-5) for n in fp32)
+    _set_second_look(exp, 1e-9)  # nothing hesitates that much: int8 alone
+    never = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1)
+    assert all(np.allclose(never.predict_proba(texts)[n], raw.predict_proba(texts)[n]) for n in fp32)
+    assert never.fallback_share == 0.0
+
+
+def test_the_load_log_names_the_second_look(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    exp = isolated(tmp_path)
+    _set_second_look(exp, 0.2)
+    with caplog.at_level(logging.INFO, logger="postroom.serving"):
+        OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1)
+    assert "near ties (margin < 0.2) run again on fp32" in caplog.text

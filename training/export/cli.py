@@ -33,6 +33,12 @@ def export(
     int8_target: Annotated[
         str, typer.Option(help="avx512_vnni | avx2 | arm64 (the serving CPUs).")
     ] = "avx512_vnni",
+    int8_fallback_margin: Annotated[
+        float,
+        typer.Option(
+            help="int8 rows whose top two probabilities are closer than this run again on fp32; 0: never."
+        ),
+    ] = 0.2,
     keep_unpublished: Annotated[bool, typer.Option(help="Keep graphs that failed the gate.")] = False,
 ) -> None:
     """Export a registered model to ONNX (fp32, optimised, int8) and gate each variant on parity.
@@ -60,6 +66,7 @@ def export(
             min_agreement=min_agreement,
             int8_keep_fp32=int8_keep_fp32,  # type: ignore[arg-type]
             int8_target=int8_target,  # type: ignore[arg-type]
+            int8_fallback_margin=int8_fallback_margin,
             keep_unpublished=keep_unpublished,
         )
     except ValueError as exc:
@@ -77,7 +84,7 @@ def export(
         result = export_bundle(bundle, target, gate_texts, options, progress=lambda m: status.update(m))
     where = "held-out texts" if texts is None else f"texts of {texts.name}"
     table = Table(title=f"export {model.version}: parity with PyTorch on {len(gate_texts)} {where}")
-    for column in ("variant", "published", "lowest agreement", "max |Δp|", "min cosine"):
+    for column in ("variant", "published", "lowest agreement", "max |Δp|", "min cosine", "fp32 second look"):
         table.add_column(column)
     for p in result.parity:
         sets = list(p.label_sets.values())
@@ -87,11 +94,19 @@ def export(
             f"{100 * min(s.agreement for s in sets):.2f}%" if sets else "-",
             f"{max(s.max_abs_diff for s in sets):.4f}" if sets else "-",
             f"{min(p.cosine_min.values()):.4f}" if p.cosine_min else "-",
+            _second_look(p.fallback),
         )
     out.print(table)
     for p in result.parity:
         out.print(f"{p.variant}: {p.reason}", highlight=False, soft_wrap=True)
     out.print(f"published {', '.join(result.published)} to {result.path}", highlight=False)
+
+
+def _second_look(fallback: dict) -> str:
+    if not fallback:
+        return "-"
+    shares = ", ".join(f"{body} {100 * share:.0f}%" for body, share in fallback["share"].items())
+    return f"margin < {fallback['margin']}: {shares}"
 
 
 def register(roots: CliRoots) -> None:

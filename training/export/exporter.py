@@ -7,7 +7,10 @@ dropped, and then
 - `optimized` is ONNX Runtime's O2 optimisation of it through Optimum's `ORTOptimizer`;
 - `int8` is Optimum's dynamic quantisation of the fp32 graph (a pre-optimised graph cannot be quantised):
   per-channel weights, MatMuls only, the activation-by-activation MatMuls and the feed-forward output
-  projections kept in fp32 (`graph.int8_exclusions`).
+  projections kept in fp32 (`graph.int8_exclusions`), and with an fp32 second look: rows whose top two
+  probabilities in any label set are closer than `int8_fallback_margin` are served from the fp32 graph
+  (int8 flips labels only where the model hesitates; measured in docs/serving.md). The gate measures the
+  variant as served, second look included.
 The heads are appended to every variant. The tokenizer is saved with truncation at the body's
 `max_seq_length` and padding to the longest text of a batch, set explicitly: the packaged MiniLM's
 tokenizer.json says 128 tokens and fixed padding, the model reads 256.
@@ -49,7 +52,7 @@ from training.export.layout import (
     probabilities_output,
 )
 from training.export.parity import Reference, VariantParity, compare, reference_outputs
-from training.export.predict import run_graph
+from training.export.predict import near_ties, run_graph
 
 Int8Target = Literal["avx512_vnni", "avx2", "arm64"]
 Progress = Callable[[str], None]
@@ -63,6 +66,8 @@ class ExportOptions:
     min_agreement: float = 0.995
     int8_keep_fp32: Int8Keep = "ffn_output"
     int8_target: Int8Target = "avx512_vnni"
+    # int8 rows whose top two probabilities (any label set) are closer than this run again on fp32; 0: never.
+    int8_fallback_margin: float = 0.2
     keep_unpublished: bool = False
     batch_size: int = 32
     opset: int | None = None
@@ -77,6 +82,8 @@ class ExportOptions:
             raise ValueError(f"`int8_keep_fp32` must be 'ffn_output' or 'none', got {self.int8_keep_fp32!r}")
         if self.int8_target not in ("avx512_vnni", "avx2", "arm64"):
             raise ValueError(f"`int8_target` must be avx512_vnni, avx2 or arm64, got {self.int8_target!r}")
+        if not 0.0 <= self.int8_fallback_margin < 1.0:
+            raise ValueError(f"`int8_fallback_margin` must be in [0, 1), got {self.int8_fallback_margin!r}")
         if self.batch_size < 1:
             raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size!r}")
 
@@ -198,24 +205,42 @@ def _run_variant(
     texts: Sequence[str],
     lowercase: dict[str, bool],
     batch_size: int,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    fallback: tuple[str, float] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
+    """Embeddings per body, probabilities per label set, and per body the share of rows that fell back.
+
+    With `fallback=(variant, margin)`, rows where the graph hesitates (`near_ties`) are taken from the
+    fallback variant's graph instead, as `serving.runtime` serves them.
+    """
     embeddings: dict[str, np.ndarray] = {}
     probabilities: dict[str, np.ndarray] = {}
+    shares: dict[str, float] = {}
     for key in bundle.bodies:
         heads = bundle.heads_of(key)
         outputs = [EMBEDDING_OUTPUT, *(probabilities_output(h.label_set) for h in heads)]
-        values = run_graph(
-            staging / variant / f"{key}.onnx",
-            staging / TOKENIZER_DIR / key / TOKENIZER_FILE,
-            texts,
-            outputs,
-            lowercase=lowercase[key],
-            batch_size=batch_size,
-        )
+
+        def run(name: str, subset: Sequence[str], key: str = key, outputs: list[str] = outputs) -> dict:
+            return run_graph(
+                staging / name / f"{key}.onnx",
+                staging / TOKENIZER_DIR / key / TOKENIZER_FILE,
+                subset,
+                outputs,
+                lowercase=lowercase[key],
+                batch_size=batch_size,
+            )
+
+        values = run(variant, texts)
+        if fallback is not None:
+            mask = near_ties([values[o] for o in outputs[1:]], fallback[1])
+            shares[key] = float(mask.mean()) if len(mask) else 0.0
+            if mask.any():
+                again = run(fallback[0], [t for t, m in zip(texts, mask, strict=True) if m])
+                for name in outputs:
+                    values[name][mask] = again[name]
         embeddings[key] = values[EMBEDDING_OUTPUT]
         for head in heads:
             probabilities[head.label_set] = values[probabilities_output(head.label_set)]
-    return embeddings, probabilities
+    return embeddings, probabilities, shares
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -304,6 +329,11 @@ def export_bundle(
                     failures[variant] = f"build failed: {type(exc).__name__}: {str(exc)[:300]}"
         shutil.rmtree(work, ignore_errors=True)
 
+        # int8 with an fp32 second look: rows where int8 hesitates are served from the fp32 graph.
+        fallbacks: dict[str, tuple[str, float]] = {}
+        fp32_ready = "fp32" not in failures and len(built.get("fp32", {})) == len(bundle.bodies)
+        if options.int8_fallback_margin > 0 and fp32_ready:
+            fallbacks["int8"] = ("fp32", options.int8_fallback_margin)
         say(f"parity gate: PyTorch reference on {len(texts)} texts")
         reference: Reference = reference_outputs(bundle, texts, options.batch_size)
         parity: list[VariantParity] = []
@@ -317,10 +347,13 @@ def export_bundle(
                 continue
             say(f"parity gate: {variant}")
             t0 = time.perf_counter()
-            embeddings, probabilities = _run_variant(
-                bundle, staging, variant, texts, lowercase, options.batch_size
+            fallback = fallbacks.get(variant)
+            embeddings, probabilities, shares = _run_variant(
+                bundle, staging, variant, texts, lowercase, options.batch_size, fallback
             )
             result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
+            if fallback is not None:
+                result.fallback = {"variant": fallback[0], "margin": fallback[1], "share": shares}
             result.seconds = time.perf_counter() - t0
             parity.append(result)
         note = ""
@@ -330,8 +363,9 @@ def export_bundle(
                 f"{100 * options.min_agreement:.1f}% gate"
             )
 
+        needed = {fallbacks[p.variant][0] for p in parity if p.published and p.variant in fallbacks}
         for result in parity:
-            if not result.published and not options.keep_unpublished:
+            if not result.published and not options.keep_unpublished and result.variant not in needed:
                 shutil.rmtree(staging / result.variant, ignore_errors=True)
 
         heads_json = {
@@ -380,6 +414,7 @@ def export_bundle(
                 "int8_keep_fp32": options.int8_keep_fp32,
                 "int8_target": options.int8_target,
                 "int8_fp32_nodes": excluded,
+                "int8_fallback_margin": options.int8_fallback_margin,
             },
             "parity_texts": len(texts),
             "bodies": bodies_meta,
@@ -392,6 +427,17 @@ def export_bundle(
                     "published": p.published,
                     "reason": p.reason,
                     **({"files": built[p.variant]} if p.published or options.keep_unpublished else {}),
+                    **(
+                        {
+                            "fallback": {
+                                "variant": fallbacks[p.variant][0],
+                                "margin": fallbacks[p.variant][1],
+                                "files": built[fallbacks[p.variant][0]],
+                            }
+                        }
+                        if p.variant in fallbacks and (p.published or options.keep_unpublished)
+                        else {}
+                    ),
                 }
                 for p in parity
             },

@@ -48,6 +48,7 @@ class VariantParity:
     reason: str = ""
     seconds: float = 0.0
     disagreements: dict[str, list[int]] = field(default_factory=dict)
+    fallback: dict[str, Any] = field(default_factory=dict)  # second-look variant, margin, share per body
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class VariantParity:
                 name: {**asdict(p), "agreement": round(p.agreement, 6)} for name, p in self.label_sets.items()
             },
             "disagreements": self.disagreements,
+            **({"fallback": self.fallback} if self.fallback else {}),
         }
 
 

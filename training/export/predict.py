@@ -51,3 +51,21 @@ def run_graph(
         for name, value in zip(outputs, values, strict=True):
             chunks[name].append(value)
     return {name: np.concatenate(parts) for name, parts in chunks.items()}
+
+
+def near_ties(probabilities: Sequence[np.ndarray], margin: float) -> np.ndarray:
+    """Rows where any label set's top two probabilities are closer than `margin` (the int8 fall-back rule).
+
+    `serving.runtime.near_ties` is its twin; int8 flips labels only where the model hesitates, so those
+    rows are run again on the fp32 graph (docs/serving.md, "int8 with an fp32 second look").
+    """
+    rows = len(probabilities[0]) if probabilities else 0
+    mask = np.zeros(rows, dtype=bool)
+    if margin <= 0:
+        return mask
+    for matrix in probabilities:
+        if matrix.shape[1] < 2:
+            continue
+        top = np.partition(matrix, -2, axis=1)[:, -2:]
+        mask |= (top[:, 1] - top[:, 0]) < margin
+    return mask

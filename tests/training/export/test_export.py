@@ -47,6 +47,17 @@ class TestParity:
             assert "below the 99.50% gate" in report["reason"]
         assert all(p["max_abs_diff"] < 0.1 for p in report["label_sets"].values())
 
+    def test_int8_is_gated_as_served_with_its_fp32_second_look(self, shared: Exported) -> None:
+        report = _variant(shared.parity, "int8")
+        assert report["fallback"]["variant"] == "fp32" and report["fallback"]["margin"] == 0.2
+        assert set(report["fallback"]["share"]) == {"shared"}
+        assert 0.0 <= report["fallback"]["share"]["shared"] <= 1.0
+        manifest = json.loads((shared.export_dir / "export.json").read_text(encoding="utf-8"))
+        entry = manifest["variants"]["int8"]
+        files = {"shared": "fp32/shared.onnx"}
+        assert entry["fallback"] == {"variant": "fp32", "margin": 0.2, "files": files}
+        assert manifest["options"]["int8_fallback_margin"] == 0.2
+
     def test_gate_logic(self) -> None:
         ref = np.tile(np.array([[0.6, 0.4]]), (200, 1))
         flipped = ref.copy()
@@ -249,3 +260,5 @@ def test_options_are_validated() -> None:
         ExportOptions(min_agreement=1.5)
     with pytest.raises(ValueError, match="int8_target"):
         ExportOptions(int8_target="sse2")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="int8_fallback_margin"):
+        ExportOptions(int8_fallback_margin=1.0)

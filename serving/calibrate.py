@@ -1,0 +1,133 @@
+"""`postroom calibrate`: the served ONNX variant's predictions on held-out labeled messages, for thresholds.
+
+Thresholds must be calibrated on the variant actually served (an int8 graph's probabilities differ from the
+PyTorch model's), on labeled messages the model never trained on. This classifies a stratified share of
+the version's held-out messages in-process with the same runtime the service uses, and stores each
+prediction with purpose `calibration`; `postroom thresholds suggest --model-version V` reads them back. The
+rest of the held-out messages stay unseen by the thresholds, for `postroom classify-heldout` to measure the
+routing on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from postroom.errors import PostroomError
+from postroom.settings import Settings
+from postroom.store import get_engine, session_factory
+from postroom.store.models import Message, Prediction, utcnow
+from postroom.taxonomy import Taxonomy
+from serving.config import ServingSettings
+from serving.heldout import CALIBRATION, calibration_split, current_labels, heldout_ids
+from serving.lifecycle import resolve_source
+from serving.runtime import OnnxClassifier
+from training.registry import Registry
+
+
+@dataclass
+class CalibrationRun:
+    """What `calibrate` stored: per label set, how many calibration messages and how many predicted right."""
+
+    version: str
+    variant: str
+    provider: str
+    stored: int
+    held_out: int
+    skipped_unlabeled: int
+    correct: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "variant": self.variant,
+            "provider": self.provider,
+            "stored": self.stored,
+            "held_out": self.held_out,
+            "skipped_unlabeled": self.skipped_unlabeled,
+            "accuracy": {
+                name: {"correct": c, "n": n, "accuracy": c / n if n else 0.0}
+                for name, (c, n) in self.correct.items()
+            },
+        }
+
+
+def calibrate(
+    settings: Settings,
+    serving: ServingSettings,
+    taxonomy: Taxonomy,
+    model: str,
+    fraction: float,
+    log: Callable[[str], None] = lambda _m: None,
+) -> CalibrationRun:
+    """Classify `fraction` of `model`'s held-out messages with the served variant; store the predictions.
+
+    Raises:
+        PostroomError: no held-out messages, none of them labeled, or a bad fraction.
+        ModelUnavailable: the version has no export (or no published variant).
+    """
+    source = resolve_source(settings.registry_dir, model)
+    ids = heldout_ids(Registry(settings.registry_dir).get(source.version).path)
+    if not ids:
+        raise PostroomError(f"{source.version} has no held-out messages to calibrate on")
+    engine = get_engine(settings.database_url)
+    with session_factory(engine)() as session:
+        truth = current_labels(session, ids)
+        labeled = [i for i in ids if truth.get(i)]
+        if not labeled:
+            raise PostroomError(f"none of the {len(ids)} held-out messages of {source.version} has a label")
+        reply_set = taxonomy.routing.reply_set
+        chosen, _rest = calibration_split(
+            labeled, {i: truth[i].get(reply_set, "") for i in labeled}, fraction
+        )
+        if not chosen:
+            raise PostroomError(
+                f"a calibration fraction of {fraction} of {len(labeled)} held-out messages selects none"
+            )
+        messages = {
+            m.message_id: m
+            for m in session.scalars(select(Message).where(Message.message_id.in_(chosen)))
+        }
+        classifier = OnnxClassifier(
+            source.path,
+            variant=serving.serve_variant,
+            provider=serving.serve_provider,
+            threads=serving.serve_threads,
+            max_batch=serving.serve_max_batch,
+        )
+        log(
+            f"calibrating {source.version} ({classifier.variant} on {classifier.provider}) on "
+            f"{len(chosen)} of {len(labeled)} held-out messages"
+        )
+        ordered = [messages[i] for i in chosen if i in messages]
+        predictions = classifier.predict([m.model_text for m in ordered])
+        run = CalibrationRun(
+            source.version,
+            classifier.variant,
+            classifier.provider,
+            stored=len(ordered),
+            held_out=len(ids),
+            skipped_unlabeled=len(ids) - len(labeled),
+        )
+        now = utcnow()
+        for message, prediction in zip(ordered, predictions, strict=True):
+            session.add(
+                Prediction(
+                    message_pk=message.id,
+                    model_version=source.version,
+                    variant=f"onnx-{classifier.variant}",
+                    purpose=CALIBRATION,
+                    results={name: p.to_record() for name, p in prediction.items()},
+                    created_at=now,
+                )
+            )
+            for name, p in prediction.items():
+                expected = truth[message.message_id].get(name)
+                if expected is not None:
+                    correct, n = run.correct.get(name, (0, 0))
+                    run.correct[name] = (correct + (p.class_name == expected), n + 1)
+        session.commit()
+    return run

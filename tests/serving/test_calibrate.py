@@ -1,0 +1,159 @@
+"""`postroom calibrate` and `classify-heldout`: the served variant calibrates, the rest of the held-out set
+measures the routing, over real HTTP, on the real store."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from postroom.cli import app, register_components
+from postroom.errors import PostroomError
+from postroom.settings import get_settings
+from postroom.store.models import Prediction, ThresholdVersion
+from postroom.taxonomy import Taxonomy, load_taxonomy
+from router.calibration_data import load_calibration, newest_calibrated_version
+from router.errors import ThresholdError
+from router.suggest import suggest_from_store
+from router.thresholds import set_thresholds
+from serving.calibrate import calibrate
+from serving.config import get_serving_settings
+from serving.demo import classify_heldout, routing_outcome
+from serving.heldout import calibrated_ids, calibration_split
+from tests.serving.builders import MESSAGES, Exported
+
+runner = CliRunner()
+register_components()
+
+
+def test_split_is_stratified_deterministic_and_keeps_singletons_out() -> None:
+    ids = [f"m{i}" for i in range(10)] + ["lonely"]
+    strata = {**{f"m{i}": "a" if i < 6 else "b" for i in range(10)}, "lonely": "c"}
+    calibration, rest = calibration_split(ids, strata, 0.5)
+    again, _ = calibration_split(list(reversed(ids)), strata, 0.5)
+    assert set(calibration) == set(again)
+    assert Counter(strata[i] for i in calibration) == {"a": 3, "b": 2}
+    assert "lonely" in rest and set(calibration).isdisjoint(rest) and set(calibration) | set(rest) == set(ids)
+    assert calibration == [i for i in ids if i in set(calibration)]  # input order kept
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.2, 1.5])
+def test_split_rejects_a_fraction_outside_0_1(fraction: float) -> None:
+    with pytest.raises(PostroomError, match="fraction must be in"):
+        calibration_split(["a", "b"], {}, fraction)
+
+
+def test_routing_outcome_checks_replies_and_queues_against_labels(taxonomy: Taxonomy) -> None:
+    def result(decision: str, queue: str, topic: str) -> dict:
+        predictions = {"topic": {"class": topic}}
+        return {"decision": {"decision": decision, "queue": queue}, "predictions": predictions}
+
+    results = {
+        "a": result("auto_reply", "cards", "card_replacement"),
+        "b": result("auto_reply", "cards", "card_replacement"),
+        "c": result("human", "payments", "transfer_status"),
+        "d": result("human", "triage", "transfer_status"),
+    }
+    truth = {
+        "a": {"topic": "card_replacement", "queue": "cards"},
+        "b": {"topic": "card_payment_declined", "queue": "cards"},
+        "c": {"topic": "transfer_status", "queue": "payments"},
+        "d": {"topic": "transfer_status", "queue": "payments"},
+    }
+    outcome = routing_outcome(taxonomy, results, truth)
+    assert outcome["auto_reply"] == 2 and outcome["auto_reply_correct"] == 1
+    assert outcome["auto_reply_precision"] == 0.5
+    assert outcome["human"] == {
+        "payments": {"messages": 1, "right_queue": 1},
+        "triage": {"messages": 1, "right_queue": 0},
+    }
+    assert routing_outcome(taxonomy, {}, {})["auto_reply_precision"] is None
+
+
+def _calibrate(fraction: float = 0.5):  # type: ignore[no-untyped-def]
+    settings = get_settings()
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    return calibrate(settings, get_serving_settings(), taxonomy, "production", fraction)
+
+
+def test_calibrate_stores_the_served_variants_predictions(
+    serving_env: dict[str, str], stored: list[str], sessions: sessionmaker[Session], shared: Exported,
+    taxonomy: Taxonomy,
+) -> None:
+    run = _calibrate()
+    assert run.version == shared.version and run.held_out == len(MESSAGES) and run.skipped_unlabeled == 0
+    assert 0 < run.stored < len(MESSAGES)
+    with sessions() as session:
+        rows = session.scalars(select(Prediction).where(Prediction.purpose == "calibration")).all()
+        assert len(rows) == run.stored
+        assert {r.variant for r in rows} == {f"onnx-{run.variant}"}
+        assert {r.model_version for r in rows} == {shared.version}
+        assert newest_calibrated_version(session) == shared.version
+        calibration = load_calibration(session, taxonomy, shared.version)
+        assert len(calibration["topic"].predicted) == run.stored
+        correct, n = run.correct["topic"]
+        assert n == run.stored
+        assert correct == sum(
+            p == t for p, t in zip(calibration["topic"].predicted, calibration["topic"].truth, strict=True)
+        )
+        suggestion = suggest_from_store(session, taxonomy, shared.version, 0.95, 0.9, "pooled")
+        assert suggestion.report["topic"]["calibration_size"] > 0
+        assert len(calibrated_ids(session, shared.version)) == run.stored
+
+
+def test_calibrate_without_labeled_held_out_messages_says_so(serving_env: dict[str, str]) -> None:
+    with pytest.raises(PostroomError, match=f"none of the {len(MESSAGES)} held-out messages"):
+        _calibrate()
+
+
+def test_calibrate_cli_reports_and_bad_fraction_is_one_line(
+    serving_env: dict[str, str], stored: list[str], sessions: sessionmaker[Session]
+) -> None:
+    bad = runner.invoke(app, ["calibrate", "--fraction", "1.5"])
+    assert bad.exit_code == 1 and "fraction must be in (0, 1)" in bad.output
+    assert "Traceback" not in bad.output
+    good = runner.invoke(app, ["calibrate", "--fraction", "0.5"])
+    assert good.exit_code == 0, good.output
+    assert "calibration predictions of v0001" in good.stdout and "postroom thresholds suggest" in good.stdout
+
+
+def test_suggest_defaults_to_the_newest_calibrated_version(
+    serving_env: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as session, pytest.raises(ThresholdError, match="run `postroom calibrate"):
+        newest_calibrated_version(session)
+    missing = runner.invoke(app, ["thresholds", "suggest"])
+    assert missing.exit_code == 1 and "postroom calibrate" in missing.output
+
+
+def test_classify_heldout_leaves_calibration_out_and_routes_over_http(
+    serving_env: dict[str, str],
+    stored: list[str],
+    sessions: sessionmaker[Session],
+    shared: Exported,
+    taxonomy: Taxonomy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = _calibrate()
+    with sessions() as session:
+        # Every card_replacement prediction is answered automatically: the outcome must count and check them.
+        set_thresholds(session, taxonomy, {"topic": {"card_replacement": 0.0}}, "test", "demo thresholds")
+        session.commit()
+        assert session.scalars(select(ThresholdVersion)).first() is not None
+    monkeypatch.setenv("POSTROOM_DATA_DIR", str(tmp_path))
+    report = classify_heldout(get_settings(), taxonomy, "production", None, None, None, log=lambda _m: None)
+    assert report["errors"] == 0 and report["left_out_for_calibration"] == run.stored
+    assert report["classified"] == len(MESSAGES) - run.stored
+    routing = report["routing"]
+    with sessions() as session:
+        served = session.scalars(select(Prediction).where(Prediction.purpose == "serve")).all()
+        assert len(served) == report["classified"]
+        predicted_replacements = sum(p.results["topic"]["class"] == "card_replacement" for p in served)
+    assert routing["auto_reply"] == predicted_replacements
+    human = sum(entry["messages"] for entry in routing["human"].values())
+    assert routing["auto_reply"] + human == report["classified"]
