@@ -68,6 +68,11 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=self.registry,
         )
+        self.second_look = Gauge(
+            "postroom_int8_second_look_ratio",
+            "Share of texts since the model loaded that int8 handed to its fp32 second look (near ties).",
+            registry=self.registry,
+        )
         self.unhandled = Counter(
             "postroom_unhandled_errors", "Requests that ended in an unexpected 500 (a bug).", ["endpoint"],
             registry=self.registry,

@@ -256,6 +256,9 @@ class ClassifyService:
         texts = [m.model_text for m in messages]
         predictions = model.predict(texts)
         self.metrics.batch_size.observe(len(texts))
+        second_look = model.classifier.fallback_share
+        if second_look is not None:
+            self.metrics.second_look.set(second_look)
         rows = []
         try:
             for message, text, prediction in zip(messages, texts, predictions, strict=True):

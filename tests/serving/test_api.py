@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
@@ -204,9 +205,13 @@ class TestClassify:
         batch = client.post("/v1/classify/batch", json={"message_ids": stored}, headers=key).json()["results"]
         for item in batch[:4]:
             single = client.post("/v1/classify", json={"message_id": item["message_id"]}, headers=key).json()
+            # Dynamic int8 scales activations per batch: its probabilities move a little with the company a
+            # text keeps (labels do not: near ties take the fp32 second look). Float graphs do not move.
+            tolerance = 0.02 if single["variant"] == "int8" else 1e-4
             for name, result in single["predictions"].items():
                 assert result["class"] == item["result"]["predictions"][name]["class"]
-                assert abs(result["probability"] - item["result"]["predictions"][name]["probability"]) < 1e-4
+                batched = item["result"]["predictions"][name]["probability"]
+                assert abs(result["probability"] - batched) < tolerance
 
 
 class TestHealth:
@@ -232,6 +237,9 @@ class TestHealth:
         assert 'postroom_model_info{provider="CPUExecutionProvider",variant=' in text
         assert f'version="{shared.version}"' in text
         assert "postroom_model_loaded 1.0" in text
+        if ready.json()["model"]["variant"] == "int8":  # the shared export publishes int8 with a second look
+            ratio = re.search(r"^postroom_int8_second_look_ratio ([0-9.e-]+)$", text, re.MULTILINE)
+            assert ratio is not None and 0.0 <= float(ratio.group(1)) <= 1.0
 
     def test_metrics_can_require_an_admin_key(self, make_client, serving_env: dict[str, str]) -> None:
         client = make_client(serve_metrics_public=False)
