@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import platform
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -364,15 +365,28 @@ def run_route_benchmark(options: RouteOptions) -> dict[str, Any]:
     data = load_banking77(options.data_root)
     classes = data.classes(LABEL_SET)
     frozen_cache: dict[str, np.ndarray] = {}
+    partial = options.out_dir / PARTIAL_FILE
+    done = _resumable_runs(partial, options)
     runs = []
     for model in options.models:
         seeds = options.seeds if model == "frozen" or options.setfit_seeds is None else options.setfit_seeds
         for shots in options.shots:
             for seed in seeds:
-                runs.append(run_one(model, shots, seed, options, data, classes, frozen_cache))
-    for run in runs:
-        for item in run["per_class_guaranteed"]["per_class"]:
-            item["class"] = classes[item["class"]]
+                key = (model, shots, seed)
+                if key in done:
+                    log(f"{model} N={shots} seed {seed}: kept from {partial}")
+                    runs.append(done[key])
+                    continue
+                started = time.perf_counter()
+                run = run_one(model, shots, seed, options, data, classes, frozen_cache)
+                for item in run["per_class_guaranteed"]["per_class"]:
+                    item["class"] = classes[item["class"]]
+                runs.append(run)
+                _write_partial(partial, options, runs)
+                log(
+                    f"{model} N={shots} seed {seed}: pooled {run['pooled_guaranteed']['coverage']:.1%} at "
+                    f"{run['pooled_guaranteed']['precision']:.1%} ({time.perf_counter() - started:.0f} s)"
+                )
     result = {
         "command": options.command,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -384,4 +398,40 @@ def run_route_benchmark(options: RouteOptions) -> dict[str, Any]:
     options.out_dir.mkdir(parents=True, exist_ok=True)
     (options.out_dir / "route.json").write_text(json.dumps(result, indent=1))
     (options.out_dir / "route.md").write_text(render_markdown(result))
+    partial.unlink(missing_ok=True)
     return result
+
+
+PARTIAL_FILE = "route.partial.json"
+# Options that change a run's result: a partial file written with other values is not resumed.
+RUN_OPTIONS = ("calibration_per_class", "target_precision", "confidence", "full_schedule", "cpu_max_steps")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fingerprint(options: RouteOptions) -> dict[str, Any]:
+    return {**{k: getattr(options, k) for k in RUN_OPTIONS}, "base_model": options.base_model}
+
+
+def _write_partial(path: Path, options: RouteOptions, runs: list[dict[str, Any]]) -> None:
+    """The runs so far, after each run: a benchmark stopped halfway resumes from here."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"options": _fingerprint(options), "runs": runs}))
+    tmp.replace(path)
+
+
+def _resumable_runs(path: Path, options: RouteOptions) -> dict[tuple[str, int, int], dict[str, Any]]:
+    """Runs of an interrupted benchmark with the same options, by (model, shots, seed)."""
+    if not path.is_file():
+        return {}
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if saved.get("options") != _fingerprint(options):
+        log(f"{path} was written with other options: starting afresh")
+        return {}
+    return {(r["model"], r["shots"], r["seed"]): r for r in saved.get("runs", [])}

@@ -30,7 +30,7 @@ def load_calibration(
     if not newest:
         raise ThresholdError(
             f"no calibration predictions for model version {model_version!r}: "
-            "classify held-out labeled messages first"
+            "run `postroom calibrate --model VERSION` first"
         )
     labels = session.execute(
         select(Label.message_pk, Label.label_set, Label.class_name).where(

@@ -45,8 +45,8 @@ log = logging.getLogger("postroom.serving")
 HISTORY_SCAN = 200  # versions searched for each class's last change and the newest suggestion report
 EVENTS_SHOWN = 20
 NO_CALIBRATION = (
-    "no calibration predictions in the store yet: classify held-out labeled messages with the served model "
-    "(stored with purpose calibration), then reload"
+    "no calibration predictions in the store yet: run `postroom calibrate --model VERSION` (the served "
+    "variant on held-out labeled messages), then reload"
 )
 
 
