@@ -32,7 +32,9 @@ class ServingSettings(BaseSettings):
         "production",
         description="What to load at start: `production`, a version (`v0003`), or an export directory.",
     )
-    serve_variant: VariantChoice = Field("auto", description="auto: int8 on CPU, the float graphs on GPU.")
+    serve_variant: VariantChoice = Field(
+        "auto", description="auto: the export's preference (optimized first on CPU and GPU; see export.json)."
+    )
     serve_provider: ProviderChoice = Field("auto", description="auto: CUDA when available, CPU otherwise.")
     serve_threads: int = Field(
         0, ge=0, le=256, description="ONNX Runtime intra-op threads; 0 = one per core."

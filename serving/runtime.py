@@ -183,6 +183,9 @@ class OnnxClassifier:
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+            # One session per body (and int8's second look) run one after another: spinning idle threads of
+            # one session starve the next on a small CPU (measured: single-message p50 37 -> 15 ms, 3 bodies).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             model_file = verify_file(path, files[key], self.manifest)
             second = self.manifest.variants[self.variant].fallback if second_look else None

@@ -237,9 +237,19 @@ class TestHealth:
         assert 'postroom_model_info{provider="CPUExecutionProvider",variant=' in text
         assert f'version="{shared.version}"' in text
         assert "postroom_model_loaded 1.0" in text
-        if ready.json()["model"]["variant"] == "int8":  # the shared export publishes int8 with a second look
-            ratio = re.search(r"^postroom_int8_second_look_ratio ([0-9.e-]+)$", text, re.MULTILINE)
-            assert ratio is not None and 0.0 <= float(ratio.group(1)) <= 1.0
+        assert "postroom_int8_second_look_ratio 0.0" in text  # not int8: nothing handed to a second look
+
+    def test_int8_second_look_ratio_is_exported(
+        self, make_client, serving_env: dict[str, str], stored: list[str]
+    ) -> None:
+        client = make_client(serve_variant="int8")  # the shared export publishes int8 with a second look
+        response = client.post(
+            "/v1/classify/batch", json={"message_ids": stored}, headers=auth(serving_env["router"])
+        )
+        assert response.status_code == 200 and response.json()["results"][0]["result"]["variant"] == "int8"
+        text = client.get("/metrics").text
+        ratio = re.search(r"^postroom_int8_second_look_ratio ([0-9.e-]+)$", text, re.MULTILINE)
+        assert ratio is not None and 0.0 < float(ratio.group(1)) <= 1.0
 
     def test_metrics_can_require_an_admin_key(self, make_client, serving_env: dict[str, str]) -> None:
         client = make_client(serve_metrics_public=False)
