@@ -268,8 +268,14 @@ def _http(
         return results
 
 
+def _text_set(message_id: str) -> str:
+    """`bench-<set>-<n>` → `<set>`."""
+    return message_id.split("-")[1]
+
+
 def _load(base: str, headers: dict[str, str], ids: list[str], clients: int) -> dict[str, Any]:
     latencies: list[float] = []
+    by_set: dict[str, list[float]] = {}
     errors = 0
     lock = threading.Lock()
     shares = [ids[i::clients] for i in range(clients)]
@@ -285,6 +291,7 @@ def _load(base: str, headers: dict[str, str], ids: list[str], clients: int) -> d
                 with lock:
                     if response.status_code == 200:
                         latencies.append(elapsed)
+                        by_set.setdefault(_text_set(message_id), []).append(elapsed)
                     else:
                         errors += 1
 
@@ -301,6 +308,7 @@ def _load(base: str, headers: dict[str, str], ids: list[str], clients: int) -> d
         "seconds": round(seconds, 2),
         "per_second": round(len(latencies) / seconds, 1),
         **percentiles(latencies or [0.0]),
+        "by_text_set": {name: percentiles(values) for name, values in by_set.items()},
     }
 
 
@@ -405,12 +413,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         + (" (no GPU was available for this run)" if report["device"] == "CPU" else "")
         + f". Load average before/after: {report['load_average']['before']} / "
         f"{report['load_average']['after']}"
-        + (
-            " (other jobs ran at the same time, so absolute figures are noisy; the ratios are measured in "
-            "the same run)."
-            if report["load_average"]["before"][0] > 0.5 * (m.get("cores_usable") or 1)
-            else " (the machine was otherwise idle)."
-        ),
+        + " (1, 5 and 15 minutes; the benchmark itself loads both cores, so a load well above 2 before it "
+        "means other jobs shared the CPU: absolute figures are then noisy, the ratios less so).",
         "",
         f"Model {report['model']['version']}; intra-op threads {report['options']['threads']}, batch size "
         f"{report['options']['batch_size']}. Texts: "
@@ -467,6 +471,15 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{r['p99_ms']} | "
             f"{r['per_second']} |"
         )
+    sets = sorted({name for r in http["concurrency"].values() for name in r.get("by_text_set", {})})
+    if sets:
+        lines += ["", "By text set (the same requests):", ""]
+        lines += ["| clients | texts | p50 ms | p95 ms | p99 ms |", "|---:|---|---:|---:|---:|"]
+        for clients, r in http["concurrency"].items():
+            for name in sets:
+                q = r["by_text_set"].get(name)
+                if q:
+                    lines.append(f"| {clients} | {name} | {q['p50_ms']} | {q['p95_ms']} | {q['p99_ms']} |")
     lines += ["", "Variants of the export:", ""]
     for name, v in report["model"]["variants"].items():
         margin = v.get("second_look_margin")

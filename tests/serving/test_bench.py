@@ -105,4 +105,13 @@ def test_bench_end_to_end(
     assert {b["backend"] for b in report["backends"]} >= {"torch", "onnx-fp32", "onnx-optimized"}
     assert set(report["texts"]) == {"banking77", "demo_long"}
     assert all(r["errors"] == 0 for r in report["http"]["concurrency"].values())
-    assert (tmp_path / "out" / "serve.md").is_file() and (tmp_path / "out" / "serve.json").is_file()
+    sets = {"banking77", "demo_long"}
+    assert all(set(r["by_text_set"]) == sets for r in report["http"]["concurrency"].values())
+    backends = {b["backend"]: b for b in report["backends"]}
+    # The shared export publishes int8 with an fp32 second look: measured with it, and without it beside.
+    assert set(backends["onnx-int8"]["second_look_share"]) == {"banking77", "demo_long"}
+    assert "second_look_share" not in backends["onnx-int8-no-second-look"]
+    assert report["model"]["variants"]["int8"]["second_look_margin"] == 0.2
+    markdown = (tmp_path / "out" / "serve.md").read_text(encoding="utf-8")
+    assert "fp32 second look:" in markdown and "By text set" in markdown
+    assert (tmp_path / "out" / "serve.json").is_file()
