@@ -342,9 +342,10 @@ def render_markdown(result: dict[str, Any]) -> str:
 
     for r in result["summary"]:
         model = r["model"] + (" (CPU, capped steps)" if r["capped"] else "")
+        precision = f(r["precision"]) if r["coverage"]["mean"] > 0 else "— (none answered)"
         lines.append(
             f"| {model} | {r['shots']} | `{r['strategy']}` | {len(r['seeds'])} | {f(r['accuracy'])} "
-            f"| {f(r['coverage'])} | {f(r['precision'])} "
+            f"| {f(r['coverage'])} | {precision} "
             f"| {f(r['classes_significantly_below_target'], False)} | {f(r['train_seconds'], False)} |"
         )
     lines += [
