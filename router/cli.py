@@ -191,11 +191,10 @@ def suggest_command(
         else:
             _print_report(suggestion.report)
         if apply:
-            from router.thresholds import active_values, diff
+            from router.thresholds import active_values, diff, with_updates
 
             active_id, active = active_values(session, taxonomy)
-            merged = {s: {**v, **suggestion.values.get(s, {})} for s, v in active.items()}
-            if not diff(active, merged):
+            if not diff(active, with_updates(active, suggestion.values)):
                 which = "the defaults" if active_id is None else f"version {active_id}"
                 out.print(f"the suggestion equals the active thresholds ({which}): nothing stored")
                 return

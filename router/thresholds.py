@@ -83,6 +83,14 @@ def diff(old: Values, new: Values) -> list[Change]:
     return changes
 
 
+def with_updates(current: Values, updates: Values) -> Values:
+    """A copy of `current` with `updates` applied (thresholds as floats; None stays None)."""
+    new = {s: dict(v) for s, v in current.items()}
+    for set_name, per_class in updates.items():
+        new[set_name].update({k: (None if v is None else float(v)) for k, v in per_class.items()})
+    return new
+
+
 def set_thresholds(
     session: Session,
     taxonomy: Taxonomy,
@@ -100,9 +108,7 @@ def set_thresholds(
         raise ThresholdError("the actor (who makes the change) is required")
     validate_values(updates, taxonomy)
     parent_id, current = active_values(session, taxonomy)
-    new = {s: dict(v) for s, v in current.items()}
-    for set_name, per_class in updates.items():
-        new[set_name].update({k: (None if v is None else float(v)) for k, v in per_class.items()})
+    new = with_updates(current, updates)
     changes = diff(current, new)
     if not changes:
         raise ThresholdError("no threshold changes: the values equal the active version")

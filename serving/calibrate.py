@@ -23,8 +23,7 @@ from postroom.store.models import Message, Prediction, utcnow
 from postroom.taxonomy import Taxonomy
 from serving.config import ServingSettings
 from serving.heldout import CALIBRATION, calibration_split, current_labels, heldout_ids
-from serving.lifecycle import resolve_source
-from serving.runtime import OnnxClassifier
+from serving.lifecycle import build_classifier, resolve_source
 from training.registry import Registry
 
 
@@ -91,13 +90,7 @@ def calibrate(
             m.message_id: m
             for m in session.scalars(select(Message).where(Message.message_id.in_(chosen)))
         }
-        classifier = OnnxClassifier(
-            source.path,
-            variant=serving.serve_variant,
-            provider=serving.serve_provider,
-            threads=serving.serve_threads,
-            max_batch=serving.serve_max_batch,
-        )
+        classifier = build_classifier(source, serving)
         log(
             f"calibrating {source.version} ({classifier.variant} on {classifier.provider}) on "
             f"{len(chosen)} of {len(labeled)} held-out messages"

@@ -91,14 +91,21 @@ def resolve_source(registry_dir: Path, spec: str) -> ModelSource:
     return ModelSource(path, version.version, spec)
 
 
-def load_model(source: ModelSource, settings: ServingSettings, variant: str | None = None) -> LoadedModel:
-    classifier = OnnxClassifier(
+def build_classifier(
+    source: ModelSource, settings: ServingSettings, variant: str | None = None
+) -> OnnxClassifier:
+    """The classifier the service would run for `source` with these settings (`variant` overrides)."""
+    return OnnxClassifier(
         source.path,
         variant=variant or settings.serve_variant,
         provider=settings.serve_provider,
         threads=settings.serve_threads,
         max_batch=settings.serve_max_batch,
     )
+
+
+def load_model(source: ModelSource, settings: ServingSettings, variant: str | None = None) -> LoadedModel:
+    classifier = build_classifier(source, settings, variant)
     batcher: MicroBatcher[Prediction] = MicroBatcher(
         classifier.predict, settings.serve_max_batch, name=classifier.version
     )

@@ -170,6 +170,7 @@ class OnnxClassifier:
         self.variant = pick_variant(self.manifest, variant, providers[0] == CUDA, allow_unpublished)
         self.max_batch = max_batch
         files = self.manifest.variants[self.variant].files
+        second = self.manifest.variants[self.variant].fallback if second_look else None
         bodies = []
         active: set[str] = set()
         for key, body in self.manifest.bodies.items():
@@ -188,7 +189,6 @@ class OnnxClassifier:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             model_file = verify_file(path, files[key], self.manifest)
-            second = self.manifest.variants[self.variant].fallback if second_look else None
             fallback_file = None
             if second is not None and key in second.files:
                 fallback_file = verify_file(path, second.files[key], self.manifest)
@@ -221,7 +221,6 @@ class OnnxClassifier:
         self.provider = CUDA if CUDA in active else CPU
         self.label_sets = tuple(self.manifest.label_sets)
         self.classes = {n: tuple(s.classes) for n, s in self.manifest.label_sets.items()}
-        second = self.manifest.variants[self.variant].fallback if second_look else None
         log.info(
             "loaded model %s variant %s on %s (asked %s; available here: %s)%s",
             self.version,
