@@ -113,6 +113,8 @@ def test_calibrate_without_labeled_held_out_messages_says_so(serving_env: dict[s
 def test_calibrate_cli_reports_and_bad_fraction_is_one_line(
     serving_env: dict[str, str], stored: list[str], sessions: sessionmaker[Session]
 ) -> None:
+    unknown = runner.invoke(app, ["calibrate", "--model", "v9999"])
+    assert unknown.exit_code == 1 and "v9999" in unknown.output and "Traceback" not in unknown.output
     bad = runner.invoke(app, ["calibrate", "--fraction", "1.5"])
     assert bad.exit_code == 1 and "fraction must be in (0, 1)" in bad.output
     assert "Traceback" not in bad.output
