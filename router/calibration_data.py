@@ -1,7 +1,7 @@
 """Calibration data from the store: predictions made for calibration, joined with current labels.
 
 The serving side classifies held-out labeled messages with the exported variant it serves and stores those
-predictions with `purpose = "calibration"`; this module reads them back (the newest per message).
+predictions with `purpose = PURPOSE_CALIBRATION`; this module reads them back (the newest per message).
 Prediction results have the shape `{label_set: {"class": str, "probability": float, ...}}`.
 """
 
@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postroom.store.models import Label, Prediction
+from postroom.store.models import PURPOSE_CALIBRATION, Label, Prediction
 from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdError
 from router.suggest import CalibrationExamples
@@ -23,7 +23,7 @@ def load_calibration(
     """Per label set: predicted class, probability and true class of every calibration message."""
     predictions = session.scalars(
         select(Prediction)
-        .where(Prediction.model_version == model_version, Prediction.purpose == "calibration")
+        .where(Prediction.model_version == model_version, Prediction.purpose == PURPOSE_CALIBRATION)
         .order_by(Prediction.id)
     ).all()
     newest = {p.message_pk: p for p in predictions}
@@ -60,7 +60,7 @@ def newest_calibrated_version(session: Session) -> str:
     """The model version of the newest calibration prediction (what `thresholds suggest` uses by default)."""
     version = session.scalars(
         select(Prediction.model_version)
-        .where(Prediction.purpose == "calibration")
+        .where(Prediction.purpose == PURPOSE_CALIBRATION)
         .order_by(Prediction.id.desc())
         .limit(1)
     ).first()

@@ -202,7 +202,7 @@ def _onnx_variant(
         **({"second_look_share": {}} if looks else {}),
     }
     for name, items in texts.items():
-        classifier.rows_seen = classifier.rows_fallen_back = 0
+        classifier.reset_second_look_counts()
         probabilities = classifier.predict_proba(items)  # every text once, for the agreement
         if looks:
             result["second_look_share"][name] = round(classifier.fallback_share or 0.0, 4)

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from postroom.errors import PostroomError
 from postroom.settings import Settings
 from postroom.store import get_engine, session_factory
-from postroom.store.models import Message, Prediction, utcnow
+from postroom.store.models import PURPOSE_CALIBRATION, Message, Prediction, utcnow
 from postroom.taxonomy import Taxonomy
 from serving.config import ServingSettings
-from serving.heldout import CALIBRATION, calibration_split, current_labels, heldout_ids
+from serving.heldout import calibration_split, current_labels, heldout_ids
 from serving.lifecycle import build_classifier, resolve_source
 from training.registry import Registry
 
@@ -87,8 +87,7 @@ def calibrate(
                 f"a calibration fraction of {fraction} of {len(labeled)} held-out messages selects none"
             )
         messages = {
-            m.message_id: m
-            for m in session.scalars(select(Message).where(Message.message_id.in_(chosen)))
+            m.message_id: m for m in session.scalars(select(Message).where(Message.message_id.in_(chosen)))
         }
         classifier = build_classifier(source, serving)
         log(
@@ -112,7 +111,7 @@ def calibrate(
                     message_pk=message.id,
                     model_version=source.version,
                     variant=f"onnx-{classifier.variant}",
-                    purpose=CALIBRATION,
+                    purpose=PURPOSE_CALIBRATION,
                     results={name: p.to_record() for name, p in prediction.items()},
                     created_at=now,
                 )

@@ -17,10 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postroom.errors import PostroomError
-from postroom.store.models import Label, Message, Prediction
+from postroom.store.models import PURPOSE_CALIBRATION, Label, Message, Prediction
 from training.registry import DATASET_FILE
-
-CALIBRATION = "calibration"
 
 
 def heldout_ids(version_dir: Path) -> list[str]:
@@ -53,7 +51,7 @@ def calibrated_ids(session: Session, model_version: str) -> set[str]:
     rows = session.scalars(
         select(Message.message_id)
         .join(Prediction, Prediction.message_pk == Message.id)
-        .where(Prediction.model_version == model_version, Prediction.purpose == CALIBRATION)
+        .where(Prediction.model_version == model_version, Prediction.purpose == PURPOSE_CALIBRATION)
     )
     return set(rows)
 
@@ -62,9 +60,7 @@ def _order_key(message_id: str) -> str:
     return hashlib.sha256(message_id.encode("utf-8")).hexdigest()
 
 
-def calibration_split(
-    ids: list[str], strata: dict[str, str], fraction: float
-) -> tuple[list[str], list[str]]:
+def calibration_split(ids: list[str], strata: dict[str, str], fraction: float) -> tuple[list[str], list[str]]:
     """Split `ids` into (calibration, rest), stratified by `strata[id]` (missing: one stratum of its own).
 
     Deterministic: within a stratum the IDs are ordered by the SHA-256 of the ID, and the first

@@ -276,6 +276,11 @@ class OnnxClassifier:
             value[mask] = redo
         return values
 
+    def reset_second_look_counts(self) -> None:
+        """Start counting second looks afresh (the benchmark measures each text set on its own)."""
+        with self._count_lock:
+            self.rows_seen = self.rows_fallen_back = 0
+
     @property
     def fallback_share(self) -> float | None:
         """Share of rows int8 handed to its fp32 second look so far (None: no second look here)."""

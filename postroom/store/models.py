@@ -16,6 +16,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 MESSAGE_ID_MAX = 512  # external IDs: RFC 5322 Message-IDs are at most 998 octets; real ones are short
 NAME_MAX = 128
 
+# Prediction.purpose: why a prediction was made. Calibration predictions only set thresholds.
+PURPOSE_SERVE = "serve"
+PURPOSE_CALIBRATION = "calibration"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -82,7 +86,7 @@ class Prediction(Base):
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     model_version: Mapped[str] = mapped_column(String(NAME_MAX))
     variant: Mapped[str] = mapped_column(String(32))  # torch | onnx-fp32 | onnx-int8 …
-    purpose: Mapped[str] = mapped_column(String(16), default="serve")  # serve | calibration | evaluation
+    purpose: Mapped[str] = mapped_column(String(16), default=PURPOSE_SERVE)  # PURPOSE_*
     results: Mapped[dict[str, Any]] = mapped_column(JSON)  # {label_set: {class, probability, top}}
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from postroom.errors import PostroomError
 from postroom.settings import Settings
 from postroom.store import StoreError
-from postroom.store.models import AuditEvent, Feedback, Prediction, RoutingDecision, ThresholdVersion
+from postroom.store.models import (
+    PURPOSE_CALIBRATION,
+    AuditEvent,
+    Feedback,
+    Prediction,
+    RoutingDecision,
+    ThresholdVersion,
+)
 from postroom.taxonomy import ClassDef, Taxonomy
 from router.errors import ThresholdError
 from router.feedback import (
@@ -262,7 +269,7 @@ def calibration_models(session: Session, limit: int = 20) -> list[str]:
     newest = func.max(Prediction.id)
     rows = session.execute(
         select(Prediction.model_version, newest)
-        .where(Prediction.purpose == "calibration")
+        .where(Prediction.purpose == PURPOSE_CALIBRATION)
         .group_by(Prediction.model_version)
         .order_by(newest.desc())
         .limit(limit)

@@ -193,6 +193,8 @@ def test_int8_second_look_serves_hesitant_rows_from_fp32(tmp_path: Path) -> None
     looked = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1)
     always = looked.predict_proba(texts)
     assert looked.fallback_share == 1.0
+    looked.reset_second_look_counts()
+    assert looked.fallback_share == 0.0 and looked.rows_seen == 0
     for name, matrix in fp32.items():
         np.testing.assert_allclose(always[name], matrix, atol=2e-5)
     raw = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1, second_look=False)
