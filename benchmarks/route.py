@@ -104,6 +104,7 @@ def _setfit_proba(
     base_model: str,
     texts: list[str],
     labels: list[int],
+    class_texts: tuple[tuple[str, int], ...],
     cal: list[str],
     test: list[str],
     k: int,
@@ -124,7 +125,7 @@ def _setfit_proba(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="postroom-route-") as scratch:
         models = train_separate(
-            base_model, [LabeledTexts(LABEL_SET, texts, labels)], config, device, Path(scratch)
+            base_model, [LabeledTexts(LABEL_SET, texts, labels, class_texts)], config, device, Path(scratch)
         )
     seconds = time.perf_counter() - started
     body, head = models.bodies[models.body_of[LABEL_SET]], models.heads[LABEL_SET]
@@ -203,12 +204,17 @@ def run_one(
     )
     cal_rows = rest[cal_pick]
     k = len(classes)
+    named = data.class_texts(LABEL_SET)  # the head learns from the class names too (TrainConfig.class_texts)
     if model == "frozen":
-        texts = {"train": data.train.texts, "test": data.test.texts}
+        texts = {"train": data.train.texts, "test": data.test.texts, "names": [t for t, _ in named]}
         cache = _frozen(options.base_model, frozen_cache, texts, options.cache_dir)
         started = time.perf_counter()  # the head only: embeddings are computed once per run
         cal, test = _lr_proba(
-            cache["train"][train_rows], y_all[train_rows], [cache["train"][cal_rows], cache["test"]], k, seed
+            np.vstack([cache["train"][train_rows], cache["names"]]),
+            np.concatenate([y_all[train_rows], [i for _, i in named]]),
+            [cache["train"][cal_rows], cache["test"]],
+            k,
+            seed,
         )
         probs = Probabilities(cal, test, time.perf_counter() - started, {"device": "cpu", "frozen": True})
     else:
@@ -216,6 +222,7 @@ def run_one(
             options.base_model,
             [data.train.texts[i] for i in train_rows],
             [int(y_all[i]) for i in train_rows],
+            named,
             [data.train.texts[i] for i in cal_rows],
             data.test.texts,
             k,

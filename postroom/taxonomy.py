@@ -18,6 +18,11 @@ from postroom.errors import PostroomError
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
+def name_in_words(name: str) -> str:
+    """A class name as words: `card_replacement` -> "card replacement"."""
+    return " ".join(name.replace("_", " ").split())
+
+
 class TaxonomyError(PostroomError):
     """The taxonomy file is missing or invalid, or a label is not in it."""
 
@@ -50,6 +55,12 @@ class ClassDef(_Strict):
     examples: tuple[str, ...] = ()
     auto_reply: dict[str, ReplyTemplate] = Field(default_factory=dict)
     auto_reply_allowed: bool = True
+
+    def texts(self) -> tuple[str, ...]:
+        """What the taxonomy says about this class, as texts a classifier can learn from: the name in words
+        (`card_replacement` -> "card replacement"), the description, and the examples."""
+        candidates = (name_in_words(self.name), self.description.strip(), *(e.strip() for e in self.examples))
+        return tuple(dict.fromkeys(t for t in candidates if t))
 
     @field_validator("auto_reply")
     @classmethod

@@ -93,3 +93,23 @@ def test_broken_yaml_and_missing_file_are_clear(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump(["a", "list"]))
     with pytest.raises(TaxonomyError, match="must be a YAML mapping"):
         load_taxonomy(bad)
+
+
+def test_class_texts_are_the_name_in_words_the_description_and_the_examples() -> None:
+    spec = small(
+        label_set("queue", "cards", "payments"),
+        {
+            "name": "topic",
+            "classes": [
+                {
+                    "name": "card_replacement",
+                    "description": " A card is lost or stolen. ",
+                    "examples": ["Please block my card", "card replacement", " "],
+                },
+                {"name": "other"},
+            ],
+        },
+    )
+    classes = parse_taxonomy(spec).label_set("topic").classes
+    assert classes[0].texts() == ("card replacement", "A card is lost or stolen.", "Please block my card")
+    assert classes[1].texts() == ("other",)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from postroom.taxonomy import name_in_words
 from training.errors import TrainingError
 
 
@@ -44,6 +45,10 @@ class BenchDataset:
 
     def classes(self, label_set: str) -> list[str]:
         return sorted(set(self.train.labels[label_set]) | set(self.test.labels[label_set]))
+
+    def class_texts(self, label_set: str) -> tuple[tuple[str, int], ...]:
+        """Each class's name in words, with its index: all a taxonomy would say about these classes."""
+        return tuple((name_in_words(c), i) for i, c in enumerate(self.classes(label_set)))
 
 
 def read_split(path: Path, label_sets: list[str]) -> BenchSplit:

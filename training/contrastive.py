@@ -45,11 +45,23 @@ from training.progress import NullReporter, Reporter, Task
 
 @dataclass(frozen=True)
 class LabeledTexts:
-    """The training texts of one label set, with integer labels (indices into its class list)."""
+    """The training texts of one label set, with integer labels (indices into its class list).
+
+    `class_texts` are what the taxonomy says about each class (`ClassDef.texts`: its name in words, its
+    description), as (text, label) pairs: extra examples for the head, not for the contrastive phase.
+    """
 
     name: str
     texts: list[str]
     labels: list[int]
+    class_texts: tuple[tuple[str, int], ...] = ()
+
+    def head_examples(self) -> tuple[list[str], list[int]]:
+        """The texts and labels the head is fitted on: the labeled examples, then the class texts."""
+        return (
+            [*self.texts, *(t for t, _ in self.class_texts)],
+            [*self.labels, *(y for _, y in self.class_texts)],
+        )
 
 
 @dataclass(frozen=True)

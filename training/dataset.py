@@ -41,6 +41,7 @@ class LabelSetData:
     eval_ids: list[str]
     eval_texts: list[str]
     eval_labels: list[int]
+    class_texts: tuple[tuple[str, int], ...] = ()  # the taxonomy's words for each class (ClassDef.texts)
 
     def counts(self) -> dict[str, dict[str, int]]:
         train = Counter(self.train_labels)
@@ -191,7 +192,8 @@ def build_training_data(
     train, held = split_messages(messages, finest, config.eval_fraction, config.seed)
     data: dict[str, LabelSetData] = {}
     for name in wanted:
-        classes = taxonomy.label_set(name).class_names
+        label_set = taxonomy.label_set(name)
+        classes = label_set.class_names
         index = {c: i for i, c in enumerate(classes)}
         set_train = [m for m in train if name in m.labels]
         if config.shots_per_class is not None:
@@ -218,6 +220,7 @@ def build_training_data(
             eval_ids=[m.message_id for m in set_held],
             eval_texts=[m.text for m in set_held],
             eval_labels=[index[m.labels[name]] for m in set_held],
+            class_texts=tuple((text, i) for i, c in enumerate(label_set.classes) for text in c.texts()),
         )
     used_train = sorted({mid for d in data.values() for mid in d.train_ids})
     return TrainingData(

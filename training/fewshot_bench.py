@@ -35,7 +35,7 @@ LOADERS: dict[str, Callable[[Path], BenchDataset]] = {
     "massive-en": lambda root: load_massive(root, "en"),
     "massive-de": lambda root: load_massive(root, "de"),
 }
-BASELINES = ("tfidf_lr", "bm25_knn", "frozen_lr", "frozen_lr_c1")
+BASELINES = ("tfidf_lr", "bm25_knn", "frozen_lr", "frozen_lr_c1", "frozen_lr_names")
 SETFIT_METHODS = ("setfit_separate", "setfit_shared")
 METHODS = BASELINES + SETFIT_METHODS
 ANCHORS: dict[str, dict[str, list[str]]] = {
@@ -77,10 +77,20 @@ class FewShotOptions:
             raise TrainingError(f"shots must be numbers >= 2, got {self.shots}")
 
 
+@dataclass(frozen=True)
+class FrozenEmbeddings:
+    """The untuned base body's embeddings of a dataset: train and test texts, class names per label set."""
+
+    train: np.ndarray
+    test: np.ndarray
+    names: dict[str, np.ndarray]
+
+
 def setfit_label(method: str, config: TrainConfig, device_type: str) -> str:
     cap = config.step_cap(device_type)
     schedule = f"{device_type}, <= {cap} steps/label set" if cap else f"{device_type}, full schedule"
-    return f"{method} [{config.loss}; {schedule}]"
+    names = " + class names" if config.class_texts else ""
+    return f"{method} [{config.loss}{names}; {schedule}]"
 
 
 def _run_record(
@@ -112,7 +122,7 @@ def _baselines(
     rows: list[int],
     seed: int,
     methods: list[str],
-    frozen: tuple[np.ndarray, np.ndarray] | None,
+    frozen: FrozenEmbeddings | None,
 ) -> list[tuple[str, str, dict[str, Any], float]]:
     from training import baselines
 
@@ -131,7 +141,11 @@ def _baselines(
                 pred = baselines.bm25_nearest(train.texts, y_train, ds.test.texts)
             elif method in ("frozen_lr", "frozen_lr_c1") and frozen is not None:
                 c = 1.0 if method == "frozen_lr_c1" else baselines.BASELINE_C
-                pred = baselines.frozen_lr(frozen[0][rows], y_train, frozen[1], seed, c=c)
+                pred = baselines.frozen_lr(frozen.train[rows], y_train, frozen.test, seed, c=c)
+            elif method == "frozen_lr_names" and frozen is not None:
+                x_train = np.vstack([frozen.train[rows], frozen.names[label_set]])
+                y_named = [*y_train, *(i for _, i in ds.class_texts(label_set))]
+                pred = baselines.frozen_lr(x_train, y_named, frozen.test, seed)
             else:
                 continue
             out.append((label_set, method, baselines.scores(y_test, pred), time.perf_counter() - started))
@@ -155,7 +169,8 @@ def _setfit(
     for label_set in ds.label_sets:
         classes = ds.classes(label_set)
         index = {c: i for i, c in enumerate(classes)}
-        tasks.append(LabeledTexts(label_set, train.texts, [index[c] for c in train.labels[label_set]]))
+        y_train = [index[c] for c in train.labels[label_set]]
+        tasks.append(LabeledTexts(label_set, train.texts, y_train, ds.class_texts(label_set)))
         tests[label_set] = (classes, [index[c] for c in ds.test.labels[label_set]])
     with tempfile.TemporaryDirectory(prefix="postroom-bench-") as scratch:
         trainer = train_shared if variant == "shared" else train_separate
@@ -210,9 +225,13 @@ def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = N
 
             with reporter.task(f"{name}: frozen embeddings", total=1) as task:
                 body = load_base(options.base_model, options.config, device)
-                frozen = (
+                frozen = FrozenEmbeddings(
                     encode(body, ds.train.texts, options.config, device),
                     encode(body, ds.test.texts, options.config, device),
+                    {
+                        s: encode(body, [t for t, _ in ds.class_texts(s)], options.config, device)
+                        for s in ds.label_sets
+                    },
                 )
                 task.advance()
         for shots in options.shots:
@@ -379,7 +398,10 @@ def render_markdown(data: dict[str, Any]) -> str:
         "sorted; a class with fewer rows contributes all of them); every method trains on the same "
         "sample and is scored on the full test split. Macro-F1 over the classes of the test split. "
         "Logistic regressions (TF-IDF, frozen embeddings, SetFit head) use C=10; `frozen_lr_c1` is "
-        "sklearn's default C=1, for reference. Train time is seconds for all label sets of the dataset "
+        "sklearn's default C=1, for reference. `frozen_lr_names` also learns from each class's name in "
+        "words (`card_arrival` -> \"card arrival\"), one extra example per class, as a SetFit label with "
+        "`+ class names` does (Postroom's head learns from the taxonomy's class names and descriptions). "
+        "Train time is seconds for all label sets of the dataset "
         "together (SetFit: contrastive phase + head), wall-clock, on the device named in the last column "
         "(a shared machine: see the invocations). A SetFit label says its loss and schedule; `cpu, <= N "
         "steps/label set` is a CPU-capped run, `full schedule` an uncapped one.",

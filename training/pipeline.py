@@ -81,7 +81,10 @@ def train_and_register(
         )
     else:
         reporter.info(f"training on {device.type} ({device.name}, {device.precision})")
-    tasks = [LabeledTexts(name, d.train_texts, d.train_labels) for name, d in data.label_sets.items()]
+    tasks = [
+        LabeledTexts(name, d.train_texts, d.train_labels, d.class_texts)
+        for name, d in data.label_sets.items()
+    ]
     scratch = (
         scratch_root / f"train-{uuid.uuid4().hex[:12]}"
     )  # the trainer's scratch dir, never ./checkpoints

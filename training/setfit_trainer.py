@@ -98,12 +98,13 @@ def fit_heads(
     for task in tasks:
         key = models.body_of[task.name]
         known = cache.setdefault(key, {})
-        missing = [t for t in dict.fromkeys(task.texts) if t not in known]
+        texts, labels = task.head_examples() if config.class_texts else (task.texts, task.labels)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
             vectors = encode(models.bodies[key], missing, config, device)
             known.update(zip(missing, vectors, strict=True))
-        embeddings = np.stack([known[t] for t in task.texts])
-        models.heads[task.name] = fit_head(embeddings, task.labels, config)
+        embeddings = np.stack([known[t] for t in texts])
+        models.heads[task.name] = fit_head(embeddings, labels, config)
     models.head_seconds = time.perf_counter() - started
 
 

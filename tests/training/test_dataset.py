@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.training.builders import add_labeled, add_raw_label, fill_store, mini_taxonomy, tiny_config
+from postroom.taxonomy import parse_taxonomy
+from tests.training.builders import (
+    MINI_TAXONOMY,
+    add_labeled,
+    add_raw_label,
+    fill_store,
+    mini_taxonomy,
+    tiny_config,
+)
 from training.dataset import build_training_data
 from training.errors import EmptyTrainingSet, NotEnoughExamples, UnknownLabel
 
@@ -87,3 +96,18 @@ def test_shots_cap_per_class(sessions: sessionmaker[Session]) -> None:
         fill_store(session, per_class=8)
         data = build_training_data(session, mini_taxonomy(), tiny_config(shots_per_class=3))
     assert all(n["train"] == 3 for n in data.label_sets["topic"].counts().values())
+
+
+def test_class_texts_come_from_the_taxonomy(sessions: sessionmaker[Session]) -> None:
+    spec = copy.deepcopy(MINI_TAXONOMY)
+    spec["label_sets"][1]["classes"][0]["description"] = "A card is lost or stolen."
+    with sessions() as session:
+        fill_store(session, per_class=8)
+        data = build_training_data(session, parse_taxonomy(spec), tiny_config())
+    assert data.label_sets["topic"].class_texts == (
+        ("card lost", 0),
+        ("A card is lost or stolen.", 0),
+        ("card limit", 1),
+        ("transfer missing", 2),
+    )
+    assert data.label_sets["queue"].class_texts == (("cards", 0), ("payments", 1))

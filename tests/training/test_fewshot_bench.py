@@ -66,7 +66,7 @@ def test_benchmark_writes_json_and_markdown_and_merges(tmp_path: Path) -> None:
             shots=[4],
             seeds=[0, 1],
             setfit_seeds=[],
-            methods=["tfidf_lr", "bm25_knn", "frozen_lr"],
+            methods=["tfidf_lr", "bm25_knn", "frozen_lr", "frozen_lr_names"],
             config=tiny_config(),
             base_model=packaged_model(),
             data_root=root,
@@ -76,7 +76,7 @@ def test_benchmark_writes_json_and_markdown_and_merges(tmp_path: Path) -> None:
         return FewShotOptions(**{**base, **changes})  # type: ignore[arg-type]
 
     first = run_fewshot_benchmark(options())
-    assert len(first["runs"]) == 3 * 2
+    assert len(first["runs"]) == 4 * 2
     assert first["runs"][0]["short_classes"] == {"card_limit": 3}
     merged = run_fewshot_benchmark(
         options(
@@ -98,9 +98,12 @@ def test_benchmark_writes_json_and_markdown_and_merges(tmp_path: Path) -> None:
         ("massive-en", "setfit_shared", "scenario"),
     ]
     assert all(r["device_type"] == "cpu" and "<= 2 steps" in r["label"] for r in setfit)
+    assert all("+ class names" in r["label"] for r in setfit)  # the head learns the class names too
     summary = {(s["dataset"], s["label"]): s for s in data["summary"]}
     assert summary[("banking77", "tfidf_lr")]["seeds"] == [0, 1]
     assert np.isfinite(summary[("banking77", "frozen_lr")]["macro_f1_mean"])
+    plain, named = (summary[("banking77", m)] for m in ("frozen_lr", "frozen_lr_names"))
+    assert plain["macro_f1_mean"] != named["macro_f1_mean"]  # the class names changed the head
     markdown = (out_dir / "fewshot.md").read_text()
     assert "## banking77 — intent" in markdown and "postroom bench fewshot (test)" in markdown
     assert "Goal (SetFit 8-shot macro-F1 >= 0.87 on BANKING77): no SetFit run yet." in markdown

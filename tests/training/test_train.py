@@ -142,3 +142,23 @@ def test_default_max_seq_length_is_what_the_model_accepts() -> None:
     assert stats["truncated"] == 1 and stats["rate"] == 0.5
     with pytest.raises(TrainingError, match="exceeds what"):
         load_base(packaged_model(), TrainConfig(max_seq_length=1024), resolve_device(config))
+
+
+def test_the_head_learns_the_class_texts_too() -> None:
+    """A class texts-only class: known to the head with `class_texts`, unknown without."""
+    from training.contrastive import LabeledTexts
+    from training.devices import resolve_device
+    from training.setfit_trainer import TrainedModels, fit_heads, load_base
+
+    config = tiny_config()
+    device = resolve_device(config)
+    body = load_base(packaged_model(), config, device)
+    texts = ["I lost my card", "my card was stolen", "where is my transfer", "transfer not arrived"]
+    task = LabeledTexts("topic", texts, [0, 0, 1, 1], (("card lost", 0), ("exchange rate", 2)))
+    assert task.head_examples() == ([*texts, "card lost", "exchange rate"], [0, 0, 1, 1, 0, 2])
+    heads = {}
+    for with_names in (True, False):
+        models = TrainedModels("separate", bodies={"topic": body}, body_of={"topic": "topic"})
+        fit_heads(models, [task], config.with_overrides(class_texts=with_names), device)
+        heads[with_names] = models.heads["topic"]
+    assert list(heads[True].classes_) == [0, 1, 2] and list(heads[False].classes_) == [0, 1]
