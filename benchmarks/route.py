@@ -7,9 +7,10 @@ automatically and their realized precision, overall and per class. Every intent 
 template. Side by side, same samples: one global threshold picked on the same calibration data without any
 guarantee (the lowest threshold whose calibration precision reaches the target), as the issue's reference.
 
-Models: `frozen` (the packaged MiniLM, frozen, + logistic regression, C=10) and `setfit` (the fine-tuned body
-of `training`, separate model for the one label set, with the training package's defaults; CPU-capped unless
-`full_schedule`).
+Models: `frozen` (the packaged MiniLM, frozen, + the training package's head) and `setfit` (the fine-tuned
+body of `training`, separate model for the one label set, with the training package's defaults; CPU-capped
+unless `full_schedule`). Both heads are `training.heads.fit_head`: logistic regression (C=10) on the labeled
+examples and the intent names in words, with a cross-validated temperature.
 """
 
 from __future__ import annotations
@@ -87,17 +88,14 @@ def _frozen(
 
 
 def _lr_proba(
-    x_train: np.ndarray, y_train: np.ndarray, xs: list[np.ndarray], k: int, seed: int
+    x_train: np.ndarray, y_train: np.ndarray, class_text_rows: int, xs: list[np.ndarray], k: int, seed: int
 ) -> list[np.ndarray]:
-    from sklearn.linear_model import LogisticRegression
+    """The SetFit head (training.heads: C, class texts, temperature) on frozen embeddings."""
+    from training.config import TrainConfig
+    from training.heads import aligned_proba, fit_head
 
-    head = LogisticRegression(C=10.0, max_iter=2000, random_state=seed).fit(x_train, y_train)
-    out = []
-    for x in xs:
-        p = np.zeros((len(x), k))
-        p[:, head.classes_] = head.predict_proba(x)
-        out.append(p)
-    return out
+    head = fit_head(x_train, y_train.tolist(), TrainConfig(seed=seed), class_text_rows=class_text_rows)
+    return [aligned_proba(head, x, k) for x in xs]
 
 
 def _setfit_proba(
@@ -212,6 +210,7 @@ def run_one(
         cal, test = _lr_proba(
             np.vstack([cache["train"][train_rows], cache["names"]]),
             np.concatenate([y_all[train_rows], [i for _, i in named]]),
+            len(named),
             [cache["train"][cal_rows], cache["test"]],
             k,
             seed,

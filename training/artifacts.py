@@ -58,6 +58,7 @@ def save_head(
         "max_seq_length": max_seq_length,
         "embedding_dim": int(arrays["coef"].shape[1]),
         "sklearn_class": f"{type(head).__module__}.{type(head).__name__}",
+        "temperature": float(getattr(head, "temperature_", 1.0)),  # already folded into coef and intercept
     }
     (path / HEAD_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta

@@ -57,6 +57,7 @@ class TrainConfig:
     pair_iterations: int = 20  # cosine loss: pairs per text and epoch, as setfit's num_iterations
     head_c: float = 10.0  # inverse L2 strength of the logistic-regression head
     class_texts: bool = True  # the taxonomy's class names and descriptions as extra head examples
+    calibrate_head: bool = True  # fold a cross-validated temperature into the head (training.heads)
     head_max_iter: int = 2000
     max_seq_length: int | None = None  # None: the longest the base model accepts (MiniLM: 512 tokens)
     multitask_sampler: MultiTaskSampler = "round_robin"

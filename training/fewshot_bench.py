@@ -399,7 +399,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         "sample and is scored on the full test split. Macro-F1 over the classes of the test split. "
         "Logistic regressions (TF-IDF, frozen embeddings, SetFit head) use C=10; `frozen_lr_c1` is "
         "sklearn's default C=1, for reference. `frozen_lr_names` also learns from each class's name in "
-        "words (`card_arrival` -> \"card arrival\"), one extra example per class, as a SetFit label with "
+        'words (`card_arrival` -> "card arrival"), one extra example per class, as a SetFit label with '
         "`+ class names` does (Postroom's head learns from the taxonomy's class names and descriptions). "
         "Train time is seconds for all label sets of the dataset "
         "together (SetFit: contrastive phase + head), wall-clock, on the device named in the last column "

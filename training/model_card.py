@@ -36,7 +36,18 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         ),
         f"- Method: SetFit (setfit {manifest.get('libraries', {}).get('setfit', '?')}): contrastive "
         f"fine-tuning of the body with `{config['loss']}`, then a logistic-regression head "
-        f"(C={config['head_c']}).",
+        f"(C={config['head_c']})"
+        + (
+            ", which also learns the taxonomy's class names and descriptions"
+            if config.get("class_texts")
+            else ""
+        )
+        + (
+            ", its probabilities calibrated by a temperature cross-validated on the training examples"
+            if config.get("calibrate_head")
+            else ""
+        )
+        + ".",
     ]
     for key, body in manifest["bodies"].items():
         lines.append(

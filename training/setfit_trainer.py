@@ -104,7 +104,8 @@ def fit_heads(
             vectors = encode(models.bodies[key], missing, config, device)
             known.update(zip(missing, vectors, strict=True))
         embeddings = np.stack([known[t] for t in texts])
-        models.heads[task.name] = fit_head(embeddings, labels, config)
+        extra = len(task.class_texts) if config.class_texts else 0
+        models.heads[task.name] = fit_head(embeddings, labels, config, class_text_rows=extra)
     models.head_seconds = time.perf_counter() - started
 
 

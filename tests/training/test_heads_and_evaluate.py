@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from training.config import TrainConfig
 from training.evaluate import calibration_bins, evaluate_label_set
@@ -53,6 +55,39 @@ def test_head_arrays_reproduce_predict_proba() -> None:
     assert np.allclose(
         head_probabilities(x, arrays["coef"], arrays["intercept"]), head.predict_proba(x), atol=1e-5
     )
+
+
+def _noisy(labels: list[int], seed: int) -> np.ndarray:
+    """Overlapping classes: a head cannot be sure, and a strongly regularized one is far too unsure."""
+    centers = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+    return centers[labels] + np.random.default_rng(seed).normal(scale=0.6, size=(len(labels), 2))
+
+
+@pytest.mark.parametrize("n_classes", [3, 2])
+def test_the_temperature_calibrates_an_underconfident_head(n_classes: int) -> None:
+    from sklearn.metrics import log_loss
+
+    labels = [i % n_classes for i in range(60)]
+    held = [i % n_classes for i in range(300)]
+    x, x_held = _noisy(labels, seed=0), _noisy(held, seed=1)
+    config = TrainConfig(head_c=0.05)  # under-confident on purpose
+    plain = fit_head(x, labels, replace(config, calibrate_head=False))
+    calibrated = fit_head(x, labels, config)
+    assert plain.temperature_ == 1.0 and calibrated.temperature_ < 0.5
+    assert (calibrated.predict(x_held) == plain.predict(x_held)).all()  # the class never changes
+    assert log_loss(held, calibrated.predict_proba(x_held)) < log_loss(held, plain.predict_proba(x_held))
+    arrays = head_arrays(calibrated, ["a", "b", "c"][:n_classes])  # what export and serving compute
+    assert arrays["binary"] == (n_classes == 2)
+    from_arrays = head_probabilities(x_held.astype(np.float32), arrays["coef"], arrays["intercept"])
+    assert np.allclose(from_arrays, calibrated.predict_proba(x_held), atol=1e-5)
+
+
+def test_no_temperature_without_two_examples_of_every_class() -> None:
+    labels = [0, 1, 2, 0, 1]  # class 2 once: no two folds
+    class_texts = [2]  # a class text is never held out, so it does not count
+    x = _noisy([*labels, *class_texts], seed=0)
+    head = fit_head(x, [*labels, *class_texts], TrainConfig(), class_text_rows=1)
+    assert head.temperature_ == 1.0 and list(head.classes_) == [0, 1, 2]
 
 
 def test_calibration_of_a_perfectly_confident_right_model_is_zero() -> None:

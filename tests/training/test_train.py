@@ -54,6 +54,7 @@ def test_train_registers_a_complete_version(tmp_path: Path, variant: str) -> Non
         )
         meta = json.loads((artifacts.head_dir / HEAD_META).read_text())
         assert meta["classes"] == artifacts.classes == data.label_sets[name].classes
+        assert 0.05 <= meta["temperature"] <= 20.0  # cross-validated and folded into the arrays
         predictor = load_predictor(version, name)
         texts = data.label_sets[name].eval_texts
         proba = predictor.predict_proba(texts)
@@ -67,6 +68,7 @@ def test_train_registers_a_complete_version(tmp_path: Path, variant: str) -> Non
         assert math.isclose(accuracy, metrics["accuracy"], abs_tol=1e-6)
     card = (version.path / MODEL_CARD).read_text()
     assert "# Postroom model v0001" in card and "macro-F1" in card
+    assert "class names and descriptions" in card and "temperature" in card
     assert not (tmp_path / "scratch").exists() or not any((tmp_path / "scratch").iterdir())
     assert not Path("checkpoints").exists()  # the working directory stays clean
     assert (version.path / BODIES_DIR).is_dir()
