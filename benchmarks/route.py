@@ -10,7 +10,8 @@ guarantee (the lowest threshold whose calibration precision reaches the target),
 Models: `frozen` (the packaged MiniLM, frozen, + the training package's head) and `setfit` (the fine-tuned
 body of `training`, separate model for the one label set, with the training package's defaults; CPU-capped
 unless `full_schedule`). Both heads are `training.heads.fit_head`: logistic regression (C=10) on the labeled
-examples and the intent names in words, with a cross-validated temperature.
+examples and the intent names in words, with a cross-validated temperature; SetFit's head is also
+self-trained (training defaults) on the train rows that are neither sampled nor used for calibration.
 """
 
 from __future__ import annotations
@@ -88,14 +89,22 @@ def _frozen(
 
 
 def _lr_proba(
-    x_train: np.ndarray, y_train: np.ndarray, class_text_rows: int, xs: list[np.ndarray], k: int, seed: int
+    x_train: np.ndarray, y_train: np.ndarray, extra_rows: int, xs: list[np.ndarray], k: int, seed: int
 ) -> list[np.ndarray]:
     """The SetFit head (training.heads: C, class texts, temperature) on frozen embeddings."""
     from training.config import TrainConfig
     from training.heads import aligned_proba, fit_head
 
-    head = fit_head(x_train, y_train.tolist(), TrainConfig(seed=seed), class_text_rows=class_text_rows)
+    head = fit_head(x_train, y_train.tolist(), TrainConfig(seed=seed), extra_rows=extra_rows)
     return [aligned_proba(head, x, k) for x in xs]
+
+
+def _unlabeled_rows(n_train: int, train_rows: list[int], cal_rows: np.ndarray, seed: int) -> list[int]:
+    """The self-training pool: train rows neither sampled nor used for calibration (test rows never)."""
+    from training.benchdata import unlabeled_pool
+    from training.config import TrainConfig
+
+    return unlabeled_pool(n_train, [*train_rows, *cal_rows.tolist()], TrainConfig().self_train_pool_max, seed)
 
 
 def _setfit_proba(
@@ -103,6 +112,7 @@ def _setfit_proba(
     texts: list[str],
     labels: list[int],
     class_texts: tuple[tuple[str, int], ...],
+    unlabeled: list[str],
     cal: list[str],
     test: list[str],
     k: int,
@@ -123,7 +133,12 @@ def _setfit_proba(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="postroom-route-") as scratch:
         models = train_separate(
-            base_model, [LabeledTexts(LABEL_SET, texts, labels, class_texts)], config, device, Path(scratch)
+            base_model,
+            [LabeledTexts(LABEL_SET, texts, labels, class_texts)],
+            config,
+            device,
+            Path(scratch),
+            unlabeled=unlabeled,
         )
     seconds = time.perf_counter() - started
     body, head = models.bodies[models.body_of[LABEL_SET]], models.heads[LABEL_SET]
@@ -222,6 +237,7 @@ def run_one(
             [data.train.texts[i] for i in train_rows],
             [int(y_all[i]) for i in train_rows],
             named,
+            [data.train.texts[i] for i in _unlabeled_rows(len(y_all), train_rows, cal_rows, seed)],
             [data.train.texts[i] for i in cal_rows],
             data.test.texts,
             k,

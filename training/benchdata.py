@@ -112,3 +112,12 @@ def sample_per_class(labels: list[str], shots: int, seed: int) -> tuple[list[int
         else:
             rows.extend(int(i) for i in rng.choice(candidates, shots, replace=False))
     return rows, short
+
+
+def unlabeled_pool(n_train: int, sample: list[int], limit: int, seed: int) -> list[int]:
+    """The self-training pool: train rows outside the sample (their labels unused), a seeded sample of at
+    most `limit`, in row order. The test split is never in it."""
+    rest = np.setdiff1d(np.arange(n_train), sample)
+    if len(rest) > limit:
+        rest = np.sort(np.random.default_rng(seed).choice(rest, limit, replace=False))
+    return [int(i) for i in rest]

@@ -58,6 +58,9 @@ class TrainConfig:
     head_c: float = 10.0  # inverse L2 strength of the logistic-regression head
     class_texts: bool = True  # the taxonomy's class names and descriptions as extra head examples
     calibrate_head: bool = True  # fold a cross-validated temperature into the head (training.heads)
+    self_train_rounds: int = 2  # head self-training rounds on unlabeled messages (0: off; training.selftrain)
+    self_train_per_class: int = 64  # pseudo-labels per predicted class added each round
+    self_train_pool_max: int = 10_000  # unlabeled messages embedded at most (a seeded sample of them)
     head_max_iter: int = 2000
     max_seq_length: int | None = None  # None: the longest the base model accepts (MiniLM: 512 tokens)
     multitask_sampler: MultiTaskSampler = "round_robin"
@@ -105,6 +108,9 @@ class TrainConfig:
         _check(self.pair_iterations >= 1, "pair_iterations", ">= 1", self.pair_iterations)
         _check(self.head_c > 0.0, "head_c", "> 0", self.head_c)
         _check(self.head_max_iter >= 10, "head_max_iter", ">= 10", self.head_max_iter)
+        _check(0 <= self.self_train_rounds <= 10, "self_train_rounds", "in [0, 10]", self.self_train_rounds)
+        _check(self.self_train_per_class >= 1, "self_train_per_class", ">= 1", self.self_train_per_class)
+        _check(self.self_train_pool_max >= 0, "self_train_pool_max", ">= 0", self.self_train_pool_max)
         _check(
             self.max_seq_length is None or 8 <= self.max_seq_length <= 8192,
             "max_seq_length",

@@ -56,13 +56,6 @@ class LabeledTexts:
     labels: list[int]
     class_texts: tuple[tuple[str, int], ...] = ()
 
-    def head_examples(self) -> tuple[list[str], list[int]]:
-        """The texts and labels the head is fitted on: the labeled examples, then the class texts."""
-        return (
-            [*self.texts, *(t for t, _ in self.class_texts)],
-            [*self.labels, *(y for _, y in self.class_texts)],
-        )
-
 
 @dataclass(frozen=True)
 class BodyTrainingReport:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from postroom.store.models import Message
+from postroom.store.models import Label, Message
 from postroom.taxonomy import Taxonomy
 from training.config import TrainConfig
 from training.errors import EmptyTrainingSet, NotEnoughExamples, UnknownLabel
@@ -60,6 +60,8 @@ class TrainingData:
     eval_message_ids: list[str]
     skipped_empty_text: int = 0
     ignored_unknown: dict[str, int] = field(default_factory=dict)
+    unlabeled_ids: list[str] = field(default_factory=list)  # the self-training pool (training.selftrain)
+    unlabeled_texts: list[str] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         """The dataset as stored with a model version (message IDs, never text)."""
@@ -78,6 +80,7 @@ class TrainingData:
             },
             "skipped_empty_text": self.skipped_empty_text,
             "ignored_unknown_labels": self.ignored_unknown,
+            "unlabeled_message_ids": self.unlabeled_ids,
         }
 
 
@@ -126,6 +129,27 @@ def load_labeled_messages(
             "add the classes to the taxonomy, or train with --ignore-unknown-labels"
         )
     return result, skipped, dict(unknown)
+
+
+def load_unlabeled(session: Session, label_sets: list[str], limit: int, seed: int) -> list[tuple[str, str]]:
+    """(message ID, text) of messages without a current label in any of `label_sets` and with some text:
+    a seeded sample of at most `limit` of them, in message-ID order (the self-training pool)."""
+    if limit <= 0:
+        return []
+    labeled = select(Label.message_pk).where(Label.is_current.is_(True), Label.label_set.in_(label_sets))
+    has_text = or_(Message.cleaned_text != "", func.coalesce(Message.subject, "") != "")
+    keys = session.scalars(
+        select(Message.id).where(Message.id.not_in(labeled), has_text).order_by(Message.message_id)
+    ).all()
+    if len(keys) > limit:
+        keys = [keys[i] for i in sorted(np.random.default_rng(seed).choice(len(keys), limit, replace=False))]
+    pool: list[tuple[str, str]] = []
+    for start in range(0, len(keys), 1000):
+        chunk = session.scalars(
+            select(Message).where(Message.id.in_(keys[start : start + 1000])).order_by(Message.message_id)
+        ).all()
+        pool.extend((m.message_id, m.model_text.strip()) for m in chunk if m.model_text.strip())
+    return pool
 
 
 def split_messages(
@@ -223,6 +247,11 @@ def build_training_data(
             class_texts=tuple((text, i) for i, c in enumerate(label_set.classes) for text in c.texts()),
         )
     used_train = sorted({mid for d in data.values() for mid in d.train_ids})
+    pool = (
+        load_unlabeled(session, wanted, config.self_train_pool_max, config.seed)
+        if config.self_train_rounds
+        else []
+    )
     return TrainingData(
         taxonomy_name=taxonomy.name,
         taxonomy_fingerprint=taxonomy.fingerprint(),
@@ -231,4 +260,6 @@ def build_training_data(
         eval_message_ids=[m.message_id for m in held],
         skipped_empty_text=skipped,
         ignored_unknown=unknown,
+        unlabeled_ids=[mid for mid, _ in pool],
+        unlabeled_texts=[text for _, text in pool],
     )

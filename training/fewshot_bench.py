@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from training.benchdata import BenchDataset, load_banking77, load_massive, sample_per_class
+from training.benchdata import BenchDataset, load_banking77, load_massive, sample_per_class, unlabeled_pool
 from training.config import TrainConfig
 from training.errors import TrainingError
 from training.progress import NullReporter, Reporter
@@ -35,7 +35,7 @@ LOADERS: dict[str, Callable[[Path], BenchDataset]] = {
     "massive-en": lambda root: load_massive(root, "en"),
     "massive-de": lambda root: load_massive(root, "de"),
 }
-BASELINES = ("tfidf_lr", "bm25_knn", "frozen_lr", "frozen_lr_c1", "frozen_lr_names")
+BASELINES = ("tfidf_lr", "bm25_knn", "frozen_lr", "frozen_lr_c1", "frozen_lr_names", "frozen_lr_self")
 SETFIT_METHODS = ("setfit_separate", "setfit_shared")
 METHODS = BASELINES + SETFIT_METHODS
 ANCHORS: dict[str, dict[str, list[str]]] = {
@@ -86,11 +86,12 @@ class FrozenEmbeddings:
     names: dict[str, np.ndarray]
 
 
-def setfit_label(method: str, config: TrainConfig, device_type: str) -> str:
+def setfit_label(method: str, config: TrainConfig, device_type: str, self_trained: bool = False) -> str:
     cap = config.step_cap(device_type)
     schedule = f"{device_type}, <= {cap} steps/label set" if cap else f"{device_type}, full schedule"
     names = " + class names" if config.class_texts else ""
-    return f"{method} [{config.loss}{names}; {schedule}]"
+    selftrain = " + self-training" if self_trained else ""
+    return f"{method} [{config.loss}{names}{selftrain}; {schedule}]"
 
 
 def _run_record(
@@ -123,6 +124,7 @@ def _baselines(
     seed: int,
     methods: list[str],
     frozen: FrozenEmbeddings | None,
+    config: TrainConfig,
 ) -> list[tuple[str, str, dict[str, Any], float]]:
     from training import baselines
 
@@ -146,22 +148,50 @@ def _baselines(
                 x_train = np.vstack([frozen.train[rows], frozen.names[label_set]])
                 y_named = [*y_train, *(i for _, i in ds.class_texts(label_set))]
                 pred = baselines.frozen_lr(x_train, y_named, frozen.test, seed)
+            elif method == "frozen_lr_self" and frozen is not None:
+                pred = _frozen_self_trained(ds, label_set, rows, y_train, frozen, config)
             else:
                 continue
             out.append((label_set, method, baselines.scores(y_test, pred), time.perf_counter() - started))
     return out
 
 
+def _frozen_self_trained(
+    ds: BenchDataset,
+    label_set: str,
+    rows: list[int],
+    y_train: list[int],
+    frozen: FrozenEmbeddings,
+    config: TrainConfig,
+) -> np.ndarray:
+    """The SetFit head (class names, temperature, self-training on the rest of the train split) on frozen
+    embeddings: what the head alone makes of the unlabeled texts."""
+    from training.heads import aligned_proba, fit_head
+    from training.selftrain import self_train_head
+
+    named = ds.class_texts(label_set)
+    y_named = [i for _, i in named]
+    x = np.vstack([frozen.train[rows], frozen.names[label_set]])
+    head = fit_head(x, [*y_train, *y_named], config, extra_rows=len(named))
+    pool = unlabeled_pool(len(ds.train), rows, config.self_train_pool_max, config.seed)
+    k = len(ds.classes(label_set))
+    head, _ = self_train_head(
+        head, (frozen.train[rows], y_train), (frozen.names[label_set], y_named), frozen.train[pool], k, config
+    )
+    return aligned_proba(head, frozen.test, k).argmax(axis=1)
+
+
 def _setfit(
     ds: BenchDataset, rows: list[int], variant: str, config: TrainConfig, base_model: str, reporter: Reporter
-) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Train one SetFit variant on the sample and score every label set on the test split."""
+) -> tuple[dict[bool, dict[str, dict[str, Any]]], dict[str, Any]]:
+    """Train one SetFit variant on the sample and score every label set on the test split: by whether the
+    heads were self-trained (on the rest of the train split, unlabeled), then by label set."""
     from training.baselines import scores
     from training.contrastive import LabeledTexts, encode
     from training.devices import resolve_device
     from training.heads import aligned_proba
     from training.multitask import train_shared
-    from training.setfit_trainer import train_separate
+    from training.setfit_trainer import fit_heads, train_separate
 
     device = resolve_device(config)
     train = ds.train.subset(rows)
@@ -176,13 +206,17 @@ def _setfit(
         trainer = train_shared if variant == "shared" else train_separate
         models = trainer(base_model, tasks, config, device, Path(scratch), reporter)
     embedded: dict[str, np.ndarray] = {}
-    results = {}
-    for label_set, (classes, y_test) in tests.items():
-        key = models.body_of[label_set]
-        if key not in embedded:
-            embedded[key] = encode(models.bodies[key], ds.test.texts, config, device)
-        proba = aligned_proba(models.heads[label_set], embedded[key], len(classes))
-        results[label_set] = scores(y_test, proba.argmax(axis=1))
+    results: dict[bool, dict[str, dict[str, Any]]] = {}
+    pool = unlabeled_pool(len(ds.train), rows, config.self_train_pool_max, config.seed)
+    for self_trained in (False, True) if config.self_train_rounds and pool else (False,):
+        if self_trained:
+            fit_heads(models, tasks, config, device, [ds.train.texts[i] for i in pool])
+        for label_set, (classes, y_test) in tests.items():
+            key = models.body_of[label_set]
+            if key not in embedded:
+                embedded[key] = encode(models.bodies[key], ds.test.texts, config, device)
+            proba = aligned_proba(models.heads[label_set], embedded[key], len(classes))
+            results.setdefault(self_trained, {})[label_set] = scores(y_test, proba.argmax(axis=1))
     meta = {
         "train_seconds": round(models.contrastive_seconds + models.head_seconds, 2),
         "device": device.name,
@@ -238,7 +272,7 @@ def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = N
             for seed in options.seeds:
                 rows, short = sample_per_class(ds.train.labels[ds.label_sets[0]], shots, seed)
                 for label_set, method, result, seconds in _baselines(
-                    ds, rows, seed, baseline_methods, frozen
+                    ds, rows, seed, baseline_methods, frozen, options.config.with_overrides(seed=seed)
                 ):
                     new_runs.append(
                         _run_record(
@@ -265,10 +299,10 @@ def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = N
                     if variant == "shared" and len(ds.label_sets) == 1:
                         continue  # one label set: the shared body is the separate one
                     reporter.info(f"{name} N={shots} seed={seed}: {method}")
-                    results, meta = _setfit(ds, rows, variant, config, options.base_model, reporter)
-                    label = setfit_label(method, config, meta["device_type"])
-                    for label_set, result in results.items():
-                        new_runs.append(
+                    outcomes, meta = _setfit(ds, rows, variant, config, options.base_model, reporter)
+                    for self_trained, results in outcomes.items():
+                        label = setfit_label(method, config, meta["device_type"], self_trained)
+                        new_runs.extend(
                             _run_record(
                                 name,
                                 label_set,
@@ -279,8 +313,10 @@ def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = N
                                 result,
                                 invocation,
                                 short_classes=short,
+                                self_trained=self_trained,
                                 **meta,
                             )
+                            for label_set, result in results.items()
                         )
                     save_results(merge_runs(merged, new_runs), options.out_dir)  # keep what is done
     merged = merge_runs(merged, new_runs)
@@ -377,6 +413,10 @@ def _goal_line(summary: list[dict[str, Any]]) -> str:
         f"Goal (SetFit 8-shot macro-F1 >= 0.87 on BANKING77): **{verdict}** — best SetFit "
         f"{best['macro_f1_mean']:.3f} ({best['label']}, seeds {best['seeds']})"
     )
+    supervised = [s for s in setfit if "self-training" not in s["label"]]
+    if "self-training" in best["label"] and supervised:
+        top = max(supervised, key=lambda s: s["macro_f1_mean"])
+        line += f"; without the unlabeled texts {top['macro_f1_mean']:.3f} ({top['label']})"
     if best_other:
         line += (
             f"; best baseline {best_other['macro_f1_mean']:.3f} ({best_other['label']}, "
@@ -401,6 +441,10 @@ def render_markdown(data: dict[str, Any]) -> str:
         "sklearn's default C=1, for reference. `frozen_lr_names` also learns from each class's name in "
         'words (`card_arrival` -> "card arrival"), one extra example per class, as a SetFit label with '
         "`+ class names` does (Postroom's head learns from the taxonomy's class names and descriptions). "
+        "`+ self-training` (SetFit) and `frozen_lr_self` also use the rest of the train split as unlabeled "
+        "texts (their labels unused; never the test split): the head pseudo-labels the most confident ones "
+        "and is fitted again (training/selftrain.py), as Postroom does with the unlabeled messages of its "
+        "store. "
         "Train time is seconds for all label sets of the dataset "
         "together (SetFit: contrastive phase + head), wall-clock, on the device named in the last column "
         "(a shared machine: see the invocations). A SetFit label says its loss and schedule; `cpu, <= N "

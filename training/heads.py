@@ -31,17 +31,18 @@ def _logistic_regression(config: TrainConfig) -> Any:
     return LogisticRegression(C=config.head_c, max_iter=config.head_max_iter, random_state=config.seed)
 
 
-def fit_head(embeddings: np.ndarray, labels: list[int], config: TrainConfig, class_text_rows: int = 0) -> Any:
+def fit_head(embeddings: np.ndarray, labels: list[int], config: TrainConfig, extra_rows: int = 0) -> Any:
     """A multinomial logistic regression fitted on `embeddings` with integer `labels`, its probabilities
     calibrated by a cross-validated temperature when `config.calibrate_head` (attribute `temperature_`).
 
-    The last `class_text_rows` rows are class texts: always trained on, never used to fit the temperature.
+    The last `extra_rows` rows (class texts, pseudo-labels) are always trained on and never used to fit
+    the temperature: it is fitted on the labeled examples alone.
     """
     y = np.asarray(labels, dtype=int)
     head = _logistic_regression(config).fit(embeddings, y)
     head.temperature_ = 1.0
     if config.calibrate_head:
-        n = len(y) - class_text_rows
+        n = len(y) - extra_rows
         temperature = cv_temperature(embeddings[:n], y[:n], embeddings[n:], y[n:], config)
         if temperature is not None:
             head.coef_ = head.coef_ / temperature

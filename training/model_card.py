@@ -49,6 +49,11 @@ def render_model_card(manifest: dict[str, Any]) -> str:
         )
         + ".",
     ]
+    for name, report in manifest.get("training", {}).get("self_training", {}).items():
+        lines.append(
+            f"- Head `{name}` self-trained on {report['pool']} unlabeled messages "
+            f"({report['rounds']} rounds, {report['pseudo_labeled']} pseudo-labels in the last)."
+        )
     for key, body in manifest["bodies"].items():
         lines.append(
             f"- Body `{key}`: max_seq_length {body['max_seq_length']} tokens, {body['embedding_dim']}-dim "

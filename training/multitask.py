@@ -10,6 +10,7 @@ Imports torch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from training.config import TrainConfig
@@ -28,6 +29,7 @@ def train_shared(
     device: DeviceChoice,
     workdir: Path,
     reporter: Reporter | None = None,
+    unlabeled: Sequence[str] = (),
 ) -> TrainedModels:
     """One body fine-tuned on every label set of `tasks`, one head per label set."""
     reporter = reporter or NullReporter()
@@ -37,7 +39,7 @@ def train_shared(
     )
     models = TrainedModels("shared", bodies={SHARED_BODY: body}, body_of={t.name: SHARED_BODY for t in tasks})
     models.reports.append(report)
-    fit_heads(models, tasks, config, device)
+    fit_heads(models, tasks, config, device, unlabeled)
     return models
 
 
@@ -48,10 +50,11 @@ def train_models(
     device: DeviceChoice,
     workdir: Path,
     reporter: Reporter | None = None,
+    unlabeled: Sequence[str] = (),
 ) -> TrainedModels:
     """Train the variant `config.variant` names (a single label set always gets its own body)."""
     from training.setfit_trainer import train_separate
 
     if config.variant == "shared" and len(tasks) > 1:
-        return train_shared(base_model, tasks, config, device, workdir, reporter)
-    return train_separate(base_model, tasks, config, device, workdir, reporter)
+        return train_shared(base_model, tasks, config, device, workdir, reporter, unlabeled)
+    return train_separate(base_model, tasks, config, device, workdir, reporter, unlabeled)

@@ -90,7 +90,9 @@ def train_and_register(
     )  # the trainer's scratch dir, never ./checkpoints
     staging = registry.new_staging_dir()
     try:
-        models = train_models(base_model, tasks, config, device, scratch, reporter)
+        if data.unlabeled_texts:
+            reporter.info(f"self-training the heads on {len(data.unlabeled_texts)} unlabeled messages")
+        models = train_models(base_model, tasks, config, device, scratch, reporter, data.unlabeled_texts)
         metrics: dict[str, dict[str, Any]] = {}
         label_sets: dict[str, Any] = {}
         bodies: dict[str, Any] = {}
@@ -162,6 +164,7 @@ def train_and_register(
                 "contrastive_seconds": round(models.contrastive_seconds, 2),
                 "head_seconds": round(models.head_seconds, 2),
                 "seconds": round(seconds, 2),
+                "self_training": {n: r.to_dict() for n, r in models.self_training.items()},
             },
             "libraries": _library_versions(),
             "model_card": MODEL_CARD,

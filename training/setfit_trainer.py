@@ -7,6 +7,7 @@ Each label set: load the base body, fine-tune it contrastively on that set's tra
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from training.devices import DeviceChoice
 from training.errors import TrainingError
 from training.heads import fit_head
 from training.progress import NullReporter, Reporter
+from training.selftrain import SelfTrainingReport, self_train_head
 
 
 @dataclass
@@ -32,6 +34,7 @@ class TrainedModels:
     heads: dict[str, Any] = field(default_factory=dict)
     reports: list[BodyTrainingReport] = field(default_factory=list)
     head_seconds: float = 0.0
+    self_training: dict[str, SelfTrainingReport] = field(default_factory=dict)  # by label set
 
     def body_for(self, label_set: str) -> Any:
         return self.bodies[self.body_of[label_set]]
@@ -90,22 +93,37 @@ def truncation_stats(body: SentenceTransformer, texts: list[str]) -> dict[str, A
 
 
 def fit_heads(
-    models: TrainedModels, tasks: list[LabeledTexts], config: TrainConfig, device: DeviceChoice
+    models: TrainedModels,
+    tasks: list[LabeledTexts],
+    config: TrainConfig,
+    device: DeviceChoice,
+    unlabeled: Sequence[str] = (),
 ) -> None:
-    """Embed each label set's training texts with its (fine-tuned) body and fit its head."""
+    """Embed each label set's training texts (and class texts) with its body and fit its head; given
+    unlabeled texts and `config.self_train_rounds`, self-train the head on them (`training.selftrain`)."""
     started = time.perf_counter()
     cache: dict[str, dict[str, np.ndarray]] = {}
+    pools: dict[str, np.ndarray] = {}
     for task in tasks:
         key = models.body_of[task.name]
         known = cache.setdefault(key, {})
-        texts, labels = task.head_examples() if config.class_texts else (task.texts, task.labels)
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        named = list(task.class_texts) if config.class_texts else []
+        missing = [t for t in dict.fromkeys([*task.texts, *(t for t, _ in named)]) if t not in known]
         if missing:
             vectors = encode(models.bodies[key], missing, config, device)
             known.update(zip(missing, vectors, strict=True))
-        embeddings = np.stack([known[t] for t in texts])
-        extra = len(task.class_texts) if config.class_texts else 0
-        models.heads[task.name] = fit_head(embeddings, labels, config, class_text_rows=extra)
+        x = np.stack([known[t] for t in [*task.texts, *(t for t, _ in named)]])
+        y = [*task.labels, *(label for _, label in named)]
+        head = fit_head(x, y, config, extra_rows=len(named))
+        if unlabeled and config.self_train_rounds:
+            if key not in pools:
+                pools[key] = encode(models.bodies[key], list(unlabeled), config, device)
+            n = len(task.texts)
+            head, report = self_train_head(
+                head, (x[:n], y[:n]), (x[n:], y[n:]), pools[key], int(max(head.classes_)) + 1, config
+            )
+            models.self_training[task.name] = report
+        models.heads[task.name] = head
     models.head_seconds = time.perf_counter() - started
 
 
@@ -116,8 +134,9 @@ def train_separate(
     device: DeviceChoice,
     workdir: Path,
     reporter: Reporter | None = None,
+    unlabeled: Sequence[str] = (),
 ) -> TrainedModels:
-    """One fine-tuned body and one head per label set."""
+    """One fine-tuned body and one head per label set (heads self-trained on `unlabeled`, see fit_heads)."""
     reporter = reporter or NullReporter()
     models = TrainedModels("separate", bodies={}, body_of={})
     for task in tasks:
@@ -128,5 +147,5 @@ def train_separate(
         models.bodies[task.name] = body
         models.body_of[task.name] = task.name
         models.reports.append(report)
-    fit_heads(models, tasks, config, device)
+    fit_heads(models, tasks, config, device, unlabeled)
     return models

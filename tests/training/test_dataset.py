@@ -111,3 +111,25 @@ def test_class_texts_come_from_the_taxonomy(sessions: sessionmaker[Session]) -> 
         ("transfer missing", 2),
     )
     assert data.label_sets["queue"].class_texts == (("cards", 0), ("payments", 1))
+
+
+def test_the_self_training_pool_is_the_unlabeled_messages_with_text(sessions: sessionmaker[Session]) -> None:
+    from postroom.ingest.records import IncomingMessage
+    from postroom.ingest.service import ingest_one
+
+    with sessions() as session:
+        fill_store(session, per_class=8)
+        for i, body in enumerate(["Bitte Karte sperren.", "Where is my money?", "   "]):
+            message = IncomingMessage(message_id=f"u-{i}", raw=body, raw_format="text", origin="test")
+            ingest_one(session, message)
+        add_raw_label(session, "u-1", "topic", "transfer_missing", current=False)  # an old label: unlabeled
+        session.commit()
+        data = build_training_data(session, mini_taxonomy(), tiny_config())
+        capped = build_training_data(session, mini_taxonomy(), tiny_config(self_train_pool_max=1))
+        off = build_training_data(session, mini_taxonomy(), tiny_config(self_train_rounds=0))
+    assert data.unlabeled_ids == ["u-0", "u-1"]  # u-2 has no text; labeled messages are never in the pool
+    assert data.unlabeled_texts == ["Bitte Karte sperren.", "Where is my money?"]
+    assert data.record()["unlabeled_message_ids"] == ["u-0", "u-1"]
+    assert len(capped.unlabeled_ids) == 1 and capped.unlabeled_ids[0] in {"u-0", "u-1"}
+    assert off.unlabeled_ids == []
+    assert not set(data.unlabeled_ids) & set(data.eval_message_ids)

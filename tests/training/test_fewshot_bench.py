@@ -66,7 +66,7 @@ def test_benchmark_writes_json_and_markdown_and_merges(tmp_path: Path) -> None:
             shots=[4],
             seeds=[0, 1],
             setfit_seeds=[],
-            methods=["tfidf_lr", "bm25_knn", "frozen_lr", "frozen_lr_names"],
+            methods=["tfidf_lr", "bm25_knn", "frozen_lr", "frozen_lr_names", "frozen_lr_self"],
             config=tiny_config(),
             base_model=packaged_model(),
             data_root=root,
@@ -76,7 +76,7 @@ def test_benchmark_writes_json_and_markdown_and_merges(tmp_path: Path) -> None:
         return FewShotOptions(**{**base, **changes})  # type: ignore[arg-type]
 
     first = run_fewshot_benchmark(options())
-    assert len(first["runs"]) == 4 * 2
+    assert len(first["runs"]) == 5 * 2
     assert first["runs"][0]["short_classes"] == {"card_limit": 3}
     merged = run_fewshot_benchmark(
         options(
@@ -89,14 +89,19 @@ def test_benchmark_writes_json_and_markdown_and_merges(tmp_path: Path) -> None:
     data = json.loads((out_dir / "fewshot.json").read_text())
     assert len(data["invocations"]) == 2 and len(merged["runs"]) == len(data["runs"])
     setfit = [r for r in data["runs"] if r["method"].startswith("setfit")]
-    # banking77: separate only (one label set); massive: separate and shared, for intent and scenario
-    assert sorted((r["dataset"], r["method"], r["label_set"]) for r in setfit) == [
+    # banking77: separate only (one label set); massive: separate and shared, for intent and scenario;
+    # each once with the heads as trained and once self-trained on the rest of the train split
+    expected = [
         ("banking77", "setfit_separate", "intent"),
         ("massive-en", "setfit_separate", "intent"),
         ("massive-en", "setfit_separate", "scenario"),
         ("massive-en", "setfit_shared", "intent"),
         ("massive-en", "setfit_shared", "scenario"),
     ]
+    for self_trained in (False, True):
+        runs = [r for r in setfit if r["self_trained"] is self_trained]
+        assert sorted((r["dataset"], r["method"], r["label_set"]) for r in runs) == expected
+        assert all(("+ self-training" in r["label"]) is self_trained for r in runs)
     assert all(r["device_type"] == "cpu" and "<= 2 steps" in r["label"] for r in setfit)
     assert all("+ class names" in r["label"] for r in setfit)  # the head learns the class names too
     summary = {(s["dataset"], s["label"]): s for s in data["summary"]}

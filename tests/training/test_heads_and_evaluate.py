@@ -86,7 +86,7 @@ def test_no_temperature_without_two_examples_of_every_class() -> None:
     labels = [0, 1, 2, 0, 1]  # class 2 once: no two folds
     class_texts = [2]  # a class text is never held out, so it does not count
     x = _noisy([*labels, *class_texts], seed=0)
-    head = fit_head(x, [*labels, *class_texts], TrainConfig(), class_text_rows=1)
+    head = fit_head(x, [*labels, *class_texts], TrainConfig(), extra_rows=1)
     assert head.temperature_ == 1.0 and list(head.classes_) == [0, 1, 2]
 
 

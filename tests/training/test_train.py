@@ -157,10 +157,25 @@ def test_the_head_learns_the_class_texts_too() -> None:
     body = load_base(packaged_model(), config, device)
     texts = ["I lost my card", "my card was stolen", "where is my transfer", "transfer not arrived"]
     task = LabeledTexts("topic", texts, [0, 0, 1, 1], (("card lost", 0), ("exchange rate", 2)))
-    assert task.head_examples() == ([*texts, "card lost", "exchange rate"], [0, 0, 1, 1, 0, 2])
     heads = {}
     for with_names in (True, False):
         models = TrainedModels("separate", bodies={"topic": body}, body_of={"topic": "topic"})
         fit_heads(models, [task], config.with_overrides(class_texts=with_names), device)
         heads[with_names] = models.heads["topic"]
     assert list(heads[True].classes_) == [0, 1, 2] and list(heads[False].classes_) == [0, 1]
+
+
+def test_heads_self_train_on_unlabeled_messages(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    data = mini_training_data(per_class=4, eval_per_class=2)
+    pool = ["Karte gestohlen, bitte sperren", "transfer still pending", "limit too low for rent", "hello"]
+    data = replace(data, unlabeled_ids=[f"u-{i}" for i in range(4)], unlabeled_texts=pool)
+    config = tiny_config(variant="shared", self_train_per_class=1)
+    registry = Registry(tmp_path / "models")
+    outcome = train_and_register(data, packaged_model(), config, registry, tmp_path / "scratch")
+    reports = outcome.version.manifest["training"]["self_training"]
+    assert set(reports) == {"queue", "topic"}
+    for report in reports.values():
+        assert report["pool"] == 4 and report["rounds"] == 2 and 1 <= report["pseudo_labeled"] <= 4
+    assert "self-trained on 4 unlabeled messages" in (outcome.version.path / MODEL_CARD).read_text()
