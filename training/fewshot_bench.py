@@ -411,15 +411,15 @@ def _goal_line(summary: list[dict[str, Any]]) -> str:
     verdict = "reached" if best["macro_f1_mean"] >= GOAL["macro_f1"] else "NOT reached"
     line = (
         f"Goal (SetFit 8-shot macro-F1 >= 0.87 on BANKING77): **{verdict}** — best SetFit "
-        f"{best['macro_f1_mean']:.3f} ({best['label']}, seeds {best['seeds']})"
+        f"{best['macro_f1_mean']:.4f} ({best['label']}, seeds {best['seeds']})"
     )
     supervised = [s for s in setfit if "self-training" not in s["label"]]
     if "self-training" in best["label"] and supervised:
         top = max(supervised, key=lambda s: s["macro_f1_mean"])
-        line += f"; without the unlabeled texts {top['macro_f1_mean']:.3f} ({top['label']})"
+        line += f"; without the unlabeled texts {top['macro_f1_mean']:.4f} ({top['label']})"
     if best_other:
         line += (
-            f"; best baseline {best_other['macro_f1_mean']:.3f} ({best_other['label']}, "
+            f"; best baseline {best_other['macro_f1_mean']:.4f} ({best_other['label']}, "
             f"{len(best_other['seeds'])} seeds)"
         )
     return line + "."
