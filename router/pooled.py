@@ -15,8 +15,10 @@ Method (Learn-Then-Test with fixed-sequence testing, Angelopoulos et al. 2021, o
 3. On the test half, walk `g` from strict to loose along a grid fixed in advance, testing at each step the
    hypothesis "the pooled precision of automated replies is below `target`" with the exact binomial tail;
    stop at the first step that is not rejected at level `1 - confidence`. The loosest rejected step is chosen.
-   The walk starts at the strictest step that answers at least `min_start` fit-half messages (a step that
-   answers none cannot be certified and would end the walk at once).
+   The walk starts at the step where the *fit* half's own automated replies (at least `min_start` of them)
+   give the strongest evidence (the smallest p-value of the same test; the strictest on ties): stricter
+   steps have few messages, and one too small to certify even without an error (at 0.95 and 90 %
+   confidence that takes 45) would end the walk at once.
 
 Fixed-sequence testing controls the family-wise error at `1 - confidence` without a multiplicity penalty,
 and the family is independent of the test half, so the promise holds (given exchangeable messages).
@@ -126,17 +128,18 @@ def suggest_pooled(
     delta = 1.0 - confidence
     chosen: tuple[float, np.ndarray, np.ndarray] | None = None
     steps = 0
-    # Start where the fit half already answers some messages automatically: a step that selects nothing
-    # cannot be certified and would end the sequence at once. Chosen on the fit half only, so still valid.
-    fit_pred, fit_score = pred[is_fit], score[is_fit]
-    start = next(
-        (
-            i
-            for i, g in enumerate(STRICTNESS_GRID)
-            if _auto(_thresholds_at(family, float(g)), fit_pred, fit_score).sum() >= min_start
-        ),
-        len(STRICTNESS_GRID),
-    )
+    # Start where the fit half's own automated replies are the strongest evidence: a step with too few
+    # messages cannot be certified even without an error and would end the sequence at once. Chosen on the
+    # fit half only, so the promise still holds.
+    fit_pred, fit_score, fit_correct = pred[is_fit], score[is_fit], correct[is_fit]
+
+    def fit_p_value(g: float) -> float:
+        auto = _auto(_thresholds_at(family, g), fit_pred, fit_score)
+        n, k = int(auto.sum()), int(fit_correct[auto].sum())
+        return _upper_tail(k, n, target_precision) if n >= min_start else np.inf
+
+    p_values = [fit_p_value(float(g)) for g in STRICTNESS_GRID]
+    start = int(np.argmin(p_values)) if np.isfinite(min(p_values)) else len(STRICTNESS_GRID)
     for g in STRICTNESS_GRID[start:]:
         steps += 1
         thresholds = _thresholds_at(family, float(g))

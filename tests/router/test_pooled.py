@@ -59,3 +59,17 @@ def test_too_little_calibration_data_certifies_nothing() -> None:
 def test_invalid_targets_are_refused() -> None:
     with pytest.raises(ValueError, match="must be in"):
         suggest_pooled(CLASSES, ["c0"], np.array([0.9]), ["c0"], target_precision=1.0, confidence=0.9)
+
+
+def test_a_small_perfect_top_group_does_not_end_the_walk() -> None:
+    """A self-trained head is very sure of a few dozen messages: 70 at the top, all right, then the usual mix.
+    Starting the walk there (about 35 per half, too few to certify even without an error) certified nothing;
+    the walk must start where the fit half itself has enough evidence."""
+    rng = np.random.default_rng(3)
+    n = 1500
+    scores = np.concatenate([np.full(70, 0.9999), [0.995], np.sort(rng.uniform(0.5, 0.99, n))[::-1]])
+    right = np.concatenate([np.ones(70, bool), [False], rng.random(n) < np.linspace(0.99, 0.85, n)])
+    truth = ["a" if r else "b" for r in right]
+    suggestion = suggest_pooled(["a", "b"], ["a"] * len(scores), scores, truth, 0.95, 0.9)
+    assert suggestion.strictness is not None
+    assert suggestion.expected_coverage > 0.1 and suggestion.expected_precision >= 0.95
