@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from postroom.store.models import Label, Message
 from postroom.taxonomy import Taxonomy
@@ -146,7 +146,10 @@ def load_unlabeled(session: Session, label_sets: list[str], limit: int, seed: in
     pool: list[tuple[str, str]] = []
     for start in range(0, len(keys), 1000):
         chunk = session.scalars(
-            select(Message).where(Message.id.in_(keys[start : start + 1000])).order_by(Message.message_id)
+            select(Message)
+            .options(load_only(Message.message_id, Message.subject, Message.cleaned_text))  # no raw bodies
+            .where(Message.id.in_(keys[start : start + 1000]))
+            .order_by(Message.message_id)
         ).all()
         pool.extend((m.message_id, m.model_text.strip()) for m in chunk if m.model_text.strip())
     return pool

@@ -166,19 +166,13 @@ def _frozen_self_trained(
 ) -> np.ndarray:
     """The SetFit head (class names, temperature, self-training on the rest of the train split) on frozen
     embeddings: what the head alone makes of the unlabeled texts."""
-    from training.heads import aligned_proba, fit_head
-    from training.selftrain import self_train_head
+    from training.heads import aligned_proba
+    from training.selftrain import fit_self_trained_head
 
-    named = ds.class_texts(label_set)
-    y_named = [i for _, i in named]
-    x = np.vstack([frozen.train[rows], frozen.names[label_set]])
-    head = fit_head(x, [*y_train, *y_named], config, extra_rows=len(named))
+    named = (frozen.names[label_set], [i for _, i in ds.class_texts(label_set)])
     pool = unlabeled_pool(len(ds.train), rows, config.self_train_pool_max, config.seed)
-    k = len(ds.classes(label_set))
-    head, _ = self_train_head(
-        head, (frozen.train[rows], y_train), (frozen.names[label_set], y_named), frozen.train[pool], k, config
-    )
-    return aligned_proba(head, frozen.test, k).argmax(axis=1)
+    head, _ = fit_self_trained_head((frozen.train[rows], y_train), named, frozen.train[pool], config)
+    return aligned_proba(head, frozen.test, len(ds.classes(label_set))).argmax(axis=1)
 
 
 def _setfit(

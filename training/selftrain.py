@@ -70,3 +70,17 @@ def self_train_head(
         y = [*labeled[1], *pseudo, *extra[1]]
         head = fit_head(x, y, config, extra_rows=len(picked) + len(extra[1]))
     return head, SelfTrainingReport(len(unlabeled), len(picked), rounds)
+
+
+def fit_self_trained_head(
+    labeled: tuple[np.ndarray, list[int]],
+    extra: tuple[np.ndarray, list[int]],
+    unlabeled: np.ndarray,
+    config: TrainConfig,
+) -> tuple[Any, SelfTrainingReport]:
+    """The head fitted on the labeled examples and the `extra` rows (class texts), then self-trained on
+    `unlabeled` (an empty pool, or `self_train_rounds=0`, leaves it as fitted)."""
+    head = fit_head(
+        np.vstack([labeled[0], extra[0]]), [*labeled[1], *extra[1]], config, extra_rows=len(extra[1])
+    )
+    return self_train_head(head, labeled, extra, unlabeled, int(max(head.classes_)) + 1, config)

@@ -19,9 +19,8 @@ from training.config import TrainConfig
 from training.contrastive import BodyTrainingReport, LabeledTexts, encode, finetune_body
 from training.devices import DeviceChoice
 from training.errors import TrainingError
-from training.heads import fit_head
 from training.progress import NullReporter, Reporter
-from training.selftrain import SelfTrainingReport, self_train_head
+from training.selftrain import SelfTrainingReport, fit_self_trained_head
 
 
 @dataclass
@@ -112,18 +111,15 @@ def fit_heads(
         if missing:
             vectors = encode(models.bodies[key], missing, config, device)
             known.update(zip(missing, vectors, strict=True))
-        x = np.stack([known[t] for t in [*task.texts, *(t for t, _ in named)]])
-        y = [*task.labels, *(label for _, label in named)]
-        head = fit_head(x, y, config, extra_rows=len(named))
-        if unlabeled and config.self_train_rounds:
-            if key not in pools:
-                pools[key] = encode(models.bodies[key], list(unlabeled), config, device)
-            n = len(task.texts)
-            head, report = self_train_head(
-                head, (x[:n], y[:n]), (x[n:], y[n:]), pools[key], int(max(head.classes_)) + 1, config
-            )
+        labeled = (np.stack([known[t] for t in task.texts]), list(task.labels))
+        extra = (np.stack([known[t] for t, _ in named]) if named else labeled[0][:0], [y for _, y in named])
+        self_train = bool(unlabeled) and config.self_train_rounds > 0
+        if self_train and key not in pools:
+            pools[key] = encode(models.bodies[key], list(unlabeled), config, device)
+        pool = pools[key] if self_train else labeled[0][:0]
+        models.heads[task.name], report = fit_self_trained_head(labeled, extra, pool, config)
+        if self_train:
             models.self_training[task.name] = report
-        models.heads[task.name] = head
     models.head_seconds = time.perf_counter() - started
 
 
