@@ -19,6 +19,10 @@ from training.config import DEFAULT_VARIANT, TrainConfig
         ("device", "tpu"),
         ("head_c", 0.0),
         ("shots_per_class", 1),
+        ("self_train_rounds", -1),
+        ("self_train_rounds", 11),
+        ("self_train_per_class", 0),
+        ("self_train_pool_max", -1),
     ],
 )
 def test_invalid_values_name_the_field(field: str, value: object) -> None:
