@@ -69,6 +69,7 @@ class BodyTrainingReport:
     final_loss: float | None
     device: str
     precision: str
+    pseudo_labeled: int = 0  # texts with pseudo-labels among those trained on (body self-training)
 
     @property
     def capped(self) -> bool:
@@ -85,6 +86,7 @@ class BodyTrainingReport:
             "final_loss": self.final_loss,
             "device": self.device,
             "precision": self.precision,
+            "pseudo_labeled": self.pseudo_labeled,
         }
 
 

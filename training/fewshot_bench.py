@@ -90,7 +90,14 @@ def setfit_label(method: str, config: TrainConfig, device_type: str, self_traine
     cap = config.step_cap(device_type)
     schedule = f"{device_type}, <= {cap} steps/label set" if cap else f"{device_type}, full schedule"
     names = " + class names" if config.class_texts else ""
-    selftrain = " + self-training" if self_trained else ""
+    selftrain = ""
+    if self_trained:
+        body = config.self_train_body_epochs
+        selftrain = (
+            f" + self-training (head, body {body} epoch{'s' if body > 1 else ''})"
+            if body
+            else " + self-training"
+        )
     return f"{method} [{config.loss}{names}{selftrain}; {schedule}]"
 
 
@@ -185,7 +192,7 @@ def _setfit(
     from training.devices import resolve_device
     from training.heads import aligned_proba
     from training.multitask import train_shared
-    from training.setfit_trainer import fit_heads, train_separate
+    from training.setfit_trainer import fit_heads, self_train_bodies, train_separate
 
     device = resolve_device(config)
     train = ds.train.subset(rows)
@@ -204,7 +211,11 @@ def _setfit(
     pool = unlabeled_pool(len(ds.train), rows, config.self_train_pool_max, config.seed)
     for self_trained in (False, True) if config.self_train_rounds and pool else (False,):
         if self_trained:
-            fit_heads(models, tasks, config, device, [ds.train.texts[i] for i in pool])
+            with tempfile.TemporaryDirectory(prefix="postroom-bench-") as scratch:
+                unlabeled = [ds.train.texts[i] for i in pool]
+                fit_heads(models, tasks, config, device, unlabeled)
+                self_train_bodies(models, tasks, config, device, Path(scratch), reporter, unlabeled)
+            embedded.clear()  # the bodies changed
         for label_set, (classes, y_test) in tests.items():
             key = models.body_of[label_set]
             if key not in embedded:

@@ -98,9 +98,12 @@ def render_model_card(manifest: dict[str, Any]) -> str:
     lines.append(f"- Device: {training.get('device', '?')} ({training.get('precision', '?')})")
     for report in training.get("bodies", []):
         cap = " — capped for CPU" if report.get("capped") else ""
+        pseudo = report.get("pseudo_labeled")
+        phase = f" (self-training: labeled + {pseudo} pseudo-labeled messages)" if pseudo else ""
         lines.append(
-            f"- Body for {', '.join(report['label_sets'])}: {report['steps']} of {report['planned_steps']} "
-            f"planned contrastive steps{cap}, {report['seconds']} s, final loss {report.get('final_loss')}"
+            f"- Body for {', '.join(report['label_sets'])}{phase}: {report['steps']} of "
+            f"{report['planned_steps']} planned contrastive steps{cap}, {report['seconds']} s, final loss "
+            f"{report.get('final_loss')}"
         )
     lines.append(f"- Total training time: {training.get('seconds', '?')} s")
     lines += [

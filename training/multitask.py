@@ -17,7 +17,7 @@ from training.config import TrainConfig
 from training.contrastive import LabeledTexts, finetune_body
 from training.devices import DeviceChoice
 from training.progress import NullReporter, Reporter
-from training.setfit_trainer import TrainedModels, fit_heads, load_base
+from training.setfit_trainer import TrainedModels, fit_heads, load_base, self_train_bodies
 
 SHARED_BODY = "shared"
 
@@ -40,6 +40,7 @@ def train_shared(
     models = TrainedModels("shared", bodies={SHARED_BODY: body}, body_of={t.name: SHARED_BODY for t in tasks})
     models.reports.append(report)
     fit_heads(models, tasks, config, device, unlabeled)
+    self_train_bodies(models, tasks, config, device, workdir, reporter, unlabeled)
     return models
 
 

@@ -23,6 +23,8 @@ from training.config import DEFAULT_VARIANT, TrainConfig
         ("self_train_rounds", 11),
         ("self_train_per_class", 0),
         ("self_train_pool_max", -1),
+        ("self_train_body_epochs", -1),
+        ("self_train_body_epochs", 11),
     ],
 )
 def test_invalid_values_name_the_field(field: str, value: object) -> None:

@@ -178,4 +178,24 @@ def test_heads_self_train_on_unlabeled_messages(tmp_path: Path) -> None:
     assert set(reports) == {"queue", "topic"}
     for report in reports.values():
         assert report["pool"] == 4 and report["rounds"] == 2 and 1 <= report["pseudo_labeled"] <= 4
-    assert "self-trained on 4 unlabeled messages" in (outcome.version.path / MODEL_CARD).read_text()
+    card = (outcome.version.path / MODEL_CARD).read_text()
+    assert "self-trained on 4 unlabeled messages" in card
+    bodies = outcome.version.manifest["training"]["bodies"]
+    assert len(bodies) == 2 and bodies[0]["pseudo_labeled"] == 0
+    second = bodies[1]
+    assert second["label_sets"] == ["queue", "topic"] and 2 <= second["pseudo_labeled"] <= 8
+    assert 1 <= second["steps"] <= second["planned_steps"]  # one epoch over labeled + pseudo-labeled texts
+    phase = f"(self-training: labeled + {second['pseudo_labeled']} pseudo-labeled messages)"
+    assert f"{phase}: {second['steps']} of" in card
+
+
+def test_body_self_training_can_be_switched_off(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    data = mini_training_data(per_class=4, eval_per_class=2)
+    data = replace(data, unlabeled_ids=["u-0", "u-1"], unlabeled_texts=["card stolen", "transfer pending"])
+    config = tiny_config(variant="separate", self_train_per_class=1, self_train_body_epochs=0)
+    outcome = train_and_register(data, packaged_model(), config, Registry(tmp_path / "m"), tmp_path / "s")
+    manifest = outcome.version.manifest
+    assert set(manifest["training"]["self_training"]) == {"queue", "topic"}  # the heads still self-train
+    assert [b["pseudo_labeled"] for b in manifest["training"]["bodies"]] == [0, 0]  # one phase per body
