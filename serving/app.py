@@ -17,7 +17,6 @@ from postroom.settings import Settings, get_settings
 from postroom.store import get_engine, session_factory
 from postroom.taxonomy import load_taxonomy
 from serving.auth import KeyStore
-from serving.config import ServingSettings, get_serving_settings
 from serving.deps import Services
 from serving.errors import install_error_handlers
 from serving.lead.service import export_realized
@@ -52,18 +51,17 @@ def _info(model: LoadedModel) -> tuple[str, str, str]:
     return model.version, model.variant, model.provider
 
 
-def create_app(settings: Settings | None = None, serving: ServingSettings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service. The model loads at startup (lifespan); until then, and when it cannot load,
     classify answers 503 with the reason."""
     settings = settings or get_settings()
-    serving = serving or get_serving_settings()
     _configure_logging(settings.log_level)
     taxonomy = load_taxonomy(settings.taxonomy_path)
     engine = get_engine(settings.database_url)
     metrics = Metrics()
 
     def loader(spec: str, variant: str | None) -> LoadedModel:
-        return load_model(resolve_source(settings.registry_dir, spec), serving, variant)
+        return load_model(resolve_source(settings.registry_dir, spec), settings, variant)
 
     def on_change(old: LoadedModel | None, new: LoadedModel | None, error: str | None) -> None:
         if error is not None:
@@ -75,18 +73,17 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
         if new is not None:
             log.info("serving %s (%s on %s)", new.version, new.variant, new.provider)
 
-    holder = ModelHolder(loader, serving.serve_model, on_change)
-    keys = KeyStore(serving.keys_path(settings.data_dir))
+    holder = ModelHolder(loader, settings.serve_model, on_change)
+    keys = KeyStore(settings.keys_path)
     services = Services(
         settings=settings,
-        serving=serving,
         taxonomy=taxonomy,
         engine=engine,
         sessions=session_factory(engine),
         holder=holder,
         keys=keys,
         metrics=metrics,
-        classifier=ClassifyService(taxonomy, holder, metrics, serving.serve_batch_max_ids),
+        classifier=ClassifyService(taxonomy, holder, metrics, settings.serve_batch_max_ids),
     )
 
     @asynccontextmanager
@@ -99,7 +96,7 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
             )
         await run_in_threadpool(holder.load_at_start)
         await run_in_threadpool(export_realized, services.sessions, taxonomy, settings, metrics)
-        holder.watch(settings.registry_dir, serving.serve_watch_seconds)
+        holder.watch(settings.registry_dir, settings.serve_watch_seconds)
         yield
         await run_in_threadpool(holder.close)
 
@@ -111,7 +108,7 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
     app.state.services = services
     install_error_handlers(app)
     app.include_router(health.router)
-    health.add_metrics_route(app.router, serving.serve_metrics_public)
+    health.add_metrics_route(app.router, settings.serve_metrics_public)
     app.include_router(messages.router)
     app.include_router(classify.router)
     app.include_router(thresholds.router)
@@ -119,5 +116,5 @@ def create_app(settings: Settings | None = None, serving: ServingSettings | None
     app.include_router(events.router)
     app.include_router(lead.router)
     app.include_router(admin.router)
-    app.add_middleware(GuardMiddleware, max_bytes=serving.serve_max_request_bytes, metrics=metrics)
+    app.add_middleware(GuardMiddleware, max_bytes=settings.serve_max_request_bytes, metrics=metrics)
     return app

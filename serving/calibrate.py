@@ -21,7 +21,6 @@ from postroom.settings import Settings
 from postroom.store import get_engine, session_factory
 from postroom.store.models import PURPOSE_CALIBRATION, Message, Prediction, utcnow
 from postroom.taxonomy import Taxonomy
-from serving.config import ServingSettings
 from serving.heldout import calibration_split, current_labels, heldout_ids
 from serving.lifecycle import build_classifier, resolve_source
 from training.registry import Registry
@@ -56,7 +55,6 @@ class CalibrationRun:
 
 def calibrate(
     settings: Settings,
-    serving: ServingSettings,
     taxonomy: Taxonomy,
     model: str,
     fraction: float,
@@ -89,7 +87,7 @@ def calibrate(
         messages = {
             m.message_id: m for m in session.scalars(select(Message).where(Message.message_id.in_(chosen)))
         }
-        classifier = build_classifier(source, serving)
+        classifier = build_classifier(source, settings)
         log(
             f"calibrating {source.version} ({classifier.variant} on {classifier.provider}) on "
             f"{len(chosen)} of {len(labeled)} held-out messages"

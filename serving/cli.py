@@ -21,9 +21,7 @@ keys_app = typer.Typer(no_args_is_help=True, help="API keys of the HTTP service 
 
 
 def _keys_file(path: Path | None) -> Path:
-    from serving.config import get_serving_settings
-
-    return path or get_serving_settings().keys_path(load_settings().data_dir)
+    return path or load_settings().keys_path
 
 
 @friendly_errors
@@ -49,7 +47,7 @@ def serve(
     """
     import uvicorn
 
-    from serving.config import get_serving_settings
+    from postroom.settings import get_settings
 
     overrides = {
         "HOST": host,
@@ -63,9 +61,8 @@ def serve(
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"POSTROOM_SERVE_{name}"] = str(value)  # workers are new processes: they read the env
-    get_serving_settings.cache_clear()
-    settings = get_serving_settings()
-    load_settings()  # fail early on bad core settings
+    get_settings.cache_clear()
+    settings = load_settings()  # fails early on bad settings
     err.print(f"serving on http://{settings.serve_host}:{settings.serve_port} (docs at /docs)")
     uvicorn.run(
         "serving.app:create_app",
@@ -74,7 +71,7 @@ def serve(
         port=settings.serve_port,
         workers=settings.serve_workers,
         access_log=access_log,
-        log_level=load_settings().log_level.lower(),
+        log_level=settings.log_level.lower(),
     )
 
 
@@ -142,15 +139,12 @@ def calibrate(
     """
     from postroom.clikit import load_taxonomy_from
     from serving.calibrate import calibrate as run
-    from serving.config import get_serving_settings
 
-    serving = get_serving_settings()
-    if variant is not None:
-        serving = serving.model_copy(update={"serve_variant": variant})
     settings = load_settings()
+    if variant is not None:
+        settings = settings.model_copy(update={"serve_variant": variant})
     report = run(
         settings,
-        serving,
         load_taxonomy_from(settings),
         model,
         fraction,

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from postroom.settings import Settings
 from postroom.taxonomy import Taxonomy
 from serving.auth import ApiKey, KeyStore
-from serving.config import ServingSettings
 from serving.lifecycle import ModelHolder
 from serving.metrics import Metrics
 from serving.service import ClassifyService
@@ -25,7 +24,6 @@ class Services:
     """Everything an endpoint may need, built once per app by `serving.app.create_app`."""
 
     settings: Settings
-    serving: ServingSettings
     taxonomy: Taxonomy
     engine: Engine
     sessions: sessionmaker[Session]

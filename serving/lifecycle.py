@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from postroom.errors import PostroomError
+from postroom.settings import Settings
 from serving.artifacts import EXPORT_MANIFEST, export_dir
 from serving.batching import MicroBatcher
-from serving.config import ServingSettings
 from serving.errors import ModelNotLoaded, ModelUnavailable
 from serving.runtime import OnnxClassifier, Prediction
 from training.registry import Registry
@@ -91,9 +91,7 @@ def resolve_source(registry_dir: Path, spec: str) -> ModelSource:
     return ModelSource(path, version.version, spec)
 
 
-def build_classifier(
-    source: ModelSource, settings: ServingSettings, variant: str | None = None
-) -> OnnxClassifier:
+def build_classifier(source: ModelSource, settings: Settings, variant: str | None = None) -> OnnxClassifier:
     """The classifier the service would run for `source` with these settings (`variant` overrides)."""
     return OnnxClassifier(
         source.path,
@@ -104,7 +102,7 @@ def build_classifier(
     )
 
 
-def load_model(source: ModelSource, settings: ServingSettings, variant: str | None = None) -> LoadedModel:
+def load_model(source: ModelSource, settings: Settings, variant: str | None = None) -> LoadedModel:
     classifier = build_classifier(source, settings, variant)
     batcher: MicroBatcher[Prediction] = MicroBatcher(
         classifier.predict, settings.serve_max_batch, name=classifier.version

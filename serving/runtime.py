@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from postroom.runtime import check_onnxruntime
+from postroom.settings import ProviderChoice
 from serving.artifacts import ExportManifest, read_export, verify_file
-from serving.config import ProviderChoice
 from serving.errors import ModelUnavailable
 
 log = logging.getLogger("postroom.serving")

@@ -65,3 +65,31 @@ def test_invalid_value_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTROOM_MAX_MESSAGE_BYTES", "-1")
     with pytest.raises(ConfigError, match="max_message_bytes"):
         get_settings()
+
+
+def test_serving_and_labeling_knobs_live_in_the_one_settings_file(tmp_path: Path) -> None:
+    (tmp_path / "postroom.toml").write_text(
+        'serve_port = 9100\nserve_variant = "int8"\ndoccano_url = "http://localhost:8801"\n'
+        "labeling_target_per_class = 16\n"
+    )
+    settings = get_settings()
+    assert (settings.serve_port, settings.serve_variant) == (9100, "int8")
+    assert settings.doccano_url == "http://localhost:8801" and settings.labeling_target_per_class == 16
+    assert settings.keys_path == tmp_path / "data" / "api-keys.json"
+
+
+def test_describe_masks_the_doccano_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    from postroom.settings import describe
+
+    monkeypatch.setenv("POSTROOM_DOCCANO_PASSWORD", "s3cret-value")
+    shown = describe(Settings())
+    assert "s3cret-value" not in str(shown) and shown["doccano_password"] == "**********"
+
+
+@pytest.mark.parametrize(("name", "value"), [("SERVE_VARIANT", "int4"), ("SERVE_MODEL", "  ")])
+def test_invalid_serving_value_names_the_field(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"POSTROOM_{name}", value)
+    with pytest.raises(ConfigError, match=name.lower()):
+        get_settings()

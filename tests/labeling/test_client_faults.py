@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from labeling.config import DEV_PASSWORD, LabelingSettings, get_labeling_settings
 from labeling.doccano import DoccanoClient
 from labeling.errors import DoccanoTimeout, DoccanoUnavailable, UploadFailed
 from postroom.errors import ConfigError, PostroomError
+from postroom.settings import DEV_PASSWORD, Settings, get_settings
 from tests.labeling.conftest import free_port
 
 
@@ -89,11 +89,12 @@ def test_errors_are_postroom_errors() -> None:
 
 
 def test_the_dev_password_is_refused_off_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert LabelingSettings().doccano_password.get_secret_value() == DEV_PASSWORD  # fine on loopback
+    assert Settings().doccano_password.get_secret_value() == DEV_PASSWORD  # fine on loopback
     monkeypatch.setenv("POSTROOM_DOCCANO_URL", "https://doccano.bank.example")
+    get_settings.cache_clear()
     with pytest.raises(ConfigError, match="dev-only default"):
-        get_labeling_settings()
+        get_settings()
     monkeypatch.setenv("POSTROOM_DOCCANO_PASSWORD", "a-real-one")
-    settings = get_labeling_settings()
+    settings = Settings()
     assert settings.doccano_sim_password.get_secret_value() == ""  # the demo expert needs its own too
-    assert settings.project_name("nordhafen-bank") == "postroom-nordhafen-bank"
+    assert settings.doccano_project_name("nordhafen-bank") == "postroom-nordhafen-bank"

@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.ingest.records import IncomingMessage
 from postroom.ingest.service import ingest_one
-from postroom.settings import get_settings
+from postroom.settings import Settings, get_settings
 from serving.app import create_app
 from serving.auth import add_key
-from serving.config import ServingSettings, get_serving_settings
 from tests.serving.builders import MESSAGES, Exported, exported
 
 ROLES = ("router", "lead", "admin")
@@ -53,7 +52,6 @@ def serving_env(
     monkeypatch.setenv("POSTROOM_SERVE_WATCH_SECONDS", "0")
     monkeypatch.setenv("POSTROOM_SERVE_THREADS", "1")
     get_settings.cache_clear()
-    get_serving_settings.cache_clear()
     return keys
 
 
@@ -62,12 +60,11 @@ MakeClient = Callable[..., TestClient]
 
 @pytest.fixture
 def make_client(serving_env: dict[str, str]) -> Iterator[MakeClient]:
-    """Build apps with serving-settings overrides; each is started (lifespan) and checked for 500s after."""
+    """Build apps with settings overrides; each is started (lifespan) and checked for 500s after."""
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        settings = ServingSettings(**overrides)
-        client = TestClient(create_app(get_settings(), settings), raise_server_exceptions=True)
+        client = TestClient(create_app(Settings(**overrides)), raise_server_exceptions=True)
         client.__enter__()
         clients.append(client)
         return client

@@ -21,7 +21,6 @@ from router.errors import ThresholdError
 from router.suggest import suggest_from_store
 from router.thresholds import set_thresholds
 from serving.calibrate import calibrate
-from serving.config import get_serving_settings
 from serving.demo import classify_heldout, routing_outcome
 from serving.heldout import calibrated_ids, calibration_split
 from tests.serving.builders import MESSAGES, Exported
@@ -77,11 +76,14 @@ def test_routing_outcome_checks_replies_and_queues_against_labels(taxonomy: Taxo
 def _calibrate(fraction: float = 0.5):  # type: ignore[no-untyped-def]
     settings = get_settings()
     taxonomy = load_taxonomy(settings.taxonomy_path)
-    return calibrate(settings, get_serving_settings(), taxonomy, "production", fraction)
+    return calibrate(settings, taxonomy, "production", fraction)
 
 
 def test_calibrate_stores_the_served_variants_predictions(
-    serving_env: dict[str, str], stored: list[str], sessions: sessionmaker[Session], shared: Exported,
+    serving_env: dict[str, str],
+    stored: list[str],
+    sessions: sessionmaker[Session],
+    shared: Exported,
     taxonomy: Taxonomy,
 ) -> None:
     run = _calibrate()

@@ -24,7 +24,6 @@ from postroom.store.models import AuditEvent, Feedback, Label, ThresholdVersion
 from postroom.taxonomy import Taxonomy
 from router.feedback import MONITOR_ACTOR, SUSPENSION_EVENT, RealizedPrecision, below_target
 from serving.app import create_app
-from serving.config import ServingSettings, get_serving_settings
 from serving.routing import route
 from serving.runtime import SetPrediction
 from tests.serving.conftest import auth
@@ -44,11 +43,10 @@ def make_lead_client(
     monkeypatch.setenv("POSTROOM_MODELS_DIR", str(tmp_path / "no-models"))
     monkeypatch.setenv("POSTROOM_SERVE_WATCH_SECONDS", "0")
     get_settings.cache_clear()
-    get_serving_settings.cache_clear()
     clients: list[TestClient] = []
 
     def make() -> TestClient:
-        client = TestClient(create_app(get_settings(), ServingSettings()))
+        client = TestClient(create_app(get_settings()))
         client.__enter__()
         clients.append(client)
         return client
