@@ -10,8 +10,9 @@ guarantee (the lowest threshold whose calibration precision reaches the target),
 Models: `frozen` (the packaged MiniLM, frozen, + the training package's head) and `setfit` (the fine-tuned
 body of `training`, separate model for the one label set, with the training package's defaults; CPU-capped
 unless `full_schedule`). Both heads are `training.heads.fit_head`: logistic regression (C=10) on the labeled
-examples and the intent names in words, with a cross-validated temperature; SetFit's head is also
-self-trained (training defaults) on the train rows that are neither sampled nor used for calibration.
+examples and the intent names in words, with a cross-validated temperature; SetFit self-trains (training
+defaults: the head, then one more body epoch with the head's surest pseudo-labels) on the train rows that are
+neither sampled nor used for calibration.
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ def _setfit_proba(
         "planned_steps": report.planned_steps,
         "capped": report.capped,
         "loss": config.loss,
+        "self_training_steps": sum(r.steps for r in models.reports if r.pseudo_labeled),
     }
     return Probabilities(
         aligned_proba(head, encode(body, cal, config, device), k),

@@ -61,7 +61,7 @@ class TrainConfig:
     self_train_rounds: int = 2  # head self-training rounds on unlabeled messages (0: off; training.selftrain)
     self_train_per_class: int = 64  # pseudo-labels per predicted class added each round
     self_train_pool_max: int = 10_000  # unlabeled messages embedded at most (a seeded sample of them)
-    self_train_body_epochs: int = 1  # contrastive epochs on labeled + pseudo-labeled texts after (0: off)
+    self_train_body_epochs: int = 0  # then contrastive epochs on labeled + pseudo-labeled texts (0: off)
     head_max_iter: int = 2000
     max_seq_length: int | None = None  # None: the longest the base model accepts (MiniLM: 512 tokens)
     multitask_sampler: MultiTaskSampler = "round_robin"

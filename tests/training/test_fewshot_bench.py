@@ -102,6 +102,11 @@ def test_benchmark_writes_json_and_markdown_and_merges(tmp_path: Path) -> None:
         runs = [r for r in setfit if r["self_trained"] is self_trained]
         assert sorted((r["dataset"], r["method"], r["label_set"]) for r in runs) == expected
         assert all(("+ self-training" in r["label"]) is self_trained for r in runs)
+    timing = {
+        (r["dataset"], r["method"], r["label_set"], r["self_trained"]): r["train_seconds"] for r in setfit
+    }
+    for key in expected:  # the self-trained figure includes the supervised run it continues
+        assert 0 < timing[(*key, False)] <= timing[(*key, True)]
     assert all(r["device_type"] == "cpu" and "<= 2 steps" in r["label"] for r in setfit)
     assert all("+ class names" in r["label"] for r in setfit)  # the head learns the class names too
     summary = {(s["dataset"], s["label"]): s for s in data["summary"]}

@@ -171,7 +171,7 @@ def test_heads_self_train_on_unlabeled_messages(tmp_path: Path) -> None:
     data = mini_training_data(per_class=4, eval_per_class=2)
     pool = ["Karte gestohlen, bitte sperren", "transfer still pending", "limit too low for rent", "hello"]
     data = replace(data, unlabeled_ids=[f"u-{i}" for i in range(4)], unlabeled_texts=pool)
-    config = tiny_config(variant="shared", self_train_per_class=1)
+    config = tiny_config(variant="shared", self_train_per_class=1, self_train_body_epochs=1)
     registry = Registry(tmp_path / "models")
     outcome = train_and_register(data, packaged_model(), config, registry, tmp_path / "scratch")
     reports = outcome.version.manifest["training"]["self_training"]
@@ -189,12 +189,12 @@ def test_heads_self_train_on_unlabeled_messages(tmp_path: Path) -> None:
     assert f"{phase}: {second['steps']} of" in card
 
 
-def test_body_self_training_can_be_switched_off(tmp_path: Path) -> None:
+def test_body_self_training_is_off_by_default(tmp_path: Path) -> None:
     from dataclasses import replace
 
     data = mini_training_data(per_class=4, eval_per_class=2)
     data = replace(data, unlabeled_ids=["u-0", "u-1"], unlabeled_texts=["card stolen", "transfer pending"])
-    config = tiny_config(variant="separate", self_train_per_class=1, self_train_body_epochs=0)
+    config = tiny_config(variant="separate", self_train_per_class=1)
     outcome = train_and_register(data, packaged_model(), config, Registry(tmp_path / "m"), tmp_path / "s")
     manifest = outcome.version.manifest
     assert set(manifest["training"]["self_training"]) == {"queue", "topic"}  # the heads still self-train
