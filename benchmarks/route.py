@@ -10,9 +10,9 @@ guarantee (the lowest threshold whose calibration precision reaches the target),
 Models: `frozen` (the packaged MiniLM, frozen, + the training package's head) and `setfit` (the fine-tuned
 body of `training`, separate model for the one label set, with the training package's defaults; CPU-capped
 unless `full_schedule`). Both heads are `training.heads.fit_head`: logistic regression (C=10) on the labeled
-examples and the intent names in words, with a cross-validated temperature; SetFit self-trains (training
-defaults: the head, then one more body epoch with the head's surest pseudo-labels) on the train rows that are
-neither sampled nor used for calibration.
+examples and the intent names in words, with a cross-validated temperature; SetFit self-trains as training
+does by default (the head; the body too with `self_train_body_epochs`) on the train rows that are neither
+sampled nor used for calibration.
 """
 
 from __future__ import annotations
