@@ -215,8 +215,8 @@ def _setfit(
             with tempfile.TemporaryDirectory(prefix="postroom-bench-") as scratch:
                 unlabeled = [ds.train.texts[i] for i in pool]
                 fit_heads(models, tasks, config, device, unlabeled)
-                self_train_bodies(models, tasks, config, device, Path(scratch), reporter, unlabeled)
-            embedded.clear()  # the bodies changed
+                if self_train_bodies(models, tasks, config, device, Path(scratch), reporter, unlabeled):
+                    embedded.clear()  # new bodies: the test texts are embedded again
         for label_set, (classes, y_test) in tests.items():
             key = models.body_of[label_set]
             if key not in embedded:

@@ -123,6 +123,7 @@ def fit_heads(
         models.heads[task.name], report = fit_self_trained_head(labeled, extra, pool, config)
         if self_train:
             models.self_training[task.name] = report
+        if self_train and config.self_train_body_epochs:  # what self_train_bodies trains on
             head = models.heads[task.name]
             proba = aligned_proba(head, pool, int(max(head.classes_)) + 1)
             rows = most_confident(proba, config.self_train_per_class)
@@ -138,16 +139,17 @@ def self_train_bodies(
     workdir: Path,
     reporter: Reporter | None = None,
     unlabeled: Sequence[str] = (),
-) -> None:
+) -> bool:
     """Fine-tune every body again, `config.self_train_body_epochs` epochs on its label sets' labeled texts
     plus the unlabeled texts their self-trained heads are surest of (`self_train_per_class` per predicted
     class, with their pseudo-labels), then fit the heads again (self-trained too) on the new embeddings.
 
     Needs the pseudo-labels `fit_heads` leaves when given `unlabeled`; without them (no unlabeled texts,
-    self-training off) nothing changes. Measured on BANKING77: docs/training.md.
+    self-training off) nothing changes. Returns whether the bodies changed. Measured on BANKING77:
+    docs/training.md.
     """
     if not config.self_train_body_epochs or not all(t.name in models.pseudo_labels for t in tasks):
-        return
+        return False
     epochs = config.with_overrides(epochs=config.self_train_body_epochs)
     for key, body in models.bodies.items():
         own = [t for t in tasks if models.body_of[t.name] == key]
@@ -163,6 +165,7 @@ def self_train_bodies(
         pseudo = sum(len(models.pseudo_labels[t.name][0]) for t in own)
         models.reports.append(replace(report, pseudo_labeled=pseudo))
     fit_heads(models, tasks, config, device, unlabeled)
+    return True
 
 
 def train_separate(
