@@ -24,7 +24,10 @@ def bench_route(
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = "0,1,2,3,4",
     models: Annotated[str, typer.Option(help="frozen, setfit or both.")] = "frozen,setfit",
     setfit_seeds: Annotated[str | None, typer.Option(help="Seeds for setfit (default: --seeds).")] = None,
-    calibration_per_class: Annotated[int, typer.Option(help="Calibration examples per intent.")] = 100,
+    calibration_fraction: Annotated[
+        float,
+        typer.Option(help="Share of each intent's train messages outside the sample used for calibration."),
+    ] = 0.5,
     target_precision: Annotated[float, typer.Option()] = 0.95,
     confidence: Annotated[float, typer.Option()] = 0.9,
     full: Annotated[bool, typer.Option("--full", help="No CPU step cap (GPU runs).")] = False,
@@ -54,7 +57,7 @@ def bench_route(
         seeds=_ints(seeds),
         models=[m.strip() for m in models.split(",") if m.strip()],
         setfit_seeds=_ints(setfit_seeds) if setfit_seeds else None,
-        calibration_per_class=calibration_per_class,
+        calibration_fraction=calibration_fraction,
         target_precision=target_precision,
         confidence=confidence,
         full_schedule=full,
@@ -62,6 +65,8 @@ def bench_route(
         base_model=settings.resolved_base_model(),
         cache_dir=settings.data_dir / "cache",
     )
+    if not 0.0 < calibration_fraction < 1.0:
+        raise typer.BadParameter(f"--calibration-fraction must be in (0, 1), got {calibration_fraction}")
     unknown = set(options.models) - {"frozen", "setfit"}
     if unknown:
         raise typer.BadParameter(f"unknown model(s) {sorted(unknown)}: use frozen and/or setfit")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -34,6 +32,7 @@ from labeling.select import (
     select_random,
     select_uncertain,
 )
+from postroom.machine import describe, one_line
 
 STRATEGIES = ("random", "postroom", "stratified")
 # `stratified` draws exactly N per class at random: it needs the labels before labeling, so it is no option in
@@ -175,22 +174,6 @@ def run_strategy(data: Dataset, strategy: str, seed: int, config: BenchConfig) -
     return results
 
 
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return info
-
-
 def run_benchmark(
     data: Dataset,
     config: BenchConfig,
@@ -239,7 +222,7 @@ def write_report(
         "benchmark": "labeling",
         "command": command,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": describe(),
         **extra,
         **result,
     }
@@ -251,8 +234,7 @@ def write_report(
         "",
         f"Command: `{command}`  ",
         f"Date: {payload['date']}  ",
-        f"Machine: {payload['machine'].get('cpu', '?')}, {payload['machine']['cpus']} CPUs, "
-        f"Python {payload['machine']['python']}  ",
+        f"Machine: {one_line(payload['machine'])}, Python {payload['machine']['python']}  ",
         f"Data: {extra.get('dataset', '?')}; pool {result['pool']} training queries, "
         f"test {result['test']}, {result['classes']} classes  ",
         f"Learner: {extra.get('learner', '?')}  ",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ from sqlalchemy import select
 
 from postroom.errors import PostroomError
 from postroom.latency import percentiles
+from postroom.machine import describe, one_line
 from postroom.settings import Settings
 from postroom.store.models import Message
 from serving.artifacts import read_export
@@ -60,30 +60,11 @@ class BenchOptions:
 
 
 def machine() -> dict[str, Any]:
-    """The machine the figures come from."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
-    except OSError:
-        pass
+    """The machine the figures come from, with its ONNX Runtime."""
     import onnxruntime as ort
 
     return {
-        "cpu": cpu,
-        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "memory": memory,
-        "os": platform.platform(),
-        "python": platform.python_version(),
+        **describe(),
         "onnxruntime": ort.__version__,
         "onnxruntime_providers": ort.get_available_providers(),
         "gpu": None,
@@ -406,7 +387,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"Command: `{report['command']}` — {report['date']}",
         "",
-        f"Machine: {m['cpu']}, {m['cores_usable']} usable cores, {m['memory']}, {m['os']}, "
+        f"Machine: {one_line(m)}, {m['os']}, "
         f"Python {m['python']}, "
         f"ONNX Runtime {m['onnxruntime']} ({', '.join(m['onnxruntime_providers'])}). Device of every figure: "
         f"**{report['device']}**"

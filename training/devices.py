@@ -10,6 +10,7 @@ import platform
 from dataclasses import dataclass
 from typing import Any
 
+from postroom.machine import cpu_features, cpu_model
 from training.config import TrainConfig
 from training.errors import TrainingError
 
@@ -45,18 +46,6 @@ def resolve_device(config: TrainConfig) -> DeviceChoice:
     return DeviceChoice("cuda", precision, torch.cuda.get_device_name(0))
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or the platform's processor string)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_info() -> dict[str, Any]:
     """CPU, cores, GPU and library versions, for benchmark reports and manifests."""
     import sentence_transformers
@@ -67,6 +56,7 @@ def machine_info() -> dict[str, Any]:
 
     info: dict[str, Any] = {
         "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),

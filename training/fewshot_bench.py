@@ -238,7 +238,8 @@ def _setfit(
 
 def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = None) -> dict[str, Any]:
     """Run the protocol, merge into `<out_dir>/fewshot.json`, render `fewshot.md`; returns the merged data."""
-    from training.devices import cpu_model, machine_info, resolve_device
+    from postroom.machine import cpu_model
+    from training.devices import machine_info, resolve_device
     from training.setfit_trainer import load_base
 
     reporter = reporter or NullReporter()

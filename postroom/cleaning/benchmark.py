@@ -36,6 +36,7 @@ from typing import Any
 
 from postroom.cleaning.language import LANGUAGES, detect_language
 from postroom.cleaning.pipeline import clean_with_trace, extract_body
+from postroom.machine import describe, one_line
 
 FORMATS = {"plain": "text", "html": "html", "eml": "rfc822"}
 GROUPS = (
@@ -458,9 +459,7 @@ def _display_path(path: Path) -> str:
 
 
 def _machine() -> str:
-    cpus = os.cpu_count()
-    processor = platform.processor() or platform.machine() or "?"
-    return f"{platform.platform()}, Python {platform.python_version()}, {cpus} CPU(s), {processor}"
+    return f"{platform.platform()}, Python {platform.python_version()}, {one_line(describe())}"
 
 
 def run_clean_benchmark(fixtures: Path, out_dir: Path, command: str) -> dict[str, Any]:

@@ -6,7 +6,10 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.route import PARTIAL_FILE, RouteOptions, run_route_benchmark
+import numpy as np
+import pytest
+
+from benchmarks.route import PARTIAL_FILE, RouteOptions, run_route_benchmark, stratified_fraction
 from postroom.settings import get_settings
 from tests.conftest import SHARED_DATA
 
@@ -39,7 +42,7 @@ def _options(tmp: Path, data: Path, **changes: object) -> RouteOptions:
         "shots": [8],
         "seeds": [0, 1],
         "models": ["frozen"],
-        "calibration_per_class": 40,
+        "calibration_fraction": 0.5,
         "base_model": get_settings().resolved_base_model(),
         "cache_dir": tmp / "cache",
     }
@@ -53,7 +56,7 @@ def test_route_benchmark_writes_results_and_resumes(tmp_path: Path) -> None:
     runs = [(r["model"], r["shots"], r["seed"]) for r in result["runs"]]
     assert runs == [("frozen", 8, 0), ("frozen", 8, 1)]
     for run in result["runs"]:
-        assert run["calibration_size"] == INTENTS * 40
+        assert run["calibration_size"] == INTENTS * 26  # half of the 52 train messages outside the sample
         pooled = run["pooled_guaranteed"]
         assert 0.0 <= pooled["coverage"] <= 1.0
         assert {c["class"] for c in run["per_class_guaranteed"]["per_class"]} <= set(
@@ -61,7 +64,15 @@ def test_route_benchmark_writes_results_and_resumes(tmp_path: Path) -> None:
             for line in (data / "banking77" / "banking77_test.jsonl").read_text().splitlines()
         )
     strategies = {row["strategy"] for row in result["summary"]}
-    assert strategies == {"per_class_guaranteed", "pooled_guaranteed", "global_threshold_no_guarantee"}
+    assert strategies == {
+        "per_class_guaranteed",
+        "pooled_guaranteed",
+        "global_threshold_no_guarantee",
+        "global_threshold_hindsight",
+    }
+    for run in result["runs"]:  # the ceiling: its test precision reaches the target whenever it answers
+        ceiling = run["global_threshold_hindsight"]
+        assert ceiling["auto"] == 0 or ceiling["precision"] >= 0.95
     assert (options.out_dir / "route.json").is_file() and "| frozen | 8 |" in (
         options.out_dir / "route.md"
     ).read_text()
@@ -78,12 +89,42 @@ def test_route_benchmark_writes_results_and_resumes(tmp_path: Path) -> None:
 
     # Other options (another calibration size) never reuse those runs.
     partial.write_text(json.dumps(fingerprint))
-    other = run_route_benchmark(_options(tmp_path, data, calibration_per_class=30))
+    other = run_route_benchmark(_options(tmp_path, data, calibration_fraction=0.25))
     assert all(r["accuracy"] >= 0 for r in other["runs"])
-    assert all(r["calibration_size"] == INTENTS * 30 for r in other["runs"])
+    assert all(r["calibration_size"] == INTENTS * 13 for r in other["runs"])
 
 
 def _fingerprint_of(options: RouteOptions) -> dict:
     from benchmarks.route import _fingerprint
 
     return _fingerprint(options)
+
+
+def test_stratified_fraction_keeps_the_class_mix() -> None:
+    rows = np.arange(100, 200)
+    labels = np.array([0] * 80 + [1] * 15 + [2] * 5)
+    picked = stratified_fraction(rows, labels, 0.4, seed=3)
+    assert sorted(picked.tolist()) == picked.tolist() and set(picked) <= set(rows)
+    counts = np.bincount(labels[np.searchsorted(rows, picked)], minlength=3)
+    assert counts.tolist() == [32, 6, 2]
+    assert not np.array_equal(picked, stratified_fraction(rows, labels, 0.4, seed=4))  # at random
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.5])
+def test_stratified_fraction_refuses_a_fraction_outside_0_1(fraction: float) -> None:
+    with pytest.raises(ValueError, match="in \\(0, 1\\)"):
+        stratified_fraction(np.arange(4), np.zeros(4, dtype=int), fraction, seed=0)
+
+
+def test_cli_refuses_a_calibration_fraction_outside_0_1(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from postroom.cli import app, register_components
+
+    register_components()
+    result = CliRunner().invoke(
+        app, ["bench", "route", "--calibration-fraction", "1.5", "--out-dir", str(tmp_path / "out")]
+    )
+    assert result.exit_code != 0
+    assert "--calibration-fraction must be in (0, 1), got 1.5" in result.output
+    assert not (tmp_path / "out").exists()

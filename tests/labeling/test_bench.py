@@ -27,7 +27,7 @@ def test_benchmark_runs_both_strategies_and_writes_json_and_markdown(tmp_path: P
     assert result["results"]["postroom"]["1"]["classes_covered_mean"] >= 5  # clusters cover the classes
     json_path, md_path = write_report(result, tmp_path, "postroom bench labeling", {"dataset": "tiny"})
     saved = json.loads(json_path.read_text())
-    assert saved["command"] == "postroom bench labeling" and saved["machine"]["cpus"] >= 1
+    assert saved["command"] == "postroom bench labeling" and saved["machine"]["cores_usable"] >= 1
     text = md_path.read_text()
     assert "| postroom |" in text and "| random |" in text and "1/class (6 labels)" in text
 

@@ -44,6 +44,7 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
         "device": "CPU",
         "machine": {
             "cpu": "AMD EPYC",
+            "cpu_features": ["avx2", "avx512_vnni"],
             "cores_usable": 2,
             "memory": "24 GiB",
             "os": "Linux",
@@ -74,7 +75,7 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
         },
     }
     text = render_markdown(report)
-    assert "AMD EPYC, 2 usable cores" in text and "**CPU**" in text
+    assert "AMD EPYC (avx2, avx512_vnni), 2 usable cores" in text and "**CPU**" in text
     assert "| onnx-int8 (not published) | banking77 | 10.0 |" in text
     assert "queue 99.00% (99/100)" in text
     assert "| 1 | 10 | 0 | 12.0 | 20.0 | 30.0 | 80.0 |" in text
