@@ -27,7 +27,7 @@ def bench_route(
     calibration_fraction: Annotated[
         float,
         typer.Option(help="Share of each intent's train messages outside the sample used for calibration."),
-    ] = 0.5,
+    ] = 0.8,
     target_precision: Annotated[float, typer.Option()] = 0.95,
     confidence: Annotated[float, typer.Option()] = 0.9,
     full: Annotated[bool, typer.Option("--full", help="No CPU step cap (GPU runs).")] = False,

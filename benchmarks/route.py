@@ -48,7 +48,7 @@ class RouteOptions:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     models: list[str] = field(default_factory=lambda: ["frozen", "setfit"])
     setfit_seeds: list[int] | None = None  # None: the same seeds as `seeds`
-    calibration_fraction: float = 0.5  # of each intent's train rows outside the sample
+    calibration_fraction: float = 0.8  # of each intent's train rows outside the sample
     target_precision: float = 0.95
     confidence: float = 0.9
     full_schedule: bool = False

@@ -46,6 +46,12 @@ def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
     return [f for f in INFERENCE_FEATURES if f in flags]
 
 
+def cpu_generation(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """`family 26 model 2`: tells apart CPUs sold under one name (AMD's family 25 is Zen 3/4, 26 is Zen 5)."""
+    family, model = _cpuinfo_field("cpu family", cpuinfo), _cpuinfo_field("model", cpuinfo)
+    return f"family {family} model {model}" if family and model else None
+
+
 def usable_cores() -> int:
     """Cores this process may run on (its affinity mask; a container's CPU share can be smaller still)."""
     if hasattr(os, "sched_getaffinity"):
@@ -63,6 +69,7 @@ def describe() -> dict[str, Any]:
     """The machine, for benchmark reports."""
     return {
         "cpu": cpu_model(),
+        "cpu_generation": cpu_generation(),
         "cpu_features": cpu_features(),
         "cores_usable": usable_cores(),
         "memory": memory(),
@@ -72,9 +79,10 @@ def describe() -> dict[str, Any]:
 
 
 def one_line(info: dict[str, Any]) -> str:
-    """`AMD EPYC (avx2, avx512_vnni), 2 usable cores, 24 GiB` from `describe()`'s dict."""
+    """`AMD EPYC, family 26 model 2 (avx2, avx512_vnni), 2 usable cores, 24 GiB` from `describe()`'s dict."""
     features = ", ".join(info.get("cpu_features") or []) or "no AVX2"
-    parts = [f"{info.get('cpu', '?')} ({features})", f"{info.get('cores_usable', '?')} usable cores"]
+    cpu = ", ".join(str(x) for x in (info.get("cpu", "?"), info.get("cpu_generation")) if x)
+    parts = [f"{cpu} ({features})", f"{info.get('cores_usable', '?')} usable cores"]
     if info.get("memory"):
         parts.append(str(info["memory"]))
     return ", ".join(parts)

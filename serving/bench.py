@@ -21,14 +21,18 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import URL, create_engine, make_url, select
+from sqlalchemy import text as sql
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from postroom.errors import PostroomError
 from postroom.latency import percentiles
@@ -57,6 +61,7 @@ class BenchOptions:
     concurrency: tuple[int, ...] = (1, 8)
     throughput_n: int = 960
     rounds: int = 3
+    http_database_url: str | None = None  # PostgreSQL: HTTP measured there too, in a scratch schema
 
 
 def machine() -> dict[str, Any]:
@@ -208,45 +213,108 @@ def _agreement(reference: dict, candidate: dict) -> dict[str, dict[str, Any]]:
     return out
 
 
+def postgres_url(database_url: str) -> URL:
+    """The parsed `--http-database-url`: PostgreSQL only (SQLite is always a scratch file of the benchmark).
+
+    Raises:
+        PostroomError: not a database URL, or not PostgreSQL.
+    """
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        raise PostroomError("--http-database-url is not a database URL") from None
+    if url.get_backend_name() != "postgresql":
+        raise PostroomError(f"--http-database-url must be a PostgreSQL URL, got {url.get_backend_name()}")
+    return url
+
+
+@contextmanager
+def scratch_store(work: Path, database_url: str | None = None) -> Iterator[str]:
+    """A migrated, empty store for the benchmark: SQLite in `work`, or a schema of its own in the PostgreSQL
+    database `database_url` (dropped afterwards: nothing already there is touched)."""
+    from postroom.store import create_store_engine, migrate
+
+    if database_url is None:
+        url = f"sqlite:///{work / 'bench.db'}"
+        engine = create_store_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
+        return
+    base = postgres_url(database_url)
+    schema = f"postroom_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as connection:
+            connection.execute(sql(f'CREATE SCHEMA "{schema}"'))
+    except SQLAlchemyError as exc:
+        admin.dispose()
+        raise PostroomError(
+            f"cannot create a scratch schema in {base.render_as_string()}: {type(exc).__name__}"
+        ) from None
+    try:
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+        engine = create_store_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sql(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def _http(
-    export_path: Path, texts: dict[str, list[str]], options: BenchOptions, work: Path, log: Log
+    export_path: Path,
+    texts: dict[str, list[str]],
+    options: BenchOptions,
+    work: Path,
+    log: Log,
+    database_url: str | None = None,
 ) -> dict:
     """Start uvicorn on a scratch store holding the texts as messages; time /v1/classify by ID."""
     from postroom.ingest.records import IncomingMessage
     from postroom.ingest.service import ingest_one
-    from postroom.store import create_store_engine, migrate, session_factory
+    from postroom.store import create_store_engine, session_factory
     from serving.auth import add_key
 
-    url = f"sqlite:///{work / 'bench.db'}"
-    engine = create_store_engine(url)
-    migrate(engine)
-    ids: list[str] = []
-    with session_factory(engine)() as session:
-        for name, items in texts.items():
-            for index, text in enumerate(items[: options.http_requests]):
-                message_id = f"bench-{name}-{index:05d}"
-                ingest_one(session, IncomingMessage(message_id, text, "text", "bench"), source="bench")
-                ids.append(message_id)
-        session.commit()
-    engine.dispose()
-    key = add_key(work / "keys.json", "bench", "router")
-    env = {
-        "POSTROOM_DATABASE_URL": url,
-        "POSTROOM_DATA_DIR": str(work / "data"),
-        "POSTROOM_SERVE_MODEL": str(export_path),
-        "POSTROOM_SERVE_THREADS": str(options.threads),
-        "POSTROOM_SERVE_PROVIDER": "cpu",
-        "POSTROOM_API_KEYS_FILE": str(work / "keys.json"),
-        "POSTROOM_SERVE_WATCH_SECONDS": "0",
-        "POSTROOM_LOG_LEVEL": "WARNING",
-    }
-    with running_service(env) as service:
-        headers = {"Authorization": f"Bearer {key}"}
-        results: dict[str, Any] = {"model": service.model, "messages": len(ids), "concurrency": {}}
-        for clients in options.concurrency:
-            log(f"HTTP /v1/classify with {clients} concurrent client(s)")
-            results["concurrency"][str(clients)] = _load(service.url, headers, ids, clients)
-        return results
+    with scratch_store(work, database_url) as url:
+        engine = create_store_engine(url)
+        ids: list[str] = []
+        with session_factory(engine)() as session:
+            for name, items in texts.items():
+                for index, text in enumerate(items[: options.http_requests]):
+                    message_id = f"bench-{name}-{index:05d}"
+                    ingest_one(session, IncomingMessage(message_id, text, "text", "bench"), source="bench")
+                    ids.append(message_id)
+            session.commit()
+        engine.dispose()
+        key = add_key(work / "keys.json", "bench", "router")
+        env = {
+            "POSTROOM_DATABASE_URL": url,
+            "POSTROOM_DATA_DIR": str(work / "data"),
+            "POSTROOM_SERVE_MODEL": str(export_path),
+            "POSTROOM_SERVE_THREADS": str(options.threads),
+            "POSTROOM_SERVE_PROVIDER": "cpu",
+            "POSTROOM_API_KEYS_FILE": str(work / "keys.json"),
+            "POSTROOM_SERVE_WATCH_SECONDS": "0",
+            "POSTROOM_LOG_LEVEL": "WARNING",
+        }
+        with running_service(env) as service:
+            headers = {"Authorization": f"Bearer {key}"}
+            store = make_url(url).get_backend_name()
+            results: dict[str, Any] = {
+                "model": service.model,
+                "store": store,
+                "messages": len(ids),
+                "concurrency": {},
+            }
+            for clients in options.concurrency:
+                log(f"HTTP /v1/classify on {store} with {clients} concurrent client(s)")
+                results["concurrency"][str(clients)] = _load(service.url, headers, ids, clients)
+            return results
 
 
 def _text_set(message_id: str) -> str:
@@ -297,6 +365,8 @@ def run_serve_benchmark(
     settings: Settings, options: BenchOptions, out_dir: Path, command: str, log: Log
 ) -> dict[str, Any]:
     """Run the whole benchmark; write serve.json and serve.md into `out_dir`; return the results."""
+    if options.http_database_url:
+        postgres_url(options.http_database_url)  # refuse a wrong URL before minutes of measuring
     source = resolve_source(settings.registry_dir, options.model)
     manifest = read_export(source.path)
     version_dir = Registry(settings.registry_dir).get(manifest.version).path
@@ -323,6 +393,9 @@ def run_serve_benchmark(
                 backends.append(raw)
         log("HTTP")
         http = _http(source.path, texts, options, work, log)
+        http_postgresql = None
+        if options.http_database_url:
+            http_postgresql = _http(source.path, texts, options, work, log, options.http_database_url)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     providers = choose_providers("auto")
@@ -362,6 +435,7 @@ def run_serve_benchmark(
         },
         "backends": [{k: v for k, v in b.items() if k != "labels"} for b in backends],
         "http": http,
+        **({"http_postgresql": http_postgresql} if http_postgresql else {}),
     }
     base = torch_result["sets"]
     for b in report["backends"]:
@@ -435,13 +509,31 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{r['batch_throughput_ratio']}× | {shown} |"
             )
             shown = ""
-    http = report["http"]
-    lines += [
+    lines += _http_lines(report["http"])
+    if report.get("http_postgresql"):
+        lines += _http_lines(report["http_postgresql"])
+    lines += ["", "Variants of the export:", ""]
+    for name, v in report["model"]["variants"].items():
+        margin = v.get("second_look_margin")
+        look = f" Rows whose top two probabilities differ by less than {margin} run again on fp32."
+        look = look if margin else ""
+        lines.append(f"- {name}: {v['reason']}{look}")
+    return "\n".join(lines) + "\n"
+
+
+STORE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def _http_lines(http: dict[str, Any]) -> list[str]:
+    """The HTTP section of serve.md for one store."""
+    store = STORE_NAMES.get(http.get("store", "sqlite"), http.get("store", "sqlite"))
+    lines = [
         "",
-        f"## HTTP `/v1/classify` on loopback (uvicorn, 1 worker, variant {http['model']['variant']}, "
-        f"{http['model']['provider']})",
+        f"## HTTP `/v1/classify` on loopback, {store} (uvicorn, 1 worker, variant "
+        f"{http['model']['variant']}, {http['model']['provider']})",
         "",
-        "Each request reads the message from SQLite, classifies it, stores the prediction and the decision.",
+        f"Each request reads the message from {store}, classifies it, stores the prediction and the "
+        "decision.",
         "",
         "| clients | requests | errors | p50 ms | p95 ms | p99 ms | req/s |",
         "|---:|---:|---:|---:|---:|---:|---:|",
@@ -449,8 +541,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for clients, r in http["concurrency"].items():
         lines.append(
             f"| {clients} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | "
-            f"{r['p99_ms']} | "
-            f"{r['per_second']} |"
+            f"{r['p99_ms']} | {r['per_second']} |"
         )
     sets = sorted({name for r in http["concurrency"].values() for name in r.get("by_text_set", {})})
     if sets:
@@ -461,10 +552,4 @@ def render_markdown(report: dict[str, Any]) -> str:
                 q = r["by_text_set"].get(name)
                 if q:
                     lines.append(f"| {clients} | {name} | {q['p50_ms']} | {q['p95_ms']} | {q['p99_ms']} |")
-    lines += ["", "Variants of the export:", ""]
-    for name, v in report["model"]["variants"].items():
-        margin = v.get("second_look_margin")
-        look = f" Rows whose top two probabilities differ by less than {margin} run again on fp32."
-        look = look if margin else ""
-        lines.append(f"- {name}: {v['reason']}{look}")
-    return "\n".join(lines) + "\n"
+    return lines

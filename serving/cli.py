@@ -245,6 +245,10 @@ def bench_serve(
     http_requests: Annotated[int, typer.Option(help="HTTP requests per text set and concurrency.")] = 300,
     rounds: Annotated[int, typer.Option(help="Measure each backend N times; the best round counts.")] = 3,
     throughput_n: Annotated[int, typer.Option(help="Texts per set for batch throughput.")] = 960,
+    http_database_url: Annotated[
+        str | None,
+        typer.Option(help="A PostgreSQL URL: HTTP is measured there too, in a scratch schema dropped after."),
+    ] = None,
     out_dir: Annotated[Path, typer.Option(help="Where serve.json and serve.md go.")] = Path(
         "docs/benchmarks"
     ),
@@ -265,6 +269,7 @@ def bench_serve(
         http_requests=http_requests,
         rounds=rounds,
         throughput_n=throughput_n,
+        http_database_url=http_database_url,
     )
     command = "postroom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = run_serve_benchmark(

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, inspect, text
 
+from postroom.errors import PostroomError
 from postroom.settings import get_settings
-from serving.bench import BenchOptions, _agreement, percentiles, render_markdown, run_serve_benchmark
+from serving.bench import (
+    BenchOptions,
+    _agreement,
+    percentiles,
+    postgres_url,
+    render_markdown,
+    run_serve_benchmark,
+    scratch_store,
+)
+from tests.conftest import POSTGRES_ENV
 from tests.serving.builders import Exported
 
 
@@ -74,8 +86,11 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
             },
         },
     }
+    report["http_postgresql"] = {**report["http"], "store": "postgresql"}
     text = render_markdown(report)
     assert "AMD EPYC (avx2, avx512_vnni), 2 usable cores" in text and "**CPU**" in text
+    assert "## HTTP `/v1/classify` on loopback, SQLite" in text
+    assert "## HTTP `/v1/classify` on loopback, PostgreSQL" in text
     assert "| onnx-int8 (not published) | banking77 | 10.0 |" in text
     assert "queue 99.00% (99/100)" in text
     assert "| 1 | 10 | 0 | 12.0 | 20.0 | 30.0 | 80.0 |" in text
@@ -116,3 +131,60 @@ def test_bench_end_to_end(
     markdown = (tmp_path / "out" / "serve.md").read_text(encoding="utf-8")
     assert "fp32 second look:" in markdown and "By text set" in markdown
     assert (tmp_path / "out" / "serve.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("sqlite:///store.db", "must be a PostgreSQL URL, got sqlite"),
+        ("not a url", "is not a database URL"),
+    ],
+)
+def test_http_database_url_must_be_postgresql(url: str, reason: str) -> None:
+    with pytest.raises(PostroomError, match=reason):
+        postgres_url(url)
+
+
+def test_cli_refuses_a_non_postgresql_url_before_measuring(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from postroom.cli import app, register_components
+
+    register_components()
+    result = CliRunner().invoke(
+        app, ["bench", "serve", "--http-database-url", "sqlite:///x.db", "--out-dir", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1
+    assert "must be a PostgreSQL URL, got sqlite" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_scratch_store_is_migrated_and_leaves_nothing_behind(
+    backend: str, store_url: str, tmp_path: Path
+) -> None:
+    """SQLite: a file of the benchmark's own. PostgreSQL (where the test database is set): a schema of its
+    own in the given database, dropped afterwards. `store_url` only selects the backend here."""
+    if backend == "sqlite":
+        with scratch_store(tmp_path) as url:
+            engine = create_engine(url)
+            assert "messages" in inspect(engine).get_table_names()
+            engine.dispose()
+        assert (tmp_path / "bench.db").is_file()
+        return
+    admin = create_engine(os.environ[POSTGRES_ENV])
+
+    def schemas() -> set[str]:
+        with admin.connect() as connection:
+            rows = connection.execute(text("SELECT schema_name FROM information_schema.schemata"))
+            return {r[0] for r in rows if r[0].startswith("postroom_bench_")}
+
+    before = schemas()
+    with scratch_store(tmp_path, os.environ[POSTGRES_ENV]) as url:
+        (schema,) = schemas() - before
+        engine = create_engine(url)
+        with engine.connect() as connection:  # the store's tables are in the scratch schema
+            assert connection.execute(text("SELECT current_schema()")).scalar() == schema
+        assert "messages" in inspect(engine).get_table_names(schema=schema)
+        engine.dispose()
+    assert schemas() == before
+    admin.dispose()
