@@ -34,6 +34,9 @@ def bench_route(
     cpu_max_steps: Annotated[
         int | None, typer.Option(help="SetFit step cap on CPU (default: the training default).")
     ] = None,
+    self_train_rounds: Annotated[
+        int | None, typer.Option(help="SetFit head self-training rounds (0: off; default: as training).")
+    ] = None,
     data_root: Annotated[Path, typer.Option(help="The shared datasets.")] = SHARED_DATA,
     out_dir: Annotated[Path, typer.Option(help="Where route.json and route.md go.")] = Path(
         "docs/benchmarks"
@@ -62,6 +65,7 @@ def bench_route(
         confidence=confidence,
         full_schedule=full,
         cpu_max_steps=cpu_max_steps,
+        self_train_rounds=self_train_rounds,
         base_model=settings.resolved_base_model(),
         cache_dir=settings.data_dir / "cache",
     )

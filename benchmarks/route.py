@@ -53,6 +53,7 @@ class RouteOptions:
     confidence: float = 0.9
     full_schedule: bool = False
     cpu_max_steps: int | None = None  # None: the training package's default CPU cap
+    self_train_rounds: int | None = None  # SetFit's head self-training rounds; None: the training default
     base_model: str = ""
     cache_dir: Path | None = None  # frozen embeddings are kept here between runs
 
@@ -122,6 +123,7 @@ def _setfit_proba(
     seed: int,
     full: bool,
     cpu_max_steps: int | None = None,
+    self_train_rounds: int | None = None,
 ) -> Probabilities:
     from training.config import TrainConfig
     from training.contrastive import LabeledTexts, encode
@@ -129,7 +131,9 @@ def _setfit_proba(
     from training.heads import aligned_proba
     from training.setfit_trainer import train_separate
 
-    config = TrainConfig(seed=seed, variant="separate").with_overrides(cpu_max_steps=cpu_max_steps)
+    config = TrainConfig(seed=seed, variant="separate").with_overrides(
+        cpu_max_steps=cpu_max_steps, self_train_rounds=self_train_rounds
+    )
     if full:
         config = config.full_schedule()
     device = resolve_device(config)
@@ -153,6 +157,9 @@ def _setfit_proba(
         "capped": report.capped,
         "loss": config.loss,
         "self_training_steps": sum(r.steps for r in models.reports if r.pseudo_labeled),
+        "head_self_training": (
+            models.self_training[LABEL_SET].to_dict() if LABEL_SET in models.self_training else None
+        ),
     }
     return Probabilities(
         aligned_proba(head, encode(body, cal, config, device), k),
@@ -257,6 +264,7 @@ def run_one(
             seed,
             options.full_schedule,
             options.cpu_max_steps,
+            options.self_train_rounds,
         )
     y_cal = y_all[cal_rows]
     cal_pred = probs.calibration.argmax(axis=1)
@@ -370,7 +378,13 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"Target precision {o['target_precision']} at confidence {o['confidence']}; calibration: "
         f"{o['calibration_fraction']:.0%} of every intent's train messages outside the sample (the rest is "
         "the self-training pool); test: the test split (3,080 messages, 40 per intent). Every intent is "
-        "treated as having a template.",
+        "treated as having a template. SetFit's head self-training: "
+        + (
+            "the training default (rounds on the pool)"
+            if o.get("self_train_rounds") is None
+            else f"{o['self_train_rounds']} round(s)" + (" (off)" if o["self_train_rounds"] == 0 else "")
+        )
+        + ".",
         "",
         "Strategies:",
         *[f"- `{name}`: {text}" for name, text in STRATEGIES.items()],
@@ -450,7 +464,14 @@ def run_route_benchmark(options: RouteOptions) -> dict[str, Any]:
 
 PARTIAL_FILE = "route.partial.json"
 # Options that change a run's result: a partial file written with other values is not resumed.
-RUN_OPTIONS = ("calibration_fraction", "target_precision", "confidence", "full_schedule", "cpu_max_steps")
+RUN_OPTIONS = (
+    "calibration_fraction",
+    "target_precision",
+    "confidence",
+    "full_schedule",
+    "cpu_max_steps",
+    "self_train_rounds",
+)
 
 
 def log(message: str) -> None:

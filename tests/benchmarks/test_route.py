@@ -128,3 +128,16 @@ def test_cli_refuses_a_calibration_fraction_outside_0_1(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "--calibration-fraction must be in (0, 1), got 1.5" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_self_training_rounds_are_part_of_a_run_and_of_the_report(tmp_path: Path) -> None:
+    from benchmarks.route import _fingerprint, render_markdown
+
+    options = _options(tmp_path, tmp_path)
+    assert _fingerprint(options)["self_train_rounds"] is None
+    assert _fingerprint(_options(tmp_path, tmp_path, self_train_rounds=0))["self_train_rounds"] == 0
+    result = {"command": "c", "date": "d", "machine": "m", "options": {}, "summary": []}
+    for rounds, shown in ((None, "the training default"), (0, "0 round(s) (off)"), (2, "2 round(s).")):
+        result["options"] = {"target_precision": 0.95, "confidence": 0.9, "calibration_fraction": 0.8}
+        result["options"]["self_train_rounds"] = rounds
+        assert f"SetFit's head self-training: {shown}" in render_markdown(result)
