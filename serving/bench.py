@@ -291,7 +291,8 @@ def _http(
                     ids.append(message_id)
             session.commit()
         engine.dispose()
-        key = add_key(work / "keys.json", "bench", "router")
+        store = make_url(url).get_backend_name()
+        key = add_key(work / "keys.json", f"bench-{store}", "router")  # one key per store measured
         env = {
             "POSTROOM_DATABASE_URL": url,
             "POSTROOM_DATA_DIR": str(work / "data"),
@@ -304,7 +305,6 @@ def _http(
         }
         with running_service(env) as service:
             headers = {"Authorization": f"Bearer {key}"}
-            store = make_url(url).get_backend_name()
             results: dict[str, Any] = {
                 "model": service.model,
                 "store": store,

@@ -116,6 +116,7 @@ def test_bench_end_to_end(
         throughput_n=16,
         rounds=1,
         threads=1,
+        http_database_url=os.environ.get(POSTGRES_ENV),  # CI: the HTTP part on PostgreSQL as well
     )
     report = run_serve_benchmark(get_settings(), options, tmp_path / "out", "test", log=lambda _m: None)
     assert {b["backend"] for b in report["backends"]} >= {"torch", "onnx-fp32", "onnx-optimized"}
@@ -131,6 +132,11 @@ def test_bench_end_to_end(
     markdown = (tmp_path / "out" / "serve.md").read_text(encoding="utf-8")
     assert "fp32 second look:" in markdown and "By text set" in markdown
     assert (tmp_path / "out" / "serve.json").is_file()
+    if options.http_database_url:  # a second store, a second key, the same requests
+        postgres = report["http_postgresql"]
+        assert postgres["store"] == "postgresql" and postgres["messages"] == report["http"]["messages"]
+        assert all(r["errors"] == 0 for r in postgres["concurrency"].values())
+        assert "on loopback, PostgreSQL" in markdown
 
 
 @pytest.mark.parametrize(
