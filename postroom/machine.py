@@ -23,10 +23,10 @@ INFERENCE_FEATURES = (
 )
 
 
-def _cpuinfo_field(name: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
-    """The value of the first `name : value` line of /proc/cpuinfo (None where there is none)."""
+def _proc_field(name: str, path: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The value of the first `name : value` line of a /proc file (None where there is none)."""
     try:
-        with cpuinfo.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8") as handle:
             for line in handle:
                 if line.split(":", 1)[0].strip() == name:
                     return line.split(":", 1)[1].strip()
@@ -37,18 +37,18 @@ def _cpuinfo_field(name: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str | No
 
 def cpu_model() -> str:
     """The CPU's model name (or the platform's processor string where /proc/cpuinfo is missing)."""
-    return _cpuinfo_field("model name") or platform.processor() or platform.machine() or "?"
+    return _proc_field("model name") or platform.processor() or platform.machine() or "?"
 
 
 def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
     """The inference-relevant instruction sets this CPU has, in `INFERENCE_FEATURES` order."""
-    flags = set((_cpuinfo_field("flags", cpuinfo) or "").split())
+    flags = set((_proc_field("flags", cpuinfo) or "").split())
     return [f for f in INFERENCE_FEATURES if f in flags]
 
 
 def cpu_generation(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
     """`family 26 model 2`: tells apart CPUs sold under one name (AMD's family 25 is Zen 3/4, 26 is Zen 5)."""
-    family, model = _cpuinfo_field("cpu family", cpuinfo), _cpuinfo_field("model", cpuinfo)
+    family, model = _proc_field("cpu family", cpuinfo), _proc_field("model", cpuinfo)
     return f"family {family} model {model}" if family and model else None
 
 
@@ -61,7 +61,7 @@ def usable_cores() -> int:
 
 def memory() -> str | None:
     """Total memory, e.g. `24 GiB` (None where /proc/meminfo is missing)."""
-    total = _cpuinfo_field("MemTotal", Path("/proc/meminfo"))
+    total = _proc_field("MemTotal", Path("/proc/meminfo"))
     return f"{int(total.split()[0]) / 1024 / 1024:.0f} GiB" if total else None
 
 
