@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from router.bounds import binomial_cdf
+from router.confidence import LabeledReference, Signals, normalised, suggest_learned
 from router.pooled import suggest_pooled
 from router.suggest import CalibrationExamples, suggest_for_set
 
@@ -59,11 +60,21 @@ class RouteOptions:
 
 
 @dataclass(frozen=True)
+class LearnedInputs:
+    """What the learned confidence (router.confidence) reads besides the head's probabilities."""
+
+    calibration: Signals
+    test: Signals
+    reference: LabeledReference
+
+
+@dataclass(frozen=True)
 class Probabilities:
     calibration: np.ndarray  # (n_cal, k)
     test: np.ndarray  # (n_test, k)
     train_seconds: float
     meta: dict[str, Any]
+    learned: LearnedInputs | None = None
 
 
 def _frozen(
@@ -111,44 +122,64 @@ def _unlabeled_rows(n_train: int, train_rows: list[int], cal_rows: np.ndarray, s
     return unlabeled_pool(n_train, [*train_rows, *cal_rows.tolist()], TrainConfig().self_train_pool_max, seed)
 
 
-def _setfit_proba(
-    base_model: str,
-    texts: list[str],
+@dataclass(frozen=True)
+class SetFitEmbeddings:
+    """What the fine-tuned body makes of every text a run needs: heads are cheap to fit on these."""
+
+    train: np.ndarray  # the labeled sample
+    names: np.ndarray  # the class texts
+    pool: np.ndarray  # the self-training pool
+    calibration: np.ndarray
+    test: np.ndarray
+    train_seconds: float
+    meta: dict[str, Any]
+
+
+def _setfit_embeddings(
+    options: RouteOptions,
+    shots: int,
+    seed: int,
+    texts: dict[str, list[str]],
     labels: list[int],
     class_texts: tuple[tuple[str, int], ...],
-    unlabeled: list[str],
-    cal: list[str],
-    test: list[str],
-    k: int,
-    seed: int,
-    full: bool,
-    cpu_max_steps: int | None = None,
-    self_train_rounds: int | None = None,
-) -> Probabilities:
+) -> SetFitEmbeddings:
+    """Fine-tune a body on the sample and embed every text with it; kept in `options.cache_dir`, so a re-run
+    with other threshold options (or heads) skips training."""
+    key = hashlib.sha256(
+        json.dumps(
+            [options.base_model, shots, seed, options.cpu_max_steps, options.full_schedule, labels, texts],
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:16]
+    path = options.cache_dir / f"setfit-{key}.npz" if options.cache_dir else None
+    if path is not None and path.is_file():
+        with np.load(path) as stored:
+            saved = json.loads(str(stored["meta"]))
+            arrays = {name: stored[name] for name in ("train", "names", "pool", "calibration", "test")}
+        return SetFitEmbeddings(**arrays, train_seconds=saved["train_seconds"], meta=saved["meta"])
     from training.config import TrainConfig
     from training.contrastive import LabeledTexts, encode
     from training.devices import resolve_device
-    from training.heads import aligned_proba
     from training.setfit_trainer import train_separate
 
+    # The head is fitted (and self-trained) by the benchmark on these embeddings, as training.selftrain does.
     config = TrainConfig(seed=seed, variant="separate").with_overrides(
-        cpu_max_steps=cpu_max_steps, self_train_rounds=self_train_rounds
+        cpu_max_steps=options.cpu_max_steps, self_train_rounds=0
     )
-    if full:
+    if options.full_schedule:
         config = config.full_schedule()
     device = resolve_device(config)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="postroom-route-") as scratch:
         models = train_separate(
-            base_model,
-            [LabeledTexts(LABEL_SET, texts, labels, class_texts)],
+            options.base_model,
+            [LabeledTexts(LABEL_SET, texts["train"], labels, class_texts)],
             config,
             device,
             Path(scratch),
-            unlabeled=unlabeled,
         )
     seconds = time.perf_counter() - started
-    body, head = models.bodies[models.body_of[LABEL_SET]], models.heads[LABEL_SET]
+    body = models.bodies[models.body_of[LABEL_SET]]
     report = models.reports[0]
     meta = {
         "device": device.name,
@@ -156,17 +187,54 @@ def _setfit_proba(
         "planned_steps": report.planned_steps,
         "capped": report.capped,
         "loss": config.loss,
-        "self_training_steps": sum(r.steps for r in models.reports if r.pseudo_labeled),
-        "head_self_training": (
-            models.self_training[LABEL_SET].to_dict() if LABEL_SET in models.self_training else None
-        ),
     }
-    return Probabilities(
-        aligned_proba(head, encode(body, cal, config, device), k),
-        aligned_proba(head, encode(body, test, config, device), k),
-        seconds,
-        meta,
+    arrays = {name: encode(body, values, config, device) for name, values in texts.items()}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **arrays, meta=np.array(json.dumps({"train_seconds": seconds, "meta": meta})))
+    return SetFitEmbeddings(**arrays, train_seconds=seconds, meta=meta)
+
+
+def _setfit_heads(
+    embedded: SetFitEmbeddings,
+    labels: list[int],
+    class_labels: list[int],
+    k: int,
+    seed: int,
+    rounds: int | None,
+) -> dict[str, Probabilities]:
+    """The training package's head on the fine-tuned embeddings: self-trained on the pool as training does
+    (`setfit`), and, when that self-trains, the supervised head alone beside it (`setfit-supervised-head`)."""
+    from training.config import TrainConfig
+    from training.heads import aligned_proba
+    from training.selftrain import fit_self_trained_head
+
+    config = TrainConfig(seed=seed, variant="separate").with_overrides(self_train_rounds=rounds)
+    heads = {"setfit": config}
+    if config.self_train_rounds:
+        heads["setfit-supervised-head"] = config.with_overrides(self_train_rounds=0)
+    fitted = {}
+    for name, head_config in heads.items():
+        head, report = fit_self_trained_head(
+            (embedded.train, labels), (embedded.names, class_labels), embedded.pool, head_config
+        )
+        cal, test = aligned_proba(head, embedded.calibration, k), aligned_proba(head, embedded.test, k)
+        fitted[name] = (cal, test, report.to_dict() if report.rounds else None)
+    reference = LabeledReference.build(
+        normalised(np.vstack([embedded.train, embedded.names])), np.array([*labels, *class_labels]), k
     )
+    out = {}
+    for name, (cal, test, self_training) in fitted.items():
+        # The learned confidence reads the other head as its second opinion (none without self-training).
+        other = next((fitted[o] for o in fitted if o != name), None)
+        learned = LearnedInputs(
+            Signals(cal, normalised(embedded.calibration), None if other is None else other[0]),
+            Signals(test, normalised(embedded.test), None if other is None else other[1]),
+            reference,
+        )
+        meta = {**embedded.meta, "head_self_training": self_training}
+        out[name] = Probabilities(cal, test, embedded.train_seconds, meta, learned)
+    return out
 
 
 def stratified_fraction(rows: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -194,19 +262,25 @@ def evaluate_thresholds(
 ) -> dict[str, Any]:
     """Coverage and realized precision of automated replies on the test split, overall and per class."""
     predicted = test_proba.argmax(axis=1)
-    scores = test_proba.max(axis=1)
     limit = thresholds[predicted]
-    auto = ~np.isnan(limit) & (scores >= np.nan_to_num(limit, nan=np.inf))
+    auto = ~np.isnan(limit) & (test_proba.max(axis=1) >= np.nan_to_num(limit, nan=np.inf))
+    return evaluate_auto(auto, predicted, y_test, test_proba.shape[1], target)
+
+
+def evaluate_auto(
+    auto: np.ndarray, predicted: np.ndarray, y_test: np.ndarray, k: int, target: float
+) -> dict[str, Any]:
+    """Coverage and realized precision of the automated replies `auto` (a mask), overall and per class."""
     correct = predicted == y_test
     per_class = []
     below = significantly_below = 0
-    for c in range(test_proba.shape[1]):
+    for c in range(k):
         mask = auto & (predicted == c)
-        n, k = int(mask.sum()), int(correct[mask].sum())
+        n, hits = int(mask.sum()), int(correct[mask].sum())
         if n:
-            below += k / n < target
-            significantly_below += binomial_cdf(k, n, target) <= 0.05
-        per_class.append({"class": c, "auto": n, "correct": k})
+            below += hits / n < target
+            significantly_below += binomial_cdf(hits, n, target) <= 0.05
+        per_class.append({"class": c, "auto": n, "correct": hits})
     n_auto = int(auto.sum())
     return {
         "coverage": n_auto / len(y_test),
@@ -227,7 +301,8 @@ def run_one(
     data: Any,
     classes: list[str],
     frozen_cache: dict[str, np.ndarray],
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
+    """One sample and calibration split: the strategies measured for each head the model gives."""
     from training.benchdata import sample_per_class
 
     index = {c: i for i, c in enumerate(classes)}
@@ -242,31 +317,47 @@ def run_one(
         texts = {"train": data.train.texts, "test": data.test.texts, "names": [t for t, _ in named]}
         cache = _frozen(options.base_model, frozen_cache, texts, options.cache_dir)
         started = time.perf_counter()  # the head only: embeddings are computed once per run
+        labeled = np.vstack([cache["train"][train_rows], cache["names"]])
+        labeled_y = np.concatenate([y_all[train_rows], [i for _, i in named]])
         cal, test = _lr_proba(
-            np.vstack([cache["train"][train_rows], cache["names"]]),
-            np.concatenate([y_all[train_rows], [i for _, i in named]]),
-            len(named),
-            [cache["train"][cal_rows], cache["test"]],
-            k,
-            seed,
+            labeled, labeled_y, len(named), [cache["train"][cal_rows], cache["test"]], k, seed
         )
-        probs = Probabilities(cal, test, time.perf_counter() - started, {"device": "cpu", "frozen": True})
+        learned = LearnedInputs(
+            Signals(cal, normalised(cache["train"][cal_rows])),
+            Signals(test, normalised(cache["test"])),
+            LabeledReference.build(normalised(labeled), labeled_y, k),
+        )
+        meta = {"device": "cpu", "frozen": True}
+        heads = {"frozen": Probabilities(cal, test, time.perf_counter() - started, meta, learned)}
     else:
-        probs = _setfit_proba(
-            options.base_model,
-            [data.train.texts[i] for i in train_rows],
-            [int(y_all[i]) for i in train_rows],
-            named,
-            [data.train.texts[i] for i in _unlabeled_rows(len(y_all), train_rows, cal_rows, seed)],
-            [data.train.texts[i] for i in cal_rows],
-            data.test.texts,
-            k,
-            seed,
-            options.full_schedule,
-            options.cpu_max_steps,
-            options.self_train_rounds,
-        )
-    y_cal = y_all[cal_rows]
+        pool = _unlabeled_rows(len(y_all), train_rows, cal_rows, seed)
+        texts = {
+            "train": [data.train.texts[i] for i in train_rows],
+            "names": [t for t, _ in named],
+            "pool": [data.train.texts[i] for i in pool],
+            "calibration": [data.train.texts[i] for i in cal_rows],
+            "test": data.test.texts,
+        }
+        labels = [int(y_all[i]) for i in train_rows]
+        embedded = _setfit_embeddings(options, shots, seed, texts, labels, named)
+        heads = _setfit_heads(embedded, labels, [i for _, i in named], k, seed, options.self_train_rounds)
+    return [
+        {"model": name, "trained_as": model, "shots": shots, "seed": seed}
+        | measure(probs, y_all[cal_rows], y_test, classes, options, seed)
+        for name, probs in heads.items()
+    ]
+
+
+def measure(
+    probs: Probabilities,
+    y_cal: np.ndarray,
+    y_test: np.ndarray,
+    classes: list[str],
+    options: RouteOptions,
+    seed: int,
+) -> dict[str, Any]:
+    """Every strategy's thresholds from the calibration probabilities, measured on the test split."""
+    k = len(classes)
     cal_pred = probs.calibration.argmax(axis=1)
     suggestion = suggest_for_set(
         LABEL_SET,
@@ -302,14 +393,16 @@ def run_one(
         return {"threshold": t, **measured}
 
     calibrated_share, calibrated_precision = suggestion.expected()
+    strategies = {}
+    if probs.learned is not None:
+        strategies["learned_confidence_guaranteed"] = _learned(probs.learned, y_cal, y_test, options, seed)
+    for item in guaranteed["per_class"]:
+        item["class"] = classes[item["class"]]
     return {
-        "model": model,
-        "shots": shots,
-        "seed": seed,
         "accuracy": float((probs.test.argmax(axis=1) == y_test).mean()),
         "train_seconds": round(probs.train_seconds, 1),
         "meta": probs.meta,
-        "calibration_size": len(cal_rows),
+        "calibration_size": len(y_cal),
         "classes_certified": int(np.sum(~np.isnan(thresholds))),
         "expected_on_calibration": {"coverage": calibrated_share, "precision": calibrated_precision},
         "per_class_guaranteed": guaranteed,
@@ -324,6 +417,33 @@ def run_one(
         },
         "global_threshold_no_guarantee": one_threshold(probs.calibration, y_cal),
         "global_threshold_hindsight": one_threshold(probs.test, y_test),  # the ceiling
+        **strategies,
+    }
+
+
+def _learned(
+    inputs: LearnedInputs, y_cal: np.ndarray, y_test: np.ndarray, options: RouteOptions, seed: int
+) -> dict[str, Any]:
+    """The learned confidence (router.confidence): fitted and certified on calibration, measured on test."""
+    learned = suggest_learned(
+        inputs.calibration, y_cal, inputs.reference, options.target_precision, options.confidence, seed=seed
+    )
+    threshold = learned.certified.threshold
+    if learned.model is None or threshold is None:
+        auto = np.zeros(len(y_test), dtype=bool)
+    else:
+        auto = learned.model.score(inputs.test, inputs.reference) >= threshold
+    k = inputs.test.proba.shape[1]
+    measured = evaluate_auto(auto, inputs.test.predicted, y_test, k, options.target_precision)
+    measured.pop("per_class")
+    return {
+        "threshold": threshold,
+        "fit_size": learned.fit_size,
+        "expected_on_calibration": {
+            "coverage": learned.expected_coverage,
+            "precision": learned.expected_precision,
+        },
+        **measured,
     }
 
 
@@ -333,6 +453,9 @@ STRATEGIES = {
     "global_threshold_no_guarantee": "one global threshold, no guarantee (reference)",
     "global_threshold_hindsight": "one global threshold chosen on the test split itself: a ceiling, not "
     "achievable (what the model's ranking allows)",
+    "learned_confidence_guaranteed": "one threshold on a learned confidence (router.confidence: the head's "
+    "probability, a second head's, similarity to the labeled examples, the class's record), fitted on a "
+    "quarter of the calibration messages; all automated replies together certified on the rest",
 }
 
 
@@ -348,6 +471,8 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (model, shots), items in sorted(groups.items()):
         for strategy in STRATEGIES:
+            if not all(strategy in r for r in items):
+                continue
             results = [r[strategy] for r in items]
             rows.append(
                 {
@@ -435,20 +560,19 @@ def run_route_benchmark(options: RouteOptions) -> dict[str, Any]:
                 key = (model, shots, seed)
                 if key in done:
                     log(f"{model} N={shots} seed {seed}: kept from {partial}")
-                    runs.append(done[key])
+                    runs.extend(done[key])
                     continue
                 started = time.perf_counter()
-                run = run_one(model, shots, seed, options, data, classes, frozen_cache)
-                for item in run["per_class_guaranteed"]["per_class"]:
-                    item["class"] = classes[item["class"]]
-                runs.append(run)
+                measured = run_one(model, shots, seed, options, data, classes, frozen_cache)
+                runs.extend(measured)
                 _write_partial(partial, options, runs)
-                pooled = run["pooled_guaranteed"]
-                precision = "-" if pooled["precision"] is None else f"{pooled['precision']:.1%}"
-                log(
-                    f"{model} N={shots} seed {seed}: pooled {pooled['coverage']:.1%} at {precision} "
-                    f"({time.perf_counter() - started:.0f} s)"
-                )
+                for run in measured:
+                    pooled = run["pooled_guaranteed"]
+                    precision = "-" if pooled["precision"] is None else f"{pooled['precision']:.1%}"
+                    log(
+                        f"{run['model']} N={shots} seed {seed}: pooled {pooled['coverage']:.1%} "
+                        f"at {precision} ({time.perf_counter() - started:.0f} s)"
+                    )
     result = {
         "command": options.command,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -492,8 +616,8 @@ def _write_partial(path: Path, options: RouteOptions, runs: list[dict[str, Any]]
     tmp.replace(path)
 
 
-def _resumable_runs(path: Path, options: RouteOptions) -> dict[tuple[str, int, int], dict[str, Any]]:
-    """Runs of an interrupted benchmark with the same options, by (model, shots, seed)."""
+def _resumable_runs(path: Path, options: RouteOptions) -> dict[tuple[str, int, int], list[dict[str, Any]]]:
+    """Runs of an interrupted benchmark with the same options, by (model trained, shots, seed)."""
     if not path.is_file():
         return {}
     try:
@@ -503,4 +627,7 @@ def _resumable_runs(path: Path, options: RouteOptions) -> dict[tuple[str, int, i
     if saved.get("options") != _fingerprint(options):
         log(f"{path} was written with other options: starting afresh")
         return {}
-    return {(r["model"], r["shots"], r["seed"]): r for r in saved.get("runs", [])}
+    runs: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+    for r in saved.get("runs", []):
+        runs.setdefault((r.get("trained_as", r["model"]), r["shots"], r["seed"]), []).append(r)
+    return runs

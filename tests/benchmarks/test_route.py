@@ -69,7 +69,13 @@ def test_route_benchmark_writes_results_and_resumes(tmp_path: Path) -> None:
         "pooled_guaranteed",
         "global_threshold_no_guarantee",
         "global_threshold_hindsight",
+        "learned_confidence_guaranteed",
     }
+    for run in result["runs"]:
+        learned = run["learned_confidence_guaranteed"]
+        assert learned["fit_size"] == round(INTENTS * 26 / 4)  # a quarter of calibration fits the score
+        assert (learned["threshold"] is None) == (learned["auto"] == 0)
+        assert 0.0 <= learned["coverage"] <= 1.0
     for run in result["runs"]:  # the ceiling: its test precision reaches the target whenever it answers
         ceiling = run["global_threshold_hindsight"]
         assert ceiling["auto"] == 0 or ceiling["precision"] >= 0.95
