@@ -137,26 +137,14 @@ class SetFitEmbeddings:
 
 def _setfit_embeddings(
     options: RouteOptions,
-    shots: int,
     seed: int,
     texts: dict[str, list[str]],
     labels: list[int],
     class_texts: tuple[tuple[str, int], ...],
 ) -> SetFitEmbeddings:
-    """Fine-tune a body on the sample and embed every text with it; kept in `options.cache_dir`, so a re-run
-    with other threshold options (or heads) skips training."""
-    key = hashlib.sha256(
-        json.dumps(
-            [options.base_model, shots, seed, options.cpu_max_steps, options.full_schedule, labels, texts],
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()[:16]
-    path = options.cache_dir / f"setfit-{key}.npz" if options.cache_dir else None
-    if path is not None and path.is_file():
-        with np.load(path) as stored:
-            saved = json.loads(str(stored["meta"]))
-            arrays = {name: stored[name] for name in ("train", "names", "pool", "calibration", "test")}
-        return SetFitEmbeddings(**arrays, train_seconds=saved["train_seconds"], meta=saved["meta"])
+    """Fine-tune a body on the sample and embed every text with it; kept in `options.cache_dir` under a key
+    of the base model, the whole training configuration and the texts, so a re-run with other threshold
+    options (or heads) skips training."""
     from training.config import TrainConfig
     from training.contrastive import LabeledTexts, encode
     from training.devices import resolve_device
@@ -168,6 +156,17 @@ def _setfit_embeddings(
     )
     if options.full_schedule:
         config = config.full_schedule()
+    key = hashlib.sha256(
+        json.dumps(
+            [options.base_model, config.to_dict(), labels, texts], sort_keys=True, default=str
+        ).encode()
+    ).hexdigest()[:16]
+    path = options.cache_dir / f"setfit-{key}.npz" if options.cache_dir else None
+    if path is not None and path.is_file():
+        with np.load(path) as stored:
+            saved = json.loads(str(stored["meta"]))
+            arrays = {name: stored[name] for name in ("train", "names", "pool", "calibration", "test")}
+        return SetFitEmbeddings(**arrays, train_seconds=saved["train_seconds"], meta=saved["meta"])
     device = resolve_device(config)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="postroom-route-") as scratch:
@@ -339,7 +338,7 @@ def run_one(
             "test": data.test.texts,
         }
         labels = [int(y_all[i]) for i in train_rows]
-        embedded = _setfit_embeddings(options, shots, seed, texts, labels, named)
+        embedded = _setfit_embeddings(options, seed, texts, labels, named)
         heads = _setfit_heads(embedded, labels, [i for _, i in named], k, seed, options.self_train_rounds)
     return [
         {"model": name, "trained_as": model, "shots": shots, "seed": seed}

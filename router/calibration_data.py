@@ -42,7 +42,7 @@ def load_calibration(
         truth.setdefault(message_pk, {})[set_name] = class_name
     result = {}
     for set_name in taxonomy.set_names:
-        predicted, scores, true = [], [], []
+        predicted, scores, true, signals = [], [], [], []
         for message_pk, prediction in newest.items():
             entry = prediction.results.get(set_name)
             label = truth.get(message_pk, {}).get(set_name)
@@ -51,8 +51,12 @@ def load_calibration(
             predicted.append(entry["class"])
             scores.append(float(entry["probability"]))
             true.append(label)
+            signals.append(entry.get("signals"))
         if predicted:
-            result[set_name] = CalibrationExamples(predicted, np.array(scores), true)
+            complete = all(s is not None and len(s) == len(signals[0]) for s in signals)
+            result[set_name] = CalibrationExamples(
+                predicted, np.array(scores), true, np.array(signals, dtype=float) if complete else None
+            )
     return result
 
 

@@ -152,7 +152,11 @@ def suggest_command(
         float | None, typer.Option(help="Confidence of the promise (default: setting).")
     ] = None,
     guarantee: Annotated[
-        str, typer.Option(help="per-class: every class certified; pooled: all automated replies together.")
+        str,
+        typer.Option(
+            help="per-class: every class certified; pooled: all automated replies together; learned: all "
+            "together, on the learned confidence (router/confidence.py, needs an export with evidence)."
+        ),
     ] = "per-class",
     queue_precision: Annotated[float | None, typer.Option(help="Also set queue thresholds (triage).")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="Store the suggestion as a new version.")] = False,
@@ -163,10 +167,10 @@ def suggest_command(
 
     Example: postroom thresholds suggest --model-version v0001 --target-precision 0.95 --confidence 0.9
     """
-    from router.suggest import apply_suggestion, suggest_from_store
+    from router.suggest import GUARANTEES, apply_suggestion, suggest_from_store
 
-    if guarantee not in ("per-class", "pooled"):
-        raise ThresholdError(f"--guarantee must be per-class or pooled, got {guarantee!r}")
+    if guarantee not in GUARANTEES:
+        raise ThresholdError(f"--guarantee must be one of {', '.join(GUARANTEES)}, got {guarantee!r}")
     settings = load_settings()
     taxonomy = load_taxonomy_from(settings)
     target = target_precision or settings.target_precision

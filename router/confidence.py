@@ -25,7 +25,8 @@ Method, with the promise of `router.pooled` (the precision of all automated repl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -97,12 +98,13 @@ def _nearest_mean(similarities: np.ndarray, mask: np.ndarray, top: int) -> np.nd
     return np.where(counted, best, 0.0).sum(axis=1) / np.maximum(counted.sum(axis=1), 1)
 
 
-def feature_matrix(signals: Signals, reference: LabeledReference, class_prior: np.ndarray) -> np.ndarray:
-    """One row per message, columns in the order of `FEATURES`."""
+def raw_signals(signals: Signals, reference: LabeledReference) -> np.ndarray:
+    """One row per message: every feature but the class record (`FEATURES[:-1]`), as serving stores them."""
     rows = np.arange(len(signals.proba))
     predicted = signals.predicted
     ordered = np.sort(signals.proba, axis=1)
-    top, runner_up = ordered[:, -1], ordered[:, -2]
+    top = ordered[:, -1]
+    runner_up = ordered[:, -2] if ordered.shape[1] > 1 else np.zeros(len(rows))
     if signals.second is None:
         second, agrees = top, np.ones(len(rows))
     else:
@@ -127,9 +129,18 @@ def feature_matrix(signals: Signals, reference: LabeledReference, class_prior: n
             own - other,
             centroid_own,
             centroid_own - centroid_other,
-            _logit(class_prior[predicted]),
         ]
     )
+
+
+def with_class_record(raw: np.ndarray, predicted: np.ndarray, class_prior: np.ndarray) -> np.ndarray:
+    """`raw_signals` plus the last feature: the predicted class's record, as a logit."""
+    return np.column_stack([raw, _logit(class_prior[predicted])])
+
+
+def feature_matrix(signals: Signals, reference: LabeledReference, class_prior: np.ndarray) -> np.ndarray:
+    """One row per message, columns in the order of `FEATURES`."""
+    return with_class_record(raw_signals(signals, reference), signals.predicted, class_prior)
 
 
 @dataclass(frozen=True)
@@ -143,8 +154,41 @@ class ConfidenceModel:
     class_prior: np.ndarray  # (k,) shrunk share of right predictions per predicted class
 
     def score(self, signals: Signals, reference: LabeledReference) -> np.ndarray:
-        x = (feature_matrix(signals, reference, self.class_prior) - self.mean) / self.scale
+        return self.score_raw(raw_signals(signals, reference), signals.predicted)
+
+    def score_raw(self, raw: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        """The score from stored raw signals and the predicted class indices."""
+        x = (with_class_record(raw, predicted, self.class_prior) - self.mean) / self.scale
         return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
+
+    def to_dict(self, class_names: list[str]) -> dict[str, Any]:
+        """JSON for a thresholds version (the class record by class name)."""
+        return {
+            "features": list(FEATURES),
+            "weights": [float(w) for w in self.weights],
+            "bias": self.bias,
+            "mean": [float(m) for m in self.mean],
+            "scale": [float(v) for v in self.scale],
+            "class_prior": {c: float(p) for c, p in zip(class_names, self.class_prior, strict=True)},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], class_names: list[str]) -> ConfidenceModel:
+        """Back from `to_dict`; a class the record lacks gets the mean record. ValueError when malformed."""
+        if list(data.get("features", [])) != list(FEATURES):
+            raise ValueError("the confidence model was fitted on other features")
+        prior = data["class_prior"]
+        default = float(np.mean(list(prior.values()))) if prior else 0.5
+        vectors = [np.asarray(data[key], dtype=float) for key in ("weights", "mean", "scale")]
+        if any(v.shape != (len(FEATURES),) for v in vectors) or not np.all(vectors[2] > 0):
+            raise ValueError(f"weights, mean and scale must hold {len(FEATURES)} numbers (scale > 0)")
+        return cls(
+            vectors[0],
+            float(data["bias"]),
+            vectors[1],
+            vectors[2],
+            np.clip([float(prior.get(c, default)) for c in class_names], 1e-6, 1 - 1e-6),
+        )
 
 
 def class_prior(predicted: np.ndarray, correct: np.ndarray, n_classes: int) -> np.ndarray:
@@ -159,13 +203,21 @@ def fit_confidence(
     signals: Signals, correct: np.ndarray, reference: LabeledReference, c: float = 1.0, seed: int = 0
 ) -> ConfidenceModel:
     """Fit the confidence model on these messages (needs right and wrong predictions among them)."""
+    raw = raw_signals(signals, reference)
+    return fit_from_raw(raw, signals.predicted, correct, signals.proba.shape[1], c, seed)
+
+
+def fit_from_raw(
+    raw: np.ndarray, predicted: np.ndarray, correct: np.ndarray, n_classes: int, c: float = 1.0, seed: int = 0
+) -> ConfidenceModel:
+    """`fit_confidence` from stored raw signals and predicted class indices."""
     from sklearn.linear_model import LogisticRegression
 
     correct = np.asarray(correct, dtype=bool)
     if correct.all() or not correct.any():
         raise ValueError("fitting a confidence model needs both right and wrong predictions")
-    prior = class_prior(signals.predicted, correct, signals.proba.shape[1])
-    x = feature_matrix(signals, reference, prior)
+    prior = class_prior(predicted, correct, n_classes)
+    x = with_class_record(raw, predicted, prior)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     model = LogisticRegression(C=c, max_iter=5000, random_state=seed).fit((x - mean) / scale, correct)
@@ -236,6 +288,7 @@ class LearnedSuggestion:
     model: ConfidenceModel | None
     certified: CertifiedThreshold
     fit_size: int
+    auto_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # certifying, answered
 
     @property
     def expected_coverage(self) -> float:
@@ -256,23 +309,37 @@ def suggest_learned(
     seed: int = 0,
 ) -> LearnedSuggestion:
     """Fit the confidence model on `fit_share` of the calibration messages, certify on the rest."""
+    raw = raw_signals(signals, reference)
+    return suggest_from_raw(
+        raw, signals.predicted, np.asarray(truth), signals.proba.shape[1], target, confidence, fit_share, seed
+    )
+
+
+def suggest_from_raw(
+    raw: np.ndarray,
+    predicted: np.ndarray,
+    truth: np.ndarray,
+    n_classes: int,
+    target: float,
+    confidence: float,
+    fit_share: float = 0.25,
+    seed: int = 0,
+) -> LearnedSuggestion:
+    """`suggest_learned` from stored raw signals, predicted and true class indices (-1: another class)."""
     if not 0.0 < fit_share < 1.0:
         raise ValueError(f"fit_share must be in (0, 1), got {fit_share}")
-    correct = signals.predicted == np.asarray(truth)
+    correct = np.asarray(predicted) == np.asarray(truth)
     n = len(correct)
     is_fit = np.random.default_rng(seed).permutation(n) < round(n * fit_share)
-
-    def part(mask: np.ndarray) -> Signals:
-        second = None if signals.second is None else signals.second[mask]
-        return Signals(signals.proba[mask], signals.embeddings[mask], second)
-
     if correct[is_fit].all() or not correct[is_fit].any():
         return LearnedSuggestion(
             None, CertifiedThreshold(None, 0, 0, int((~is_fit).sum()), 0), int(is_fit.sum())
         )
-    model = fit_confidence(part(is_fit), correct[is_fit], reference, seed=seed)
-    start = strongest_start(model.score(part(is_fit), reference), correct[is_fit], target)
-    scores = model.score(part(~is_fit), reference)
-    return LearnedSuggestion(
-        model, certify_threshold(scores, correct[~is_fit], target, confidence, start), int(is_fit.sum())
-    )
+    model = fit_from_raw(raw[is_fit], predicted[is_fit], correct[is_fit], n_classes, seed=seed)
+    start = strongest_start(model.score_raw(raw[is_fit], predicted[is_fit]), correct[is_fit], target)
+    scores = model.score_raw(raw[~is_fit], predicted[~is_fit])
+    certified = certify_threshold(scores, correct[~is_fit], target, confidence, start)
+    auto = np.zeros(0, dtype=int)
+    if certified.threshold is not None:
+        auto = np.flatnonzero(~is_fit)[scores >= certified.threshold]
+    return LearnedSuggestion(model, certified, int(is_fit.sum()), auto)

@@ -1,9 +1,10 @@
 """The routing decision for one classified message: an automated reply, or a human queue.
 
 `auto_reply` needs all of: the predicted reply-set class (topic) has a template in the message's language,
-its threshold is set (not None) and the probability is at or above it, and no predicted class of any label set
-vetoes automated replies (`auto_reply_allowed: false`). Otherwise `human`: the predicted queue, or the triage
-queue when the queue prediction is below its threshold. Every decision lists its reasons.
+its threshold is set (not None) and the score is at or above it (the probability, or the learned confidence
+when the active thresholds were certified on it: `router.confidence`), and no predicted class of any label
+set vetoes automated replies (`auto_reply_allowed: false`). Otherwise `human`: the predicted queue, or the
+triage queue when the queue prediction is below its threshold. Every decision lists its reasons.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from router.thresholds import Values
 class LabelPrediction:
     class_name: str
     probability: float
+    confidence: float | None = None  # the learned confidence, when the active thresholds use one
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,14 @@ def decide(
     thresholds_version: int | None,
     taxonomy: Taxonomy,
     language: str | None,
+    learned: bool = False,
 ) -> Decision:
-    """Decide for one message. `predictions` has one entry per label set of the taxonomy."""
+    """Decide for one message. `predictions` has one entry per label set of the taxonomy; with `learned`,
+    the reply set's thresholds compare its learned confidence instead of its probability."""
     reply_set = taxonomy.routing.reply_set
     topic = predictions[reply_set]
+    score_name = "learned confidence" if learned else "probability"
+    score = topic.confidence if learned else topic.probability
     class_def = taxonomy.label_set(reply_set).get(topic.class_name)
     queue, queue_reason = _human_queue(predictions, values, taxonomy)
     threshold = values.get(reply_set, {}).get(topic.class_name)
@@ -65,10 +71,14 @@ def decide(
         blockers.append(f"{reply_set} {topic.class_name} has no auto-reply template")
     elif threshold is None:
         blockers.append(f"auto-reply for {reply_set} {topic.class_name} is off (no certified threshold)")
-    elif topic.probability < threshold:
+    elif score is None:
         blockers.append(
-            f"{reply_set} {topic.class_name} at {topic.probability:.3f} is below its threshold "
-            f"{threshold:.3f}"
+            f"the thresholds compare a learned confidence the served model does not give (export it with "
+            f"evidence): no automated reply for {reply_set} {topic.class_name}"
+        )
+    elif score < threshold:
+        blockers.append(
+            f"{reply_set} {topic.class_name} {score_name} {score:.3f} is below its threshold {threshold:.3f}"
         )
     for set_name, prediction in predictions.items():
         if (
@@ -86,5 +96,5 @@ def decide(
                 blockers.append(f"no {reply_set} {topic.class_name} template in language {language!r}")
     if blockers:
         return Decision("human", queue, None, None, thresholds_version, [*blockers, queue_reason])
-    reason = f"{reply_set} {topic.class_name} at {topic.probability:.3f} >= threshold {threshold:.3f}"
+    reason = f"{reply_set} {topic.class_name} {score_name} {score:.3f} >= threshold {threshold:.3f}"
     return Decision("auto_reply", queue, topic.class_name, reply, thresholds_version, [reason, queue_reason])

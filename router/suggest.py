@@ -8,6 +8,7 @@ examples that would be needed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from postroom.taxonomy import Taxonomy
 from router.calibration import ClassThreshold, class_threshold
+from router.confidence import ConfidenceModel, suggest_from_raw
+from router.errors import ThresholdError
 from router.pooled import suggest_pooled
 from router.thresholds import Values
 
@@ -28,10 +31,13 @@ class CalibrationExamples:
     predicted: Sequence[str]
     scores: np.ndarray
     truth: Sequence[str]
+    signals: np.ndarray | None = None  # router.confidence's raw signals, one row each, when serving gave them
 
     def __post_init__(self) -> None:
         if not len(self.predicted) == len(self.scores) == len(self.truth):
             raise ValueError("predicted, scores and truth must have the same length")
+        if self.signals is not None and len(self.signals) != len(self.predicted):
+            raise ValueError("signals must have one row per example")
 
 
 @dataclass
@@ -124,7 +130,8 @@ def suggested_values(taxonomy: Taxonomy, suggestions: dict[str, SetSuggestion]) 
     return values
 
 
-Guarantee = Literal["per-class", "pooled"]
+Guarantee = Literal["per-class", "pooled", "learned"]
+GUARANTEES: tuple[Guarantee, ...] = ("per-class", "pooled", "learned")
 
 
 @dataclass
@@ -137,6 +144,11 @@ class SuggestionReport:
     model_version: str
     values: Values
     report: dict[str, Any]  # JSON: per label set, the expected share/precision and per-class details
+
+    @property
+    def confidence_model(self) -> dict[str, Any] | None:
+        """The learned confidence the values compare against (learned guarantee), else None."""
+        return next((r["confidence_model"] for r in self.report.values() if "confidence_model" in r), None)
 
 
 def _pooled_report(
@@ -173,6 +185,104 @@ def _pooled_report(
     return {c: v["threshold"] for c, v in classes.items()}, report
 
 
+def _learned_report(
+    taxonomy: Taxonomy, set_name: str, examples: CalibrationExamples, target: float, confidence: float
+) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """One threshold on the learned confidence (router.confidence) for every templated class."""
+    if examples.signals is None:
+        raise ThresholdError(
+            f"the calibration predictions of {set_name} carry no confidence signals: the model was exported "
+            "without evidence (train it again with this version of Postroom, export, and run "
+            "`postroom calibrate` again), or use --guarantee pooled"
+        )
+    label_set = taxonomy.label_set(set_name)
+    names = label_set.class_names
+    index = {c: i for i, c in enumerate(names)}
+    predicted = np.array([index.get(p, -1) for p in examples.predicted])
+    truth = np.array([index.get(t, -1) for t in examples.truth])
+    # As the pooled guarantee: certified on the messages that could be answered (templated predictions).
+    eligible = [index[c.name] for c in label_set.classes if c.auto_reply] or list(range(len(names)))
+    known = np.isin(predicted, eligible)
+    learned = suggest_from_raw(
+        examples.signals[known], predicted[known], truth[known], len(names), target, confidence
+    )
+    threshold = learned.certified.threshold
+    templated = {c.name for c in label_set.classes if c.auto_reply}
+    why = (
+        "the fit share held no wrong (or no right) prediction: nothing to learn a confidence from"
+        if learned.model is None
+        else f"not certified on {learned.certified.size} calibration messages (the promise takes at least "
+        f"{math.ceil(math.log(1.0 - confidence) / math.log(target))} answered, all right)"
+    )
+    # Per class: the certifying messages it would have answered (an estimate; the promise is pooled).
+    auto_predicted = predicted[known][learned.auto_rows]
+    auto_correct = (predicted[known] == truth[known])[learned.auto_rows]
+    certifying = learned.certified.size
+    classes = {}
+    for i, name in enumerate(names):
+        on = threshold is not None and name in templated
+        mine = auto_predicted == i
+        answered = int(mine.sum()) if on else 0
+        classes[name] = {
+            "threshold": threshold if name in templated else None,
+            "predicted": int(np.sum(predicted == i)),
+            "expected_precision": float(auto_correct[mine].mean()) if answered else None,
+            "expected_coverage": answered / certifying if certifying else 0.0,
+            "examples_needed": None,
+            "reason": "" if on else ("no template" if name not in templated else why),
+        }
+    report = {
+        "label_set": set_name,
+        "guarantee": "learned",
+        "target_precision": target,
+        "confidence": confidence,
+        "calibration_size": int(known.sum()),
+        "fit_size": learned.fit_size,
+        "threshold": threshold,
+        "expected_auto_share": learned.expected_coverage,
+        "expected_precision": learned.expected_precision,
+        "classes": classes,
+    }
+    if learned.model is not None and threshold is not None:
+        report["confidence_model"] = {"label_set": set_name, **learned.model.to_dict(names)}
+    return {c: v["threshold"] for c, v in classes.items()}, report
+
+
+def learned_report(
+    session: Session,
+    taxonomy: Taxonomy,
+    model_version: str,
+    model: ConfidenceModel,
+    target_precision: float,
+    confidence: float,
+) -> dict[str, Any]:
+    """The reply set's per-class report (curves included) with the learned confidence as the score: what
+    the lead's page shows when the active thresholds compare it. ThresholdError without signals."""
+    from router.calibration_data import load_calibration
+    from router.report import suggestion_to_json
+
+    reply_set = taxonomy.routing.reply_set
+    examples = load_calibration(session, taxonomy, model_version).get(reply_set)
+    if examples is None or examples.signals is None:
+        raise ThresholdError(
+            f"the calibration predictions of {model_version} carry no confidence signals for {reply_set}: "
+            "the curves of the learned confidence cannot be drawn"
+        )
+    names = taxonomy.label_set(reply_set).class_names
+    index = {c: i for i, c in enumerate(names)}
+    known = np.array([p in index for p in examples.predicted])
+    predicted = np.array([index.get(p, 0) for p in examples.predicted])
+    scores = np.where(known, model.score_raw(examples.signals, predicted), 0.0)
+    rescored = CalibrationExamples(examples.predicted, scores, examples.truth)
+    suggestion = suggest_for_set(reply_set, names, rescored, target_precision, confidence)
+    templated = {c.name for c in taxonomy.label_set(reply_set).classes if c.auto_reply}
+    return {
+        **suggestion_to_json(suggestion, templated),
+        "guarantee": "learned",
+        "score": "learned confidence",
+    }
+
+
 def suggest_from_store(
     session: Session,
     taxonomy: Taxonomy,
@@ -198,6 +308,10 @@ def suggest_from_store(
         values[reply_set], report[reply_set] = _pooled_report(
             taxonomy, reply_set, calibration[reply_set], target_precision, confidence
         )
+    if guarantee == "learned" and reply_set in calibration:
+        values[reply_set], report[reply_set] = _learned_report(
+            taxonomy, reply_set, calibration[reply_set], target_precision, confidence
+        )
     return SuggestionReport(guarantee, target_precision, confidence, model_version, values, report)
 
 
@@ -217,6 +331,8 @@ def apply_suggestion(session: Session, taxonomy: Taxonomy, suggestion: Suggestio
             "target_precision": suggestion.target_precision,
             "confidence": suggestion.confidence,
             "guarantee": suggestion.guarantee,
+            # what routing scores the reply set by: None (the probability) unless the learned guarantee
+            "confidence_model": suggestion.confidence_model,
             "report": suggestion.report,
         },
     )

@@ -15,10 +15,13 @@ from sqlalchemy.orm import Session
 
 from postroom.store.models import ThresholdVersion
 from postroom.taxonomy import Taxonomy, TaxonomyError
+from router.confidence import ConfidenceModel
 from router.errors import ThresholdError, ThresholdVersionNotFound
 
 Values = dict[str, dict[str, float | None]]
-PROMISE_KEYS = ("target_precision", "confidence", "guarantee")
+# What a version was calibrated for, carried over to manual changes of it; `confidence_model` is what the
+# reply set's thresholds compare against (router.confidence; None: the probability).
+PROMISE_KEYS = ("target_precision", "confidence", "guarantee", "confidence_model")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,21 @@ def active_values(session: Session, taxonomy: Taxonomy) -> tuple[int | None, Val
         if set_name in values:
             values[set_name].update({k: v for k, v in per_class.items() if k in values[set_name]})
     return version.id, values
+
+
+def active_confidence_model(session: Session, taxonomy: Taxonomy) -> ConfidenceModel | None:
+    """The learned confidence the active reply-set thresholds compare against; None: the probability."""
+    version = active_version(session)
+    data = (version.details or {}).get("confidence_model") if version is not None else None
+    reply_set = taxonomy.routing.reply_set
+    if not data or data.get("label_set") != reply_set:
+        return None
+    try:
+        return ConfidenceModel.from_dict(data, taxonomy.label_set(reply_set).class_names)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ThresholdError(
+            f"threshold version {version.id} holds an unreadable confidence model: {exc}"
+        ) from None
 
 
 def validate_values(values: Values, taxonomy: Taxonomy) -> None:
@@ -158,5 +176,6 @@ def rollback(
         actor,
         reason,
         model_version=target.model_version,
-        details={"rollback_to": to_version},
+        # the target's promise, not the current one's: its values compare against its own score
+        details={"rollback_to": to_version, **{k: target.details.get(k) for k in PROMISE_KEYS}},
     )

@@ -35,6 +35,7 @@ class LabelSetEntry(_Entry):
     body: str
     classes: list[str]
     output: str
+    evidence: str | None = None  # the learned confidence's inputs (serving.evidence)
 
 
 class FallbackEntry(_Entry):

@@ -10,14 +10,16 @@ both go to the triage queue with the reason.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from postroom.taxonomy import Taxonomy, TaxonomyError
+from router.confidence import ConfidenceModel
 from router.decide import LabelPrediction, decide
-from router.thresholds import active_values
+from router.thresholds import active_confidence_model, active_values
 from serving.runtime import SetPrediction
 
 
@@ -41,6 +43,14 @@ class Routing:
         }
 
 
+def learned_confidence(model: ConfidenceModel, taxonomy: Taxonomy, prediction: SetPrediction) -> float | None:
+    """The learned confidence of one reply-set prediction; None when it carries no (usable) signals."""
+    if prediction.signals is None or len(prediction.signals) != len(model.mean) - 1:
+        return None
+    index = taxonomy.label_set(prediction.label_set).class_names.index(prediction.class_name)
+    return float(model.score_raw(np.array([prediction.signals]), np.array([index]))[0])
+
+
 def _triage(taxonomy: Taxonomy, reason: str) -> Routing:
     return Routing("human", taxonomy.routing.triage_queue, reasons=[reason])
 
@@ -61,14 +71,15 @@ def route(
         return _triage(taxonomy, f"the model predicts no {', '.join(missing)}: triage")
     known = {name: p for name, p in predictions.items() if name in taxonomy.set_names}
     version, values = active_values(session, taxonomy)
+    model = active_confidence_model(session, taxonomy)
     try:
-        decision = decide(
-            {name: LabelPrediction(p.class_name, p.probability) for name, p in known.items()},
-            values,
-            version,
-            taxonomy,
-            language,
-        )
+        labels = {name: LabelPrediction(p.class_name, p.probability) for name, p in known.items()}
+        if model is not None:
+            reply_set = taxonomy.routing.reply_set
+            labels[reply_set] = replace(
+                labels[reply_set], confidence=learned_confidence(model, taxonomy, known[reply_set])
+            )
+        decision = decide(labels, values, version, taxonomy, language, learned=model is not None)
     except TaxonomyError as exc:  # a model trained on another taxonomy
         return _triage(taxonomy, f"the prediction does not fit the taxonomy ({exc}): triage")
     reply = None

@@ -22,6 +22,7 @@ from postroom.runtime import check_onnxruntime
 from postroom.settings import ProviderChoice
 from serving.artifacts import ExportManifest, read_export, verify_file
 from serving.errors import ModelUnavailable
+from serving.evidence import SetEvidence, load_evidence
 
 log = logging.getLogger("postroom.serving")
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
@@ -66,14 +67,18 @@ class SetPrediction:
     class_name: str
     probability: float
     top: tuple[ClassScore, ...]
+    signals: tuple[float, ...] | None = None  # router.confidence's raw signals, where the export has evidence
 
     def to_record(self) -> dict[str, Any]:
         """The JSON stored in `predictions.results[label_set]`."""
-        return {
+        record: dict[str, Any] = {
             "class": self.class_name,
             "probability": self.probability,
             "top": [{"class": c.class_name, "probability": c.probability} for c in self.top],
         }
+        if self.signals is not None:
+            record["signals"] = list(self.signals)
+        return record
 
 
 Prediction = dict[str, SetPrediction]
@@ -90,6 +95,11 @@ class _Body:
     label_sets: tuple[str, ...]
     fallback: Any = None  # the fp32 session of int8's second look
     fallback_margin: float = 0.0
+    embedding_output: str | None = None  # fetched too when a label set of this body has evidence
+
+    @property
+    def fetched(self) -> list[str]:
+        return [*self.outputs, *([self.embedding_output] if self.embedding_output else [])]
 
 
 def near_ties(probabilities: Sequence[np.ndarray], margin: float) -> np.ndarray:
@@ -173,6 +183,7 @@ class OnnxClassifier:
         second = self.manifest.variants[self.variant].fallback if second_look else None
         bodies = []
         active: set[str] = set()
+        self.evidence: dict[str, SetEvidence] = {}
         for key, body in self.manifest.bodies.items():
             sets = tuple(n for n, s in self.manifest.label_sets.items() if s.body == key)
             if not sets:
@@ -201,6 +212,11 @@ class OnnxClassifier:
                     f"cannot load {files[key]} of {self.manifest.version}: {type(exc).__name__}"
                 ) from None
             active.update(session.get_providers())
+            with_evidence = [n for n in sets if self.manifest.label_sets[n].evidence]
+            for name in with_evidence:
+                entry = self.manifest.label_sets[name]
+                evidence_file = verify_file(path, entry.evidence or "", self.manifest)
+                self.evidence[name] = load_evidence(evidence_file, len(entry.classes))
             bodies.append(
                 _Body(
                     key=key,
@@ -212,6 +228,7 @@ class OnnxClassifier:
                     label_sets=sets,
                     fallback=fallback,
                     fallback_margin=second.margin if fallback is not None and second is not None else 0.0,
+                    embedding_output=body.embedding_output if with_evidence else None,
                 )
             )
         self._bodies = tuple(bodies)
@@ -241,9 +258,14 @@ class OnnxClassifier:
 
     def predict_proba(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Probabilities per label set, rows in input order, columns in `classes[label_set]` order."""
+        return self._run(texts)[0]
+
+    def _run(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Probabilities per label set and, for label sets with evidence, their body's embeddings."""
         n = len(texts)
         order = sorted(range(n), key=lambda i: len(texts[i]))
         result = {name: np.zeros((n, len(self.classes[name])), dtype=np.float32) for name in self.label_sets}
+        embeddings: dict[str, np.ndarray] = {}
         for body in self._bodies:
             for start in range(0, n, self.max_batch):
                 rows = order[start : start + self.max_batch]
@@ -256,22 +278,32 @@ class OnnxClassifier:
                 }
                 if "token_type_ids" in body.inputs:
                     feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
-                values = body.session.run(list(body.outputs), feeds)
+                values = body.session.run(body.fetched, feeds)
                 if body.fallback is not None:
                     values = self._second_look(body, feeds, values)
-                for name, value in zip(body.label_sets, values, strict=True):
+                for name, value in zip(body.label_sets, values, strict=False):
                     result[name][rows] = value
-        return result
+                if body.embedding_output:
+                    vectors = values[-1]
+                    if body.key not in embeddings:
+                        embeddings[body.key] = np.zeros((n, vectors.shape[1]), dtype=np.float32)
+                    embeddings[body.key][rows] = vectors
+        by_set = {
+            name: embeddings[self.manifest.label_sets[name].body]
+            for name in self.evidence
+            if self.manifest.label_sets[name].body in embeddings  # none for no texts
+        }
+        return result, by_set
 
     def _second_look(self, body: _Body, feeds: dict[str, np.ndarray], values: list[Any]) -> list[Any]:
         """Rows where the int8 graph hesitates between two classes, run again on the fp32 graph."""
-        mask = near_ties(values, body.fallback_margin)
+        mask = near_ties(values[: len(body.outputs)], body.fallback_margin)
         with self._count_lock:
             self.rows_seen += len(mask)
             self.rows_fallen_back += int(mask.sum())
         if not mask.any():
             return values
-        again = body.fallback.run(list(body.outputs), {k: v[mask] for k, v in feeds.items()})
+        again = body.fallback.run(body.fetched, {k: v[mask] for k, v in feeds.items()})
         for value, redo in zip(values, again, strict=True):
             value[mask] = redo
         return values
@@ -289,15 +321,18 @@ class OnnxClassifier:
         return self.rows_fallen_back / self.rows_seen if self.rows_seen else 0.0
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Per text, per label set: the predicted class, its probability and the top three."""
+        """Per text, per label set: the predicted class, its probability, the top three and, where the
+        export has evidence, the learned confidence's raw signals."""
         if not texts:
             return []
-        probabilities = self.predict_proba(texts)
+        probabilities, embeddings = self._run(texts)
         out: list[Prediction] = [{} for _ in texts]
         for name, matrix in probabilities.items():
             classes = self.classes[name]
+            signals = self.evidence[name].signals(matrix, embeddings[name]) if name in self.evidence else None
             top = np.argsort(-matrix, axis=1, kind="stable")[:, :TOP_K]
             for row, indices in enumerate(top):
                 scores = tuple(ClassScore(classes[i], round(float(matrix[row, i]), 6)) for i in indices)
-                out[row][name] = SetPrediction(name, scores[0].class_name, scores[0].probability, scores)
+                raw = None if signals is None else tuple(round(float(v), 6) for v in signals[row])
+                out[row][name] = SetPrediction(name, scores[0].class_name, scores[0].probability, scores, raw)
         return out

@@ -331,7 +331,7 @@ class SuggestionApply(BaseModel):
     model_version: StrictStr = Field(min_length=1, max_length=NAME_MAX)
     target_precision: Precision | None = Field(None, description="Default: POSTROOM_TARGET_PRECISION.")
     confidence: Precision | None = Field(None, description="Default: POSTROOM_CONFIDENCE.")
-    guarantee: Literal["per-class", "pooled"] = "per-class"
+    guarantee: Literal["per-class", "pooled", "learned"] = "per-class"
     queue_precision: Precision | None = Field(None, description="Also set queue thresholds (triage).")
     reason: StrictStr | None = Field(None, max_length=2000, description="Put before the generated reason.")
     base_version: BaseVersion = None
@@ -527,6 +527,9 @@ class LeadSetPublic(_Out):
     confidence: float | None
     guarantee: str | None
     calibration_size: int | None
+    score: str = Field(
+        "probability", description="What the thresholds compare: probability or learned confidence."
+    )
     classes: list[LeadClassPublic]
 
 

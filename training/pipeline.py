@@ -66,6 +66,7 @@ def train_and_register(
     from training.contrastive import LabeledTexts, encode
     from training.devices import resolve_device
     from training.evaluate import evaluate_label_set
+    from training.evidence import save_evidence
     from training.heads import aligned_proba
     from training.model_card import render_model_card
     from training.multitask import train_models
@@ -132,6 +133,10 @@ def train_and_register(
                     bodies[models.body_of[name]]["max_seq_length"],
                     staging / head_dir,
                 )
+                if name in models.evidence:
+                    save_evidence(
+                        models.evidence[name], models.heads[name], split.classes, staging / head_dir
+                    )
                 label_sets[name] = {"classes": split.classes, "body": models.body_of[name], "head": head_dir}
                 progress.advance()
         record = data.record()

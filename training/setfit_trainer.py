@@ -19,9 +19,10 @@ from training.config import TrainConfig
 from training.contrastive import BodyTrainingReport, LabeledTexts, encode, finetune_body
 from training.devices import DeviceChoice
 from training.errors import TrainingError
-from training.heads import aligned_proba
+from training.evidence import ConfidenceEvidence
+from training.heads import aligned_proba, fit_head
 from training.progress import NullReporter, Reporter
-from training.selftrain import SelfTrainingReport, fit_self_trained_head, most_confident
+from training.selftrain import SelfTrainingReport, most_confident, self_train_head
 
 
 @dataclass
@@ -37,6 +38,8 @@ class TrainedModels:
     self_training: dict[str, SelfTrainingReport] = field(default_factory=dict)  # by label set
     # by label set: rows of the unlabeled texts the self-trained head is surest of, and their pseudo-labels
     pseudo_labels: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)
+    # by label set: what the router's learned confidence reads (training.evidence)
+    evidence: dict[str, ConfidenceEvidence] = field(default_factory=dict)
 
     def body_for(self, label_set: str) -> Any:
         return self.bodies[self.body_of[label_set]]
@@ -120,7 +123,16 @@ def fit_heads(
         if self_train and key not in pools:
             pools[key] = encode(models.bodies[key], list(unlabeled), config, device)
         pool = pools[key] if self_train else labeled[0][:0]
-        models.heads[task.name], report = fit_self_trained_head(labeled, extra, pool, config)
+        supervised = fit_head(
+            np.vstack([labeled[0], extra[0]]), [*labeled[1], *extra[1]], config, extra_rows=len(extra[1])
+        )
+        n_classes = int(max(supervised.classes_)) + 1
+        models.heads[task.name], report = self_train_head(supervised, labeled, extra, pool, n_classes, config)
+        models.evidence[task.name] = ConfidenceEvidence(
+            np.vstack([labeled[0], extra[0]]),
+            [*labeled[1], *extra[1]],
+            supervised if report.rounds else None,
+        )
         if self_train:
             models.self_training[task.name] = report
         if self_train and config.self_train_body_epochs:  # what self_train_bodies trains on

@@ -336,7 +336,7 @@
       const others = reply ? set.classes.filter((c) => !c.has_template) : [];
       const title = reply ? `Automated replies · ${set.name}` : `Queues · ${set.name}`;
       const explainText = reply
-        ? "A message predicted in a class gets the class's automated reply when the probability is at or above its threshold (and a template exists in the message's language). Off: always a human."
+        ? `A message predicted in a class gets the class's automated reply when its ${set.score} is at or above the class's threshold (and a template exists in the message's language). Off: always a human.${set.score === "probability" ? "" : " The learned confidence weighs the probability with the similarity to the labeled examples and a second head (docs/router.md); thresholds and curves below are on it."}`
         : "A queue prediction below its queue's threshold goes to triage instead. 0 or off: the prediction is always trusted.";
       const calibration = set.calibration_size ? ` · ${set.calibration_size} calibration messages` : "";
       container.append(

@@ -41,8 +41,17 @@ from router.feedback import (
     record_feedback,
     suspend_failing_classes,
 )
-from router.suggest import Guarantee, SuggestionReport, apply_suggestion, suggest_from_store
-from router.thresholds import Change, Values, active_values, diff, history, rollback, set_thresholds
+from router.suggest import Guarantee, SuggestionReport, apply_suggestion, learned_report, suggest_from_store
+from router.thresholds import (
+    Change,
+    Values,
+    active_confidence_model,
+    active_values,
+    diff,
+    history,
+    rollback,
+    set_thresholds,
+)
 from serving.errors import ServingError
 from serving.metrics import Metrics
 from serving.service import find_message, normalize_id
@@ -310,9 +319,27 @@ def _reports(
                 reports[name] = part
         if reports:
             sources.append(f"the suggestion stored with thresholds version {stored.id}")
+    details = (versions[0].details or {}) if versions else {}
+    learned = active_confidence_model(session, taxonomy)
+    reply_set = taxonomy.routing.reply_set
+    if learned is not None:  # the reply thresholds compare the learned confidence: so must the curves
+        try:
+            reports[reply_set] = learned_report(
+                session,
+                taxonomy,
+                model_version,
+                learned,
+                float(details.get("target_precision", settings.target_precision)),
+                float(details.get("confidence", settings.confidence)),
+            )
+            sources.append(
+                f"the learned confidence of thresholds version {versions[0].id} on {model_version}"
+            )
+        except ThresholdError as exc:
+            reports.pop(reply_set, None)
+            return reports, sources, str(exc)
     if all(name in reports for name in wanted):
         return reports, sources, None
-    details = (versions[0].details or {}) if versions else {}
     target = float(details.get("target_precision", settings.target_precision))
     confidence = float(details.get("confidence", settings.confidence))
     try:
@@ -476,6 +503,7 @@ def lead_overview(
                 "confidence": part.get("confidence") if part else None,
                 "guarantee": part.get("guarantee") if part else None,
                 "calibration_size": part.get("calibration_size") if part else None,
+                "score": part.get("score", "probability") if part else "probability",
                 "classes": [
                     _class_entry(
                         set_name,

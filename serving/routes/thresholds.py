@@ -101,7 +101,7 @@ def suggest_thresholds(
     ] = None,
     target_precision: Annotated[float | None, Query(gt=0, lt=1, description="Default: setting.")] = None,
     confidence: Annotated[float | None, Query(gt=0, lt=1, description="Default: setting.")] = None,
-    guarantee: Literal["per-class", "pooled"] = "per-class",
+    guarantee: Literal["per-class", "pooled", "learned"] = "per-class",
     queue_precision: Annotated[float | None, Query(gt=0, lt=1, description="Also suggest queues.")] = None,
 ) -> SuggestionPublic:
     """Suggest thresholds from the stored calibration predictions (nothing is stored): per class the

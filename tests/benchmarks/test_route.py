@@ -147,3 +147,52 @@ def test_self_training_rounds_are_part_of_a_run_and_of_the_report(tmp_path: Path
         result["options"] = {"target_precision": 0.95, "confidence": 0.9, "calibration_fraction": 0.8}
         result["options"]["self_train_rounds"] = rounds
         assert f"SetFit's head self-training: {shown}" in render_markdown(result)
+
+
+@pytest.mark.slow
+def test_setfit_runs_measure_both_heads_and_reuse_the_cached_body(tmp_path: Path) -> None:
+    """A real (short) SetFit run on the slice: the self-trained and the supervised head are both measured,
+    with the learned confidence; a second run with other threshold options fits heads on the cached body."""
+    data = _slice(tmp_path)
+    options = _options(tmp_path, data, models=["setfit"], seeds=[0], cpu_max_steps=4)
+    first = run_route_benchmark(options)
+    assert [r["model"] for r in first["runs"]] == ["setfit", "setfit-supervised-head"]
+    assert all(r["trained_as"] == "setfit" for r in first["runs"])
+    self_trained, supervised = first["runs"]
+    assert self_trained["meta"]["head_self_training"]["rounds"] == 2
+    assert supervised["meta"]["head_self_training"] is None
+    for run in first["runs"]:
+        assert "learned_confidence_guaranteed" in run and run["meta"]["steps"] <= 4
+    cached = list((tmp_path / "cache").glob("setfit-*.npz"))
+    assert len(cached) == 1
+
+    # Another target: no training (the cached body), the same accuracy, a fresh measurement.
+    again = run_route_benchmark(
+        _options(
+            tmp_path,
+            data,
+            models=["setfit"],
+            seeds=[0],
+            cpu_max_steps=4,
+            target_precision=0.9,
+            out_dir=tmp_path / "again",
+        )
+    )
+    assert [r["accuracy"] for r in again["runs"]] == [r["accuracy"] for r in first["runs"]]
+    assert [r["train_seconds"] for r in again["runs"]] == [r["train_seconds"] for r in first["runs"]]
+    assert list((tmp_path / "cache").glob("setfit-*.npz")) == cached
+
+    # Without self-training only the one head is measured, and its learned confidence has no second head.
+    single = run_route_benchmark(
+        _options(
+            tmp_path,
+            data,
+            models=["setfit"],
+            seeds=[0],
+            cpu_max_steps=4,
+            self_train_rounds=0,
+            out_dir=tmp_path / "single",
+        )
+    )
+    assert [r["model"] for r in single["runs"]] == ["setfit"]
+    assert single["runs"][0]["accuracy"] == supervised["accuracy"]

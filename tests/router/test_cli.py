@@ -136,4 +136,95 @@ def test_suggest_pooled_guarantee_and_bad_choice(sessions: sessionmaker[Session]
     assert report["classes"]["tax_certificate"]["threshold"] is not None
     assert report["classes"]["fee_complaint"]["reason"] == "no template"
     bad = invoke("suggest", "--model-version", "v2", "--guarantee", "somehow")
-    assert bad.exit_code == 1 and "--guarantee must be per-class or pooled" in bad.stderr
+    assert bad.exit_code == 1 and "--guarantee must be one of per-class, pooled, learned" in bad.stderr
+
+
+def _signals(rng: np.random.Generator, right: bool) -> list[float]:
+    """Raw signals (router.confidence.FEATURES but the class record) where only the similarity to the
+    class's labeled examples tells right from wrong; the probability is flat noise."""
+    p = float(rng.uniform(0.5, 0.9))
+    own = float(rng.uniform(0.7, 0.95) if right else rng.uniform(0.3, 0.75))
+    other = float(rng.uniform(0.3, 0.6))
+    centroid = own - 0.05
+    return [p, 1.0, p, 1.0, own, other, own - other, centroid, centroid - other]
+
+
+def test_suggest_learned_certifies_on_the_signals_and_rollback_restores_the_score(
+    sessions: sessionmaker[Session],
+) -> None:
+    from router.thresholds import active_confidence_model
+
+    rng = np.random.default_rng(2)
+    with sessions() as session:
+        for i in range(1200):
+            right = i % 4 != 0
+            truth = "tax_certificate" if right else "fee_complaint"
+            result = ingest_one(
+                session, IncomingMessage(f"l{i}", f"text {i}", "text", "t", labels={"topic": truth})
+            )
+            session.flush()
+            signals = _signals(rng, right)
+            results = {"topic": {"class": "tax_certificate", "probability": signals[0], "signals": signals}}
+            session.add(
+                Prediction(
+                    message_pk=result.message.id,
+                    model_version="v3",
+                    variant="onnx-int8",
+                    purpose="calibration",
+                    results=results,
+                )
+            )
+            without = {"topic": {"class": "tax_certificate", "probability": signals[0]}}
+            session.add(
+                Prediction(
+                    message_pk=result.message.id,
+                    model_version="v4",
+                    variant="onnx-int8",
+                    purpose="calibration",
+                    results=without,
+                )
+            )
+        session.commit()
+    assert (
+        invoke("set", "--set", "topic.tax_certificate=0.99", "--reason", "start", "--actor", "lena").exit_code
+        == 0
+    )
+
+    result = invoke("suggest", "--model-version", "v3", "--guarantee", "learned", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["topic"]
+    assert report["guarantee"] == "learned" and report["fit_size"] == 300  # a quarter of 1,200
+    assert report["expected_precision"] >= 0.95 and report["expected_auto_share"] > 0.4
+    assert report["classes"]["tax_certificate"]["threshold"] == report["threshold"]
+    assert report["classes"]["fee_complaint"]["threshold"] is None  # no template
+    assert report["confidence_model"]["features"][-1] == "class_prior"
+    # On the probability alone (flat noise) nothing like that can be certified.
+    pooled = json.loads(invoke("suggest", "--model-version", "v3", "--guarantee", "pooled", "--json").stdout)
+    assert pooled["topic"]["expected_auto_share"] < report["expected_auto_share"] / 2
+
+    applied = invoke(
+        "suggest", "--model-version", "v3", "--guarantee", "learned", "--apply", "--actor", "lena"
+    )
+    assert applied.exit_code == 0 and "thresholds version 2 is active" in applied.stdout
+    with sessions() as session:
+        model = active_confidence_model(session, load_taxonomy())
+        assert model is not None and len(model.weights) == 10
+    # A manual change keeps comparing the learned score; a rollback to version 1 compares the probability.
+    tweak = invoke("set", "--set", "topic.tax_certificate=0.97", "--reason", "stricter", "--actor", "omar")
+    assert tweak.exit_code == 0
+    with sessions() as session:
+        assert active_confidence_model(session, load_taxonomy()) is not None
+    assert invoke("rollback", "1", "--reason", "back to the probability", "--actor", "lena").exit_code == 0
+    with sessions() as session:
+        assert active_confidence_model(session, load_taxonomy()) is None
+
+    # Calibration predictions without signals (an export without evidence): a clear error, nothing stored.
+    bad = invoke("suggest", "--model-version", "v4", "--guarantee", "learned", "--apply", "--actor", "lena")
+    assert bad.exit_code == 1 and "carry no confidence signals" in bad.stderr
+    assert "v5" not in invoke("history").stdout
+
+
+def load_taxonomy():  # type: ignore[no-untyped-def]
+    from postroom.clikit import load_settings, load_taxonomy_from
+
+    return load_taxonomy_from(load_settings())

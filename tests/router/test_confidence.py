@@ -8,6 +8,7 @@ import pytest
 from router.confidence import (
     FEATURES,
     SCORE_GRID,
+    ConfidenceModel,
     LabeledReference,
     Signals,
     certify_threshold,
@@ -126,3 +127,20 @@ def test_the_promise_holds_over_calibration_samples() -> None:
     # With 100 runs, 0.19 is the 99.9 % binomial upper quantile of a 0.1 failure rate.
     assert failures / runs <= 0.19
     assert np.mean(coverages) > 0.3
+
+
+def test_the_model_round_trips_through_json_and_malformed_ones_are_refused() -> None:
+    signals, truth, reference = world(np.random.default_rng(4), 1500)
+    model = fit_confidence(signals, signals.predicted == truth, reference)
+    names = [f"c{i}" for i in range(K)]
+    again = ConfidenceModel.from_dict(model.to_dict(names), names)
+    assert np.allclose(again.score(signals, reference), model.score(signals, reference))
+    renamed = ConfidenceModel.from_dict(model.to_dict(names), [*names[:-1], "new_class"])
+    assert renamed.class_prior[-1] == pytest.approx(np.mean(model.class_prior))  # unknown class: the mean
+    for broken, message in (
+        ({**model.to_dict(names), "features": ["probability"]}, "other features"),
+        ({**model.to_dict(names), "weights": [1.0, 2.0]}, "must hold"),
+        ({**model.to_dict(names), "scale": [0.0] * len(FEATURES)}, "scale > 0"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            ConfidenceModel.from_dict(broken, names)

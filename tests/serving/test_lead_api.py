@@ -311,7 +311,10 @@ def test_suggest_then_apply(
         ("?model_version=v0001&target_precision=1.5", "target_precision: Input should be less than 1"),
         ("?model_version=v0001&confidence=0", "confidence: Input should be greater than 0"),
         ("?model_version=v0001&target_precision=high", "target_precision: Input should be a valid number"),
-        ("?model_version=v0001&guarantee=somehow", "guarantee: Input should be 'per-class' or 'pooled'"),
+        (
+            "?model_version=v0001&guarantee=somehow",
+            "guarantee: Input should be 'per-class', 'pooled' or 'learned'",
+        ),
     ],
 )
 def test_bad_suggest_queries(app_client: TestClient, keys: dict[str, str], query: str, reason: str) -> None:

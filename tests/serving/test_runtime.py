@@ -212,3 +212,72 @@ def test_the_load_log_names_the_second_look(tmp_path: Path, caplog: pytest.LogCa
     with caplog.at_level(logging.INFO, logger="postroom.serving"):
         OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1)
     assert "near ties (margin < 0.2) run again on fp32" in caplog.text
+
+
+def test_evidence_names_match_training() -> None:
+    from serving import evidence
+    from training import evidence as written
+
+    assert written.EVIDENCE_FILE == "evidence.npz" and layout.EVIDENCE_DIR == "evidence"
+    with np.load(_evidence_file(exported_dir())) as stored:
+        assert set(stored.files) == {
+            evidence.REFERENCE_EMBEDDINGS,
+            evidence.REFERENCE_LABELS,
+            evidence.SECOND_COEF,
+            evidence.SECOND_INTERCEPT,
+        }
+
+
+def exported_dir() -> Path:
+    from tests.serving.builders import exported
+
+    return exported().export_dir
+
+
+def _evidence_file(export: Path) -> Path:
+    return export / read_export(export).label_sets["topic"].evidence
+
+
+def test_predictions_carry_the_learned_confidence_signals_where_the_export_has_evidence(
+    shared: Exported,
+) -> None:
+    from router.confidence import FEATURES
+
+    classifier = OnnxClassifier(shared.export_dir, variant="fp32", provider="cpu", threads=1, max_batch=3)
+    assert set(classifier.evidence) == {"topic"}  # the builder gives the reply set evidence, no other set
+    texts = ["Karte verloren", "Where is my transfer?", LONG_TEXT[:300], "Hallo"]
+    predictions = classifier.predict(texts)
+    for prediction in predictions:
+        topic = prediction["topic"]
+        assert topic.signals is not None and len(topic.signals) == len(FEATURES) - 1
+        assert topic.signals[0] == pytest.approx(topic.probability, abs=1e-5)  # the head's probability
+        assert topic.signals[3] in (0.0, 1.0)  # does the second head agree
+        assert -1.0 <= topic.signals[4] <= 1.0  # a cosine similarity
+        assert "signals" in topic.to_record()
+        assert all(
+            p.signals is None and "signals" not in p.to_record()
+            for n, p in prediction.items()
+            if n != "topic"
+        )
+    alone = classifier.predict([texts[2]])[0]["topic"].signals
+    assert np.allclose(alone, predictions[2]["topic"].signals, atol=1e-4)  # batching does not change them
+
+
+def test_unusable_evidence_is_refused_with_the_reason(tmp_path: Path) -> None:
+    exp = isolated(tmp_path)
+    target = _evidence_file(exp.export_dir)
+    target.unlink()  # the mirror links files; write a new one in its place
+    np.savez(
+        target, reference_embeddings=np.zeros((2, 4), dtype=np.float32), reference_labels=np.array([0, 999])
+    )
+    manifest_path = exp.export_dir / "export.json"
+    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    import hashlib
+
+    data["files"][data["label_sets"]["topic"]["evidence"]] = hashlib.sha256(target.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ModelUnavailable, match="names classes the head does not have"):
+        OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu", threads=1)
+    target.write_bytes(b"not an npz")
+    with pytest.raises(ModelUnavailable, match="does not match its checksum"):
+        OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu", threads=1)

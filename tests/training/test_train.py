@@ -11,6 +11,7 @@ import pytest
 
 from tests.training.builders import mini_training_data, packaged_model, tiny_config
 from training.errors import TrainingDiverged
+from training.evidence import EVIDENCE_FILE
 from training.pipeline import train_and_register
 from training.registry import (
     BODIES_DIR,
@@ -66,6 +67,14 @@ def test_train_registers_a_complete_version(tmp_path: Path, variant: str) -> Non
         predicted = proba.argmax(axis=1)
         accuracy = float((predicted == np.asarray(data.label_sets[name].eval_labels)).mean())
         assert math.isclose(accuracy, metrics["accuracy"], abs_tol=1e-6)
+        with np.load(artifacts.head_dir / EVIDENCE_FILE) as evidence:  # the learned confidence's inputs
+            split = data.label_sets[name]
+            assert len(evidence["reference_labels"]) == len(split.train_texts) + len(split.class_texts)
+            norms = np.linalg.norm(evidence["reference_embeddings"], axis=1)
+            assert np.allclose(norms, 1.0, atol=1e-5)
+            assert (
+                "second_coef" not in evidence.files
+            )  # no unlabeled messages: no self-training, no second head
     card = (version.path / MODEL_CARD).read_text()
     assert "# Postroom model v0001" in card and "macro-F1" in card
     assert "class names and descriptions" in card and "temperature" in card
@@ -178,6 +187,11 @@ def test_heads_self_train_on_unlabeled_messages(tmp_path: Path) -> None:
     assert set(reports) == {"queue", "topic"}
     for report in reports.values():
         assert report["pool"] == 4 and report["rounds"] == 2 and 1 <= report["pseudo_labeled"] <= 4
+    for name in ("queue", "topic"):  # the head before self-training is kept as the second head
+        head_dir = outcome.version.artifacts(name).head_dir
+        with np.load(head_dir / EVIDENCE_FILE) as evidence:
+            assert evidence["second_coef"].shape == np.load(head_dir / HEAD_COEF).shape
+            assert not np.allclose(evidence["second_coef"], np.load(head_dir / HEAD_COEF))
     card = (outcome.version.path / MODEL_CARD).read_text()
     assert "self-trained on 4 unlabeled messages" in card
     bodies = outcome.version.manifest["training"]["bodies"]

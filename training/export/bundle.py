@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from training.evidence import EVIDENCE_FILE
 from training.export.errors import ExportError
 from training.export.layout import SAFE_NAME
 from training.registry import (
@@ -89,6 +90,7 @@ class ModelBundle:
     bodies: dict[str, BodySpec]
     heads: dict[str, HeadSpec]
     source: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Path] = field(default_factory=dict)  # by label set: training.evidence's file
 
     def __post_init__(self) -> None:
         if not self.heads:
@@ -136,6 +138,7 @@ def bundle_from_version(version: ModelVersion, load_reference: bool = True) -> M
         )
     bodies: dict[str, BodySpec] = {}
     heads: dict[str, HeadSpec] = {}
+    evidence: dict[str, Path] = {}
     for name in version.label_sets:
         art = version.artifacts(name)
         body_key = str(version.manifest["label_sets"][name]["body"])
@@ -154,13 +157,15 @@ def bundle_from_version(version: ModelVersion, load_reference: bool = True) -> M
             intercept=np.load(art.head_dir / HEAD_INTERCEPT).astype(np.float32),
             reference=reference,
         )
+        if (art.head_dir / EVIDENCE_FILE).is_file():
+            evidence[name] = art.head_dir / EVIDENCE_FILE
     source = {
         "registry_version": version.version,
         "created_at": version.manifest.get("created_at"),
         "base_model": version.manifest.get("base_model"),
         "taxonomy": version.manifest.get("taxonomy"),
     }
-    return ModelBundle(version.version, bodies, heads, source)
+    return ModelBundle(version.version, bodies, heads, source, evidence)
 
 
 def bundle_from_setfit(models: Mapping[str, Any], directory: Path, version: str = "setfit") -> ModelBundle:

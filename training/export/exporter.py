@@ -38,6 +38,7 @@ from training.export.errors import ExportError, NothingPublished
 from training.export.graph import Int8Keep, append_heads, int8_exclusions, keep_outputs
 from training.export.layout import (
     EMBEDDING_OUTPUT,
+    EVIDENCE_DIR,
     EXPORT_FORMAT,
     EXPORT_MANIFEST,
     HEADS_JSON,
@@ -379,6 +380,9 @@ def export_bundle(
             for name, h in bundle.heads.items()
         }
         _write_json(staging / HEADS_JSON, heads_json)
+        for name, source in bundle.evidence.items():
+            (staging / EVIDENCE_DIR).mkdir(exist_ok=True)
+            shutil.copyfile(source, staging / EVIDENCE_DIR / f"{name}.npz")
         np.savez(
             staging / HEADS_NPZ,
             **{f"{n}__coef": h.coef for n, h in bundle.heads.items()},
@@ -419,7 +423,12 @@ def export_bundle(
             "parity_texts": len(texts),
             "bodies": bodies_meta,
             "label_sets": {
-                name: {"body": h.body, "classes": list(h.classes), "output": probabilities_output(name)}
+                name: {
+                    "body": h.body,
+                    "classes": list(h.classes),
+                    "output": probabilities_output(name),
+                    **({"evidence": f"{EVIDENCE_DIR}/{name}.npz"} if name in bundle.evidence else {}),
+                }
                 for name, h in bundle.heads.items()
             },
             "variants": {

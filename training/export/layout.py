@@ -4,6 +4,7 @@
       export.json                  the manifest: bodies, label sets, variants (published or why not), files
       parity.json                  the parity report of every variant against the PyTorch model
       heads.json, heads.npz        the logistic-regression heads (also inside every graph)
+      evidence/<label_set>.npz     what the router's learned confidence reads (training/evidence.py)
       tokenizer/<body>/tokenizer.json   truncation and padding set explicitly
       <variant>/<body>.onnx        body + pooling (+ normalisation) + heads; only published variants are kept
     <registry>/exports/<version>.rejected/   the same, when no variant passed the gate (the old export stays)
@@ -23,6 +24,7 @@ PARITY_REPORT = "parity.json"
 HEADS_JSON = "heads.json"
 HEADS_NPZ = "heads.npz"
 TOKENIZER_DIR = "tokenizer"
+EVIDENCE_DIR = "evidence"
 TOKENIZER_FILE = "tokenizer.json"
 EMBEDDING_OUTPUT = "sentence_embedding"
 PROBABILITIES_PREFIX = "probabilities_"
