@@ -54,7 +54,7 @@ class SetEvidence:
         )
 
 
-def load_evidence(path: Path, n_classes: int, embedding_dim: int | None = None) -> SetEvidence:
+def load_evidence(path: Path, n_classes: int) -> SetEvidence:
     """Read and check an evidence file; `ModelUnavailable` with the reason when it does not fit the head."""
     try:
         with np.load(path) as stored:
@@ -67,10 +67,6 @@ def load_evidence(path: Path, n_classes: int, embedding_dim: int | None = None) 
         raise ModelUnavailable(f"{path.name} lacks its reference embeddings or labels")
     if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
         raise ModelUnavailable(f"{path.name} names classes the head does not have")
-    if embedding_dim is not None and embeddings.shape[1] != embedding_dim:
-        raise ModelUnavailable(
-            f"{path.name} has {embeddings.shape[1]}-dimensional embeddings, not {embedding_dim}"
-        )
     reference = LabeledReference.build(
         normalised(embeddings.astype(np.float64)), labels.astype(int), n_classes
     )

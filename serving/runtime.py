@@ -281,7 +281,7 @@ class OnnxClassifier:
                 values = body.session.run(body.fetched, feeds)
                 if body.fallback is not None:
                     values = self._second_look(body, feeds, values)
-                for name, value in zip(body.label_sets, values, strict=False):
+                for name, value in zip(body.label_sets, values[: len(body.outputs)], strict=True):
                     result[name][rows] = value
                 if body.embedding_output:
                     vectors = values[-1]

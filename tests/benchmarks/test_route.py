@@ -154,8 +154,14 @@ def test_setfit_runs_measure_both_heads_and_reuse_the_cached_body(tmp_path: Path
     """A real (short) SetFit run on the slice: the self-trained and the supervised head are both measured,
     with the learned confidence; a second run with other threshold options fits heads on the cached body."""
     data = _slice(tmp_path)
-    options = _options(tmp_path, data, models=["setfit"], seeds=[0], cpu_max_steps=4)
-    first = run_route_benchmark(options)
+
+    def setfit_run(**changes: object) -> dict:
+        """A 4-step SetFit run of seed 0 on the slice (the cache is shared: tmp_path / "cache")."""
+        return run_route_benchmark(
+            _options(tmp_path, data, models=["setfit"], seeds=[0], cpu_max_steps=4, **changes)
+        )
+
+    first = setfit_run()
     assert [r["model"] for r in first["runs"]] == ["setfit", "setfit-supervised-head"]
     assert all(r["trained_as"] == "setfit" for r in first["runs"])
     self_trained, supervised = first["runs"]
@@ -167,32 +173,12 @@ def test_setfit_runs_measure_both_heads_and_reuse_the_cached_body(tmp_path: Path
     assert len(cached) == 1
 
     # Another target: no training (the cached body), the same accuracy, a fresh measurement.
-    again = run_route_benchmark(
-        _options(
-            tmp_path,
-            data,
-            models=["setfit"],
-            seeds=[0],
-            cpu_max_steps=4,
-            target_precision=0.9,
-            out_dir=tmp_path / "again",
-        )
-    )
+    again = setfit_run(target_precision=0.9, out_dir=tmp_path / "again")
     assert [r["accuracy"] for r in again["runs"]] == [r["accuracy"] for r in first["runs"]]
     assert [r["train_seconds"] for r in again["runs"]] == [r["train_seconds"] for r in first["runs"]]
     assert list((tmp_path / "cache").glob("setfit-*.npz")) == cached
 
     # Without self-training only the one head is measured, and its learned confidence has no second head.
-    single = run_route_benchmark(
-        _options(
-            tmp_path,
-            data,
-            models=["setfit"],
-            seeds=[0],
-            cpu_max_steps=4,
-            self_train_rounds=0,
-            out_dir=tmp_path / "single",
-        )
-    )
+    single = setfit_run(self_train_rounds=0, out_dir=tmp_path / "single")
     assert [r["model"] for r in single["runs"]] == ["setfit"]
     assert single["runs"][0]["accuracy"] == supervised["accuracy"]
