@@ -167,7 +167,12 @@ def measure(
 
 
 def _onnx_variant(
-    path: Path, variant: str, texts: dict[str, list[str]], options: BenchOptions, second_look: bool = True
+    path: Path,
+    variant: str,
+    texts: dict[str, list[str]],
+    options: BenchOptions,
+    second_look: bool = True,
+    signals: bool = True,
 ) -> dict:
     classifier = OnnxClassifier(
         path,
@@ -177,11 +182,15 @@ def _onnx_variant(
         max_batch=options.batch_size,
         allow_unpublished=True,
         second_look=second_look,
+        signals=signals,
     )
     classifier.predict(["warm up"] * 4)
     looks = classifier.fallback_share is not None
+    suffix = ("" if second_look or variant != "int8" else "-no-second-look") + (
+        "" if signals else "-no-signals"
+    )
     result: dict[str, Any] = {
-        "backend": f"onnx-{variant}" + ("" if second_look or variant != "int8" else "-no-second-look"),
+        "backend": f"onnx-{variant}{suffix}",
         "provider": classifier.provider,
         "sets": {},
         "labels": {},
@@ -391,6 +400,14 @@ def run_serve_benchmark(
                 raw["published"] = None
                 raw["agreement"] = _agreement(torch_result, raw)
                 backends.append(raw)
+        cpu_order = manifest.preference.get("cpu", [])
+        served = next((v for v in cpu_order if v in manifest.variants and manifest.variants[v].files), None)
+        if served is not None and any(entry.evidence for entry in manifest.label_sets.values()):
+            log(f"ONNX {served} without the learned confidence's signals")  # what they cost
+            bare = _onnx_variant(source.path, served, texts, options, signals=False)
+            bare["published"] = None
+            bare["agreement"] = _agreement(torch_result, bare)
+            backends.append(bare)
         log("HTTP")
         http = _http(source.path, texts, options, work, log)
         http_postgresql = None
@@ -509,6 +526,13 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{r['batch_throughput_ratio']}× | {shown} |"
             )
             shown = ""
+    if any(b["backend"].endswith("-no-signals") for b in report["backends"]):
+        lines += [
+            "",
+            "`-no-signals`: the served variant without the learned confidence's signals (docs/router.md), "
+            "what they cost: every other ONNX row computes them for the label sets whose export has evidence "
+            "(single-message latency; batch throughput fetches the embedding but computes no signals).",
+        ]
     lines += _http_lines(report["http"])
     if report.get("http_postgresql"):
         lines += _http_lines(report["http_postgresql"])

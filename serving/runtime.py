@@ -169,8 +169,10 @@ class OnnxClassifier:
         max_batch: int = 32,
         allow_unpublished: bool = False,
         second_look: bool = True,
+        signals: bool = True,
     ) -> None:
-        """`second_look=False` runs a variant without its fp32 second look (the benchmark's raw int8)."""
+        """`second_look=False` runs a variant without its fp32 second look (the benchmark's raw int8);
+        `signals=False` ignores the export's evidence (the benchmark measures what the signals cost)."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -212,7 +214,7 @@ class OnnxClassifier:
                     f"cannot load {files[key]} of {self.manifest.version}: {type(exc).__name__}"
                 ) from None
             active.update(session.get_providers())
-            with_evidence = [n for n in sets if self.manifest.label_sets[n].evidence]
+            with_evidence = [n for n in sets if signals and self.manifest.label_sets[n].evidence]
             for name in with_evidence:
                 entry = self.manifest.label_sets[name]
                 evidence_file = verify_file(path, entry.evidence or "", self.manifest)

@@ -129,8 +129,11 @@ def test_bench_end_to_end(
     assert set(backends["onnx-int8"]["second_look_share"]) == {"banking77", "demo_long"}
     assert "second_look_share" not in backends["onnx-int8-no-second-look"]
     assert report["model"]["variants"]["int8"]["second_look_margin"] == 0.2
+    # The export has evidence for topic: the served variant is measured without its signals too.
+    served = next(v for v in ("optimized", "int8", "fp32") if f"onnx-{v}" in backends)
+    assert f"onnx-{served}-no-signals" in backends
     markdown = (tmp_path / "out" / "serve.md").read_text(encoding="utf-8")
-    assert "fp32 second look:" in markdown and "By text set" in markdown
+    assert "fp32 second look:" in markdown and "By text set" in markdown and "`-no-signals`" in markdown
     assert (tmp_path / "out" / "serve.json").is_file()
     if options.http_database_url:  # a second store, a second key, the same requests
         postgres = report["http_postgresql"]
