@@ -76,6 +76,10 @@ def test_route_benchmark_writes_results_and_resumes(tmp_path: Path) -> None:
         assert learned["fit_size"] == round(INTENTS * 26 / 4)  # a quarter of calibration fits the score
         assert (learned["threshold"] is None) == (learned["auto"] == 0)
         assert 0.0 <= learned["coverage"] <= 1.0
+        for strategy in ("learned_confidence_guaranteed", "pooled_guaranteed"):  # per intent, by name
+            per_class = run[strategy]["per_class"]
+            assert len(per_class) == INTENTS and all(isinstance(c["class"], str) for c in per_class)
+            assert sum(c["auto"] for c in per_class) == run[strategy]["auto"]
     for run in result["runs"]:  # the ceiling: its test precision reaches the target whenever it answers
         ceiling = run["global_threshold_hindsight"]
         assert ceiling["auto"] == 0 or ceiling["precision"] >= 0.95
