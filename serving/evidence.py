@@ -9,6 +9,7 @@ The names below repeat `training.evidence` (serving may not import it; a test ch
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def load_evidence(path: Path, n_classes: int) -> SetEvidence:
     try:
         with np.load(path) as stored:
             arrays = {name: stored[name] for name in stored.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelUnavailable(f"cannot read {path.name}: {type(exc).__name__}") from None
     embeddings = arrays.get(REFERENCE_EMBEDDINGS)
     labels = arrays.get(REFERENCE_LABELS)

@@ -281,3 +281,20 @@ def test_unusable_evidence_is_refused_with_the_reason(tmp_path: Path) -> None:
     target.write_bytes(b"not an npz")
     with pytest.raises(ModelUnavailable, match="does not match its checksum"):
         OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu", threads=1)
+
+
+def test_an_unreadable_evidence_file_is_a_clear_model_error(tmp_path: Path) -> None:
+    from serving.evidence import load_evidence
+
+    good = tmp_path / "good.npz"
+    np.savez(good, reference_embeddings=np.ones((2, 3)), reference_labels=np.array([0, 1]))
+    assert load_evidence(good, 2).second_proba(np.ones((1, 3))) is None  # no second head saved
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:100])
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not numpy")
+    lacking = tmp_path / "lacking.npz"
+    np.savez(lacking, reference_embeddings=np.ones((2, 3)))
+    for path, reason in ((truncated, "cannot read"), (junk, "cannot read"), (lacking, "lacks its reference")):
+        with pytest.raises(ModelUnavailable, match=reason):
+            load_evidence(path, 2)
