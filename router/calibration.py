@@ -4,12 +4,19 @@ For one class we look at the calibration messages the model *predicted* in that 
 (the predicted probability) and whether the prediction was right. A threshold `t` auto-answers the ones with
 score >= t. We want the lowest `t` whose precision is at least `target` with confidence `1 - delta`.
 
-Method (selective classification with guaranteed risk, Geifman & El-Yaniv 2017): binary search over the
-sorted scores; at each step, the one-sided Clopper–Pearson upper bound on the error rate of the messages
-above the candidate threshold, at level `delta / ceil(log2 n)`, is compared with `1 - target`. The union
-bound over the at most `ceil(log2 n)` tests of the search gives: with probability at least `1 - delta` over
-the calibration sample, the chosen threshold's precision on new messages from the same distribution is at
-least `target`. docs/router.md explains the assumption (exchangeability) and what it does not cover.
+Method (Learn-Then-Test with fixed-sequence testing, Angelopoulos et al. 2021, on a split of the class):
+
+1. Split the class's messages at random (seeded) into a *fit* quarter and a *certifying* three quarters.
+2. On the fit quarter, pick where to start: the step of a grid fixed in advance (0.999 down to 0.050) whose
+   messages give the strongest evidence that precision >= target (smallest exact binomial p-value).
+3. On the certifying share, walk the grid down from that start, testing at each step "precision < target"
+   with the exact binomial tail at level `delta`; stop at the first step not rejected. The loosest rejected
+   step is the threshold.
+
+Fixed-sequence testing controls the error at `delta` without a multiplicity penalty, and the start is chosen
+without the certifying messages, so: with probability at least `1 - delta` over the calibration sample, the
+chosen threshold's precision on new messages from the same distribution is at least `target`
+(exchangeable messages). docs/router.md explains why this replaced a binary search with a union bound.
 """
 
 from __future__ import annotations
@@ -19,7 +26,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from router.bounds import error_rate_upper_bound, examples_needed
+from router.bounds import examples_needed
+from router.fixed_sequence import certify_threshold, strongest_start
+
+CLASS_GRID = tuple(np.round(np.arange(0.999, 0.0495, -0.001), 4))
+FIT_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -64,10 +75,6 @@ def precision_curve(scores: np.ndarray, correct: np.ndarray, total: int) -> list
     ]
 
 
-def _certified(point: CurvePoint, allowed_error: float, level: float) -> bool:
-    return error_rate_upper_bound(point.selected - point.correct, point.selected, level) < allowed_error
-
-
 def class_threshold(
     class_name: str,
     scores: np.ndarray,
@@ -75,15 +82,18 @@ def class_threshold(
     total: int,
     target_precision: float,
     confidence: float,
+    seed: int = 0,
 ) -> ClassThreshold:
-    """The lowest threshold certified at `target_precision` with `confidence`, by guarded binary search."""
+    """The loosest threshold certified at `target_precision` with `confidence` (split fixed-sequence test)."""
     if not 0.0 < target_precision < 1.0:
         raise ValueError(f"target_precision must be in (0, 1), got {target_precision}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     delta = 1.0 - confidence
     n = len(scores)
+    certify_share = 1.0 - FIT_SHARE
     if n == 0:
+        needed = examples_needed(0.0, target_precision, delta)
         return ClassThreshold(
             class_name,
             None,
@@ -91,30 +101,29 @@ def class_threshold(
             None,
             0.0,
             [],
-            examples_needed(0.0, target_precision, delta),
+            math.ceil(needed / certify_share) if needed else None,
             "no calibration message was predicted in this class",
         )
-    curve = precision_curve(np.asarray(scores, dtype=float), np.asarray(correct, dtype=bool), total)
-    steps = max(1, math.ceil(math.log2(len(curve) + 1)))
-    level = delta / steps
-    allowed_error = 1.0 - target_precision
-    # Binary search over the curve (highest threshold first): at most `steps` tests, each at delta / steps.
-    low, high, best = 0, len(curve) - 1, None
-    for _ in range(steps):
-        if low > high:
-            break
-        mid = (low + high) // 2
-        if _certified(curve[mid], allowed_error, level):
-            best, low = mid, mid + 1
-        else:
-            high = mid - 1
-    if best is None:
+    scores = np.asarray(scores, dtype=float)
+    correct = np.asarray(correct, dtype=bool)
+    curve = precision_curve(scores, correct, total)
+    fit = np.zeros(n, dtype=bool)
+    fit[np.random.default_rng(seed).permutation(n)[: round(n * FIT_SHARE)]] = True
+    start = strongest_start(scores[fit], correct[fit], target_precision, min_selected=1, grid=CLASS_GRID)
+    certified = certify_threshold(
+        scores[~fit], correct[~fit], target_precision, confidence, start, CLASS_GRID
+    )
+    if certified.threshold is None:
         basis = next(p for p in curve if p.selected >= min(n, 20))  # the most confident ~20 predictions
-        needed = examples_needed(1.0 - basis.precision, target_precision, level)
+        needed = examples_needed(1.0 - basis.precision, target_precision, delta)
         why = (
             f"precision {basis.precision:.3f} on the {basis.selected} most confident prediction(s) cannot "
             f"certify {target_precision:.2f} at confidence {confidence:.2f}"
         )
-        return ClassThreshold(class_name, None, n, None, 0.0, curve, needed, why)
-    point = curve[best]
-    return ClassThreshold(class_name, point.threshold, n, point.precision, point.coverage, curve)
+        return ClassThreshold(
+            class_name, None, n, None, 0.0, curve, math.ceil(needed / certify_share) if needed else None, why
+        )
+    threshold = certified.threshold
+    above = scores >= threshold
+    selected, right = int(above.sum()), int(correct[above].sum())
+    return ClassThreshold(class_name, threshold, n, right / selected, selected / total, curve)

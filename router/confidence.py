@@ -30,9 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from router.bounds import binomial_cdf
+from router.fixed_sequence import CertifiedThreshold, certify_threshold, strongest_start
 
-SCORE_GRID = tuple(np.round(np.arange(0.999, 0.2995, -0.001), 4))
 FEATURES = (
     "probability",
     "log_margin",
@@ -222,60 +221,6 @@ def fit_from_raw(
     scale = np.where(scale > 0, scale, 1.0)
     model = LogisticRegression(C=c, max_iter=5000, random_state=seed).fit((x - mean) / scale, correct)
     return ConfidenceModel(model.coef_[0].copy(), float(model.intercept_[0]), mean, scale, prior)
-
-
-def _upper_tail(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p): the p-value of "precision below p" after k right out of n."""
-    return 1.0 - binomial_cdf(k - 1, n, p)
-
-
-@dataclass(frozen=True)
-class CertifiedThreshold:
-    """One threshold on a score, certified by fixed-sequence testing (None: not even the first step)."""
-
-    threshold: float | None
-    selected: int  # certifying messages at or above the threshold
-    correct: int
-    size: int  # certifying messages
-    steps_tested: int
-
-
-def certify_threshold(
-    scores: np.ndarray,
-    correct: np.ndarray,
-    target: float,
-    confidence: float,
-    start: float = SCORE_GRID[0],
-    grid: tuple[float, ...] = SCORE_GRID,
-) -> CertifiedThreshold:
-    """The loosest grid threshold, walking down from `start`, before the first one whose precision is not
-    shown to be at least `target` at level `1 - confidence` (exact binomial tail)."""
-    if not 0.0 < target < 1.0 or not 0.0 < confidence < 1.0:
-        raise ValueError("target and confidence must be in (0, 1)")
-    correct = np.asarray(correct, dtype=bool)
-    chosen, selected, right, steps = None, 0, 0, 0
-    for t in (g for g in grid if g <= start):
-        steps += 1
-        above = scores >= t
-        n, k = int(above.sum()), int(correct[above].sum())
-        if n == 0 or _upper_tail(k, n, target) > 1.0 - confidence:
-            break
-        chosen, selected, right = float(t), n, k
-    return CertifiedThreshold(chosen, selected, right, len(scores), steps)
-
-
-def strongest_start(scores: np.ndarray, correct: np.ndarray, target: float, min_selected: int = 30) -> float:
-    """The grid step whose messages give the smallest p-value (the strictest on ties): where to start."""
-    best, best_p = SCORE_GRID[0], np.inf
-    for t in SCORE_GRID:
-        above = scores >= t
-        n = int(above.sum())
-        if n < min_selected:
-            continue
-        p = _upper_tail(int(correct[above].sum()), n, target)
-        if p < best_p:
-            best, best_p = t, p
-    return best
 
 
 @dataclass(frozen=True)

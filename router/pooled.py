@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from router.bounds import binomial_cdf
+from router.fixed_sequence import precision_p_value
 
 STRICTNESS_GRID = tuple(np.round(np.arange(0.999, 0.7999, -0.0025), 4))
 
@@ -56,11 +56,6 @@ class PooledSuggestion:
     @property
     def expected_precision(self) -> float | None:
         return self.test_correct / self.test_auto if self.test_auto else None
-
-
-def _upper_tail(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p)."""
-    return 1.0 - binomial_cdf(k - 1, n, p)
 
 
 def _family(
@@ -136,7 +131,7 @@ def suggest_pooled(
     def fit_p_value(g: float) -> float:
         auto = _auto(_thresholds_at(family, g), fit_pred, fit_score)
         n, k = int(auto.sum()), int(fit_correct[auto].sum())
-        return _upper_tail(k, n, target_precision) if n >= min_start else np.inf
+        return precision_p_value(k, n, target_precision) if n >= min_start else np.inf
 
     p_values = [fit_p_value(float(g)) for g in STRICTNESS_GRID]
     start = int(np.argmin(p_values)) if np.isfinite(min(p_values)) else len(STRICTNESS_GRID)
@@ -145,7 +140,7 @@ def suggest_pooled(
         thresholds = _thresholds_at(family, float(g))
         auto = _auto(thresholds, test_pred, test_score)
         n, k = int(auto.sum()), int(test_correct[auto].sum())
-        if n == 0 or _upper_tail(k, n, target_precision) > delta:
+        if precision_p_value(k, n, target_precision) > delta:
             break
         chosen = (float(g), thresholds, auto)
     suggestion = PooledSuggestion(

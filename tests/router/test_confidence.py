@@ -7,17 +7,16 @@ import pytest
 
 from router.confidence import (
     FEATURES,
-    SCORE_GRID,
     ConfidenceModel,
     LabeledReference,
     Signals,
-    certify_threshold,
     class_prior,
     feature_matrix,
     fit_confidence,
     normalised,
     suggest_learned,
 )
+from router.fixed_sequence import SCORE_GRID, certify_threshold
 
 K, D = 6, 16
 
@@ -96,7 +95,9 @@ def test_certify_walks_down_until_the_first_failure() -> None:
     assert certify_threshold(scores, correct, 0.95, 0.9).threshold is None
     certified = certify_threshold(scores, correct, 0.95, 0.9, start=0.995)
     # 0.995 and 0.9 are certified (800 messages, 8 wrong); at 0.5 precision falls to 66 %: stop there.
-    assert certified.threshold == pytest.approx(0.501)  # the last grid step above 0.5
+    # The loosest step before the failure is 0.501; no certifying score lies between it and 0.9, so the
+    # threshold is raised to 0.9: the same messages answered, nothing below what calibration has seen.
+    assert certified.threshold == pytest.approx(0.9)
     assert certified.selected == 800 and certified.correct == 792 and certified.size == 1200
     assert certified.steps_tested == len([g for g in SCORE_GRID if 0.5 <= g <= 0.995])
 
