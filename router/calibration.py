@@ -11,7 +11,7 @@ Method (Learn-Then-Test with fixed-sequence testing, Angelopoulos et al. 2021, o
    messages give the strongest evidence that precision >= target (smallest exact binomial p-value).
 3. On the certifying share, walk the grid down from that start, testing at each step "precision < target"
    with the exact binomial tail at level `delta`; stop at the first step not rejected. The loosest rejected
-   step is the threshold.
+   step, raised to the strictest rejected step that answers the same certifying messages, is the threshold.
 
 Fixed-sequence testing controls the error at `delta` without a multiplicity penalty, and the start is chosen
 without the certifying messages, so: with probability at least `1 - delta` over the calibration sample, the
@@ -90,20 +90,16 @@ def class_threshold(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     delta = 1.0 - confidence
+
+    def needed(error_rate: float) -> int | None:
+        """Messages predicted in the class (fit share included) that would certify at this error rate."""
+        certifying = examples_needed(error_rate, target_precision, delta)
+        return math.ceil(certifying / (1.0 - FIT_SHARE)) if certifying else None
+
     n = len(scores)
-    certify_share = 1.0 - FIT_SHARE
     if n == 0:
-        needed = examples_needed(0.0, target_precision, delta)
-        return ClassThreshold(
-            class_name,
-            None,
-            0,
-            None,
-            0.0,
-            [],
-            math.ceil(needed / certify_share) if needed else None,
-            "no calibration message was predicted in this class",
-        )
+        why = "no calibration message was predicted in this class"
+        return ClassThreshold(class_name, None, 0, None, 0.0, [], needed(0.0), why)
     scores = np.asarray(scores, dtype=float)
     correct = np.asarray(correct, dtype=bool)
     curve = precision_curve(scores, correct, total)
@@ -115,14 +111,11 @@ def class_threshold(
     )
     if certified.threshold is None:
         basis = next(p for p in curve if p.selected >= min(n, 20))  # the most confident ~20 predictions
-        needed = examples_needed(1.0 - basis.precision, target_precision, delta)
         why = (
             f"precision {basis.precision:.3f} on the {basis.selected} most confident prediction(s) cannot "
             f"certify {target_precision:.2f} at confidence {confidence:.2f}"
         )
-        return ClassThreshold(
-            class_name, None, n, None, 0.0, curve, math.ceil(needed / certify_share) if needed else None, why
-        )
+        return ClassThreshold(class_name, None, n, None, 0.0, curve, needed(1.0 - basis.precision), why)
     threshold = certified.threshold
     above = scores >= threshold
     selected, right = int(above.sum()), int(correct[above].sum())
