@@ -1,9 +1,9 @@
 """Per-class thresholds with a guarantee on the precision of all automated replies together.
 
-Certifying 0.95 for every class separately needs, per class, some 45 to 85 calibration messages predicted in
-that class without an error (see docs/router.md); few-shot teams rarely have that. This mode pools the
-evidence across classes and promises: with probability at least `confidence` over the calibration sample,
-the precision of the automated replies, all classes together, is at least `target`.
+Certifying 0.95 for every class separately needs, per class, some 60 confident calibration predictions of
+that class without an error (see docs/router.md); few-shot teams rarely have that for most classes. This
+mode pools the evidence across classes and promises: with probability at least `confidence` over the
+calibration sample, the precision of the automated replies, all classes together, is at least `target`.
 
 Method (Learn-Then-Test with fixed-sequence testing, Angelopoulos et al. 2021, on a split):
 
