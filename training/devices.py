@@ -5,12 +5,10 @@ torch is imported inside the functions: this module is cheap to import.
 
 from __future__ import annotations
 
-import os
-import platform
 from dataclasses import dataclass
 from typing import Any
 
-from postroom.machine import cpu_features, cpu_model
+from postroom.machine import cpu_model, describe
 from training.config import TrainConfig
 from training.errors import TrainingError
 
@@ -47,7 +45,7 @@ def resolve_device(config: TrainConfig) -> DeviceChoice:
 
 
 def machine_info() -> dict[str, Any]:
-    """CPU, cores, GPU and library versions, for benchmark reports and manifests."""
+    """The machine (`postroom.machine.describe`), GPU and library versions, for benchmark reports."""
     import sentence_transformers
     import setfit
     import sklearn
@@ -55,11 +53,8 @@ def machine_info() -> dict[str, Any]:
     import transformers
 
     info: dict[str, Any] = {
-        "cpu": cpu_model(),
-        "cpu_features": cpu_features(),
-        "cpu_cores": os.cpu_count(),
+        **describe(),
         "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "sentence_transformers": sentence_transformers.__version__,

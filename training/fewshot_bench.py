@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from postroom.machine import one_line
 from training.benchdata import BenchDataset, load_banking77, load_massive, sample_per_class, unlabeled_pool
 from training.config import TrainConfig
 from training.errors import TrainingError
@@ -482,10 +483,15 @@ def render_markdown(data: dict[str, Any]) -> str:
     for i, inv in enumerate(data["invocations"]):
         machine = inv.get("machine", {})
         gpu = f", GPU {machine['gpu']}" if machine.get("gpu") else ", no GPU"
+        cpu = (  # invocations before session 7 recorded the CPU's name and core count only
+            one_line(machine)
+            if "cores_usable" in machine
+            else f"{machine.get('cpu', '?')}, {machine.get('cpu_cores', '?')} cores"
+        )
         lines.append(
-            f"{i}. `{inv['command']}` — {inv['started_at']}; {machine.get('cpu', '?')}, "
-            f"{machine.get('cpu_cores', '?')} cores{gpu}; torch {machine.get('torch', '?')}, setfit "
-            f"{machine.get('setfit', '?')}, sentence-transformers {machine.get('sentence_transformers', '?')}"
+            f"{i}. `{inv['command']}` — {inv['started_at']}; {cpu}{gpu}; torch {machine.get('torch', '?')}, "
+            f"setfit {machine.get('setfit', '?')}, sentence-transformers "
+            f"{machine.get('sentence_transformers', '?')}"
         )
     lines.append("")
     return "\n".join(lines)

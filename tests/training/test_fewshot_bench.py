@@ -10,7 +10,7 @@ import numpy as np
 from tests.training.builders import PHRASES, packaged_model, tiny_config
 from training.baselines import bm25_nearest
 from training.benchdata import sample_per_class
-from training.fewshot_bench import FewShotOptions, run_fewshot_benchmark
+from training.fewshot_bench import FewShotOptions, render_markdown, run_fewshot_benchmark
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> None:
@@ -116,4 +116,12 @@ def test_benchmark_writes_json_and_markdown_and_merges(tmp_path: Path) -> None:
     assert plain["macro_f1_mean"] != named["macro_f1_mean"]  # the class names changed the head
     markdown = (out_dir / "fewshot.md").read_text()
     assert "## banking77 — intent" in markdown and "postroom bench fewshot (test)" in markdown
+    assert "usable cores" in markdown  # the invocation names the machine as every benchmark report does
     assert "Goal (SetFit 8-shot macro-F1 >= 0.87 on BANKING77): no SetFit run yet." in markdown
+
+
+def test_invocations_recorded_before_the_machine_description_still_render() -> None:
+    old = {"command": "postroom bench fewshot", "started_at": "2026-11-20", "machine": {"cpu": "AMD EPYC"}}
+    old["machine"] |= {"cpu_cores": 2, "torch": "2.13.0", "setfit": "1.2.0"}
+    markdown = render_markdown({"runs": [], "summary": [], "invocations": [old]})
+    assert "AMD EPYC, 2 cores, no GPU; torch 2.13.0, setfit 1.2.0" in markdown
