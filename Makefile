@@ -23,7 +23,7 @@ help:
 	@echo "make demo   - install, ingest the demo corpus, label (with a local Doccano), train, export, calibrate"
 	@echo "              thresholds, classify the held-out messages over HTTP and print the routing outcome"
 	@echo "make test   - install dev dependencies, run ruff and pytest"
-	@echo "make bench  - run the benchmarks (results in docs/benchmarks/)"
+	@echo "make bench  - run the cleaning, labeling and routing benchmarks (results in docs/benchmarks/)"
 	@echo "make test-slow - the slow tests: a real Doccano round trip, real training runs, browser screenshots"
 	@echo "make doccano / make doccano-stop - a local Doccano 1.8.4 on 127.0.0.1:$(DOCCANO_PORT)"
 
@@ -70,8 +70,10 @@ $(BIN)/.slow-deps: $(BIN)/.installed scripts/doccano/constraints.txt
 test-slow: install $(BIN)/.slow-deps
 	$(BIN)/python -m pytest -m slow
 
-bench: install
+bench: install  ## the benchmarks that need no trained model (about an hour on 2 CPU cores)
 	$(BIN)/postroom bench clean
+	$(BIN)/postroom bench labeling
+	$(BIN)/postroom bench route --shots 8,16 --seeds 0,1,2,3,4 --models frozen,setfit --cpu-max-steps 100
 
 clean-demo:
 	rm -rf var
