@@ -99,7 +99,8 @@ def setfit_label(method: str, config: TrainConfig, device_type: str, self_traine
             if body
             else " + self-training"
         )
-    return f"{method} [{config.loss}{names}{selftrain}; {schedule}]"
+    loss = f"{config.loss} (temperature {config.temperature})" if config.loss == "supcon" else config.loss
+    return f"{method} [{loss}{names}{selftrain}; {schedule}]"
 
 
 def _run_record(

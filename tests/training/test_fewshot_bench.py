@@ -10,7 +10,8 @@ import numpy as np
 from tests.training.builders import PHRASES, packaged_model, tiny_config
 from training.baselines import bm25_nearest
 from training.benchdata import sample_per_class
-from training.fewshot_bench import FewShotOptions, render_markdown, run_fewshot_benchmark
+from training.config import TrainConfig
+from training.fewshot_bench import FewShotOptions, render_markdown, run_fewshot_benchmark, setfit_label
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> None:
@@ -125,3 +126,9 @@ def test_invocations_recorded_before_the_machine_description_still_render() -> N
     old["machine"] |= {"cpu_cores": 2, "torch": "2.13.0", "setfit": "1.2.0"}
     markdown = render_markdown({"runs": [], "summary": [], "invocations": [old]})
     assert "AMD EPYC, 2 cores, no GPU; torch 2.13.0, setfit 1.2.0" in markdown
+
+
+def test_a_supcon_label_names_its_temperature() -> None:
+    label = setfit_label("setfit_separate", TrainConfig(loss="supcon", temperature=0.15), "cpu")
+    assert label.startswith("setfit_separate [supcon (temperature 0.15) + class names;")
+    assert "temperature" not in setfit_label("setfit_separate", TrainConfig(), "cpu")
