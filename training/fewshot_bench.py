@@ -51,6 +51,24 @@ ANCHORS: dict[str, dict[str, list[str]]] = {
     "massive-de": {"intent": ["MTEB frozen 8-shot, paraphrase-multilingual-MiniLM-L12-v2: accuracy 0.507"]},
 }
 GOAL = {"dataset": "banking77", "label_set": "intent", "shots": 8, "macro_f1": 0.87}
+EMBEDDING_METHODS = ("frozen_lr", "frozen_lr_c1", "frozen_lr_names", "frozen_lr_self", *SETFIT_METHODS)
+
+
+def base_name(base_model: str) -> str | None:
+    """How a method label names its base model: None for the packaged MiniLM (the default, unnamed in
+    labels), the folder name for a local directory, the hub id otherwise."""
+    from postroom.settings import PACKAGED_MODEL_HUB_ID, packaged_model_path
+
+    packaged = packaged_model_path()
+    if base_model == PACKAGED_MODEL_HUB_ID or (packaged is not None and Path(base_model) == packaged):
+        return None
+    path = Path(base_model)
+    return path.name if path.is_dir() else base_model
+
+
+def with_base(label: str, method: str, base: str | None) -> str:
+    """A method label with ` @ base` appended where the method embeds with a base other than the default."""
+    return f"{label} @ {base}" if base and method in EMBEDDING_METHODS else label
 
 
 @dataclass
@@ -261,6 +279,7 @@ def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = N
     baseline_methods = [m for m in options.methods if m in BASELINES]
     setfit_methods = [m for m in options.methods if m in SETFIT_METHODS]
     new_runs: list[dict[str, Any]] = []
+    base = base_name(options.base_model)
     for name in options.datasets:
         ds = LOADERS[name](options.data_root)
         frozen = None
@@ -291,7 +310,7 @@ def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = N
                             shots,
                             seed,
                             method,
-                            method,
+                            with_base(method, method, base),
                             result,
                             invocation,
                             train_seconds=round(seconds, 3),
@@ -311,7 +330,9 @@ def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = N
                     reporter.info(f"{name} N={shots} seed={seed}: {method}")
                     outcomes, meta = _setfit(ds, rows, variant, config, options.base_model, reporter)
                     for self_trained, results in outcomes.items():
-                        label = setfit_label(method, config, meta["device_type"], self_trained)
+                        label = with_base(
+                            setfit_label(method, config, meta["device_type"], self_trained), method, base
+                        )
                         timing = {**meta, "train_seconds": meta["train_seconds"][self_trained]}
                         new_runs.extend(
                             _run_record(
@@ -400,7 +421,7 @@ def save_results(merged: dict[str, Any], out_dir: Path) -> None:
     (out_dir / MD_NAME).write_text(render_markdown(data), encoding="utf-8")
 
 
-def _goal_line(summary: list[dict[str, Any]]) -> str:
+def _goal_line(summary: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
     setfit = [
         s
         for s in summary
@@ -427,13 +448,40 @@ def _goal_line(summary: list[dict[str, Any]]) -> str:
     supervised = [s for s in setfit if "self-training" not in s["label"]]
     if "self-training" in best["label"] and supervised:
         top = max(supervised, key=lambda s: s["macro_f1_mean"])
-        line += f"; without the unlabeled texts {top['macro_f1_mean']:.4f} ({top['label']})"
+        line += (
+            f"; without the unlabeled texts {top['macro_f1_mean']:.4f} ({top['label']}, "
+            f"{len(top['seeds'])} seeds)"
+        )
     if best_other:
         line += (
             f"; best baseline {best_other['macro_f1_mean']:.4f} ({best_other['label']}, "
             f"{len(best_other['seeds'])} seeds)"
         )
+        gaps = paired_gaps(runs, best, best_other)
+        if gaps:
+            ahead = sum(g > 0 for g in gaps)
+            per_seed = ", ".join(f"{g * 100:+.1f}" for g in gaps)
+            line += (
+                f"; on the seeds both ran the best SetFit is {statistics.fmean(gaps) * 100:+.1f} points "
+                f"from it (ahead on {ahead} of {len(gaps)}, per seed {per_seed})"
+            )
     return line + "."
+
+
+def paired_gaps(runs: list[dict[str, Any]], first: dict[str, Any], second: dict[str, Any]) -> list[float]:
+    """Macro-F1 of `first` minus `second` (two summary rows of one dataset, label set and N) on every seed
+    both ran, in seed order: same samples, so the difference is the methods', not the samples'."""
+
+    def by_seed(row: dict[str, Any]) -> dict[int, float]:
+        return {
+            r["seed"]: r["macro_f1"]
+            for r in runs
+            if (r["dataset"], r["label_set"], r["shots"], r["label"])
+            == (row["dataset"], row["label_set"], row["shots"], row["label"])
+        }
+
+    a, b = by_seed(first), by_seed(second)
+    return [a[seed] - b[seed] for seed in sorted(a.keys() & b.keys())]
 
 
 def render_markdown(data: dict[str, Any]) -> str:
@@ -443,7 +491,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         "",
         "Generated by `postroom bench fewshot` (training/fewshot_bench.py); do not edit by hand.",
         "",
-        _goal_line(summary),
+        _goal_line(summary, data["runs"]),
         "",
         "Protocol: N examples per class sampled from the train split per seed (numpy PCG64, classes "
         "sorted; a class with fewer rows contributes all of them); every method trains on the same "
@@ -459,7 +507,9 @@ def render_markdown(data: dict[str, Any]) -> str:
         "Train time is seconds for all label sets of the dataset "
         "together (SetFit: contrastive phase + head), wall-clock, on the device named in the last column "
         "(a shared machine: see the invocations). A SetFit label says its loss and schedule; `cpu, <= N "
-        "steps/label set` is a CPU-capped run, `full schedule` an uncapped one.",
+        "steps/label set` is a CPU-capped run, `full schedule` an uncapped one. Embedding methods use "
+        "the packaged all-MiniLM-L6-v2 unless their label ends in `@ NAME`, the base model they used "
+        "(a larger base: `scripts/models/install-mpnet.sh`, then `POSTROOM_BASE_MODEL=<dir>`).",
         "",
     ]
     datasets = sorted({(s["dataset"], s["label_set"]) for s in summary})

@@ -11,7 +11,14 @@ from tests.training.builders import PHRASES, packaged_model, tiny_config
 from training.baselines import bm25_nearest
 from training.benchdata import sample_per_class
 from training.config import TrainConfig
-from training.fewshot_bench import FewShotOptions, render_markdown, run_fewshot_benchmark, setfit_label
+from training.fewshot_bench import (
+    FewShotOptions,
+    base_name,
+    render_markdown,
+    run_fewshot_benchmark,
+    setfit_label,
+    summarize,
+)
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> None:
@@ -132,3 +139,43 @@ def test_a_supcon_label_names_its_temperature() -> None:
     label = setfit_label("setfit_separate", TrainConfig(loss="supcon", temperature=0.15), "cpu")
     assert label.startswith("setfit_separate [supcon (temperature 0.15) + class names;")
     assert "temperature" not in setfit_label("setfit_separate", TrainConfig(), "cpu")
+
+
+def test_a_run_on_another_base_names_it_in_every_embedding_method_label(tmp_path: Path) -> None:
+    assert base_name(packaged_model()) is None  # the default base keeps the labels committed so far
+    assert base_name("sentence-transformers/all-MiniLM-L6-v2") is None
+    assert base_name("intfloat/e5-small-v2") == "intfloat/e5-small-v2"
+    other = tmp_path / "other-base"
+    other.symlink_to(packaged_model(), target_is_directory=True)
+    data = run_fewshot_benchmark(
+        FewShotOptions(
+            datasets=["banking77"],
+            shots=[4],
+            seeds=[0],
+            setfit_seeds=[],
+            methods=["tfidf_lr", "frozen_lr"],
+            config=tiny_config(),
+            base_model=str(other),
+            data_root=_tiny_data(tmp_path / "shared"),
+            out_dir=tmp_path / "bench",
+            command="postroom bench fewshot (test)",
+        )
+    )
+    assert sorted(r["label"] for r in data["runs"]) == ["frozen_lr @ other-base", "tfidf_lr"]
+    assert "`@ NAME`" in (tmp_path / "bench" / "fewshot.md").read_text()
+
+
+def test_the_goal_line_compares_setfit_with_the_best_baseline_seed_by_seed() -> None:
+    setfit = "setfit_separate [batch_all_triplet + class names + self-training; cpu, <= 100 steps/label set]"
+    scores = {setfit: [0.88, 0.86, 0.86], "frozen_lr_self": [0.87, 0.87], "tfidf_lr": [0.7, 0.7, 0.7]}
+    runs = [
+        {"dataset": "banking77", "label_set": "intent", "shots": 8, "seed": seed, "label": label}
+        | {"method": label.split(" ")[0], "macro_f1": f1, "accuracy": f1}
+        for label, f1s in scores.items()
+        for seed, f1 in enumerate(f1s)
+    ]
+    line = render_markdown({"runs": runs, "summary": summarize(runs), "invocations": []}).splitlines()[4]
+    assert "**NOT reached** — best SetFit 0.8667" in line
+    assert "best baseline 0.8700 (frozen_lr_self, 2 seeds)" in line
+    # paired on seeds 0 and 1 only (frozen_lr_self has no seed 2): +1.0 and -1.0 points
+    assert "+0.0 points from it (ahead on 1 of 2, per seed +1.0, -1.0)" in line
