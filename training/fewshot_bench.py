@@ -50,7 +50,7 @@ ANCHORS: dict[str, dict[str, list[str]]] = {
     "massive-en": {"intent": ["MTEB frozen 8-shot, paraphrase-multilingual-MiniLM-L12-v2: accuracy 0.669"]},
     "massive-de": {"intent": ["MTEB frozen 8-shot, paraphrase-multilingual-MiniLM-L12-v2: accuracy 0.507"]},
 }
-GOAL = {"dataset": "banking77", "label_set": "intent", "shots": 8, "macro_f1": 0.87}
+GOAL = {"dataset": "banking77", "label_set": "intent", "shots": 8, "macro_f1": 0.87, "min_seeds": 5}
 EMBEDDING_METHODS = ("frozen_lr", "frozen_lr_c1", "frozen_lr_names", "frozen_lr_self", *SETFIT_METHODS)
 
 
@@ -422,36 +422,26 @@ def save_results(merged: dict[str, Any], out_dir: Path) -> None:
 
 
 def _goal_line(summary: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
-    setfit = [
-        s
-        for s in summary
-        if s["dataset"] == GOAL["dataset"]
-        and s["shots"] == GOAL["shots"]
-        and s["method"].startswith("setfit")
-    ]
-    others = [
-        s
-        for s in summary
-        if s["dataset"] == GOAL["dataset"]
-        and s["shots"] == GOAL["shots"]
-        and not s["method"].startswith("setfit")
-    ]
+    """The goal's verdict, from the rows with at least `GOAL["min_seeds"]` seeds (the protocol's five);
+    a better row with fewer seeds is named but does not count."""
+    on_goal = [s for s in summary if s["dataset"] == GOAL["dataset"] and s["shots"] == GOAL["shots"]]
+    counted = [s for s in on_goal if len(s["seeds"]) >= GOAL["min_seeds"]]
+    setfit = [s for s in counted if s["method"].startswith("setfit")]
+    others = [s for s in counted if not s["method"].startswith("setfit")]
+    head = f"Goal (SetFit 8-shot macro-F1 >= 0.87 on BANKING77, {GOAL['min_seeds']} seeds or more)"
     if not setfit:
-        return "Goal (SetFit 8-shot macro-F1 >= 0.87 on BANKING77): no SetFit run yet."
+        return f"{head}: no SetFit row with {GOAL['min_seeds']} seeds yet."
     best = max(setfit, key=lambda s: s["macro_f1_mean"])
     best_other = max(others, key=lambda s: s["macro_f1_mean"]) if others else None
     verdict = "reached" if best["macro_f1_mean"] >= GOAL["macro_f1"] else "NOT reached"
     line = (
-        f"Goal (SetFit 8-shot macro-F1 >= 0.87 on BANKING77): **{verdict}** — best SetFit "
+        f"{head}: **{verdict}** — best SetFit "
         f"{best['macro_f1_mean']:.4f} ({best['label']}, seeds {best['seeds']})"
     )
     supervised = [s for s in setfit if "self-training" not in s["label"]]
     if "self-training" in best["label"] and supervised:
         top = max(supervised, key=lambda s: s["macro_f1_mean"])
-        line += (
-            f"; without the unlabeled texts {top['macro_f1_mean']:.4f} ({top['label']}, "
-            f"{len(top['seeds'])} seeds)"
-        )
+        line += f"; without the unlabeled texts {top['macro_f1_mean']:.4f} ({top['label']})"
     if best_other:
         line += (
             f"; best baseline {best_other['macro_f1_mean']:.4f} ({best_other['label']}, "
@@ -465,6 +455,13 @@ def _goal_line(summary: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str
                 f"; on the seeds both ran the best SetFit is {statistics.fmean(gaps) * 100:+.1f} points "
                 f"from it (ahead on {ahead} of {len(gaps)}, per seed {per_seed})"
             )
+    fewer = [s for s in on_goal if s not in counted and s["method"].startswith("setfit")]
+    top_few = max(fewer, key=lambda s: s["macro_f1_mean"], default=None)
+    if top_few is not None and top_few["macro_f1_mean"] > best["macro_f1_mean"]:
+        line += (
+            f". Not counted yet, fewer seeds: {top_few['macro_f1_mean']:.4f} ({top_few['label']}, "
+            f"seeds {top_few['seeds']})"
+        )
     return line + "."
 
 
