@@ -371,6 +371,11 @@ def _key(run: dict[str, Any]) -> tuple[Any, ...]:
     return (run["dataset"], run["label_set"], run["shots"], run["seed"], run["label"])
 
 
+def _row_key(run: dict[str, Any]) -> tuple[Any, ...]:
+    """The summary row a run (or a summary row itself) belongs to: `_key` without the seed."""
+    return (run["dataset"], run["label_set"], run["shots"], run["label"])
+
+
 def merge_runs(merged: dict[str, Any], new_runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Earlier runs with the same key are replaced by the new ones."""
     replaced = {_key(r) for r in new_runs}
@@ -389,7 +394,7 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and standard deviation over seeds per (dataset, label set, N, method label)."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for run in runs:
-        groups.setdefault((run["dataset"], run["label_set"], run["shots"], run["label"]), []).append(run)
+        groups.setdefault(_row_key(run), []).append(run)
     summary = []
     for (dataset, label_set, shots, label), members in sorted(groups.items()):
         f1 = [m["macro_f1"] for m in members]
@@ -469,12 +474,7 @@ def paired_gaps(runs: list[dict[str, Any]], first: dict[str, Any], second: dict[
     both ran, in seed order: same samples, so the difference is the methods', not the samples'."""
 
     def by_seed(row: dict[str, Any]) -> dict[int, float]:
-        return {
-            r["seed"]: r["macro_f1"]
-            for r in runs
-            if (r["dataset"], r["label_set"], r["shots"], r["label"])
-            == (row["dataset"], row["label_set"], row["shots"], row["label"])
-        }
+        return {r["seed"]: r["macro_f1"] for r in runs if _row_key(r) == _row_key(row)}
 
     a, b = by_seed(first), by_seed(second)
     return [a[seed] - b[seed] for seed in sorted(a.keys() & b.keys())]

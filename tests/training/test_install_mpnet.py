@@ -57,7 +57,7 @@ def test_a_missing_part_is_named(tmp_path: Path) -> None:
     assert not dest.exists()
 
 
-def test_an_earlier_install_whose_weights_changed_is_replaced_not_trusted(tmp_path: Path) -> None:
+def test_an_earlier_install_whose_weights_changed_is_not_trusted(tmp_path: Path) -> None:
     dest = tmp_path / "all-mpnet-base-v2"
     dest.mkdir()
     (dest / "model.safetensors").write_bytes(b"tampered")
