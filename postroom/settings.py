@@ -87,11 +87,18 @@ class Settings(BaseSettings):
         description="What to load at start: `production`, a version (`v0003`), or an export directory.",
     )
     serve_variant: VariantChoice = Field(
-        "auto", description="auto: the export's preference (optimized first on CPU and GPU; see export.json)."
+        "auto",
+        description="auto: the export's preference (int8 first on CPU, optimized on GPU; see export.json).",
     )
     serve_provider: ProviderChoice = Field("auto", description="auto: CUDA when available, CPU otherwise.")
+    serve_streams: int = Field(
+        0, ge=0, le=256, description="Model runs at once; 0 = one per core on the CPU, one on CUDA."
+    )
     serve_threads: int = Field(
-        0, ge=0, le=256, description="ONNX Runtime intra-op threads; 0 = one per core."
+        0,
+        ge=0,
+        le=256,
+        description="ONNX Runtime intra-op threads per run; 0 = the cores shared out among the streams.",
     )
     serve_max_batch: int = Field(32, ge=1, le=4096, description="Texts per model run (micro-batching).")
     serve_batch_max_ids: int = Field(64, ge=1, le=10_000, description="IDs per /v1/classify/batch request.")

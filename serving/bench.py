@@ -173,12 +173,16 @@ def _onnx_variant(
     options: BenchOptions,
     second_look: bool = True,
     signals: bool = True,
+    one_stream: bool = False,
 ) -> dict:
+    """One variant as the service runs it on `options.threads` cores: that many single-threaded runs at
+    once, or (`one_stream`) one run on all of them, as the service did before streams."""
     classifier = OnnxClassifier(
         path,
         variant=variant,
         provider="cpu",
-        threads=options.threads,
+        streams=1 if one_stream else options.threads,
+        threads=options.threads if one_stream else 1,
         max_batch=options.batch_size,
         allow_unpublished=True,
         second_look=second_look,
@@ -186,8 +190,10 @@ def _onnx_variant(
     )
     classifier.predict(["warm up"] * 4)
     looks = classifier.fallback_share is not None
-    suffix = ("" if second_look or variant != "int8" else "-no-second-look") + (
-        "" if signals else "-no-signals"
+    suffix = (
+        ("" if second_look or variant != "int8" else "-no-second-look")
+        + ("" if signals else "-no-signals")
+        + ("-1-stream" if one_stream else "")
     )
     result: dict[str, Any] = {
         "backend": f"onnx-{variant}{suffix}",
@@ -306,7 +312,8 @@ def _http(
             "POSTROOM_DATABASE_URL": url,
             "POSTROOM_DATA_DIR": str(work / "data"),
             "POSTROOM_SERVE_MODEL": str(export_path),
-            "POSTROOM_SERVE_THREADS": str(options.threads),
+            "POSTROOM_SERVE_STREAMS": str(options.threads),
+            "POSTROOM_SERVE_THREADS": "1",
             "POSTROOM_SERVE_PROVIDER": "cpu",
             "POSTROOM_API_KEYS_FILE": str(work / "keys.json"),
             "POSTROOM_SERVE_WATCH_SECONDS": "0",
@@ -408,6 +415,12 @@ def run_serve_benchmark(
             bare["published"] = None
             bare["agreement"] = _agreement(torch_result, bare)
             backends.append(bare)
+        if served is not None and options.threads > 1:
+            log(f"ONNX {served} as one run on {options.threads} threads")  # what the streams gain
+            single_run = _onnx_variant(source.path, served, texts, options, one_stream=True)
+            single_run["published"] = None
+            single_run["agreement"] = _agreement(torch_result, single_run)
+            backends.append(single_run)
         log("HTTP")
         http = _http(source.path, texts, options, work, log)
         http_postgresql = None
@@ -442,6 +455,7 @@ def run_serve_benchmark(
             "rounds": options.rounds,
             "throughput_texts": options.throughput_n,
             "threads": options.threads,
+            "streams": options.threads,
             "batch_size": options.batch_size,
             "single": options.single,
             "http_requests_per_set": options.http_requests,
@@ -471,6 +485,13 @@ def run_serve_benchmark(
     return report
 
 
+def _onnx_threading(options: dict[str, Any]) -> str:
+    streams = options.get("streams") or 1  # reports before streams ran one run on every thread
+    if streams == 1:
+        return f"{options['threads']} intra-op threads"
+    return f"{streams} single-threaded runs at once (streams)"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     m, o = report["machine"], report["options"]
     lines = [
@@ -488,7 +509,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         + " (1, 5 and 15 minutes; the benchmark itself loads both cores, so a load well above 2 before it "
         "means other jobs shared the CPU: absolute figures are then noisy, the ratios less so).",
         "",
-        f"Model {report['model']['version']}; intra-op threads {report['options']['threads']}, batch size "
+        f"Model {report['model']['version']}; {report['options']['threads']} threads for PyTorch (intra-op), "
+        f"{_onnx_threading(report['options'])} for ONNX Runtime; batch size "
         f"{report['options']['batch_size']}. Texts: "
         + ", ".join(f"{k} {v['n']} (mean {v['mean_chars']:.0f} chars)" for k, v in report["texts"].items())
         + ".",
@@ -526,6 +548,12 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{r['batch_throughput_ratio']}× | {shown} |"
             )
             shown = ""
+    if any(b["backend"].endswith("-1-stream") for b in report["backends"]):
+        lines += [
+            "",
+            f"`-1-stream`: the served variant as one run on {o['threads']} intra-op threads at a time (how "
+            "the service ran before streams), against the other rows' single-threaded runs side by side.",
+        ]
     if any(b["backend"].endswith("-no-signals") for b in report["backends"]):
         lines += [
             "",

@@ -34,8 +34,11 @@ def serve(
     model: Annotated[str | None, typer.Option(help="production, a version, or an export directory.")] = None,
     variant: Annotated[str | None, typer.Option(help="auto | fp32 | optimized | int8.")] = None,
     provider: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+    streams: Annotated[
+        int | None, typer.Option(help="Model runs at once (0: one per core on the CPU, one on CUDA).")
+    ] = None,
     threads: Annotated[
-        int | None, typer.Option(help="ONNX Runtime intra-op threads (0: one per core).")
+        int | None, typer.Option(help="ONNX Runtime intra-op threads per run (0: cores / streams).")
     ] = None,
     access_log: Annotated[
         bool, typer.Option(help="uvicorn's access log (it shows message IDs in paths).")
@@ -56,6 +59,7 @@ def serve(
         "MODEL": model,
         "VARIANT": variant,
         "PROVIDER": provider,
+        "STREAMS": streams,
         "THREADS": threads,
     }
     for name, value in overrides.items():

@@ -98,6 +98,7 @@ def build_classifier(source: ModelSource, settings: Settings, variant: str | Non
         variant=variant or settings.serve_variant,
         provider=settings.serve_provider,
         threads=settings.serve_threads,
+        streams=settings.serve_streams,
         max_batch=settings.serve_max_batch,
     )
 

@@ -5,6 +5,12 @@ request threads may use it; a model swap builds a new one (see `serving.lifecycl
 
 Texts are prepared as sentence-transformers does (stripped, lower-cased when the body says so), sorted by
 length and run in batches of at most `max_batch` so padding stays short; results come back in input order.
+
+On the CPU the work runs in `streams` single-threaded runs at once (one per core by default) rather than one
+run over every core: a body's batch splits into one part per stream, and the bodies of one message run side
+by side. Small transformer matrices use two threads poorly; two independent runs use two cores fully
+(measured in docs/serving.md). int8's fp32 second look gathers the hesitant rows of the whole call and runs
+them as batches of their own, padded to their own length.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from postroom.machine import usable_cores
 from postroom.runtime import check_onnxruntime
 from postroom.settings import ProviderChoice
 from serving.artifacts import ExportManifest, read_export, verify_file
@@ -27,6 +35,7 @@ from serving.evidence import SetEvidence, load_evidence
 log = logging.getLogger("postroom.serving")
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 TOP_K = 3
+MIN_ROWS_PER_STREAM = 8  # a batch splits across streams only when each part gets at least this many rows
 
 
 def choose_providers(preference: ProviderChoice = "auto") -> list[str]:
@@ -102,6 +111,15 @@ class _Body:
         return [*self.outputs, *([self.embedding_output] if self.embedding_output else [])]
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """One session run: some rows of one call on one body's session (int8, or its fp32 second look)."""
+
+    body: _Body
+    session: Any
+    rows: list[int]
+
+
 def near_ties(probabilities: Sequence[np.ndarray], margin: float) -> np.ndarray:
     """Rows where any label set's top two probabilities are closer than `margin`.
 
@@ -117,6 +135,20 @@ def near_ties(probabilities: Sequence[np.ndarray], margin: float) -> np.ndarray:
         top = np.partition(matrix, -2, axis=1)[:, -2:]
         mask |= (top[:, 1] - top[:, 0]) < margin
     return mask
+
+
+def plan_streams(streams: int, threads: int, on_gpu: bool, cores: int | None = None) -> tuple[int, int]:
+    """(session runs at once, intra-op threads of each): 0 means automatic.
+
+    Automatic streams: one per core on the CPU, one on CUDA (the GPU does the work; its CPU threads only
+    feed it). Automatic threads: the cores shared out among the streams, at least one.
+    """
+    cores = cores or usable_cores()
+    if streams <= 0:
+        streams = 1 if on_gpu else cores
+    if threads <= 0:
+        threads = max(1, cores // streams)
+    return streams, threads
 
 
 def _session(ort: Any, model_file: Path, options: Any, providers: list[str]) -> Any:
@@ -170,9 +202,12 @@ class OnnxClassifier:
         allow_unpublished: bool = False,
         second_look: bool = True,
         signals: bool = True,
+        streams: int = 0,
     ) -> None:
-        """`second_look=False` runs a variant without its fp32 second look (the benchmark's raw int8);
-        `signals=False` ignores the export's evidence (the benchmark measures what the signals cost)."""
+        """`streams`: session runs at once (0: one per core on the CPU, one on CUDA); `threads`: intra-op
+        threads of each (0: the cores shared out among the streams). `second_look=False` runs a variant
+        without its fp32 second look (the benchmark's raw int8); `signals=False` ignores the export's
+        evidence (the benchmark measures what the signals cost)."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -181,6 +216,7 @@ class OnnxClassifier:
         providers = choose_providers(provider)
         self.variant = pick_variant(self.manifest, variant, providers[0] == CUDA, allow_unpublished)
         self.max_batch = max_batch
+        self.streams, self.threads = plan_streams(streams, threads, on_gpu=providers[0] == CUDA)
         files = self.manifest.variants[self.variant].files
         second = self.manifest.variants[self.variant].fallback if second_look else None
         bodies = []
@@ -195,10 +231,11 @@ class OnnxClassifier:
                     f"the {self.variant} variant of {self.manifest.version} lacks body {key}"
                 )
             options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
+            options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
-            # One session per body (and int8's second look) run one after another: spinning idle threads of
-            # one session starve the next on a small CPU (measured: single-message p50 37 -> 15 ms, 3 bodies).
+            # Sessions of several bodies (and int8's second look) take turns on the same cores: spinning
+            # idle threads of one starve the next on a small CPU (measured: single-message p50 37 -> 15 ms,
+            # 3 bodies).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             model_file = verify_file(path, files[key], self.manifest)
@@ -234,6 +271,12 @@ class OnnxClassifier:
                 )
             )
         self._bodies = tuple(bodies)
+        # Idle workers cost nothing and end with the classifier (the executor's weak reference).
+        self._pool = (
+            ThreadPoolExecutor(self.streams, thread_name_prefix=f"onnx-{self.manifest.version}")
+            if self.streams > 1
+            else None
+        )
         self._count_lock = threading.Lock()
         self.rows_seen = 0  # rows run by a body with a second look, and how many took it
         self.rows_fallen_back = 0
@@ -241,12 +284,14 @@ class OnnxClassifier:
         self.label_sets = tuple(self.manifest.label_sets)
         self.classes = {n: tuple(s.classes) for n, s in self.manifest.label_sets.items()}
         log.info(
-            "loaded model %s variant %s on %s (asked %s; available here: %s)%s",
+            "loaded model %s variant %s on %s (asked %s; available here: %s; %d stream(s) x %d thread(s))%s",
             self.version,
             self.variant,
             self.provider,
             provider,
             ", ".join(providers),
+            self.streams,
+            self.threads,
             f"; near ties (margin < {second.margin}) run again on {second.variant}" if second else "",
         )
 
@@ -268,28 +313,28 @@ class OnnxClassifier:
         order = sorted(range(n), key=lambda i: len(texts[i]))
         result = {name: np.zeros((n, len(self.classes[name])), dtype=np.float32) for name in self.label_sets}
         embeddings: dict[str, np.ndarray] = {}
-        for body in self._bodies:
-            for start in range(0, n, self.max_batch):
-                rows = order[start : start + self.max_batch]
-                encodings = body.tokenizer.encode_batch(
-                    [self._prepare(texts[i], body.lowercase) for i in rows]
+        first = [_Unit(body, body.session, rows) for body in self._bodies for rows in self._parts(order)]
+        hesitant: dict[str, list[int]] = {}
+        for unit, values in zip(first, self._execute(first, texts), strict=True):
+            self._keep(unit, values, result, embeddings, n)
+            if unit.body.fallback is not None:
+                mask = near_ties(values[: len(unit.body.outputs)], unit.body.fallback_margin)
+                hesitant.setdefault(unit.body.key, []).extend(
+                    r for r, m in zip(unit.rows, mask, strict=True) if m
                 )
-                feeds = {
-                    "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                    "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                }
-                if "token_type_ids" in body.inputs:
-                    feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
-                values = body.session.run(body.fetched, feeds)
-                if body.fallback is not None:
-                    values = self._second_look(body, feeds, values)
-                for name, value in zip(body.label_sets, values[: len(body.outputs)], strict=True):
-                    result[name][rows] = value
-                if body.embedding_output:
-                    vectors = values[-1]
-                    if body.key not in embeddings:
-                        embeddings[body.key] = np.zeros((n, vectors.shape[1]), dtype=np.float32)
-                    embeddings[body.key][rows] = vectors
+        if hesitant:
+            with self._count_lock:
+                self.rows_seen += n * len(hesitant)
+                self.rows_fallen_back += sum(len(rows) for rows in hesitant.values())
+        # The second look: each body's hesitant rows of the whole call, in batches of their own.
+        second = [
+            _Unit(body, body.fallback, rows)
+            for body in self._bodies
+            if hesitant.get(body.key)
+            for rows in self._parts(sorted(hesitant[body.key], key=lambda i: len(texts[i])))
+        ]
+        for unit, values in zip(second, self._execute(second, texts), strict=True):
+            self._keep(unit, values, result, embeddings, n)
         by_set = {
             name: embeddings[self.manifest.label_sets[name].body]
             for name in self.evidence
@@ -297,18 +342,50 @@ class OnnxClassifier:
         }
         return result, by_set
 
-    def _second_look(self, body: _Body, feeds: dict[str, np.ndarray], values: list[Any]) -> list[Any]:
-        """Rows where the int8 graph hesitates between two classes, run again on the fp32 graph."""
-        mask = near_ties(values[: len(body.outputs)], body.fallback_margin)
-        with self._count_lock:
-            self.rows_seen += len(mask)
-            self.rows_fallen_back += int(mask.sum())
-        if not mask.any():
-            return values
-        again = body.fallback.run(body.fetched, {k: v[mask] for k, v in feeds.items()})
-        for value, redo in zip(values, again, strict=True):
-            value[mask] = redo
-        return values
+    def _parts(self, order: list[int]) -> list[list[int]]:
+        """Batches of at most `max_batch` rows, each split into one part per stream when large enough."""
+        parts = []
+        for start in range(0, len(order), self.max_batch):
+            rows = order[start : start + self.max_batch]
+            pieces = min(self.streams, len(rows) // MIN_ROWS_PER_STREAM) or 1
+            size = -(-len(rows) // pieces)
+            parts.extend(rows[i : i + size] for i in range(0, len(rows), size))
+        return parts
+
+    def _execute(self, units: list[_Unit], texts: Sequence[str]) -> list[list[Any]]:
+        """Every unit's session outputs, in order; `streams` of them at a time."""
+        if self._pool is None or len(units) < 2:
+            return [self._run_unit(unit, texts) for unit in units]
+        return list(self._pool.map(lambda unit: self._run_unit(unit, texts), units))
+
+    def _run_unit(self, unit: _Unit, texts: Sequence[str]) -> list[Any]:
+        body = unit.body
+        encodings = body.tokenizer.encode_batch([self._prepare(texts[i], body.lowercase) for i in unit.rows])
+        feeds = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        }
+        if "token_type_ids" in body.inputs:
+            feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        return unit.session.run(body.fetched, feeds)
+
+    @staticmethod
+    def _keep(
+        unit: _Unit,
+        values: list[Any],
+        result: dict[str, np.ndarray],
+        embeddings: dict[str, np.ndarray],
+        n: int,
+    ) -> None:
+        """Write one unit's outputs into the call's rows (a second look overwrites the first)."""
+        body = unit.body
+        for name, value in zip(body.label_sets, values[: len(body.outputs)], strict=True):
+            result[name][unit.rows] = value
+        if body.embedding_output:
+            vectors = values[-1]
+            if body.key not in embeddings:
+                embeddings[body.key] = np.zeros((n, vectors.shape[1]), dtype=np.float32)
+            embeddings[body.key][unit.rows] = vectors
 
     def reset_second_look_counts(self) -> None:
         """Start counting second looks afresh (the benchmark measures each text set on its own)."""

@@ -86,7 +86,9 @@ def test_describe_masks_the_doccano_passwords(monkeypatch: pytest.MonkeyPatch) -
     assert "s3cret-value" not in str(shown) and shown["doccano_password"] == "**********"
 
 
-@pytest.mark.parametrize(("name", "value"), [("SERVE_VARIANT", "int4"), ("SERVE_MODEL", "  ")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("SERVE_VARIANT", "int4"), ("SERVE_MODEL", "  "), ("SERVE_STREAMS", "-1")]
+)
 def test_invalid_serving_value_names_the_field(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:

@@ -216,8 +216,9 @@ class TestClassify:
 
 class TestHealth:
     def test_healthz_readyz_metrics(
-        self, client: TestClient, serving_env: dict[str, str], stored: list[str], shared: Exported
+        self, make_client, serving_env: dict[str, str], stored: list[str], shared: Exported
     ) -> None:
+        client = make_client(serve_variant="optimized")  # a float graph: no second look to count
         assert client.get("/healthz").json() == {"status": "alive"}
         ready = client.get("/readyz")
         assert ready.status_code == 200
@@ -237,7 +238,8 @@ class TestHealth:
         assert 'postroom_model_info{provider="CPUExecutionProvider",variant=' in text
         assert f'version="{shared.version}"' in text
         assert "postroom_model_loaded 1.0" in text
-        assert "postroom_int8_second_look_ratio 0.0" in text  # not int8: nothing handed to a second look
+        assert classified.json()["variant"] == "optimized"
+        assert "postroom_int8_second_look_ratio 0.0" in text  # only int8 hands rows to a second look
 
     def test_int8_second_look_ratio_is_exported(
         self, make_client, serving_env: dict[str, str], stored: list[str]

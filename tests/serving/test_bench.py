@@ -65,13 +65,24 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
             "onnxruntime_providers": ["CPUExecutionProvider"],
         },
         "load_average": {"before": [1.0, 1.0, 1.0], "after": [1.0, 1.0, 1.0]},
-        "options": {"threads": 2, "batch_size": 32, "single": 200, "rounds": 3, "throughput_texts": 960},
+        "options": {
+            "threads": 2,
+            "streams": 2,
+            "batch_size": 32,
+            "single": 200,
+            "rounds": 3,
+            "throughput_texts": 960,
+        },
         "texts": {"banking77": {"n": 100, "mean_chars": 50.0}},
         "model": {
             "version": "v0001",
             "variants": {"int8": {"published": False, "reason": "not published: x"}},
         },
-        "backends": [_backend("torch", 30.0, 50.0), _backend("onnx-int8", 10.0, 150.0, published=False)],
+        "backends": [
+            _backend("torch", 30.0, 50.0),
+            _backend("onnx-int8", 10.0, 150.0, published=False),
+            _backend("onnx-int8-1-stream", 12.0, 120.0),
+        ],
         "http": {
             "model": {"variant": "optimized", "provider": "CPUExecutionProvider"},
             "concurrency": {
@@ -95,6 +106,10 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
     assert "queue 99.00% (99/100)" in text
     assert "| 1 | 10 | 0 | 12.0 | 20.0 | 30.0 | 80.0 |" in text
     assert "- int8: not published: x" in text
+    assert "2 threads for PyTorch (intra-op), 2 single-threaded runs at once (streams) for ONNX" in text
+    assert "`-1-stream`: the served variant as one run on 2 intra-op threads" in text
+    older = render_markdown({**report, "options": {**report["options"], "streams": None}} | {"backends": []})
+    assert "2 threads for PyTorch (intra-op), 2 intra-op threads for ONNX Runtime" in older
 
 
 @pytest.mark.slow
@@ -115,7 +130,7 @@ def test_bench_end_to_end(
         http_requests=6,
         throughput_n=16,
         rounds=1,
-        threads=1,
+        threads=2,  # two streams, and the served variant as one run on two threads beside
         http_database_url=os.environ.get(POSTGRES_ENV),  # CI: the HTTP part on PostgreSQL as well
     )
     report = run_serve_benchmark(get_settings(), options, tmp_path / "out", "test", log=lambda _m: None)
@@ -132,6 +147,7 @@ def test_bench_end_to_end(
     # The export has evidence for topic: the served variant is measured without its signals too.
     served = next(v for v in ("optimized", "int8", "fp32") if f"onnx-{v}" in backends)
     assert f"onnx-{served}-no-signals" in backends
+    assert f"onnx-{served}-1-stream" in backends and report["options"]["streams"] == 2
     markdown = (tmp_path / "out" / "serve.md").read_text(encoding="utf-8")
     assert "fp32 second look:" in markdown and "By text set" in markdown and "`-no-signals`" in markdown
     assert (tmp_path / "out" / "serve.json").is_file()

@@ -179,3 +179,15 @@ class TestMicroBatcher:
             t.join()
         assert sorted(r[0] for r in results) == ["0", "1", "2", "3", "4"]
         assert batcher.submit(["late"]) == ["late"]
+
+
+def test_the_service_runs_as_many_streams_as_its_settings_say(tmp_path: Path) -> None:
+    from postroom.settings import Settings
+    from serving.lifecycle import build_classifier, resolve_source
+
+    exp = isolated(tmp_path)
+    source = resolve_source(exp.registry_dir, "production")
+    one = build_classifier(source, Settings(serve_streams=1, serve_threads=2))
+    three = build_classifier(source, Settings(serve_streams=3, serve_threads=1))
+    assert (one.streams, one.threads) == (1, 2)
+    assert (three.streams, three.threads) == (3, 1)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from postroom.runtime import RuntimeSetupError
 from serving import artifacts
 from serving.artifacts import read_export
 from serving.errors import ModelUnavailable
-from serving.runtime import CPU, CUDA, OnnxClassifier, choose_providers, pick_variant
+from serving.runtime import CPU, CUDA, OnnxClassifier, choose_providers, pick_variant, plan_streams
 from tests.serving.builders import LONG_TEXT, Exported, isolated
 from training.export import layout
 from training.export.predict import run_graph
@@ -298,3 +300,82 @@ def test_an_unreadable_evidence_file_is_a_clear_model_error(tmp_path: Path) -> N
     for path, reason in ((truncated, "cannot read"), (junk, "cannot read"), (lacking, "lacks its reference")):
         with pytest.raises(ModelUnavailable, match=reason):
             load_evidence(path, 2)
+
+
+@pytest.mark.parametrize(
+    ("asked", "on_gpu", "cores", "planned"),
+    [
+        ((0, 0), False, 2, (2, 1)),  # the CPU default: one single-threaded run per core
+        ((0, 0), True, 16, (1, 16)),  # CUDA: one run; its CPU threads only feed the GPU
+        ((1, 0), False, 2, (1, 2)),  # one run on every core, as before streams
+        ((3, 0), False, 8, (3, 2)),  # the cores shared out
+        ((4, 0), False, 2, (4, 1)),  # never below one thread
+        ((2, 3), False, 2, (2, 3)),  # both named: taken as they are
+    ],
+)
+def test_streams_and_threads_are_planned_from_the_cores(
+    asked: tuple[int, int], on_gpu: bool, cores: int, planned: tuple[int, int]
+) -> None:
+    assert plan_streams(*asked, on_gpu=on_gpu, cores=cores) == planned
+
+
+def _pool_threads() -> set[object]:
+    import threading
+
+    return {t for t in threading.enumerate() if t.name.startswith("onnx-")}
+
+
+def test_streams_answer_what_one_run_answers(tmp_path: Path) -> None:
+    """Side-by-side runs split batches and bodies across threads; the numbers and their order are the same."""
+    exp = isolated(tmp_path)
+    _set_second_look(exp, 0.2)
+    texts = [*exp.texts, LONG_TEXT, "Karte verloren", LONG_TEXT[:200]] * 3  # batches large enough to split
+    for variant in ("fp32", "int8"):
+        one = OnnxClassifier(exp.export_dir, variant=variant, provider="cpu", streams=1, threads=1)
+        two = OnnxClassifier(exp.export_dir, variant=variant, provider="cpu", streams=2, threads=1)
+        assert (one.streams, two.streams) == (1, 2)
+        before = _pool_threads()
+        alone, split = one.predict_proba(texts), two.predict_proba(texts)
+        assert len(_pool_threads() - before) >= 1  # the work really ran in the pool
+        for name in alone:
+            if variant == "int8":  # dynamic int8 depends on the batch's composition; labels must hold
+                assert (alone[name].argmax(1) == split[name].argmax(1)).mean() >= 0.95
+            else:
+                np.testing.assert_allclose(split[name], alone[name], atol=2e-5)
+        if variant == "int8":
+            assert two.fallback_share is not None and 0.0 <= two.fallback_share <= 1.0
+            assert two.rows_seen == one.rows_seen == len(texts) * len(two._bodies)
+
+
+def test_the_second_look_runs_the_hesitant_rows_of_the_whole_call_together(tmp_path: Path) -> None:
+    """Every row hesitates: each body's second look runs once per batch of hesitant rows, not per batch."""
+    exp = isolated(tmp_path)
+    _set_second_look(exp, 0.999)
+    texts = [*exp.texts, LONG_TEXT] * 2
+    fp32 = OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu", streams=1, threads=1)
+    looked = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", streams=1, threads=1, max_batch=4)
+    runs: list[int] = []
+    looked._bodies = tuple(replace(b, fallback=_Recorder(b.fallback, runs)) for b in looked._bodies)
+    result = looked.predict_proba(texts)
+    assert looked.fallback_share == 1.0
+    assert sum(runs) == len(texts) * len(looked._bodies) and max(runs) <= 4
+    expected = fp32.predict_proba(texts)
+    for name, matrix in expected.items():
+        np.testing.assert_allclose(result[name], matrix, atol=2e-5)
+
+
+class _Recorder:
+    """A session that notes how many rows each run gets."""
+
+    def __init__(self, session: Any, rows: list[int]) -> None:
+        self._session, self.rows = session, rows
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> Any:
+        self.rows.append(len(feeds["input_ids"]))
+        return self._session.run(names, feeds)
+
+
+def test_the_load_log_names_streams_and_threads(shared: Exported, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="postroom.serving"):
+        OnnxClassifier(shared.export_dir, variant="fp32", provider="cpu", streams=2, threads=1)
+    assert "2 stream(s) x 1 thread(s)" in caplog.text
