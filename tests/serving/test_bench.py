@@ -145,7 +145,7 @@ def test_bench_end_to_end(
     assert "second_look_share" not in backends["onnx-int8-no-second-look"]
     assert report["model"]["variants"]["int8"]["second_look_margin"] == 0.2
     # The export has evidence for topic: the served variant is measured without its signals too.
-    served = next(v for v in ("optimized", "int8", "fp32") if f"onnx-{v}" in backends)
+    served = report["http"]["model"]["variant"]  # what the service chose by the export's preference
     assert f"onnx-{served}-no-signals" in backends
     assert f"onnx-{served}-1-stream" in backends and report["options"]["streams"] == 2
     markdown = (tmp_path / "out" / "serve.md").read_text(encoding="utf-8")
