@@ -245,7 +245,9 @@ def bench_serve(
     banking_limit: Annotated[int, typer.Option(help="At most N BANKING77 texts.")] = 3080,
     demo_limit: Annotated[int, typer.Option(help="The N longest demo emails of the store.")] = 200,
     single: Annotated[int, typer.Option(help="Texts per set for single-message latency.")] = 200,
-    threads: Annotated[int, typer.Option(help="Threads for PyTorch and ONNX Runtime alike.")] = 2,
+    threads: Annotated[
+        int, typer.Option(help="Cores: PyTorch's intra-op threads, ONNX Runtime's single-threaded streams.")
+    ] = 2,
     http_requests: Annotated[int, typer.Option(help="HTTP requests per text set and concurrency.")] = 300,
     rounds: Annotated[int, typer.Option(help="Measure each backend N times; the best round counts.")] = 3,
     throughput_n: Annotated[int, typer.Option(help="Texts per set for batch throughput.")] = 960,

@@ -91,8 +91,9 @@ DOCCANO_ADMIN_USER="$ADMIN_USER" DOCCANO_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$VENV
   >> "$LOGS/init.log" 2>&1 <<'PY' || { tail -20 "$LOGS/init.log" >&2; exit 1; }
 import os, sys
 from backend.cli import main
-sys.argv = ["doccano", "createuser", "--username", os.environ["DOCCANO_ADMIN_USER"],
-            "--password", os.environ["DOCCANO_ADMIN_PASSWORD"], "--email", "admin@example.com"]
+# `--name=value`: a value that starts with "-" (token_urlsafe gives one in 64) is not taken for an option.
+sys.argv = ["doccano", "createuser", "--username=" + os.environ["DOCCANO_ADMIN_USER"],
+            "--password=" + os.environ["DOCCANO_ADMIN_PASSWORD"], "--email=admin@example.com"]
 main()
 PY
 

@@ -85,7 +85,7 @@ def doccano_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Doccano
         port=port,
         data_dir=tmp_path_factory.mktemp("doccano"),
         user="postroom-test",
-        password=secrets.token_urlsafe(16),
+        password="-" + secrets.token_urlsafe(16),  # a leading "-" once broke createuser's arguments
     )
     seconds = server.start()
     print(f"\nDoccano ready at {server.url} in {seconds:.0f} s")
