@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from postroom.errors import PostroomError
+from postroom.machine import usable_cores
 from postroom.settings import Settings
 from serving.artifacts import EXPORT_MANIFEST, export_dir
 from serving.batching import MicroBatcher
@@ -92,13 +93,17 @@ def resolve_source(registry_dir: Path, spec: str) -> ModelSource:
 
 
 def build_classifier(source: ModelSource, settings: Settings, variant: str | None = None) -> OnnxClassifier:
-    """The classifier the service would run for `source` with these settings (`variant` overrides)."""
+    """The classifier the service would run for `source` with these settings (`variant` overrides).
+
+    Each uvicorn worker process holds its own model: the cores are shared out among the workers.
+    """
     return OnnxClassifier(
         source.path,
         variant=variant or settings.serve_variant,
         provider=settings.serve_provider,
         threads=settings.serve_threads,
         streams=settings.serve_streams,
+        cores=max(1, usable_cores() // settings.serve_workers),
         max_batch=settings.serve_max_batch,
     )
 

@@ -203,9 +203,11 @@ class OnnxClassifier:
         second_look: bool = True,
         signals: bool = True,
         streams: int = 0,
+        cores: int | None = None,
     ) -> None:
         """`streams`: session runs at once (0: one per core on the CPU, one on CUDA); `threads`: intra-op
-        threads of each (0: the cores shared out among the streams). `second_look=False` runs a variant
+        threads of each (0: the cores shared out among the streams); `cores`: how many this classifier may
+        use (default: every usable one). `second_look=False` runs a variant
         without its fp32 second look (the benchmark's raw int8); `signals=False` ignores the export's
         evidence (the benchmark measures what the signals cost)."""
         import onnxruntime as ort
@@ -216,7 +218,7 @@ class OnnxClassifier:
         providers = choose_providers(provider)
         self.variant = pick_variant(self.manifest, variant, providers[0] == CUDA, allow_unpublished)
         self.max_batch = max_batch
-        self.streams, self.threads = plan_streams(streams, threads, on_gpu=providers[0] == CUDA)
+        self.streams, self.threads = plan_streams(streams, threads, on_gpu=providers[0] == CUDA, cores=cores)
         files = self.manifest.variants[self.variant].files
         second = self.manifest.variants[self.variant].fallback if second_look else None
         bodies = []

@@ -182,6 +182,7 @@ class TestMicroBatcher:
 
 
 def test_the_service_runs_as_many_streams_as_its_settings_say(tmp_path: Path) -> None:
+    from postroom.machine import usable_cores
     from postroom.settings import Settings
     from serving.lifecycle import build_classifier, resolve_source
 
@@ -191,3 +192,5 @@ def test_the_service_runs_as_many_streams_as_its_settings_say(tmp_path: Path) ->
     three = build_classifier(source, Settings(serve_streams=3, serve_threads=1))
     assert (one.streams, one.threads) == (1, 2)
     assert (three.streams, three.threads) == (3, 1)
+    shared = build_classifier(source, Settings(serve_workers=2))  # two processes, a model each
+    assert shared.streams == max(1, usable_cores() // 2) and shared.threads == 1
