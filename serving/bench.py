@@ -393,34 +393,26 @@ def run_serve_benchmark(
         log(f"PyTorch baseline ({sum(map(len, texts.values()))} texts, subprocess)")
         torch_result = _torch_baseline(version_dir, texts, options, work)
         backends = [torch_result]
+
+        def measured(variant: str, published: bool | None, note: str, **how: bool) -> None:
+            log(f"ONNX {variant}{note}")
+            result = _onnx_variant(source.path, variant, texts, options, **how)
+            result["published"] = published  # None: a comparison row, not a variant of the export
+            result["agreement"] = _agreement(torch_result, result)
+            backends.append(result)
+
         for variant, entry in manifest.variants.items():
             if not entry.files:  # refused by the gate and deleted (--keep-unpublished keeps it measurable)
                 continue
-            log(f"ONNX {variant}")
-            result = _onnx_variant(source.path, variant, texts, options)
-            result["published"] = entry.published
-            result["agreement"] = _agreement(torch_result, result)
-            backends.append(result)
+            measured(variant, entry.published, "")
             if entry.fallback is not None:  # the same graph without its fp32 second look, for the trade-off
-                log(f"ONNX {variant} without its second look")
-                raw = _onnx_variant(source.path, variant, texts, options, second_look=False)
-                raw["published"] = None
-                raw["agreement"] = _agreement(torch_result, raw)
-                backends.append(raw)
+                measured(variant, None, " without its second look", second_look=False)
         cpu_order = manifest.preference.get("cpu", [])
         served = next((v for v in cpu_order if v in manifest.variants and manifest.variants[v].files), None)
         if served is not None and any(entry.evidence for entry in manifest.label_sets.values()):
-            log(f"ONNX {served} without the learned confidence's signals")  # what they cost
-            bare = _onnx_variant(source.path, served, texts, options, signals=False)
-            bare["published"] = None
-            bare["agreement"] = _agreement(torch_result, bare)
-            backends.append(bare)
+            measured(served, None, " without the learned confidence's signals", signals=False)  # their cost
         if served is not None and options.threads > 1:
-            log(f"ONNX {served} as one run on {options.threads} threads")  # what the streams gain
-            single_run = _onnx_variant(source.path, served, texts, options, one_stream=True)
-            single_run["published"] = None
-            single_run["agreement"] = _agreement(torch_result, single_run)
-            backends.append(single_run)
+            measured(served, None, f" as one run on {options.threads} threads", one_stream=True)  # vs streams
         log("HTTP")
         http = _http(source.path, texts, options, work, log)
         http_postgresql = None
