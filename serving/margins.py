@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from postroom.errors import PostroomError
 from serving.runtime import OnnxClassifier, near_ties
 
 
@@ -61,8 +62,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.texts.is_file():
         parser.error(f"no such file: {args.texts}")
-    margins = [float(m) for m in args.margins.split(",")]
-    print(json.dumps(margin_table(args.export, _read_texts(args.texts, args.limit), margins), indent=1))
+    try:
+        margins = [float(m) for m in args.margins.split(",")]
+    except ValueError:
+        parser.error(f"--margins must be numbers separated by commas, got {args.margins!r}")
+    try:
+        table = margin_table(args.export, _read_texts(args.texts, args.limit), margins)
+    except PostroomError as exc:  # not an export, no int8 or fp32 graph, a corrupt file
+        parser.error(str(exc))
+    print(json.dumps(table, indent=1))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from tests.serving.builders import LONG_TEXT, isolated
 
 def test_the_table_spans_no_second_look_to_every_row(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     exp = isolated(tmp_path)
+    capsys.readouterr()  # building the shared export (first use) prints ONNX Runtime's optimizer notes
     texts = tmp_path / "texts.jsonl"
     rows = [*exp.texts, LONG_TEXT]
     texts.write_text("".join(json.dumps({"text": t}) + "\n" for t in rows), encoding="utf-8")
@@ -30,3 +31,17 @@ def test_a_missing_text_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit):
         main(["--export", str(tmp_path), "--texts", str(tmp_path / "none.jsonl")])
     assert "no such file" in capsys.readouterr().err
+
+
+def test_bad_margins_and_a_directory_without_an_export_are_refused_with_a_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text(json.dumps({"text": "Karte verloren"}) + "\n", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main(["--export", str(tmp_path), "--texts", str(texts), "--margins", "0.1,lots"])
+    assert "--margins must be numbers separated by commas, got '0.1,lots'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--export", str(tmp_path / "nowhere"), "--texts", str(texts)])
+    error = capsys.readouterr().err
+    assert "nowhere" in error and "Traceback" not in error
