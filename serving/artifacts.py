@@ -39,11 +39,16 @@ class LabelSetEntry(_Entry):
 
 
 class FallbackEntry(_Entry):
-    """int8's second look: rows whose top two probabilities are closer than `margin` run on `files`."""
+    """int8's second look: rows whose top two probabilities are closer than their label set's margin run on
+    `files`; `margin` is the largest (and every set's, for exports without `margins`)."""
 
     variant: str
     margin: float
+    margins: dict[str, float] = {}
     files: dict[str, str]
+
+    def margin_of(self, label_set: str) -> float:
+        return self.margins.get(label_set, self.margin)
 
 
 class VariantEntry(_Entry):

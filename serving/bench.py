@@ -438,7 +438,14 @@ def run_serve_benchmark(
                 k: {
                     "published": v.published,
                     "reason": v.reason,
-                    **({"second_look_margin": v.fallback.margin} if v.fallback else {}),
+                    **(
+                        {
+                            "second_look_margin": v.fallback.margin,
+                            "second_look_margins": {n: v.fallback.margin_of(n) for n in manifest.label_sets},
+                        }
+                        if v.fallback
+                        else {}
+                    ),
                 }
                 for k, v in manifest.variants.items()
             },
@@ -558,9 +565,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += _http_lines(report["http_postgresql"])
     lines += ["", "Variants of the export:", ""]
     for name, v in report["model"]["variants"].items():
-        margin = v.get("second_look_margin")
+        margins = v.get("second_look_margins") or {}
+        margin = ", ".join(f"{m} ({name})" for name, m in margins.items())
         look = f" Rows whose top two probabilities differ by less than {margin} run again on fp32."
-        look = look if margin else ""
+        look = look if margins else ""
         lines.append(f"- {name}: {v['reason']}{look}")
     return "\n".join(lines) + "\n"
 

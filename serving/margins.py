@@ -29,21 +29,29 @@ def margin_table(export: Path, texts: Sequence[str], margins: Sequence[float]) -
     )
     reference = OnnxClassifier(export, variant="fp32", provider="cpu", signals=False, allow_unpublished=True)
     int8, fp32 = raw.predict_proba(texts), reference.predict_proba(texts)
+    served = raw.manifest.variants["int8"].fallback
     quantiles = (0.5, 0.9, 0.99, 1.0)
     out: dict[str, Any] = {"texts": len(texts), "error_quantiles": list(quantiles), "label_sets": {}}
     for name in int8:
         error = np.abs(int8[name] - fp32[name]).max(axis=1)
         same = int8[name].argmax(axis=1) == fp32[name].argmax(axis=1)
-        rows = {}
-        for margin in margins:
+
+        def outcome(margin: float, name: str = name, same: np.ndarray = same) -> dict[str, float]:
             again = near_ties([int8[name]], margin)
-            rows[str(margin)] = {
+            return {
                 "agreement": round(float((same | again).mean()), 4),
                 "looked_again": round(float(again.mean()), 4),
             }
+
         out["label_sets"][name] = {
             "max_abs_error": [round(float(np.quantile(error, q)), 3) for q in quantiles],
-            "margins": rows,
+            "margins": {str(margin): outcome(margin) for margin in margins},
+            # the export's own margin for this set, as served (none: int8 has no second look there)
+            **(
+                {"served": {"margin": served.margin_of(name), **outcome(served.margin_of(name))}}
+                if served
+                else {}
+            ),
         }
     return out
 

@@ -28,7 +28,7 @@ import numpy as np
 from postroom.machine import usable_cores
 from postroom.runtime import check_onnxruntime
 from postroom.settings import ProviderChoice
-from serving.artifacts import ExportManifest, read_export, verify_file
+from serving.artifacts import ExportManifest, FallbackEntry, read_export, verify_file
 from serving.errors import ModelUnavailable
 from serving.evidence import SetEvidence, load_evidence
 
@@ -103,7 +103,7 @@ class _Body:
     outputs: tuple[str, ...]
     label_sets: tuple[str, ...]
     fallback: Any = None  # the fp32 session of int8's second look
-    fallback_margin: float = 0.0
+    fallback_margins: tuple[float, ...] = ()  # one per label set, in `label_sets` order
     embedding_output: str | None = None  # fetched too when a label set of this body has evidence
 
     @property
@@ -120,21 +120,29 @@ class _Unit:
     rows: list[int]
 
 
-def near_ties(probabilities: Sequence[np.ndarray], margin: float) -> np.ndarray:
-    """Rows where any label set's top two probabilities are closer than `margin`.
+def near_ties(probabilities: Sequence[np.ndarray], margins: float | Sequence[float]) -> np.ndarray:
+    """Rows where any label set's top two probabilities are closer than its margin (one, or one per set).
 
     Twin of `training.export.predict.near_ties` (the parity gate measured int8 with this rule).
     """
     rows = len(probabilities[0]) if probabilities else 0
     mask = np.zeros(rows, dtype=bool)
-    if margin <= 0:
-        return mask
-    for matrix in probabilities:
-        if matrix.shape[1] < 2:
+    each = [margins] * len(probabilities) if isinstance(margins, float | int) else list(margins)
+    if len(each) != len(probabilities):
+        raise ValueError(f"{len(each)} margins for {len(probabilities)} label sets")
+    for matrix, margin in zip(probabilities, each, strict=True):
+        if margin <= 0 or matrix.shape[1] < 2:
             continue
         top = np.partition(matrix, -2, axis=1)[:, -2:]
         mask |= (top[:, 1] - top[:, 0]) < margin
     return mask
+
+
+def _margins_text(second: FallbackEntry) -> str:
+    """`margin < 0.2`, or per label set `margins < queue 0.13, topic 0.11` where they differ."""
+    if len(set(second.margins.values())) < 2:
+        return f"margin < {second.margin}"
+    return "margins < " + ", ".join(f"{name} {margin}" for name, margin in second.margins.items())
 
 
 def plan_streams(streams: int, threads: int, on_gpu: bool, cores: int | None = None) -> tuple[int, int]:
@@ -268,7 +276,7 @@ class OnnxClassifier:
                     outputs=tuple(self.manifest.label_sets[n].output for n in sets),
                     label_sets=sets,
                     fallback=fallback,
-                    fallback_margin=second.margin if fallback is not None and second is not None else 0.0,
+                    fallback_margins=tuple(second.margin_of(n) for n in sets) if fallback and second else (),
                     embedding_output=body.embedding_output if with_evidence else None,
                 )
             )
@@ -294,7 +302,7 @@ class OnnxClassifier:
             ", ".join(providers),
             self.streams,
             self.threads,
-            f"; near ties (margin < {second.margin}) run again on {second.variant}" if second else "",
+            f"; near ties ({_margins_text(second)}) run again on {second.variant}" if second else "",
         )
 
     @property
@@ -320,7 +328,7 @@ class OnnxClassifier:
         for unit, values in zip(first, self._execute(first, texts), strict=True):
             self._keep(unit, values, result, embeddings, n)
             if unit.body.fallback is not None:
-                mask = near_ties(values[: len(unit.body.outputs)], unit.body.fallback_margin)
+                mask = near_ties(values[: len(unit.body.outputs)], unit.body.fallback_margins)
                 hesitant.setdefault(unit.body.key, []).extend(
                     r for r, m in zip(unit.rows, mask, strict=True) if m
                 )

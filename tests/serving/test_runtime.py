@@ -162,11 +162,13 @@ def test_an_export_without_a_published_variant_is_refused(tmp_path: Path) -> Non
         OnnxClassifier(tmp_path / "nowhere")
 
 
-def _set_second_look(exp: Exported, margin: float) -> None:
+def _set_second_look(exp: Exported, margin: float, margins: dict[str, float] | None = None) -> None:
+    """Publish int8 with this second-look margin for every label set, or `margins` per set."""
     path = exp.export_dir / "export.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     data["variants"]["int8"]["published"] = True
     data["variants"]["int8"]["fallback"]["margin"] = margin
+    data["variants"]["int8"]["fallback"]["margins"] = margins or dict.fromkeys(data["label_sets"], margin)
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
@@ -178,6 +180,13 @@ def test_near_ties_is_the_same_rule_as_the_parity_gates() -> None:
     heads = [rng.dirichlet(np.ones(k), size=200).astype(np.float32) for k in (2, 5, 14)]
     for margin in (0.0, 0.05, 0.2, 0.9):
         np.testing.assert_array_equal(serving_rule(heads, margin), gate_rule(heads, margin))
+    for margins in ([0.0, 0.3, 0.05], [0.2, 0.0, 0.0]):  # one margin per label set
+        np.testing.assert_array_equal(serving_rule(heads, margins), gate_rule(heads, margins))
+    only_second = serving_rule(heads, [0.0, 0.3, 0.0])
+    np.testing.assert_array_equal(only_second, serving_rule(heads[1:2], 0.3))
+    for rule in (serving_rule, gate_rule):
+        with pytest.raises(ValueError, match="2 margins for 3 label sets"):
+            rule(heads, [0.1, 0.1])
     assert not serving_rule(heads, 0.0).any() and serving_rule(heads, 1.0).all()
     tie = np.array([[0.5, 0.45, 0.05], [0.9, 0.05, 0.05]], dtype=np.float32)
     single = np.ones((2, 1), dtype=np.float32)  # a one-column output never hesitates
@@ -214,6 +223,31 @@ def test_the_load_log_names_the_second_look(tmp_path: Path, caplog: pytest.LogCa
     with caplog.at_level(logging.INFO, logger="postroom.serving"):
         OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1)
     assert "near ties (margin < 0.2) run again on fp32" in caplog.text
+    caplog.clear()
+    _set_second_look(exp, 0.2, {"line_of_business": 0.2, "queue": 0.13, "topic": 0.11})
+    with caplog.at_level(logging.INFO, logger="postroom.serving"):
+        OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1)
+    expected = "near ties (margins < line_of_business 0.2, queue 0.13, topic 0.11) run again on fp32"
+    assert expected in caplog.text
+
+
+def test_the_second_look_uses_each_label_sets_own_margin(tmp_path: Path) -> None:
+    exp = isolated(tmp_path)
+    texts = [*exp.texts, LONG_TEXT]
+    fp32 = OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu", threads=1).predict_proba(texts)
+    raw = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1, second_look=False)
+    alone = raw.predict_proba(texts)
+    # `margin` (what older readers use) says never; the per-set margins decide: topic always hesitates.
+    _set_second_look(exp, 1e-9, {"line_of_business": 1e-9, "queue": 1e-9, "topic": 0.999})
+    topic = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1)
+    served = topic.predict_proba(texts)
+    assert topic.fallback_share == 1.0  # one body serves all three sets: a hesitant set sends the whole row
+    for name, matrix in fp32.items():
+        np.testing.assert_allclose(served[name], matrix, atol=2e-5)
+    _set_second_look(exp, 0.999, dict.fromkeys(fp32, 1e-9))
+    never = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", threads=1)
+    assert all(np.allclose(never.predict_proba(texts)[n], alone[n]) for n in fp32)
+    assert never.fallback_share == 0.0
 
 
 def test_evidence_names_match_training() -> None:

@@ -36,9 +36,18 @@ def export(
     int8_fallback_margin: Annotated[
         float,
         typer.Option(
-            help="int8 rows whose top two probabilities are closer than this run again on fp32; 0: never."
+            help="int8 rows whose top two probabilities are closer than this run again on fp32 (the "
+            "largest margin when calibrated); 0: never."
         ),
     ] = 0.2,
+    calibrate_int8_margin: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate-int8-margin/--fixed-int8-margin",
+            help="Margin per label set: twice int8's 99th-percentile probability error on the stored "
+            "messages that are not held out (at most --int8-fallback-margin); or that margin for all.",
+        ),
+    ] = True,
     keep_unpublished: Annotated[bool, typer.Option(help="Keep graphs that failed the gate.")] = False,
 ) -> None:
     """Export a registered model to ONNX (fp32, optimised, int8) and gate each variant on parity.
@@ -54,7 +63,13 @@ def export(
     from training.export.bundle import bundle_from_version
     from training.export.errors import ExportError
     from training.export.exporter import ExportOptions, export_bundle
-    from training.export.source import export_dir, heldout_texts, resolve_version, texts_from_jsonl
+    from training.export.source import (
+        calibration_texts,
+        export_dir,
+        heldout_texts,
+        resolve_version,
+        texts_from_jsonl,
+    )
     from training.registry import Registry
 
     settings = load_settings()
@@ -67,21 +82,30 @@ def export(
             int8_keep_fp32=int8_keep_fp32,  # type: ignore[arg-type]
             int8_target=int8_target,  # type: ignore[arg-type]
             int8_fallback_margin=int8_fallback_margin,
+            calibrate_int8_margins=calibrate_int8_margin,
             keep_unpublished=keep_unpublished,
         )
     except ValueError as exc:
         raise ExportError(str(exc)) from None
-    if texts is not None:
-        gate_texts, missing = texts_from_jsonl(texts), 0
-    else:
-        with open_sessions(settings)() as session:
+    with open_sessions(settings)() as session:
+        if texts is not None:
+            gate_texts, missing = texts_from_jsonl(texts), 0
+        else:
             gate_texts, missing = heldout_texts(session, model)
+        calibration = calibration_texts(session, model) if calibrate_int8_margin else []
     if missing:
         err.print(f"[yellow]note:[/yellow] {missing} held-out messages are not in the store (or empty)")
     bundle = bundle_from_version(model)
     target = export_dir(registry, model.version)
     with err.status("exporting…") as status:
-        result = export_bundle(bundle, target, gate_texts, options, progress=lambda m: status.update(m))
+        result = export_bundle(
+            bundle,
+            target,
+            gate_texts,
+            options,
+            progress=lambda m: status.update(m),
+            calibration_texts=calibration,
+        )
     where = "held-out texts" if texts is None else f"texts of {texts.name}"
     table = Table(title=f"export {model.version}: parity with PyTorch on {len(gate_texts)} {where}")
     for column in ("variant", "published", "lowest agreement", "max |Δp|", "min cosine", "fp32 second look"):
@@ -99,14 +123,17 @@ def export(
     out.print(table)
     for p in result.parity:
         out.print(f"{p.variant}: {p.reason}", highlight=False, soft_wrap=True)
+        if p.fallback.get("note"):
+            out.print(f"{p.variant} second look: {p.fallback['note']}", highlight=False, soft_wrap=True)
     out.print(f"published {', '.join(result.published)} to {result.path}", highlight=False)
 
 
 def _second_look(fallback: dict) -> str:
     if not fallback:
         return "-"
+    margins = ", ".join(f"{name} {margin}" for name, margin in fallback["margins"].items())
     shares = ", ".join(f"{body} {100 * share:.0f}%" for body, share in fallback["share"].items())
-    return f"margin < {fallback['margin']}: {shares}"
+    return f"margins < {margins} ({fallback['source']}); rows: {shares}"
 
 
 def register(roots: CliRoots) -> None:

@@ -8,9 +8,11 @@ dropped, and then
 - `int8` is Optimum's dynamic quantisation of the fp32 graph (a pre-optimised graph cannot be quantised):
   per-channel weights, MatMuls only, the activation-by-activation MatMuls and the feed-forward output
   projections kept in fp32 (`graph.int8_exclusions`), and with an fp32 second look: rows whose top two
-  probabilities in any label set are closer than `int8_fallback_margin` are served from the fp32 graph
-  (int8 flips labels only where the model hesitates; measured in docs/serving.md). The gate measures the
-  variant as served, second look included.
+  probabilities in any label set are closer than that set's margin are served from the fp32 graph (int8
+  flips labels only where the model hesitates; measured in docs/serving.md). The margins are calibrated per
+  label set on texts the gate does not use (`training.export.margins`), at most `int8_fallback_margin`. The
+  gate measures the variant as served, second look included; if it refuses the calibrated margins, int8 is
+  gated once more with `int8_fallback_margin` for every label set (a superset of the rows looked at again).
 The heads are appended to every variant. The tokenizer is saved with truncation at the body's
 `max_seq_length` and padding to the longest text of a batch, set explicitly: the packaged MiniLM's
 tokenizer.json says 128 tokens and fixed padding, the model reads 256.
@@ -52,6 +54,7 @@ from training.export.layout import (
     VARIANTS,
     probabilities_output,
 )
+from training.export.margins import MarginChoice, calibrate_margins, fixed_margins, too_few
 from training.export.parity import Reference, VariantParity, compare, reference_outputs
 from training.export.predict import near_ties, run_graph
 
@@ -69,6 +72,8 @@ class ExportOptions:
     int8_target: Int8Target = "avx512_vnni"
     # int8 rows whose top two probabilities (any label set) are closer than this run again on fp32; 0: never.
     int8_fallback_margin: float = 0.2
+    # per label set from calibration texts (training.export.margins), at most the margin above; else fixed
+    calibrate_int8_margins: bool = True
     keep_unpublished: bool = False
     batch_size: int = 32
     opset: int | None = None
@@ -206,12 +211,12 @@ def _run_variant(
     texts: Sequence[str],
     lowercase: dict[str, bool],
     batch_size: int,
-    fallback: tuple[str, float] | None = None,
+    fallback: tuple[str, dict[str, float]] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
     """Embeddings per body, probabilities per label set, and per body the share of rows that fell back.
 
-    With `fallback=(variant, margin)`, rows where the graph hesitates (`near_ties`) are taken from the
-    fallback variant's graph instead, as `serving.runtime` serves them.
+    With `fallback=(variant, margins by label set)`, rows where the graph hesitates (`near_ties`) are taken
+    from the fallback variant's graph instead, as `serving.runtime` serves them.
     """
     embeddings: dict[str, np.ndarray] = {}
     probabilities: dict[str, np.ndarray] = {}
@@ -232,7 +237,7 @@ def _run_variant(
 
         values = run(variant, texts)
         if fallback is not None:
-            mask = near_ties([values[o] for o in outputs[1:]], fallback[1])
+            mask = near_ties([values[o] for o in outputs[1:]], [fallback[1][h.label_set] for h in heads])
             shares[key] = float(mask.mean()) if len(mask) else 0.0
             if mask.any():
                 again = run(fallback[0], [t for t, m in zip(texts, mask, strict=True) if m])
@@ -242,6 +247,37 @@ def _run_variant(
         for head in heads:
             probabilities[head.label_set] = values[probabilities_output(head.label_set)]
     return embeddings, probabilities, shares
+
+
+def _int8_margins(
+    bundle: ModelBundle,
+    staging: Path,
+    texts: Sequence[str],
+    lowercase: dict[str, bool],
+    options: ExportOptions,
+    say: Progress,
+) -> MarginChoice:
+    """The second look's margin per label set: calibrated on `texts` (int8 against fp32), or fixed."""
+    names, ceiling = list(bundle.heads), options.int8_fallback_margin
+    if not options.calibrate_int8_margins:
+        return fixed_margins(names, ceiling, "fixed margin asked for")
+    texts = [t for t in texts if t.strip()]
+    few = too_few(names, len(texts), ceiling)
+    if few is not None:
+        return few
+    say(f"int8 second look: calibrating its margins on {len(texts)} texts")
+    _, int8, _ = _run_variant(bundle, staging, "int8", texts, lowercase, options.batch_size)
+    _, fp32, _ = _run_variant(bundle, staging, "fp32", texts, lowercase, options.batch_size)
+    return calibrate_margins(int8, fp32, ceiling)
+
+
+def _second_look(variant: str, choice: MarginChoice) -> dict[str, Any]:
+    """The manifest's second-look entry: `margin` is the largest (what a reader without `margins` uses)."""
+    return {
+        "variant": variant,
+        "margin": max(choice.margins.values(), default=0.0),
+        "margins": choice.margins,
+    }
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -265,8 +301,12 @@ def export_bundle(
     texts: Sequence[str],
     options: ExportOptions | None = None,
     progress: Progress | None = None,
+    calibration_texts: Sequence[str] = (),
 ) -> ExportResult:
     """Export `bundle` into `out_dir` (replaced atomically), gate every variant on `texts`.
+
+    `calibration_texts` (not the gate's: the training messages and other stored ones not held out) set
+    int8's second-look margins; with fewer than `margins.MIN_TEXTS` the fixed margin is used.
 
     Raises:
         ExportError: a body cannot be exported, or there are no texts for the gate.
@@ -331,10 +371,12 @@ def export_bundle(
         shutil.rmtree(work, ignore_errors=True)
 
         # int8 with an fp32 second look: rows where int8 hesitates are served from the fp32 graph.
-        fallbacks: dict[str, tuple[str, float]] = {}
+        fallbacks: dict[str, tuple[str, MarginChoice]] = {}
         fp32_ready = "fp32" not in failures and len(built.get("fp32", {})) == len(bundle.bodies)
-        if options.int8_fallback_margin > 0 and fp32_ready:
-            fallbacks["int8"] = ("fp32", options.int8_fallback_margin)
+        int8_ready = "int8" not in failures and len(built.get("int8", {})) == len(bundle.bodies)
+        if options.int8_fallback_margin > 0 and fp32_ready and int8_ready:
+            choice = _int8_margins(bundle, staging, calibration_texts, lowercase, options, say)
+            fallbacks["int8"] = ("fp32", choice)
         say(f"parity gate: PyTorch reference on {len(texts)} texts")
         reference: Reference = reference_outputs(bundle, texts, options.batch_size)
         parity: list[VariantParity] = []
@@ -348,13 +390,27 @@ def export_bundle(
                 continue
             say(f"parity gate: {variant}")
             t0 = time.perf_counter()
-            fallback = fallbacks.get(variant)
-            embeddings, probabilities, shares = _run_variant(
-                bundle, staging, variant, texts, lowercase, options.batch_size, fallback
-            )
-            result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
-            if fallback is not None:
-                result.fallback = {"variant": fallback[0], "margin": fallback[1], "share": shares}
+
+            def gate(variant: str = variant) -> VariantParity:
+                fallback = fallbacks.get(variant)
+                looks = None if fallback is None else (fallback[0], fallback[1].margins)
+                embeddings, probabilities, shares = _run_variant(
+                    bundle, staging, variant, texts, lowercase, options.batch_size, looks
+                )
+                result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
+                if fallback is not None:
+                    result.fallback = {**_second_look(*fallback), "share": shares, **fallback[1].to_dict()}
+                return result
+
+            result = gate()
+            looked = fallbacks.get(variant)
+            if looked is not None and not result.published and looked[1].source == "calibrated":
+                # The fixed margin looks again at a superset of the rows: gate int8 once more with it.
+                say(f"parity gate: {variant} with the fixed margin")
+                why = f"the calibrated margins {looked[1].margins} were refused ({result.reason})"
+                fixed = fixed_margins(list(bundle.heads), options.int8_fallback_margin, why)
+                fallbacks[variant] = (looked[0], fixed)
+                result = gate()
             result.seconds = time.perf_counter() - t0
             parity.append(result)
         note = ""
@@ -419,6 +475,8 @@ def export_bundle(
                 "int8_target": options.int8_target,
                 "int8_fp32_nodes": excluded,
                 "int8_fallback_margin": options.int8_fallback_margin,
+                "calibrate_int8_margins": options.calibrate_int8_margins,
+                **({"int8_margins": fallbacks["int8"][1].to_dict()} if "int8" in fallbacks else {}),
             },
             "parity_texts": len(texts),
             "bodies": bodies_meta,
@@ -439,8 +497,7 @@ def export_bundle(
                     **(
                         {
                             "fallback": {
-                                "variant": fallbacks[p.variant][0],
-                                "margin": fallbacks[p.variant][1],
+                                **_second_look(*fallbacks[p.variant]),
                                 "files": built[fallbacks[p.variant][0]],
                             }
                         }

@@ -53,18 +53,21 @@ def run_graph(
     return {name: np.concatenate(parts) for name, parts in chunks.items()}
 
 
-def near_ties(probabilities: Sequence[np.ndarray], margin: float) -> np.ndarray:
-    """Rows where any label set's top two probabilities are closer than `margin` (the int8 fall-back rule).
+def near_ties(probabilities: Sequence[np.ndarray], margins: float | Sequence[float]) -> np.ndarray:
+    """Rows where any label set's top two probabilities are closer than its margin (the int8 fall-back rule).
+
+    `margins`: one for every label set, or one per matrix of `probabilities` (in that order); 0 never.
 
     `serving.runtime.near_ties` is its twin; int8 flips labels only where the model hesitates, so those
     rows are run again on the fp32 graph (docs/serving.md, "int8 with an fp32 second look").
     """
     rows = len(probabilities[0]) if probabilities else 0
     mask = np.zeros(rows, dtype=bool)
-    if margin <= 0:
-        return mask
-    for matrix in probabilities:
-        if matrix.shape[1] < 2:
+    each = [margins] * len(probabilities) if isinstance(margins, float | int) else list(margins)
+    if len(each) != len(probabilities):
+        raise ValueError(f"{len(each)} margins for {len(probabilities)} label sets")
+    for matrix, margin in zip(probabilities, each, strict=True):
+        if margin <= 0 or matrix.shape[1] < 2:
             continue
         top = np.partition(matrix, -2, axis=1)[:, -2:]
         mask |= (top[:, 1] - top[:, 0]) < margin

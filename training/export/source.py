@@ -1,7 +1,8 @@
 """From the registry and the store to what the export needs: the version, its export directory, the texts.
 
 The parity gate runs on the version's held-out messages (`dataset.json` lists their IDs; the texts are read
-from the store as the model saw them, `Message.model_text`), or on texts from a JSONL file.
+from the store as the model saw them, `Message.model_text`), or on texts from a JSONL file. int8's
+second-look margins are calibrated on the other stored messages (`calibration_texts`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from training.errors import VersionNotFound
 from training.export.errors import ExportError
 from training.export.layout import EXPORTS_DIR
 from training.registry import DATASET_FILE, ModelVersion, Registry
+
+CALIBRATION_LIMIT = 1000  # int8's error quantile settles well before; more only costs export time
 
 
 def resolve_version(registry: Registry, name: str) -> ModelVersion:
@@ -59,6 +62,27 @@ def heldout_texts(session: Session, version: ModelVersion) -> tuple[list[str], i
             texts[message.message_id] = message.model_text
     found = [texts[i] for i in ids if i in texts and texts[i].strip()]
     return found, len(ids) - len(found)
+
+
+def calibration_texts(session: Session, version: ModelVersion, limit: int = CALIBRATION_LIMIT) -> list[str]:
+    """Texts for int8's second-look margins: stored messages that are not held out, oldest first.
+
+    No labels are needed (int8 is compared with fp32), and the held-out messages stay the gate's.
+    """
+    try:
+        held = set(heldout_message_ids(version))
+    except ExportError:  # no dataset.json: nothing is known to be held out, so nothing is taken
+        return []
+    texts: list[str] = []
+    for message in session.scalars(select(Message).order_by(Message.id).execution_options(yield_per=500)):
+        if message.message_id in held:
+            continue
+        text = message.model_text
+        if text.strip():
+            texts.append(text)
+            if len(texts) >= limit:
+                break
+    return texts
 
 
 def texts_from_jsonl(path: Path, limit: int | None = None) -> list[str]:

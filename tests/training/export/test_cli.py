@@ -95,3 +95,54 @@ def test_errors_are_one_line(app: typer.Typer, registry: Exported, tmp_path: Pat
     texts.write_text("not json\n", encoding="utf-8")
     broken = CliRunner().invoke(app, ["export", "v0001", "--texts", str(texts)])
     assert broken.exit_code == 1 and "texts.jsonl:1" in broken.output
+
+
+def _ingest_unlabeled(sessions: sessionmaker[Session], count: int) -> list[str]:
+    """Messages no version holds out (not in dataset.json): what int8's margins are calibrated on."""
+    topics = ("card limit", "transfer fee", "address change", "portfolio statement", "login problem")
+    texts = []
+    with sessions() as session:
+        for index in range(count):
+            text = f"Question {index} about my {topics[index % len(topics)]}, please call me back."
+            ingest_one(session, IncomingMessage(f"new-{index:03d}@example.org", text, "text", "t"))
+            texts.append(text)
+        session.commit()
+    return texts
+
+
+def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_out(
+    app: typer.Typer, registry: Exported, sessions: sessionmaker[Session]
+) -> None:
+    _ingest_unlabeled(sessions, 60)
+    result = CliRunner().invoke(app, ["export", "production", "--variants", "fp32,int8"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
+    chosen = manifest["options"]["int8_margins"]
+    assert chosen["source"] == "calibrated" and chosen["texts"] == 60  # the held-out MESSAGES left out
+    assert manifest["parity_texts"] == len(MESSAGES)
+    assert manifest["variants"]["int8"]["published"], manifest["variants"]["int8"]["reason"]
+    assert manifest["variants"]["int8"]["fallback"]["margins"] == chosen["margins"]
+    assert "(calibrated)" in result.output
+
+    args = ["export", "production", "--variants", "fp32,int8", "--fixed-int8-margin"]
+    fixed = CliRunner().invoke(app, args)
+    assert fixed.exit_code == 0, fixed.output
+    manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
+    assert manifest["options"]["int8_margins"]["margins"] == dict.fromkeys(manifest["label_sets"], 0.2)
+    assert "int8 second look: fixed margin asked for" in fixed.output
+
+
+def test_calibration_texts_leave_out_the_held_out_messages_and_stop_at_the_limit(
+    registry: Exported, sessions: sessionmaker[Session]
+) -> None:
+    from training.export.source import calibration_texts
+    from training.registry import Registry
+
+    texts = _ingest_unlabeled(sessions, 5)
+    version = Registry(registry.registry_dir).get(registry.version)
+    with sessions() as session:
+        assert calibration_texts(session, version) == texts  # every MESSAGES ID is held out
+        assert calibration_texts(session, version, limit=2) == texts[:2]
+    (version.path / "dataset.json").unlink()  # nothing known to be held out: nothing is taken
+    with sessions() as session:
+        assert calibration_texts(session, version) == []

@@ -52,11 +52,16 @@ class TestParity:
         assert report["fallback"]["variant"] == "fp32" and report["fallback"]["margin"] == 0.2
         assert set(report["fallback"]["share"]) == {"shared"}
         assert 0.0 <= report["fallback"]["share"]["shared"] <= 1.0
+        # no calibration texts here: the fixed margin for every label set, and the report says why
+        margins = dict.fromkeys(("line_of_business", "queue", "topic"), 0.2)
+        assert report["fallback"]["margins"] == margins and report["fallback"]["source"] == "fixed"
+        assert "only 0 calibration texts" in report["fallback"]["note"]
         manifest = json.loads((shared.export_dir / "export.json").read_text(encoding="utf-8"))
         entry = manifest["variants"]["int8"]
         files = {"shared": "fp32/shared.onnx"}
-        assert entry["fallback"] == {"variant": "fp32", "margin": 0.2, "files": files}
+        assert entry["fallback"] == {"variant": "fp32", "margin": 0.2, "margins": margins, "files": files}
         assert manifest["options"]["int8_fallback_margin"] == 0.2
+        assert manifest["options"]["int8_margins"]["source"] == "fixed"
 
     def test_gate_logic(self) -> None:
         ref = np.tile(np.array([[0.6, 0.4]]), (200, 1))

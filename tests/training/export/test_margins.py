@@ -1,0 +1,118 @@
+"""int8's second-look margins per label set: calibrated on texts the gate does not use, then gated."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import SHARED_DATA
+from tests.serving.builders import Exported, exported
+from training.export.bundle import bundle_from_version
+from training.export.exporter import ExportOptions, export_bundle
+from training.export.margins import FACTOR, MIN_TEXTS, QUANTILE, calibrate_margins
+from training.export.predict import near_ties, run_graph
+from training.registry import Registry
+
+BANKING77 = SHARED_DATA / "banking77"
+
+
+def _texts(name: str, limit: int) -> list[str]:
+    path = BANKING77 / name
+    if not path.is_file():
+        pytest.skip(f"public data not found at {path} (../shared/data next to the repository)")
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line)["text"] for line, _ in zip(handle, range(limit), strict=False)]
+
+
+def _run(exp: Exported, variant: str, texts: list[str]) -> dict[str, np.ndarray]:
+    """Probabilities per label set of one graph of the shared export, without any second look."""
+    manifest = json.loads((exp.export_dir / "export.json").read_text(encoding="utf-8"))
+    outputs = {name: entry["output"] for name, entry in manifest["label_sets"].items()}
+    values = run_graph(
+        exp.export_dir / variant / "shared.onnx",
+        exp.export_dir / "tokenizer" / "shared" / "tokenizer.json",
+        texts,
+        list(outputs.values()),
+    )
+    return {name: values[output] for name, output in outputs.items()}
+
+
+def _export(tmp_path: Path, gate: list[str], calibration: list[str], ceiling: float) -> dict:
+    """Export the shared test version again (fp32 and int8) with these texts; its manifest."""
+    shared = exported()
+    version = Registry(shared.registry_dir).get(shared.version)
+    options = ExportOptions(variants=("fp32", "int8"), int8_fallback_margin=ceiling)
+    bundle = bundle_from_version(version)
+    export_bundle(bundle, tmp_path / "export", gate, options, calibration_texts=calibration)
+    return json.loads((tmp_path / "export" / "export.json").read_text(encoding="utf-8"))
+
+
+class TestCalibrateMargins:
+    def test_twice_the_99th_percentile_error_rounded_up_and_capped(self) -> None:
+        rng = np.random.default_rng(0)
+        fp32 = {name: rng.dirichlet(np.ones(k), size=400) for name, k in (("a", 3), ("b", 5), ("c", 2))}
+        noise = {"a": 0.01, "b": 0.04, "c": 0.3}
+        int8 = {n: m + rng.uniform(-noise[n], noise[n], size=m.shape) for n, m in fp32.items()}
+        choice = calibrate_margins(int8, fp32, ceiling=0.2)
+        assert choice.source == "calibrated" and choice.texts == 400
+        for name in ("a", "b"):
+            error = np.quantile(np.abs(int8[name] - fp32[name]).max(axis=1), QUANTILE)
+            assert choice.margins[name] == math.ceil(FACTOR * error * 1000) / 1000
+            assert FACTOR * error <= choice.margins[name] < FACTOR * error + 0.001
+        assert choice.margins["a"] < choice.margins["b"] < 0.2
+        assert choice.margins["c"] == 0.2  # 2 x ~0.3 is above the ceiling
+        assert choice.to_dict()["errors"]["b"] == pytest.approx(0.04, abs=0.002)
+
+    def test_too_few_texts_or_non_finite_probabilities_keep_the_fixed_margin(self) -> None:
+        few = {"a": np.full((MIN_TEXTS - 1, 2), 0.5)}
+        choice = calibrate_margins(few, few, ceiling=0.2)
+        assert choice.source == "fixed" and choice.margins == {"a": 0.2}
+        assert f"only {MIN_TEXTS - 1} calibration texts (at least {MIN_TEXTS})" in choice.note
+        broken = {"a": np.full((MIN_TEXTS, 2), np.nan)}
+        choice = calibrate_margins(broken, {"a": np.full((MIN_TEXTS, 2), 0.5)}, ceiling=0.2)
+        assert choice.source == "fixed" and "not finite" in choice.note
+
+
+class TestExportCalibrates:
+    def test_margins_come_from_calibration_texts_and_look_again_at_fewer_rows(self, tmp_path: Path) -> None:
+        shared = exported()
+        manifest = _export(tmp_path, shared.texts, _texts("banking77_train.jsonl", 120), ceiling=0.2)
+        chosen = manifest["options"]["int8_margins"]
+        assert chosen["source"] == "calibrated" and chosen["texts"] == 120
+        second = manifest["variants"]["int8"]["fallback"]
+        assert second["margins"] == chosen["margins"] and second["margin"] == max(chosen["margins"].values())
+        for name, margin in second["margins"].items():
+            twice = FACTOR * chosen["errors"][name]  # the error is stored rounded to 4 decimals
+            assert twice - 0.0002 <= margin <= twice + 0.0012, name
+            assert 0 < margin < 0.2, name  # measured: 0.03-0.05 on this test model
+        parity = json.loads((tmp_path / "export" / "parity.json").read_text(encoding="utf-8"))
+        int8 = next(v for v in parity["variants"] if v["variant"] == "int8")
+        fixed = next(v for v in shared.parity["variants"] if v["variant"] == "int8")  # the fixed 0.2
+        assert int8["fallback"]["share"]["shared"] < fixed["fallback"]["share"]["shared"]
+
+    def test_calibrated_margins_the_gate_refuses_give_way_to_the_fixed_margin(self, tmp_path: Path) -> None:
+        shared = exported()
+        calibration = ["Hallo"] * MIN_TEXTS  # one calm text: int8 looks exact, so the margins come out tiny
+        raw, reference = _run(shared, "int8", calibration), _run(shared, "fp32", calibration)
+        margins = calibrate_margins(raw, reference, ceiling=0.99)
+        pool = _texts("banking77_test.jsonl", 600)
+        int8, fp32 = _run(shared, "int8", pool), _run(shared, "fp32", pool)
+        names = list(int8)
+        unseen = ~near_ties([int8[n] for n in names], [margins.margins[n] for n in names])
+        flipped = np.any([int8[n].argmax(axis=1) != fp32[n].argmax(axis=1) for n in names], axis=0)
+        gate = [text for text, bad in zip(pool, unseen & flipped, strict=True) if bad]
+        assert gate, "precondition: some BANKING77 text flips on int8 outside these tiny margins"
+
+        manifest = _export(tmp_path, gate, calibration, ceiling=0.99)
+        second = manifest["variants"]["int8"]["fallback"]
+        assert manifest["variants"]["int8"]["published"]  # at 0.99 every row is fp32's
+        assert second["margins"] == dict.fromkeys(names, 0.99)
+        chosen = manifest["options"]["int8_margins"]
+        assert chosen["source"] == "fixed" and chosen["note"].startswith("the calibrated margins")
+        assert "were refused (not published: label agreement" in chosen["note"]
+        for name, margin in margins.margins.items():
+            assert f"'{name}': {margin}" in chosen["note"]

@@ -1,0 +1,81 @@
+"""int8's second-look margins, one per label set, from messages the parity gate does not use.
+
+int8 can change a row's label only where the gap between its top two int8 probabilities is smaller than
+int8's error on those two classes together, which is at most twice its largest probability error on the row.
+So with a margin of `2 * e`, a label can flip unseen only on a row whose error exceeds `e`. `e` is the 99th
+percentile of int8's largest probability error (against the fp32 graph, which the second look runs) per label
+set, measured on the version's training messages and other stored messages that are not held out: the
+held-out messages stay the gate's, which then checks the margins as served. The margin never exceeds
+`--int8-fallback-margin` (the fixed margin, used for every label set when there are too few texts).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+QUANTILE = 0.99
+FACTOR = 2.0
+MIN_TEXTS = 50  # below this a 99th percentile rests on too few rows: the fixed margin is used
+
+
+@dataclass(frozen=True)
+class MarginChoice:
+    """The second look's margin per label set and where it came from (`calibrated` or `fixed`)."""
+
+    margins: dict[str, float]
+    source: str
+    texts: int = 0
+    errors: dict[str, float] | None = None  # int8's QUANTILE largest probability error per label set
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"source": self.source, "margins": self.margins, "texts": self.texts}
+        if self.errors is not None:
+            record.update(quantile=QUANTILE, factor=FACTOR, errors=self.errors)
+        if self.note:
+            record["note"] = self.note
+        return record
+
+
+def fixed_margins(label_sets: list[str], margin: float, note: str) -> MarginChoice:
+    return MarginChoice({name: margin for name in label_sets}, "fixed", note=note)
+
+
+def too_few(label_sets: list[str], texts: int, ceiling: float) -> MarginChoice | None:
+    """The fixed margin when `texts` are too few to calibrate on, else None."""
+    if texts >= MIN_TEXTS:
+        return None
+    note = f"only {texts} calibration texts (at least {MIN_TEXTS}): the fixed margin"
+    return fixed_margins(label_sets, ceiling, note)
+
+
+def calibrate_margins(
+    int8: Mapping[str, np.ndarray], fp32: Mapping[str, np.ndarray], ceiling: float
+) -> MarginChoice:
+    """Per label set `min(ceiling, FACTOR * quantile)` of int8's largest probability error per row.
+
+    `int8` and `fp32` hold each label set's probabilities on the same texts (int8 without its second look).
+    Rounded up to three decimals, so the margin is never below what the rule asks for.
+    """
+    names = list(int8)
+    rows = len(int8[names[0]]) if names else 0
+    few = too_few(names, rows, ceiling)
+    if few is not None:
+        return few
+    errors: dict[str, float] = {}
+    margins: dict[str, float] = {}
+    for name in names:
+        worst = np.abs(np.asarray(int8[name], np.float64) - np.asarray(fp32[name], np.float64)).max(axis=1)
+        error = float(np.quantile(worst, QUANTILE))
+        if not math.isfinite(error):
+            return fixed_margins(
+                names, ceiling, f"int8's probabilities on {name} are not finite: the fixed margin"
+            )
+        errors[name] = round(error, 4)
+        margins[name] = min(ceiling, math.ceil(FACTOR * error * 1000) / 1000)
+    return MarginChoice(margins, "calibrated", texts=rows, errors=errors)
