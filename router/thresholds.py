@@ -8,6 +8,7 @@ version is the active one; a rollback writes a new version equal to an older one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -45,28 +46,41 @@ def default_values(taxonomy: Taxonomy) -> Values:
     return values
 
 
+@dataclass(frozen=True)
+class ActiveThresholds:
+    """What routing reads of one version: its number (None: the defaults), its values with defaults filled
+    in, and the learned confidence its reply-set thresholds compare against (None: the probability)."""
+
+    version: int | None
+    values: Values
+    confidence: ConfidenceModel | None
+    created_at: datetime | None = None
+
+
 def active_version(session: Session) -> ThresholdVersion | None:
     return session.scalar(select(ThresholdVersion).order_by(ThresholdVersion.id.desc()).limit(1))
 
 
-def active_values(session: Session, taxonomy: Taxonomy) -> tuple[int | None, Values]:
-    """The active version number and its values, filled with defaults for classes it does not name."""
+def active_version_key(session: Session) -> tuple[int, datetime] | None:
+    """The active version's number and creation time, without its values (a cheap check for a change)."""
+    row = session.execute(
+        select(ThresholdVersion.id, ThresholdVersion.created_at).order_by(ThresholdVersion.id.desc()).limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _filled(version: ThresholdVersion | None, taxonomy: Taxonomy) -> Values:
     values = default_values(taxonomy)
-    version = active_version(session)
-    if version is None:
-        return None, values
-    for set_name, per_class in version.values.items():
+    for set_name, per_class in (version.values if version is not None else {}).items():
         if set_name in values:
             values[set_name].update({k: v for k, v in per_class.items() if k in values[set_name]})
-    return version.id, values
+    return values
 
 
-def active_confidence_model(session: Session, taxonomy: Taxonomy) -> ConfidenceModel | None:
-    """The learned confidence the active reply-set thresholds compare against; None: the probability."""
-    version = active_version(session)
+def _confidence(version: ThresholdVersion | None, taxonomy: Taxonomy) -> ConfidenceModel | None:
     data = (version.details or {}).get("confidence_model") if version is not None else None
     reply_set = taxonomy.routing.reply_set
-    if not data or data.get("label_set") != reply_set:
+    if version is None or not data or data.get("label_set") != reply_set:
         return None
     try:
         return ConfidenceModel.from_dict(data, taxonomy.label_set(reply_set).class_names)
@@ -74,6 +88,31 @@ def active_confidence_model(session: Session, taxonomy: Taxonomy) -> ConfidenceM
         raise ThresholdError(
             f"threshold version {version.id} holds an unreadable confidence model: {exc}"
         ) from None
+
+
+def active_values(session: Session, taxonomy: Taxonomy) -> tuple[int | None, Values]:
+    """The active version number and its values, filled with defaults for classes it does not name."""
+    version = active_version(session)
+    return (None if version is None else version.id), _filled(version, taxonomy)
+
+
+def active_confidence_model(session: Session, taxonomy: Taxonomy) -> ConfidenceModel | None:
+    """The learned confidence the active reply-set thresholds compare against; None: the probability."""
+    return _confidence(active_version(session), taxonomy)
+
+
+def active_thresholds(session: Session, taxonomy: Taxonomy) -> ActiveThresholds:
+    """The active version's values and learned confidence, read once.
+
+    Raises:
+        ThresholdError: the version's confidence model is unreadable.
+    """
+    version = active_version(session)
+    if version is None:
+        return ActiveThresholds(None, _filled(None, taxonomy), None)
+    return ActiveThresholds(
+        version.id, _filled(version, taxonomy), _confidence(version, taxonomy), version.created_at
+    )
 
 
 def validate_values(values: Values, taxonomy: Taxonomy) -> None:

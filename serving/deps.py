@@ -1,8 +1,14 @@
-"""FastAPI dependencies as `Annotated` aliases: the app's services, a database session, the caller's key."""
+"""FastAPI dependencies as `Annotated` aliases: the app's services, a database session, the caller's key.
+
+The services and the key check are `async def`: they do no blocking I/O (a key check hashes and may stat the
+keys file), and FastAPI runs a plain `def` dependency in its thread pool, one hand-over per dependency and
+request. The session stays a plain generator: closing it returns a connection to the pool, which may talk
+to the database.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -33,7 +39,7 @@ class Services:
     classifier: ClassifyService
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
@@ -52,10 +58,10 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API 
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="or `X-API-Key: <API key>`")
 
 
-def require(role: str) -> Callable[..., ApiKey]:
+def require(role: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that lets a request through only with a key of `role` (or admin)."""
 
-    def check(
+    async def check(
         services: AppServices,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         header: Annotated[str | None, Depends(_header)],

@@ -1,6 +1,8 @@
 """The one place where serving asks the router what to do with a classified message.
 
-`route` reads the active thresholds and calls `router.decide.decide`. Before any calibration the router's
+`ActiveThresholdCache` reads the active thresholds (once per request; their values and learned confidence are
+parsed again only when a newer version exists, since versions never change), and `route` calls
+`router.decide.decide` with them. Before any calibration the router's
 defaults apply: no class has an auto-reply threshold, every queue prediction is trusted, so every message goes
 to a human in its predicted queue. Two cases never reach the router: a message without text after cleaning,
 and a model that does not predict the label sets routing needs (or predicts classes the taxonomy lacks);
@@ -9,6 +11,7 @@ both go to the triage queue with the reason.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.confidence import ConfidenceModel
 from router.decide import LabelPrediction, decide
-from router.thresholds import active_confidence_model, active_values
+from router.thresholds import ActiveThresholds, active_thresholds, active_version_key
 from serving.runtime import SetPrediction
 
 
@@ -51,18 +54,49 @@ def learned_confidence(model: ConfidenceModel, taxonomy: Taxonomy, prediction: S
     return float(model.score_raw(np.array([prediction.signals]), np.array([index]))[0])
 
 
+class ActiveThresholdCache:
+    """The active thresholds for the service: one small query per call, the full version only when new.
+
+    A version is immutable (a change writes a new one), so the parsed values and learned confidence of the
+    newest version stay right until a newer one appears: its number and creation time say when.
+    """
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self._lock = threading.Lock()
+        self._cached: ActiveThresholds | None = None
+
+    def read(self, session: Session) -> ActiveThresholds:
+        """The active version's thresholds (raises `ThresholdError` for an unreadable confidence model)."""
+        key = active_version_key(session)
+        cached = self._cached
+        if cached is not None and _key(cached) == key:
+            return cached
+        fresh = active_thresholds(session, self.taxonomy)
+        with self._lock:
+            if self._cached is None or (fresh.version or 0) >= (self._cached.version or 0):
+                self._cached = fresh
+        return fresh
+
+
+def _key(thresholds: ActiveThresholds) -> tuple[int, Any] | None:
+    if thresholds.version is None:
+        return None
+    return (thresholds.version, thresholds.created_at)
+
+
 def _triage(taxonomy: Taxonomy, reason: str) -> Routing:
     return Routing("human", taxonomy.routing.triage_queue, reasons=[reason])
 
 
 def route(
-    session: Session,
+    thresholds: ActiveThresholds,
     taxonomy: Taxonomy,
     predictions: Mapping[str, SetPrediction],
     language: str | None,
     has_text: bool = True,
 ) -> Routing:
-    """Decide for one classified message (reads the active thresholds through `session`)."""
+    """Decide for one classified message with these thresholds (`ActiveThresholdCache.read`)."""
     if not has_text:
         return _triage(taxonomy, "the message has no text after cleaning: triage")
     needed = {taxonomy.routing.queue_set, taxonomy.routing.reply_set}
@@ -70,8 +104,7 @@ def route(
     if missing:
         return _triage(taxonomy, f"the model predicts no {', '.join(missing)}: triage")
     known = {name: p for name, p in predictions.items() if name in taxonomy.set_names}
-    version, values = active_values(session, taxonomy)
-    model = active_confidence_model(session, taxonomy)
+    version, values, model = thresholds.version, thresholds.values, thresholds.confidence
     try:
         labels = {name: LabelPrediction(p.class_name, p.probability) for name, p in known.items()}
         if model is not None:

@@ -24,10 +24,11 @@ from postroom.ingest.service import IngestResult, ingest_one
 from postroom.store import StoreError, check_store
 from postroom.store.models import Label, Message, Prediction, RoutingDecision, utcnow
 from postroom.taxonomy import Taxonomy
+from router.errors import ThresholdError
 from serving.errors import InvalidRequest, MessageConflict, MessageNotFound, PayloadTooLarge
 from serving.lifecycle import LoadedModel, ModelHolder
 from serving.metrics import Metrics
-from serving.routing import Routing, route
+from serving.routing import ActiveThresholdCache, Routing, route
 from serving.runtime import Prediction as ModelPrediction
 
 
@@ -193,6 +194,7 @@ class ClassifyService:
         self.holder = holder
         self.metrics = metrics
         self.batch_limit = batch_limit
+        self.thresholds = ActiveThresholdCache(taxonomy)
 
     def classify(self, session: Session, raw_id: object) -> Classification:
         """Classify one stored message and store the prediction and the decision.
@@ -261,9 +263,10 @@ class ClassifyService:
             self.metrics.second_look.set(second_look)
         rows = []
         try:
+            thresholds = self.thresholds.read(session)  # one version for the whole call
             for message, text, prediction in zip(messages, texts, predictions, strict=True):
                 routing = route(
-                    session, self.taxonomy, prediction, message.language, has_text=bool(text.strip())
+                    thresholds, self.taxonomy, prediction, message.language, has_text=bool(text.strip())
                 )
                 stored = Prediction(
                     message_pk=message.id,
@@ -273,10 +276,9 @@ class ClassifyService:
                     created_at=utcnow(),
                 )
                 session.add(stored)
-                session.flush()
                 session.add(
                     RoutingDecision(
-                        prediction_pk=stored.id,
+                        prediction=stored,
                         message_pk=message.id,
                         decision=routing.decision,
                         queue=routing.queue,
@@ -294,6 +296,8 @@ class ClassifyService:
         except (SQLAlchemyError, PostroomError) as exc:
             session.rollback()
             detail = f"the prediction could not be stored: {type(exc).__name__}"
+            if isinstance(exc, ThresholdError):  # the active version's learned confidence is unreadable
+                detail = f"the prediction could not be routed: {exc}"
             return [ItemError(m.message_id, "StoreError", detail, 503) for m in messages]
         out = []
         for message, prediction, routing, stored in rows:

@@ -106,6 +106,9 @@ class RoutingDecision(Base):
     reasons: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # set with the new Prediction so both are written in one flush (no flush to learn its id first)
+    prediction: Mapped[Prediction] = relationship()
+
 
 class Feedback(Base):
     """The outcome of a closed case, reported by the CRM."""

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from postroom.settings import get_settings
 from postroom.store.models import AuditEvent, Feedback, Label, ThresholdVersion
 from postroom.taxonomy import Taxonomy
+from router.errors import ThresholdError
 from router.feedback import MONITOR_ACTOR, SUSPENSION_EVENT, RealizedPrecision, below_target
 from serving.app import create_app
-from serving.routing import route
+from serving.routing import ActiveThresholdCache, route
 from serving.runtime import SetPrediction
 from tests.serving.conftest import auth
 from tests.serving.lead_data import auto_replied, seed_calibration
@@ -621,9 +622,11 @@ def test_route_reads_the_active_version_per_call(
         "line_of_business": _prediction("line_of_business", "retail", 0.9),
     }
 
+    cache = ActiveThresholdCache(taxonomy)  # what the service holds: a change must still reach it
+
     def decide() -> Any:
         with sessions() as session:
-            return route(session, taxonomy, predictions, "de")
+            return route(cache.read(session), taxonomy, predictions, "de")
 
     assert decide().decision == "human"
     version = change(app_client, keys["lead"], {"topic": {"card_replacement": 0.9}}).json()["version"]
@@ -638,6 +641,32 @@ def test_route_reads_the_active_version_per_call(
     human = decide()
     assert (human.decision, human.thresholds_version) == ("human", stricter)
     assert "below its threshold 0.960" in human.reasons[0]
+
+
+def test_the_service_parses_thresholds_again_only_for_a_new_version(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    cache = ActiveThresholdCache(taxonomy)
+    with sessions() as session:
+        first = cache.read(session)
+        assert cache.read(session) is first and first.version is None  # the defaults, parsed once
+    version = change(app_client, keys["lead"], {"topic": {"card_replacement": 0.9}}).json()["version"]
+    with sessions() as session:
+        changed = cache.read(session)
+        assert changed is not first and changed.version == version
+        assert changed.values["topic"]["card_replacement"] == 0.9
+        assert cache.read(session) is changed
+        session.add(  # a version whose learned confidence cannot be read: a clear error, not a stale answer
+            ThresholdVersion(
+                values={},
+                created_by="test",
+                reason="broken",
+                details={"confidence_model": {"label_set": "topic", "mean": "?"}},
+            )
+        )
+        session.commit()
+        with pytest.raises(ThresholdError, match="holds an unreadable confidence model"):
+            cache.read(session)
 
 
 def test_classify_applies_a_change_without_restart(
