@@ -123,17 +123,29 @@ def export(
     out.print(table)
     for p in result.parity:
         out.print(f"{p.variant}: {p.reason}", highlight=False, soft_wrap=True)
-        if p.fallback.get("note"):
-            out.print(f"{p.variant} second look: {p.fallback['note']}", highlight=False, soft_wrap=True)
+        if p.fallback:
+            out.print(_margins_line(p.variant, p.fallback), highlight=False, soft_wrap=True)
     out.print(f"published {', '.join(result.published)} to {result.path}", highlight=False)
 
 
 def _second_look(fallback: dict) -> str:
+    """The table cell: where the margins came from and the share of rows looked at again."""
     if not fallback:
         return "-"
+    shares = [100 * share for share in fallback["share"].values()]
+    spread = (
+        f"{min(shares):.0f}%" if max(shares) - min(shares) < 0.5 else f"{min(shares):.0f}-{max(shares):.0f}%"
+    )
+    return f"{fallback['source']}, {spread} of rows"
+
+
+def _margins_line(variant: str, fallback: dict) -> str:
+    """The margins per label set in full, what they were calibrated on, and why a fixed one was used."""
     margins = ", ".join(f"{name} {margin}" for name, margin in fallback["margins"].items())
-    shares = ", ".join(f"{body} {100 * share:.0f}%" for body, share in fallback["share"].items())
-    return f"margins < {margins} ({fallback['source']}); rows: {shares}"
+    line = f"{variant} second look (fp32) where the top two probabilities are closer than: {margins}"
+    if fallback["source"] == "calibrated":
+        line += f" (calibrated on {fallback['texts']} stored messages not held out)"
+    return line + (f"; {fallback['note']}" if fallback.get("note") else "")
 
 
 def register(roots: CliRoots) -> None:

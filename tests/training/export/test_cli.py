@@ -122,14 +122,14 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
     assert manifest["parity_texts"] == len(MESSAGES)
     assert manifest["variants"]["int8"]["published"], manifest["variants"]["int8"]["reason"]
     assert manifest["variants"]["int8"]["fallback"]["margins"] == chosen["margins"]
-    assert "(calibrated)" in result.output
+    assert "calibrated on 60 stored messages not held out" in result.output
 
     args = ["export", "production", "--variants", "fp32,int8", "--fixed-int8-margin"]
     fixed = CliRunner().invoke(app, args)
     assert fixed.exit_code == 0, fixed.output
     manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
     assert manifest["options"]["int8_margins"]["margins"] == dict.fromkeys(manifest["label_sets"], 0.2)
-    assert "int8 second look: fixed margin asked for" in fixed.output
+    assert "line_of_business 0.2, queue 0.2, topic 0.2; fixed margin asked for" in fixed.output
 
 
 def test_calibration_texts_leave_out_the_held_out_messages_and_stop_at_the_limit(
