@@ -15,7 +15,15 @@ from postroom.runtime import RuntimeSetupError
 from serving import artifacts
 from serving.artifacts import read_export
 from serving.errors import ModelUnavailable
-from serving.runtime import CPU, CUDA, OnnxClassifier, choose_providers, pick_variant, plan_streams
+from serving.runtime import (
+    CPU,
+    CPU_RUN_ROWS,
+    CUDA,
+    OnnxClassifier,
+    choose_providers,
+    pick_variant,
+    plan_streams,
+)
 from tests.serving.builders import LONG_TEXT, Exported, isolated
 from training.export import layout
 from training.export.predict import run_graph
@@ -396,6 +404,26 @@ def test_the_second_look_runs_the_hesitant_rows_of_the_whole_call_together(tmp_p
     expected = fp32.predict_proba(texts)
     for name, matrix in expected.items():
         np.testing.assert_allclose(result[name], matrix, atol=2e-5)
+
+
+def test_on_the_cpu_a_batch_runs_in_parts_of_at_most_eight_rows_with_the_same_numbers(tmp_path: Path) -> None:
+    """Of a length-sorted batch, small runs pad less (CPU_RUN_ROWS); a GPU would take the whole batch."""
+    exp = isolated(tmp_path)
+    texts = [*exp.texts, LONG_TEXT, "Karte verloren", LONG_TEXT[:200]] * 3
+    assert len(texts) > 2 * CPU_RUN_ROWS
+    parted = OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu", streams=1, threads=1)
+    whole = OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu", streams=1, threads=1)
+    whole.run_rows = 32  # what CUDA gets
+    assert parted.run_rows == CPU_RUN_ROWS
+    runs: list[int] = []
+    parted._bodies = tuple(replace(b, session=_Recorder(b.session, runs)) for b in parted._bodies)
+    result = parted.predict_proba(texts[:20])
+    # 20 rows: three even runs per body (7, 7, 6), never more than eight
+    assert sorted(runs) == sorted([7, 7, 6] * len(parted._bodies))
+    expected = whole.predict_proba(texts[:20])
+    for name, matrix in expected.items():
+        np.testing.assert_allclose(result[name], matrix, atol=2e-5)
+    assert max(len(part) for part in parted._parts(list(range(len(texts))))) <= CPU_RUN_ROWS
 
 
 class _Recorder:
