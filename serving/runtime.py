@@ -228,10 +228,11 @@ class OnnxClassifier:
         self.path = path
         self.manifest = read_export(path)
         providers = choose_providers(provider)
-        self.variant = pick_variant(self.manifest, variant, providers[0] == CUDA, allow_unpublished)
+        on_gpu = providers[0] == CUDA
+        self.variant = pick_variant(self.manifest, variant, on_gpu, allow_unpublished)
         self.max_batch = max_batch
-        self.run_rows = max_batch if providers[0] == CUDA else min(max_batch, CPU_RUN_ROWS)
-        self.streams, self.threads = plan_streams(streams, threads, on_gpu=providers[0] == CUDA, cores=cores)
+        self.run_rows = max_batch if on_gpu else min(max_batch, CPU_RUN_ROWS)
+        self.streams, self.threads = plan_streams(streams, threads, on_gpu=on_gpu, cores=cores)
         files = self.manifest.variants[self.variant].files
         second = self.manifest.variants[self.variant].fallback if second_look else None
         bodies = []
