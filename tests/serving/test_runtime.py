@@ -26,7 +26,7 @@ from serving.runtime import (
 )
 from tests.serving.builders import LONG_TEXT, Exported, isolated
 from training.export import layout
-from training.export.predict import run_graph
+from training.export.predict import SERVED_RUN_ROWS, run_graph, served_parts
 
 
 def test_layout_names_match_the_exporter() -> None:
@@ -44,13 +44,23 @@ def _publish_everything(exp: Exported) -> None:
 
 
 def test_serving_computes_what_the_parity_gate_measured(tmp_path: Path) -> None:
-    """serving.runtime and training.export.predict give the same numbers for every variant, int8 included."""
+    """serving.runtime and training.export.predict give the same numbers for every variant, int8 included:
+    the gate runs each graph in the parts serving runs a call in, so dynamic int8 sees the same runs."""
     exp = isolated(tmp_path)
     _publish_everything(exp)  # int8 may have failed the gate here; the contract holds for every graph
     manifest = read_export(exp.export_dir)
-    texts = exp.texts
+    texts = [*exp.texts, LONG_TEXT, "Karte verloren", LONG_TEXT[:200]]
+    assert len(texts) > 7
     for variant in manifest.variants:
-        classifier = OnnxClassifier(exp.export_dir, variant=variant, provider="cpu", threads=1, max_batch=7)
+        classifier = OnnxClassifier(
+            exp.export_dir,
+            variant=variant,
+            provider="cpu",
+            streams=1,
+            threads=1,
+            max_batch=7,
+            second_look=False,
+        )
         ours = classifier.predict_proba(texts)
         body = manifest.bodies["shared"]
         outputs = [manifest.label_sets[n].output for n in classifier.label_sets]
@@ -64,10 +74,19 @@ def test_serving_computes_what_the_parity_gate_measured(tmp_path: Path) -> None:
         )
         for name, output in zip(classifier.label_sets, outputs, strict=True):
             assert ours[name].shape == (len(texts), len(manifest.label_sets[name].classes))
-            if variant == "int8":  # dynamic quantisation depends on the batch's composition
-                assert (ours[name].argmax(1) == theirs[output].argmax(1)).mean() >= 0.9
-            else:
-                np.testing.assert_allclose(ours[name], theirs[output], atol=2e-5)
+            np.testing.assert_allclose(ours[name], theirs[output], atol=2e-5)
+
+
+def test_the_gate_cuts_a_call_into_the_runs_serving_makes_on_the_cpu(shared: Exported) -> None:
+    assert SERVED_RUN_ROWS == CPU_RUN_ROWS
+    texts = [LONG_TEXT[: 7 * i % 500] for i in range(75)]
+    for max_batch in (1, 5, 8, 32, 100):
+        classifier = OnnxClassifier(
+            shared.export_dir, variant="fp32", provider="cpu", streams=1, threads=1, max_batch=max_batch
+        )
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        assert served_parts(texts, max_batch) == classifier._parts(order)
+    assert served_parts([], 32) == []
 
 
 def test_results_keep_input_order_whatever_the_batching(shared: Exported) -> None:

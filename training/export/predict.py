@@ -12,6 +12,27 @@ from pathlib import Path
 
 import numpy as np
 
+# A CPU session run takes at most this many rows of a length-sorted batch (`serving.runtime.CPU_RUN_ROWS`,
+# its twin): dynamic int8 quantises each run's activations with that run's own range, so the gate runs
+# its graphs in the parts serving runs them in.
+SERVED_RUN_ROWS = 8
+
+
+def served_parts(texts: Sequence[str], batch_size: int, run_rows: int = SERVED_RUN_ROWS) -> list[list[int]]:
+    """Row indices of each session run, as `serving.runtime` cuts one call of `texts` on the CPU (one stream).
+
+    Rows sorted by text length, batches of at most `batch_size`, each cut into even parts of at most
+    `run_rows` rows.
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    run_rows = min(batch_size, run_rows)
+    parts = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        size = -(-len(rows) // -(-len(rows) // run_rows))
+        parts.extend(rows[i : i + size] for i in range(0, len(rows), size))
+    return parts
+
 
 def prepare(text: str, lowercase: bool) -> str:
     """What sentence-transformers does to a text before tokenising: strip, and lower-case if configured."""
@@ -27,8 +48,10 @@ def run_graph(
     lowercase: bool = False,
     batch_size: int = 32,
     threads: int = 0,
+    run_rows: int = SERVED_RUN_ROWS,
 ) -> dict[str, np.ndarray]:
-    """The named outputs of one exported body graph for `texts`, in input order (CPU)."""
+    """The named outputs of one exported body graph for `texts`, in input order (CPU), run in the parts
+    serving runs a call of `texts` in (`served_parts`)."""
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
@@ -39,8 +62,9 @@ def run_graph(
     session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     inputs = {i.name for i in session.get_inputs()}
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in outputs}
-    for start in range(0, len(texts), batch_size):
-        batch = [prepare(t, lowercase) for t in texts[start : start + batch_size]]
+    parts = served_parts(texts, batch_size, run_rows)
+    for rows in parts:
+        batch = [prepare(texts[i], lowercase) for i in rows]
         encodings = tokenizer.encode_batch(batch)
         feeds = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
@@ -50,7 +74,10 @@ def run_graph(
         values = session.run(outputs, {k: v for k, v in feeds.items() if k in inputs})
         for name, value in zip(outputs, values, strict=True):
             chunks[name].append(value)
-    return {name: np.concatenate(parts) for name, parts in chunks.items()}
+    if not parts:
+        raise ValueError("no texts to run")
+    back = np.argsort(np.concatenate([np.asarray(rows, dtype=np.int64) for rows in parts]), kind="stable")
+    return {name: np.concatenate(values)[back] for name, values in chunks.items()}
 
 
 def near_ties(probabilities: Sequence[np.ndarray], margins: float | Sequence[float]) -> np.ndarray:

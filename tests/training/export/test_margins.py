@@ -99,13 +99,13 @@ class TestExportCalibrates:
         calibration = ["Hallo"] * MIN_TEXTS  # one calm text: int8 looks exact, so the margins come out tiny
         raw, reference = _run(shared, "int8", calibration), _run(shared, "fp32", calibration)
         margins = calibrate_margins(raw, reference, ceiling=0.99)
-        pool = _texts("banking77_test.jsonl", 600)
-        int8, fp32 = _run(shared, "int8", pool), _run(shared, "fp32", pool)
+        # The gate runs these 600 texts in the same runs as here (dynamic int8 depends on a run's rows).
+        gate = _texts("banking77_test.jsonl", 600)
+        int8, fp32 = _run(shared, "int8", gate), _run(shared, "fp32", gate)
         names = list(int8)
         unseen = ~near_ties([int8[n] for n in names], [margins.margins[n] for n in names])
         flipped = np.any([int8[n].argmax(axis=1) != fp32[n].argmax(axis=1) for n in names], axis=0)
-        gate = [text for text, bad in zip(pool, unseen & flipped, strict=True) if bad]
-        assert gate, "precondition: some BANKING77 text flips on int8 outside these tiny margins"
+        assert (unseen & flipped).mean() > 1 - ExportOptions().min_agreement, "precondition: flips"
 
         manifest = _export(tmp_path, gate, calibration, ceiling=0.99)
         second = manifest["variants"]["int8"]["fallback"]
