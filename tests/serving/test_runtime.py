@@ -80,12 +80,18 @@ def test_serving_computes_what_the_parity_gate_measured(tmp_path: Path) -> None:
 def test_the_gate_cuts_a_call_into_the_runs_serving_makes_on_the_cpu(shared: Exported) -> None:
     assert SERVED_RUN_ROWS == CPU_RUN_ROWS
     texts = [LONG_TEXT[: 7 * i % 500] for i in range(75)]
-    for max_batch in (1, 5, 8, 32, 100):
-        classifier = OnnxClassifier(
-            shared.export_dir, variant="fp32", provider="cpu", streams=1, threads=1, max_batch=max_batch
-        )
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        assert served_parts(texts, max_batch) == classifier._parts(order)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for streams in (1, 2):  # on the CPU the 8-row cap always cuts at least as finely as the streams
+        for max_batch in (1, 5, 8, 32, 100):
+            classifier = OnnxClassifier(
+                shared.export_dir,
+                variant="fp32",
+                provider="cpu",
+                streams=streams,
+                threads=1,
+                max_batch=max_batch,
+            )
+            assert served_parts(texts, max_batch) == classifier._parts(order)
     assert served_parts([], 32) == []
 
 
