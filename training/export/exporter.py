@@ -55,10 +55,13 @@ from training.export.layout import (
     probabilities_output,
 )
 from training.export.margins import MarginChoice, calibrate_margins, fixed_margins, too_few
-from training.export.parity import Reference, VariantParity, compare, reference_outputs
+from training.export.parity import Reference, VariantParity, compare, reference_outputs, with_runs_alone
 from training.export.predict import near_ties, run_graph
 
 Int8Target = Literal["avx512_vnni", "avx2", "arm64"]
+# Variants whose numbers depend on which texts share a session run (dynamic quantisation scales each run's
+# activations by that run's range): the gate runs them in a batch call's runs and one text per run.
+RUN_DEPENDENT = frozenset({"int8"})
 Progress = Callable[[str], None]
 
 
@@ -398,6 +401,10 @@ def export_bundle(
                     bundle, staging, variant, texts, lowercase, options.batch_size, looks
                 )
                 result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
+                if variant in RUN_DEPENDENT:  # also as a single /classify runs it: one text per run
+                    alone = _run_variant(bundle, staging, variant, texts, lowercase, 1, looks)
+                    single = compare(variant, reference, alone[0], alone[1], options.min_agreement)
+                    result = with_runs_alone(result, single)
                 if fallback is not None:
                     result.fallback = {**_second_look(*fallback), "share": shares, **fallback[1].to_dict()}
                 return result

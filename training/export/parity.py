@@ -49,6 +49,7 @@ class VariantParity:
     seconds: float = 0.0
     disagreements: dict[str, list[int]] = field(default_factory=dict)
     fallback: dict[str, Any] = field(default_factory=dict)  # second-look variant, margin, share per body
+    alone: dict[str, Any] = field(default_factory=dict)  # the same gate with every text run on its own
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class VariantParity:
             },
             "disagreements": self.disagreements,
             **({"fallback": self.fallback} if self.fallback else {}),
+            **({"one_at_a_time": self.alone} if self.alone else {}),
         }
 
 
@@ -128,3 +130,33 @@ def compare(
             f"(lowest {100 * worst.agreement:.2f}% on {worst.label_set})"
         )
     return result
+
+
+ALONE = "one message at a time"
+
+
+def with_runs_alone(together: VariantParity, alone: VariantParity) -> VariantParity:
+    """The gate's verdict over both shapes a variant is served in: texts in the runs of a batch call
+    (`together`) and each text in a run of its own (`alone`, what a single `/classify` runs). Dynamic int8
+    depends on a run's rows, so it is published only when both pass; the report keeps both."""
+    together.alone = {
+        "published": alone.published,
+        "reason": alone.reason,
+        "cosine_min": {k: round(v, 6) for k, v in alone.cosine_min.items()},
+        "label_sets": {
+            name: {
+                "agreed": p.agreed,
+                "n": p.n,
+                "agreement": round(p.agreement, 6),
+                "max_abs_diff": p.max_abs_diff,
+            }
+            for name, p in alone.label_sets.items()
+        },
+    }
+    if together.published and not alone.published:
+        together.published = False
+        together.reason = alone.reason.replace("not published: ", f"not published ({ALONE}): ", 1)
+    elif together.published:
+        worst = min(alone.label_sets.values(), key=lambda p: p.agreement)
+        together.reason += f"; {ALONE}: lowest {100 * worst.agreement:.2f}% on {worst.label_set}"
+    return together

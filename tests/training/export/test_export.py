@@ -16,7 +16,7 @@ from training.export.bundle import BodySpec, HeadSpec, ModelBundle, read_body_mo
 from training.export.errors import ExportError
 from training.export.exporter import ExportOptions
 from training.export.graph import append_heads, int8_exclusions
-from training.export.parity import Reference, compare
+from training.export.parity import Reference, VariantParity, compare, with_runs_alone
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +42,14 @@ class TestParity:
         report = _variant(shared.parity, "int8")
         assert report["cosine_min"]["shared"] > 0.98
         lowest = min(p["agreement"] for p in report["label_sets"].values())
-        assert report["published"] == (lowest >= 0.995)
+        alone = report["one_at_a_time"]  # int8 is also gated as a single /classify runs it
+        lowest_alone = min(p["agreement"] for p in alone["label_sets"].values())
+        assert set(alone["label_sets"]) == set(report["label_sets"]) and alone["cosine_min"]["shared"] > 0.98
+        assert report["published"] == (lowest >= 0.995 and lowest_alone >= 0.995)
         if not report["published"]:
             assert "below the 99.50% gate" in report["reason"]
         assert all(p["max_abs_diff"] < 0.1 for p in report["label_sets"].values())
+        assert all("one_at_a_time" not in _variant(shared.parity, v) for v in ("fp32", "optimized"))
 
     def test_int8_is_gated_as_served_with_its_fp32_second_look(self, shared: Exported) -> None:
         report = _variant(shared.parity, "int8")
@@ -76,6 +80,30 @@ class TestParity:
         assert bad.reason == "not published: label agreement on s is 99.00% (198/200), below the 99.50% gate"
         nan = compare("v", reference, {"b": np.ones((200, 4))}, {"s": np.full((200, 2), np.nan)}, 0.5)
         assert not nan.published and "non-finite" in nan.reason
+
+    def test_a_run_dependent_variant_must_pass_in_runs_of_a_batch_and_alone(self) -> None:
+        ref = np.tile(np.array([[0.6, 0.4]]), (200, 1))
+        reference = Reference({"b": np.ones((200, 4))}, {"s": ref}, 0.0)
+        one_off, two_off = ref.copy(), ref.copy()
+        one_off[:1] = two_off[:2] = [0.4, 0.6]
+
+        def gate(probabilities: np.ndarray) -> VariantParity:
+            return compare("int8", reference, {"b": np.ones((200, 4))}, {"s": probabilities}, 0.995)
+
+        both = with_runs_alone(gate(ref), gate(one_off))
+        assert both.published and both.reason.endswith("; one message at a time: lowest 99.50% on s")
+        assert both.to_dict()["one_at_a_time"]["label_sets"]["s"]["agreed"] == 199
+        refused = with_runs_alone(gate(ref), gate(two_off))
+        assert not refused.published
+        assert refused.reason == (
+            "not published (one message at a time): "
+            "label agreement on s is 99.00% (198/200), below the 99.50% gate"
+        )
+        batch_refused = with_runs_alone(gate(two_off), gate(ref))
+        assert not batch_refused.published and batch_refused.reason.startswith(
+            "not published: label agreement"
+        )
+        assert batch_refused.to_dict()["one_at_a_time"]["published"]
 
 
 class TestArtifacts:
