@@ -139,20 +139,8 @@ def with_runs_alone(together: VariantParity, alone: VariantParity) -> VariantPar
     """The gate's verdict over both shapes a variant is served in: texts in the runs of a batch call
     (`together`) and each text in a run of its own (`alone`, what a single `/classify` runs). Dynamic int8
     depends on a run's rows, so it is published only when both pass; the report keeps both."""
-    together.alone = {
-        "published": alone.published,
-        "reason": alone.reason,
-        "cosine_min": {k: round(v, 6) for k, v in alone.cosine_min.items()},
-        "label_sets": {
-            name: {
-                "agreed": p.agreed,
-                "n": p.n,
-                "agreement": round(p.agreement, 6),
-                "max_abs_diff": p.max_abs_diff,
-            }
-            for name, p in alone.label_sets.items()
-        },
-    }
+    shown = ("published", "reason", "cosine_min", "label_sets")
+    together.alone = {key: value for key, value in alone.to_dict().items() if key in shown}
     if together.published and not alone.published:
         together.published = False
         together.reason = alone.reason.replace("not published: ", f"not published ({ALONE}): ", 1)
