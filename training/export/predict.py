@@ -25,7 +25,6 @@ def served_parts(texts: Sequence[str], batch_size: int, run_rows: int = SERVED_R
     `run_rows` rows.
     """
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    run_rows = min(batch_size, run_rows)
     parts = []
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
@@ -63,6 +62,8 @@ def run_graph(
     inputs = {i.name for i in session.get_inputs()}
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in outputs}
     parts = served_parts(texts, batch_size, run_rows)
+    if not parts:
+        raise ValueError("no texts to run")
     for rows in parts:
         batch = [prepare(texts[i], lowercase) for i in rows]
         encodings = tokenizer.encode_batch(batch)
@@ -74,8 +75,6 @@ def run_graph(
         values = session.run(outputs, {k: v for k, v in feeds.items() if k in inputs})
         for name, value in zip(outputs, values, strict=True):
             chunks[name].append(value)
-    if not parts:
-        raise ValueError("no texts to run")
     back = np.argsort(np.concatenate([np.asarray(rows, dtype=np.int64) for rows in parts]), kind="stable")
     return {name: np.concatenate(values)[back] for name, values in chunks.items()}
 
