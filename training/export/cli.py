@@ -31,8 +31,19 @@ def export(
         str, typer.Option(help="ffn_output (default) keeps the feed-forward output MatMuls fp32; none.")
     ] = "ffn_output",
     int8_target: Annotated[
-        str, typer.Option(help="avx512_vnni | avx2 | arm64 (the serving CPUs).")
-    ] = "avx512_vnni",
+        str,
+        typer.Option(
+            help="auto (this CPU's: avx512_vnni with VNNI, else avx2) | avx512_vnni | avx2 | arm64: "
+            "the serving CPUs' (signed weights saturate on AVX2 without VNNI)."
+        ),
+    ] = "auto",
+    int8_smooth: Annotated[
+        float,
+        typer.Option(
+            help="Smooth int8's MatMul inputs per channel on the stored messages not held out "
+            "(SmoothQuant's alpha, exact in fp32); 0: off."
+        ),
+    ] = 0.8,
     int8_fallback_margin: Annotated[
         float,
         typer.Option(
@@ -81,6 +92,7 @@ def export(
             min_agreement=min_agreement,
             int8_keep_fp32=int8_keep_fp32,  # type: ignore[arg-type]
             int8_target=int8_target,  # type: ignore[arg-type]
+            int8_smooth=int8_smooth,
             int8_fallback_margin=int8_fallback_margin,
             calibrate_int8_margins=calibrate_int8_margin,
             keep_unpublished=keep_unpublished,
@@ -92,7 +104,8 @@ def export(
             gate_texts, missing = texts_from_jsonl(texts), 0
         else:
             gate_texts, missing = heldout_texts(session, model)
-        calibration = calibration_texts(session, model) if calibrate_int8_margin else []
+        wants_calibration = calibrate_int8_margin or int8_smooth > 0
+        calibration = calibration_texts(session, model) if wants_calibration else []
     if missing:
         err.print(f"[yellow]note:[/yellow] {missing} held-out messages are not in the store (or empty)")
     bundle = bundle_from_version(model)

@@ -13,6 +13,9 @@ dropped, and then
   label set on texts the gate does not use (`training.export.margins`), at most `int8_fallback_margin`. The
   gate measures the variant as served, second look included; if it refuses the calibrated margins, int8 is
   gated once more with `int8_fallback_margin` for every label set (a superset of the rows looked at again).
+  Before quantising, each quantised MatMul's input is smoothed per channel on the calibration texts
+  (`training.export.smoothing`, exact in fp32), and the int8 target (signed or unsigned weights) follows
+  the exporting CPU unless named: the gate measures the kernels of the CPU it runs on.
 The heads are appended to every variant. The tokenizer is saved with truncation at the body's
 `max_seq_length` and padding to the longest text of a batch, set explicitly: the packaged MiniLM's
 tokenizer.json says 128 tokens and fixed padding, the model reads 256.
@@ -35,6 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from postroom.machine import cpu_features
 from training.export.bundle import BodySpec, ModelBundle, body_lowercases, read_body_modules
 from training.export.errors import ExportError, NothingPublished
 from training.export.graph import Int8Keep, append_heads, int8_exclusions, keep_outputs
@@ -54,11 +58,14 @@ from training.export.layout import (
     VARIANTS,
     probabilities_output,
 )
-from training.export.margins import MarginChoice, calibrate_margins, fixed_margins, too_few
+from training.export.margins import MIN_TEXTS, MarginChoice, calibrate_margins, fixed_margins, too_few
 from training.export.parity import Reference, VariantParity, compare, reference_outputs, with_runs_alone
 from training.export.predict import near_ties, run_graph
+from training.export.smoothing import DEFAULT_ALPHA, Smoothed, smooth
 
-Int8Target = Literal["avx512_vnni", "avx2", "arm64"]
+Int8Target = Literal["auto", "avx512_vnni", "avx2", "arm64"]
+INT8_TARGETS = ("auto", "avx512_vnni", "avx2", "arm64")
+SMOOTHING_TEXTS = 500  # activation ranges settle well before; more only costs export time
 # Variants whose numbers depend on which texts share a session run (dynamic quantisation scales each run's
 # activations by that run's range): the gate runs them in a batch call's runs and one text per run.
 RUN_DEPENDENT = frozenset({"int8"})
@@ -72,7 +79,9 @@ class ExportOptions:
     variants: tuple[str, ...] = VARIANTS
     min_agreement: float = 0.995
     int8_keep_fp32: Int8Keep = "ffn_output"
-    int8_target: Int8Target = "avx512_vnni"
+    int8_target: Int8Target = "auto"
+    # SmoothQuant's alpha for int8's quantised MatMul inputs, on the calibration texts; 0: no smoothing
+    int8_smooth: float = DEFAULT_ALPHA
     # int8 rows whose top two probabilities (any label set) are closer than this run again on fp32; 0: never.
     int8_fallback_margin: float = 0.2
     # per label set from calibration texts (training.export.margins), at most the margin above; else fixed
@@ -89,8 +98,10 @@ class ExportOptions:
             raise ValueError(f"`min_agreement` must be in (0, 1], got {self.min_agreement!r}")
         if self.int8_keep_fp32 not in ("ffn_output", "none"):
             raise ValueError(f"`int8_keep_fp32` must be 'ffn_output' or 'none', got {self.int8_keep_fp32!r}")
-        if self.int8_target not in ("avx512_vnni", "avx2", "arm64"):
-            raise ValueError(f"`int8_target` must be avx512_vnni, avx2 or arm64, got {self.int8_target!r}")
+        if self.int8_target not in INT8_TARGETS:
+            raise ValueError(f"`int8_target` must be one of {INT8_TARGETS}, got {self.int8_target!r}")
+        if not 0.0 <= self.int8_smooth <= 1.0:
+            raise ValueError(f"`int8_smooth` must be in [0, 1] (0: off), got {self.int8_smooth!r}")
         if not 0.0 <= self.int8_fallback_margin < 1.0:
             raise ValueError(f"`int8_fallback_margin` must be in [0, 1), got {self.int8_fallback_margin!r}")
         if self.batch_size < 1:
@@ -186,18 +197,60 @@ def _optimize(fp32: Path, target: Path) -> Path:
     return target / "model.onnx"
 
 
-def _quantize(fp32: Path, target: Path, keep: Int8Keep, cpu: Int8Target) -> tuple[Path, list[str]]:
+def host_int8_target(machine: str | None = None, features: Sequence[str] | None = None) -> Int8Target:
+    """The int8 target of this CPU: signed weights (U8S8) where VNNI adds them without saturating,
+    unsigned (U8U8) on other x86 CPUs (AVX2's U8S8 path can saturate), arm64 on ARM."""
+    import platform
+
+    machine = (machine or platform.machine()).lower()
+    if machine in ("arm64", "aarch64"):
+        return "arm64"
+    flags = cpu_features() if features is None else features
+    return "avx512_vnni" if {"avx512_vnni", "avx_vnni"} & set(flags) else "avx2"
+
+
+@dataclass(frozen=True)
+class SmoothingInput:
+    """What smoothing one body needs: its tokenizer, the calibration texts, and the body's lower-casing."""
+
+    tokenizer: Path
+    texts: Sequence[str]
+    lowercase: bool
+
+
+def _quantize(
+    fp32: Path, target: Path, options: ExportOptions, cpu: Int8Target, smoothing: SmoothingInput | None
+) -> tuple[Path, list[str], Smoothed | None]:
     import onnx
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-    excluded = int8_exclusions(onnx.load(str(fp32 / "model.onnx")), keep)
+    model = onnx.load(str(fp32 / "model.onnx"))
+    excluded = int8_exclusions(model, options.int8_keep_fp32)
+    smoothed = None
+    source = fp32
+    if smoothing is not None:
+        model, smoothed = smooth(
+            model,
+            smoothing.tokenizer,
+            smoothing.texts,
+            excluded,
+            alpha=options.int8_smooth,
+            lowercase=smoothing.lowercase,
+            batch_size=options.batch_size,
+        )
+        source = target.with_name(f"{target.name}-smoothed")
+        source.mkdir(parents=True)
+        for extra in fp32.iterdir():  # the config and tokenizer files Optimum reads beside the graph
+            if extra.is_file() and extra.suffix != ".onnx":
+                shutil.copy2(extra, source / extra.name)
+        onnx.save(model, str(source / "model.onnx"))
     factory = getattr(AutoQuantizationConfig, cpu)
     config = factory(
         is_static=False, per_channel=True, operators_to_quantize=["MatMul"], nodes_to_exclude=excluded
     )
-    ORTQuantizer.from_pretrained(fp32).quantize(config, target, file_suffix=None)
-    return target / "model.onnx", excluded
+    ORTQuantizer.from_pretrained(source).quantize(config, target, file_suffix=None)
+    return target / "model.onnx", excluded, smoothed
 
 
 def _with_heads(graph: Path, bundle: ModelBundle, body: str, target: Path) -> None:
@@ -260,7 +313,8 @@ def _int8_margins(
     options: ExportOptions,
     say: Progress,
 ) -> MarginChoice:
-    """The second look's margin per label set: calibrated on `texts` (int8 against fp32), or fixed."""
+    """The second look's margin per label set: calibrated on `texts` (int8 in both its shapes against
+    fp32), or fixed."""
     names, ceiling = list(bundle.heads), options.int8_fallback_margin
     if not options.calibrate_int8_margins:
         return fixed_margins(names, ceiling, "fixed margin asked for")
@@ -269,9 +323,21 @@ def _int8_margins(
     if few is not None:
         return few
     say(f"int8 second look: calibrating its margins on {len(texts)} texts")
-    _, int8, _ = _run_variant(bundle, staging, "int8", texts, lowercase, options.batch_size)
+    # In both shapes the gate runs int8 in (a batch call's runs, and one text per run).
+    shapes = [
+        _run_variant(bundle, staging, "int8", texts, lowercase, size)[1] for size in (options.batch_size, 1)
+    ]
     _, fp32, _ = _run_variant(bundle, staging, "fp32", texts, lowercase, options.batch_size)
-    return calibrate_margins(int8, fp32, ceiling)
+    return calibrate_margins(shapes, fp32, ceiling)
+
+
+def _smoothing_note(options: ExportOptions, texts: int) -> str | None:
+    """Why int8 is quantised without smoothing, or None when it is smoothed."""
+    if options.int8_smooth == 0:
+        return "smoothing off (int8_smooth 0)"
+    if texts < MIN_TEXTS:
+        return f"only {texts} calibration texts (at least {MIN_TEXTS}): not smoothed"
+    return None
 
 
 def _second_look(variant: str, choice: MarginChoice) -> dict[str, Any]:
@@ -338,6 +404,10 @@ def export_bundle(
         failures: dict[str, str] = {}
         excluded: dict[str, list[str]] = {}
         bodies_meta: dict[str, Any] = {}
+        cpu = host_int8_target() if options.int8_target == "auto" else options.int8_target
+        smoothing_texts = [t for t in calibration_texts if t.strip()][:SMOOTHING_TEXTS]
+        smoothing_note = _smoothing_note(options, len(smoothing_texts))
+        smoothed: dict[str, dict[str, Any]] = {}
         for key, spec in bundle.bodies.items():
             say(f"exporting body {key} with Optimum")
             fp32 = _export_body_fp32(spec, work / key, options.opset)
@@ -364,9 +434,15 @@ def export_bundle(
                     elif variant == "optimized":
                         graph_path = _optimize(fp32, work / key / "optimized")
                     else:
-                        graph_path, excluded[key] = _quantize(
-                            fp32, work / key / "int8", options.int8_keep_fp32, options.int8_target
+                        plan = None
+                        if smoothing_note is None:
+                            tokenizer = staging / TOKENIZER_DIR / key / TOKENIZER_FILE
+                            plan = SmoothingInput(tokenizer, smoothing_texts, lowercase[key])
+                        graph_path, excluded[key], done = _quantize(
+                            fp32, work / key / "int8", options, cpu, plan
                         )
+                        if done is not None:
+                            smoothed[key] = {"activations": done.activations, "matmuls": done.matmuls}
                     _with_heads(graph_path, bundle, key, staging / variant / f"{key}.onnx")
                     built[variant][key] = f"{variant}/{key}.onnx"
                 except Exception as exc:  # one failed variant must not cost the others
@@ -479,7 +555,14 @@ def export_bundle(
             "options": {
                 "min_agreement": options.min_agreement,
                 "int8_keep_fp32": options.int8_keep_fp32,
-                "int8_target": options.int8_target,
+                "int8_target": cpu,
+                **({"int8_target_asked": options.int8_target} if options.int8_target != cpu else {}),
+                "int8_smoothing": {
+                    "alpha": options.int8_smooth,
+                    "texts": 0 if smoothing_note else len(smoothing_texts),
+                    "bodies": smoothed,
+                    **({"note": smoothing_note} if smoothing_note else {}),
+                },
                 "int8_fp32_nodes": excluded,
                 "int8_fallback_margin": options.int8_fallback_margin,
                 "calibrate_int8_margins": options.calibrate_int8_margins,

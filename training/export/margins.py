@@ -4,7 +4,9 @@ int8 can change a row's label only where the gap between its top two int8 probab
 int8's error on those two classes together, which is at most twice its largest probability error on the row.
 So with a margin of `2 * e`, a label can flip unseen only on a row whose error exceeds `e`. `e` is the 99th
 percentile of int8's largest probability error (against the fp32 graph, which the second look runs) per label
-set, measured on the version's training messages and other stored messages that are not held out: the
+set, each row's error the larger of the two shapes int8 is served in (a batch call's runs of up to 8 rows, and
+one text per run as a single /classify runs it: dynamic int8 depends on a run's rows), measured on the
+version's training messages and other stored messages that are not held out: the
 held-out messages stay the gate's, which then checks the margins as served. The margin never exceeds
 `--int8-fallback-margin` (the fixed margin, used for every label set when there are too few texts).
 """
@@ -12,7 +14,7 @@ held-out messages stay the gate's, which then checks the margins as served. The 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,11 +34,12 @@ class MarginChoice:
     texts: int = 0
     errors: dict[str, float] | None = None  # int8's QUANTILE largest probability error per label set
     note: str = ""
+    shapes: int = 0  # how many run shapes each row's error was the worst of
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {"source": self.source, "margins": self.margins, "texts": self.texts}
         if self.errors is not None:
-            record.update(quantile=QUANTILE, factor=FACTOR, errors=self.errors)
+            record.update(quantile=QUANTILE, factor=FACTOR, errors=self.errors, shapes=self.shapes)
         if self.note:
             record["note"] = self.note
         return record
@@ -55,22 +58,29 @@ def too_few(label_sets: list[str], texts: int, ceiling: float) -> MarginChoice |
 
 
 def calibrate_margins(
-    int8: Mapping[str, np.ndarray], fp32: Mapping[str, np.ndarray], ceiling: float
+    int8_shapes: Sequence[Mapping[str, np.ndarray]], fp32: Mapping[str, np.ndarray], ceiling: float
 ) -> MarginChoice:
     """Per label set `min(ceiling, FACTOR * quantile)` of int8's largest probability error per row.
 
-    `int8` and `fp32` hold each label set's probabilities on the same texts (int8 without its second look).
-    Rounded up to three decimals, so the margin is never below what the rule asks for.
+    `int8_shapes` holds int8's probabilities (without its second look) on the texts of `fp32`, once per shape
+    it runs in; a row's error is its largest in any of them. Rounded up to three decimals, so the margin is
+    never below what the rule asks for.
     """
-    names = list(int8)
-    rows = len(int8[names[0]]) if names else 0
+    if not int8_shapes:
+        raise ValueError("no int8 probabilities to calibrate on")
+    names = list(fp32)
+    rows = len(fp32[names[0]]) if names else 0
     few = too_few(names, rows, ceiling)
     if few is not None:
         return few
     errors: dict[str, float] = {}
     margins: dict[str, float] = {}
     for name in names:
-        worst = np.abs(np.asarray(int8[name], np.float64) - np.asarray(fp32[name], np.float64)).max(axis=1)
+        reference = np.asarray(fp32[name], np.float64)
+        worst = np.max(
+            [np.abs(np.asarray(shape[name], np.float64) - reference).max(axis=1) for shape in int8_shapes],
+            axis=0,
+        )
         error = float(np.quantile(worst, QUANTILE))
         if not math.isfinite(error):
             return fixed_margins(
@@ -78,4 +88,4 @@ def calibrate_margins(
             )
         errors[name] = round(error, 4)
         margins[name] = min(ceiling, math.ceil(FACTOR * error * 1000) / 1000)
-    return MarginChoice(margins, "calibrated", texts=rows, errors=errors)
+    return MarginChoice(margins, "calibrated", texts=rows, errors=errors, shapes=len(int8_shapes))

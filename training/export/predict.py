@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,17 @@ def prepare(text: str, lowercase: bool) -> str:
     return text.lower() if lowercase else text
 
 
+def encode(tokenizer: Any, texts: Sequence[str], lowercase: bool, inputs: set[str]) -> dict[str, np.ndarray]:
+    """One session run's feeds for `texts` (prepared, tokenised, padded by the tokenizer file's rules)."""
+    encodings = tokenizer.encode_batch([prepare(t, lowercase) for t in texts])
+    feeds = {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+    }
+    return {name: value for name, value in feeds.items() if name in inputs}
+
+
 def run_graph(
     model_path: Path,
     tokenizer_path: Path,
@@ -65,14 +77,7 @@ def run_graph(
     if not parts:
         raise ValueError("no texts to run")
     for rows in parts:
-        batch = [prepare(texts[i], lowercase) for i in rows]
-        encodings = tokenizer.encode_batch(batch)
-        feeds = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
-        values = session.run(outputs, {k: v for k, v in feeds.items() if k in inputs})
+        values = session.run(outputs, encode(tokenizer, [texts[i] for i in rows], lowercase, inputs))
         for name, value in zip(outputs, values, strict=True):
             chunks[name].append(value)
     back = np.argsort(np.concatenate([np.asarray(rows, dtype=np.int64) for rows in parts]), kind="stable")

@@ -123,6 +123,7 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
     assert manifest["variants"]["int8"]["published"], manifest["variants"]["int8"]["reason"]
     assert manifest["variants"]["int8"]["fallback"]["margins"] == chosen["margins"]
     assert "calibrated on 60 stored messages not held out" in result.output
+    assert manifest["options"]["int8_smoothing"]["texts"] == 60  # smoothed on the same messages
 
     args = ["export", "production", "--variants", "fp32,int8", "--fixed-int8-margin"]
     fixed = CliRunner().invoke(app, args)
@@ -130,6 +131,20 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
     manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
     assert manifest["options"]["int8_margins"]["margins"] == dict.fromkeys(manifest["label_sets"], 0.2)
     assert "line_of_business 0.2, queue 0.2, topic 0.2; fixed margin asked for" in fixed.output
+    assert manifest["options"]["int8_smoothing"]["texts"] == 60  # smoothing still reads them
+
+    unsmoothed = CliRunner().invoke(app, [*args, "--int8-smooth", "0"])
+    assert unsmoothed.exit_code == 0, unsmoothed.output
+    manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
+    assert manifest["options"]["int8_smoothing"] == {
+        "alpha": 0.0,
+        "texts": 0,
+        "bodies": {},
+        "note": "smoothing off (int8_smooth 0)",
+    }
+    bad = CliRunner().invoke(app, ["export", "production", "--int8-smooth", "1.5"])
+    assert bad.exit_code != 0 and "`int8_smooth` must be in [0, 1]" in bad.output
+    assert "Traceback" not in bad.output
 
 
 def test_calibration_texts_leave_out_the_held_out_messages_and_stop_at_the_limit(

@@ -66,6 +66,8 @@ class TestParity:
         assert entry["fallback"] == {"variant": "fp32", "margin": 0.2, "margins": margins, "files": files}
         assert manifest["options"]["int8_fallback_margin"] == 0.2
         assert manifest["options"]["int8_margins"]["source"] == "fixed"
+        smoothing = manifest["options"]["int8_smoothing"]  # nor any to smooth on
+        assert smoothing["bodies"] == {} and smoothing["note"].startswith("only 0 calibration texts")
 
     def test_gate_logic(self) -> None:
         ref = np.tile(np.array([[0.6, 0.4]]), (200, 1))
@@ -295,3 +297,5 @@ def test_options_are_validated() -> None:
         ExportOptions(int8_target="sse2")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="int8_fallback_margin"):
         ExportOptions(int8_fallback_margin=1.0)
+    with pytest.raises(ValueError, match="int8_smooth"):
+        ExportOptions(int8_smooth=-0.1)

@@ -28,7 +28,7 @@ def _texts(name: str, limit: int) -> list[str]:
         return [json.loads(line)["text"] for line, _ in zip(handle, range(limit), strict=False)]
 
 
-def _run(exp: Exported, variant: str, texts: list[str]) -> dict[str, np.ndarray]:
+def _run(exp: Exported, variant: str, texts: list[str], batch_size: int = 32) -> dict[str, np.ndarray]:
     """Probabilities per label set of one graph of the shared export, without any second look."""
     manifest = json.loads((exp.export_dir / "export.json").read_text(encoding="utf-8"))
     outputs = {name: entry["output"] for name, entry in manifest["label_sets"].items()}
@@ -37,15 +37,18 @@ def _run(exp: Exported, variant: str, texts: list[str]) -> dict[str, np.ndarray]
         exp.export_dir / "tokenizer" / "shared" / "tokenizer.json",
         texts,
         list(outputs.values()),
+        batch_size=batch_size,
     )
     return {name: values[output] for name, output in outputs.items()}
 
 
-def _export(tmp_path: Path, gate: list[str], calibration: list[str], ceiling: float) -> dict:
+def _export(
+    tmp_path: Path, gate: list[str], calibration: list[str], ceiling: float, smooth: float = 0.8
+) -> dict:
     """Export the shared test version again (fp32 and int8) with these texts; its manifest."""
     shared = exported()
     version = Registry(shared.registry_dir).get(shared.version)
-    options = ExportOptions(variants=("fp32", "int8"), int8_fallback_margin=ceiling)
+    options = ExportOptions(variants=("fp32", "int8"), int8_fallback_margin=ceiling, int8_smooth=smooth)
     bundle = bundle_from_version(version)
     export_bundle(bundle, tmp_path / "export", gate, options, calibration_texts=calibration)
     return json.loads((tmp_path / "export" / "export.json").read_text(encoding="utf-8"))
@@ -57,8 +60,8 @@ class TestCalibrateMargins:
         fp32 = {name: rng.dirichlet(np.ones(k), size=400) for name, k in (("a", 3), ("b", 5), ("c", 2))}
         noise = {"a": 0.01, "b": 0.04, "c": 0.3}
         int8 = {n: m + rng.uniform(-noise[n], noise[n], size=m.shape) for n, m in fp32.items()}
-        choice = calibrate_margins(int8, fp32, ceiling=0.2)
-        assert choice.source == "calibrated" and choice.texts == 400
+        choice = calibrate_margins([int8], fp32, ceiling=0.2)
+        assert choice.source == "calibrated" and choice.texts == 400 and choice.shapes == 1
         for name in ("a", "b"):
             error = np.quantile(np.abs(int8[name] - fp32[name]).max(axis=1), QUANTILE)
             assert choice.margins[name] == math.ceil(FACTOR * error * 1000) / 1000
@@ -69,12 +72,26 @@ class TestCalibrateMargins:
 
     def test_too_few_texts_or_non_finite_probabilities_keep_the_fixed_margin(self) -> None:
         few = {"a": np.full((MIN_TEXTS - 1, 2), 0.5)}
-        choice = calibrate_margins(few, few, ceiling=0.2)
+        choice = calibrate_margins([few], few, ceiling=0.2)
         assert choice.source == "fixed" and choice.margins == {"a": 0.2}
         assert f"only {MIN_TEXTS - 1} calibration texts (at least {MIN_TEXTS})" in choice.note
         broken = {"a": np.full((MIN_TEXTS, 2), np.nan)}
-        choice = calibrate_margins(broken, {"a": np.full((MIN_TEXTS, 2), 0.5)}, ceiling=0.2)
+        choice = calibrate_margins([broken], {"a": np.full((MIN_TEXTS, 2), 0.5)}, ceiling=0.2)
         assert choice.source == "fixed" and "not finite" in choice.note
+
+    def test_each_row_counts_with_its_worst_shape(self) -> None:
+        """int8 runs in a batch call's runs and one text per run: a row off in either shape counts."""
+        rng = np.random.default_rng(1)
+        fp32 = {"a": rng.dirichlet(np.ones(3), size=200)}
+        calm, off = fp32["a"] + 0.001, fp32["a"].copy()
+        off[::2] += 0.05  # half the rows are off by 0.05, in the second shape only
+        alone = calibrate_margins([{"a": calm}], fp32, ceiling=0.5)
+        both = calibrate_margins([{"a": calm}, {"a": off}], fp32, ceiling=0.5)
+        assert alone.margins["a"] == pytest.approx(FACTOR * 0.001, abs=0.0011)
+        assert both.margins["a"] == pytest.approx(FACTOR * 0.05, abs=0.0011) and both.shapes == 2
+        assert both.to_dict()["shapes"] == 2
+        with pytest.raises(ValueError, match="no int8 probabilities"):
+            calibrate_margins([], fp32, ceiling=0.5)
 
 
 class TestExportCalibrates:
@@ -82,7 +99,7 @@ class TestExportCalibrates:
         shared = exported()
         manifest = _export(tmp_path, shared.texts, _texts("banking77_train.jsonl", 120), ceiling=0.2)
         chosen = manifest["options"]["int8_margins"]
-        assert chosen["source"] == "calibrated" and chosen["texts"] == 120
+        assert chosen["source"] == "calibrated" and chosen["texts"] == 120 and chosen["shapes"] == 2
         second = manifest["variants"]["int8"]["fallback"]
         assert second["margins"] == chosen["margins"] and second["margin"] == max(chosen["margins"].values())
         for name, margin in second["margins"].items():
@@ -97,8 +114,8 @@ class TestExportCalibrates:
     def test_calibrated_margins_the_gate_refuses_give_way_to_the_fixed_margin(self, tmp_path: Path) -> None:
         shared = exported()
         calibration = ["Hallo"] * MIN_TEXTS  # one calm text: int8 looks exact, so the margins come out tiny
-        raw, reference = _run(shared, "int8", calibration), _run(shared, "fp32", calibration)
-        margins = calibrate_margins(raw, reference, ceiling=0.99)
+        raw = [_run(shared, "int8", calibration, size) for size in (32, 1)]  # the export's two shapes
+        margins = calibrate_margins(raw, _run(shared, "fp32", calibration), ceiling=0.99)
         # The gate runs these 600 texts in the same runs as here (dynamic int8 depends on a run's rows).
         gate = _texts("banking77_test.jsonl", 600)
         int8, fp32 = _run(shared, "int8", gate), _run(shared, "fp32", gate)
@@ -107,7 +124,8 @@ class TestExportCalibrates:
         flipped = np.any([int8[n].argmax(axis=1) != fp32[n].argmax(axis=1) for n in names], axis=0)
         assert (unseen & flipped).mean() > 1 - ExportOptions().min_agreement, "precondition: flips"
 
-        manifest = _export(tmp_path, gate, calibration, ceiling=0.99)
+        # Unsmoothed, so the export's int8 graph is the shared export's (no calibration texts there).
+        manifest = _export(tmp_path, gate, calibration, ceiling=0.99, smooth=0)
         second = manifest["variants"]["int8"]["fallback"]
         assert manifest["variants"]["int8"]["published"]  # at 0.99 every row is fp32's
         assert second["margins"] == dict.fromkeys(names, 0.99)

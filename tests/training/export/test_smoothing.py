@@ -1,0 +1,90 @@
+"""Per-channel smoothing of int8's MatMul inputs: exact in fp32, smaller int8 error, recorded in the manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from tests.conftest import SHARED_DATA
+from tests.serving.builders import exported
+from training.export.bundle import bundle_from_version
+from training.export.exporter import ExportOptions, export_bundle, host_int8_target
+from training.export.graph import int8_exclusions
+from training.export.predict import run_graph
+from training.export.smoothing import SCALE_LIMITS, smooth, smoothing_factors
+from training.registry import Registry
+
+BANKING77 = SHARED_DATA / "banking77"
+OUTPUTS = ["sentence_embedding", "probabilities_line_of_business", "probabilities_queue", "probabilities_topic"]
+
+
+def _texts(name: str, limit: int, skip: int = 0) -> list[str]:
+    path = BANKING77 / name
+    if not path.is_file():
+        pytest.skip(f"public data not found at {path} (../shared/data next to the repository)")
+    with path.open(encoding="utf-8") as handle:
+        lines = [json.loads(line)["text"] for line in handle]
+    return lines[skip : skip + limit]
+
+
+def test_factors_follow_the_rule_and_leave_dead_channels_alone() -> None:
+    activation = np.array([4.0, 0.0, 1.0, 1e6], dtype=np.float32)
+    weights = [np.array([[1.0, -0.25], [0.5, 0.5], [0.0, 0.0], [1.0, 1.0]], dtype=np.float32)]
+    factors = smoothing_factors(activation, weights, alpha=0.8)
+    assert factors[0] == pytest.approx(4.0**0.8 / 1.0**0.2)
+    assert factors[1] == 1.0 and factors[2] == 1.0  # no activation, or no weight: nothing to move
+    assert factors[3] == SCALE_LIMITS[1]  # capped
+    # query, key and value share their input: one factor per channel, from the largest row of the three
+    shared = smoothing_factors(np.ones(2), [np.array([[1.0], [1.0]]), np.array([[16.0], [1.0]])], alpha=0.5)
+    assert shared[0] == pytest.approx(1 / 4) and shared[1] == pytest.approx(1.0)
+
+
+def test_smoothing_is_exact_in_fp32_and_scales_the_matmuls_int8_quantises(tmp_path: Path) -> None:
+    shared = exported()
+    fp32 = shared.export_dir / "fp32" / "shared.onnx"
+    tokenizer = shared.export_dir / "tokenizer" / "shared" / "tokenizer.json"
+    model = onnx.load(str(fp32))
+    excluded = int8_exclusions(model, "ffn_output")
+    smoothed, done = smooth(model, tokenizer, _texts("banking77_train.jsonl", 60), excluded, alpha=0.8)
+    # MiniLM-L6, per layer: query, key and value (one input), the attention output, the up-projection
+    assert (done.activations, done.matmuls, done.texts, done.alpha) == (18, 30, 60, 0.8)
+    assert sum(1 for n in smoothed.graph.node if n.op_type == "Mul" and n.name.endswith("/smooth")) == 18
+    onnx.checker.check_model(smoothed)
+    onnx.save(smoothed, str(tmp_path / "smoothed.onnx"))
+    texts = _texts("banking77_test.jsonl", 64)
+    before = run_graph(fp32, tokenizer, texts, OUTPUTS)
+    after = run_graph(tmp_path / "smoothed.onnx", tokenizer, texts, OUTPUTS)
+    for name in OUTPUTS:
+        np.testing.assert_allclose(after[name], before[name], atol=2e-5, err_msg=name)
+    with_ffn = smooth(onnx.load(str(fp32)), tokenizer, texts, int8_exclusions(model, "none"))[1]
+    assert (with_ffn.activations, with_ffn.matmuls) == (24, 36)  # the down-projections' inputs too
+
+
+def test_the_int8_target_follows_the_cpu() -> None:
+    assert host_int8_target("aarch64", []) == "arm64"
+    assert host_int8_target("x86_64", ["avx2", "avx512_vnni"]) == "avx512_vnni"
+    assert host_int8_target("x86_64", ["avx2", "avx_vnni"]) == "avx512_vnni"  # U8S8 through VNNI
+    assert host_int8_target("x86_64", ["avx2", "fma"]) == "avx2"  # U8U8: AVX2's U8S8 can saturate
+
+
+def test_the_export_smooths_on_calibration_texts_and_int8_errs_less(tmp_path: Path) -> None:
+    shared = exported()
+    version = Registry(shared.registry_dir).get(shared.version)
+    calibration, gate = _texts("banking77_train.jsonl", 150), _texts("banking77_test.jsonl", 300)
+    errors, manifests = {}, {}
+    for alpha in (0.0, 0.8):
+        options = ExportOptions(variants=("fp32", "int8"), int8_smooth=alpha, int8_target="avx2")
+        out = tmp_path / f"export-{alpha}"
+        export_bundle(bundle_from_version(version), out, gate, options, calibration_texts=calibration)
+        manifests[alpha] = json.loads((out / "export.json").read_text(encoding="utf-8"))
+        errors[alpha] = manifests[alpha]["options"]["int8_margins"]["errors"]
+    smoothing = manifests[0.8]["options"]["int8_smoothing"]
+    assert smoothing == {"alpha": 0.8, "texts": 150, "bodies": {"shared": {"activations": 18, "matmuls": 30}}}
+    assert manifests[0.0]["options"]["int8_smoothing"]["note"] == "smoothing off (int8_smooth 0)"
+    assert manifests[0.0]["options"]["int8_smoothing"]["bodies"] == {}
+    for name, error in errors[0.8].items():  # int8's 99th-percentile probability error against fp32
+        assert error < errors[0.0][name], (name, errors)
