@@ -1,4 +1,4 @@
-"""Per-channel smoothing of int8's MatMul inputs: exact in fp32, smaller int8 error, recorded in the manifest."""
+"""Per-channel smoothing of int8's MatMul inputs: exact in fp32, less int8 error, in the manifest."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from training.export.smoothing import SCALE_LIMITS, smooth, smoothing_factors
 from training.registry import Registry
 
 BANKING77 = SHARED_DATA / "banking77"
-OUTPUTS = ["sentence_embedding", "probabilities_line_of_business", "probabilities_queue", "probabilities_topic"]
+LABEL_SETS = ("line_of_business", "queue", "topic")
+OUTPUTS = ["sentence_embedding", *(f"probabilities_{name}" for name in LABEL_SETS)]
 
 
 def _texts(name: str, limit: int, skip: int = 0) -> list[str]:
