@@ -138,7 +138,20 @@ def export(
         out.print(f"{p.variant}: {p.reason}", highlight=False, soft_wrap=True)
         if p.fallback:
             out.print(_margins_line(p.variant, p.fallback), highlight=False, soft_wrap=True)
+    if "int8" in options.variants:
+        out.print(_int8_line(result.manifest["options"]), highlight=False, soft_wrap=True)
     out.print(f"published {', '.join(result.published)} to {result.path}", highlight=False)
+
+
+def _int8_line(chosen: dict) -> str:
+    """How int8 was built: its weights' target and whether (and on what) its inputs were smoothed."""
+    target = chosen["int8_target"]
+    asked = " (this CPU's)" if chosen.get("int8_target_asked") == "auto" else ""
+    smoothing = chosen["int8_smoothing"]
+    how = smoothing.get("note") or (
+        f"inputs smoothed (alpha {smoothing['alpha']}) on {smoothing['texts']} stored messages not held out"
+    )
+    return f"int8 built for {target}{asked}; {how}"
 
 
 def _second_look(fallback: dict) -> str:

@@ -124,6 +124,8 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
     assert manifest["variants"]["int8"]["fallback"]["margins"] == chosen["margins"]
     assert "calibrated on 60 stored messages not held out" in result.output
     assert manifest["options"]["int8_smoothing"]["texts"] == 60  # smoothed on the same messages
+    assert "inputs smoothed (alpha 0.8) on 60 stored messages not held out" in result.output
+    assert f"int8 built for {manifest['options']['int8_target']} (this CPU's)" in result.output
 
     args = ["export", "production", "--variants", "fp32,int8", "--fixed-int8-margin"]
     fixed = CliRunner().invoke(app, args)
@@ -142,6 +144,7 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
         "bodies": {},
         "note": "smoothing off (int8_smooth 0)",
     }
+    assert "; smoothing off (int8_smooth 0)" in unsmoothed.output
     bad = CliRunner().invoke(app, ["export", "production", "--int8-smooth", "1.5"])
     assert bad.exit_code != 0 and "`int8_smooth` must be in [0, 1]" in bad.output
     assert "Traceback" not in bad.output
