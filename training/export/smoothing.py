@@ -39,13 +39,21 @@ class Smoothed:
 
 
 def smoothable(model: onnx.ModelProto, excluded: Sequence[str]) -> dict[str, list[onnx.NodeProto]]:
-    """MatMuls that int8 will quantise (a 2-D constant weight, not in `excluded`), by activation input."""
+    """MatMuls that int8 will quantise (a 2-D constant weight, not in `excluded`), by activation input.
+
+    A weight that any other node reads too (tied weights) is left alone: scaling it for one reader would
+    change what the others compute.
+    """
     weights = {init.name: init for init in model.graph.initializer}
+    readers: dict[str, int] = {}
+    for node in model.graph.node:
+        for name in set(node.input):
+            readers[name] = readers.get(name, 0) + 1
     skip = set(excluded)
     groups: dict[str, list[onnx.NodeProto]] = {}
     for node in model.graph.node:
         weight = weights.get(node.input[1]) if node.op_type == "MatMul" else None
-        if weight is None or len(weight.dims) != 2 or node.name in skip:
+        if weight is None or len(weight.dims) != 2 or node.name in skip or readers[weight.name] > 1:
             continue
         groups.setdefault(node.input[0], []).append(node)
     return groups

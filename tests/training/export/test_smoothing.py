@@ -15,7 +15,7 @@ from training.export.bundle import bundle_from_version
 from training.export.exporter import ExportOptions, export_bundle, host_int8_target
 from training.export.graph import int8_exclusions
 from training.export.predict import run_graph
-from training.export.smoothing import SCALE_LIMITS, smooth, smoothing_factors
+from training.export.smoothing import SCALE_LIMITS, smooth, smoothable, smoothing_factors
 from training.registry import Registry
 
 BANKING77 = SHARED_DATA / "banking77"
@@ -42,6 +42,30 @@ def test_factors_follow_the_rule_and_leave_dead_channels_alone() -> None:
     # query, key and value share their input: one factor per channel, from the largest row of the three
     shared = smoothing_factors(np.ones(2), [np.array([[1.0], [1.0]]), np.array([[16.0], [1.0]])], alpha=0.5)
     assert shared[0] == pytest.approx(1 / 4) and shared[1] == pytest.approx(1.0)
+
+
+def test_only_matmuls_int8_quantises_and_no_tied_weight_are_smoothed() -> None:
+    def weight(name: str) -> onnx.TensorProto:
+        return onnx.numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), name)
+
+    nodes = [
+        onnx.helper.make_node("MatMul", ["x", "w_q"], ["q"], name="q"),
+        onnx.helper.make_node("MatMul", ["x", "w_k"], ["k"], name="k"),  # shares x with q: one group
+        onnx.helper.make_node("MatMul", ["x", "w_kept"], ["kept"], name="kept"),  # excluded: stays fp32
+        onnx.helper.make_node("MatMul", ["q", "w_tied"], ["a"], name="a"),  # w_tied is read twice
+        onnx.helper.make_node("MatMul", ["k", "w_tied"], ["b"], name="b"),
+        onnx.helper.make_node("MatMul", ["q", "k"], ["scores"], name="scores"),  # two activations
+    ]
+    value = onnx.helper.make_tensor_value_info
+    graph = onnx.helper.make_graph(
+        nodes,
+        "toy",
+        [value("x", onnx.TensorProto.FLOAT, [1, 4])],
+        [value(n, onnx.TensorProto.FLOAT, None) for n in ("kept", "a", "b", "scores")],
+        [weight(n) for n in ("w_q", "w_k", "w_kept", "w_tied")],
+    )
+    groups = smoothable(onnx.helper.make_model(graph), excluded=["kept"])
+    assert {name: [n.name for n in group] for name, group in groups.items()} == {"x": ["q", "k"]}
 
 
 def test_smoothing_is_exact_in_fp32_and_scales_the_matmuls_int8_quantises(tmp_path: Path) -> None:
