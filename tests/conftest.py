@@ -6,6 +6,7 @@ Every test that uses `store_url` runs against SQLite, and also against the real 
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,15 @@ from postroom.taxonomy import Taxonomy, load_taxonomy
 POSTGRES_ENV = "POSTROOM_TEST_POSTGRES_URL"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def banking77_texts(name: str, limit: int) -> list[str]:
+    """The `text` of the first `limit` lines of a BANKING77 split (skips the test when the data is absent)."""
+    path = SHARED_DATA / "banking77" / name
+    if not path.is_file():
+        pytest.skip(f"public data not found at {path} (../shared/data next to the repository)")
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line)["text"] for line, _ in zip(handle, range(limit), strict=False)]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

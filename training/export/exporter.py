@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -64,7 +64,7 @@ from training.export.predict import near_ties, run_graph
 from training.export.smoothing import DEFAULT_ALPHA, Smoothed, smooth
 
 Int8Target = Literal["auto", "avx512_vnni", "avx2", "arm64"]
-INT8_TARGETS = ("auto", "avx512_vnni", "avx2", "arm64")
+INT8_TARGETS: tuple[str, ...] = get_args(Int8Target)
 SMOOTHING_TEXTS = 500  # activation ranges settle well before; more only costs export time
 # Variants whose numbers depend on which texts share a session run (dynamic quantisation scales each run's
 # activations by that run's range): the gate runs them in a batch call's runs and one text per run.

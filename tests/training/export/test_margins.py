@@ -9,23 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import banking77_texts as _texts
 from tests.serving.builders import Exported, exported
 from training.export.bundle import bundle_from_version
 from training.export.exporter import ExportOptions, export_bundle
 from training.export.margins import FACTOR, MIN_TEXTS, QUANTILE, calibrate_margins
 from training.export.predict import near_ties, run_graph
 from training.registry import Registry
-
-BANKING77 = SHARED_DATA / "banking77"
-
-
-def _texts(name: str, limit: int) -> list[str]:
-    path = BANKING77 / name
-    if not path.is_file():
-        pytest.skip(f"public data not found at {path} (../shared/data next to the repository)")
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line)["text"] for line, _ in zip(handle, range(limit), strict=False)]
 
 
 def _run(exp: Exported, variant: str, texts: list[str], batch_size: int = 32) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import banking77_texts as _texts
 from tests.serving.builders import exported
 from training.export.bundle import bundle_from_version
 from training.export.exporter import ExportOptions, export_bundle, host_int8_target
@@ -18,18 +18,8 @@ from training.export.predict import run_graph
 from training.export.smoothing import SCALE_LIMITS, smooth, smoothable, smoothing_factors
 from training.registry import Registry
 
-BANKING77 = SHARED_DATA / "banking77"
 LABEL_SETS = ("line_of_business", "queue", "topic")
 OUTPUTS = ["sentence_embedding", *(f"probabilities_{name}" for name in LABEL_SETS)]
-
-
-def _texts(name: str, limit: int, skip: int = 0) -> list[str]:
-    path = BANKING77 / name
-    if not path.is_file():
-        pytest.skip(f"public data not found at {path} (../shared/data next to the repository)")
-    with path.open(encoding="utf-8") as handle:
-        lines = [json.loads(line)["text"] for line in handle]
-    return lines[skip : skip + limit]
 
 
 def test_factors_follow_the_rule_and_leave_dead_channels_alone() -> None:
