@@ -69,6 +69,13 @@ SMOOTHING_TEXTS = 500  # activation ranges settle well before; more only costs e
 # Variants whose numbers depend on which texts share a session run (dynamic quantisation scales each run's
 # activations by that run's range): the gate runs them in a batch call's runs and one text per run.
 RUN_DEPENDENT = frozenset({"int8"})
+# The bodies' ONNX opset. From 18 on, ReduceL2 (the Normalize module) takes its axes as an input, ONNX
+# Runtime's symbolic shape inference then types nothing after it, and the O2 optimiser skips every
+# SkipLayerNormalization fusion ("symbolic shape inference disabled or failed"): measured on MiniLM, 12 of
+# its 13 LayerNorms stayed apart at opset 18 and were fused at 17 (docs/serving.md).
+EXPORT_OPSET = 17
+# The fusions O2 is there for; the manifest counts them per body (one it did not make is absent).
+FUSED_OPS = ("Attention", "SkipLayerNormalization", "BiasGelu", "FastGelu", "Gelu", "EmbedLayerNormalization")
 Progress = Callable[[str], None]
 
 
@@ -88,7 +95,7 @@ class ExportOptions:
     calibrate_int8_margins: bool = True
     keep_unpublished: bool = False
     batch_size: int = 32
-    opset: int | None = None
+    opset: int = EXPORT_OPSET
 
     def __post_init__(self) -> None:
         unknown = [v for v in self.variants if v not in VARIANTS]
@@ -168,7 +175,7 @@ def configure_tokenizer(export_dir: Path, target: Path, max_length: int) -> None
     tokenizer.save(str(target))
 
 
-def _export_body_fp32(spec: BodySpec, work: Path, opset: int | None) -> Path:
+def _export_body_fp32(spec: BodySpec, work: Path, opset: int) -> Path:
     """Optimum export of the whole sentence-transformers body; returns the directory of the fp32 graph."""
     import onnx
     from optimum.exporters.onnx import main_export
@@ -189,12 +196,24 @@ def _export_body_fp32(spec: BodySpec, work: Path, opset: int | None) -> Path:
     return fp32
 
 
-def _optimize(fp32: Path, target: Path) -> Path:
+def _optimize(fp32: Path, target: Path) -> tuple[Path, dict[str, int]]:
+    """ONNX Runtime's O2 optimisation through Optimum; the graph and how many of each `FUSED_OPS` it has."""
+    import onnx
     from optimum.onnxruntime import ORTOptimizer
     from optimum.onnxruntime.configuration import AutoOptimizationConfig
 
     ORTOptimizer.from_pretrained(fp32).optimize(AutoOptimizationConfig.O2(), target, file_suffix=None)
-    return target / "model.onnx"
+    path = target / "model.onnx"
+    return path, fused_ops(onnx.load(str(path), load_external_data=False))
+
+
+def fused_ops(model: Any) -> dict[str, int]:
+    """How many nodes of each of `FUSED_OPS` a graph has (the ones it has)."""
+    counts: dict[str, int] = {}
+    for node in model.graph.node:
+        if node.op_type in FUSED_OPS:
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
 
 
 def host_int8_target(machine: str | None = None, features: Sequence[str] | None = None) -> Int8Target:
@@ -408,6 +427,7 @@ def export_bundle(
         smoothing_texts = [t for t in calibration_texts if t.strip()][:SMOOTHING_TEXTS]
         smoothing_note = _smoothing_note(options, len(smoothing_texts))
         smoothed: dict[str, dict[str, Any]] = {}
+        fusions: dict[str, dict[str, int]] = {}
         for key, spec in bundle.bodies.items():
             say(f"exporting body {key} with Optimum")
             fp32 = _export_body_fp32(spec, work / key, options.opset)
@@ -432,7 +452,7 @@ def export_bundle(
                     if variant == "fp32":
                         graph_path = fp32 / "model.onnx"
                     elif variant == "optimized":
-                        graph_path = _optimize(fp32, work / key / "optimized")
+                        graph_path, fusions[key] = _optimize(fp32, work / key / "optimized")
                     else:
                         plan = None
                         if smoothing_note is None:
@@ -554,6 +574,8 @@ def export_bundle(
             ),
             "options": {
                 "min_agreement": options.min_agreement,
+                "opset": options.opset,
+                **({"optimized_fusions": fusions} if fusions else {}),
                 "int8_keep_fp32": options.int8_keep_fp32,
                 "int8_target": cpu,
                 **({"int8_target_asked": options.int8_target} if options.int8_target != cpu else {}),

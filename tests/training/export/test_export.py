@@ -154,6 +154,18 @@ class TestArtifacts:
         assert set(kept) <= float_matmuls
         assert any(n.op_type == "MatMulInteger" for n in graph.graph.node)
 
+    def test_the_optimized_graph_fuses_attention_and_the_skip_layer_norms(self, shared: Exported) -> None:
+        # at opset 18 symbolic shape inference fails on the Normalize tail and no SkipLayerNorm is fused
+        manifest = json.loads((shared.export_dir / "export.json").read_text(encoding="utf-8"))
+        assert manifest["options"]["opset"] == 17
+        graph = onnx.load(str(shared.export_dir / "optimized" / "shared.onnx"), load_external_data=False)
+        assert {o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")} == {17}
+        ops = [n.op_type for n in graph.graph.node]
+        counted = {op: ops.count(op) for op in ("Attention", "SkipLayerNormalization", "LayerNormalization")}
+        # MiniLM-L6: one attention and two residual LayerNorms per layer; only the embeddings' stays apart
+        assert counted == {"Attention": 6, "SkipLayerNormalization": 12, "LayerNormalization": 1}
+        assert manifest["options"]["optimized_fusions"]["shared"]["SkipLayerNormalization"] == 12
+
     def test_heads_are_saved_beside_the_graphs(self, shared: Exported) -> None:
         heads = json.loads((shared.export_dir / "heads.json").read_text(encoding="utf-8"))
         arrays = np.load(shared.export_dir / "heads.npz")
