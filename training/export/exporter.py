@@ -1,11 +1,12 @@
 """Export a model bundle to ONNX: fp32, graph-optimised and int8 variants, each through the parity gate.
 
 Per body: Optimum exports the whole sentence-transformers pipeline (transformer, pooling, normalisation; the
-`sentence_transformers` library path of `optimum.exporters.onnx.main_export`), the token-embeddings output is
-dropped, and then
+`sentence_transformers` library path of `optimum.exporters.onnx.main_export`, at `EXPORT_OPSET`), the
+token-embeddings output is dropped, and then
 - `fp32` is that graph;
 - `optimized` is ONNX Runtime's O2 optimisation of it through Optimum's `ORTOptimizer`;
-- `int8` is Optimum's dynamic quantisation of the fp32 graph (a pre-optimised graph cannot be quantised):
+- `int8` is Optimum's dynamic quantisation of the fp32 graph (from the O2 graph: 5 % faster, measured, and
+  no smoothing inside its fused attention):
   per-channel weights, MatMuls only, the activation-by-activation MatMuls and the feed-forward output
   projections kept in fp32 (`graph.int8_exclusions`), and with an fp32 second look: rows whose top two
   probabilities in any label set are closer than that set's margin are served from the fp32 graph (int8
