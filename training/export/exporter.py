@@ -42,7 +42,7 @@ import numpy as np
 from postroom.machine import cpu_features
 from training.export.bundle import BodySpec, ModelBundle, body_lowercases, read_body_modules
 from training.export.errors import ExportError, NothingPublished
-from training.export.graph import Int8Keep, append_heads, int8_exclusions, keep_outputs
+from training.export.graph import Int8Keep, append_heads, fused_ops, int8_exclusions, keep_outputs
 from training.export.layout import (
     EMBEDDING_OUTPUT,
     EVIDENCE_DIR,
@@ -75,8 +75,6 @@ RUN_DEPENDENT = frozenset({"int8"})
 # SkipLayerNormalization fusion ("symbolic shape inference disabled or failed"): measured on MiniLM, 12 of
 # its 13 LayerNorms stayed apart at opset 18 and were fused at 17 (docs/serving.md).
 EXPORT_OPSET = 17
-# The fusions O2 is there for; the manifest counts them per body (one it did not make is absent).
-FUSED_OPS = ("Attention", "SkipLayerNormalization", "BiasGelu", "FastGelu", "Gelu", "EmbedLayerNormalization")
 Progress = Callable[[str], None]
 
 
@@ -198,7 +196,7 @@ def _export_body_fp32(spec: BodySpec, work: Path, opset: int) -> Path:
 
 
 def _optimize(fp32: Path, target: Path) -> tuple[Path, dict[str, int]]:
-    """ONNX Runtime's O2 optimisation through Optimum; the graph and how many of each `FUSED_OPS` it has."""
+    """ONNX Runtime's O2 optimisation through Optimum: the graph, and the fusions it made (`fused_ops`)."""
     import onnx
     from optimum.onnxruntime import ORTOptimizer
     from optimum.onnxruntime.configuration import AutoOptimizationConfig
@@ -206,15 +204,6 @@ def _optimize(fp32: Path, target: Path) -> tuple[Path, dict[str, int]]:
     ORTOptimizer.from_pretrained(fp32).optimize(AutoOptimizationConfig.O2(), target, file_suffix=None)
     path = target / "model.onnx"
     return path, fused_ops(onnx.load(str(path), load_external_data=False))
-
-
-def fused_ops(model: Any) -> dict[str, int]:
-    """How many nodes of each of `FUSED_OPS` a graph has (the ones it has)."""
-    counts: dict[str, int] = {}
-    for node in model.graph.node:
-        if node.op_type in FUSED_OPS:
-            counts[node.op_type] = counts.get(node.op_type, 0) + 1
-    return counts
 
 
 def host_int8_target(machine: str | None = None, features: Sequence[str] | None = None) -> Int8Target:

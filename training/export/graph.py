@@ -2,11 +2,13 @@
 
 The heads go into the graph (Gemm + Softmax per label set, what skl2onnx emits for a logistic regression),
 after optimisation and quantisation, so they stay fp32 and one session run returns every label set's
-probabilities. Measured against NumPy heads and a separate skl2onnx session in docs/serving.md.
+probabilities. Measured against NumPy heads and a separate skl2onnx session in docs/serving.md. `fused_ops`
+counts what the O2 optimiser fused, for the export's manifest.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Literal
 
 import numpy as np
@@ -18,6 +20,8 @@ from training.export.errors import ExportError
 from training.export.layout import EMBEDDING_OUTPUT, probabilities_output
 
 Int8Keep = Literal["ffn_output", "none"]
+# The fusions ONNX Runtime's O2 optimiser is there for (the export's manifest counts them per body).
+FUSED_OPS = ("Attention", "SkipLayerNormalization", "BiasGelu", "FastGelu", "Gelu", "EmbedLayerNormalization")
 
 
 def keep_outputs(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
@@ -74,6 +78,11 @@ def append_heads(model: onnx.ModelProto, heads: list[HeadSpec]) -> onnx.ModelPro
             helper.make_tensor_value_info(output, TensorProto.FLOAT, [batch, coef.shape[0]])
         )
     return model
+
+
+def fused_ops(model: onnx.ModelProto) -> dict[str, int]:
+    """How many nodes of each of `FUSED_OPS` a graph has; a fusion it lacks is absent."""
+    return dict(Counter(n.op_type for n in model.graph.node if n.op_type in FUSED_OPS))
 
 
 def int8_exclusions(model: onnx.ModelProto, keep: Int8Keep = "ffn_output") -> list[str]:
