@@ -202,7 +202,12 @@ def exported() -> Exported:
     version = build_version(registry, taxonomy)
     texts = gate_texts(taxonomy)
     target = export_dir(registry, version.version)
-    export_bundle(bundle_from_version(version), target, texts, ExportOptions(keep_unpublished=True))
+    export_bundle(
+        bundle_from_version(version),
+        target,
+        texts,
+        ExportOptions(keep_unpublished=True, int8_keep_fp32="ffn_output"),
+    )
     parity = json.loads((target / "parity.json").read_text(encoding="utf-8"))
     return Exported(registry.root, version.version, target, texts, parity)
 

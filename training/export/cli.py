@@ -28,8 +28,12 @@ def export(
         Path | None, typer.Option(help="JSONL with a `text` field for the gate, instead of the held-out set.")
     ] = None,
     int8_keep_fp32: Annotated[
-        str, typer.Option(help="ffn_output (default) keeps the feed-forward output MatMuls fp32; none.")
-    ] = "ffn_output",
+        str,
+        typer.Option(
+            help="auto (with VNNI: none, then ffn_output if the gate refuses it; else ffn_output) | "
+            "ffn_output (the feed-forward output MatMuls stay fp32) | none."
+        ),
+    ] = "auto",
     int8_target: Annotated[
         str,
         typer.Option(
@@ -151,7 +155,13 @@ def _int8_line(chosen: dict) -> str:
     how = smoothing.get("note") or (
         f"inputs smoothed (alpha {smoothing['alpha']}) on {smoothing['texts']} stored messages not held out"
     )
-    return f"int8 built for {target}{asked}; {how}"
+    kept = {"ffn_output": "feed-forward outputs in fp32", "none": "every weight MatMul quantised"}
+    recipe = kept.get(chosen.get("int8_keep_fp32", ""), chosen.get("int8_keep_fp32", "?"))
+    refused = "".join(
+        f"; first {kept.get(a['int8_keep_fp32'], a['int8_keep_fp32'])}: {a['reason']}"
+        for a in chosen.get("int8_keep_refused", [])
+    )
+    return f"int8 built for {target}{asked}, {recipe}{refused}; {how}"
 
 
 def _second_look(fallback: dict) -> str:

@@ -7,8 +7,10 @@ token-embeddings output is dropped, and then
 - `optimized` is ONNX Runtime's O2 optimisation of it through Optimum's `ORTOptimizer`;
 - `int8` is Optimum's dynamic quantisation of the fp32 graph (from the O2 graph: 5 % faster, measured, and
   no smoothing inside its fused attention):
-  per-channel weights, MatMuls only, the activation-by-activation MatMuls and the feed-forward output
-  projections kept in fp32 (`graph.int8_exclusions`), and with an fp32 second look: rows whose top two
+  per-channel weights, MatMuls only, the activation-by-activation MatMuls kept in fp32 and, by the int8
+  target (`int8_recipes`), the feed-forward output projections too (`graph.int8_exclusions`): with VNNI
+  they are quantised first and kept in fp32 only if the gate refuses that int8, without VNNI they are kept
+  (measured in docs/serving.md); and with an fp32 second look: rows whose top two
   probabilities in any label set are closer than that set's margin are served from the fp32 graph (int8
   flips labels only where the model hesitates; measured in docs/serving.md). The margins are calibrated per
   label set on texts the gate does not use (`training.export.margins`), at most `int8_fallback_margin`. The
@@ -66,6 +68,8 @@ from training.export.smoothing import DEFAULT_ALPHA, Smoothed, smooth
 
 Int8Target = Literal["auto", "avx512_vnni", "avx2", "arm64"]
 INT8_TARGETS: tuple[str, ...] = get_args(Int8Target)
+Int8KeepOption = Literal["auto", "ffn_output", "none"]
+INT8_KEEPS: tuple[str, ...] = get_args(Int8KeepOption)
 SMOOTHING_TEXTS = 500  # activation ranges settle well before; more only costs export time
 # Variants whose numbers depend on which texts share a session run (dynamic quantisation scales each run's
 # activations by that run's range): the gate runs them in a batch call's runs and one text per run.
@@ -84,7 +88,8 @@ class ExportOptions:
 
     variants: tuple[str, ...] = VARIANTS
     min_agreement: float = 0.995
-    int8_keep_fp32: Int8Keep = "ffn_output"
+    # which weight MatMuls int8 keeps in fp32; auto: by the int8 target (`int8_recipes`)
+    int8_keep_fp32: Int8KeepOption = "auto"
     int8_target: Int8Target = "auto"
     # SmoothQuant's alpha for int8's quantised MatMul inputs, on the calibration texts; 0: no smoothing
     int8_smooth: float = DEFAULT_ALPHA
@@ -102,8 +107,8 @@ class ExportOptions:
             raise ValueError(f"`variants` must be a non-empty subset of {VARIANTS}, got {self.variants!r}")
         if not 0.0 < self.min_agreement <= 1.0:
             raise ValueError(f"`min_agreement` must be in (0, 1], got {self.min_agreement!r}")
-        if self.int8_keep_fp32 not in ("ffn_output", "none"):
-            raise ValueError(f"`int8_keep_fp32` must be 'ffn_output' or 'none', got {self.int8_keep_fp32!r}")
+        if self.int8_keep_fp32 not in INT8_KEEPS:
+            raise ValueError(f"`int8_keep_fp32` must be one of {INT8_KEEPS}, got {self.int8_keep_fp32!r}")
         if self.int8_target not in INT8_TARGETS:
             raise ValueError(f"`int8_target` must be one of {INT8_TARGETS}, got {self.int8_target!r}")
         if not 0.0 <= self.int8_smooth <= 1.0:
@@ -218,6 +223,17 @@ def host_int8_target(machine: str | None = None, features: Sequence[str] | None 
     return "avx512_vnni" if {"avx512_vnni", "avx_vnni"} & set(flags) else "avx2"
 
 
+def int8_recipes(keep: Int8KeepOption, target: Int8Target) -> tuple[Int8Keep, ...]:
+    """The `int8_keep_fp32` recipes to try in turn, the next one only if the gate refuses int8.
+
+    `auto`: with VNNI's signed kernels (`avx512_vnni`) every feed-forward output is quantised first (on Zen 4
+    its int8 ran 1.4x faster alone and 1.1-1.2x with its wider second look) and kept in fp32 if the gate
+    refuses that; on the other targets they are kept (no gain measured on AVX2 without VNNI)."""
+    if keep != "auto":
+        return (keep,)
+    return ("none", "ffn_output") if target == "avx512_vnni" else ("ffn_output",)
+
+
 @dataclass(frozen=True)
 class SmoothingInput:
     """What smoothing one body needs: its tokenizer, the calibration texts, and the body's lower-casing."""
@@ -228,14 +244,19 @@ class SmoothingInput:
 
 
 def _quantize(
-    fp32: Path, target: Path, options: ExportOptions, cpu: Int8Target, smoothing: SmoothingInput | None
+    fp32: Path,
+    target: Path,
+    options: ExportOptions,
+    cpu: Int8Target,
+    keep: Int8Keep,
+    smoothing: SmoothingInput | None,
 ) -> tuple[Path, list[str], Smoothed | None]:
     import onnx
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
     model = onnx.load(str(fp32 / "model.onnx"))
-    excluded = int8_exclusions(model, options.int8_keep_fp32)
+    excluded = int8_exclusions(model, keep)
     smoothed = None
     source = fp32
     if smoothing is not None:
@@ -414,13 +435,29 @@ def export_bundle(
         excluded: dict[str, list[str]] = {}
         bodies_meta: dict[str, Any] = {}
         cpu = host_int8_target() if options.int8_target == "auto" else options.int8_target
+        recipes = int8_recipes(options.int8_keep_fp32, cpu)
+        keep = recipes[0]
+        attempts: list[dict[str, str]] = []  # int8 recipes the gate refused before the one exported
+        fp32_dirs: dict[str, Path] = {}
         smoothing_texts = [t for t in calibration_texts if t.strip()][:SMOOTHING_TEXTS]
         smoothing_note = _smoothing_note(options, len(smoothing_texts))
         smoothed: dict[str, dict[str, Any]] = {}
         fusions: dict[str, dict[str, int]] = {}
+
+        def build_int8(key: str, keep: Int8Keep) -> None:
+            plan = None
+            if smoothing_note is None:
+                tokenizer = staging / TOKENIZER_DIR / key / TOKENIZER_FILE
+                plan = SmoothingInput(tokenizer, smoothing_texts, lowercase[key])
+            target = work / key / f"int8-{keep}"
+            graph_path, excluded[key], done = _quantize(fp32_dirs[key], target, options, cpu, keep, plan)
+            if done is not None:
+                smoothed[key] = {"activations": done.activations, "matmuls": done.matmuls}
+            _with_heads(graph_path, bundle, key, staging / "int8" / f"{key}.onnx")
+
         for key, spec in bundle.bodies.items():
             say(f"exporting body {key} with Optimum")
-            fp32 = _export_body_fp32(spec, work / key, options.opset)
+            fp32 = fp32_dirs[key] = _export_body_fp32(spec, work / key, options.opset)
             configure_tokenizer(
                 work / key / "export", staging / TOKENIZER_DIR / key / TOKENIZER_FILE, spec.max_seq_length
             )
@@ -439,25 +476,16 @@ def export_bundle(
                     continue
                 say(f"building {variant} for body {key}")
                 try:
-                    if variant == "fp32":
-                        graph_path = fp32 / "model.onnx"
-                    elif variant == "optimized":
-                        graph_path, fusions[key] = _optimize(fp32, work / key / "optimized")
+                    if variant == "int8":
+                        build_int8(key, keep)
                     else:
-                        plan = None
-                        if smoothing_note is None:
-                            tokenizer = staging / TOKENIZER_DIR / key / TOKENIZER_FILE
-                            plan = SmoothingInput(tokenizer, smoothing_texts, lowercase[key])
-                        graph_path, excluded[key], done = _quantize(
-                            fp32, work / key / "int8", options, cpu, plan
-                        )
-                        if done is not None:
-                            smoothed[key] = {"activations": done.activations, "matmuls": done.matmuls}
-                    _with_heads(graph_path, bundle, key, staging / variant / f"{key}.onnx")
+                        graph_path = fp32 / "model.onnx"
+                        if variant == "optimized":
+                            graph_path, fusions[key] = _optimize(fp32, work / key / "optimized")
+                        _with_heads(graph_path, bundle, key, staging / variant / f"{key}.onnx")
                     built[variant][key] = f"{variant}/{key}.onnx"
                 except Exception as exc:  # one failed variant must not cost the others
                     failures[variant] = f"build failed: {type(exc).__name__}: {str(exc)[:300]}"
-        shutil.rmtree(work, ignore_errors=True)
 
         # int8 with an fp32 second look: rows where int8 hesitates are served from the fp32 graph.
         fallbacks: dict[str, tuple[str, MarginChoice]] = {}
@@ -469,6 +497,37 @@ def export_bundle(
         say(f"parity gate: PyTorch reference on {len(texts)} texts")
         reference: Reference = reference_outputs(bundle, texts, options.batch_size)
         parity: list[VariantParity] = []
+
+        def gate(variant: str) -> VariantParity:
+            fallback = fallbacks.get(variant)
+            looks = None if fallback is None else (fallback[0], fallback[1].margins)
+            embeddings, probabilities, shares = _run_variant(
+                bundle, staging, variant, texts, lowercase, options.batch_size, looks
+            )
+            result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
+            if variant in RUN_DEPENDENT:  # also as a single /classify runs it: one text per run
+                alone = _run_variant(bundle, staging, variant, texts, lowercase, 1, looks)
+                single = compare(variant, reference, alone[0], alone[1], options.min_agreement)
+                result = with_runs_alone(result, single)
+            if fallback is not None:
+                result.fallback = {**_second_look(*fallback), "share": shares, **fallback[1].to_dict()}
+            return result
+
+        def gated(variant: str) -> VariantParity:
+            say(f"parity gate: {variant}")
+            t0 = time.perf_counter()
+            result = gate(variant)
+            looked = fallbacks.get(variant)
+            if looked is not None and not result.published and looked[1].source == "calibrated":
+                # The fixed margin looks again at a superset of the rows: gate int8 once more with it.
+                say(f"parity gate: {variant} with the fixed margin")
+                why = f"the calibrated margins {looked[1].margins} were refused ({result.reason})"
+                fixed = fixed_margins(list(bundle.heads), options.int8_fallback_margin, why)
+                fallbacks[variant] = (looked[0], fixed)
+                result = gate(variant)
+            result.seconds = time.perf_counter() - t0
+            return result
+
         for variant in options.variants:
             if variant in failures:
                 parity.append(
@@ -477,35 +536,28 @@ def export_bundle(
                     )
                 )
                 continue
-            say(f"parity gate: {variant}")
-            t0 = time.perf_counter()
-
-            def gate(variant: str = variant) -> VariantParity:
-                fallback = fallbacks.get(variant)
-                looks = None if fallback is None else (fallback[0], fallback[1].margins)
-                embeddings, probabilities, shares = _run_variant(
-                    bundle, staging, variant, texts, lowercase, options.batch_size, looks
+            parity.append(gated(variant))
+        for retry in recipes[1:]:  # int8 refused: the next recipe keeps more of it in fp32
+            at = next((i for i, p in enumerate(parity) if p.variant == "int8"), None)
+            if at is None or parity[at].published or "int8" in failures:
+                break
+            attempts.append({"int8_keep_fp32": keep, "reason": parity[at].reason})
+            keep = retry
+            say(f"int8 refused: rebuilding it with int8_keep_fp32={keep}")
+            try:
+                for key in bundle.bodies:
+                    build_int8(key, keep)
+            except Exception as exc:
+                failures["int8"] = f"build failed: {type(exc).__name__}: {str(exc)[:300]}"
+                parity[at] = VariantParity("int8", {}, {}, reason=f"not published: {failures['int8']}")
+                break
+            if "int8" in fallbacks:
+                fallbacks["int8"] = (
+                    "fp32",
+                    _int8_margins(bundle, staging, calibration_texts, lowercase, options, say),
                 )
-                result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
-                if variant in RUN_DEPENDENT:  # also as a single /classify runs it: one text per run
-                    alone = _run_variant(bundle, staging, variant, texts, lowercase, 1, looks)
-                    single = compare(variant, reference, alone[0], alone[1], options.min_agreement)
-                    result = with_runs_alone(result, single)
-                if fallback is not None:
-                    result.fallback = {**_second_look(*fallback), "share": shares, **fallback[1].to_dict()}
-                return result
-
-            result = gate()
-            looked = fallbacks.get(variant)
-            if looked is not None and not result.published and looked[1].source == "calibrated":
-                # The fixed margin looks again at a superset of the rows: gate int8 once more with it.
-                say(f"parity gate: {variant} with the fixed margin")
-                why = f"the calibrated margins {looked[1].margins} were refused ({result.reason})"
-                fixed = fixed_margins(list(bundle.heads), options.int8_fallback_margin, why)
-                fallbacks[variant] = (looked[0], fixed)
-                result = gate()
-            result.seconds = time.perf_counter() - t0
-            parity.append(result)
+            parity[at] = gated("int8")
+        shutil.rmtree(work, ignore_errors=True)
         note = ""
         if len(texts) * (1 - options.min_agreement) < 1:
             note = (
@@ -566,7 +618,11 @@ def export_bundle(
                 "min_agreement": options.min_agreement,
                 "opset": options.opset,
                 **({"optimized_fusions": fusions} if fusions else {}),
-                "int8_keep_fp32": options.int8_keep_fp32,
+                "int8_keep_fp32": keep,
+                **(
+                    {"int8_keep_fp32_asked": options.int8_keep_fp32} if options.int8_keep_fp32 != keep else {}
+                ),
+                **({"int8_keep_refused": attempts} if attempts else {}),
                 "int8_target": cpu,
                 **({"int8_target_asked": options.int8_target} if options.int8_target != cpu else {}),
                 "int8_smoothing": {

@@ -38,7 +38,12 @@ def _export(
     """Export the shared test version again (fp32 and int8) with these texts; its manifest."""
     shared = exported()
     version = Registry(shared.registry_dir).get(shared.version)
-    options = ExportOptions(variants=("fp32", "int8"), int8_fallback_margin=ceiling, int8_smooth=smooth)
+    options = ExportOptions(
+        variants=("fp32", "int8"),
+        int8_fallback_margin=ceiling,
+        int8_smooth=smooth,
+        int8_keep_fp32="ffn_output",  # the shared export's recipe, whatever this CPU
+    )
     bundle = bundle_from_version(version)
     export_bundle(bundle, tmp_path / "export", gate, options, calibration_texts=calibration)
     return json.loads((tmp_path / "export" / "export.json").read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import banking77_texts as _texts
 from tests.serving.builders import exported
 from training.export.bundle import bundle_from_version
-from training.export.exporter import ExportOptions, export_bundle, host_int8_target
+from training.export.exporter import ExportOptions, export_bundle, host_int8_target, int8_recipes
 from training.export.graph import int8_exclusions
 from training.export.predict import run_graph
 from training.export.smoothing import SCALE_LIMITS, smooth, smoothable, smoothing_factors
@@ -103,3 +103,46 @@ def test_the_export_smooths_on_calibration_texts_and_int8_errs_less(tmp_path: Pa
     assert manifests[0.0]["options"]["int8_smoothing"]["bodies"] == {}
     for name, error in errors[0.8].items():  # int8's 99th-percentile probability error against fp32
         assert error < errors[0.0][name], (name, errors)
+
+
+def test_int8_recipes_follow_the_target() -> None:
+    # with VNNI every feed-forward output is quantised first, and kept in fp32 if the gate refuses that
+    assert int8_recipes("auto", "avx512_vnni") == ("none", "ffn_output")
+    assert int8_recipes("auto", "avx2") == ("ffn_output",)  # U8U8 without VNNI: no gain from quantising them
+    assert int8_recipes("auto", "arm64") == ("ffn_output",)
+    assert int8_recipes("none", "avx2") == ("none",)  # named: only that one
+    assert int8_recipes("ffn_output", "avx512_vnni") == ("ffn_output",)
+    with pytest.raises(ValueError, match="int8_keep_fp32"):
+        ExportOptions(int8_keep_fp32="attention")  # type: ignore[arg-type]
+
+
+def test_a_refused_int8_is_rebuilt_with_the_feed_forward_outputs_in_fp32(tmp_path: Path) -> None:
+    # No second look and every label equal to PyTorch's on 300 out-of-domain texts: int8 with every MatMul
+    # quantised cannot pass, so the export rebuilds it with the next recipe and says what it refused.
+    shared = exported()
+    version = Registry(shared.registry_dir).get(shared.version)
+    options = ExportOptions(
+        variants=("fp32", "int8"),
+        min_agreement=1.0,
+        int8_fallback_margin=0.0,
+        int8_target="avx512_vnni",
+        keep_unpublished=True,
+    )
+    out = tmp_path / "export"
+    result = export_bundle(
+        bundle_from_version(version),
+        out,
+        _texts("banking77_test.jsonl", 300),
+        options,
+        calibration_texts=_texts("banking77_train.jsonl", 100),
+    )
+    chosen = result.manifest["options"]
+    assert (chosen["int8_keep_fp32_asked"], chosen["int8_keep_fp32"]) == ("auto", "ffn_output")
+    [refused] = chosen["int8_keep_refused"]
+    assert refused["int8_keep_fp32"] == "none" and refused["reason"].startswith("not published")
+    kept = chosen["int8_fp32_nodes"]["shared"]  # the exported int8 is the rebuilt one
+    assert len([n for n in kept if n.endswith("/output/dense/MatMul") and "attention" not in n]) == 6
+    graph = onnx.load(str(out / "int8" / "shared.onnx"), load_external_data=False)
+    assert set(kept) <= {n.name for n in graph.graph.node if n.op_type == "MatMul"}
+    assert [p.variant for p in result.parity] == ["fp32", "int8"]  # one verdict per variant
+    assert "fp32" in result.published
