@@ -91,6 +91,9 @@ def test_errors_are_one_line(app: typer.Typer, registry: Exported, tmp_path: Pat
     assert missing.exit_code == 1 and "no model version 'v0099'" in missing.output
     bad = CliRunner().invoke(app, ["export", "v0001", "--variants", "fp16"])
     assert bad.exit_code == 1 and "variants" in bad.output
+    recipe = CliRunner().invoke(app, ["export", "v0001", "--int8-keep-fp32", "attention"])
+    assert recipe.exit_code == 1 and "`int8_keep_fp32` must be one of" in recipe.output
+    assert "Traceback" not in recipe.output
     texts = tmp_path / "texts.jsonl"
     texts.write_text("not json\n", encoding="utf-8")
     broken = CliRunner().invoke(app, ["export", "v0001", "--texts", str(texts)])
@@ -114,7 +117,8 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
     app: typer.Typer, registry: Exported, sessions: sessionmaker[Session]
 ) -> None:
     _ingest_unlabeled(sessions, 60)
-    result = CliRunner().invoke(app, ["export", "production", "--variants", "fp32,int8"])
+    recipe = ["--int8-keep-fp32", "ffn_output"]  # the same int8 on every CPU (auto follows VNNI)
+    result = CliRunner().invoke(app, ["export", "production", "--variants", "fp32,int8", *recipe])
     assert result.exit_code == 0, result.output
     manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
     chosen = manifest["options"]["int8_margins"]
@@ -125,9 +129,10 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
     assert "calibrated on 60 stored messages not held out" in result.output
     assert manifest["options"]["int8_smoothing"]["texts"] == 60  # smoothed on the same messages
     assert "inputs smoothed (alpha 0.8) on 60 stored messages not held out" in result.output
-    assert f"int8 built for {manifest['options']['int8_target']} (this CPU's)" in result.output
+    built = f"int8 built for {manifest['options']['int8_target']} (this CPU's), feed-forward outputs in fp32"
+    assert built in result.output
 
-    args = ["export", "production", "--variants", "fp32,int8", "--fixed-int8-margin"]
+    args = ["export", "production", "--variants", "fp32,int8", "--fixed-int8-margin", *recipe]
     fixed = CliRunner().invoke(app, args)
     assert fixed.exit_code == 0, fixed.output
     manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
