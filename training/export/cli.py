@@ -147,6 +147,9 @@ def export(
     out.print(f"published {', '.join(result.published)} to {result.path}", highlight=False)
 
 
+_RECIPES = {"ffn_output": "feed-forward outputs in fp32", "none": "every weight MatMul quantised"}
+
+
 def _int8_line(chosen: dict) -> str:
     """How int8 was built: its weights' target and whether (and on what) its inputs were smoothed."""
     target = chosen["int8_target"]
@@ -155,13 +158,10 @@ def _int8_line(chosen: dict) -> str:
     how = smoothing.get("note") or (
         f"inputs smoothed (alpha {smoothing['alpha']}) on {smoothing['texts']} stored messages not held out"
     )
-    kept = {"ffn_output": "feed-forward outputs in fp32", "none": "every weight MatMul quantised"}
-    recipe = kept.get(chosen.get("int8_keep_fp32", ""), chosen.get("int8_keep_fp32", "?"))
     refused = "".join(
-        f"; first {kept.get(a['int8_keep_fp32'], a['int8_keep_fp32'])}: {a['reason']}"
-        for a in chosen.get("int8_keep_refused", [])
+        f"; first {_RECIPES[a['int8_keep_fp32']]}: {a['reason']}" for a in chosen.get("int8_keep_refused", [])
     )
-    return f"int8 built for {target}{asked}, {recipe}{refused}; {how}"
+    return f"int8 built for {target}{asked}, {_RECIPES[chosen['int8_keep_fp32']]}{refused}; {how}"
 
 
 def _second_look(fallback: dict) -> str:

@@ -361,6 +361,14 @@ def _int8_margins(
     return calibrate_margins(shapes, fp32, ceiling)
 
 
+def _build_failure(exc: Exception) -> str:
+    return f"build failed: {type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _not_built(variant: str, failure: str) -> VariantParity:
+    return VariantParity(variant, {}, {}, published=False, reason=f"not published: {failure}")
+
+
 def _smoothing_note(options: ExportOptions, texts: int) -> str | None:
     """Why int8 is quantised without smoothing, or None when it is smoothed."""
     if options.int8_smooth == 0:
@@ -485,7 +493,7 @@ def export_bundle(
                         _with_heads(graph_path, bundle, key, staging / variant / f"{key}.onnx")
                     built[variant][key] = f"{variant}/{key}.onnx"
                 except Exception as exc:  # one failed variant must not cost the others
-                    failures[variant] = f"build failed: {type(exc).__name__}: {str(exc)[:300]}"
+                    failures[variant] = _build_failure(exc)
 
         # int8 with an fp32 second look: rows where int8 hesitates are served from the fp32 graph.
         fallbacks: dict[str, tuple[str, MarginChoice]] = {}
@@ -529,14 +537,7 @@ def export_bundle(
             return result
 
         for variant in options.variants:
-            if variant in failures:
-                parity.append(
-                    VariantParity(
-                        variant, {}, {}, published=False, reason=f"not published: {failures[variant]}"
-                    )
-                )
-                continue
-            parity.append(gated(variant))
+            parity.append(_not_built(variant, failures[variant]) if variant in failures else gated(variant))
         for retry in recipes[1:]:  # int8 refused: the next recipe keeps more of it in fp32
             at = next((i for i, p in enumerate(parity) if p.variant == "int8"), None)
             if at is None or parity[at].published or "int8" in failures:
@@ -548,8 +549,8 @@ def export_bundle(
                 for key in bundle.bodies:
                     build_int8(key, keep)
             except Exception as exc:
-                failures["int8"] = f"build failed: {type(exc).__name__}: {str(exc)[:300]}"
-                parity[at] = VariantParity("int8", {}, {}, reason=f"not published: {failures['int8']}")
+                failures["int8"] = _build_failure(exc)
+                parity[at] = _not_built("int8", failures["int8"])
                 break
             if "int8" in fallbacks:
                 fallbacks["int8"] = (
