@@ -1,4 +1,5 @@
-"""`postroom train`, `postroom models …` and `postroom bench fewshot`. Thin: each calls one function.
+"""`postroom train`, `postroom models …`, `postroom bench fewshot` and `bench traintime`. Thin: each calls
+one function.
 
 Registered through the `postroom.cli` entry point (`training = "training.cli:register"`).
 """
@@ -385,9 +386,65 @@ def bench_fewshot(
     out.print(f"wrote {out_dir / 'fewshot.json'} and {out_dir / 'fewshot.md'} ({len(data['runs'])} runs)")
 
 
+def bench_traintime(
+    dataset: Annotated[str, typer.Option(help="banking77, massive-en or massive-de.")] = "banking77",
+    shots: Annotated[int, typer.Option(help="Examples per class.")] = 8,
+    label_sets: Annotated[int, typer.Option(help="Label sets, each a copy of the dataset's first.")] = 3,
+    variants: Annotated[str, typer.Option(help="Comma-separated: separate, shared.")] = "separate",
+    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated; one run each.")] = "0",
+    unlabeled: Annotated[
+        str, typer.Option(help="on (the rest of the train split as unlabeled pool; default), off, on,off.")
+    ] = "on",
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="TOML/JSON TrainConfig.")
+    ] = None,
+    cpu_max_steps: Annotated[int | None, typer.Option(help="Step cap per label set on CPU.")] = None,
+    pool_max: Annotated[int | None, typer.Option(help="At most this many unlabeled texts.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Full schedule (no CPU cap): for a GPU run.")] = False,
+    data_root: Annotated[Path, typer.Option(help="Folder with banking77/ and massive/.")] = SHARED_DATA,
+    out_dir: Annotated[Path, typer.Option(help="Where traintime.json and traintime.md go.")] = Path(
+        "docs/benchmarks"
+    ),
+) -> None:
+    """Time `postroom train`'s training of several label sets of a few-shot problem, and score it.
+
+    The goal: three label sets of a 77-class 8-shot problem (BANKING77) in <= 60 s on one H100.
+    Results merge into docs/benchmarks/traintime.json and traintime.md, each run with its device.
+    Example (GPU): postroom bench traintime --full --variants separate,shared --seeds 0,1,2
+    """
+    force_offline()
+    from training.progress import RichReporter
+    from training.traintime_bench import TrainTimeOptions, run_traintime_benchmark
+
+    choices = {"on": True, "off": False}
+    pools = [c.strip() for c in unlabeled.split(",") if c.strip()]
+    if not pools or any(c not in choices for c in pools):
+        raise typer.BadParameter(f"--unlabeled takes on, off or on,off; got {unlabeled!r}")
+    settings = load_settings()
+    config = _config(_load_config(config_file), cpu_max_steps=cpu_max_steps, self_train_pool_max=pool_max)
+    if full:
+        config = config.full_schedule()
+    options = TrainTimeOptions(
+        dataset=dataset,
+        shots=shots,
+        label_sets=label_sets,
+        variants=[v.strip() for v in variants.split(",") if v.strip()],
+        seeds=_csv_ints(seeds, "--seeds"),
+        unlabeled=[choices[c] for c in pools],
+        config=config,
+        base_model=settings.resolved_base_model(),
+        data_root=data_root,
+        out_dir=out_dir,
+        command=_command_line(),
+    )
+    data = run_traintime_benchmark(options, RichReporter(err))
+    out.print(f"wrote {out_dir / 'traintime.json'} and {out_dir / 'traintime.md'} ({len(data['runs'])} runs)")
+
+
 def register(roots: CliRoots) -> None:
-    """Add `train`, the `models` group and `bench fewshot` to the postroom command."""
+    """Add `train`, the `models` group, `bench fewshot` and `bench traintime` to the postroom command."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     roots.app.command("train")(friendly_errors(train))
     roots.app.add_typer(models_app, name="models")
     roots.bench.command("fewshot")(friendly_errors(bench_fewshot))
+    roots.bench.command("traintime")(friendly_errors(bench_traintime))

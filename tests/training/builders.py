@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,30 @@ def packaged_model() -> str:
     from postroom.settings import get_settings
 
     return get_settings().resolved_base_model()
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def write_bench_data(root: Path) -> Path:
+    """Tiny JSONL files shaped like ../shared/data (banking77/, massive/ en and de) under `root`."""
+    train, test = [], []
+    for intent, phrases in PHRASES.items():
+        n_train = 3 if intent == "card_limit" else 6  # one class has fewer rows than N
+        for i, text in enumerate(phrases):
+            row = {
+                "id": f"{intent}-{i}",
+                "text": text,
+                "language": "en",
+                "intent": intent,
+                "scenario": "cards" if intent.startswith("card") else "payments",
+            }
+            (train if i < n_train else test).append(row)
+    _write_jsonl(root / "banking77" / "banking77_train.jsonl", train)
+    _write_jsonl(root / "banking77" / "banking77_test.jsonl", test)
+    for language in ("en", "de"):
+        _write_jsonl(root / "massive" / f"massive_{language}_train.jsonl", train)
+        _write_jsonl(root / "massive" / f"massive_{language}_test.jsonl", test)
+    return root

