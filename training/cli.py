@@ -100,6 +100,9 @@ def train(
         float | None, typer.Option(help="Held-out share of the labeled messages.")
     ] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda.")] = None,
+    head_jobs: Annotated[
+        int | None, typer.Option(help="Processes fitting each head's regressions (default: every core).")
+    ] = None,
     label_set: Annotated[
         list[str] | None, typer.Option("--label-set", help="Train only these label sets.")
     ] = None,
@@ -131,6 +134,7 @@ def train(
         min_examples_per_class=min_examples,
         eval_fraction=eval_fraction,
         device=device,
+        head_jobs=head_jobs,
     )
     if full:
         config = config.full_schedule()

@@ -63,6 +63,7 @@ class TrainConfig:
     self_train_pool_max: int = 10_000  # unlabeled messages embedded at most (a seeded sample of them)
     self_train_body_epochs: int = 0  # then contrastive epochs on labeled + pseudo-labeled texts (0: off)
     head_max_iter: int = 2000
+    head_jobs: int | None = None  # processes fitting a head's regressions side by side; None: every core
     max_seq_length: int | None = None  # None: the longest the base model accepts (MiniLM: 512 tokens)
     multitask_sampler: MultiTaskSampler = "round_robin"
     device: DeviceName = "auto"
@@ -109,6 +110,7 @@ class TrainConfig:
         _check(self.pair_iterations >= 1, "pair_iterations", ">= 1", self.pair_iterations)
         _check(self.head_c > 0.0, "head_c", "> 0", self.head_c)
         _check(self.head_max_iter >= 10, "head_max_iter", ">= 10", self.head_max_iter)
+        _check(self.head_jobs is None or self.head_jobs >= 1, "head_jobs", "None or >= 1", self.head_jobs)
         _check(0 <= self.self_train_rounds <= 10, "self_train_rounds", "in [0, 10]", self.self_train_rounds)
         _check(self.self_train_per_class >= 1, "self_train_per_class", ">= 1", self.self_train_per_class)
         _check(self.self_train_pool_max >= 0, "self_train_pool_max", ">= 0", self.self_train_pool_max)

@@ -31,46 +31,86 @@ def _logistic_regression(config: TrainConfig) -> Any:
     return LogisticRegression(C=config.head_c, max_iter=config.head_max_iter, random_state=config.seed)
 
 
+def _fit_one(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> Any:
+    """One fit on one thread: OpenBLAS's threads slow these shapes down (measured: a BANKING77 head took
+    28 s with two BLAS threads, 12 s with one), so the cores go to fits side by side instead."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _logistic_regression(config).fit(x, y)
+
+
+def head_jobs(config: TrainConfig, fits: int) -> int:
+    """Processes that fit a head's regressions side by side: `config.head_jobs`, or every usable core,
+    never more than there are fits."""
+    from postroom.machine import usable_cores
+
+    wanted = config.head_jobs or usable_cores()
+    return max(1, min(wanted, fits))
+
+
+def fit_all(jobs: list[tuple[np.ndarray, np.ndarray]], config: TrainConfig) -> list[Any]:
+    """Fit one logistic regression per (x, y), in order, several side by side in worker processes
+    (joblib's loky). Every fit runs on one thread wherever it runs, so the coefficients are the same
+    whatever the number of processes."""
+    n_jobs = head_jobs(config, len(jobs))
+    if n_jobs == 1:
+        return [_fit_one(x, y, config) for x, y in jobs]
+    from joblib import Parallel, delayed
+
+    return list(Parallel(n_jobs=n_jobs, backend="loky")(delayed(_fit_one)(x, y, config) for x, y in jobs))
+
+
 def fit_head(embeddings: np.ndarray, labels: list[int], config: TrainConfig, extra_rows: int = 0) -> Any:
     """A multinomial logistic regression fitted on `embeddings` with integer `labels`, its probabilities
     calibrated by a cross-validated temperature when `config.calibrate_head` (attribute `temperature_`).
 
     The last `extra_rows` rows (class texts, pseudo-labels) are always trained on and never used to fit
-    the temperature: it is fitted on the labeled examples alone.
+    the temperature: it is fitted on the labeled examples alone. The fit and the cross-validation fits are
+    independent and run side by side (`fit_all`).
     """
     y = np.asarray(labels, dtype=int)
-    head = _logistic_regression(config).fit(embeddings, y)
+    n = len(y) - extra_rows
+    x, x_always, y_always = embeddings[:n], embeddings[n:], y[n:]
+    folds = temperature_folds(y[:n], config) if config.calibrate_head else []
+    jobs = [(embeddings, y)] + [
+        (np.vstack([x[train], x_always]), np.concatenate([y[train], y_always])) for train, _ in folds
+    ]
+    head, *fold_models = fit_all(jobs, config)
     head.temperature_ = 1.0
-    if config.calibrate_head:
-        n = len(y) - extra_rows
-        temperature = cv_temperature(embeddings[:n], y[:n], embeddings[n:], y[n:], config)
-        if temperature is not None:
-            head.coef_ = head.coef_ / temperature
-            head.intercept_ = head.intercept_ / temperature
-            head.temperature_ = temperature
+    if folds:
+        temperature = cv_temperature(x, y[:n], folds, fold_models)
+        head.coef_ = head.coef_ / temperature
+        head.intercept_ = head.intercept_ / temperature
+        head.temperature_ = temperature
     return head
 
 
-def cv_temperature(
-    x: np.ndarray, y: np.ndarray, x_always: np.ndarray, y_always: np.ndarray, config: TrainConfig
-) -> float | None:
-    """The temperature minimising the log-loss of out-of-fold logits; None when too few examples for
+def temperature_folds(y: np.ndarray, config: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified (train, held-out) rows of the labeled examples for the temperature; none when too few for
     two folds (a class with a single example) or only one class."""
-    from scipy.optimize import minimize_scalar
-    from scipy.special import log_softmax
     from sklearn.model_selection import StratifiedKFold
 
     classes, counts = np.unique(y, return_counts=True)
-    folds = min(MAX_FOLDS, int(counts.min()) if len(counts) else 0)
-    if folds < 2 or len(classes) < 2:
-        return None
+    n_folds = min(MAX_FOLDS, int(counts.min()) if len(counts) else 0)
+    if n_folds < 2 or len(classes) < 2:
+        return []
+    splitter = StratifiedKFold(n_folds, shuffle=True, random_state=config.seed)
+    return list(splitter.split(np.zeros((len(y), 1)), y))
+
+
+def cv_temperature(
+    x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], models: list[Any]
+) -> float:
+    """The temperature minimising the log-loss of the out-of-fold logits: `models[i]` was fitted on
+    `folds[i]`'s training rows (and the rows always trained on) and scores its held-out rows."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    classes = np.unique(y)
     logits = np.zeros((len(y), len(classes)))
     column = {c: i for i, c in enumerate(classes)}
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=config.seed)
-    for train, held in splitter.split(x, y):
-        model = _logistic_regression(config).fit(
-            np.vstack([x[train], x_always]), np.concatenate([y[train], y_always])
-        )
+    for (_, held), model in zip(folds, models, strict=True):
         scores = model.decision_function(x[held])
         if scores.ndim == 1:  # binary: one column, the log-odds of classes_[1]
             scores = np.column_stack([np.zeros_like(scores), scores])

@@ -94,3 +94,9 @@ def test_train_on_an_empty_store_says_so(engine: Engine) -> None:
     result = invoke("train", *TINY)
     assert result.exit_code == 1
     assert "no labeled messages in the store" in result.stderr
+
+
+def test_train_refuses_zero_head_jobs_in_one_line(engine: Engine) -> None:
+    result = invoke("train", *TINY, "--head-jobs", "0")
+    assert result.exit_code == 1
+    assert "`head_jobs` must be None or >= 1, got 0" in result.stderr and "Traceback" not in result.output

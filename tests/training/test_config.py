@@ -25,6 +25,7 @@ from training.config import DEFAULT_VARIANT, TrainConfig
         ("self_train_pool_max", -1),
         ("self_train_body_epochs", -1),
         ("self_train_body_epochs", 11),
+        ("head_jobs", 0),
     ],
 )
 def test_invalid_values_name_the_field(field: str, value: object) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from training.config import TrainConfig
 from training.evaluate import calibration_bins, evaluate_label_set
-from training.heads import aligned_proba, fit_head, head_arrays
+from training.heads import aligned_proba, fit_head, head_arrays, head_jobs
 from training.registry import head_probabilities
 
 
@@ -109,3 +109,25 @@ def test_evaluate_writes_report_and_plots(tmp_path: Path) -> None:
     assert 0.0 < metrics["ece"] < 1.0
     for name in metrics["plots"].values():
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_head_is_the_same_whether_its_fits_run_side_by_side_or_one_after_the_other() -> None:
+    labels = [0, 1, 2] * 8
+    x = _noisy(labels, seed=3)
+    alone = fit_head(x, labels, replace(TrainConfig(), head_jobs=1))
+    side_by_side = fit_head(x, labels, replace(TrainConfig(), head_jobs=3))  # real worker processes
+    assert alone.temperature_ != 1.0  # calibrated: five fold fits ran beside the full one
+    assert np.array_equal(alone.coef_, side_by_side.coef_)
+    assert np.array_equal(alone.intercept_, side_by_side.intercept_)
+    assert alone.temperature_ == side_by_side.temperature_
+
+
+def test_head_jobs_default_to_the_cores_and_never_exceed_the_fits(monkeypatch: pytest.MonkeyPatch) -> None:
+    import postroom.machine
+
+    monkeypatch.setattr(postroom.machine, "usable_cores", lambda: 16)
+    assert head_jobs(TrainConfig(), fits=6) == 6
+    assert head_jobs(TrainConfig(), fits=1) == 1
+    assert head_jobs(replace(TrainConfig(), head_jobs=2), fits=6) == 2
+    monkeypatch.setattr(postroom.machine, "usable_cores", lambda: 1)
+    assert head_jobs(TrainConfig(), fits=6) == 1
