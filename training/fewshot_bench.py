@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from postroom.machine import one_line
+from training import benchfiles
 from training.benchdata import BenchDataset, load_banking77, load_massive, sample_per_class, unlabeled_pool
 from training.config import TrainConfig
 from training.errors import TrainingError
@@ -263,7 +264,7 @@ def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = N
 
     reporter = reporter or NullReporter()
     out_path = options.out_dir / JSON_NAME
-    merged = load_results(out_path)
+    merged = benchfiles.load_results(out_path)
     invocation = len(merged["invocations"])
     device = resolve_device(options.config)
     merged["invocations"].append(
@@ -355,18 +356,6 @@ def run_fewshot_benchmark(options: FewShotOptions, reporter: Reporter | None = N
     return merged
 
 
-def load_results(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {"invocations": [], "runs": []}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TrainingError(
-            f"cannot read earlier results {path}: {exc}; move it away to start afresh"
-        ) from None
-    return {"invocations": data.get("invocations", []), "runs": data.get("runs", [])}
-
-
 def _key(run: dict[str, Any]) -> tuple[Any, ...]:
     return (run["dataset"], run["label_set"], run["shots"], run["seed"], run["label"])
 
@@ -378,10 +367,9 @@ def _row_key(run: dict[str, Any]) -> tuple[Any, ...]:
 
 def merge_runs(merged: dict[str, Any], new_runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Earlier runs with the same key are replaced by the new ones."""
-    replaced = {_key(r) for r in new_runs}
-    runs = [r for r in merged["runs"] if _key(r) not in replaced] + new_runs
-    runs.sort(key=lambda r: (r["dataset"], r["label_set"], r["shots"], r["label"], r["seed"]))
-    return {"invocations": merged["invocations"], "runs": runs}
+    return benchfiles.merge_runs(
+        merged, new_runs, _key, lambda r: (r["dataset"], r["label_set"], r["shots"], r["label"], r["seed"])
+    )
 
 
 def _device_label(run: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training import benchfiles
 from training.benchdata import BenchDataset, sample_per_class, unlabeled_pool
 from training.config import TrainConfig
 from training.errors import TrainingError
@@ -109,7 +110,9 @@ def time_one_run(
     unlabeled = [ds.train.texts[i] for i in pool]
     first_in_process = _state["runs_in_process"] == 0
     _state["runs_in_process"] += 1
-    memory = _cuda_memory_reset(device.type)
+    cuda = device.type == "cuda"
+    if cuda:
+        _cuda_reset_peak()
     reporter.info(
         f"{ds.name} N={options.shots} x{options.label_sets} {variant} seed={seed} "
         f"unlabeled={len(unlabeled)} on {device.type}"
@@ -117,9 +120,10 @@ def time_one_run(
     with tempfile.TemporaryDirectory(prefix="postroom-traintime-") as scratch:
         started = time.perf_counter()
         models = train_models(options.base_model, tasks, config, device, Path(scratch), reporter, unlabeled)
-        _cuda_sync(device.type)
+        if cuda:
+            _cuda_sync()
         seconds = time.perf_counter() - started
-    peak = _cuda_peak_gib(device.type) if memory else None
+    peak = _cuda_peak_gib() if cuda else None
     y_test = [index[c] for c in ds.test.labels[first]]
     embedded: dict[str, Any] = {}
     macro_f1: dict[str, float] = {}
@@ -158,26 +162,22 @@ def time_one_run(
     }
 
 
-def _cuda_memory_reset(device_type: str) -> bool:
-    if device_type != "cuda":
-        return False
+def _cuda_reset_peak() -> None:
     import torch
 
     torch.cuda.reset_peak_memory_stats()
-    return True
 
 
-def _cuda_sync(device_type: str) -> None:
-    if device_type == "cuda":
-        import torch
-
-        torch.cuda.synchronize()
-
-
-def _cuda_peak_gib(device_type: str) -> float:
+def _cuda_sync() -> None:
     import torch
 
-    return round(torch.cuda.max_memory_allocated() / 2**30, 2) if device_type == "cuda" else 0.0
+    torch.cuda.synchronize()
+
+
+def _cuda_peak_gib() -> float:
+    import torch
+
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2)
 
 
 def run_traintime_benchmark(options: TrainTimeOptions, reporter: Reporter | None = None) -> dict[str, Any]:
@@ -187,7 +187,7 @@ def run_traintime_benchmark(options: TrainTimeOptions, reporter: Reporter | None
     from training.fewshot_bench import LOADERS
 
     reporter = reporter or NullReporter()
-    merged = load_results(options.out_dir / JSON_NAME)
+    merged = benchfiles.load_results(options.out_dir / JSON_NAME)
     invocation = len(merged["invocations"])
     merged["invocations"].append(
         {
@@ -213,18 +213,6 @@ def run_traintime_benchmark(options: TrainTimeOptions, reporter: Reporter | None
     return merged
 
 
-def load_results(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {"invocations": [], "runs": []}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TrainingError(
-            f"cannot read earlier results {path}: {exc}; move it away to start afresh"
-        ) from None
-    return {"invocations": data.get("invocations", []), "runs": data.get("runs", [])}
-
-
 def _key(run: dict[str, Any]) -> tuple[Any, ...]:
     return (
         run["dataset"],
@@ -240,10 +228,10 @@ def _key(run: dict[str, Any]) -> tuple[Any, ...]:
 
 def merge_runs(merged: dict[str, Any], new_runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Earlier runs with the key of a new one are replaced by it."""
-    replaced = {_key(r) for r in new_runs}
-    runs = [r for r in merged["runs"] if _key(r) not in replaced] + list(new_runs)
-    runs.sort(key=lambda r: (*_key(r)[:4], -int(r["unlabeled"] > 0), r["device_type"], r["seed"]))
-    return {"invocations": merged["invocations"], "runs": runs}
+    def order(run: dict[str, Any]) -> tuple[Any, ...]:  # with the pool first, then by device and seed
+        return (*_key(run)[:4], -int(run["unlabeled"] > 0), run["device_type"], run["seed"])
+
+    return benchfiles.merge_runs(merged, new_runs, _key, order)
 
 
 def save_results(merged: dict[str, Any], out_dir: Path) -> None:
@@ -305,8 +293,8 @@ def render_markdown(data: dict[str, Any]) -> str:
         "its process, which pays CUDA's and the libraries' start-up (a `postroom train` always does).",
         "",
         "| N | label sets × classes | variant | seed | pool | device | precision | schedule | cold | "
-        "seconds | contrastive | heads | other | steps | GPU peak GiB | macro-F1 (mean) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "seconds | contrastive | heads | other | steps | GPU peak GiB | macro-F1 (mean) | invocation |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         peak = "" if r.get("gpu_peak_gib") is None else f"{r['gpu_peak_gib']:.2f}"
@@ -315,7 +303,7 @@ def render_markdown(data: dict[str, Any]) -> str:
             f"{r['unlabeled']} | {r['device_type']} ({r['device']}) | {r['precision']} | {r['schedule']} | "
             f"{'yes' if r.get('first_in_process') else 'no'} | {r['seconds']:.1f} | "
             f"{r['contrastive_seconds']:.1f} | {r['head_seconds']:.1f} | {r['other_seconds']:.1f} | "
-            f"{r['steps']} | {peak} | {r['macro_f1_mean']:.3f} |"
+            f"{r['steps']} | {peak} | {r['macro_f1_mean']:.3f} | {r.get('invocation', '?')} |"
         )
     lines += ["", "## Invocations", ""]
     from postroom.machine import one_line

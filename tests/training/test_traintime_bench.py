@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 from postroom.cli import app, register_components
 from tests.training.builders import packaged_model, tiny_config, write_bench_data
+from training.benchfiles import load_results
 from training.errors import TrainingError
 from training.traintime_bench import (
     TrainTimeOptions,
     goal_line,
     label_set_names,
-    load_results,
     run_traintime_benchmark,
 )
 
@@ -72,6 +72,8 @@ def test_three_label_sets_are_trained_timed_scored_and_merged(tmp_path: Path) ->
     markdown = (out_dir / "traintime.md").read_text()
     assert "postroom bench traintime (test)" in markdown and "usable cores" in markdown
     assert "not measured yet (no full-schedule GPU run of that shape)" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| 4 | 3 × 3 |")]
+    assert sorted(row.rsplit("|", 2)[1].strip() for row in rows) == ["0", "0", "0", "1"]  # its invocation
     assert json.loads((out_dir / "traintime.json").read_text())["goal"]["seconds"] == 60.0
 
 
