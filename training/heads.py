@@ -15,12 +15,14 @@ probability matrix this package hands out is re-ordered to the taxonomy's class 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
 from training.config import TrainConfig
 
+log = logging.getLogger(__name__)
 MAX_FOLDS = 5
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 
@@ -52,13 +54,20 @@ def head_jobs(config: TrainConfig, fits: int) -> int:
 def fit_all(jobs: list[tuple[np.ndarray, np.ndarray]], config: TrainConfig) -> list[Any]:
     """Fit one logistic regression per (x, y), in order, several side by side in worker processes
     (joblib's loky). Every fit runs on one thread wherever it runs, so the coefficients are the same
-    whatever the number of processes."""
+    whatever the number of processes. Where worker processes cannot run (no process may be started, a
+    worker is killed), the fits run one after the other here instead, and the log says why."""
     n_jobs = head_jobs(config, len(jobs))
-    if n_jobs == 1:
-        return [_fit_one(x, y, config) for x, y in jobs]
-    from joblib import Parallel, delayed
+    if n_jobs > 1:
+        from joblib import Parallel, delayed
+        from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    return list(Parallel(n_jobs=n_jobs, backend="loky")(delayed(_fit_one)(x, y, config) for x, y in jobs))
+        try:
+            return list(
+                Parallel(n_jobs=n_jobs, backend="loky")(delayed(_fit_one)(x, y, config) for x, y in jobs)
+            )
+        except (OSError, TerminatedWorkerError) as exc:
+            log.warning("head fits in %d processes failed (%s); fitting them one by one", n_jobs, exc)
+    return [_fit_one(x, y, config) for x, y in jobs]
 
 
 def fit_head(embeddings: np.ndarray, labels: list[int], config: TrainConfig, extra_rows: int = 0) -> Any:

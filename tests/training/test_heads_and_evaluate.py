@@ -131,3 +131,23 @@ def test_head_jobs_default_to_the_cores_and_never_exceed_the_fits(monkeypatch: p
     assert head_jobs(replace(TrainConfig(), head_jobs=2), fits=6) == 2
     monkeypatch.setattr(postroom.machine, "usable_cores", lambda: 1)
     assert head_jobs(TrainConfig(), fits=6) == 1
+
+
+def test_fits_run_one_after_the_other_where_worker_processes_cannot_start(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import joblib
+
+    labels = [0, 1, 2] * 8
+    x = _noisy(labels, seed=3)
+    expected = fit_head(x, labels, replace(TrainConfig(), head_jobs=1))
+
+    class _NoProcesses:
+        def __init__(self, *_: object, **__: object) -> None:
+            raise OSError("[Errno 38] Function not implemented: no semaphores here")
+
+    monkeypatch.setattr(joblib, "Parallel", _NoProcesses)
+    with caplog.at_level("WARNING", logger="training.heads"):
+        head = fit_head(x, labels, replace(TrainConfig(), head_jobs=3))
+    assert np.array_equal(head.coef_, expected.coef_) and head.temperature_ == expected.temperature_
+    assert "head fits in 3 processes failed ([Errno 38]" in caplog.text and "one by one" in caplog.text
