@@ -146,6 +146,11 @@ class TrainConfig:
         caps = [c for c in (self.max_steps, self.cpu_max_steps if device_type == "cpu" else None) if c]
         return min(caps) if caps else None
 
+    def schedule(self, device_type: str) -> str:
+        """How a report names the schedule on that device: `<= N steps/label set` or `full schedule`."""
+        cap = self.step_cap(device_type)
+        return f"<= {cap} steps/label set" if cap else "full schedule"
+
     def full_schedule(self) -> TrainConfig:
         """The same run without the CPU step cap (what a GPU run does)."""
         return replace(self, cpu_max_steps=None)

@@ -106,8 +106,7 @@ class FrozenEmbeddings:
 
 
 def setfit_label(method: str, config: TrainConfig, device_type: str, self_trained: bool = False) -> str:
-    cap = config.step_cap(device_type)
-    schedule = f"{device_type}, <= {cap} steps/label set" if cap else f"{device_type}, full schedule"
+    schedule = f"{device_type}, {config.schedule(device_type)}"
     names = " + class names" if config.class_texts else ""
     selftrain = ""
     if self_trained:

@@ -75,11 +75,6 @@ def label_set_names(first: str, copies: int) -> list[str]:
     return [first] if copies == 1 else [f"{first}_{k}" for k in range(1, copies + 1)]
 
 
-def schedule(config: TrainConfig, device_type: str) -> str:
-    cap = config.step_cap(device_type)
-    return f"<= {cap} steps/label set" if cap else "full schedule"
-
-
 def time_one_run(
     ds: BenchDataset,
     options: TrainTimeOptions,
@@ -133,7 +128,7 @@ def time_one_run(
             embedded[key] = encode(models.bodies[key], ds.test.texts, config, device)
         proba = aligned_proba(models.heads[name], embedded[key], len(classes))
         macro_f1[name] = round(scores(y_test, proba.argmax(axis=1))["macro_f1"], 4)
-    contrastive = sum(r.seconds for r in models.reports)
+    contrastive = models.contrastive_seconds
     return {
         "dataset": ds.name,
         "shots": options.shots,
@@ -146,7 +141,7 @@ def time_one_run(
         "device": device.name,
         "device_type": device.type,
         "precision": device.precision,
-        "schedule": schedule(config, device.type),
+        "schedule": config.schedule(device.type),
         "first_in_process": first_in_process,
         "seconds": round(seconds, 2),
         "contrastive_seconds": round(contrastive, 2),
