@@ -179,7 +179,7 @@ def _margins_line(variant: str, fallback: dict) -> str:
     """The margins per label set in full, what they were calibrated on, and why a fixed one was used."""
     margins = ", ".join(f"{name} {margin}" for name, margin in fallback["margins"].items())
     line = f"{variant} second look (fp32) where the top two probabilities are closer than: {margins}"
-    if fallback["source"] == "calibrated":
+    if fallback["source"] in ("calibrated", "raised"):
         line += f" (calibrated on {fallback['texts']} stored messages not held out)"
     return line + (f"; {fallback['note']}" if fallback.get("note") else "")
 

@@ -15,7 +15,8 @@ token-embeddings output is dropped, and then
   flips labels only where the model hesitates; measured in docs/serving.md). The margins are calibrated per
   label set on texts the gate does not use (`training.export.margins`), at most `int8_fallback_margin`. The
   gate measures the variant as served, second look included; if it refuses the calibrated margins, int8 is
-  gated once more with `int8_fallback_margin` for every label set (a superset of the rows looked at again).
+  gated again with `int8_fallback_margin` for the refused label sets, then for every label set (each step a
+  superset of the rows looked at again; `margins.next_margins`).
   Before quantising, each quantised MatMul's input is smoothed per channel on the calibration texts
   (`training.export.smoothing`, exact in fp32), and the int8 target (signed or unsigned weights) follows
   the exporting CPU unless named: the gate measures the kernels of the CPU it runs on.
@@ -61,8 +62,22 @@ from training.export.layout import (
     VARIANTS,
     probabilities_output,
 )
-from training.export.margins import MIN_TEXTS, MarginChoice, calibrate_margins, fixed_margins, too_few
-from training.export.parity import Reference, VariantParity, compare, reference_outputs, with_runs_alone
+from training.export.margins import (
+    MIN_TEXTS,
+    MarginChoice,
+    calibrate_margins,
+    fixed_margins,
+    next_margins,
+    too_few,
+)
+from training.export.parity import (
+    Reference,
+    VariantParity,
+    compare,
+    reference_outputs,
+    refused_label_sets,
+    with_runs_alone,
+)
 from training.export.predict import near_ties, run_graph
 from training.export.smoothing import DEFAULT_ALPHA, Smoothed, smooth
 
@@ -526,12 +541,15 @@ def export_bundle(
             t0 = time.perf_counter()
             result = gate(variant)
             looked = fallbacks.get(variant)
-            if looked is not None and not result.published and looked[1].source == "calibrated":
-                # The fixed margin looks again at a superset of the rows: gate int8 once more with it.
-                say(f"parity gate: {variant} with the fixed margin")
-                why = f"the calibrated margins {looked[1].margins} were refused ({result.reason})"
-                fixed = fixed_margins(list(bundle.heads), options.int8_fallback_margin, why)
-                fallbacks[variant] = (looked[0], fixed)
+            while looked is not None and not result.published:
+                # Refused: look again at more rows, the refused label sets' then every set's (fixed margin).
+                refused = refused_label_sets(result, options.min_agreement)
+                following = next_margins(looked[1], refused, options.int8_fallback_margin, result.reason)
+                if following is None:
+                    break
+                shown = ", ".join(following.raised) if following.raised else "every label set"
+                say(f"parity gate: {variant} with the fixed margin for {shown}")
+                looked = fallbacks[variant] = (looked[0], following)
                 result = gate(variant)
             result.seconds = time.perf_counter() - t0
             return result

@@ -9,6 +9,10 @@ one text per run as a single /classify runs it: dynamic int8 depends on a run's 
 version's training messages and other stored messages that are not held out: the
 held-out messages stay the gate's, which then checks the margins as served. The margin never exceeds
 `--int8-fallback-margin` (the fixed margin, used for every label set when there are too few texts).
+
+When the gate refuses the calibrated margins, `next_margins` says what to gate next: first the fixed margin
+for the label sets the gate refused only, the others keeping theirs (`raised`); if that is refused too, the
+fixed margin for every label set. Each step looks again at a superset of the rows of the step before.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ MIN_TEXTS = 50  # below this a 99th percentile rests on too few rows: the fixed 
 
 @dataclass(frozen=True)
 class MarginChoice:
-    """The second look's margin per label set and where it came from (`calibrated` or `fixed`)."""
+    """The second look's margin per label set and where it came from: `calibrated`, `raised` (calibrated, the
+    label sets in `raised` at the fixed margin) or `fixed`."""
 
     margins: dict[str, float]
     source: str
@@ -35,11 +40,15 @@ class MarginChoice:
     errors: dict[str, float] | None = None  # int8's QUANTILE largest probability error per label set
     note: str = ""
     shapes: int = 0  # how many run shapes each row's error was the worst of
+    raised: tuple[str, ...] = ()  # label sets the gate refused at their calibrated margin
+    calibrated: dict[str, float] | None = None  # the calibrated margins, where some were raised since
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {"source": self.source, "margins": self.margins, "texts": self.texts}
         if self.errors is not None:
             record.update(quantile=QUANTILE, factor=FACTOR, errors=self.errors, shapes=self.shapes)
+        if self.raised:
+            record.update(raised=list(self.raised), calibrated_margins=self.calibrated)
         if self.note:
             record["note"] = self.note
         return record
@@ -89,3 +98,37 @@ def calibrate_margins(
         errors[name] = round(error, 4)
         margins[name] = min(ceiling, math.ceil(FACTOR * error * 1000) / 1000)
     return MarginChoice(margins, "calibrated", texts=rows, errors=errors, shapes=len(int8_shapes))
+
+
+def next_margins(
+    choice: MarginChoice, refused: Sequence[str], ceiling: float, reason: str
+) -> MarginChoice | None:
+    """What to gate next after the gate refused int8 with `choice` (`refused`: the label sets below the gate,
+    `reason`: the gate's words); None after the fixed margin, which is the last resort.
+
+    Calibrated margins: the fixed margin for the refused label sets only, while some others keep a smaller
+    calibrated one (their rows passed as they were). Otherwise, or when that is refused too: the fixed margin
+    for every label set, and the note says what was refused before.
+    """
+    if choice.source == "fixed":
+        return None
+    names = list(choice.margins)
+    if choice.source == "calibrated":
+        raise_ = [n for n in names if n in refused and choice.margins[n] < ceiling]
+        keep = [n for n in names if n not in refused and choice.margins[n] < ceiling]
+        if raise_ and keep:
+            return MarginChoice(
+                {n: ceiling if n in raise_ else m for n, m in choice.margins.items()},
+                "raised",
+                texts=choice.texts,
+                errors=choice.errors,
+                shapes=choice.shapes,
+                raised=tuple(raise_),
+                calibrated=dict(choice.margins),
+                note=f"the calibrated margins {choice.margins} were refused on {', '.join(raise_)} "
+                f"({reason}): the fixed margin there",
+            )
+        why = f"the calibrated margins {choice.margins} were refused ({reason})"
+    else:  # raised, and refused again
+        why = f"{choice.note}; refused again ({reason})"
+    return fixed_margins(names, ceiling, why)

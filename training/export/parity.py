@@ -135,6 +135,16 @@ def compare(
 ALONE = "one message at a time"
 
 
+def refused_label_sets(result: VariantParity, min_agreement: float) -> list[str]:
+    """The label sets below the gate in either shape the variant was measured in."""
+    alone = result.alone.get("label_sets", {})
+    return [
+        name
+        for name, together in result.label_sets.items()
+        if together.agreement < min_agreement or alone.get(name, {}).get("agreement", 1.0) < min_agreement
+    ]
+
+
 def with_runs_alone(together: VariantParity, alone: VariantParity) -> VariantParity:
     """The gate's verdict over both shapes a variant is served in: texts in the runs of a batch call
     (`together`) and each text in a run of its own (`alone`, what a single `/classify` runs). Dynamic int8

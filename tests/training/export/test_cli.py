@@ -17,6 +17,7 @@ from postroom.settings import get_settings
 from tests.serving.builders import MESSAGES, Exported, isolated
 from training.export import cli as export_cli
 from training.export import exporter
+from training.export.margins import MarginChoice, next_margins
 
 
 @pytest.fixture
@@ -169,3 +170,15 @@ def test_calibration_texts_leave_out_the_held_out_messages_and_stop_at_the_limit
     (version.path / "dataset.json").unlink()  # nothing known to be held out: nothing is taken
     with sessions() as session:
         assert calibration_texts(session, version) == []
+
+
+def test_the_margins_line_says_which_label_sets_were_raised_to_the_fixed_margin() -> None:
+    calibrated = {"line_of_business": 0.13, "queue": 0.195, "topic": 0.091}
+    raised = next_margins(
+        MarginChoice(calibrated, "calibrated", texts=273), ["line_of_business"], 0.2, "not published: lob"
+    )
+    assert raised is not None
+    line = export_cli._margins_line("int8", raised.to_dict())
+    assert "closer than: line_of_business 0.2, queue 0.195, topic 0.091" in line
+    assert "(calibrated on 273 stored messages not held out)" in line
+    assert "refused on line_of_business (not published: lob): the fixed margin there" in line

@@ -13,7 +13,8 @@ from tests.conftest import banking77_texts as _texts
 from tests.serving.builders import Exported, exported
 from training.export.bundle import bundle_from_version
 from training.export.exporter import ExportOptions, export_bundle
-from training.export.margins import FACTOR, MIN_TEXTS, QUANTILE, calibrate_margins
+from training.export.margins import FACTOR, MIN_TEXTS, QUANTILE, MarginChoice, calibrate_margins, next_margins
+from training.export.parity import LabelSetParity, VariantParity, refused_label_sets, with_runs_alone
 from training.export.predict import near_ties, run_graph
 from training.registry import Registry
 
@@ -106,26 +107,71 @@ class TestExportCalibrates:
         fixed = next(v for v in shared.parity["variants"] if v["variant"] == "int8")  # the fixed 0.2
         assert int8["fallback"]["share"]["shared"] < fixed["fallback"]["share"]["shared"]
 
-    def test_calibrated_margins_the_gate_refuses_give_way_to_the_fixed_margin(self, tmp_path: Path) -> None:
+    def test_refused_label_sets_get_the_fixed_margin_the_others_keep_theirs(self, tmp_path: Path) -> None:
         shared = exported()
         calibration = ["Hallo"] * MIN_TEXTS  # one calm text: int8 looks exact, so the margins come out tiny
         raw = [_run(shared, "int8", calibration, size) for size in (32, 1)]  # the export's two shapes
         margins = calibrate_margins(raw, _run(shared, "fp32", calibration), ceiling=0.99)
         # The gate runs these 600 texts in the same runs as here (dynamic int8 depends on a run's rows).
         gate = _texts("banking77_test.jsonl", 600)
-        int8, fp32 = _run(shared, "int8", gate), _run(shared, "fp32", gate)
-        names = list(int8)
-        unseen = ~near_ties([int8[n] for n in names], [margins.margins[n] for n in names])
-        flipped = np.any([int8[n].argmax(axis=1) != fp32[n].argmax(axis=1) for n in names], axis=0)
-        assert (unseen & flipped).mean() > 1 - ExportOptions().min_agreement, "precondition: flips"
+        fp32 = _run(shared, "fp32", gate)
+        names = list(fp32)
+        allowed = len(gate) * (1 - ExportOptions().min_agreement)
+        refused = set()
+        for size in (32, 1):
+            int8 = _run(shared, "int8", gate, size)
+            unseen = ~near_ties([int8[n] for n in names], [margins.margins[n] for n in names])
+            for name in names:
+                flipped = int8[name].argmax(axis=1) != fp32[name].argmax(axis=1)
+                if (unseen & flipped).sum() > allowed:
+                    refused.add(name)
+        assert refused and refused != set(names), f"precondition: some label sets refused, not all: {refused}"
 
         # Unsmoothed, so the export's int8 graph is the shared export's (no calibration texts there).
         manifest = _export(tmp_path, gate, calibration, ceiling=0.99, smooth=0)
         second = manifest["variants"]["int8"]["fallback"]
-        assert manifest["variants"]["int8"]["published"]  # at 0.99 every row is fp32's
-        assert second["margins"] == dict.fromkeys(names, 0.99)
+        assert manifest["variants"]["int8"]["published"]
+        assert second["margins"] == {n: 0.99 if n in refused else margins.margins[n] for n in names}
         chosen = manifest["options"]["int8_margins"]
-        assert chosen["source"] == "fixed" and chosen["note"].startswith("the calibrated margins")
-        assert "were refused (not published: label agreement" in chosen["note"]
-        for name, margin in margins.margins.items():
-            assert f"'{name}': {margin}" in chosen["note"]
+        assert chosen["source"] == "raised" and set(chosen["raised"]) == refused
+        assert chosen["calibrated_margins"] == margins.margins
+        assert chosen["note"].startswith("the calibrated margins") and "label agreement" in chosen["note"]
+        parity = json.loads((tmp_path / "export" / "parity.json").read_text(encoding="utf-8"))
+        int8 = next(v for v in parity["variants"] if v["variant"] == "int8")
+        assert int8["fallback"]["source"] == "raised"
+
+
+def _parity(together: dict[str, int], alone: dict[str, int], n: int = 200) -> VariantParity:
+    """A gate result with these agreed counts per label set, in a batch's runs and one text per run."""
+    sets = {name: LabelSetParity(name, n, agreed, 0.1) for name, agreed in together.items()}
+    single = VariantParity("int8", {k: LabelSetParity(k, n, a, 0.1) for k, a in alone.items()}, {})
+    return with_runs_alone(VariantParity("int8", sets, {}), single)
+
+
+class TestAfterARefusal:
+    CALIBRATED = MarginChoice({"a": 0.05, "b": 0.08, "c": 0.2}, "calibrated", texts=300, errors={}, shapes=2)
+
+    def test_refused_label_sets_in_either_shape(self) -> None:
+        result = _parity({"a": 200, "b": 198, "c": 200}, {"a": 198, "b": 200, "c": 200})
+        assert refused_label_sets(result, 0.995) == ["a", "b"]  # 198/200 is 99.0%
+        assert refused_label_sets(result, 0.99) == []
+
+    def test_first_the_refused_sets_then_every_set_then_nothing(self) -> None:
+        raised = next_margins(self.CALIBRATED, ["b"], 0.2, "not published: b")
+        assert raised is not None and raised.source == "raised" and raised.raised == ("b",)
+        assert raised.margins == {"a": 0.05, "b": 0.2, "c": 0.2}
+        assert raised.to_dict()["calibrated_margins"] == self.CALIBRATED.margins
+        assert "refused on b (not published: b)" in raised.note
+        fixed = next_margins(raised, ["b"], 0.2, "not published: b again")
+        assert fixed is not None and fixed.source == "fixed" and fixed.margins == dict.fromkeys("abc", 0.2)
+        assert fixed.note.startswith(raised.note) and fixed.note.endswith("(not published: b again)")
+        assert next_margins(fixed, ["b"], 0.2, "still") is None
+
+    def test_straight_to_the_fixed_margin_when_raising_keeps_nothing_calibrated(self) -> None:
+        # every set with a margin below the fixed one was refused: raising them is the fixed margin for all
+        every = next_margins(self.CALIBRATED, ["a", "b"], 0.2, "not published: a, b")
+        assert every is not None and every.source == "fixed" and every.margins == dict.fromkeys("abc", 0.2)
+        assert every.note.startswith("the calibrated margins {'a': 0.05, 'b': 0.08, 'c': 0.2} were refused")
+        # a refused set already at the fixed margin cannot be raised: the others are
+        only_capped = next_margins(self.CALIBRATED, ["c"], 0.2, "not published: c")
+        assert only_capped is not None and only_capped.source == "fixed"
