@@ -42,10 +42,13 @@ from postroom.store.models import Message
 from serving.artifacts import read_export
 from serving.lifecycle import resolve_source
 from serving.loopback import running_service
-from serving.runtime import OnnxClassifier, choose_providers
+from serving.runtime import CUDA, OnnxClassifier, choose_providers
 from training.registry import Registry
 
 Log = Callable[[str], None]
+DEVICES = ("cpu", "cuda")
+# Dynamic int8 runs its integer MatMuls on the CPU even under the CUDA provider: not measured on a GPU.
+CPU_ONLY = frozenset({"int8"})
 
 
 @dataclass(frozen=True)
@@ -62,17 +65,36 @@ class BenchOptions:
     throughput_n: int = 960
     rounds: int = 3
     http_database_url: str | None = None  # PostgreSQL: HTTP measured there too, in a scratch schema
+    device: str = "cpu"  # cpu: PyTorch on `threads` threads, ONNX Runtime in streams; cuda: both on the GPU
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.device == "cuda"
+
+
+def gpu_names() -> list[str]:
+    """The NVIDIA GPUs `nvidia-smi` lists, with their memory (none where there is no driver)."""
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else []
 
 
 def machine() -> dict[str, Any]:
-    """The machine the figures come from, with its ONNX Runtime."""
+    """The machine the figures come from, with its ONNX Runtime and GPUs."""
     import onnxruntime as ort
 
     return {
         **describe(),
         "onnxruntime": ort.__version__,
         "onnxruntime_providers": ort.get_available_providers(),
-        "gpu": None,
+        "gpu": gpu_names() or None,
     }
 
 
@@ -125,6 +147,8 @@ def _torch_baseline(
         str(options.throughput_n),
         "--rounds",
         str(options.rounds),
+        "--device",
+        options.device,
     ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -176,18 +200,32 @@ def _onnx_variant(
     one_stream: bool = False,
 ) -> dict:
     """One variant as the service runs it on `options.threads` cores: that many single-threaded runs at
-    once, or (`one_stream`) one run on all of them, as the service did before streams."""
+    once, or (`one_stream`) one run on all of them, as the service did before streams. On the GPU: the CUDA
+    provider, one run at a time (the service's default there).
+
+    Raises:
+        PostroomError: the GPU was asked for and the CUDA provider did not start (the figures would be CPU's).
+    """
+    if options.on_gpu:
+        streams, threads = 0, 0  # automatic: one stream on CUDA, its CPU threads only feed the GPU
+    else:
+        streams, threads = (1, options.threads) if one_stream else (options.threads, 1)
     classifier = OnnxClassifier(
         path,
         variant=variant,
-        provider="cpu",
-        streams=1 if one_stream else options.threads,
-        threads=options.threads if one_stream else 1,
+        provider="cuda" if options.on_gpu else "cpu",
+        streams=streams,
+        threads=threads,
         max_batch=options.batch_size,
         allow_unpublished=True,
         second_look=second_look,
         signals=signals,
     )
+    if options.on_gpu and classifier.provider != CUDA:
+        raise PostroomError(
+            f"the {variant} graph runs on {classifier.provider}, not on the GPU: the CUDA provider did not "
+            "start (see the log; onnxruntime-gpu needs CUDA 13 and cuDNN 9)"
+        )
     classifier.predict(["warm up"] * 4)
     looks = classifier.fallback_share is not None
     suffix = (
@@ -312,9 +350,9 @@ def _http(
             "POSTROOM_DATABASE_URL": url,
             "POSTROOM_DATA_DIR": str(work / "data"),
             "POSTROOM_SERVE_MODEL": str(export_path),
-            "POSTROOM_SERVE_STREAMS": str(options.threads),
-            "POSTROOM_SERVE_THREADS": "1",
-            "POSTROOM_SERVE_PROVIDER": "cpu",
+            "POSTROOM_SERVE_STREAMS": "0" if options.on_gpu else str(options.threads),
+            "POSTROOM_SERVE_THREADS": "0" if options.on_gpu else "1",
+            "POSTROOM_SERVE_PROVIDER": options.device,
             "POSTROOM_API_KEYS_FILE": str(work / "keys.json"),
             "POSTROOM_SERVE_WATCH_SECONDS": "0",
             "POSTROOM_LOG_LEVEL": "WARNING",
@@ -383,6 +421,12 @@ def run_serve_benchmark(
     """Run the whole benchmark; write serve.json and serve.md into `out_dir`; return the results."""
     if options.http_database_url:
         postgres_url(options.http_database_url)  # refuse a wrong URL before minutes of measuring
+    if options.device not in DEVICES:
+        raise PostroomError(f"device must be one of {', '.join(DEVICES)}, got {options.device!r}")
+    if options.batch_size < 1:
+        raise PostroomError(f"the batch size must be at least 1, got {options.batch_size}")
+    if options.on_gpu:
+        choose_providers("cuda")  # no onnxruntime-gpu or no GPU: said now, not after the PyTorch baseline
     source = resolve_source(settings.registry_dir, options.model)
     manifest = read_export(source.path)
     version_dir = Registry(settings.registry_dir).get(manifest.version).path
@@ -404,14 +448,25 @@ def run_serve_benchmark(
         for variant, entry in manifest.variants.items():
             if not entry.files:  # refused by the gate and deleted (--keep-unpublished keeps it measurable)
                 continue
+            if options.on_gpu and variant in CPU_ONLY:
+                continue
             measured(variant, entry.published, "")
             if entry.fallback is not None:  # the same graph without its fp32 second look, for the trade-off
                 measured(variant, None, " without its second look", second_look=False)
-        cpu_order = manifest.preference.get("cpu", [])
-        served = next((v for v in cpu_order if v in manifest.variants and manifest.variants[v].files), None)
+        order = manifest.preference.get("gpu" if options.on_gpu else "cpu", [])
+        served = next(
+            (
+                v
+                for v in order
+                if v in manifest.variants
+                and manifest.variants[v].files
+                and not (options.on_gpu and v in CPU_ONLY)
+            ),
+            None,
+        )
         if served is not None and any(entry.evidence for entry in manifest.label_sets.values()):
             measured(served, None, " without the learned confidence's signals", signals=False)  # their cost
-        if served is not None and options.threads > 1:
+        if served is not None and options.threads > 1 and not options.on_gpu:
             measured(served, None, f" as one run on {options.threads} threads", one_stream=True)  # vs streams
         log("HTTP")
         http = _http(source.path, texts, options, work, log)
@@ -420,13 +475,12 @@ def run_serve_benchmark(
             http_postgresql = _http(source.path, texts, options, work, log, options.http_database_url)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    providers = choose_providers("auto")
     report = {
         "benchmark": "serve",
         "command": command,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "device": "CPU" if providers[0] != "CUDAExecutionProvider" else "GPU",
+        "device": "GPU" if options.on_gpu else "CPU",  # every ONNX row checked it ran there
         "load_average": {
             "before": [round(x, 2) for x in load_before],
             "after": [round(x, 2) for x in os.getloadavg()],
@@ -456,6 +510,7 @@ def run_serve_benchmark(
             "threads": options.threads,
             "streams": options.threads,
             "batch_size": options.batch_size,
+            "device": options.device,
             "single": options.single,
             "http_requests_per_set": options.http_requests,
         },
@@ -484,6 +539,25 @@ def run_serve_benchmark(
     return report
 
 
+def _threading(options: dict[str, Any]) -> str:
+    """How the backends used the machine: threads and streams on the CPU, or the GPU."""
+    if options.get("device") == "cuda":
+        return "PyTorch on the GPU (cuda), ONNX Runtime's CUDA provider one run at a time"
+    return f"{options['threads']} threads for PyTorch (intra-op), {_onnx_threading(options)} for ONNX Runtime"
+
+
+def _device(report: dict[str, Any]) -> str:
+    """Where every figure was measured, and the GPU that was there or not."""
+    gpus = "; ".join(report["machine"].get("gpu") or [])
+    if report["device"] == "CPU":
+        return (
+            f"**CPU** (the GPU here, {gpus}, was not used: `--device cpu`)"
+            if gpus
+            else ("**CPU** (no GPU was available for this run)")
+        )
+    return f"**GPU** ({gpus or 'nvidia-smi named none'})"
+
+
 def _onnx_threading(options: dict[str, Any]) -> str:
     streams = options.get("streams") or 1  # reports before streams ran one run on every thread
     if streams == 1:
@@ -501,15 +575,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"Machine: {one_line(m)}, {m['os']}, "
         f"Python {m['python']}, "
         f"ONNX Runtime {m['onnxruntime']} ({', '.join(m['onnxruntime_providers'])}). Device of every figure: "
-        f"**{report['device']}**"
-        + (" (no GPU was available for this run)" if report["device"] == "CPU" else "")
+        + _device(report)
         + f". Load average before/after: {report['load_average']['before']} / "
         f"{report['load_average']['after']}"
         + " (1, 5 and 15 minutes; the benchmark itself loads both cores, so a load well above 2 before it "
         "means other jobs shared the CPU: absolute figures are then noisy, the ratios less so).",
         "",
-        f"Model {report['model']['version']}; {report['options']['threads']} threads for PyTorch (intra-op), "
-        f"{_onnx_threading(report['options'])} for ONNX Runtime; batch size "
+        f"Model {report['model']['version']}; {_threading(report['options'])}; batch size "
         f"{report['options']['batch_size']}. Texts: "
         + ", ".join(f"{k} {v['n']} (mean {v['mean_chars']:.0f} chars)" for k, v in report["texts"].items())
         + ".",

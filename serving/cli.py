@@ -258,10 +258,17 @@ def bench_serve(
     out_dir: Annotated[Path, typer.Option(help="Where serve.json and serve.md go.")] = Path(
         "docs/benchmarks"
     ),
+    device: Annotated[
+        str,
+        typer.Option(
+            help="cpu, or cuda: PyTorch and ONNX Runtime (onnxruntime-gpu) on the GPU, int8 left out.",
+        ),
+    ] = "cpu",
+    batch_size: Annotated[int, typer.Option(help="Texts per call in the throughput runs.")] = 32,
 ) -> None:
     """Latency and throughput of PyTorch vs ONNX fp32/optimised/int8, then HTTP /v1/classify on loopback.
 
-    Example: postroom bench serve
+    Example: postroom bench serve; on a GPU: postroom bench serve --device cuda --batch-size 256
     """
     from serving.bench import BenchOptions, run_serve_benchmark
 
@@ -276,6 +283,8 @@ def bench_serve(
         rounds=rounds,
         throughput_n=throughput_n,
         http_database_url=http_database_url,
+        device=device,
+        batch_size=batch_size,
     )
     command = "postroom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = run_serve_benchmark(

@@ -14,12 +14,14 @@ from postroom.settings import get_settings
 from serving.bench import (
     BenchOptions,
     _agreement,
+    _onnx_variant,
     percentiles,
     postgres_url,
     render_markdown,
     run_serve_benchmark,
     scratch_store,
 )
+from serving.runtime import CPU, CUDA
 from tests.conftest import POSTGRES_ENV
 from tests.serving.builders import Exported
 
@@ -110,6 +112,14 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
     assert "`-1-stream`: the served variant as one run on 2 intra-op threads" in text
     older = render_markdown({**report, "options": {**report["options"], "streams": None}} | {"backends": []})
     assert "2 threads for PyTorch (intra-op), 2 intra-op threads for ONNX Runtime" in older
+    h100 = {**report["machine"], "gpu": ["NVIDIA H100 80GB HBM3, 81559 MiB"]}
+    on_gpu = render_markdown(
+        {**report, "device": "GPU", "machine": h100, "options": {**report["options"], "device": "cuda"}}
+    )
+    assert "Device of every figure: **GPU** (NVIDIA H100 80GB HBM3, 81559 MiB)" in on_gpu
+    assert "PyTorch on the GPU (cuda), ONNX Runtime's CUDA provider one run at a time" in on_gpu
+    beside = render_markdown({**report, "machine": h100})
+    assert "**CPU** (the GPU here, NVIDIA H100 80GB HBM3, 81559 MiB, was not used: `--device cpu`)" in beside
 
 
 @pytest.mark.slow
@@ -182,6 +192,55 @@ def test_cli_refuses_a_non_postgresql_url_before_measuring(tmp_path: Path) -> No
     assert result.exit_code == 1
     assert "must be a PostgreSQL URL, got sqlite" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--device", "cuda"], "the CUDA provider was asked for but is not available"),  # this CPU machine
+        (["--device", "tpu"], "device must be one of cpu, cuda, got 'tpu'"),
+        (["--batch-size", "0"], "the batch size must be at least 1, got 0"),
+    ],
+)
+def test_cli_refuses_a_device_or_batch_it_cannot_measure_before_measuring(
+    args: list[str], reason: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from postroom.cli import app, register_components
+
+    register_components()
+    result = CliRunner().invoke(app, ["bench", "serve", *args, "--out-dir", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert reason in " ".join(result.output.split()) and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_gpu_figures_come_from_the_gpu_or_not_at_all(
+    shared: Exported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the CUDA provider fails to start, the service runs on the CPU (and says so); the benchmark must
+    not report those figures as the GPU's."""
+    import onnxruntime as ort
+
+    real = ort.InferenceSession
+
+    def session(path, options=None, providers=None):  # type: ignore[no-untyped-def]
+        if providers and providers[0] == CUDA:
+            raise RuntimeError("libcudnn.so.9: cannot open shared object file")
+        return real(path, options, providers=providers)
+
+    monkeypatch.setattr("serving.runtime.choose_providers", lambda _p: [CUDA, CPU])
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    with pytest.raises(PostroomError, match="runs on CPUExecutionProvider, not on the GPU"):
+        _onnx_variant(shared.export_dir, "fp32", {"banking77": ["card lost"]}, BenchOptions(device="cuda"))
+
+
+def test_the_torch_baseline_refuses_cuda_without_a_gpu(tmp_path: Path) -> None:
+    from training.export.bench_torch import run
+
+    with pytest.raises(SystemExit, match="sees no CUDA device: the GPU baseline cannot run"):
+        run(tmp_path / "no-version", {}, single=1, batch_size=1, threads=1, device="cuda")
 
 
 def test_scratch_store_is_migrated_and_leaves_nothing_behind(

@@ -59,7 +59,9 @@ def run(
     threads: int,
     throughput_n: int = 960,
     rounds: int = 3,
+    device: str = "cpu",
 ) -> dict[str, Any]:
+    """Raises `SystemExit` with a reason when `device` is cuda and PyTorch sees no CUDA device."""
     from postroom.offline import force_offline
 
     force_offline()
@@ -69,11 +71,13 @@ def run(
     from training.export.bundle import bundle_from_version
     from training.registry import ModelVersion, read_manifest
 
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"PyTorch {torch.__version__} sees no CUDA device: the GPU baseline cannot run")
     torch.set_num_threads(threads)
     bundle = bundle_from_version(ModelVersion(version_dir, read_manifest(version_dir)))
     bodies = {}
     for key, spec in bundle.bodies.items():
-        body = SentenceTransformer(str(spec.path), device="cpu")
+        body = SentenceTransformer(str(spec.path), device=device)
         body.max_seq_length = spec.max_seq_length
         bodies[key] = body
 
@@ -88,6 +92,7 @@ def run(
     result: dict[str, Any] = {
         "backend": "torch",
         "threads": threads,
+        "device": device,
         "torch": torch.__version__,
         "sets": {},
         "labels": {},
@@ -112,10 +117,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--throughput-n", type=int, default=960)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
     texts = json.loads(args.texts.read_text(encoding="utf-8"))
     result = run(
-        args.version_dir, texts, args.single, args.batch_size, args.threads, args.throughput_n, args.rounds
+        args.version_dir,
+        texts,
+        args.single,
+        args.batch_size,
+        args.threads,
+        args.throughput_n,
+        args.rounds,
+        args.device,
     )
     args.out.write_text(json.dumps(result), encoding="utf-8")
 
