@@ -1,12 +1,16 @@
 """Which ONNX Runtime build is installed: exactly one of `onnxruntime` (CPU) and `onnxruntime-gpu`.
 
 The two wheels install into the same `onnxruntime` module and silently overwrite each other's files, so a
-mixed install loads whichever was installed last. Postroom refuses to start in that state.
+mixed install loads whichever was installed last. Postroom refuses to start in that state. Both builds in
+different directories (a virtual environment over a system that has the other) do not mix: Python imports
+the one first on `sys.path`, and that is the build in use.
 """
 
 from __future__ import annotations
 
 from importlib import metadata
+from importlib.machinery import PathFinder
+from pathlib import Path
 from typing import Literal
 
 from postroom.errors import PostroomError
@@ -32,14 +36,31 @@ def installed_onnxruntime() -> list[tuple[str, str]]:
     return found
 
 
+def imported_build(found: list[tuple[str, str]]) -> str | None:
+    """Of builds installed in different directories, the distribution Python imports `onnxruntime` from;
+    None when two share a directory (their files overwrote each other) or the module is not found."""
+    spec = PathFinder.find_spec("onnxruntime")  # sys.path only: what an import in a new process finds
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    imported = Path(next(iter(spec.submodule_search_locations))).resolve()
+    homes = {
+        name: Path(str(metadata.distribution(name).locate_file("onnxruntime"))).resolve() for name, _ in found
+    }
+    if len(set(homes.values())) < len(homes):
+        return None
+    return next((name for name, home in homes.items() if home == imported), None)
+
+
 def check_onnxruntime() -> Flavour:
-    """The installed flavour; raises with the fix when none or both are installed."""
+    """The installed flavour; raises with the fix when none is installed, or both into one directory."""
     found = installed_onnxruntime()
     if not found:
         raise RuntimeSetupError(
             "ONNX Runtime is not installed: pip install 'postroom[cpu]' "
             "(or 'postroom[gpu]' on a CUDA machine)"
         )
+    if len(found) > 1 and (used := imported_build(found)) is not None:
+        return DISTRIBUTIONS[used]
     if len(found) > 1:
         listed = ", ".join(f"{n}=={v}" for n, v in found)
         raise RuntimeSetupError(

@@ -42,6 +42,22 @@ MIN_ROWS_PER_STREAM = 8  # a batch splits across streams only when each part get
 CPU_RUN_ROWS = 8
 
 
+_preloaded: list[bool] = []  # onnxruntime.preload_dlls ran in this process
+
+
+def preload_cuda_libraries(ort: Any) -> None:
+    """Let onnxruntime-gpu load CUDA and cuDNN from where pip put them (PyTorch's, or the nvidia-*-cu13
+    wheels) before the first CUDA session, as its docs ask; once per process. A failure is logged: the
+    provider then looks on the library path, and a session that cannot start runs on the CPU (`_session`)."""
+    if _preloaded or not hasattr(ort, "preload_dlls"):
+        return
+    _preloaded.append(True)
+    try:
+        ort.preload_dlls()
+    except Exception as exc:  # its errors are OSError, RuntimeError, ...: none may stop the service
+        log.warning("onnxruntime.preload_dlls failed (%s): CUDA libraries come from the library path", exc)
+
+
 def choose_providers(preference: ProviderChoice = "auto") -> list[str]:
     """Execution providers in priority order: CUDA when asked for or available, the CPU always last.
 
@@ -53,6 +69,8 @@ def choose_providers(preference: ProviderChoice = "auto") -> list[str]:
     flavour = check_onnxruntime()
     available = ort.get_available_providers()
     cuda_ok = flavour == "gpu" and CUDA in available
+    if cuda_ok and preference != "cpu":
+        preload_cuda_libraries(ort)
     if preference == "cuda" and not cuda_ok:
         from postroom.runtime import RuntimeSetupError
 

@@ -145,6 +145,28 @@ class TestProviders:
         assert choose_providers("cuda") == [CUDA, CPU]
         assert choose_providers("cpu") == [CPU]
 
+    def test_the_gpu_build_preloads_cuda_libraries_once_and_survives_a_failure(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        import onnxruntime as ort
+
+        calls: list[str] = []
+
+        def preload() -> None:
+            calls.append("preload")
+            raise OSError("libcudnn.so.9: cannot open shared object file")
+
+        monkeypatch.setattr("serving.runtime.check_onnxruntime", lambda: "gpu")
+        monkeypatch.setattr("onnxruntime.get_available_providers", lambda: [CUDA, CPU])
+        monkeypatch.setattr(ort, "preload_dlls", preload, raising=False)
+        monkeypatch.setattr("serving.runtime._preloaded", [])
+        assert choose_providers("cpu") == [CPU] and calls == []  # the CPU asked for: nothing to load
+        with caplog.at_level("WARNING", logger="postroom.serving"):
+            assert choose_providers("auto") == [CUDA, CPU]
+        assert choose_providers("cuda") == [CUDA, CPU]
+        assert calls == ["preload"]  # once per process
+        assert "preload_dlls failed (libcudnn.so.9" in caplog.text
+
     def test_gpu_build_without_a_usable_gpu_falls_back(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr("serving.runtime.check_onnxruntime", lambda: "gpu")
         monkeypatch.setattr("onnxruntime.get_available_providers", lambda: [CPU])
