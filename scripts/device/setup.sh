@@ -27,6 +27,42 @@ if [ -f .devstage-b/model.part-b ] && [ ! -f "$weights" ]; then
   fi
   mv "$weights.tmp" "$weights"
 fi
+# GPU serving (scripts/device/stage-serving.sh): onnxruntime-gpu in parts, one per call; unpacked once all
+# are here and the whole matches its SHA-256. Python then imports it from the site, before the machine's CPU
+# build (postroom.runtime.check_onnxruntime takes the one imported).
+ORT="$STAGE/ort"
+for dir in .devstage-ort*; do
+  [ -d "$dir" ] || continue
+  mkdir -p "$ORT"
+  cp "$dir"/ort.* "$ORT/"
+  if [ -d "$dir/wheels" ] && [ ! -f "$SITE/.serving-wheels-installed" ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
+      "$dir"/wheels/*.whl
+    touch "$SITE/.serving-wheels-installed"
+  fi
+done
+if [ -f "$ORT/ort.parts" ] && [ ! -f "$SITE/.ort-gpu-installed" ]; then
+  have=$(find "$ORT" -name 'ort.part-*' | wc -l)
+  want=$(cat "$ORT/ort.parts")
+  if [ "$have" -lt "$want" ]; then
+    echo "onnxruntime-gpu: $have of $want parts here; carry the next one"
+  else
+    cat "$ORT"/ort.part-* > "$ORT/joined.tar.xz"
+    if [ "$(sha256sum "$ORT/joined.tar.xz" | cut -d' ' -f1)" != "$(cat "$ORT/ort.sha256")" ]; then
+      echo "onnxruntime-gpu: SHA-256 mismatch after joining the parts" >&2
+      rm -f "$ORT/joined.tar.xz"
+      exit 1
+    fi
+    python3 - "$ORT/joined.tar.xz" "$SITE" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1], "r:xz") as archive:
+    archive.extractall(sys.argv[2], filter="data")
+PY
+    rm -f "$ORT/joined.tar.xz" "$ORT"/ort.part-*
+    touch "$SITE/.ort-gpu-installed"
+    echo "onnxruntime-gpu unpacked into $SITE"
+  fi
+fi
 mkdir -p "$SITE/postroom-0.1.0.dist-info" "$SITE/bin"
 printf 'Metadata-Version: 2.1\nName: postroom\nVersion: 0.1.0\n' > "$SITE/postroom-0.1.0.dist-info/METADATA"
 python3 - "$SITE/postroom-0.1.0.dist-info/entry_points.txt" <<'PY'

