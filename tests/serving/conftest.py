@@ -32,6 +32,25 @@ def shared() -> Exported:
 
 
 @pytest.fixture
+def failing_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GPU build whose CUDA provider cannot start (cuDNN missing): ONNX Runtime refuses a CUDA session,
+    so the runtime falls back to the CPU, as on a machine with a driver but without the libraries."""
+    import onnxruntime as ort
+
+    from serving.runtime import CPU, CUDA
+
+    real = ort.InferenceSession
+
+    def session(path, options=None, providers=None):  # type: ignore[no-untyped-def]
+        if providers and providers[0] == CUDA:
+            raise RuntimeError("libcudnn.so.9: cannot open shared object file")
+        return real(path, options, providers=providers)
+
+    monkeypatch.setattr("serving.runtime.choose_providers", lambda _p: [CUDA, CPU])
+    monkeypatch.setattr(ort, "InferenceSession", session)
+
+
+@pytest.fixture
 def keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """One API key per role, in a keys file the app reads."""
     path = tmp_path / "api-keys.json"

@@ -21,7 +21,6 @@ from serving.bench import (
     run_serve_benchmark,
     scratch_store,
 )
-from serving.runtime import CPU, CUDA
 from tests.conftest import POSTGRES_ENV
 from tests.serving.builders import Exported
 
@@ -216,22 +215,10 @@ def test_cli_refuses_a_device_or_batch_it_cannot_measure_before_measuring(
     assert not (tmp_path / "out").exists()
 
 
-def test_gpu_figures_come_from_the_gpu_or_not_at_all(
-    shared: Exported, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("failing_cuda")
+def test_gpu_figures_come_from_the_gpu_or_not_at_all(shared: Exported) -> None:
     """Where the CUDA provider fails to start, the service runs on the CPU (and says so); the benchmark must
     not report those figures as the GPU's."""
-    import onnxruntime as ort
-
-    real = ort.InferenceSession
-
-    def session(path, options=None, providers=None):  # type: ignore[no-untyped-def]
-        if providers and providers[0] == CUDA:
-            raise RuntimeError("libcudnn.so.9: cannot open shared object file")
-        return real(path, options, providers=providers)
-
-    monkeypatch.setattr("serving.runtime.choose_providers", lambda _p: [CUDA, CPU])
-    monkeypatch.setattr(ort, "InferenceSession", session)
     with pytest.raises(PostroomError, match="runs on CPUExecutionProvider, not on the GPU"):
         _onnx_variant(shared.export_dir, "fp32", {"banking77": ["card lost"]}, BenchOptions(device="cuda"))
 

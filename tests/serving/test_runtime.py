@@ -172,20 +172,8 @@ class TestProviders:
         monkeypatch.setattr("onnxruntime.get_available_providers", lambda: [CPU])
         assert choose_providers("auto") == [CPU]
 
-    def test_a_cuda_session_that_fails_to_start_runs_on_the_cpu(
-        self, shared: Exported, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        import onnxruntime as ort
-
-        real = ort.InferenceSession
-
-        def session(path, options=None, providers=None):  # type: ignore[no-untyped-def]
-            if providers and providers[0] == CUDA:
-                raise RuntimeError("libcudnn.so.9: cannot open shared object file")
-            return real(path, options, providers=providers)
-
-        monkeypatch.setattr("serving.runtime.choose_providers", lambda _p: [CUDA, CPU])
-        monkeypatch.setattr(ort, "InferenceSession", session)
+    @pytest.mark.usefixtures("failing_cuda")
+    def test_a_cuda_session_that_fails_to_start_runs_on_the_cpu(self, shared: Exported) -> None:
         classifier = OnnxClassifier(shared.export_dir, provider="auto", threads=1)
         assert classifier.provider == CPU
         assert classifier.variant in ("int8", "optimized")  # a GPU would have preferred the float graphs
