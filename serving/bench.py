@@ -445,25 +445,19 @@ def run_serve_benchmark(
             result["agreement"] = _agreement(torch_result, result)
             backends.append(result)
 
+        def measurable(variant: str) -> bool:
+            # Files gone: refused by the gate and deleted (--keep-unpublished keeps them measurable).
+            entry = manifest.variants.get(variant)
+            return entry is not None and bool(entry.files) and not (options.on_gpu and variant in CPU_ONLY)
+
         for variant, entry in manifest.variants.items():
-            if not entry.files:  # refused by the gate and deleted (--keep-unpublished keeps it measurable)
-                continue
-            if options.on_gpu and variant in CPU_ONLY:
+            if not measurable(variant):
                 continue
             measured(variant, entry.published, "")
             if entry.fallback is not None:  # the same graph without its fp32 second look, for the trade-off
                 measured(variant, None, " without its second look", second_look=False)
         order = manifest.preference.get("gpu" if options.on_gpu else "cpu", [])
-        served = next(
-            (
-                v
-                for v in order
-                if v in manifest.variants
-                and manifest.variants[v].files
-                and not (options.on_gpu and v in CPU_ONLY)
-            ),
-            None,
-        )
+        served = next((v for v in order if measurable(v)), None)
         if served is not None and any(entry.evidence for entry in manifest.label_sets.values()):
             measured(served, None, " without the learned confidence's signals", signals=False)  # their cost
         if served is not None and options.threads > 1 and not options.on_gpu:
