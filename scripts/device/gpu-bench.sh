@@ -5,15 +5,7 @@
 set -uo pipefail
 scripts/device/setup.sh || exit 1
 source scripts/device/env.sh
-BUDGET="${BUDGET:-520}"
-start=$SECONDS
-left() { echo $((BUDGET - (SECONDS - start))); }
-within() {  # run "$@" in what is left of the budget; skip it when under 30 s are left (timeout 0 = no limit)
-  local l
-  l=$(left)
-  if [ "$l" -lt 30 ]; then echo "skipped, $l s left: $*"; return 0; fi
-  timeout "$l" "$@"
-}
+source scripts/device/budget.sh 520
 mkdir -p "$OUT/bench"
 cp docs/benchmarks/fewshot.json "$OUT/bench/"
 [ -f docs/benchmarks/traintime.json ] && cp docs/benchmarks/traintime.json "$OUT/bench/"

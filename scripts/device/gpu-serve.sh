@@ -5,9 +5,7 @@
 set -uo pipefail
 scripts/device/setup.sh || exit 1
 source scripts/device/env.sh
-BUDGET="${BUDGET:-540}"
-start=$SECONDS
-left() { echo $((BUDGET - (SECONDS - start))); }
+source scripts/device/budget.sh 540
 mkdir -p "$OUT/serve"
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
@@ -19,10 +17,10 @@ print("onnxruntime", ort.__version__, ort.__file__, ort.get_available_providers(
 print("build in use", check_onnxruntime(), "providers", choose_providers("cuda"))
 PY
   postroom init && postroom ingest examples/demo/corpus.jsonl \
-    && timeout "$(left)" postroom train --by device --eval-fraction 0.4 \
-    && timeout "$(left)" postroom export latest --variants fp32,optimized
+    && within postroom train --by device --eval-fraction 0.4 \
+    && within postroom export latest --variants fp32,optimized
   echo "== bench serve ($(left) s left)"
-  timeout "$(left)" postroom bench serve --device cuda --model latest --batch-size 256 --throughput-n 3080 \
+  within postroom bench serve --device cuda --model latest --batch-size 256 --throughput-n 3080 \
     --http-requests 200 --banking /tmp/data/banking77/banking77_test.jsonl --out-dir "$OUT/serve"
   echo "bench serve exit $?"
 } 2>&1 | tee "$OUT/gpu-serve.log" | grep -v -E '^\s*$'

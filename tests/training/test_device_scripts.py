@@ -178,3 +178,12 @@ def test_every_device_script_parses(script: str) -> None:
     path = REPO / "scripts" / "device" / script
     result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("budget", "shown"), [("100", "ran"), ("10", "skipped, 10 s left: echo ran")])
+def test_a_step_runs_within_the_budget_or_is_skipped(budget: str, shown: str) -> None:
+    script = f"source {REPO / 'scripts' / 'device' / 'budget.sh'} 520; within echo ran; echo left $(left)"
+    env = {**os.environ, "BUDGET": budget}
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and result.stdout.splitlines()[0] == shown
+    assert result.stdout.splitlines()[1] == f"left {budget}"  # BUDGET from the environment wins
