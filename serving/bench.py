@@ -543,13 +543,11 @@ def _threading(options: dict[str, Any]) -> str:
 def _device(report: dict[str, Any]) -> str:
     """Where every figure was measured, and the GPU that was there or not."""
     gpus = "; ".join(report["machine"].get("gpu") or [])
-    if report["device"] == "CPU":
-        return (
-            f"**CPU** (the GPU here, {gpus}, was not used: `--device cpu`)"
-            if gpus
-            else ("**CPU** (no GPU was available for this run)")
-        )
-    return f"**GPU** ({gpus or 'nvidia-smi named none'})"
+    if report["device"] == "GPU":
+        return f"**GPU** ({gpus or 'nvidia-smi named none'})"
+    if gpus:
+        return f"**CPU** (the GPU here, {gpus}, was not used: `--device cpu`)"
+    return "**CPU** (no GPU was available for this run)"
 
 
 def _onnx_threading(options: dict[str, Any]) -> str:

@@ -61,6 +61,12 @@ def _config(base: TrainConfig, **overrides: Any) -> TrainConfig:
         raise TrainingError(str(exc)) from None
 
 
+def _bench_config(config_file: Path | None, full: bool, **overrides: Any) -> TrainConfig:
+    """A benchmark's TrainConfig: the file's or the defaults, the options given, full schedule if asked."""
+    config = _config(_load_config(config_file), **overrides)
+    return config.full_schedule() if full else config
+
+
 def _command_line() -> str:
     return "postroom " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -370,9 +376,7 @@ def bench_fewshot(
     from training.progress import RichReporter
 
     settings = load_settings()
-    config = _config(_load_config(config_file), loss=loss, cpu_max_steps=cpu_max_steps)
-    if full:
-        config = config.full_schedule()
+    config = _bench_config(config_file, full, loss=loss, cpu_max_steps=cpu_max_steps)
     options = FewShotOptions(
         datasets=[d.strip() for d in datasets.split(",") if d.strip()],
         shots=_csv_ints(shots, "--shots"),
@@ -425,9 +429,7 @@ def bench_traintime(
     if not pools or any(c not in choices for c in pools):
         raise typer.BadParameter(f"--unlabeled takes on, off or on,off; got {unlabeled!r}")
     settings = load_settings()
-    config = _config(_load_config(config_file), cpu_max_steps=cpu_max_steps, self_train_pool_max=pool_max)
-    if full:
-        config = config.full_schedule()
+    config = _bench_config(config_file, full, cpu_max_steps=cpu_max_steps, self_train_pool_max=pool_max)
     options = TrainTimeOptions(
         dataset=dataset,
         shots=shots,
