@@ -78,6 +78,7 @@ def export(
     from training.export.bundle import bundle_from_version
     from training.export.errors import ExportError
     from training.export.exporter import ExportOptions, export_bundle
+    from training.export.quiet import known_export_warnings_silenced
     from training.export.source import (
         calibration_texts,
         export_dir,
@@ -114,7 +115,7 @@ def export(
         err.print(f"[yellow]note:[/yellow] {missing} held-out messages are not in the store (or empty)")
     bundle = bundle_from_version(model)
     target = export_dir(registry, model.version)
-    with err.status("exporting…") as status:
+    with err.status("exporting…") as status, known_export_warnings_silenced():
         result = export_bundle(
             bundle,
             target,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import typer
 from sqlalchemy.orm import Session, sessionmaker
+from torch.jit import TracerWarning
 from typer.testing import CliRunner
 
 from postroom.clikit import CliRoots
@@ -51,10 +52,11 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sessions: sessionm
 
 
 def test_export_uses_the_held_out_messages_and_replaces_the_export(
-    app: typer.Typer, registry: Exported
+    app: typer.Typer, registry: Exported, recwarn: pytest.WarningsRecorder
 ) -> None:
     result = CliRunner().invoke(app, ["export", "production", "--variants", "fp32"])
     assert result.exit_code == 0, result.output
+    assert not [w for w in recwarn if w.category is TracerWarning]  # tracing's known warnings are silenced
     assert "published fp32" in result.output
     manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
     assert manifest["parity_texts"] == len(MESSAGES)
