@@ -6,6 +6,8 @@ Components import this to register their commands (see `postroom.cli`).
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +22,18 @@ from postroom.errors import PostroomError
 from postroom.settings import Settings, get_settings
 from postroom.taxonomy import Taxonomy, load_taxonomy
 
-out = Console()
-err = Console(stderr=True)  # progress and problems go to stderr; results to stdout
+PIPE_WIDTH = 160  # columns of tables written to a file or pipe (rich's 80 cut class names short)
+
+
+def console(stderr: bool = False) -> Console:
+    """A console for stdout or stderr: a terminal's own width, `COLUMNS`, or `PIPE_WIDTH` for logs and CI."""
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not (hasattr(stream, "isatty") and stream.isatty())
+    return Console(stderr=stderr, width=PIPE_WIDTH if piped and "COLUMNS" not in os.environ else None)
+
+
+out = console()
+err = console(stderr=True)  # progress and problems go to stderr; results to stdout
 F = TypeVar("F", bound=Callable[..., Any])
 SHARED_DATA = Path("../shared/data")  # the public datasets, beside the repository
 
