@@ -89,16 +89,23 @@ def record_feedback(
 def realized_precision(
     session: Session, taxonomy: Taxonomy, window_days: int = 30, now: datetime | None = None
 ) -> dict[str, RealizedPrecision]:
-    """Per reply class: automated replies with feedback in the window, and how many were right."""
+    """Per reply class: automated replies with feedback in the window, and how many were right.
+
+    Each automated reply counts once, with its latest feedback: a CRM that reports a case twice (a retry, or
+    a correction) neither adds a reply nor keeps the outcome it corrected.
+    """
     reply_set = taxonomy.routing.reply_set
     since = (now or utcnow()) - timedelta(days=window_days)
+    decision, outcome = RoutingDecision, Feedback
     rows = session.execute(
-        select(RoutingDecision.reply_class, Feedback.final_labels, Feedback.auto_reply_resolved)
+        select(decision.id, decision.reply_class, outcome.final_labels, outcome.auto_reply_resolved)
         .join(Feedback, Feedback.decision_pk == RoutingDecision.id)
         .where(RoutingDecision.decision == "auto_reply", Feedback.created_at >= since)
+        .order_by(Feedback.id)
     ).all()
+    latest = {decision_id: rest for decision_id, *rest in rows}  # later feedback replaces earlier
     counts: dict[str, list[int]] = {}
-    for reply_class, final_labels, resolved in rows:
+    for reply_class, final_labels, resolved in latest.values():
         if reply_class is None or reply_set not in final_labels:
             continue
         entry = counts.setdefault(reply_class, [0, 0, 0])

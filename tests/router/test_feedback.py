@@ -137,3 +137,29 @@ def test_one_wrong_reply_is_not_evidence_and_manual_changes_keep_the_target(
         record_feedback(session, taxonomy, message, {"topic": "fee_complaint"}, False, "agent7")
         session.commit()
         assert suspend_failing_classes(session, taxonomy, default_target=0.95) == []
+
+
+def test_each_automated_reply_counts_once_with_its_latest_feedback(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    """A CRM retry must not add replies; a correction replaces the outcome it corrects."""
+    with sessions() as session:
+        set_thresholds(
+            session,
+            taxonomy,
+            {"topic": {"account_statement": 0.9}},
+            "lena",
+            "calibrated",
+            details={"target_precision": 0.95},
+        )
+        wrong = auto_replied(session, "retried", "account_statement")
+        for _ in range(3):  # the same wrong outcome reported three times
+            record_feedback(session, taxonomy, wrong, {"topic": "fee_complaint"}, False, "agent7")
+        corrected = auto_replied(session, "corrected", "account_statement")
+        record_feedback(session, taxonomy, corrected, {"topic": "fee_complaint"}, False, "agent7")
+        record_feedback(session, taxonomy, corrected, {"topic": "account_statement"}, True, "agent7")
+        session.commit()
+
+        stats = realized_precision(session, taxonomy)["account_statement"]
+        assert (stats.auto_replies, stats.correct, stats.resolved) == (2, 1, 1)
+        assert suspend_failing_classes(session, taxonomy, default_target=0.95) == []  # 1 of 2: no evidence
