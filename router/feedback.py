@@ -20,7 +20,7 @@ from postroom.store.models import AuditEvent, Feedback, Label, Message, RoutingD
 from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.bounds import binomial_cdf
 from router.errors import ThresholdError
-from router.thresholds import active_values, active_version, set_thresholds
+from router.thresholds import active_values, active_version, promised, set_thresholds
 
 MONITOR_ACTOR = "postroom-feedback-monitor"
 SUSPENSION_EVENT = "auto_reply_suspended"
@@ -140,9 +140,7 @@ def suspend_failing_classes(
     `default_target`.
     """
     version = active_version(session)
-    target = (
-        float((version.details or {}).get("target_precision", default_target)) if version else default_target
-    )
+    target = promised(version, "target_precision", default_target)
     _, values = active_values(session, taxonomy)
     reply_set = taxonomy.routing.reply_set
     events = []

@@ -172,17 +172,31 @@ def set_thresholds(
     parent = session.get(ThresholdVersion, parent_id) if parent_id else None
     # The promise a version was calibrated for carries over to manual changes of it.
     inherited = {k: v for k, v in (parent.details if parent else {}).items() if k in PROMISE_KEYS}
+    promise = _without_empty_promise({**inherited, **(details or {})})
     version = ThresholdVersion(
         values=new,
         model_version=model_version or (parent.model_version if parent else None),
         created_by=actor,
         reason=reason,
         parent_id=parent_id,
-        details={**inherited, **(details or {}), "changes": [c.__dict__ for c in changes]},
+        details={**promise, "changes": [c.__dict__ for c in changes]},
     )
     session.add(version)
     session.flush()
     return version
+
+
+def promised(version: ThresholdVersion | None, key: str, default: float) -> float:
+    """A number of the promise `version` was calibrated for (`target_precision`, `confidence`), else
+    `default`; a `None` left by an older rollback counts as absent."""
+    value = (version.details or {}).get(key) if version is not None else None
+    return default if value is None else float(value)
+
+
+def _without_empty_promise(details: dict[str, Any]) -> dict[str, Any]:
+    """`details` without promise keys set to None: a rollback to a version without a promise passes None to
+    drop the current one, and readers take an absent key for the settings' default."""
+    return {k: v for k, v in details.items() if not (k in PROMISE_KEYS and v is None)}
 
 
 def history(session: Session, limit: int = 50) -> list[ThresholdVersion]:

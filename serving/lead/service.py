@@ -49,6 +49,7 @@ from router.thresholds import (
     active_values,
     diff,
     history,
+    promised,
     rollback,
     set_thresholds,
 )
@@ -319,7 +320,9 @@ def _reports(
                 reports[name] = part
         if reports:
             sources.append(f"the suggestion stored with thresholds version {stored.id}")
-    details = (versions[0].details or {}) if versions else {}
+    active = versions[0] if versions else None
+    target = promised(active, "target_precision", settings.target_precision)
+    confidence = promised(active, "confidence", settings.confidence)
     learned = active_confidence_model(session, taxonomy)
     reply_set = taxonomy.routing.reply_set
     if learned is not None:  # the reply thresholds compare the learned confidence: so must the curves
@@ -329,8 +332,8 @@ def _reports(
                 taxonomy,
                 model_version,
                 learned,
-                float(details.get("target_precision", settings.target_precision)),
-                float(details.get("confidence", settings.confidence)),
+                target,
+                confidence,
             )
             sources.append(
                 f"the learned confidence of thresholds version {versions[0].id} on {model_version}"
@@ -340,8 +343,6 @@ def _reports(
             return reports, sources, str(exc)
     if all(name in reports for name in wanted):
         return reports, sources, None
-    target = float(details.get("target_precision", settings.target_precision))
-    confidence = float(details.get("confidence", settings.confidence))
     try:
         fresh = suggest_from_store(
             session, taxonomy, model_version, target, confidence, "per-class", queue_precision=target

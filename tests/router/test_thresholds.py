@@ -5,9 +5,20 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from postroom.store.models import ThresholdVersion
 from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdError, ThresholdVersionNotFound
-from router.thresholds import active_values, history, rollback, set_thresholds
+from router.feedback import suspend_failing_classes
+from router.thresholds import (
+    PROMISE_KEYS,
+    active_values,
+    active_version,
+    default_values,
+    history,
+    promised,
+    rollback,
+    set_thresholds,
+)
 
 
 def test_set_records_a_new_version_with_the_diff(sessions: sessionmaker[Session], taxonomy: Taxonomy) -> None:
@@ -47,6 +58,48 @@ def test_rollback_writes_a_new_version_equal_to_the_old_one(
         assert len(history(session)) == 3
     assert version == back.id and back.details["rollback_to"] == first.id
     assert values["topic"]["card_replacement"] == 0.9 and values["topic"]["tax_certificate"] is None
+
+
+def test_a_rollback_to_a_version_without_a_promise_drops_the_promise(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    """The rolled-back-to version was set by hand: no target, and later versions inherit none (the feedback
+    monitor used to crash on the `None` target they carried)."""
+    with sessions() as session:
+        first = set_thresholds(session, taxonomy, {"topic": {"card_replacement": 0.9}}, "lena", "by hand")
+        set_thresholds(
+            session,
+            taxonomy,
+            {"topic": {"card_replacement": 0.8}},
+            "lena",
+            "calibrated",
+            details={"target_precision": 0.99, "confidence": 0.9, "guarantee": "per-class"},
+        )
+        back = rollback(session, taxonomy, first.id, "lena", "back to the hand-set value")
+        later = set_thresholds(session, taxonomy, {"topic": {"tax_certificate": 0.7}}, "omar", "by hand")
+        session.commit()
+        assert not set(PROMISE_KEYS) & set(back.details) and back.details["rollback_to"] == first.id
+        assert not set(PROMISE_KEYS) & set(later.details)
+        assert suspend_failing_classes(session, taxonomy, default_target=0.95) == []
+
+
+def test_a_promise_left_empty_by_an_older_rollback_reads_as_the_default(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    with sessions() as session:
+        session.add(
+            ThresholdVersion(
+                values=default_values(taxonomy),
+                created_by="lena",
+                reason="rolled back before the fix",
+                details={"target_precision": None, "confidence": None, "rollback_to": 1},
+            )
+        )
+        session.commit()
+        version = active_version(session)
+        assert promised(version, "target_precision", 0.95) == 0.95
+        assert promised(version, "confidence", 0.9) == 0.9
+        assert suspend_failing_classes(session, taxonomy, default_target=0.95) == []
 
 
 @pytest.mark.parametrize(
