@@ -9,6 +9,12 @@ class ThresholdError(PostroomError):
     status_code = 422
 
 
+class ThresholdsChanged(ThresholdError):
+    """The active thresholds changed since the caller read them (another lead, or the feedback monitor)."""
+
+    status_code = 409
+
+
 class ThresholdVersionNotFound(PostroomError):
     """No threshold version with that number."""
 

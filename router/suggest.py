@@ -315,8 +315,15 @@ def suggest_from_store(
     return SuggestionReport(guarantee, target_precision, confidence, model_version, values, report)
 
 
-def apply_suggestion(session: Session, taxonomy: Taxonomy, suggestion: SuggestionReport, actor: str) -> Any:
-    """Store the suggestion as the new active thresholds version (not committed)."""
+def apply_suggestion(
+    session: Session,
+    taxonomy: Taxonomy,
+    suggestion: SuggestionReport,
+    actor: str,
+    base_version: int | None = None,
+) -> Any:
+    """Store the suggestion as the new active thresholds version (not committed; `base_version` as for
+    `router.thresholds.set_thresholds`)."""
     from router.thresholds import set_thresholds
 
     return set_thresholds(
@@ -335,4 +342,5 @@ def apply_suggestion(session: Session, taxonomy: Taxonomy, suggestion: Suggestio
             "confidence_model": suggestion.confidence_model,
             "report": suggestion.report,
         },
+        base_version=base_version,
     )

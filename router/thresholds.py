@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from postroom.store.models import ThresholdVersion
 from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.confidence import ConfidenceModel
-from router.errors import ThresholdError, ThresholdVersionNotFound
+from router.errors import ThresholdError, ThresholdsChanged, ThresholdVersionNotFound
 
 Values = dict[str, dict[str, float | None]]
 # What a version was calibrated for, carried over to manual changes of it; `confidence_model` is what the
@@ -148,6 +148,24 @@ def with_updates(current: Values, updates: Values) -> Values:
     return new
 
 
+# Any constant: the key of PostgreSQL's transaction-scoped advisory lock on writing threshold versions.
+THRESHOLDS_LOCK_KEY = 0x706F7374726F6F6D  # "postroom"
+
+
+def lock_thresholds(session: Session) -> None:
+    """Hold the store's lock on writing threshold versions until the session's transaction ends.
+
+    A new version is computed from the active one, so two writers that read the same active version would
+    each lose the other's change. PostgreSQL: a transaction-scoped advisory lock. SQLite: a write statement
+    that changes nothing, which takes the database's write lock (SQLite has one writer at a time); the
+    busy timeout makes the second writer wait for the first to commit.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": THRESHOLDS_LOCK_KEY})
+    else:
+        session.execute(text("UPDATE threshold_versions SET id = id WHERE id IS NULL"))
+
+
 def set_thresholds(
     session: Session,
     taxonomy: Taxonomy,
@@ -157,14 +175,30 @@ def set_thresholds(
     *,
     model_version: str | None = None,
     details: dict[str, Any] | None = None,
+    base_version: int | None = None,
 ) -> ThresholdVersion:
-    """Write a new version: the active values with `updates` applied. Not committed."""
+    """Write a new version: the active values with `updates` applied. Not committed.
+
+    Writers take turns (`lock_thresholds`): a change made at the same time as another is applied on top
+    of it. With `base_version` (the version the caller read; 0: none yet), it is refused instead if that
+    is no longer the active version.
+
+    Raises:
+        ThresholdsChanged: `base_version` is not the active version.
+        ThresholdError: no reason or actor, unknown label set or class, value out of range, no change.
+    """
     if not reason.strip():
         raise ThresholdError("a reason is required for every threshold change")
     if not actor.strip():
         raise ThresholdError("the actor (who makes the change) is required")
     validate_values(updates, taxonomy)
+    lock_thresholds(session)
     parent_id, current = active_values(session, taxonomy)
+    if base_version is not None and (parent_id or 0) != base_version:
+        raise ThresholdsChanged(
+            f"the thresholds changed since you read them: version {parent_id} is active, not {base_version}; "
+            "reload and apply again"
+        )
     new = with_updates(current, updates)
     changes = diff(current, new)
     if not changes:
@@ -212,9 +246,15 @@ def get_version(session: Session, version_id: int) -> ThresholdVersion:
 
 
 def rollback(
-    session: Session, taxonomy: Taxonomy, to_version: int, actor: str, reason: str
+    session: Session,
+    taxonomy: Taxonomy,
+    to_version: int,
+    actor: str,
+    reason: str,
+    base_version: int | None = None,
 ) -> ThresholdVersion:
-    """Make `to_version`'s values active again, as a new version that records the rollback."""
+    """Make `to_version`'s values active again, as a new version that records the rollback (not committed;
+    `base_version` as for `set_thresholds`)."""
     target = get_version(session, to_version)
     _, current = active_values(session, taxonomy)
     known = {
@@ -231,4 +271,5 @@ def rollback(
         model_version=target.model_version,
         # the target's promise, not the current one's: its values compare against its own score
         details={"rollback_to": to_version, **{k: target.details.get(k) for k in PROMISE_KEYS}},
+        base_version=base_version,
     )

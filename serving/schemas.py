@@ -318,6 +318,7 @@ class ThresholdsRollback(BaseModel):
 
     version: StrictInt = Field(ge=1)
     reason: Reason
+    base_version: BaseVersion = None
 
 
 class SuggestionApply(BaseModel):

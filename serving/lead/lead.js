@@ -570,7 +570,10 @@
       return;
     }
     try {
-      const created = await api("/v1/thresholds/rollback", { method: "POST", json: { version, reason } });
+      const created = await api("/v1/thresholds/rollback", {
+        method: "POST",
+        json: { version, reason, base_version: state.overview.thresholds_version || 0 },
+      });
       await load(`Version ${created.version} is active (the values of version ${version}).`);
     } catch (error) {
       showBanner(explain(error), true);

@@ -53,7 +53,6 @@ from router.thresholds import (
     rollback,
     set_thresholds,
 )
-from serving.errors import ServingError
 from serving.metrics import Metrics
 from serving.service import find_message, normalize_id
 
@@ -67,12 +66,6 @@ NO_CALIBRATION = (
 )
 
 
-class ThresholdsChanged(ServingError):
-    """The active thresholds changed since the caller read them (another lead, or the feedback monitor)."""
-
-    status_code = 409
-
-
 def commit(session: Session) -> None:
     """Commit, or roll back and raise `StoreError` (503) naming only the error type."""
     try:
@@ -80,17 +73,6 @@ def commit(session: Session) -> None:
     except SQLAlchemyError as exc:
         session.rollback()
         raise StoreError(f"the change could not be stored: {type(exc).__name__}") from None
-
-
-def _check_base(session: Session, taxonomy: Taxonomy, base_version: int | None) -> None:
-    if base_version is None:
-        return
-    active, _ = active_values(session, taxonomy)
-    if (active or 0) != base_version:
-        raise ThresholdsChanged(
-            f"the thresholds changed since you read them: version {active} is active, not {base_version}; "
-            "reload and apply again"
-        )
 
 
 def change_thresholds(
@@ -107,23 +89,28 @@ def change_thresholds(
         ThresholdsChanged: `base_version` is given and is not the active version (0: none yet).
         ThresholdError: unknown label set or class, value out of range, no reason, or no change.
     """
-    _check_base(session, taxonomy, base_version)
-    version = set_thresholds(session, taxonomy, changes, actor, reason.strip())
+    version = set_thresholds(session, taxonomy, changes, actor, reason.strip(), base_version=base_version)
     commit(session)
     log.info("thresholds version %d by %s: %s", version.id, actor, _describe(version))
     return version
 
 
 def rollback_thresholds(
-    session: Session, taxonomy: Taxonomy, to_version: int, actor: str, reason: str
+    session: Session,
+    taxonomy: Taxonomy,
+    to_version: int,
+    actor: str,
+    reason: str,
+    base_version: int | None = None,
 ) -> ThresholdVersion:
     """Make `to_version`'s values active again, as a new version (committed).
 
     Raises:
         ThresholdVersionNotFound: no such version.
+        ThresholdsChanged: `base_version` is given and is not the active version.
         ThresholdError: no reason, or the values equal the active ones.
     """
-    version = rollback(session, taxonomy, to_version, actor, reason.strip())
+    version = rollback(session, taxonomy, to_version, actor, reason.strip(), base_version)
     commit(session)
     log.info("thresholds version %d by %s: rollback to %d", version.id, actor, to_version)
     return version
@@ -164,8 +151,7 @@ def apply(
         ThresholdsChanged: `base_version` is given and is not the active version.
         ThresholdError: the suggestion equals the active values.
     """
-    _check_base(session, taxonomy, base_version)
-    version = apply_suggestion(session, taxonomy, suggestion, actor)
+    version = apply_suggestion(session, taxonomy, suggestion, actor, base_version)
     if reason and reason.strip():
         version.reason = f"{reason.strip()} ({version.reason})"
     commit(session)

@@ -68,12 +68,16 @@ def change_thresholds(
     return ThresholdVersionPublic.of(version, version.id)
 
 
-@router.post("/rollback", status_code=201, responses=_errors(404, 422))
+@router.post("/rollback", status_code=201, responses=_errors(404, 409, 422))
 def rollback_thresholds(
     body: ThresholdsRollback, services: AppServices, db: DbSession, key: LeadKey
 ) -> ThresholdVersionPublic:
-    """Make an earlier version's values active again, as a new version that records the rollback."""
-    version = service.rollback_thresholds(db, services.taxonomy, body.version, key.name, body.reason)
+    """Make an earlier version's values active again, as a new version that records the rollback.
+
+    409 when `base_version` is given and no longer active."""
+    version = service.rollback_thresholds(
+        db, services.taxonomy, body.version, key.name, body.reason, body.base_version
+    )
     return ThresholdVersionPublic.of(version, version.id)
 
 

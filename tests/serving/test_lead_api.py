@@ -226,6 +226,11 @@ def test_base_version_guards_against_a_concurrent_change(
     assert stale.status_code == 409 and "version 1 is active, not 0" in stale.json()["detail"]
     body["base_version"] = 1
     assert call(app_client, lead, "POST", "/v1/thresholds", json=body).status_code == 201
+    back = {"version": 1, "reason": "the first value was better", "base_version": 1}
+    stale = call(app_client, lead, "POST", "/v1/thresholds/rollback", json=back)
+    assert stale.status_code == 409 and "version 2 is active, not 1" in stale.json()["detail"]
+    back["base_version"] = 2
+    assert call(app_client, lead, "POST", "/v1/thresholds/rollback", json=back).status_code == 201
 
 
 @pytest.mark.parametrize(
