@@ -7,7 +7,11 @@ Labels given to lines of the newest message:
   talon's and email_reply_parser's expected replies keep them); counted so that a caller can drop them.
 * ``signature`` — everything after a "-- " delimiter, mobile signatures ("Sent from my iPhone",
   "Von meinem iPhone gesendet", "Lähetetty iPhonesta"), and contact blocks (name with title, company,
-  address, phone, e-mail, web) at the end of the message or after the closing. Removed.
+  address, phone, e-mail, web) at the end of the message or after the closing. Removed. Addresses include
+  German and Finnish one-word streets ("Musterstraße 5", "Mannerheimintie 12 A 5") and postcode + city
+  ("80331 München", "1010 Wien", "00100 Helsinki"). An address is content, not signature, when a line above
+  announces it ("Meine neue Anschrift lautet:"), in a P.S., inside a sentence, or, with no closing, at the end
+  of a message about a change of address.
 * ``disclaimer`` — legal disclaimers, confidentiality notices, impressums (Sitz der Gesellschaft,
   Registergericht, HRB, Y-tunnus, Kotipaikka …), mailing-list footers and external-sender banners,
   in English, German and Finnish. Removed.
@@ -168,11 +172,54 @@ _TITLE = re.compile(
     re.IGNORECASE,
 )
 _ADDRESS = re.compile(
-    r"\b\d{4,5}\s+[A-ZÄÖÜ][\w\-äöüßÄÖÜ]+|\b(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
+    r"\b(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|"
     r"katu|tie|kuja|polku|street|st\.|avenue|ave\.|road|rd\.|blvd|suite|drive|lane|floor|etage|"
     r"p\.?\s?o\.?\s?box|postfach|postilokero|pl)\s*\d|\b\d+\s+\w+\s+(?:street|st|avenue|ave|road|rd|drive|lane)\b",
     re.IGNORECASE,
 )
+# Postcode + capitalised city: "80331 München", "D-80331 München", "00100 Helsinki", "1010 Wien",
+# "CH-8001 Zürich", "1400 Smith Street". Not after a date or amount ("12.03.2024 Bank"), not a number before a
+# currency or unit, and not followed by a lowercase word unless it is part of the city ("Frankfurt am Main"):
+# "2000 Euro überweisen" and "2024 habe ich" are sentences.
+_POSTCODE_CITY = re.compile(
+    r"(?<![\w./])(?:[A-Z]{1,2}-)?\d{4,5}\s+"
+    r"(?!(?:Euro|EUR|CHF|USD|GBP|Dollar|Franken|Stück|Aktien|Anteile|Tage|Jahre|Monate|Wochen|Mio|Mrd)\b)"
+    r"[A-ZÄÖÜÅ][\w\-]*+(?!\.?\s+(?!(?:am|an|im|in|ob|bei|a\.|i\.|d\.|der)\s)[a-zäöüß])"
+)
+# Street names written as one word, as German and Finnish do ("Musterstraße 5", "Hauptstr. 12",
+# "Am Marktplatz 3", "Schillerweg 2a", "Mannerheimintie 12 A 5", "Pohjoisranta 4"), and the Finnish ones
+# without a suffix ("Esplanadi 1"). The house number must not be followed by a lowercase word: in
+# "ich bin in die Musterstraße 5 umgezogen" the address is part of a sentence.
+_STREET_SUFFIXES = (
+    r"straße|strasse|str\.?|weg|platz|allee|gasse|ring|damm|promenade|ufer|chaussee|steig|stieg|pfad|markt|"
+    r"graben|kai|zeile|gürtel|katu|tie|kuja|polku|ranta|tori|aukio|väylä|kaari|rinne|mäki|puisto|tanhua|raitti"
+)
+_STREET_COMPOUND = re.compile(
+    rf"(?<![\w-])(?:[A-ZÄÖÜÅ][\w\-]{{1,40}}?(?i:{_STREET_SUFFIXES})|Esplanadi|Bulevardi)"
+    r"\s?\d{1,3}(?:\s?[a-zA-Z])?\b(?:\s?[-/]\s?\d{1,3}[a-zA-Z]?\b)?(?!\s*[a-zäöüß])"
+)
+# A whole line "street words + house number" ("Unter den Linden 5", "Zeil 12"); an address only when the next
+# line is a postcode and city.
+_STREET_LINE = re.compile(
+    r"^(?:[A-ZÄÖÜÅ][\w.\-]*)(?:\s+[\w.\-]+){0,3}\s+\d{1,3}(?:\s?[a-zA-Z])?(?:\s?[-/]\s?\d{1,3}[a-zA-Z]?)?"
+    r"(?:\s+[A-Z]\s?\d{0,3})?,?$"
+)
+_POSTCODE_LINE = re.compile(r"^(?:[A-Z]{1,2}-)?\d{4,5}\s+[A-ZÄÖÜÅ][\w\-]*(?:\s+\S+){0,3}$")
+# A client telling the bank about a new address: an address block in such a message is content.
+_ADDRESS_CHANGE = re.compile(
+    r"\b(?:new|changed?|updated?|change of|update (?:my|our|the)|change (?:my|our|the)) "
+    r"(?:home |postal |mailing |residential |correspondence )?address\b|\baddress change\b"
+    r"|\b(?:i|we)(?: have|'ve)?(?: just| recently)? moved (?:to|into|house|home|out)\b"
+    r"|\bneue[nrs]? (?:wohn|post|haus|melde)?(?:adresse|anschrift)|\b(?:adress|anschrift)s?änderung"
+    r"|\bänderung (?:meiner|unserer|der) (?:adresse|anschrift)|\bumgezogen\b|\bumzug\b"
+    r"|\b(?:ändern|aktualisieren) sie (?:bitte )?(?:meine|unsere|die) (?:adresse|anschrift)"
+    r"|\b(?:meine|unsere) (?:adresse|anschrift) (?:lautet|ist)|\bwohne (?:jetzt|nun|seit)"
+    r"|\b(?:uusi|uuteen|uudeksi|muuttunut|muuttuneen|vaihtunut) osoit|\bosoitteen ?muutos"
+    r"|\bosoitteeni (?:on|muuttuu|muuttui|muuttunut)|\bmuut(?:in|imme|tanut|taneet)\b",
+    re.IGNORECASE,
+)
+# "PS:", "P.S.", "PPS:" — a postscript is the client's text, whatever address or number it mentions
+_POSTSCRIPT = re.compile(r"^\W*(?:p\.\s?(?:p\.\s?)?s\.|pp?s\s*[:.\-–])", re.IGNORECASE)
 _SOCIAL = re.compile(r"\b(?:linkedin|xing|twitter|skype|facebook|instagram)\b", re.IGNORECASE)
 _NAME_TOKEN = re.compile(
     r"^[A-ZÄÖÜÅ][\w'’.\-]*$|^(?:van|von|de|der|den|la|le|du|da|di|af|zu)$|^[A-Z]\.?$|^&$"
@@ -252,11 +299,38 @@ def _contact_signals(line: str) -> int:
         score += 1
     if PHONE_LABEL.match(text) and any(ch.isdigit() for ch in text):
         score += 1
-    if _ADDRESS.search(text):
+    if _ADDRESS.search(text) or _POSTCODE_CITY.search(text) or _STREET_COMPOUND.search(text):
         score += 1
     if _SOCIAL.search(text):
         score += 1
     return score
+
+
+def _block_signals(paragraph: Sequence[str]) -> list[int]:
+    """`_contact_signals` per line, where a street line counts as an address when a postcode line follows it
+    ("Unter den Linden 5" / "10117 Berlin", "Esplanadi 1" / "00100 Helsinki")."""
+    scores = [_contact_signals(line) for line in paragraph]
+    for i in range(len(paragraph) - 1):
+        street, below = _norm(paragraph[i]), _norm(paragraph[i + 1])
+        if not scores[i] and _STREET_LINE.match(street) and _POSTCODE_LINE.match(below):
+            scores[i] = 1
+    return scores
+
+
+def address_line(line: str) -> bool:
+    """A street, PO box or postcode + city ("Musterstraße 5", "Postfach 12 34 56", "00100 Helsinki")."""
+    text = line.strip()
+    return bool(_ADDRESS.search(text) or _POSTCODE_CITY.search(text) or _STREET_COMPOUND.search(text))
+
+
+def introduces_content(line: str) -> bool:
+    """A line announcing what follows ("Meine neue Anschrift lautet:", "Uusi osoitteeni:", "Please send the
+    card to:"): lines after it are the client's content, even when they look like an address block."""
+    text = _norm(line)
+    if not text.endswith(":") or sign_off_match(text):
+        return False
+    words = [word for word in text.split() if any(ch.isalpha() for ch in word)]
+    return len(words) >= 4 or bool(_ADDRESS_CHANGE.search(text))
 
 
 def _org_or_title(line: str) -> bool:
@@ -317,16 +391,20 @@ def _contact_block(paragraph: Sequence[str], after_closing: bool) -> bool:
     prose = sum(_prose(line) for line in paragraph)
     if prose > (1 if len(paragraph) >= 4 else 0):
         return False
-    strong = sum(1 for line in paragraph if _contact_signals(line))
+    # "Neue Anschrift:" over an address, a line about moving, a P.S.: the client's content, not a signature
+    if any(introduces_content(line) for line in paragraph[:-1]) or any(
+        _ADDRESS_CHANGE.search(line) or _POSTSCRIPT.match(line) for line in paragraph
+    ):
+        return False
+    signals = _block_signals(paragraph)
+    strong = sum(1 for score in signals if score)
     org = sum(1 for line in paragraph if _org_or_title(line))
     names = sum(1 for line in paragraph if _name_like(line))
     separators = sum(1 for line in paragraph if _SEPARATOR_LINE.match(line))
     if len(paragraph) == 1:
-        return strong >= 1 and (after_closing or sum(_contact_signals(line) for line in paragraph) >= 2)
+        return strong >= 1 and (after_closing or signals[0] >= 2)
     first = paragraph[0]
-    if not (
-        _name_like(first) or _org_or_title(first) or _contact_signals(first) or _SEPARATOR_LINE.match(first)
-    ):
+    if not (_name_like(first) or _org_or_title(first) or signals[0] or _SEPARATOR_LINE.match(first)):
         return False
     if strong == 0 and org == 0:
         return False
@@ -452,12 +530,22 @@ def _label_tail(lines: Sequence[str], labels: list[str], own: Sequence[int]) -> 
                     else:
                         break
             rest = [k for k in paragraph if labels[k] == "body"]
+            if rest and _introduced(lines, labels, rest[0]):
+                break  # "PS: meine neue Anschrift lautet:" — what follows is content
             if rest and _contact_block([lines[k] for k in rest], after_closing=True):
                 for k in rest:
                     labels[k] = "signature"
         return
     # no sign-off: contact blocks at the very end, first as one block over short trailing paragraphs
-    # separated by blank lines (a "sparse" signature), then paragraph by paragraph
+    # separated by blank lines (a "sparse" signature), then paragraph by paragraph. Without a closing, an
+    # address announced by the line above it, or in a message about a change of address, is content.
+    first_move = next((k for k in body if _ADDRESS_CHANGE.search(lines[k])), len(lines))
+
+    def content(block: Sequence[int]) -> bool:
+        if _introduced(lines, labels, block[0]):
+            return True
+        return first_move < block[0] and any(address_line(lines[k]) for k in block)
+
     tail: list[list[int]] = []
     for paragraph in reversed(paragraphs[1:]):
         if len(paragraph) > 3 or any(_prose(lines[k]) for k in paragraph) or sum(map(len, tail)) > 15:
@@ -465,6 +553,8 @@ def _label_tail(lines: Sequence[str], labels: list[str], own: Sequence[int]) -> 
         tail.insert(0, paragraph)
     for start in range(len(tail) - 1):
         merged = [k for paragraph in tail[start:] for k in paragraph]
+        if content(merged):
+            continue
         texts = [lines[k] for k in merged]
         strong = sum(1 for t in texts if _contact_signals(t))
         named = any(_name_like(t) or _org_or_title(t) for t in texts)
@@ -475,7 +565,15 @@ def _label_tail(lines: Sequence[str], labels: list[str], own: Sequence[int]) -> 
     for p_index in range(len(paragraphs) - 1, 0, -1):
         paragraph = paragraphs[p_index]
         texts = [lines[k] for k in paragraph]
-        if not _contact_block(texts, after_closing=False):
+        if content(paragraph) or not _contact_block(texts, after_closing=False):
             break
         for k in paragraph:
             labels[k] = "signature"
+
+
+def _introduced(lines: Sequence[str], labels: Sequence[str], index: int) -> bool:
+    """Is the nearest own non-empty line above `index` one that announces content ("… lautet:")?"""
+    for k in range(index - 1, -1, -1):
+        if lines[k].strip() and labels[k] in ("body", "closing"):
+            return introduces_content(lines[k])
+    return False
