@@ -44,6 +44,16 @@ async def _send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
+# Methods the metrics name; any other is counted as "other", so a client cannot add series by inventing them.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def metric_method(scope: Scope) -> str:
+    """The request's method as the metrics and the log name it: a known one, else "other"."""
+    method = scope.get("method", "")
+    return method if method in KNOWN_METHODS else "other"
+
+
 class GuardMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics) -> None:
         self.app = app
@@ -87,7 +97,7 @@ class GuardMiddleware:
             log.error(
                 "unhandled %s on %s %s\n%s",
                 type(exc).__name__,
-                scope.get("method"),
+                metric_method(scope),
                 where,
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
@@ -104,7 +114,7 @@ class GuardMiddleware:
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
-            self.metrics.latency.labels(endpoint, scope.get("method", ""), str(state["status"])).observe(
+            self.metrics.latency.labels(endpoint, metric_method(scope), str(state["status"])).observe(
                 time.perf_counter() - started
             )
 

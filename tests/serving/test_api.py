@@ -253,6 +253,13 @@ class TestHealth:
         ratio = re.search(r"^postroom_int8_second_look_ratio ([0-9.e-]+)$", text, re.MULTILINE)
         assert ratio is not None and 0.0 < float(ratio.group(1)) <= 1.0
 
+    def test_invented_methods_add_no_metric_series(self, client: TestClient) -> None:
+        for i in range(5):
+            assert client.request(f"X{i}INVENTED", "/healthz").status_code == 405
+        text = client.get("/metrics").text
+        assert "INVENTED" not in text
+        assert 'endpoint="/healthz",method="other",status="405"} 5.0' in text
+
     def test_metrics_can_require_an_admin_key(self, make_client, serving_env: dict[str, str]) -> None:
         client = make_client(serve_metrics_public=False)
         assert client.get("/metrics").status_code == 401
