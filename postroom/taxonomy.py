@@ -17,6 +17,10 @@ from postroom.errors import PostroomError
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
+#: The fields of an ingestion record (docs/ingestion.md) besides one per label set; a label set may not be
+#: named like one, or its labels and the field would share a column (`postroom.ingest` uses this list).
+RECORD_FIELDS = ("message_id", "subject", "sender", "received_at", "body", "html", "raw", "metadata")
+
 
 def name_in_words(name: str) -> str:
     """A class name as words: `card_replacement` -> "card replacement"."""
@@ -78,6 +82,16 @@ class LabelSet(_Strict):
     prefix: str = Field("", pattern=r"^$|^[a-z][a-z0-9_]*$")
     description: str = ""
     classes: tuple[ClassDef, ...]
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_record_field(cls, value: str) -> str:
+        if value in RECORD_FIELDS:
+            raise ValueError(
+                f"label set name {value!r} is reserved: ingestion records have a field of that name "
+                f"(reserved: {', '.join(RECORD_FIELDS)})"
+            )
+        return value
 
     @field_validator("classes")
     @classmethod
@@ -190,6 +204,23 @@ def parse_taxonomy(data: object, source: Path = Path("<taxonomy>")) -> Taxonomy:
         raise TaxonomyError(_format_validation_error(source, exc)) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_taxonomy(path: Path) -> Taxonomy:
     """Load and validate a taxonomy file; every problem is reported with its location."""
     try:
@@ -197,7 +228,7 @@ def load_taxonomy(path: Path) -> Taxonomy:
     except (OSError, UnicodeDecodeError) as exc:
         raise TaxonomyError(f"cannot read taxonomy {path}: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise TaxonomyError(f"{path}: not valid YAML: {exc}") from None
     return parse_taxonomy(data, path)

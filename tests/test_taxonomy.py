@@ -113,3 +113,28 @@ def test_class_texts_are_the_name_in_words_the_description_and_the_examples() ->
     classes = parse_taxonomy(spec).label_set("topic").classes
     assert classes[0].texts() == ("card replacement", "A card is lost or stolen.", "Please block my card")
     assert classes[1].texts() == ("other",)
+
+
+@pytest.mark.parametrize(("position", "name"), [(0, "body"), (1, "message_id"), (1, "metadata")])
+def test_label_set_named_like_an_ingestion_field_is_rejected_where_it_is(position: int, name: str) -> None:
+    sets = [label_set("queue", "a", "b"), label_set("topic", "x", "y")]
+    sets[position]["name"] = name
+    where = rf"label_sets\.{position}\.name: label set name '{name}' is reserved"
+    with pytest.raises(TaxonomyError, match=where):
+        parse_taxonomy(small(*sets))
+
+
+def test_duplicate_yaml_key_is_rejected_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "name: t\nrouting: {queue_set: queue, reply_set: queue}\n"
+        "label_sets:\n  - name: queue\n    classes: [{name: a}, {name: b}]\nname: u\n"
+    )
+    with pytest.raises(TaxonomyError, match=r"not valid YAML: duplicate key 'name'\n.*line 6, column 1"):
+        load_taxonomy(path)
+    path.write_text(
+        "name: t\nbase: &b {name: queue, classes: [{name: a}, {name: b}]}\n"
+        "label_sets: [{<<: *b, name: queue}]\nrouting: {queue_set: queue, reply_set: queue}\n"
+    )
+    with pytest.raises(TaxonomyError, match="base: unknown field"):  # a merge key overriding is no duplicate
+        load_taxonomy(path)

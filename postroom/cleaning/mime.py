@@ -35,6 +35,7 @@ class ParsedMime:
     html: str | None = None  # the first text/html body part
     attachments: list[Attachment] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    from_text: bool = field(default=False, repr=False)  # parsed from a str: its characters are final
 
     def flag(self, name: str) -> None:
         if name not in self.flags:
@@ -92,7 +93,22 @@ def _payload_bytes(part: email.message.Message) -> bytes:
     return b""
 
 
+_ENCODED_CTES = {"base64", "quoted-printable", "x-uuencode", "uuencode", "x-uue", "uue"}
+
+
+def _text_already(part: email.message.Message) -> str | None:
+    """The body of a part of a `str` source when it holds non-ASCII characters and no transfer encoding:
+    those characters are text already, not bytes in the declared charset."""
+    payload = part.get_payload()
+    if not isinstance(payload, str) or payload.isascii():
+        return None
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    return None if cte in _ENCODED_CTES else payload
+
+
 def _part_text(part: email.message.Message, result: ParsedMime, html: bool) -> str:
+    if result.from_text and (text := _text_already(part)) is not None:
+        return text
     data = _payload_bytes(part)
     declared = part.get_param("charset")
     declared = declared if isinstance(declared, str) else None
@@ -187,13 +203,12 @@ def _walk(root: email.message.Message, result: ParsedMime) -> None:
 
 def parse_rfc822(raw: str | bytes) -> ParsedMime:
     """Parse a complete e-mail source. Never raises; problems are reported in `flags`."""
-    result = ParsedMime()
-    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
-    try:
-        msg = email.message_from_bytes(data)
+    result = ParsedMime(from_text=isinstance(raw, str))
+    try:  # a str source (a JSON field) holds characters; only bytes are decoded by their declared charset
+        msg = email.message_from_string(raw) if isinstance(raw, str) else email.message_from_bytes(raw)
     except Exception:
         result.flag("mime_defects")
-        result.text = decode_bytes(data)[0]
+        result.text = raw if isinstance(raw, str) else decode_bytes(raw)[0]
         return result
     result.subject = decode_header_value(msg.get("Subject"))
     result.sender = decode_header_value(msg.get("From"))

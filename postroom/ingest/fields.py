@@ -3,19 +3,66 @@
 from __future__ import annotations
 
 import json
+import math
 import re
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NoReturn
 
 from postroom.ingest.records import BASE_FIELDS, BODY_FIELDS, IncomingMessage, Rejection
 from postroom.taxonomy import Taxonomy, TaxonomyError
 
 MAX_ID_LENGTH = 512
 _ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # only ever alone: Python joins a pair into one character
+TIMESTAMP_EXAMPLE = "e.g. 2026-03-02T09:30:00+01:00 or 2026-03-02T08:30:00Z"
 
 
 class RecordError(ValueError):
     """A record-level problem; the message names the field."""
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when `text` holds a lone surrogate (JSON `"\\ud800"`): not Unicode, no store can keep it."""
+    return _LONE_SURROGATE.search(text) is not None
+
+
+def check_text(value: str, field_name: str) -> str:
+    """`value` unchanged; a lone surrogate is rejected with the field named."""
+    if has_lone_surrogate(value):
+        raise RecordError(f"{field_name}: not valid Unicode (lone surrogate)")
+    return value
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise RecordError(f"{name} is not allowed (use null or a string)")
+
+
+def loads_json(text: str | bytes) -> Any:
+    """`json.loads` without the NaN, Infinity and -Infinity Python accepts but JSON does not.
+
+    Raises:
+        RecordError: one of those constants; json.JSONDecodeError for any other invalid JSON.
+    """
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def check_json_value(value: object, field_name: str) -> None:
+    """Reject what a JSON column cannot hold: lone surrogates in keys or strings, NaN or infinite floats
+    (`1e999` parses as infinity). Iterative, so deep nesting cannot exhaust the stack."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str):
+                    check_text(key, field_name)
+                stack.append(child)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, str):
+            check_text(item, field_name)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise RecordError(f"{field_name}: NaN and Infinity (or numbers beyond 1e308) are not valid JSON")
 
 
 def check_message_id(value: object) -> str:
@@ -31,11 +78,15 @@ def check_message_id(value: object) -> str:
         raise RecordError(f"message_id longer than {MAX_ID_LENGTH} characters")
     if _ID_FORBIDDEN.search(text):
         raise RecordError("message_id contains control characters")
-    return text
+    return check_text(text, "message_id")
 
 
 def parse_timestamp(value: object, field_name: str = "received_at") -> datetime | None:
-    """ISO 8601 timestamp or empty; a timestamp without a zone is rejected (it would be ambiguous)."""
+    """An ISO 8601 timestamp with a zone, converted to UTC (aware); None when empty.
+
+    A timestamp without a zone is rejected (it would be ambiguous), and so is one that has no UTC
+    equivalent in years 1 to 9999. Errors name the field and the format, never the submitted value.
+    """
     if value in (None, ""):
         return None
     if not isinstance(value, str):
@@ -43,10 +94,26 @@ def parse_timestamp(value: object, field_name: str = "received_at") -> datetime 
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise RecordError(f"{field_name} is not an ISO 8601 timestamp: {value[:40]!r}") from None
+        raise RecordError(
+            f"{field_name} is not an ISO 8601 timestamp with a time zone ({TIMESTAMP_EXAMPLE})"
+        ) from None
     if parsed.tzinfo is None:
-        raise RecordError(f"{field_name} has no time zone: {value[:40]!r} (add +00:00 or Z)")
-    return parsed
+        raise RecordError(f"{field_name} has no time zone: add one ({TIMESTAMP_EXAMPLE})")
+    return to_utc(parsed, field_name)
+
+
+def to_utc(value: datetime, field_name: str = "received_at") -> datetime:
+    """An aware `value` as the same instant in UTC; a naive one is taken as UTC.
+
+    Raises:
+        RecordError: the instant falls outside years 1 to 9999 in UTC (`9999-12-31T23:59:59-14:00`).
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise RecordError(f"{field_name} is out of range in UTC (years 1 to 9999)") from None
 
 
 def _optional_text(record: dict[str, Any], key: str) -> str | None:
@@ -55,7 +122,7 @@ def _optional_text(record: dict[str, Any], key: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise RecordError(f"{key} must be a string, got {type(value).__name__}")
-    return value
+    return check_text(value, key)
 
 
 def _labels(record: dict[str, Any], taxonomy: Taxonomy) -> dict[str, str]:
@@ -66,6 +133,7 @@ def _labels(record: dict[str, Any], taxonomy: Taxonomy) -> dict[str, str]:
             continue
         if not isinstance(value, str):
             raise RecordError(f"label {set_name} must be a string, got {type(value).__name__}")
+        check_text(value, set_name)
         try:
             taxonomy.validate_label(set_name, value.strip())
         except TaxonomyError as exc:
@@ -75,15 +143,19 @@ def _labels(record: dict[str, Any], taxonomy: Taxonomy) -> dict[str, str]:
 
 
 def _metadata(value: object) -> dict[str, Any]:
+    """The metadata object (in CSV a JSON string); checked to be storable as JSON."""
     if value in (None, ""):
         return {}
     if isinstance(value, str):  # CSV carries metadata as a JSON string
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
+            value = loads_json(value)
+        except (json.JSONDecodeError, RecursionError):
             raise RecordError("metadata is not valid JSON") from None
+        except RecordError as exc:
+            raise RecordError(f"metadata is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise RecordError(f"metadata must be an object, got {type(value).__name__}")
+    check_json_value(value, "metadata")
     return value
 
 
@@ -94,13 +166,14 @@ def unknown_fields(keys: list[str], taxonomy: Taxonomy) -> list[str]:
 
 
 def allowed_fields(taxonomy: Taxonomy) -> str:
+    """The allowed fields, for error messages."""
     return ", ".join([*BASE_FIELDS, *taxonomy.set_names])
 
 
 def record_to_message(record: dict[str, Any], taxonomy: Taxonomy, origin: str) -> IncomingMessage | Rejection:
     """Validate one record; every problem becomes a `Rejection` naming the record."""
     raw_id = record.get("message_id")
-    shown_id = str(raw_id)[:80] if isinstance(raw_id, str | int) and raw_id != "" else None
+    shown_id = _shown_id(raw_id)
     try:
         unknown = unknown_fields(list(record), taxonomy)
         if unknown:
@@ -119,7 +192,7 @@ def record_to_message(record: dict[str, Any], taxonomy: Taxonomy, origin: str) -
             raise RecordError(f"{body_key} must be a string, got {type(raw).__name__}")
         return IncomingMessage(
             message_id=message_id,
-            raw=raw,
+            raw=check_text(raw, body_key),
             raw_format=BODY_FIELDS[body_key],
             origin=origin,
             subject=_optional_text(record, "subject"),
@@ -130,3 +203,11 @@ def record_to_message(record: dict[str, Any], taxonomy: Taxonomy, origin: str) -
         )
     except RecordError as exc:
         return Rejection(origin, str(exc), shown_id)
+
+
+def _shown_id(raw_id: object) -> str | None:
+    """The ID to name a rejected record by; None when there is none or it cannot be printed."""
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or raw_id == "":
+        return None
+    shown = str(raw_id)[:80]
+    return None if has_lone_surrogate(shown) else shown

@@ -6,18 +6,21 @@ A bad record becomes a `Rejection` naming the file and line or message number; t
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from postroom.ingest.fields import (
     RecordError,
     allowed_fields,
     check_message_id,
+    loads_json,
     record_to_message,
     unknown_fields,
 )
@@ -85,39 +88,86 @@ def _bounded_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, byte
         yield number, line
 
 
+def format_size(n_bytes: int) -> str:
+    """A byte count for people: `25 MiB`, `1.5 MiB`, `9.8 KiB`, `500 bytes`."""
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n_bytes} bytes"
+
+
 def _too_large(max_bytes: int) -> str:
-    return f"record larger than the limit of {max_bytes // (1024 * 1024)} MiB (POSTROOM_MAX_MESSAGE_BYTES)"
+    return f"record larger than the limit of {format_size(max_bytes)} (POSTROOM_MAX_MESSAGE_BYTES)"
 
 
 def read_jsonl(stream: BinaryIO, name: str, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
+    """JSON Lines, one object a line; a UTF-8 byte-order mark before the first line is skipped."""
     for number, line in _bounded_lines(stream, max_bytes):
         origin = f"{name}:{number}"
         if line is None:
             yield Rejection(origin, _too_large(max_bytes))
             continue
+        if number == 1:
+            line = line.removeprefix(codecs.BOM_UTF8)
         if not line.strip():
             continue
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield Rejection(origin, f"not valid UTF-8 (byte {exc.start} of the line)")
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield Rejection(origin, f"not valid JSON: {exc.msg} at column {exc.colno}")
-            continue
-        if not isinstance(record, dict):
-            yield Rejection(origin, f"expected a JSON object, got {type(record).__name__}")
+        record = _json_object(line)
+        if isinstance(record, str):
+            yield Rejection(origin, record)
             continue
         yield record_to_message(record, taxonomy, origin)
 
 
+def _json_object(line: bytes) -> dict[str, Any] | str:
+    """The JSON object on one line, or why there is none."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not valid UTF-8 (byte {exc.start} of the line)"
+    try:
+        record = loads_json(text)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} at column {exc.colno}"
+    except RecordError as exc:  # NaN, Infinity
+        return f"not valid JSON: {exc}"
+    except RecursionError:
+        return "not valid JSON: nested too deeply"
+    except ValueError:  # an integer of more than 4300 digits
+        return "not valid JSON: a number too long to read"
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    return record
+
+
+class _EndWatch:
+    """The lines of a file, noting when they ran out: a CSV row that needed the end of the file to finish
+    ends inside a quoted field (Python's csv accepts that silently)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.hit_end = False
+
+    def __iter__(self) -> _EndWatch:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._lines)
+        except StopIteration:
+            self.hit_end = True
+            raise
+
+
+TRUNCATED_CSV = "unterminated quoted field at end of file: the file looks truncated"
+
+
 def read_csv(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
-    """CSV with a header row; columns as in JSONL (metadata as a JSON string)."""
+    """CSV with a header row; columns as in JSONL (metadata as a JSON string). A UTF-8 byte-order mark (as
+    Excel writes) is skipped; a last row cut off inside a quoted field is rejected as truncated."""
     csv.field_size_limit(max_bytes)
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
-        reader = csv.DictReader(handle)
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        lines = _EndWatch(handle)
+        reader = csv.DictReader(lines)
         try:
             header = reader.fieldnames or []
         except csv.Error as exc:
@@ -125,6 +175,9 @@ def read_csv(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
             return
         if not header:
             yield Rejection(str(path), "empty CSV file (no header row)")
+            return
+        if lines.hit_end:
+            yield Rejection(str(path), f"header row: {TRUNCATED_CSV}")
             return
         unknown = unknown_fields(list(header), taxonomy)
         if unknown:
@@ -144,15 +197,21 @@ def read_csv(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
                 reason = _too_large(max_bytes) if "field limit" in str(exc) else f"malformed CSV: {exc}"
                 yield Rejection(origin, reason)
                 continue
-            origin = f"{path}:{origin.rsplit(':', 1)[1]}"
-            if None in row:
-                yield Rejection(origin, "more fields than header columns")
-                continue
-            values = [v for v in row.values() if v is not None]
-            if any(_has_surrogates(v) for v in values):
-                yield Rejection(origin, "not valid UTF-8", row.get("message_id") or None)
-                continue
-            yield record_to_message({k: v for k, v in row.items() if v != ""}, taxonomy, origin)
+            yield _csv_row(row, origin, taxonomy, truncated=lines.hit_end)
+
+
+def _csv_row(row: dict[str | Any, Any], origin: str, taxonomy: Taxonomy, truncated: bool) -> Item:
+    """One CSV row as a message, or why not."""
+    raw_id = row.get("message_id")
+    shown_id = raw_id if isinstance(raw_id, str) and raw_id and not _has_surrogates(raw_id) else None
+    if truncated:
+        return Rejection(origin, TRUNCATED_CSV, shown_id)
+    if None in row:
+        return Rejection(origin, "more fields than header columns")
+    values = [v for v in row.values() if v is not None]
+    if any(_has_surrogates(v) for v in values):
+        return Rejection(origin, "not valid UTF-8", shown_id)
+    return record_to_message({k: v for k, v in row.items() if v != ""}, taxonomy, origin)
 
 
 def _has_surrogates(text: str) -> bool:
@@ -202,48 +261,65 @@ def _header(headers: object, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def read_mbox(stream: BinaryIO, name: str, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
-    """mbox (mboxo/mboxrd): messages start at lines beginning with `From `; `>From ` lines are unescaped."""
-    number = 0
-    start_line = 0
-    lines: list[bytes] = []
-    size = 0
-    oversize = False
-    last_line = b""
+@dataclass
+class _MboxMessage:
+    """One message of an mbox file while its lines are read."""
 
-    def finish() -> Item:
-        origin = f"{name} message {number} (line {start_line})"
-        if oversize:
-            return Rejection(origin, _too_large(max_bytes))
-        return rfc822_to_message(b"".join(lines), origin, taxonomy)
+    number: int
+    start_line: int
+    lines: list[bytes] = field(default_factory=list)
+    size: int = 0
+    oversize: bool = False
 
-    for line_no, line in _bounded_lines(stream, max_bytes):
-        if line is None:
-            oversize = True
-            continue
-        last_line = line
-        if line.startswith(b"From ") and (line_no == 1 or not lines or lines[-1].strip() == b"" or oversize):
-            if number:
-                yield finish()
-            number += 1
-            start_line, lines, size, oversize = line_no, [], 0, False
-            continue
-        if number == 0:
-            yield Rejection(name, "not an mbox file: it must start with a 'From ' line")
+    def add(self, line: bytes | None, max_bytes: int) -> None:
+        """Add a line (None: one over the limit); `>From ` is unescaped; past the limit nothing is kept."""
+        if self.oversize:
             return
-        if oversize:
-            continue
-        size += len(line)
-        if size > max_bytes:
-            oversize, lines = True, []
-            continue
+        if line is None or self.size + len(line) > max_bytes:
+            self.oversize, self.lines = True, []
+            return
+        self.size += len(line)
         if line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
             line = line[1:]
-        lines.append(line)
-    if number == 0:
+        self.lines.append(line)
+
+    def origin(self, name: str) -> str:
+        return f"{name} message {self.number} (line {self.start_line})"
+
+    def finish(self, name: str, taxonomy: Taxonomy, max_bytes: int) -> Item:
+        """The message, without the empty line that ends every message in an mbox (it is the format's)."""
+        if self.oversize:
+            return Rejection(self.origin(name), _too_large(max_bytes))
+        lines = self.lines
+        if lines and lines[-1] in (b"\n", b"\r\n"):
+            lines = lines[:-1]
+        return rfc822_to_message(b"".join(lines), self.origin(name), taxonomy)
+
+
+def read_mbox(stream: BinaryIO, name: str, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
+    """mbox (mboxo/mboxrd): a message starts at a `From ` line at the top of the file, after an empty line or
+    after another `From ` line; `>From ` lines are unescaped; the empty line before the next `From ` line
+    (and at the end of the file) separates messages and is not part of either."""
+    current: _MboxMessage | None = None
+    may_start = True  # whether a `From ` line here starts a message
+    last_line = b""
+    for line_no, line in _bounded_lines(stream, max_bytes):
+        if line is not None and line.startswith(b"From ") and may_start:
+            if current is not None:
+                yield current.finish(name, taxonomy, max_bytes)
+            current = _MboxMessage(current.number + 1 if current else 1, line_no)
+            last_line = line
+            continue
+        if current is None:
+            yield Rejection(name, "not an mbox file: it must start with a 'From ' line")
+            return
+        current.add(line, max_bytes)
+        may_start = line is not None and not line.strip()
+        last_line = line if line is not None else last_line
+    if current is None:
         yield Rejection(name, "empty mbox file")
         return
     if not last_line.endswith(b"\n"):
-        yield Rejection(f"{name} message {number} (line {start_line})", "truncated: the file ends mid-line")
+        yield Rejection(current.origin(name), "truncated: the file ends mid-line")
         return
-    yield finish()
+    yield current.finish(name, taxonomy, max_bytes)

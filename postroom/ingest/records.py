@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from postroom.taxonomy import RECORD_FIELDS
+
 RawFormat = Literal["text", "html", "rfc822"]
 
-# Keys a JSONL object or CSV header may have besides one per label set.
-BASE_FIELDS = ("message_id", "subject", "sender", "received_at", "body", "html", "raw", "metadata")
+# Keys a JSONL object or CSV header may have besides one per label set (the taxonomy reserves them).
+BASE_FIELDS = RECORD_FIELDS
 BODY_FIELDS: dict[str, RawFormat] = {"body": "text", "html": "html", "raw": "rfc822"}
 
 

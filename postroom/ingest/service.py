@@ -3,20 +3,24 @@
 Re-sending a message with the same ID and the same raw content changes nothing. The same ID with a
 different raw content is reported and not stored: the stored message is never overwritten silently.
 Each message is committed on its own, so one bad record never costs the good ones.
+Timestamps are stored in UTC.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.cleaning import CleanedEmail, clean_message
-from postroom.ingest.rawcodec import decode_raw, encode_raw, raw_digest
+from postroom.ingest.fields import RecordError, to_utc
+from postroom.ingest.rawcodec import decode_input, encode_raw, raw_digest
 from postroom.ingest.records import IncomingMessage, Rejection
 from postroom.store.models import Label, Message, utcnow
 
@@ -55,17 +59,53 @@ class IngestReport:
         return not self.rejected and not self.changed
 
 
-def _nul_free(text: str | None) -> str | None:
-    return None if text is None else text.replace("\x00", "")
+_UNSTORABLE = re.compile(r"[\ud800-\udfff]")  # lone surrogates, e.g. from a UTF-7 part
+
+
+def _storable_text(text: str | None) -> str | None:
+    """`text` as any store keeps it: NUL removed, lone surrogates (cleaning can decode them) replaced."""
+    return None if text is None else _UNSTORABLE.sub("\ufffd", text.replace("\x00", ""))
+
+
+def _storable_json(value: Any) -> Any:
+    """A copy of a small JSON value (the cleaning summary) with every string made storable."""
+    if isinstance(value, dict):
+        return {_storable_text(str(k)): _storable_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable_json(v) for v in value]
+    return _storable_text(value) if isinstance(value, str) else value
+
+
+def _in_utc(value: datetime | None) -> datetime | None:
+    """`value` in UTC (a record's is already); a Date header's that has no UTC equivalent is dropped."""
+    if value is None:
+        return None
+    try:
+        return to_utc(value)
+    except RecordError:
+        return None
 
 
 def _apply_cleaning(message: Message, cleaned: CleanedEmail) -> None:
-    message.cleaned_text = _nul_free(cleaned.text) or ""
+    message.cleaned_text = _storable_text(cleaned.text) or ""
     message.language = cleaned.language
     message.cleaned_at = utcnow()
     metadata = dict(message.metadata_ or {})
-    metadata["cleaning"] = cleaned.metadata()
+    metadata["cleaning"] = _storable_json(cleaned.metadata())
     message.metadata_ = metadata
+
+
+def _same_content(stored_sha256: str, incoming: IncomingMessage, digest: str) -> bool:
+    """Whether a stored message has the incoming raw content.
+
+    The mbox reader once kept the empty line that separates messages as part of the message before it; an
+    RFC 822 source stored in that form (one extra line break at the end) counts as the same content.
+    """
+    if stored_sha256 == digest:
+        return True
+    if not isinstance(incoming.raw, bytes):
+        return False
+    return stored_sha256 in (raw_digest(incoming.raw + ending) for ending in (b"\n", b"\r\n"))
 
 
 def _import_labels(session: Session, message: Message, labels: dict[str, str], source: str) -> IngestResult:
@@ -89,7 +129,7 @@ def ingest_one(session: Session, incoming: IncomingMessage, source: str = "impor
     digest = raw_digest(incoming.raw)
     existing = session.scalar(select(Message).where(Message.message_id == incoming.message_id))
     if existing is not None:
-        if existing.raw_sha256 != digest:
+        if not _same_content(existing.raw_sha256, incoming, digest):
             return IngestResult("changed", existing)
         result = _import_labels(session, existing, incoming.labels, source)
         result.outcome = "unchanged"
@@ -98,9 +138,9 @@ def ingest_one(session: Session, incoming: IncomingMessage, source: str = "impor
     stored, encoding = encode_raw(incoming.raw)
     message = Message(
         message_id=incoming.message_id,
-        subject=_nul_free(incoming.subject or cleaned.subject),
-        sender=_nul_free(incoming.sender or cleaned.sender),
-        received_at=incoming.received_at or cleaned.received_at,
+        subject=_storable_text(incoming.subject or cleaned.subject),
+        sender=_storable_text(incoming.sender or cleaned.sender),
+        received_at=_in_utc(incoming.received_at or cleaned.received_at),
         raw_format=incoming.raw_format,
         raw_body=stored,
         raw_encoding=encoding,
@@ -127,11 +167,9 @@ def ingest_messages(
             try:
                 result = ingest_one(session, item, source)
                 session.commit()
-            except SQLAlchemyError as exc:
+            except Exception as exc:  # a store error, or anything else: one record never stops the run
                 session.rollback()
-                report.rejected.append(
-                    Rejection(item.origin, f"store error: {exc.__class__.__name__}", item.message_id)
-                )
+                report.rejected.append(_not_stored(item, exc))
                 continue
             if result.outcome == "changed":
                 report.changed.append(
@@ -153,6 +191,12 @@ def ingest_messages(
     return report
 
 
+def _not_stored(item: IncomingMessage, exc: Exception) -> Rejection:
+    """The rejection of a message the store refused (or that failed on the way)."""
+    kind = "store error" if isinstance(exc, SQLAlchemyError) else "not stored, unexpected error"
+    return Rejection(item.origin, f"{kind}: {exc.__class__.__name__}", item.message_id)
+
+
 def reclean_all(sessions: sessionmaker[Session], batch_size: int = 200) -> int:
     """Re-run cleaning on every stored message from its raw input; returns how many were cleaned."""
     done = 0
@@ -165,9 +209,7 @@ def reclean_all(sessions: sessionmaker[Session], batch_size: int = 200) -> int:
             if not batch:
                 return done
             for message in batch:
-                raw = decode_raw(
-                    message.raw_body, message.raw_encoding, as_bytes=message.raw_format == "rfc822"
-                )
+                raw = decode_input(message.raw_body, message.raw_encoding, message.raw_format)
                 _apply_cleaning(message, clean_message(raw, message.raw_format))  # type: ignore[arg-type]
             session.commit()
             done += len(batch)

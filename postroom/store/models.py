@@ -66,7 +66,7 @@ class Message(Base):
     received_at: Mapped[datetime | None]
     raw_format: Mapped[str] = mapped_column(String(16))  # text | html | rfc822
     raw_body: Mapped[str] = mapped_column(Text)  # exactly as received, see postroom.ingest.rawcodec
-    raw_encoding: Mapped[str] = mapped_column(String(16), default="utf-8")  # utf-8 | base64
+    raw_encoding: Mapped[str] = mapped_column(String(16), default="utf-8")  # text | utf-8 | base64
     raw_sha256: Mapped[str] = mapped_column(String(64))
     cleaned_text: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str | None] = mapped_column(String(8))

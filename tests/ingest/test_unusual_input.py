@@ -1,0 +1,203 @@
+"""Input that is valid for Python but not for a store or for people: lone surrogates, NaN, byte-order marks,
+truncated CSV, time zones, mbox separators, odd size limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from postroom.ingest.fields import RecordError, parse_timestamp
+from postroom.ingest.readers import format_size
+from postroom.taxonomy import Taxonomy
+from tests.ingest.builders import email_bytes, record, write_jsonl, write_mbox
+from tests.ingest.test_readers import read
+
+
+def reasons_by_line(path: Path, taxonomy: Taxonomy, limit: int = 1024 * 1024) -> dict[str, str]:
+    _, bad = read(path, taxonomy, limit)
+    return {r.origin.rsplit(":", 1)[1]: r.reason for r in bad}
+
+
+def lone(line: str) -> str:
+    """A JSONL line with `\\ud800` for LONE: json.loads makes that a lone surrogate."""
+    return line.replace("LONE", "\\ud800")
+
+
+def test_lone_surrogates_are_rejected_with_the_field_named_and_later_records_flow(
+    tmp_path: Path, taxonomy: Taxonomy
+) -> None:
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        record("ok-1"),
+        lone('{"message_id": "s-1", "body": "bad LONE"}'),
+        lone('{"message_id": "s-2", "html": "<p>LONE</p>"}'),
+        lone('{"message_id": "s-3", "raw": "Subject: x\\n\\nLONE"}'),
+        lone('{"message_id": "s-4", "body": "b", "subject": "LONE"}'),
+        lone('{"message_id": "s-5", "body": "b", "sender": "LONE"}'),
+        lone('{"message_id": "aLONEb", "body": "b"}'),
+        lone('{"message_id": "s-7", "body": "b", "metadata": {"k": ["LONE"]}}'),
+        lone('{"message_id": "s-8", "body": "b", "metadata": {"LONE": 1}}'),
+        lone('{"message_id": "s-9", "body": "b", "topic": "LONE"}'),
+        '{"message_id": "ok-2", "body": "a pair is fine: \\ud83d\\ude00"}',
+    )
+    good, bad = read(path, taxonomy)
+    assert [m.message_id for m in good] == ["ok-1", "ok-2"] and good[1].raw == "a pair is fine: \U0001f600"
+    assert [(r.message_id, r.reason) for r in bad] == [
+        ("s-1", "body: not valid Unicode (lone surrogate)"),
+        ("s-2", "html: not valid Unicode (lone surrogate)"),
+        ("s-3", "raw: not valid Unicode (lone surrogate)"),
+        ("s-4", "subject: not valid Unicode (lone surrogate)"),
+        ("s-5", "sender: not valid Unicode (lone surrogate)"),
+        (None, "message_id: not valid Unicode (lone surrogate)"),  # an ID that cannot be printed is not shown
+        ("s-7", "metadata: not valid Unicode (lone surrogate)"),
+        ("s-8", "metadata: not valid Unicode (lone surrogate)"),
+        ("s-9", "topic: not valid Unicode (lone surrogate)"),
+    ]
+
+
+def test_nan_and_infinity_are_rejected_in_jsonl_and_csv_metadata(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    jsonl = write_jsonl(
+        tmp_path / "in.jsonl",
+        '{"message_id": "n-1", "body": "b", "metadata": {"a": NaN}}',
+        '{"message_id": "n-2", "body": "b", "metadata": {"a": [Infinity]}}',
+        '{"message_id": "n-3", "body": "b", "metadata": {"a": -Infinity}}',
+        '{"message_id": "n-4", "body": "b", "metadata": {"big": 1e999}}',
+        '{"message_id": "ok", "body": "b", "metadata": {"big": 1e308, "n": 12345678901234567890}}',
+        '{"message_id": "n-6", "body": "b", "metadata": {"n": %s}}' % ("9" * 5000),
+    )
+    reasons = reasons_by_line(jsonl, taxonomy)
+    assert reasons["1"] == "not valid JSON: NaN is not allowed (use null or a string)"
+    assert reasons["2"] == "not valid JSON: Infinity is not allowed (use null or a string)"
+    assert reasons["3"] == "not valid JSON: -Infinity is not allowed (use null or a string)"
+    assert reasons["4"] == "metadata: NaN and Infinity (or numbers beyond 1e308) are not valid JSON"
+    assert reasons["6"] == "not valid JSON: a number too long to read"
+    assert "5" not in reasons
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text('message_id,body,metadata\nc-1,b,"{""a"": NaN}"\nc-2,b,"{""a"": 1e999}"\nc-3,b,{}\n')
+    good, bad = read(csv_path, taxonomy)
+    assert [m.message_id for m in good] == ["c-3"]
+    assert [r.reason for r in bad] == [
+        "metadata is not valid JSON: NaN is not allowed (use null or a string)",
+        "metadata: NaN and Infinity (or numbers beyond 1e308) are not valid JSON",
+    ]
+
+
+def test_utf8_byte_order_mark_is_accepted_in_csv_and_jsonl(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    csv_path = tmp_path / "excel.csv"
+    csv_path.write_bytes(b"\xef\xbb\xbfmessage_id,body\r\nc-1,hello\r\n")
+    bom = b"\xef\xbb\xbf"
+    jsonl = write_jsonl(tmp_path / "in.jsonl", bom + b'{"message_id": "j-1", "body": "hi"}', record("j-2"))
+    good, bad = read(tmp_path, taxonomy)
+    assert bad == [] and sorted(m.message_id for m in good) == ["c-1", "j-1", "j-2"]
+    jsonl.write_bytes(b'{"message_id": "j-1", "body": "hi"}\n' + bom + b'{"message_id": "j-2"}\n')
+    assert reasons_by_line(jsonl, taxonomy)["2"].startswith("not valid JSON")  # only at the start of the file
+
+
+@pytest.mark.parametrize(
+    ("tail", "stored"),
+    [
+        ('t-2,"Please block my card.\nIt was stolen in Ham', False),  # cut inside a quoted field
+        ('t-2,"ends with a doubled quote ""\n', False),
+        ('t-2,"complete, no final newline"', True),
+        ("t-2,unquoted and no final newline", True),
+        ('t-2,"multi\nline"\n', True),
+    ],
+)
+def test_csv_cut_off_inside_a_quoted_field_is_rejected_as_truncated(
+    tmp_path: Path, taxonomy: Taxonomy, tail: str, stored: bool
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("message_id,body\nt-1,first\n" + tail, encoding="utf-8")
+    good, bad = read(path, taxonomy)
+    assert [m.message_id for m in good] == (["t-1", "t-2"] if stored else ["t-1"])
+    if not stored:
+        assert [(r.origin.rsplit(":", 1)[1], r.message_id, r.reason) for r in bad] == [
+            ("3", "t-2", "unterminated quoted field at end of file: the file looks truncated")
+        ]
+
+
+def test_csv_header_cut_off_inside_a_quote_rejects_the_file(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text('message_id,"bo')
+    good, bad = read(path, taxonomy)
+    assert good == []
+    assert bad[0].reason == "header row: unterminated quoted field at end of file: the file looks truncated"
+
+
+@pytest.mark.parametrize(
+    ("value", "utc"),
+    [
+        ("2026-03-02T09:30:00+01:00", datetime(2026, 3, 2, 8, 30, tzinfo=UTC)),
+        ("2026-03-02T09:30:00-08:00", datetime(2026, 3, 2, 17, 30, tzinfo=UTC)),
+        ("2026-03-02T09:30:00Z", datetime(2026, 3, 2, 9, 30, tzinfo=UTC)),
+        ("2026-03-01T23:30:00.250-01:00", datetime(2026, 3, 2, 0, 30, 0, 250000, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_are_converted_to_utc(value: str, utc: datetime) -> None:
+    parsed = parse_timestamp(value)
+    assert parsed == utc and parsed is not None and parsed.utcoffset() is not None
+    assert parsed.tzinfo is UTC and parsed.replace(tzinfo=None) == utc.replace(tzinfo=None)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("9999-12-31T23:59:59-14:00", "received_at is out of range in UTC (years 1 to 9999)"),
+        ("0001-01-01T00:00:00+01:00", "received_at is out of range in UTC (years 1 to 9999)"),
+        ("secret-2026-03-02", "received_at is not an ISO 8601 timestamp with a time zone (e.g. "),
+        ("2026-04-17T10:15:00", "received_at has no time zone: add one (e.g. "),
+    ],
+)
+def test_bad_timestamps_name_the_field_and_format_never_the_value(value: str, reason: str) -> None:
+    with pytest.raises(RecordError) as caught:
+        parse_timestamp(value)
+    assert str(caught.value).startswith(reason)
+    assert value not in str(caught.value) and "secret" not in str(caught.value)
+
+
+def test_mbox_separator_line_is_not_part_of_the_message(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    one, two = email_bytes("<1@x>"), email_bytes("<2@x>")
+    (tmp_path / "one.eml").write_bytes(one)
+    write_mbox(tmp_path / "day1.mbox", one)
+    write_mbox(tmp_path / "day2.mbox", one, two)
+    crlf = tmp_path / "crlf.mbox"
+    crlf.write_bytes(write_mbox(tmp_path / "lf.mbx", one, two).read_bytes().replace(b"\n", b"\r\n"))
+    good, bad = read(tmp_path, taxonomy)
+    assert bad == []
+    raws = {(Path(m.origin.split(" message ")[0]).name, m.message_id): m.raw for m in good}
+    assert raws[("day1.mbox", "1@x")] == raws[("day2.mbox", "1@x")] == raws[("one.eml", "1@x")] == one
+    assert raws[("day2.mbox", "2@x")] == two
+    assert raws[("crlf.mbox", "1@x")] == one.replace(b"\n", b"\r\n")
+
+
+def test_body_ending_in_empty_lines_keeps_all_but_the_separator(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    path = tmp_path / "in.mbox"
+    path.write_bytes(b"From a\nMessage-ID: <1@x>\n\nbody\n\n\nFrom b\nMessage-ID: <2@x>\n\nlast\n")
+    good, bad = read(path, taxonomy)
+    assert bad == []
+    assert [m.raw for m in good] == [b"Message-ID: <1@x>\n\nbody\n\n", b"Message-ID: <2@x>\n\nlast\n"]
+
+
+def test_from_line_after_an_overlong_line_starts_no_message(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    path = tmp_path / "in.mbox"
+    path.write_bytes(
+        b"From a\nMessage-ID: <1@x>\n\nsmall\n\n"
+        b"From a\nMessage-ID: <2@x>\n\n" + b"y" * 3000 + b"\nFrom inside the long message\n\n"
+        b"From a\nMessage-ID: <3@x>\n\nafter\n"
+    )
+    good, bad = read(path, taxonomy, limit=1000)
+    assert [m.message_id for m in good] == ["1@x", "3@x"]
+    assert [(r.origin.split(" message ")[1], r.reason.split(" (")[0]) for r in bad] == [
+        ("2 (line 6)", "record larger than the limit of 1000 bytes")
+    ]
+    assert "3 (line 12)" in good[1].origin
+
+
+@pytest.mark.parametrize(
+    ("n_bytes", "shown"),
+    [(25 * 1024 * 1024, "25 MiB"), (1536 * 1024, "1.5 MiB"), (10_000, "9.8 KiB"), (1000, "1000 bytes")],
+)
+def test_size_limits_are_shown_in_a_sensible_unit(n_bytes: int, shown: str) -> None:
+    assert format_size(n_bytes) == shown
