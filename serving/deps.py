@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from postroom.settings import Settings
 from postroom.taxonomy import Taxonomy
 from serving.auth import ApiKey, KeyStore
+from serving.errors import UnsupportedMediaType
 from serving.lifecycle import ModelHolder
 from serving.metrics import Metrics
 from serving.service import ClassifyService
@@ -83,3 +84,15 @@ async def raw_body(request: Request) -> bytes:
 
 
 RawBody = Annotated[bytes, Depends(raw_body)]
+
+
+async def json_only(request: Request) -> None:
+    """415 for a body that is not `application/json` (FastAPI would call it "not a valid dictionary"); an
+    empty body without a Content-Type passes (an optional body)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json" or (not media and not await request.body()):
+        return
+    raise UnsupportedMediaType(f"send the body as application/json, not {media or 'no Content-Type'}")
+
+
+JsonOnly = Depends(json_only)

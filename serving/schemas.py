@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
 from postroom.store.models import NAME_MAX, AuditEvent, ThresholdVersion
 from serving.lifecycle import LoadedModel
@@ -191,7 +191,10 @@ class ClassifyBatchRequest(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"message_ids": ["a@x", "b@x"]}]}
     )
 
-    message_ids: list[MessageIdIn] = Field(description="Up to POSTROOM_SERVE_BATCH_MAX_IDS IDs (default 64).")
+    message_ids: list[JsonValue] = Field(
+        description="Up to POSTROOM_SERVE_BATCH_MAX_IDS IDs (default 64), strings or integers; an item that "
+        "is not a valid ID fails alone (its result says why)."
+    )
 
 
 class BatchItemPublic(_Out):
@@ -243,7 +246,10 @@ class ReloadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = Field(
-        None, description="production (default: the configured one), a version, or a path."
+        None,
+        min_length=1,
+        max_length=4096,
+        description="production (default: the configured one), a version, or a path.",
     )
     variant: Literal["auto", "fp32", "optimized", "int8"] | None = None
 

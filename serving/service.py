@@ -44,6 +44,13 @@ def normalize_id(value: object) -> str:
         raise InvalidRequest(str(exc)) from None
 
 
+def _shown_id(raw: object) -> str:
+    """A refused ID as a batch item echoes it: at most 100 characters, always valid UTF-8 (a lone surrogate
+    is written as its escape), JSON for what is not a string."""
+    text = raw if isinstance(raw, str) else json.dumps(raw)
+    return text[:100].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _incoming(item: IncomingMessage | Rejection) -> IncomingMessage:
     if isinstance(item, Rejection):
         raise InvalidRequest(item.reason)
@@ -229,8 +236,7 @@ class ClassifyService:
             try:
                 wanted.setdefault(normalize_id(raw), []).append(index)
             except InvalidRequest as exc:
-                shown = raw if isinstance(raw, str) else str(raw)
-                results[index] = ItemError(shown[:100], "InvalidRequest", str(exc), 422)
+                results[index] = ItemError(_shown_id(raw), "InvalidRequest", str(exc), 422)
         found = (
             {
                 m.message_id: m

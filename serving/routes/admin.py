@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Body
 
-from serving.deps import AdminKey, AppServices
+from serving.deps import AdminKey, AppServices, JsonOnly
 from serving.schemas import ErrorPublic, ModelPublic, ReloadRequest, ReloadResponse
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -16,7 +16,11 @@ def current_model(services: AppServices, _key: AdminKey) -> ModelPublic:
     return ModelPublic.of(services.holder.current)
 
 
-@router.post("/reload", responses={code: {"model": ErrorPublic} for code in (401, 403, 404, 422, 503)})
+@router.post(
+    "/reload",
+    responses={code: {"model": ErrorPublic} for code in (401, 403, 404, 415, 422, 503)},
+    dependencies=[JsonOnly],
+)
 def reload_model(
     services: AppServices,
     _key: AdminKey,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serving.deps import AppServices, DbSession, RouterKey
+from serving.deps import AppServices, DbSession, JsonOnly, RouterKey
 from serving.schemas import (
     BatchItemPublic,
     ClassifyBatchRequest,
@@ -17,7 +17,11 @@ from serving.schemas import (
 router = APIRouter(prefix="/v1/classify", tags=["classify"])
 
 
-@router.post("", responses={code: {"model": ErrorPublic} for code in (401, 403, 404, 413, 422, 503)})
+@router.post(
+    "",
+    responses={code: {"model": ErrorPublic} for code in (401, 403, 404, 413, 415, 422, 503)},
+    dependencies=[JsonOnly],
+)
 def classify(
     body: ClassifyRequest, services: AppServices, db: DbSession, _key: RouterKey
 ) -> ClassifyResponse:
@@ -26,7 +30,11 @@ def classify(
     return ClassifyResponse.of(services.classifier.classify(db, body.message_id))
 
 
-@router.post("/batch", responses={code: {"model": ErrorPublic} for code in (401, 403, 413, 422, 503)})
+@router.post(
+    "/batch",
+    responses={code: {"model": ErrorPublic} for code in (401, 403, 413, 415, 422, 503)},
+    dependencies=[JsonOnly],
+)
 def classify_batch(
     body: ClassifyBatchRequest, services: AppServices, db: DbSession, _key: RouterKey
 ) -> ClassifyBatchResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serving.deps import AppServices, DbSession, RouterKey
+from serving.deps import AppServices, DbSession, JsonOnly, RouterKey
 from serving.lead import service
 from serving.schemas import AuditEventPublic, ErrorPublic, FeedbackCreate, FeedbackStored, RealizedPublic
 
@@ -12,7 +12,10 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 
 
 @router.post(
-    "", status_code=201, responses={code: {"model": ErrorPublic} for code in (401, 403, 404, 422, 503)}
+    "",
+    status_code=201,
+    responses={code: {"model": ErrorPublic} for code in (401, 403, 404, 415, 422, 503)},
+    dependencies=[JsonOnly],
 )
 def create_feedback(
     body: FeedbackCreate, services: AppServices, db: DbSession, key: RouterKey

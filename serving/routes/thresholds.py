@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from router.thresholds import active_values, history
-from serving.deps import AppServices, DbSession, LeadKey
+from serving.deps import AppServices, DbSession, JsonOnly, LeadKey
 from serving.errors import InvalidRequest
 from serving.lead import service
 from serving.schemas import (
@@ -54,7 +54,7 @@ def thresholds_history(
     )
 
 
-@router.post("", status_code=201, responses=_errors(409, 422))
+@router.post("", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnly])
 def change_thresholds(
     body: ThresholdsUpdate, services: AppServices, db: DbSession, key: LeadKey
 ) -> ThresholdVersionPublic:
@@ -68,7 +68,7 @@ def change_thresholds(
     return ThresholdVersionPublic.of(version, version.id)
 
 
-@router.post("/rollback", status_code=201, responses=_errors(404, 409, 422))
+@router.post("/rollback", status_code=201, responses=_errors(404, 409, 415, 422), dependencies=[JsonOnly])
 def rollback_thresholds(
     body: ThresholdsRollback, services: AppServices, db: DbSession, key: LeadKey
 ) -> ThresholdVersionPublic:
@@ -135,7 +135,7 @@ def suggest_thresholds(
     )
 
 
-@router.post("/suggest/apply", status_code=201, responses=_errors(409, 422))
+@router.post("/suggest/apply", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnly])
 def apply_suggestion(
     body: SuggestionApply, services: AppServices, db: DbSession, key: LeadKey
 ) -> ThresholdVersionPublic:

@@ -247,3 +247,68 @@ def test_a_failing_store_is_503_and_leaves_no_partial_rows(
     assert message.status_code == 503
     monkeypatch.undo()
     assert _counts(sessions) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("/v1/messages", b'{"message_id": "s1@x", "body": "bad \\ud800 text"}'),
+        ("/v1/messages", b'{"message_id": "s1@x", "subject": "\\udfff", "body": "text"}'),
+        ("/v1/messages", b'{"message_id": "a\\ud800b", "body": "text"}'),
+        ("/v1/classify", b'{"message_id": "a\\ud800b"}'),
+    ],
+)
+def test_lone_surrogates_are_422_and_nothing_is_stored(
+    client: TestClient,
+    serving_env: dict[str, str],
+    sessions: sessionmaker[Session],
+    path: str,
+    payload: bytes,
+) -> None:
+    headers = {**auth(serving_env["router"]), "Content-Type": "application/json"}
+    response = client.post(path, content=payload, headers=headers)
+    assert response.status_code == 422, response.text
+    assert "lone surrogate" in response.json()["detail"]
+    assert _counts(sessions) == (0, 0, 0)
+    batch = client.post("/v1/classify/batch", content=b'{"message_ids": ["a\\ud800b"]}', headers=headers)
+    assert batch.status_code == 200 and batch.json()["results"][0]["status"] == 422
+
+
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [
+        ("/v1/classify", "router"),
+        ("/v1/classify/batch", "router"),
+        ("/v1/feedback", "router"),
+        ("/v1/thresholds", "lead"),
+        ("/v1/thresholds/rollback", "lead"),
+        ("/v1/thresholds/suggest/apply", "lead"),
+        ("/v1/admin/reload", "admin"),
+    ],
+)
+def test_json_endpoints_refuse_other_media_types_with_415(
+    client: TestClient, serving_env: dict[str, str], path: str, role: str
+) -> None:
+    key = auth(serving_env[role])
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        response = client.post(path, content=b"message_id=a", headers={**key, "Content-Type": content_type})
+        assert response.status_code == 415, response.text
+        assert response.json()["error"] == "UnsupportedMediaType"
+        assert content_type in response.json()["detail"]
+
+
+def test_a_batch_item_that_is_not_an_id_fails_alone(client: TestClient, serving_env: dict[str, str]) -> None:
+    ids = [None, 1.5, True, {"a": 1}, "missing@x"]
+    key = auth(serving_env["router"])
+    response = client.post("/v1/classify/batch", json={"message_ids": ids}, headers=key)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [422, 422, 422, 422, 404]
+    assert [r["message_id"] for r in results[:4]] == ["null", "1.5", "true", '{"a": 1}']
+
+
+def test_reload_names_a_model_or_none(client: TestClient, serving_env: dict[str, str]) -> None:
+    key = auth(serving_env["admin"])
+    empty = client.post("/v1/admin/reload", json={"model": ""}, headers=key)
+    assert empty.status_code == 422 and "model" in empty.json()["detail"]
+    assert client.post("/v1/admin/reload", headers=key).status_code == 200  # no body: the configured model
