@@ -174,7 +174,7 @@ def doctor() -> None:
             out.print(f"[green]ok[/green]   {name}: {escape(str(check()))}")
         except PostroomError as exc:
             failed = True
-            out.print(f"[red]fail[/red] {name}: {escape(str(exc))}", highlight=False)
+            out.print(f"[red]fail[/red] {name}: {escape(str(exc))}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
-    YamlConfigSettingsSource,
 )
 
 from postroom.errors import ConfigError
@@ -57,6 +58,61 @@ def _config_file() -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML parse error as one line: what is wrong and where."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return f"{exc.context + ': ' if exc.context else ''}{exc.problem or 'malformed'}{where}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings of a TOML or YAML file; `ConfigError` naming the file, in one line, when unreadable."""
+    kind = "TOML" if path.suffix == ".toml" else "YAML"
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+        data: Any = tomllib.loads(text) if kind == "TOML" else yaml.safe_load(text)
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}: not valid YAML: {_yaml_problem(exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        found = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
+        raise ConfigError(f"config file {path}: must map setting names to values, found {found}")
+    return data
+
+
+def _label(loc: tuple[int | str, ...], config: Path | None) -> str:
+    """Where an invalid value came from: its environment variable when set, else the config file."""
+    if not loc:
+        return ""
+    field = ".".join(str(part) for part in loc)
+    env = f"POSTROOM_{str(loc[0]).upper()}"
+    if any(key.upper() == env for key in os.environ):
+        return ".".join([env, *(str(part) for part in loc[1:])])
+    return f"{field} in {config}" if config is not None else field
+
+
+def describe_validation_error(exc: ValidationError, config: Path | None = None) -> str:
+    """pydantic's errors as one line of `where: what`, without the values given (they may be secrets)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "not a Postroom setting"
+        where = _label(tuple(error["loc"]), config)
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems) or "invalid values"
 
 
 class Settings(BaseSettings):
@@ -143,10 +199,8 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = _config_file()
-        if path is not None and path.suffix == ".toml":
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        elif path is not None:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        if path is not None:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=read_config_file(path)))
         return tuple(sources)
 
     @field_validator("log_level")
@@ -156,6 +210,18 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
         return level
+
+    @field_validator("doccano_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+        except ValueError:
+            raise ValueError("not an http(s) URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL")
+        return value.strip()
 
     @field_validator("serve_model")
     @classmethod
@@ -218,15 +284,18 @@ def get_settings() -> Settings:
         return Settings()
     except ConfigError:
         raise
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise ConfigError(f"invalid settings: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {describe_validation_error(exc, _config_file())}") from None
+    except ValueError as exc:  # pydantic-settings' SettingsError: a value it cannot parse (names no value)
+        first = str(exc).strip().splitlines()
+        raise ConfigError(f"invalid settings: {first[0] if first else type(exc).__name__}") from None
 
 
 def describe(settings: Settings) -> dict[str, Any]:
     """Settings as plain values for `postroom doctor` (the database password, if any, is masked)."""
-    from sqlalchemy.engine import make_url
+    from postroom.store.db import masked_url
 
     values = settings.model_dump(mode="json")
-    values["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
+    values["database_url"] = masked_url(settings.database_url)
     values["resolved_base_model"] = settings.resolved_base_model()
     return values

@@ -10,7 +10,10 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from postroom.cli import app, register_components
+from postroom.settings import get_settings
+from postroom.store.db import dispose_engines
 from tests.ingest.builders import email_bytes, record, write_jsonl
+from tests.store.damage import damage_data_pages, read_only_url, schema_revision, set_schema_revision
 
 runner = CliRunner()
 register_components()
@@ -114,3 +117,131 @@ def test_doctor_fails_on_an_uninitialised_store() -> None:
 @pytest.mark.parametrize("args", [["clean"], ["ingest"]])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     assert invoke(*args).exit_code == 2
+
+
+SECRET = "TopSecret123"
+
+
+def _one_error_line(result) -> str:  # type: ignore[no-untyped-def]
+    """The single `error:` line of a failed command (exit 1, no traceback)."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and SECRET not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def _fail_store_line(result) -> str:  # type: ignore[no-untyped-def]
+    """`doctor`'s line about the store: it fails, and the other checks still run."""
+    assert result.exit_code == 1 and "Traceback" not in result.output and SECRET not in result.output
+    assert "ok   taxonomy" in result.stdout
+    return next(line for line in result.stdout.splitlines() if line.startswith("fail store: "))
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("notaurl", "the database URL 'notaurl' is not a URL (POSTROOM_DATABASE_URL); use sqlite:///PATH or"),
+        (f"mysql://u:{SECRET}@127.0.0.1:1/x", "the database driver for mysql is not installed (MySQLdb)"),
+        ("sqlite:////proc/postroom-nope/x.db", "cannot create the store's directory /proc/postroom-nope"),
+    ],
+)
+def test_a_bad_database_url_is_one_line_in_every_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, expected: str
+) -> None:
+    monkeypatch.setenv("POSTROOM_DATABASE_URL", url)
+    records = write_jsonl(tmp_path / "in.jsonl", record("a"))
+    for args in (["init"], ["summary"], ["ingest", str(records)]):
+        assert expected in _one_error_line(invoke(*args)), args
+    assert expected in _fail_store_line(invoke("doctor"))
+
+
+def test_a_data_dir_under_a_regular_file_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("a file")
+    monkeypatch.setenv("POSTROOM_DATA_DIR", str(tmp_path / "plain" / "data"))
+    line = _one_error_line(invoke("init"))
+    assert f"{tmp_path / 'plain'} exists and is not a directory" in line
+    assert "database_url: sqlite:///" in invoke("doctor").stdout
+
+
+def test_a_sqlite_uri_creates_no_folder_in_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("POSTROOM_DATABASE_URL", f"sqlite:///file:{tmp_path}/store.db?mode=rwc&uri=true")
+    assert invoke("init").exit_code == 0
+    assert (tmp_path / "store.db").is_file() and not list(tmp_path.glob("file:*"))
+
+
+def _filled(tmp_path: Path) -> Path:
+    """A store of 120 messages with long bodies (many pages), through the real `init` and `ingest`."""
+    body = "Bitte senden Sie mir eine neue Karte. " * 60
+    records = write_jsonl(tmp_path / "in.jsonl", *(record(f"m-{i}", body=f"{i} {body}") for i in range(120)))
+    assert invoke("init").exit_code == 0
+    assert invoke("ingest", str(records)).exit_code == 0
+    return tmp_path / "data" / "postroom.db"
+
+
+def test_a_damaged_store_is_one_line_and_nothing_is_written(tmp_path: Path) -> None:
+    db = _filled(tmp_path)
+    damage_data_pages(db)
+    before = db.read_bytes()
+    expected = f"error: the store at sqlite:///{db} cannot be read: database disk image is malformed"
+    for args in (["summary"], ["summary", "--json"], ["clean", "--all"]):
+        assert _one_error_line(invoke(*args)) == expected, args
+    dispose_engines()
+    assert db.read_bytes() == before
+
+
+def test_a_read_only_store_is_one_line_and_keeps_its_rows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    db = _filled(tmp_path)
+    monkeypatch.setenv("POSTROOM_DATABASE_URL", read_only_url(db))
+    get_settings.cache_clear()
+    assert invoke("summary").exit_code == 0  # reading is fine
+    clean = _one_error_line(invoke("clean", "--all"))
+    assert clean.endswith("is read-only: attempt to write a readonly database")
+    thresholds = invoke("thresholds", "set", "--set", "topic.card_replacement=0.9", "--reason", "r")
+    assert _one_error_line(thresholds) == clean
+    more = tmp_path / "more.jsonl"
+    more.write_text("".join(f'{{"message_id": "new-{i}", "body": "b {i}"}}\n' for i in range(3)), "utf-8")
+    assert _one_error_line(invoke("ingest", str(more))) == clean  # stops at once, not once per record
+    monkeypatch.delenv("POSTROOM_DATABASE_URL")
+    get_settings.cache_clear()
+    summary = invoke("summary", "--json")
+    assert json.loads(summary.stdout)["messages"] == 120
+
+
+def test_a_store_at_a_newer_schema_says_upgrade_postroom(tmp_path: Path) -> None:
+    db = _filled(tmp_path)
+    set_schema_revision(db, "0002")
+    expected = "error: the store is at schema 0002, newer than this Postroom (0001): upgrade Postroom"
+    assert _one_error_line(invoke("init")) == expected
+    assert _one_error_line(invoke("summary")) == expected
+    assert _fail_store_line(invoke("doctor")) == f"fail store: {expected.removeprefix('error: ')}"
+    assert schema_revision(db) == "0002"
+    set_schema_revision(db, "0001")
+    assert json.loads(invoke("summary", "--json").stdout)["messages"] == 120
+
+
+def test_doctor_never_prints_a_secret_of_invalid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTROOM_DOCCANO_URL", "http://remote.example:8800")
+    monkeypatch.setenv("POSTROOM_DOCCANO_SIM_PASSWORD", SECRET)
+    line = _one_error_line(invoke("doctor"))
+    assert "POSTROOM_DOCCANO_PASSWORD is the dev-only default but Doccano is at remote.example" in line
+
+
+def test_doctor_says_a_doccano_url_is_not_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTROOM_DOCCANO_URL", "notaurl")
+    line = _one_error_line(invoke("doctor"))
+    assert line == "error: invalid settings: POSTROOM_DOCCANO_URL: not an http(s) URL"
+
+
+def test_a_malformed_config_file_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("data_dir: [1, 2\n")
+    monkeypatch.setenv("POSTROOM_CONFIG", str(path))
+    line = _one_error_line(invoke("doctor"))
+    assert line.startswith(f"error: config file {path}: not valid YAML: while parsing a flow sequence")

@@ -63,7 +63,7 @@ def test_unknown_setting_in_a_file_is_rejected(tmp_path: Path) -> None:
 
 def test_invalid_value_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTROOM_MAX_MESSAGE_BYTES", "-1")
-    with pytest.raises(ConfigError, match="max_message_bytes"):
+    with pytest.raises(ConfigError, match="POSTROOM_MAX_MESSAGE_BYTES: Input should be greater than 0"):
         get_settings()
 
 
@@ -93,5 +93,96 @@ def test_invalid_serving_value_names_the_field(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     monkeypatch.setenv(f"POSTROOM_{name}", value)
-    with pytest.raises(ConfigError, match=name.lower()):
+    with pytest.raises(ConfigError, match=f"POSTROOM_{name}: "):
         get_settings()
+
+
+SECRET = "TopSecret123"
+SECRET_FIELDS = ("doccano_password", "doccano_sim_password", "database_url")
+
+
+def test_every_password_like_field_is_a_secret_or_listed_here() -> None:
+    from pydantic import SecretStr
+
+    secret_types = {name for name, f in Settings.model_fields.items() if f.annotation is SecretStr}
+    password_like = {n for n in Settings.model_fields if any(w in n for w in ("password", "secret", "token"))}
+    assert password_like <= secret_types and secret_types <= set(SECRET_FIELDS)
+
+
+def test_a_settings_error_never_shows_secret_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The QA case: Doccano off loopback with the dev password; pydantic's text listed every input."""
+    monkeypatch.setenv("POSTROOM_DOCCANO_URL", "http://remote.example:8800")
+    monkeypatch.setenv("POSTROOM_DOCCANO_SIM_PASSWORD", SECRET)
+    monkeypatch.setenv("POSTROOM_DATABASE_URL", f"postgresql+psycopg://postroom:{SECRET}@db/postroom")
+    with pytest.raises(ConfigError) as caught:
+        get_settings()
+    message = str(caught.value)
+    assert "POSTROOM_DOCCANO_PASSWORD is the dev-only default but Doccano is at remote.example" in message
+    assert SECRET not in message and "input_value" not in message and "\n" not in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+@pytest.mark.parametrize("field", SECRET_FIELDS)
+def test_an_invalid_secret_value_is_named_but_never_shown(tmp_path: Path, field: str) -> None:
+    (tmp_path / "postroom.toml").write_text(f'{field} = {{ value = "{SECRET}" }}\nserve_port = 0\n')
+    with pytest.raises(ConfigError) as caught:
+        get_settings()
+    message = str(caught.value)
+    assert f"{field} in postroom.toml: Input should be a valid string" in message
+    assert "serve_port in postroom.toml: Input should be greater than or equal to 1" in message  # both
+    assert SECRET not in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["notaurl", "ftp://doccano.example", "http://", "doccano.example:8800", "http://[::1", "http://h:99999"],
+)
+def test_a_doccano_url_that_is_not_http_is_said_first(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("POSTROOM_DOCCANO_URL", url)
+    with pytest.raises(ConfigError) as caught:
+        get_settings()
+    assert str(caught.value) == "invalid settings: POSTROOM_DOCCANO_URL: not an http(s) URL"
+
+
+def test_a_doccano_url_in_the_file_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "postroom.toml").write_text('doccano_url = "localhost:8800"\n')
+    with pytest.raises(ConfigError, match=r"doccano_url in postroom.toml: not an http\(s\) URL$"):
+        get_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("postroom.toml", b"data_dir = \n", "not valid TOML: Invalid value (at line 1, column 12)"),
+        ("postroom.toml", b"\x82\xc3(data", "not UTF-8 text"),
+        ("postroom.yaml", b"data_dir: [1, 2\n", "not valid YAML: while parsing a flow sequence: expected"),
+        ("postroom.yaml", b"- a\n", "must map setting names to values, found a list"),
+        ("postroom.yml", b"42\n", "must map setting names to values, found a single value (int)"),
+    ],
+)
+def test_a_malformed_config_file_is_one_line_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, content: bytes, problem: str
+) -> None:
+    path = tmp_path / "conf" / name
+    path.parent.mkdir()
+    path.write_bytes(content)
+    monkeypatch.setenv("POSTROOM_CONFIG", str(path))
+    with pytest.raises(ConfigError) as caught:
+        get_settings()
+    message = str(caught.value)
+    assert message.startswith(f"config file {path}: ") and problem in message and "\n" not in message
+
+
+def test_an_empty_yaml_file_means_the_defaults(tmp_path: Path) -> None:
+    (tmp_path / "postroom.yaml").write_text("# nothing set yet\n")
+    assert get_settings().serve_port == 8000
+
+
+def test_an_invalid_value_in_the_file_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "postroom.toml").write_text('max_message_bytes = "lots"\nbogus = 1\n')
+    with pytest.raises(ConfigError) as caught:
+        get_settings()
+    assert str(caught.value) == (
+        "invalid settings: max_message_bytes in postroom.toml: Input should be a valid integer, unable to "
+        "parse string as an integer; bogus in postroom.toml: not a Postroom setting"
+    )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from postroom.clikit import (
@@ -233,7 +234,7 @@ def models_list(
         table.add_column(column)
     for e in entries:
         if e.version is None:
-            table.add_row(e.name, "[red]corrupt[/red]", "", "", e.problem or "")
+            table.add_row(e.name, "[red]corrupt[/red]", "", "", escape(e.problem or ""))
             continue
         m = e.version.manifest
         f1 = ", ".join(f"{k} {_fmt(v)}" for k, v in e.version.macro_f1().items())

@@ -214,13 +214,70 @@ class VersionEntry:
     problem: str | None
 
 
+HISTORY_REQUIRED = ("stage", "at", "by", "reason")
+METRIC_NUMBERS = ("macro_f1", "accuracy", "ece", "n_eval")
+MANIFEST_OPTIONAL: dict[str, type] = {
+    "training": dict,
+    "truncation": dict,
+    "dataset": dict,
+    "libraries": dict,
+    "model_card": str,
+}
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number (not true/false) or null: what a metric may be."""
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _all_text(values: Any) -> bool:
+    return isinstance(values, list) and all(isinstance(v, str) for v in values)
+
+
+def _validate_nested(path: Path, data: dict[str, Any]) -> None:
+    """Check the types inside the manifest's objects that listing, showing and loading a version read."""
+    taxonomy = data["taxonomy"]
+    for key in ("name", "fingerprint"):
+        if not isinstance(taxonomy.get(key), str):
+            raise RegistryError(f"{path}: manifest field 'taxonomy' lacks a text {key!r}")
+    for name, body in data["bodies"].items():
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("path"), str)
+            or not isinstance(body.get("max_seq_length"), int)
+        ):
+            raise RegistryError(f"{path}: body {name!r} needs a text 'path' and an integer 'max_seq_length'")
+    for name, entry in data["label_sets"].items():
+        if not isinstance(entry, dict) or not {"classes", "body", "head"} <= set(entry):
+            raise RegistryError(f"{path}: label set {name!r} entry is incomplete")
+        if not _all_text(entry["classes"]) or not isinstance(entry["head"], str):
+            raise RegistryError(f"{path}: label set {name!r} needs a list of class names and a text 'head'")
+        if not isinstance(entry["body"], str) or entry["body"] not in data["bodies"]:
+            raise RegistryError(f"{path}: label set {name!r} names unknown body {entry['body']!r}")
+    for name, metrics in data["metrics"].items():
+        if not isinstance(metrics, dict):
+            raise RegistryError(f"{path}: metrics of label set {name!r} are not a JSON object")
+        for key in METRIC_NUMBERS:
+            if not _is_number(metrics.get(key)):
+                raise RegistryError(f"{path}: metric {key!r} of label set {name!r} is not a number")
+    for number, entry in enumerate(data["history"], start=1):
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in HISTORY_REQUIRED):
+            raise RegistryError(f"{path}: history entry {number} lacks one of {', '.join(HISTORY_REQUIRED)}")
+    if not all(isinstance(v, str) for v in data["files"].values()):
+        raise RegistryError(f"{path}: manifest field 'files' must map file names to SHA-256 digests")
+    for key, kind in MANIFEST_OPTIONAL.items():
+        if key in data and not isinstance(data[key], kind):
+            raise RegistryError(f"{path}: manifest field {key!r} has the wrong type")
+
+
 def _validate_manifest(path: Path, data: Any) -> dict[str, Any]:
+    """`data` if it is a manifest this code can read, every nested object included; else `RegistryError`."""
     if not isinstance(data, dict):
         raise RegistryError(f"{path}: manifest is not a JSON object")
     for key, kind in MANIFEST_REQUIRED.items():
         if key not in data:
             raise RegistryError(f"{path}: manifest lacks {key!r}")
-        if not isinstance(data[key], kind):
+        if not isinstance(data[key], kind) or (kind is int and isinstance(data[key], bool)):
             raise RegistryError(f"{path}: manifest field {key!r} has the wrong type")
     if data["format_version"] > FORMAT_VERSION:
         raise RegistryError(
@@ -233,11 +290,7 @@ def _validate_manifest(path: Path, data: Any) -> dict[str, Any]:
         raise RegistryError(
             f"{path}: manifest says version {data['version']!r}, directory is {path.parent.name!r}"
         )
-    for name, entry in data["label_sets"].items():
-        if not isinstance(entry, dict) or not {"classes", "body", "head"} <= set(entry):
-            raise RegistryError(f"{path}: label set {name!r} entry is incomplete")
-        if entry["body"] not in data["bodies"]:
-            raise RegistryError(f"{path}: label set {name!r} names unknown body {entry['body']!r}")
+    _validate_nested(path, data)
     return data
 
 

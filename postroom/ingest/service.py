@@ -22,6 +22,7 @@ from postroom.cleaning import CleanedEmail, clean_message
 from postroom.ingest.fields import RecordError, to_utc
 from postroom.ingest.rawcodec import decode_input, encode_raw, raw_digest
 from postroom.ingest.records import IncomingMessage, Rejection
+from postroom.store.db import StoreUnusableError
 from postroom.store.models import Label, Message, utcnow
 
 Outcome = Literal["inserted", "unchanged", "changed"]
@@ -167,6 +168,9 @@ def ingest_messages(
             try:
                 result = ingest_one(session, item, source)
                 session.commit()
+            except StoreUnusableError:  # damaged, read-only or full: every record would fail the same way
+                session.rollback()
+                raise
             except Exception as exc:  # a store error, or anything else: one record never stops the run
                 session.rollback()
                 report.rejected.append(_not_stored(item, exc))

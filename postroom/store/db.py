@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,20 +12,65 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from alembic.util.exc import CommandError
+from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    NoSuchModuleError,
+    SQLAlchemyError,
+    StatementError,
+)
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.util import asbool
 
 from postroom.errors import PostroomError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SUPPORTED_URLS = "sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"
+# SQLite result codes (their names' first part) and PostgreSQL SQLSTATEs that are the store's own condition,
+# not a bug: what each means for the user.
+_SQLITE_CONDITIONS = {
+    "SQLITE_CORRUPT": "cannot be read",
+    "SQLITE_NOTADB": "cannot be read",
+    "SQLITE_READONLY": "is read-only",
+    "SQLITE_CANTOPEN": "cannot be opened",
+    "SQLITE_IOERR": "cannot be read or written",
+    "SQLITE_FULL": "cannot be written",
+}
+_POSTGRES_CONDITIONS = {
+    "25006": "is read-only",  # read_only_sql_transaction (a standby, or default_transaction_read_only)
+    "53100": "cannot be written",  # disk_full
+    "XX001": "cannot be read",  # data_corrupted
+    "XX002": "cannot be read",  # index_corrupted
+}
 
 
 class StoreError(PostroomError):
     """The store cannot be reached or is not at the expected schema version."""
 
     status_code = 503
+
+
+class StoreUnusableError(StoreError, DatabaseError):
+    """The database refused a statement because of the store itself: damaged, read-only, full, unopenable.
+
+    Raised in place of sqlalchemy's `DBAPIError` (see `_translate_store_error`). It is both: code that rolls
+    back on a `SQLAlchemyError` still does, and the CLI prints it as one line like every `PostroomError`.
+    """
+
+    def __init__(self, message: str, cause: DBAPIError) -> None:
+        statement, params, orig = cause.statement, cause.params, cause.orig
+        StatementError.__init__(
+            self, message, statement, params, orig, hide_parameters=True, ismulti=cause.ismulti
+        )
+        self.message = message
+        self.connection_invalidated = cause.connection_invalidated
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -34,16 +81,100 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def masked_url(url: str | URL) -> str:
+    """`url` fit to print: its password replaced by ***, even when it does not parse as a URL."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def describe_store_error(exc: BaseException, url: str | URL) -> str | None:
+    """One line for a database error that is the store's own condition (damaged, read-only, full); else None.
+
+    `exc` is sqlalchemy's `DBAPIError` or the driver's exception; anything else (a constraint violated, a
+    lost connection, a bug) gives None and keeps its own handling.
+    """
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    code = str(getattr(orig, "sqlite_errorname", "") or "")
+    state = str(getattr(orig, "sqlstate", "") or "")
+    condition = _POSTGRES_CONDITIONS.get(state)
+    for name, meaning in _SQLITE_CONDITIONS.items():
+        if code == name or code.startswith(f"{name}_"):  # extended codes: SQLITE_IOERR_WRITE, …
+            condition = meaning
+    if condition is None or orig is None:
+        return None
+    return f"the store at {masked_url(url)} {condition}: {_first_line(orig)}"
+
+
+def _translate_store_error(context: ExceptionContext) -> BaseException | None:
+    """`handle_error` hook: a damaged, read-only or full store becomes a `StoreUnusableError`."""
+    cause = context.sqlalchemy_exception
+    if not isinstance(cause, DBAPIError) or isinstance(cause, StoreUnusableError):
+        return None
+    message = describe_store_error(cause, context.engine.url if context.engine else "")
+    return StoreUnusableError(message, cause) if message else None
+
+
+def _sqlite_uri(parsed: URL) -> bool:
+    """Whether SQLite reads the database name as a `file:` URI (`?uri=true`): then it is not a plain path."""
+    return asbool(parsed.query.get("uri", False)) or (parsed.database or "").startswith("file:")
+
+
+def _make_sqlite_dir(parsed: URL) -> None:
+    """Create the directory of a SQLite file, or raise `StoreError` saying why it cannot be."""
+    if not parsed.database or parsed.database == ":memory:" or _sqlite_uri(parsed):
+        return
+    parent = Path(parsed.database).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} exists and is not a directory" if blocker else exc.strerror or str(exc)
+        raise StoreError(
+            f"cannot create the store's directory {parent}: {why} "
+            "(check POSTROOM_DATA_DIR / POSTROOM_DATABASE_URL)"
+        ) from None
+
+
 def create_store_engine(url: str) -> Engine:
-    """An engine for `url`; for SQLite the file's directory is created and foreign keys are enforced."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    """An engine for `url`; for SQLite the file's directory is created and foreign keys are enforced.
+
+    A URL that does not parse, names a driver that is not installed, or a directory that cannot be created
+    raises `StoreError` (one line, the password masked).
+    """
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise StoreError(
+            f"the database URL {masked_url(url)!r} is not a URL (POSTROOM_DATABASE_URL); use {SUPPORTED_URLS}"
+        ) from None
+    shown = masked_url(parsed)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            _make_sqlite_dir(parsed)
+            engine = create_engine(parsed, connect_args={"check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise StoreError(
+            f"the database URL {shown} names an unknown database kind {parsed.drivername!r}; "
+            f"Postroom supports {SUPPORTED_URLS}"
+        ) from None
+    except ImportError as exc:
+        raise StoreError(
+            f"the database driver for {parsed.drivername} is not installed ({exc.name or exc}); "
+            f"Postroom supports {SUPPORTED_URLS}"
+        ) from None
+    except ArgumentError as exc:
+        raise StoreError(f"the database URL {shown} is not valid: {_first_line(exc)}") from None
+    event.listen(engine, "handle_error", _translate_store_error)
+    return engine
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -70,24 +201,49 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> str:
-    """Bring the schema to the newest migration; returns the revision now in place."""
+    """Bring the schema to the newest migration; returns the revision now in place.
+
+    A store at a schema this code does not know (a newer Postroom migrated it) is left as it is: `StoreError`.
+    """
     try:
+        _refuse_unknown_revision(current_revision(engine))
         with engine.begin() as connection:
             config = _alembic_config(engine)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-    except SQLAlchemyError as exc:
+    except StoreError:
+        raise
+    except (SQLAlchemyError, CommandError) as exc:
         raise StoreError(
-            f"cannot migrate the store at {_safe_url(engine)}: {exc.__class__.__name__}: {exc}"
+            f"cannot migrate the store at {_safe_url(engine)}: {exc.__class__.__name__}: {_first_line(exc)}"
         ) from None
     return head_revision()
 
 
+@functools.cache
+def _script() -> ScriptDirectory:
+    """This code's migrations (read once per process)."""
+    return ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://")))
+
+
 def head_revision() -> str:
-    script = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://")))
-    head = script.get_current_head()
+    head = _script().get_current_head()
     assert head is not None
     return head
+
+
+def known_revisions() -> set[str]:
+    """Every schema revision this code's migrations define."""
+    return {script.revision for script in _script().walk_revisions()}
+
+
+def _refuse_unknown_revision(revision: str | None) -> None:
+    """`StoreError` when the store is at a revision no migration here defines: a newer Postroom's."""
+    if revision is not None and revision not in known_revisions():
+        head = head_revision()
+        raise StoreError(
+            f"the store is at schema {revision}, newer than this Postroom ({head}): upgrade Postroom"
+        )
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -102,8 +258,11 @@ def check_store(engine: Engine) -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         revision = current_revision(engine)
+    except StoreError:
+        raise
     except SQLAlchemyError as exc:
         raise StoreError(f"store {_safe_url(engine)} unreachable: {exc.__class__.__name__}") from None
+    _refuse_unknown_revision(revision)
     if revision != head_revision():
         raise StoreError(
             f"store {_safe_url(engine)} is at schema {revision or 'none'}, expected {head_revision()}: "
@@ -112,7 +271,7 @@ def check_store(engine: Engine) -> None:
 
 
 def _safe_url(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True)
+    return masked_url(engine.url)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -100,3 +100,40 @@ def test_train_refuses_zero_head_jobs_in_one_line(engine: Engine) -> None:
     result = invoke("train", *TINY, "--head-jobs", "0")
     assert result.exit_code == 1
     assert "`head_jobs` must be None or >= 1, got 0" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"metrics": {"topic": 0.8}}, "metrics of label set 'topic' are not a JSON object"),
+        ({"taxonomy": {}}, "'taxonomy' lacks a text 'name'"),
+    ],
+)
+def test_one_malformed_manifest_is_listed_as_corrupt_and_the_others_still_show(
+    tmp_path: Path, fields: dict[str, object], reason: str
+) -> None:
+    from tests.training.test_registry import publish
+    from training.registry import MANIFEST, Registry
+
+    registry = Registry(tmp_path / "data" / "models")
+    for _ in range(3):
+        publish(registry, f1=0.75)
+    path = registry.root / "v0002" / MANIFEST
+    path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+
+    listing = invoke("models", "list")
+    assert listing.exit_code == 0, listing.output
+    rows = {line.split()[1]: line for line in listing.stdout.splitlines() if line.startswith("│ v")}
+    assert set(rows) == {"v0001", "v0002", "v0003"}
+    assert "corrupt" in rows["v0002"] and "topic 0.750" in rows["v0001"] and "topic 0.750" in rows["v0003"]
+    assert reason.split()[0] in listing.stdout  # the reason, wrapped in its table cell
+    as_json = invoke("models", "list", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    entries = {e["version"]: e for e in json.loads(as_json.stdout)}
+    assert entries["v0001"]["macro_f1"] == {"topic": 0.75} and entries["v0003"]["stage"] == "candidate"
+    assert entries["v0002"]["stage"] == "corrupt" and reason in entries["v0002"]["problem"]
+
+    shown = invoke("models", "show", "v0002")
+    assert shown.exit_code == 1 and "Traceback" not in shown.output
+    assert reason in shown.stderr and len(shown.stderr.strip().splitlines()) == 1
+    assert invoke("models", "show", "v0003").exit_code == 0

@@ -156,3 +156,56 @@ def test_rollback_to_a_named_version(tmp_path: Path) -> None:
     assert registry.rollback(to="v0003", reason="hotfix").version == "v0003"
     assert registry.get("v0001").stage == "archived"
     assert registry.production_stack() == ["v0003"]
+
+
+def _break(registry: Registry, version: str, **fields: Any) -> None:
+    """Overwrite top-level fields of a published version's manifest (as a hand edit or a bad tool would)."""
+    path = registry.root / version / MANIFEST
+    data = json.loads(path.read_text())
+    data.update(fields)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"metrics": {"topic": 0.8}}, "metrics of label set 'topic' are not a JSON object"),
+        ({"metrics": {"topic": {"macro_f1": "high"}}}, "metric 'macro_f1' of label set 'topic' is not a"),
+        ({"taxonomy": {}}, "'taxonomy' lacks a text 'name'"),
+        ({"taxonomy": {"name": "mini"}}, "'taxonomy' lacks a text 'fingerprint'"),
+        ({"bodies": {"shared": "bodies/shared"}}, "body 'shared' needs a text 'path'"),
+        (
+            {"label_sets": {"topic": {"classes": "ab", "body": "shared", "head": "heads/topic"}}},
+            "label set 'topic' needs a list of class names",
+        ),
+        ({"history": [{"stage": "candidate"}]}, "history entry 1 lacks one of"),
+        ({"history": ["trained"]}, "history entry 1 lacks one of"),
+        ({"files": {"model_card.md": 1}}, "'files' must map file names"),
+        ({"training": []}, "field 'training' has the wrong type"),
+        ({"format_version": True}, "field 'format_version' has the wrong type"),
+    ],
+)
+def test_a_manifest_with_wrong_nested_types_is_unreadable_and_hides_no_other_version(
+    tmp_path: Path, fields: dict[str, Any], reason: str
+) -> None:
+    registry = Registry(tmp_path / "models")
+    for _ in range(3):
+        publish(registry)
+    _break(registry, "v0002", **fields)
+    with pytest.raises(RegistryError, match=reason):
+        registry.get("v0002")
+    entries = registry.entries()
+    assert [(e.name, e.version is not None) for e in entries] == [
+        ("v0001", True),
+        ("v0002", False),
+        ("v0003", True),
+    ]
+    assert reason in (entries[1].problem or "")
+    assert [v.macro_f1() for v in registry.versions()] == [{"topic": 0.8}, {"topic": 0.8}]
+
+
+def test_a_complete_manifest_passes_the_nested_checks(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    publish(registry)
+    _break(registry, "v0001", metrics={"topic": {"macro_f1": None, "accuracy": 1, "n_eval": 10}})
+    assert registry.get("v0001").macro_f1() == {"topic": None}
