@@ -109,6 +109,12 @@ def _same_content(stored_sha256: str, incoming: IncomingMessage, digest: str) ->
     return stored_sha256 in (raw_digest(incoming.raw + ending) for ending in (b"\n", b"\r\n"))
 
 
+def _other_subject(stored: Message, incoming: IncomingMessage) -> bool:
+    """Whether a record gives a subject field other than the stored one (the models read the subject too; a
+    raw RFC 822 source carries its subject inside the raw content, which the hash compares)."""
+    return incoming.subject is not None and _storable_text(incoming.subject) != stored.subject
+
+
 def _import_labels(session: Session, message: Message, labels: dict[str, str], source: str) -> IngestResult:
     result = IngestResult("inserted", message)
     current = {label.label_set: label for label in message.labels if label.is_current}
@@ -130,7 +136,7 @@ def ingest_one(session: Session, incoming: IncomingMessage, source: str = "impor
     digest = raw_digest(incoming.raw)
     existing = session.scalar(select(Message).where(Message.message_id == incoming.message_id))
     if existing is not None:
-        if not _same_content(existing.raw_sha256, incoming, digest):
+        if not _same_content(existing.raw_sha256, incoming, digest) or _other_subject(existing, incoming):
             return IngestResult("changed", existing)
         result = _import_labels(session, existing, incoming.labels, source)
         result.outcome = "unchanged"

@@ -56,6 +56,18 @@ def test_changed_content_under_a_known_id_is_reported_and_not_stored(sessions: s
         assert stored.raw_body == "original text"
 
 
+def test_another_subject_under_a_known_id_is_changed_content(sessions: sessionmaker[Session]) -> None:
+    """The models read the subject: the same body under another subject is not the same message."""
+    ingest_messages(sessions, [incoming("a", "same body", subject="Karte verloren")])
+    report = ingest_messages(sessions, [incoming("a", "same body", subject="Kontoauszug")])
+    assert [r.message_id for r in report.changed] == ["a"]
+    same = ingest_messages(sessions, [incoming("a", "same body", subject="Karte verloren")])
+    no_subject = ingest_messages(sessions, [incoming("a", "same body")])  # a record without one: unchanged
+    assert same.unchanged == 1 and no_subject.unchanged == 1
+    with sessions() as session:
+        assert session.scalars(select(Message)).one().subject == "Karte verloren"
+
+
 def test_rejections_pass_through_and_good_records_land(sessions: sessionmaker[Session]) -> None:
     report = ingest_messages(sessions, [Rejection("f.jsonl:2", "missing message_id"), incoming("ok")])
     assert report.inserted == 1 and [str(r) for r in report.rejected] == ["f.jsonl:2: missing message_id"]

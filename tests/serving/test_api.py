@@ -43,6 +43,8 @@ class TestMessages:
         assert again.status_code == 200 and again.json()["outcome"] == "unchanged"
         changed = client.post("/v1/messages", json={**body, "body": "Something else."}, headers=key)
         assert changed.status_code == 409 and changed.json()["error"] == "MessageConflict"
+        subject = client.post("/v1/messages", json={**body, "subject": "Card found"}, headers=key)
+        assert subject.status_code == 409 and subject.json()["error"] == "MessageConflict"
         with sessions() as session:
             message = session.scalar(select(Message).where(Message.message_id == "new-1@example.org"))
             assert message is not None and message.raw_body == "I lost my card."
