@@ -36,6 +36,8 @@
 
   const pct = (x) => (x === null || x === undefined ? "n/a" : `${(x * 100).toFixed(1)}\u00a0%`);
   const thr = (x) => (x === null || x === undefined ? "off" : Number(x).toFixed(3));
+  // A threshold as it is stored: up to six decimals, none trailing (a suggestion's 0.998254 is not 0.998).
+  const exact = (x) => (x === null || x === undefined ? "off" : String(Number(Number(x).toFixed(6))));
   const short = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
   const when = (iso) => {
     const date = new Date(iso);
@@ -398,7 +400,7 @@
       : null;
     const live = el("div", { className: "live", "data-testid": `live-${slug}`, "aria-live": "polite" });
     const range = el("input", { type: "range", min, max: 1, step: "any", value, "aria-label": `Candidate threshold for ${id}`, "data-testid": `slider-${slug}` });
-    const number = el("input", { type: "number", min: 0, max: 1, step: 0.001, value: Number(value).toFixed(3), "aria-label": `Candidate threshold for ${id} (exact)` });
+    const number = el("input", { type: "number", min: 0, max: 1, step: "any", value: exact(value), "aria-label": `Candidate threshold for ${id} (exact)` });
     const error = el("p", { className: "error", role: "alert" });
 
     const update = () => {
@@ -418,7 +420,7 @@
         if (v < Number(range.min)) range.min = String(Math.floor(v * 100) / 100);
         range.value = String(v);
       }
-      number.value = v.toFixed(3);
+      number.value = exact(v);
       update();
     };
     range.addEventListener("input", () => setValue(Math.round(Number(range.value) * 1000) / 1000, true));
@@ -437,7 +439,8 @@
       className: "primary",
       text: "Apply…",
       "data-testid": `apply-${slug}`,
-      onclick: () => change(set, c, number.value === "" ? NaN : value, error),
+      // what the box says is what is applied: a typed 95 or 1.5 is refused, not replaced by the slider's value
+      onclick: () => change(set, c, number.value.trim() === "" ? NaN : Number(number.value), error),
     });
     const off = reply
       ? el("button", { type: "button", className: "danger", text: "Turn off…", disabled: c.threshold === null, onclick: () => change(set, c, null, error) })
@@ -524,7 +527,7 @@
       errorBox.textContent = "The threshold must be a number between 0 and 1.";
       return;
     }
-    const what = value === null ? `turn off ${id}` : `set ${id} to ${thr(value)} (now ${thr(c.threshold)})`;
+    const what = value === null ? `turn off ${id}` : `set ${id} to ${exact(value)} (now ${exact(c.threshold)})`;
     const reason = askReason(`Why ${what}? The reason is recorded with the change.`);
     if (reason === null) return;
     if (!reason) {
@@ -540,7 +543,7 @@
           base_version: state.overview.thresholds_version || 0,
         },
       });
-      await load(`Version ${version.version} is active: ${id} ${thr(c.threshold)} → ${thr(value)}.`);
+      await load(`Version ${version.version} is active: ${id} ${exact(c.threshold)} → ${exact(value)}.`);
     } catch (error) {
       errorBox.textContent = explain(error);
     }

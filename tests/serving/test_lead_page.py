@@ -193,6 +193,15 @@ def test_lead_page_in_a_browser(
             clip = {"x": 0, "y": 0, "width": 1400, "height": bottom + 16}
             page.screenshot(path=str(ARTIFACT_TOP), full_page=True, clip=clip)  # for the docs: the reply set
 
+            # A value outside [0, 1] typed in the box is refused as typed (not replaced by the slider's).
+            active_before = httpx.get(f"{service_url}/v1/thresholds", headers=lead).json()["version"]
+            for typed in ("95", "1.5", "-0.1"):
+                number.fill(typed)
+                card.locator('[data-testid="apply-topic-account_statement"]').click()
+                card.locator(".error:has-text('must be a number between 0 and 1')").wait_for()
+            assert httpx.get(f"{service_url}/v1/thresholds", headers=lead).json()["version"] == active_before
+            number.fill("0.6")
+
             # Apply without a reason: nothing happens; with one: a new version, visible through the API.
             page.once("dialog", lambda dialog: dialog.accept(""))
             card.locator('[data-testid="apply-topic-account_statement"]').click()
