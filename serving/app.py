@@ -23,7 +23,7 @@ from serving.lead.service import export_realized
 from serving.lifecycle import LoadedModel, ModelHolder, load_model, resolve_source
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
-from serving.routes import admin, classify, events, feedback, health, lead, messages, thresholds
+from serving.routes import admin, classify, docs, events, feedback, health, lead, messages, thresholds
 from serving.service import ClassifyService
 
 log = logging.getLogger("postroom.serving")
@@ -104,7 +104,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version = metadata.version("postroom")
     except metadata.PackageNotFoundError:
         version = "0"
-    app = FastAPI(title="Postroom", version=version, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Postroom",
+        version=version,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served from local files by `routes.docs` (FastAPI's loads a CDN)
+        redoc_url=None,
+    )
     app.state.services = services
     install_error_handlers(app)
     app.include_router(health.router)
@@ -116,5 +123,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(lead.router)
     app.include_router(admin.router)
+    docs.add_docs(app)
     app.add_middleware(GuardMiddleware, max_bytes=settings.serve_max_request_bytes, metrics=metrics)
     return app

@@ -268,6 +268,16 @@ class TestHealth:
         assert client.get("/metrics", headers=auth(serving_env["router"])).status_code == 403
         assert client.get("/metrics", headers=auth(serving_env["admin"])).status_code == 200
 
+    def test_docs_are_served_from_this_service(self, client: TestClient) -> None:
+        page = client.get("/docs")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert "/docs/assets/swagger-ui-bundle.js" in page.text and "/openapi.json" in page.text
+        assert "cdn." not in page.text and "https://" not in page.text.split("<body>")[0]
+        script = client.get("/docs/assets/swagger-ui-bundle.js")
+        assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+        assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+        assert client.get("/redoc").status_code == 404  # it would load from a CDN
+
     def test_openapi_documents_the_api(self, client: TestClient) -> None:
         spec = client.get("/openapi.json").json()
         assert {
