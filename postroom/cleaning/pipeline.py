@@ -6,6 +6,8 @@ Order of steps (each a module of its own):
 2. ``html``      — HTML body to text; blockquotes become "> " lines, signature containers get a "-- " line;
 3. normalise     — newlines, NUL and zero-width characters, no-break spaces, size cap;
 4. ``quotes``    — lines of older messages (quoted blocks, attributions, header blocks, forwards);
+   ``forwarded`` — under a content-free cover note ("Erinnerung – siehe unten."), the client's own earlier
+                   message is kept after the note;
 5. ``signatures``— closings (kept), signatures and disclaimers (removed) in the remaining lines;
 6. ``language``  — language of the cleaned text (of the whole body when the text is too short).
 
@@ -27,6 +29,7 @@ import re
 from dataclasses import dataclass, field
 
 from postroom.cleaning.charset import decode_bytes, sniff_html_charset
+from postroom.cleaning.forwarded import keep_forwarded
 from postroom.cleaning.html import html_to_text
 from postroom.cleaning.language import detect_language
 from postroom.cleaning.mime import ParsedMime, parse_rfc822
@@ -158,6 +161,13 @@ def _label_lines(lines: list[str], flags: list[str]) -> list[str]:
     return labels
 
 
+def _label_nested(lines: list[str], depth: int) -> list[str]:
+    """Labels of an earlier message kept under a cover note (its own cover note is followed too)."""
+    labels = _label_lines(lines, [])
+    keep_forwarded(lines, labels, _label_nested, depth)
+    return labels
+
+
 def _flags_for_outcome(labels: list[str], lines: list[str], text: str, flags: list[str]) -> None:
     content = [label for line, label in zip(lines, labels, strict=True) if line.strip()]
     if not content:
@@ -183,6 +193,8 @@ def clean_with_trace(raw: str | bytes, fmt: RawFormat = "text") -> CleaningTrace
         body = _normalise(body, flags)
         lines = body.split("\n")
         labels = _label_lines(lines, flags)
+        if keep_forwarded(lines, labels, _label_nested, writer=parsed.sender if parsed else None):
+            flags.append("kept_forwarded")
         keep = ("body", "closing") if KEEP_CLOSING else ("body",)
         text = tidy("\n".join(line for line, label in zip(lines, labels, strict=True) if label in keep))
         _flags_for_outcome(labels, lines, text, flags)

@@ -35,7 +35,7 @@ _SEPARATOR = re.compile(rf"^\s*[-_=*<>\s]*(?:{_SEPARATOR_WORDS})\s*:?\s*[-_=*<>\
 _SEPARATOR_DECORATED = re.compile(rf"^\s*[-_=*]{{2,}}.{{0,10}}(?:{_SEPARATOR_WORDS})", re.IGNORECASE)
 _FORWARD = re.compile(
     r"^\s*(?:-{2,}\s*forwarded by\b|begin forwarded message\s*:"
-    r"|anfang der weitergeleiteten (?:nachricht|e-?mail)\s*:"
+    r"|(?:anfang|beginn) der weitergeleiteten (?:nachricht|e-?mail)\s*:"
     r"|alku(?:peräinen)? (?:välitetty|edelleenlähetetty) viesti\s*:"
     r"|début du message (?:réexpédié|transféré)\s*:"
     r"|inicio del mensaje reenviado\s*:|-{2,}\s*weitergeleitet von\b)",

@@ -97,6 +97,7 @@ _DISCLAIMER_STRONG = re.compile(
             r"(?:e-?mail|message) (?:\(?and any attachments\)? )?(?:is|are) the property of",
             r"authori[sz]ed and regulated by",
             r"consider the environment before printing",
+            r"information (?:on|about) (?:how we process|the processing of) your personal data",
             r"/listinfo/",
             r"you (?:are )?receiv(?:ed|ing) this (?:message |e-?mail |mailer )?because",
             r"view this message in context",
@@ -113,6 +114,7 @@ _DISCLAIMER_STRONG = re.compile(
             r"nicht der (?:richtige|beabsichtigte|vorgesehene) (?:adressat|empfänger)",
             r"unbefugte (?:weitergabe|nutzung|kopie)",
             r"denken sie an die umwelt",
+            r"informationen zur verarbeitung ihrer personenbezogenen daten",
             r"diese (?:e-?mail|nachricht) (?:stammt|kommt) von (?:einem )?(?:externen|außerhalb)",
             # Finnish
             r"(?:viesti|sähköposti)[^.]{0,60}tarkoitettu (?:ainoastaan|vain|yksinomaan)",
