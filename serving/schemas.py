@@ -263,11 +263,25 @@ class HealthPublic(_Out):
     status: str
 
 
+class ReadyModelPublic(_Out):
+    """What `/readyz` (no key needed) says of the model: which one runs, not where its files are."""
+
+    version: str
+    variant: str
+    provider: str
+    loaded_at: datetime
+
+    @classmethod
+    def of(cls, model: LoadedModel) -> ReadyModelPublic:
+        return cls(
+            version=model.version, variant=model.variant, provider=model.provider, loaded_at=model.loaded_at
+        )
+
+
 class ReadyPublic(_Out):
     status: str
-    model: ModelPublic
+    model: ReadyModelPublic
     store: str
-    api_keys: int
 
 
 class ThresholdsPublic(_Out):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from serving.deps import AdminKey, AppServices
-from serving.schemas import ErrorPublic, HealthPublic, ModelPublic, ReadyPublic
+from serving.schemas import ErrorPublic, HealthPublic, ReadyModelPublic, ReadyPublic
 from serving.service import readiness
 
 router = APIRouter(tags=["health"])
@@ -19,9 +19,10 @@ def healthz() -> HealthPublic:
 
 @router.get("/readyz", responses={503: {"model": ErrorPublic, "description": "No model, or no store."}})
 def readyz(services: AppServices) -> ReadyPublic:
-    """Ready: a model is loaded and the store answers at the current schema. No key needed."""
+    """Ready: a model is loaded and the store answers at the current schema. No key needed, so it names the
+    model but not its files, its classes or the API keys (`GET /v1/admin/model` has the rest)."""
     model = readiness(services.holder, services.engine)
-    return ReadyPublic(status="ready", model=ModelPublic.of(model), store="ok", api_keys=services.keys.count)
+    return ReadyPublic(status="ready", model=ReadyModelPublic.of(model), store="ok")
 
 
 def _metrics(services: AppServices) -> Response:

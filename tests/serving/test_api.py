@@ -225,6 +225,8 @@ class TestHealth:
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["model"]["version"] == shared.version and ready.json()["store"] == "ok"
+        assert set(ready.json()["model"]) == {"version", "variant", "provider", "loaded_at"}
+        assert "api_keys" not in ready.json()  # no path, no key count without a key
         classified = client.post(
             "/v1/classify", json={"message_id": stored[0]}, headers=auth(serving_env["router"])
         )
