@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from labeling.doccano import DoccanoClient
@@ -42,6 +43,12 @@ def _client(settings: Settings) -> DoccanoClient:
         timeout=settings.doccano_timeout_s,
         task_timeout=settings.doccano_task_timeout_s,
     )
+
+
+def _some(items: list[str], limit: int = 10) -> str:
+    """`a, b, c` — at most `limit` items, then `and N more`."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 @label_app.command("check")
@@ -94,7 +101,7 @@ def push(
     """
     from labeling.choose import choose_for_labeling
     from labeling.corrections import corrections_to_review
-    from labeling.sync import ORIGIN_CORRECTION, pending_push, push_messages
+    from labeling.sync import ORIGIN_CORRECTION, not_stored, pending_push, push_messages
 
     if strategy not in ("auto", "cold", "uncertain", "random"):
         raise typer.BadParameter(f"unknown strategy {strategy!r}", param_hint="--strategy")
@@ -104,44 +111,53 @@ def push(
     project = settings.doccano_project_name(taxonomy.name)
     suggestions: dict[str, str] = {}
     used = "given"
-    with sessions() as session:
-        if corrections:
-            suggestions = corrections_to_review(session, taxonomy)
-            ids, used = list(suggestions), "agent corrections"
-        elif message_ids:
-            ids = list(message_ids)
-        else:
-            ids = pending_push(session, project)
-            if len(ids) < n:
-                with err.status("choosing messages…"):
-                    choice = choose_for_labeling(
-                        session,
-                        taxonomy,
-                        n - len(ids),
-                        project=project,
-                        sources=tuple(sources or settings.labeling_sources),
-                        target=settings.labeling_target_per_class,
-                        strategy=strategy,  # type: ignore[arg-type]
-                        seed=seed,
-                    )
-                used = choice.strategy + (f" (+{len(ids)} from an interrupted push)" if ids else "")
-                ids += choice.message_ids
+    if message_ids and not corrections:
+        with sessions() as session:
+            unknown = not_stored(session, message_ids)
+        if len(unknown) == len(set(message_ids)):
+            raise PostroomError(f"nothing pushed: no stored message has the ID {_some(unknown)}")
+    with _client(settings) as client:
+        with err.status(f"checking Doccano at {settings.doccano_url}…"):
+            client.login()  # a stopped Doccano or a wrong password fails here, before the slow choosing
+            client.health()
+        with sessions() as session:
+            if corrections:
+                suggestions = corrections_to_review(session, taxonomy)
+                ids, used = list(suggestions), "agent corrections"
+            elif message_ids:
+                ids = list(message_ids)
             else:
-                used = "finishing an interrupted push"
-    if not ids:
-        out.print("nothing to push: every message is labeled or already in Doccano")
-        return
-    with _client(settings) as client, err.status(f"pushing {len(ids)} messages to {settings.doccano_url}…"):
-        report = push_messages(
-            sessions,
-            client,
-            taxonomy,
-            project,
-            ids,
-            max_chars=settings.labeling_max_chars,
-            origin=ORIGIN_CORRECTION if corrections else "selection",
-            suggestions=suggestions,
-        )
+                ids = pending_push(session, project)
+                if len(ids) < n:
+                    with err.status("choosing messages…"):
+                        choice = choose_for_labeling(
+                            session,
+                            taxonomy,
+                            n - len(ids),
+                            project=project,
+                            sources=tuple(sources or settings.labeling_sources),
+                            target=settings.labeling_target_per_class,
+                            strategy=strategy,  # type: ignore[arg-type]
+                            seed=seed,
+                        )
+                    used = choice.strategy + (f" (+{len(ids)} from an interrupted push)" if ids else "")
+                    ids += choice.message_ids
+                else:
+                    used = "finishing an interrupted push"
+        if not ids:
+            out.print("nothing to push: every message is labeled or already in Doccano")
+            return
+        with err.status(f"pushing {len(ids)} messages to {settings.doccano_url}…"):
+            report = push_messages(
+                sessions,
+                client,
+                taxonomy,
+                project,
+                ids,
+                max_chars=settings.labeling_max_chars,
+                origin=ORIGIN_CORRECTION if corrections else "selection",
+                suggestions=suggestions,
+            )
     table = Table(title=f"push to {project} (Doccano project {report.project_id})", show_header=False)
     for name, value in [
         ("selection", used),
@@ -152,6 +168,12 @@ def push(
     ]:
         table.add_row(name, str(value))
     out.print(table)
+    if report.not_in_store:
+        err.print(
+            f"[yellow]not in the store[/yellow] {escape(_some(report.not_in_store))}",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(f"label them at {settings.doccano_url}/projects/{report.project_id}")
 
 
@@ -184,10 +206,20 @@ def pull() -> None:
     ]:
         table.add_row(name, str(value))
     out.print(table)
+    # problems, like every problem of the CLI, go to stderr; the summary (a result) last, to stdout.
+    # Exit 0 either way: the valid labels were imported; a problem waits for the experts.
     for problem in report.problems:
-        err.print(f"[yellow]not imported[/yellow] {problem}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]not imported[/yellow] {escape(str(problem))}", highlight=False, soft_wrap=True)
     if report.not_in_store:
-        err.print(f"[yellow]not in the store[/yellow] {', '.join(report.not_in_store[:20])}", highlight=False)
+        err.print(
+            f"[yellow]not in the store[/yellow] {escape(_some(report.not_in_store))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    count = len(report.problems)
+    examples = f"{report.accepted} {'example' if report.accepted == 1 else 'examples'}"
+    problems = f"{count} {'problem' if count == 1 else 'problems'} (see above)" if count else "no problems"
+    out.print(f"imported the labels of {examples}; {problems}", highlight=False)
 
 
 @label_app.command("status")

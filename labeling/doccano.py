@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -36,6 +37,9 @@ PROJECT_TYPE = "DocumentClassification"
 PROJECT_RESOURCE = "TextClassificationProject"
 ANNOTATOR_ROLE = "annotator"
 PAGE_SIZE = 500
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+HEALTHY = ("OK", "working")  # a passing check in /v1/health/'s answer (1.8.4's django-health-check: OK)
+LOCAL_PORT = 8800  # where `make doccano` (scripts/doccano/start.sh) starts one, the default URL's port
 WORKER_HINT = (
     "is Doccano's task worker running? (`scripts/doccano/start.sh` starts it; see <data dir>/logs/worker.log)"
 )
@@ -57,6 +61,8 @@ class LabelType:
     text: str
     background_color: str = ""
     text_color: str = ""
+    suffix_key: str | None = None  # the label's keyboard shortcut on the annotation page
+    prefix_key: str | None = None  # ctrl / shift / ctrl shift; 1.8.4's annotation page ignores it
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,36 @@ class Category:
     example: int
     label: int
     user: int
+
+
+def start_hint(base_url: str) -> str:
+    """What to try when nothing answers at `base_url`: `make doccano` only where it would start one."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "http" and parts.hostname in LOCAL_HOSTS and parts.port == LOCAL_PORT:
+        return "is it running? Start a local one with `make doccano`"
+    return f"is it running at {base_url}? (check POSTROOM_DOCCANO_URL)"
+
+
+def unhealthy_message(base_url: str, status: int, body: object) -> str:
+    """One line naming the failed health checks of Doccano's `/v1/health/` answer (label -> status)."""
+    if not isinstance(body, dict):
+        return f"Doccano at {base_url} answered {status} to GET /v1/health/ without a list of checks"
+    failed = {str(k): " ".join(str(v).split()) for k, v in body.items() if str(v).strip() not in HEALTHY}
+    if not failed:
+        return f"Doccano at {base_url} answered {status} to GET /v1/health/ (every check says OK)"
+    worker = {k: v for k, v in failed.items() if "celery" in k.lower()}
+    others = {k: v for k, v in failed.items() if k not in worker}
+    parts = []
+    if worker:
+        shown = "; ".join(f"{k}: {v[:120]}" for k, v in worker.items())
+        parts.append(
+            f"Doccano's task worker is not running ({shown}): start it (scripts/doccano/start.sh; see "
+            "<data dir>/logs/worker.log) — imports and exports need it"
+        )
+    if others:
+        shown = "; ".join(f"{k}: {v[:120]}" for k, v in others.items())
+        parts.append(f"Doccano at {base_url} failed its health check ({shown})")
+    return "; and ".join(parts)
 
 
 def _describe_body(response: httpx.Response) -> str:
@@ -131,7 +167,10 @@ class DoccanoClient:
     def close(self) -> None:
         self._http.close()
 
-    def _send(self, client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, client: httpx.Client, method: str, path: str, *, server_errors: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """One HTTP request; transport failures and (unless `server_errors`) 5xx become typed errors."""
         try:
             response = client.request(method, path, **kwargs)
         except httpx.TimeoutException:
@@ -140,10 +179,10 @@ class DoccanoClient:
             ) from None
         except httpx.TransportError as exc:
             raise DoccanoUnavailable(
-                f"cannot reach Doccano at {self.base_url} ({exc.__class__.__name__}): is it running? "
-                "Start a local one with `make doccano`"
+                f"cannot reach Doccano at {self.base_url} ({exc.__class__.__name__}): "
+                + start_hint(self.base_url)
             ) from None
-        if response.status_code >= 500:
+        if response.status_code >= 500 and not server_errors:
             raise DoccanoUnavailable(
                 f"Doccano at {self.base_url} answered {response.status_code} to {method} {path}"
             )
@@ -213,16 +252,20 @@ class DoccanoClient:
     # -- server -------------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """Doccano's health checks (the task worker included); raises DoccanoUnavailable when unhealthy."""
-        response = self._send(self._http, "GET", "/v1/health/", headers={"Accept": "application/json"})
+        """Doccano's health checks (the task worker included).
+
+        Raises:
+            DoccanoUnavailable: a check failed; the message names it (the task worker gets its own advice).
+        """
+        response = self._send(
+            self._http, "GET", "/v1/health/", server_errors=True, headers={"Accept": "application/json"}
+        )
         try:
             body = response.json()
         except ValueError:
-            body = {}
-        if response.status_code != 200:
-            raise DoccanoUnavailable(
-                f"Doccano at {self.base_url} is unhealthy: {body or response.status_code}"
-            )
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict):
+            raise DoccanoUnavailable(unhealthy_message(self.base_url, response.status_code, body))
         return body
 
     def me(self) -> User:
@@ -269,25 +312,29 @@ class DoccanoClient:
         )
 
     def label_types(self, project_id: int) -> list[LabelType]:
-        items = self._json("GET", f"/v1/projects/{project_id}/category-types")
-        return [
-            LabelType(i["id"], i["text"], i.get("background_color", ""), i.get("text_color", ""))
-            for i in items
-        ]
+        return [_label_type(i) for i in self._json("GET", f"/v1/projects/{project_id}/category-types")]
 
-    def create_label_type(self, project_id: int, text: str, background: str, text_color: str) -> LabelType:
+    def create_label_type(
+        self, project_id: int, text: str, background: str, text_color: str, suffix_key: str | None = None
+    ) -> LabelType:
+        """A label type; `suffix_key` (0-9, a-z, unique in the project) is its keyboard shortcut."""
         data = self._json(
             "POST",
             f"/v1/projects/{project_id}/category-types",
-            json={"text": text, "background_color": background, "text_color": text_color},
+            json={
+                "text": text,
+                "background_color": background,
+                "text_color": text_color,
+                "suffix_key": suffix_key,
+                "prefix_key": None,
+            },
         )
-        return LabelType(data["id"], data["text"], data["background_color"], data["text_color"])
+        return _label_type(data)
 
-    def update_label_type(self, project_id: int, label: LabelType, background: str, text_color: str) -> None:
-        self._json(
-            "PATCH",
-            f"/v1/projects/{project_id}/category-types/{label.id}",
-            json={"background_color": background, "text_color": text_color},
+    def update_label_type(self, project_id: int, label: LabelType, **changes: str | None) -> LabelType:
+        """Change some fields (`background_color`, `text_color`, `suffix_key`) of a label type."""
+        return _label_type(
+            self._json("PATCH", f"/v1/projects/{project_id}/category-types/{label.id}", json=changes)
         )
 
     # -- users and members ---------------------------------------------------------------------------
@@ -343,6 +390,15 @@ class DoccanoClient:
 
     def delete_category(self, project_id: int, example_id: int, category_id: int) -> None:
         self.request("DELETE", f"/v1/projects/{project_id}/examples/{example_id}/categories/{category_id}")
+
+    def is_confirmed(self, project_id: int, example_id: int) -> bool:
+        """Whether this user marked the example done (the ✓ of Doccano's annotation page)."""
+        return bool(self._json("GET", f"/v1/projects/{project_id}/examples/{example_id}").get("is_confirmed"))
+
+    def set_confirmed(self, project_id: int, example_id: int, done: bool = True) -> None:
+        """Mark the example done (or not done) as this user; Doccano's API only toggles, so check first."""
+        if self.is_confirmed(project_id, example_id) != done:
+            self._json("POST", f"/v1/projects/{project_id}/examples/{example_id}/states", json={})
 
     # -- import and export ---------------------------------------------------------------------------
 
@@ -408,16 +464,23 @@ class DoccanoClient:
                 raise DoccanoTimeout(f"{what} did not finish within {limit:g} s: {WORKER_HINT}")
             time.sleep(self.poll_interval)
 
-    def export_annotations(self, project_id: int) -> dict[str, list[dict[str, Any]]]:
+    def export_annotations(
+        self, project_id: int, *, confirmed_only: bool = False
+    ) -> dict[str, list[dict[str, Any]]]:
         """Every example with each member's labels: username -> rows (`id`, `text`, metadata, `label`).
 
         Doccano exports one file per member for a non-collaborative project; all of it is read before
-        anything is returned, so a caller never sees half an export.
+        anything is returned, so a caller never sees half an export. With `confirmed_only`, each member's
+        file holds only the examples that member marked done (the export is the only API that tells an
+        admin which examples *another* user marked done: the examples' `is_confirmed` is the caller's own).
         """
         task = self._json(
-            "POST", f"/v1/projects/{project_id}/download", json={"format": "JSONL", "exportApproved": False}
+            "POST",
+            f"/v1/projects/{project_id}/download",
+            json={"format": "JSONL", "exportApproved": confirmed_only},
         )
-        self.wait_task(task["task_id"], "the export of the annotations")
+        what = "the export of the examples marked done" if confirmed_only else "the export of the annotations"
+        self.wait_task(task["task_id"], what)
         response = self.request(
             "GET",
             f"/v1/projects/{project_id}/download",
@@ -440,6 +503,17 @@ class DoccanoClient:
             }
         except json.JSONDecodeError as exc:
             raise DoccanoError(f"Doccano's export has a line that is not JSON: {exc}") from None
+
+
+def _label_type(data: Mapping[str, Any]) -> LabelType:
+    return LabelType(
+        data["id"],
+        data["text"],
+        data.get("background_color") or "",
+        data.get("text_color") or "",
+        data.get("suffix_key") or None,
+        data.get("prefix_key") or None,
+    )
 
 
 def _project(data: Mapping[str, Any]) -> Project:

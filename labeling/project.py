@@ -7,6 +7,7 @@ the guideline, generated from the taxonomy, says so and describes every class.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from labeling.doccano import DoccanoClient, LabelType, Project
@@ -14,6 +15,7 @@ from labeling.errors import DoccanoError, ProjectNotFound
 from postroom.taxonomy import Taxonomy, TaxonomyError
 
 SEPARATOR = ":"
+SHORTCUT_KEYS = "1234567890abcdefghijklmnopqrstuvwxyz"  # Doccano 1.8.4's allowed suffix keys, in our order
 # Well separated colours (Tableau 10); label set i gets colour i (mod 10).
 SET_COLOURS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -62,9 +64,33 @@ def wanted_labels(taxonomy: Taxonomy) -> dict[str, str]:
     }
 
 
-def guideline_markdown(taxonomy: Taxonomy) -> str:
-    """The annotation guideline Doccano shows the expert, generated from the taxonomy."""
+def assign_shortcuts(labels: Sequence[str], taken: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Label name -> a single-key shortcut, unique in the project, for every label that gets one.
+
+    `taken` holds the shortcuts labels already have (label name -> key): those are kept and no other
+    label gets their key. The others get the free keys of `SHORTCUT_KEYS` in order (1-9, 0, a-z), so with
+    the taxonomy's order the keys follow the chips on the annotation page. Beyond 36 labels, the rest get
+    none (Doccano 1.8.4 allows only 0-9 and a-z, and its annotation page ignores the prefix keys).
+    """
+    keys = dict(taken or {})
+    free = iter(k for k in SHORTCUT_KEYS if k not in set(keys.values()))
+    for label in labels:
+        if label not in keys:
+            key = next(free, None)
+            if key is not None:
+                keys[label] = key
+    return {label: keys[label] for label in labels if label in keys}
+
+
+def guideline_markdown(taxonomy: Taxonomy, shortcuts: Mapping[str, str] | None = None) -> str:
+    """The annotation guideline Doccano shows the expert, generated from the taxonomy.
+
+    `shortcuts` (label name -> key) are the project's keyboard shortcuts; by default those
+    `assign_shortcuts` gives a new project.
+    """
     colours = set_colours(taxonomy)
+    if shortcuts is None:
+        shortcuts = assign_shortcuts(list(wanted_labels(taxonomy)))
     lines = [
         f"# Labeling guideline: {taxonomy.name}",
         "",
@@ -75,6 +101,9 @@ def guideline_markdown(taxonomy: Taxonomy) -> str:
         "Label names start with the set's prefix (`prefix:class`); each set has its own colour. The metadata "
         "panel shows the message ID, the language and the subject.",
         "",
+        "**Keyboard:** press a label's key (column *key*) to add or remove it, **Enter** to mark the email "
+        "done (again: not done), **→** / **←** for the next / previous email.",
+        "",
     ]
     for label_set in taxonomy.label_sets:
         lines += [
@@ -83,12 +112,14 @@ def guideline_markdown(taxonomy: Taxonomy) -> str:
         ]
         if label_set.description:
             lines += [label_set.description, ""]
-        lines += ["| label | when to use it |", "|---|---|"]
+        lines += ["| key | label | when to use it |", "|---|---|---|"]
         for c in label_set.classes:
             when = c.description or "(no description)"
             if c.examples:
                 when += " Examples: " + "; ".join(f"“{e}”" for e in c.examples)
-            lines.append(f"| `{label_set.label_prefix}:{c.name}` | {when.replace('|', '/')} |")
+            name = f"{label_set.label_prefix}{SEPARATOR}{c.name}"
+            key = f"`{shortcuts[name]}`" if name in shortcuts else "–"
+            lines.append(f"| {key} | `{name}` | {when.replace('|', '/')} |")
         lines.append("")
     lines.append(f"Taxonomy fingerprint: `{taxonomy.fingerprint()}`")
     return "\n".join(lines)  # no trailing newline: Doccano strips it, and we compare
@@ -118,23 +149,36 @@ def ensure_project(client: DoccanoClient, taxonomy: Taxonomy, name: str) -> Proj
     """Find or create the project, and bring its guideline and label types in line with the taxonomy.
 
     Idempotent. Label types Doccano has that the taxonomy lacks are left alone (pull reports their use).
+    A label without a keyboard shortcut gets a free key; a key someone set (on any label) is kept.
     """
     project = client.find_project(name)
-    guideline = guideline_markdown(taxonomy)
     if project is None:
-        project = client.create_project(name, _description(taxonomy), guideline)
-    elif project.guideline.strip() != guideline or project.description.strip() != _description(taxonomy):
-        project = client.update_project(project, guideline=guideline, description=_description(taxonomy))
+        project = client.create_project(name, _description(taxonomy), guideline_markdown(taxonomy))
     _check_per_annotator(project)
+    wanted = wanted_labels(taxonomy)
     existing = {label.text: label for label in client.label_types(project.id)}
+    # a key is taken whatever its prefix: 1.8.4's annotation page binds the suffix key alone
+    taken = {label.text: label.suffix_key for label in existing.values() if label.suffix_key}
+    shortcuts = assign_shortcuts([*taken, *(t for t in wanted if t not in taken)], taken)
     label_ids: dict[str, int] = {}
-    for text, colour in wanted_labels(taxonomy).items():
+    for text, colour in wanted.items():
         label: LabelType | None = existing.get(text)
         if label is None:
-            label = client.create_label_type(project.id, text, colour, text_colour(colour))
-        elif label.background_color.lower() != colour:
-            client.update_label_type(project.id, label, colour, text_colour(colour))
+            label = client.create_label_type(
+                project.id, text, colour, text_colour(colour), suffix_key=shortcuts.get(text)
+            )
+        else:
+            changes: dict[str, str | None] = {}
+            if label.background_color.lower() != colour:
+                changes.update(background_color=colour, text_color=text_colour(colour))
+            if label.suffix_key is None and shortcuts.get(text):
+                changes["suffix_key"] = shortcuts[text]
+            if changes:
+                label = client.update_label_type(project.id, label, **changes)
         label_ids[text] = label.id
+    guideline = guideline_markdown(taxonomy, {t: k for t, k in shortcuts.items() if t in wanted})
+    if project.guideline.strip() != guideline or project.description.strip() != _description(taxonomy):
+        project = client.update_project(project, guideline=guideline, description=_description(taxonomy))
     return ProjectLayout(project, label_ids)
 
 

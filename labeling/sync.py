@@ -82,6 +82,15 @@ def pending_push(session: Session, project: str) -> list[str]:
     return [m for m in project_events(session, EVENT_SELECTED, project) if m not in pushed]
 
 
+def not_stored(session: Session, message_ids: Sequence[str]) -> list[str]:
+    """The IDs of `message_ids` no stored message has, in order, each once."""
+    requested = list(dict.fromkeys(message_ids))
+    stored: set[str] = set()
+    for batch in _chunks(requested):
+        stored |= set(session.scalars(select(Message.message_id).where(Message.message_id.in_(batch))))
+    return [m for m in requested if m not in stored]
+
+
 @dataclass
 class PushReport:
     project: str
@@ -114,11 +123,9 @@ def push_messages(
     report = PushReport(project_name, layout.id)
     requested = list(dict.fromkeys(message_ids))
     with sessions.begin() as session:
-        stored: set[str] = set()
-        for batch in _chunks(requested):
-            stored |= set(session.scalars(select(Message.message_id).where(Message.message_id.in_(batch))))
-        wanted = [m for m in requested if m in stored]
-        report.not_in_store = [m for m in requested if m not in stored]
+        report.not_in_store = not_stored(session, requested)
+        missing = set(report.not_in_store)
+        wanted = [m for m in requested if m not in missing]
         selected = project_events(session, EVENT_SELECTED, project_name)
         for message_id in wanted:
             if message_id not in selected:
@@ -223,7 +230,9 @@ def pull_labels(
     """
     layout = open_project(client, taxonomy, project_name)
     export = client.export_annotations(layout.id)  # everything is read before anything is written
-    validation = validate_export(taxonomy, export)
+    done = client.export_annotations(layout.id, confirmed_only=True)
+    confirmed = {user: {int(row["id"]) for row in rows if "id" in row} for user, rows in done.items()}
+    validation = validate_export(taxonomy, export, confirmed)
     report = PullReport(
         project_name,
         examples=validation.examples,

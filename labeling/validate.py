@@ -8,14 +8,14 @@ with its message ID, what is wrong and who labeled it, and none of its labels ar
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from labeling.project import parse_label
 from postroom.taxonomy import Taxonomy, TaxonomyError
 
-ProblemKind = Literal["incomplete", "conflicting", "unknown_label", "no_message_id"]
+ProblemKind = Literal["incomplete", "conflicting", "unknown_label", "no_message_id", "done_without_label"]
 META_MESSAGE_ID = "message_id"
 
 
@@ -28,11 +28,13 @@ class Problem:
     kinds: tuple[ProblemKind, ...]
     details: tuple[str, ...]
     annotators: tuple[str, ...]
+    named: tuple[str, ...] = ()  # annotators the details already name
 
     def __str__(self) -> str:
-        who = ", ".join(self.annotators) or "nobody"
         where = self.message_id or f"Doccano example {', '.join(map(str, self.example_ids))}"
-        return f"{where}: {'; '.join(self.details)} (labeled by {who})"
+        rest = [a for a in self.annotators if a not in self.named]
+        who = f" (labeled by {', '.join(rest)})" if rest else ""
+        return f"{where}: {'; '.join(self.details)}{who}"
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,23 @@ def _message_id(row: Mapping[str, Any]) -> str | None:
     return str(value).strip() or None if value not in (None, "") else None
 
 
-def validate_export(taxonomy: Taxonomy, annotations: Mapping[str, Sequence[Mapping[str, Any]]]) -> Validation:
-    """Validate every example of an export (username -> that annotator's rows)."""
+def validate_export(
+    taxonomy: Taxonomy,
+    annotations: Mapping[str, Sequence[Mapping[str, Any]]],
+    confirmed: Mapping[str, Collection[int]] | None = None,
+) -> Validation:
+    """Validate every example of an export (username -> that annotator's rows).
+
+    `confirmed` (username -> example ids that user marked done) finds examples marked done without any
+    label; without it, an example nobody labeled is pending.
+    """
     # message (or example, when it has no message ID) -> annotator -> label names
     labels_by_key: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    done_unlabeled: dict[str, set[str]] = defaultdict(set)
     example_ids: dict[str, set[int]] = defaultdict(set)
     message_ids: dict[str, str | None] = {}
     for annotator, rows in annotations.items():
+        done = set((confirmed or {}).get(annotator, ()))
         for row in rows:
             message_id = _message_id(row)
             key = f"m:{message_id}" if message_id else f"e:{row.get('id')}"
@@ -75,13 +87,21 @@ def validate_export(taxonomy: Taxonomy, annotations: Mapping[str, Sequence[Mappi
             names = [str(label) for label in row.get("label") or []]
             if names:
                 labels_by_key[key][annotator].extend(names)
+            elif row.get("id") in done:
+                done_unlabeled[key].add(annotator)
     result = Validation(examples=len(labels_by_key))
     for key in sorted(labels_by_key):
         per_annotator = labels_by_key[key]
-        if not per_annotator:
+        if not per_annotator and not done_unlabeled[key]:
             result.pending += 1
             continue
-        outcome = _check_one(taxonomy, message_ids[key], tuple(sorted(example_ids[key])), per_annotator)
+        outcome = _check_one(
+            taxonomy,
+            message_ids[key],
+            tuple(sorted(example_ids[key])),
+            per_annotator,
+            tuple(sorted(done_unlabeled[key])),
+        )
         if isinstance(outcome, Problem):
             result.problems.append(outcome)
         else:
@@ -94,13 +114,21 @@ def _check_one(
     message_id: str | None,
     example_ids: tuple[int, ...],
     per_annotator: Mapping[str, Sequence[str]],
+    done_unlabeled: tuple[str, ...] = (),
 ) -> Accepted | Problem:
     annotators = tuple(sorted(per_annotator))
     kinds: list[ProblemKind] = []
     details: list[str] = []
+    named = set(done_unlabeled)  # annotators a detail names
     if message_id is None:
         kinds.append("no_message_id")
         details.append("no message_id in the example's metadata (not pushed by Postroom)")
+    if done_unlabeled:
+        kinds.append("done_without_label")
+        details.append(
+            "marked done without any label: the expert may have found it unclear "
+            f"({', '.join(done_unlabeled)})"
+        )
     chosen: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # set -> class -> who
     for annotator in annotators:
         mine: dict[str, set[str]] = defaultdict(set)
@@ -110,39 +138,47 @@ def _check_one(
             except TaxonomyError:
                 kinds.append("unknown_label")
                 details.append(f"label {name!r} is not in the taxonomy ({annotator})")
+                named.add(annotator)
                 continue
             mine[set_name].add(class_name)
         missing = [s for s in taxonomy.set_names if not mine.get(s)]
         if missing:
             kinds.append("incomplete")
             details.append(f"no label for {', '.join(missing)} ({annotator})")
+            named.add(annotator)
         for set_name, classes in mine.items():
             if len(classes) > 1:
                 kinds.append("conflicting")
                 details.append(
                     f"{len(classes)} labels for {set_name}: {', '.join(sorted(classes))} ({annotator})"
                 )
+                named.add(annotator)
             for class_name in classes:
                 chosen[set_name][class_name].add(annotator)
     disagreements = _disagreements(taxonomy, chosen)
     if disagreements:
         kinds.append("conflicting")
-        details.extend(disagreements)
+        details.extend(detail for detail, _ in disagreements)
+        named.update(who for _, voters in disagreements for who in voters)
     if kinds:
         ordered = tuple(dict.fromkeys(kinds))
-        return Problem(message_id, example_ids, ordered, tuple(details), annotators)
+        everyone = tuple(sorted({*annotators, *done_unlabeled}))
+        mentioned = tuple(a for a in everyone if a in named)
+        return Problem(message_id, example_ids, ordered, tuple(details), everyone, mentioned)
     assert message_id is not None
     labels = {s: next(iter(chosen[s])) for s in taxonomy.set_names}
     return Accepted(message_id, labels, annotators)
 
 
-def _disagreements(taxonomy: Taxonomy, chosen: Mapping[str, Mapping[str, set[str]]]) -> list[str]:
-    """Sets where different annotators chose different classes."""
+def _disagreements(
+    taxonomy: Taxonomy, chosen: Mapping[str, Mapping[str, set[str]]]
+) -> list[tuple[str, set[str]]]:
+    """Sets where different annotators chose different classes: (detail, the annotators it names)."""
     found = []
     for set_name in taxonomy.set_names:
         votes = chosen.get(set_name, {})
         voters = {a for who in votes.values() for a in who}
         if len(votes) > 1 and len(voters) > 1:
             shown = ", ".join(f"{c} ({', '.join(sorted(who))})" for c, who in sorted(votes.items()))
-            found.append(f"annotators disagree on {set_name}: {shown}")
+            found.append((f"annotators disagree on {set_name}: {shown}", voters))
     return found

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from labeling.cli import register
-from labeling.sync import PullReport, apply_labels
+from labeling.project import open_project
+from labeling.sync import PullReport, apply_labels, pending_push
 from labeling.validate import Accepted
 from postroom.clikit import CliRoots
 from postroom.settings import get_settings
+from postroom.taxonomy import Taxonomy
 from tests.labeling.builders import bank_mails, store_mails
 from tests.labeling.conftest import DoccanoServer
 
@@ -60,6 +62,28 @@ def test_pull_without_doccano_is_one_clear_line(
     assert "Traceback" not in result.output
 
 
+def test_push_checks_doccano_before_choosing(
+    cli: typer.Typer, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTROOM_DOCCANO_URL", "http://127.0.0.1:9")  # nothing listens; not the default
+    result = runner.invoke(cli, ["label", "push", "--n", "5"])  # an empty store: nothing would be chosen
+    assert result.exit_code == 1, result.output
+    assert "cannot reach Doccano at http://127.0.0.1:9" in result.output
+    assert "is it running at http://127.0.0.1:9?" in result.output and "make doccano" not in result.output
+
+
+def test_push_of_unknown_message_ids_names_them_and_fails(
+    cli: typer.Typer, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTROOM_DOCCANO_URL", "http://127.0.0.1:9")  # not contacted: the IDs fail first
+    result = runner.invoke(cli, ["label", "push", "--message-id", "nope-123"])
+    assert result.exit_code == 1
+    assert "no stored message has the ID nope-123" in result.output
+    ids = [arg for i in range(12) for arg in ("--message-id", f"nope-{i}")]
+    many = runner.invoke(cli, ["label", "push", *ids])
+    assert many.exit_code == 1 and "nope-9 and 2 more" in many.output and "nope-10" not in many.output
+
+
 @pytest.mark.slow
 def test_demo_loop_push_simulate_pull_status(
     cli: typer.Typer,
@@ -90,6 +114,7 @@ def test_demo_loop_push_simulate_pull_status(
     assert "sim-expert labeled 16 examples" in simulated.output
     pulled = runner.invoke(cli, ["label", "pull"])
     assert pulled.exit_code == 0, pulled.output
+    assert pulled.output.rstrip().endswith("imported the labels of 16 examples; no problems")
     status = json.loads(runner.invoke(cli, ["label", "status", "--source", "doccano", "--json"]).output)
     assert sum(c["labeled"] for c in status["label_sets"]["topic"]["classes"].values()) == 16
     assert status["awaiting_expert"] == 0
@@ -99,3 +124,50 @@ def test_demo_loop_push_simulate_pull_status(
     assert again.exit_code == 0, again.output
     assert "uncertain (embedding proxy)" in again.output
     assert "│ sent                           │ 8 " in again.output
+
+
+@pytest.mark.slow
+def test_push_pull_messages_name_ids_problems_and_a_refused_login(
+    cli: typer.Typer,
+    doccano: DoccanoServer,
+    sessions: sessionmaker[Session],
+    taxonomy: Taxonomy,
+    project_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mails = bank_mails(3, prefix="cli")
+    store_mails(sessions, mails)
+    for key, value in {
+        "POSTROOM_DOCCANO_URL": doccano.url,
+        "POSTROOM_DOCCANO_USER": doccano.user,
+        "POSTROOM_DOCCANO_PASSWORD": "wrong-password",
+        "POSTROOM_DOCCANO_PROJECT": project_name,
+    }.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    refused = runner.invoke(cli, ["label", "push", "--n", "2"])  # refused before choosing anything
+    assert refused.exit_code == 1 and "refused the login" in refused.output
+    with sessions() as session:
+        assert pending_push(session, project_name) == []
+
+    monkeypatch.setenv("POSTROOM_DOCCANO_PASSWORD", doccano.password)
+    get_settings.cache_clear()
+    ids = [mails[0].message_id, "nope-1", mails[1].message_id]
+    pushed = runner.invoke(cli, ["label", "push", *(arg for i in ids for arg in ("--message-id", i))])
+    assert pushed.exit_code == 0, pushed.output
+    assert "not in the store nope-1" in pushed.output
+
+    with doccano.admin() as admin, doccano.expert("anna") as anna:  # anna: one labeled, one "unclear"
+        layout = open_project(admin, taxonomy, project_name)
+        user = admin.find_user("anna")
+        assert user is not None
+        admin.add_member(layout.id, user)
+        examples = {e.meta["message_id"]: e.id for e in anna.examples(layout.id)}
+        for text in ("lob:retail", "queue:cards", "topic:card_replacement"):
+            anna.add_category(layout.id, examples[mails[0].message_id], layout.label_ids[text])
+        anna.set_confirmed(layout.id, examples[mails[1].message_id])
+    pulled = runner.invoke(cli, ["label", "pull"])
+    assert pulled.exit_code == 0, pulled.output  # the valid labels were imported
+    assert f"not imported {mails[1].message_id}: marked done without any label" in pulled.output
+    assert "(labeled by" not in pulled.output
+    assert pulled.output.rstrip().endswith("imported the labels of 1 example; 1 problem (see above)")

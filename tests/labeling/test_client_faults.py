@@ -1,19 +1,23 @@
 """Faults a real Doccano can't easily produce on demand: a server that hangs, nothing listening at all.
 
 `HangingStubServer` is a stub, and named as one: it accepts connections and never answers.
+`UnhealthyStubServer` answers the health check as a real Doccano with its worker down does (measured; the
+real case is also tested in test_roundtrip.py).
 Everything else about the client is tested against the real Doccano (test_roundtrip.py).
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from labeling.doccano import DoccanoClient
+from labeling.doccano import DoccanoClient, start_hint, unhealthy_message
 from labeling.errors import DoccanoTimeout, DoccanoUnavailable, UploadFailed
 from postroom.errors import ConfigError, PostroomError
 from postroom.settings import DEV_PASSWORD, Settings, get_settings
@@ -67,12 +71,74 @@ def test_a_hanging_server_times_out_with_a_clear_error(hanging_stub: HangingStub
     assert time.monotonic() - started < 5
 
 
-def test_nothing_listening_says_how_to_start_doccano() -> None:
+def test_nothing_listening_names_the_url_and_suggests_make_doccano_only_for_the_default() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
     with (
-        DoccanoClient(f"http://127.0.0.1:{free_port()}", "u", "p", timeout=2) as client,
-        pytest.raises(DoccanoUnavailable, match="is it running.*make doccano"),
+        DoccanoClient(url, "u", "p", timeout=2) as client,
+        pytest.raises(DoccanoUnavailable, match="is it running at") as raised,
     ):
         client.health()
+    assert url in str(raised.value) and "make doccano" not in str(raised.value)
+    assert "make doccano" in start_hint("http://127.0.0.1:8800")  # the default URL: where make starts it
+    assert "make doccano" in start_hint("http://localhost:8800/")
+    assert "make doccano" not in start_hint("https://doccano.bank.example")
+
+
+# What Doccano 1.8.4 answers to GET /v1/health/ with its task worker stopped (measured: status 500).
+WORKER_DOWN_BODY = {
+    "Cache(alias='default')": "OK",
+    "CeleryHealthCheckCelery": "unavailable: TimeoutError: The task took too long to return a result",
+    "DefaultFileStorageHealthCheck(alias='default')": "OK",
+    "MigrationsHealthCheck": "OK",
+}
+
+
+class UnhealthyStubServer:
+    """An HTTP stub on loopback answering every GET with one status and JSON body (a sick Doccano)."""
+
+    def __init__(self, status: int, body: object) -> None:
+        payload = json.dumps(body).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join()
+
+
+def test_health_names_the_failed_check_and_the_task_worker() -> None:
+    stub = UnhealthyStubServer(500, WORKER_DOWN_BODY)
+    try:
+        with DoccanoClient(stub.url, "u", "p") as client, pytest.raises(DoccanoUnavailable) as raised:
+            client.health()
+    finally:
+        stub.close()
+    message = str(raised.value)
+    assert message.startswith(
+        "Doccano's task worker is not running (CeleryHealthCheckCelery: unavailable: TimeoutError: The task "
+        "took too long to return a result): start it (scripts/doccano/start.sh"
+    )
+    assert "imports and exports need it" in message and "\n" not in message
+    sick = {**WORKER_DOWN_BODY, "CeleryHealthCheckCelery": "OK", "MigrationsHealthCheck": "unavailable: x"}
+    assert unhealthy_message("http://d", 500, sick) == (
+        "Doccano at http://d failed its health check (MigrationsHealthCheck: unavailable: x)"
+    )
+    assert "without a list of checks" in unhealthy_message("http://d", 502, None)
 
 
 def test_rows_with_different_keys_are_refused_before_any_upload() -> None:

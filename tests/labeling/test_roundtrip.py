@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.doccano import DoccanoClient
 from labeling.errors import DoccanoTimeout, DoccanoUnavailable
-from labeling.project import guideline_markdown, label_text, open_project, wanted_labels
+from labeling.project import (
+    assign_shortcuts,
+    ensure_project,
+    guideline_markdown,
+    label_text,
+    open_project,
+    wanted_labels,
+)
 from labeling.sync import (
     EVENT_LABEL_CHANGED,
     EVENT_PUSHED,
@@ -30,9 +37,9 @@ pytestmark = pytest.mark.slow
 
 def label_as(
     expert: DoccanoClient, admin: DoccanoClient, taxonomy: Taxonomy, project: str, mail: Mail,
-    labels: dict[str, str | list[str]],
+    labels: dict[str, str | list[str]], done: bool = False,
 ) -> None:  # fmt: skip
-    """What an expert does in the UI: click one label per set (or several, or none) on the example."""
+    """What an expert does in the UI: click one label per set (or several, or none), maybe mark it done."""
     layout = open_project(admin, taxonomy, project)
     user = admin.find_user(expert.username)
     assert user is not None
@@ -43,6 +50,9 @@ def label_as(
             expert.add_category(
                 layout.id, example.id, layout.label_ids[label_text(taxonomy, set_name, class_name)]
             )
+    if done:
+        expert.set_confirmed(layout.id, example.id)
+        assert expert.is_confirmed(layout.id, example.id)
 
 
 def doccano_labels(session: Session, message_id: str, current_only: bool = True) -> list[Label]:
@@ -81,8 +91,13 @@ def test_round_trip_push_label_pull(
         assert project is not None and not project.single_class_classification
         assert project.guideline == guideline_markdown(taxonomy)
         assert "Private current accounts, savings, cards" in project.guideline
-        types = {t.text: t.background_color for t in admin.label_types(project.id)}
+        label_types = admin.label_types(project.id)
+        types = {t.text: t.background_color for t in label_types}
         assert types == wanted_labels(taxonomy)
+        keys = {t.text: t.suffix_key for t in label_types}  # a keyboard shortcut per label, in the guideline
+        assert keys == assign_shortcuts(list(wanted_labels(taxonomy)))
+        assert len(set(keys.values())) == len(keys)
+        assert f"| `{keys['queue:cards']}` | `queue:cards` |" in project.guideline
         assert len({types["lob:retail"], types["queue:cards"], types["topic:card_replacement"]}) == 3
         examples = {e.meta["message_id"]: e for e in admin.examples(project.id)}
         assert len(examples) == 200
@@ -109,13 +124,21 @@ def test_round_trip_push_label_pull(
             {**conflicting.labels, "topic": [conflicting.labels["topic"], "fee_complaint"]},
         )  # fmt: skip
         label_as(ben, admin, taxonomy, project_name, disputed, {**disputed.labels, "queue": "complaints"})
+        unclear = mails[22]  # anna marks it done without a label: she found it unclear
+        label_as(anna, admin, taxonomy, project_name, unclear, {}, done=True)
+        label_as(anna, admin, taxonomy, project_name, mails[1], {}, done=True)  # done after labeling: fine
 
         pulled = pull_labels(sessions, admin, taxonomy, project_name)
 
-    assert (pulled.examples, pulled.pending, pulled.accepted) == (200, 178, 19)
+    assert (pulled.examples, pulled.pending, pulled.accepted) == (200, 177, 19)
     assert (pulled.added, pulled.changed, pulled.unchanged) == (57, 0, 0)
     problems = {p.message_id: p for p in pulled.problems}
-    assert set(problems) == {incomplete.message_id, conflicting.message_id, disputed.message_id}
+    assert set(problems) == {
+        incomplete.message_id, conflicting.message_id, disputed.message_id, unclear.message_id
+    }  # fmt: skip
+    assert str(problems[unclear.message_id]) == (
+        f"{unclear.message_id}: marked done without any label: the expert may have found it unclear (anna)"
+    )
     assert problems[incomplete.message_id].kinds == ("incomplete",)
     assert "no label for topic (anna)" in str(problems[incomplete.message_id])
     assert problems[conflicting.message_id].kinds == ("conflicting",)
@@ -190,6 +213,11 @@ def test_worker_down_during_pull_times_out_clearly_and_imports_nothing(
         for mail in mails:
             label_as(anna, admin, taxonomy, project_name, mail, mail.labels)
     doccano.stop(only="worker")
+    with doccano.admin() as admin, pytest.raises(DoccanoUnavailable) as unhealthy:
+        admin.health()
+    assert str(unhealthy.value).startswith(
+        "Doccano's task worker is not running (CeleryHealthCheckCelery: unavailable"
+    )
     with doccano.admin(task_timeout=5) as admin, pytest.raises(DoccanoTimeout, match="task worker"):
         pull_labels(sessions, admin, taxonomy, project_name)
     assert label_rows(sessions) == []
@@ -262,3 +290,24 @@ def test_doccano_stopped_mid_push_is_finished_by_the_next_push(
     with sessions() as session:
         assert pending_push(session, project_name) == []
         assert session.scalar(select(func.count()).where(AuditEvent.kind == EVENT_PUSHED)) == 30
+
+
+def test_shortcuts_of_an_existing_project_are_kept_and_missing_ones_filled_without_clashes(
+    doccano: DoccanoServer, taxonomy: Taxonomy, project_name: str
+) -> None:
+    with doccano.admin() as admin:
+        layout = ensure_project(admin, taxonomy, project_name)
+        labels = {t.text: t for t in admin.label_types(layout.id)}
+        # someone edited the keys in Doccano: took lob:retail's key away, moved queue:cards to z, and
+        # added a label of their own on the key lob:retail had ("1")
+        admin.update_label_type(layout.id, labels["lob:retail"], suffix_key=None)
+        admin.update_label_type(layout.id, labels["queue:cards"], suffix_key="z")
+        admin.create_label_type(layout.id, "their:own", "#000000", "#ffffff", suffix_key="1")
+        again = ensure_project(admin, taxonomy, project_name)
+        keys = {t.text: t.suffix_key for t in admin.label_types(layout.id)}
+        project = admin.get_project(layout.id)
+    assert keys["queue:cards"] == "z" and keys["their:own"] == "1"
+    assert keys["lob:retail"] not in (None, "1", "z") and len(set(keys.values())) == len(keys)
+    assert again.label_ids["lob:retail"] == labels["lob:retail"].id
+    assert "| `z` | `queue:cards` |" in project.guideline
+    assert f"| `{keys['lob:retail']}` | `lob:retail` |" in project.guideline

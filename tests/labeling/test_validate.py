@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from labeling.project import (
+    SHORTCUT_KEYS,
+    assign_shortcuts,
     guideline_markdown,
     label_text,
     parse_label,
@@ -54,6 +56,22 @@ def test_guideline_names_every_class_with_its_description(taxonomy: Taxonomy) ->
             assert c.description.replace("|", "/") in text
 
 
+def test_every_label_gets_a_unique_single_key_shortcut_listed_in_the_guideline(taxonomy: Taxonomy) -> None:
+    labels = list(wanted_labels(taxonomy))
+    keys = assign_shortcuts(labels)
+    assert len(labels) <= 36 and set(keys) == set(labels)
+    assert len(set(keys.values())) == len(keys) and all(k in SHORTCUT_KEYS for k in keys.values())
+    assert keys["lob:retail"] == "1"  # in taxonomy order: 1-9, 0, then a-z
+    text = guideline_markdown(taxonomy)
+    assert "| `1` | `lob:retail` |" in text and "**Enter** to mark the email done" in text
+    # labels that have keys keep them; the others get keys nobody uses; past 36 keys, none
+    kept = assign_shortcuts(["x", "lob:retail", "queue:cards"], {"x": "1", "lob:retail": "q"})
+    assert kept == {"x": "1", "lob:retail": "q", "queue:cards": "2"}
+    many = assign_shortcuts([f"l{i}" for i in range(40)])
+    assert len(many) == 36 and "l39" not in many
+    assert "| – | `lob:retail` |" in guideline_markdown(taxonomy, {})
+
+
 def test_complete_labels_of_one_annotator_are_accepted(taxonomy: Taxonomy) -> None:
     result = validate_export(
         taxonomy, {"anna": [row(1, GOOD), row(2, [])], "postroom": [row(1, []), row(2, [])]}
@@ -68,7 +86,7 @@ def test_a_missing_set_is_incomplete_and_names_the_annotator(taxonomy: Taxonomy)
     result = validate_export(taxonomy, {"anna": [row(1, GOOD[:2])]})
     [problem] = result.problems
     assert problem.kinds == ("incomplete",) and problem.annotators == ("anna",)
-    assert str(problem) == "m-1: no label for topic (anna) (labeled by anna)"
+    assert str(problem) == "m-1: no label for topic (anna)"  # the annotator named once
     assert result.accepted == []
 
 
@@ -77,6 +95,30 @@ def test_two_labels_of_one_set_conflict(taxonomy: Taxonomy) -> None:
     [problem] = result.problems
     assert problem.kinds == ("conflicting",)
     assert "2 labels for topic: card_replacement, fee_complaint (anna)" in problem.details
+    assert str(problem) == "m-1: 2 labels for topic: card_replacement, fee_complaint (anna)"
+
+
+def test_an_annotator_not_named_by_a_problem_is_listed_once_at_the_end(taxonomy: Taxonomy) -> None:
+    result = validate_export(taxonomy, {"anna": [row(1, GOOD)], "ben": [row(1, GOOD[:2])]})
+    [problem] = result.problems
+    assert str(problem) == "m-1: no label for topic (ben) (labeled by anna)"
+    result = validate_export(taxonomy, {"anna": [row(2, GOOD, message_id="")]})
+    assert str(result.problems[0]).endswith("(not pushed by Postroom) (labeled by anna)")
+
+
+def test_marked_done_without_any_label_is_a_problem_not_pending(taxonomy: Taxonomy) -> None:
+    export = {"anna": [row(1, []), row(2, []), row(3, GOOD)], "ben": [row(1, []), row(2, []), row(3, [])]}
+    confirmed = {"anna": [1, 3], "ben": [3]}  # anna: 1 done unlabeled; ben: 3 done unlabeled, anna labeled it
+    result = validate_export(taxonomy, export, confirmed)
+    assert result.examples == 3 and result.pending == 1 and result.accepted == []
+    problems = {p.message_id: p for p in result.problems}
+    assert problems["m-1"].kinds == ("done_without_label",)
+    assert str(problems["m-1"]) == (
+        "m-1: marked done without any label: the expert may have found it unclear (anna)"
+    )
+    assert problems["m-3"].annotators == ("anna", "ben")
+    assert str(problems["m-3"]).endswith("may have found it unclear (ben) (labeled by anna)")
+    assert validate_export(taxonomy, export).pending == 2  # without the done marks: as before
 
 
 def test_annotators_who_disagree_conflict_and_who_agree_are_both_credited(taxonomy: Taxonomy) -> None:
