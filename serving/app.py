@@ -124,5 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lead.router)
     app.include_router(admin.router)
     docs.add_docs(app)
-    app.add_middleware(GuardMiddleware, max_bytes=settings.serve_max_request_bytes, metrics=metrics)
+    app.add_middleware(
+        GuardMiddleware, max_bytes=settings.serve_max_request_bytes, metrics=metrics, keys=services.keys
+    )
     return app

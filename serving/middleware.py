@@ -1,9 +1,12 @@
-"""Pure ASGI middleware around every request: the body limit (413), latency metrics, and the last resort.
+"""Pure ASGI middleware around every request: the key check, the body limit (413), latency metrics, and the
+last resort.
 
-The body is read here, up to `max_bytes`, before the app sees it: a larger body (by its Content-Length or as
-it streams in) gets 413 without reaching an endpoint. An exception no handler turned into a response becomes
-a 500 with an error name only; the log gets the exception type and the route, never the request content.
-Starlette's own last-resort handler would re-raise, and uvicorn would log the exception message.
+A request to `/v1/…` without a valid API key gets 401 before its body is read: no one without a key can make
+the service hold a body, or learn how it parses one (the routes still check the key's role). The body is read
+here, up to `max_bytes`, before the app sees it: a larger body (by its Content-Length or as it streams in)
+gets 413 without reaching an endpoint. An exception no handler turned into a response becomes a 500 with an
+error name only; the log gets the exception type and the route, never the request content. Starlette's own
+last-resort handler would re-raise, and uvicorn would log the exception message.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.auth import KeyStore, NotAuthenticated
 from serving.errors import error_body
 from serving.metrics import Metrics
 
@@ -54,11 +58,22 @@ def metric_method(scope: Scope) -> str:
     return method if method in KNOWN_METHODS else "other"
 
 
+def presented_key(scope: Scope) -> str | None:
+    """The API key a request presents: `Authorization: Bearer <key>`, else `X-API-Key: <key>`."""
+    headers = dict(scope.get("headers", []))
+    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    header = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+    return header or None
+
+
 class GuardMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics, keys: KeyStore | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.metrics = metrics
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,8 +89,16 @@ class GuardMiddleware:
             await send(message)
 
         try:
-            replay = await self._read_body(scope, receive)
-            if replay is None:
+            refused = self._unauthenticated(scope)
+            replay = None if refused else await self._read_body(scope, receive)
+            if refused:
+                await _send_json(
+                    tracking_send,
+                    401,
+                    error_body(type(refused).__name__, str(refused)),
+                    [(b"www-authenticate", b"Bearer")],
+                )
+            elif replay is None:
                 await _send_json(
                     tracking_send,
                     413,
@@ -117,6 +140,16 @@ class GuardMiddleware:
             self.metrics.latency.labels(endpoint, metric_method(scope), str(state["status"])).observe(
                 time.perf_counter() - started
             )
+
+    def _unauthenticated(self, scope: Scope) -> NotAuthenticated | None:
+        """The 401 for a `/v1/` request without a valid key (None: it has one, or needs none)."""
+        if self.keys is None or not str(scope.get("path", "")).startswith("/v1/"):
+            return None
+        try:
+            self.keys.authenticate(presented_key(scope))
+        except NotAuthenticated as exc:
+            return exc
+        return None
 
     async def _read_body(self, scope: Scope, receive: Receive) -> Receive | None:
         """A receive() that replays the whole body, or None when the body is over the limit."""

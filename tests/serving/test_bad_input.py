@@ -312,3 +312,19 @@ def test_reload_names_a_model_or_none(client: TestClient, serving_env: dict[str,
     empty = client.post("/v1/admin/reload", json={"model": ""}, headers=key)
     assert empty.status_code == 422 and "model" in empty.json()["detail"]
     assert client.post("/v1/admin/reload", headers=key).status_code == 200  # no body: the configured model
+
+
+@pytest.mark.parametrize("key", [None, "pr_not-a-key"])
+def test_without_a_valid_key_the_body_is_not_read(
+    client: TestClient, serving_env: dict[str, str], key: str | None
+) -> None:
+    """401 comes first: a caller without a key learns nothing of how bodies are parsed, and sends none."""
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    for payload in (b"{bad json", b'{"message_id": "a\\ud800b"}'):
+        response = client.post("/v1/classify", content=payload, headers=headers)
+        assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+    huge = client.post("/v1/messages", content=b"x" * 64, headers={**headers, "Content-Length": str(10**12)})
+    assert huge.status_code == 401  # not 413: the body limit is never reached
+    keyed = {**auth(serving_env["router"]), "Content-Type": "application/json"}
+    with_key = client.post("/v1/classify", content=b"{bad json", headers=keyed)
+    assert with_key.status_code in (400, 422)
