@@ -100,6 +100,14 @@ def ingest(
         err.print(f"… and {len(problems) - 50} more")
     for conflict in report.label_conflicts[:20]:
         err.print(f"[yellow]label conflict[/yellow] {escape(conflict)}", highlight=False, soft_wrap=True)
+    if report.labels_added and source not in settings.labeling_sources:
+        err.print(
+            f"[yellow]note[/yellow] {report.labels_added} labels imported with source {escape(source)!r}: "
+            "`postroom label status` and push do not count them (POSTROOM_LABELING_SOURCES is "
+            f"{', '.join(settings.labeling_sources)})",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not report.ok:
         raise typer.Exit(1)
 

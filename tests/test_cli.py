@@ -54,6 +54,15 @@ def test_ingest_reports_counts_and_exits_1_on_rejected_records(engine: Engine, t
     assert "already stored, unchanged" in again.stdout
 
 
+def test_labels_from_a_source_the_labeling_loop_ignores_get_a_note(engine: Engine, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", record("a", topic="card_replacement"), record("b"))
+    crm = invoke("ingest", str(path), "--source", "crm")
+    assert crm.exit_code == 0, crm.output
+    assert "1 labels imported with source 'crm'" in crm.stderr and "POSTROOM_LABELING_SOURCES" in crm.stderr
+    counted = invoke("ingest", str(write_jsonl(tmp_path / "more.jsonl", record("c", topic="fee_complaint"))))
+    assert counted.exit_code == 0 and "POSTROOM_LABELING_SOURCES" not in counted.stderr  # `import` counts
+
+
 def test_ingest_mixed_formats_from_a_folder(engine: Engine, tmp_path: Path) -> None:
     folder = tmp_path / "mail"
     folder.mkdir()
