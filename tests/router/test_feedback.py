@@ -50,6 +50,18 @@ def auto_replied(
     return result.message
 
 
+def statements_answered_at_target_95(session: Session, taxonomy: Taxonomy) -> None:
+    """Thresholds calibrated for 95 % precision that answer account_statement automatically."""
+    set_thresholds(
+        session,
+        taxonomy,
+        {"topic": {"account_statement": 0.9}},
+        "lena",
+        "calibrated",
+        details={"target_precision": 0.95},
+    )
+
+
 def test_feedback_becomes_labels_and_keeps_history(
     sessions: sessionmaker[Session], taxonomy: Taxonomy
 ) -> None:
@@ -123,14 +135,7 @@ def test_one_wrong_reply_is_not_evidence_and_manual_changes_keep_the_target(
     sessions: sessionmaker[Session], taxonomy: Taxonomy
 ) -> None:
     with sessions() as session:
-        set_thresholds(
-            session,
-            taxonomy,
-            {"topic": {"account_statement": 0.9}},
-            "lena",
-            "calibrated",
-            details={"target_precision": 0.95},
-        )
+        statements_answered_at_target_95(session, taxonomy)
         manual = set_thresholds(session, taxonomy, {"topic": {"tax_certificate": 0.97}}, "omar", "manual")
         assert manual.details["target_precision"] == 0.95
         message = auto_replied(session, "one", "account_statement")
@@ -144,14 +149,7 @@ def test_each_automated_reply_counts_once_with_its_latest_feedback(
 ) -> None:
     """A CRM retry must not add replies; a correction replaces the outcome it corrects."""
     with sessions() as session:
-        set_thresholds(
-            session,
-            taxonomy,
-            {"topic": {"account_statement": 0.9}},
-            "lena",
-            "calibrated",
-            details={"target_precision": 0.95},
-        )
+        statements_answered_at_target_95(session, taxonomy)
         wrong = auto_replied(session, "retried", "account_statement")
         for _ in range(3):  # the same wrong outcome reported three times
             record_feedback(session, taxonomy, wrong, {"topic": "fee_complaint"}, False, "agent7")
