@@ -7,7 +7,9 @@
   const KEY_STORAGE = "postroom.leadKey";
   const SVG_NS = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
-  const state = { overview: null, model: null };
+  const HISTORY_PAGE = 15; // versions shown at first; "Show more" adds as many again
+  const HISTORY_MAX = 500; // what the history API gives at most (it has no offset: a larger limit is asked)
+  const state = { overview: null, model: null, historyLimit: HISTORY_PAGE, versions: [] };
 
   // ---------- small helpers ----------
 
@@ -35,9 +37,21 @@
   }
 
   const pct = (x) => (x === null || x === undefined ? "n/a" : `${(x * 100).toFixed(1)}\u00a0%`);
-  const thr = (x) => (x === null || x === undefined ? "off" : Number(x).toFixed(3));
-  // A threshold as it is stored: up to six decimals, none trailing (a suggestion's 0.998254 is not 0.998).
-  const exact = (x) => (x === null || x === undefined ? "off" : String(Number(Number(x).toFixed(6))));
+  const isTiny = (x) => x !== null && x !== undefined && Number(x) > 0 && Number(x) < 0.001;
+  // Three decimals; a value below 0.001 but above 0 is "< 0.001", never "0.000" (tinyTitle gives it exactly).
+  const thr = (x) => (x === null || x === undefined ? "off" : isTiny(x) ? "< 0.001" : Number(x).toFixed(3));
+  // A threshold as it is stored: up to six decimals, none trailing (a suggestion's 0.998254 is not 0.998);
+  // a positive value that six decimals would show as 0 is written out (1e-320), never as 0.
+  const exact = (x) => {
+    if (x === null || x === undefined) return "off";
+    const rounded = Number(Number(x).toFixed(6));
+    return rounded === 0 && Number(x) > 0 ? String(Number(x)) : String(rounded);
+  };
+  // A title with the exact values of those shown as "< 0.001" (null when there are none).
+  const tinyTitle = (...values) => {
+    const tiny = values.filter(isTiny);
+    return tiny.length ? `exact: ${tiny.map((x) => String(Number(x))).join(", ")}` : null;
+  };
   const short = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
   const when = (iso) => {
     const date = new Date(iso);
@@ -123,6 +137,8 @@
   $("signout").addEventListener("click", () => {
     sessionStorage.removeItem(KEY_STORAGE);
     state.overview = null;
+    state.versions = [];
+    state.historyLimit = HISTORY_PAGE;
     showLogin("");
   });
 
@@ -145,7 +161,7 @@
     try {
       [overview, versions] = await Promise.all([
         api(`/v1/lead/overview${query}`),
-        api("/v1/thresholds/history?limit=15"),
+        api(`/v1/thresholds/history?limit=${state.historyLimit}`),
       ]);
     } catch (error) {
       if (error.status === 401 || error.status === 403) {
@@ -195,7 +211,7 @@
     );
     const children = [el("h2", { text: "Overview" }), facts];
     if (active) children.push(el("p", { className: "muted", text: `Why: ${active.reason}` }));
-    if (o.curve_source) children.push(el("p", { className: "muted", text: `Curves from ${o.curve_source}.` }));
+    if (o.curve_source) children.push(el("p", { className: "muted", text: `Curves: ${o.curve_source}.` }));
     if (o.note) children.push(el("p", { className: "note", text: o.note }));
     if (o.model_version) {
       const button = el("button", {
@@ -333,13 +349,18 @@
     container.replaceChildren();
     for (const set of o.label_sets) {
       const reply = set.role === "reply";
+      // Queues have a target only when a suggestion was asked for a queue precision (the overview says so).
       const target = set.target_precision || (reply ? o.target_precision : null);
       const shown = reply ? set.classes.filter((c) => c.has_template) : set.classes;
       const others = reply ? set.classes.filter((c) => !c.has_template) : [];
       const title = reply ? `Automated replies · ${set.name}` : `Queues · ${set.name}`;
       const explainText = reply
         ? `A message predicted in a class gets the class's automated reply when its ${set.score} is at or above the class's threshold (and a template exists in the message's language). Off: always a human.${set.score === "probability" ? "" : " The learned confidence weighs the probability with the similarity to the labeled examples and a second head (docs/router.md); thresholds and curves below are on it."}`
-        : "A queue prediction below its queue's threshold goes to triage instead. 0 or off: the prediction is always trusted.";
+        : `A queue prediction below its queue's threshold goes to triage instead. 0 or off: every prediction is trusted (no triage). ${
+            target
+              ? `The queue thresholds were suggested for a queue precision of ${pct(target)}${set.confidence ? ` at ${pct(set.confidence)} confidence` : ""}; below it is marked red.`
+              : "No queue precision was asked for (a suggestion applied with a queue precision sets one), so the curves show no target."
+          }`;
       const calibration = set.calibration_size ? ` · ${set.calibration_size} calibration messages` : "";
       container.append(
         el("div", { className: "set-head" }, el("h2", { text: title }), el("span", { className: "muted", text: `${set.description}${calibration}` })),
@@ -359,10 +380,17 @@
     }
   }
 
-  function statusBadge(c) {
+  function statusBadge(c, reply) {
     if (c.suspended) return el("span", { className: "badge suspended", text: "suspended" });
+    if (!reply) {
+      // a queue's threshold sends low-confidence predictions to triage; 0 (or none) trusts every prediction
+      if (c.threshold === null || Number(c.threshold) === 0) {
+        return el("span", { className: "badge trusted", text: "trusted · no triage", title: "every prediction of this queue is trusted" });
+      }
+      return el("span", { className: "badge on", text: `triage below ${thr(c.threshold)}`, title: tinyTitle(c.threshold) });
+    }
     if (c.threshold === null) return el("span", { className: "badge off", text: "off" });
-    return el("span", { className: "badge on", text: `on · ${thr(c.threshold)}` });
+    return el("span", { className: "badge on", text: `on · ${thr(c.threshold)}`, title: tinyTitle(c.threshold) });
   }
 
   function classCard(set, c, target, calibrationSize) {
@@ -394,8 +422,8 @@
           c.threshold === null ? "now: off" : "now",
           el("span", { className: "key try" }),
           "trying",
-          el("span", { className: "key target" }),
-          "target",
+          target ? el("span", { className: "key target" }) : null,
+          target ? "target" : null,
         )
       : null;
     const live = el("div", { className: "live", "data-testid": `live-${slug}`, "aria-live": "polite" });
@@ -409,10 +437,15 @@
       if (!curve.length) {
         live.textContent = `At ${thr(value)}: no calibration data to estimate coverage and precision`;
         live.className = "live";
+        if (tinyTitle(value)) live.title = tinyTitle(value);
+        else live.removeAttribute("title");
         return;
       }
       live.textContent = `At ${thr(value)}: ${describePoint(point)}`;
       live.className = point && point.selected !== 0 && target && point.precision < target ? "live below" : "live";
+      const title = tinyTitle(value);
+      if (title) live.title = title;
+      else live.removeAttribute("title");
     };
     const setValue = (v, fromSlider) => {
       value = v;
@@ -446,27 +479,34 @@
       ? el("button", { type: "button", className: "danger", text: "Turn off…", disabled: c.threshold === null, onclick: () => change(set, c, null, error) })
       : null;
     const useSuggested = suggested
-      ? el("button", { type: "button", text: `Use suggested ${thr(suggested.threshold)}`, onclick: () => setValue(suggested.threshold, false) })
+      ? el("button", { type: "button", text: `Use suggested ${thr(suggested.threshold)}`, title: tinyTitle(suggested.threshold), onclick: () => setValue(suggested.threshold, false) })
       : null;
 
     const rows = el("dl", { className: "rows" });
-    const row = (label, value, className) => {
-      const dd = el("dd", { className, text: value });
+    const row = (label, value, className, title) => {
+      const dd = el("dd", { className, text: value, title });
       rows.append(el("dt", { text: label }), dd);
       return dd;
     };
     let now = `${thr(c.threshold)} → ${describePoint(current)}`;
-    if (c.threshold === null) now = reply ? "off: every message goes to a human" : "off: always trusted (no triage)";
-    else if (!reply && c.threshold === 0) now = "0: always trusted (no triage)";
-    row("Now", now);
+    if (c.threshold === null) now = reply ? "off: every message goes to a human" : "none: every prediction trusted (no triage)";
+    else if (!reply && Number(c.threshold) === 0) now = "0: every prediction trusted (no triage)";
+    row("Now", now, null, tinyTitle(c.threshold));
     if (c.suggested) {
       const s = c.suggested;
-      row(
-        "Suggested",
-        s.threshold === null || s.threshold === undefined
-          ? `off: ${s.reason || "cannot reach the target"}${s.examples_needed ? ` (needs ~${s.examples_needed} calibration examples)` : ""}`
-          : `${thr(s.threshold)} → ${pct(s.expected_coverage)} of messages, precision ${pct(s.expected_precision)}`,
-      );
+      const needs = s.examples_needed ? ` (needs ~${s.examples_needed} calibration examples)` : "";
+      let text;
+      if (s.threshold !== null && s.threshold !== undefined) {
+        text = `${thr(s.threshold)} → ${pct(s.expected_coverage)} of messages, precision ${pct(s.expected_precision)}`;
+      } else if (reply) {
+        text = `off: ${s.reason || "cannot reach the target"}${needs}`;
+      } else {
+        // an applied suggestion keeps an uncertified queue at 0: every prediction trusted
+        text = `0, every prediction trusted: ${s.reason || "cannot reach the queue precision"}${needs}`;
+      }
+      row("Suggested", text, null, tinyTitle(s.threshold));
+    } else if (!reply) {
+      row("Suggested", "none: no queue precision was asked for", "muted");
     }
     if (reply) {
       const r = c.realized;
@@ -483,11 +523,11 @@
     }
     if (c.last_change) {
       const lc = c.last_change;
-      row("Last change", `v${lc.version} by ${lc.created_by}, ${when(lc.created_at)}: ${thr(lc.old)} → ${thr(lc.new)}`);
+      row("Last change", `v${lc.version} by ${lc.created_by}, ${when(lc.created_at)}: ${thr(lc.old)} → ${thr(lc.new)}`, null, tinyTitle(lc.old, lc.new));
       row("Why", short(lc.reason, 110), "muted").title = lc.reason;
     }
 
-    const badges = [statusBadge(c)];
+    const badges = [statusBadge(c, reply)];
     if (reply && c.template_languages.length) badges.push(el("span", { className: "badge tpl", title: "auto-reply template languages", text: `template ${c.template_languages.join(" · ")}` }));
     if (!c.auto_reply_allowed) badges.push(el("span", { className: "badge veto", text: "vetoes auto-replies" }));
 
@@ -565,8 +605,39 @@
     }
   }
 
-  async function rollbackTo(version) {
-    const reason = askReason(`Why roll back to version ${version}? The reason is recorded with the change.`);
+  // The active values: the active version's (the history's newest), else what the overview's cards show.
+  function activeValues() {
+    const active = state.versions.find((v) => v.active);
+    if (active) return active.values;
+    const values = {};
+    for (const set of state.overview.label_sets) values[set.name] = Object.fromEntries(set.classes.map((c) => [c.name, c.threshold]));
+    return values;
+  }
+
+  // What a rollback to `target` (a history entry) changes: its values of the classes that exist now, where
+  // they differ from the active ones (as the service computes the rollback).
+  function rollbackChanges(target) {
+    const current = activeValues();
+    const changes = [];
+    for (const [setName, perClass] of Object.entries(target.values || {})) {
+      if (!current[setName]) continue;
+      for (const [name, value] of Object.entries(perClass)) {
+        if (!(name in current[setName])) continue;
+        const now = current[setName][name];
+        if ((now ?? null) === (value ?? null)) continue;
+        changes.push(`${setName}.${name} ${exact(now)} → ${exact(value)}`);
+      }
+    }
+    return changes;
+  }
+
+  async function rollbackTo(target) {
+    const version = target.version;
+    const changes = rollbackChanges(target);
+    const what = changes.length
+      ? `This changes ${changes.length} class${changes.length === 1 ? "" : "es"}:\n${changes.join("\n")}`
+      : "No class changes: its values equal the active ones.";
+    const reason = askReason(`Roll back to version ${version}? ${what}\n\nWhy? The reason is recorded with the change.`);
     if (reason === null) return;
     if (!reason) {
       showBanner("Not rolled back: a reason is required.", true);
@@ -577,7 +648,7 @@
         method: "POST",
         json: { version, reason, base_version: state.overview.thresholds_version || 0 },
       });
-      await load(`Version ${created.version} is active (the values of version ${version}).`);
+      await load(`Version ${created.version} is active (the values of version ${version}: ${changes.length} class${changes.length === 1 ? "" : "es"} changed).`);
     } catch (error) {
       showBanner(explain(error), true);
     }
@@ -587,28 +658,67 @@
 
   function renderHistory(data) {
     const box = $("history");
-    const header = el("tr", {}, ["Version", "When", "Who", "Why", "Changes", ""].map((h) => el("th", { text: h })));
+    state.versions = data.versions;
+    const columns = ["Version", "When", "Who", "Why", "Changes", ""];
+    const header = el("tr", {}, columns.map((h) => el("th", { text: h })));
+    // data-label: the column's name, shown beside each cell where narrow screens stack a row as a card
+    const cell = (column, props, ...children) => el("td", { ...props, "data-label": columns[column] || null }, ...children);
     const rows = data.versions.map((v) => {
-      const changes = v.changes.map((ch) => el("span", { className: "change mono", text: `${ch.label_set}.${ch.class} ${thr(ch.old)} → ${thr(ch.new)}` }));
+      const changes = v.changes.map((ch) =>
+        el("span", { className: "change mono", text: `${ch.label_set}.${ch.class} ${thr(ch.old)} → ${thr(ch.new)}`, title: tinyTitle(ch.old, ch.new) }),
+      );
       const action = v.active
         ? el("span", { className: "badge on", text: "active" })
-        : el("button", { type: "button", className: "small", text: "Roll back to this…", onclick: () => rollbackTo(v.version) });
+        : el("button", { type: "button", className: "small", text: "Roll back to this…", "data-testid": `rollback-${v.version}`, onclick: () => rollbackTo(v) });
+      const kind = [];
+      if (v.rollback_to !== null && v.rollback_to !== undefined) {
+        kind.push(el("span", { className: "badge rollback", "data-testid": `rolled-back-${v.version}`, text: `rollback to version ${v.rollback_to}` }));
+      }
+      if (v.suspension) kind.push(el("span", { className: "badge suspended", text: "automatic suspension" }));
       return el(
         "tr",
         { className: v.active ? "active" : "", "data-testid": `version-${v.version}` },
-        el("td", { className: "mono", text: `v${v.version}` }),
-        el("td", { text: when(v.created_at) }),
-        el("td", { text: v.created_by }),
-        el("td", { text: v.reason }),
-        el("td", {}, changes),
-        el("td", {}, action),
+        cell(0, { className: "mono" }, `v${v.version}`),
+        cell(1, { text: when(v.created_at) }),
+        cell(2, { text: v.created_by }),
+        cell(3, {}, kind.length ? el("div", { className: "kind" }, kind) : null, v.reason),
+        cell(4, {}, changes.length ? changes : el("span", { className: "muted", text: "no change" })),
+        cell(5, { className: "action" }, action),
       );
     });
-    box.replaceChildren(
-      el("h2", { text: "History" }),
-      rows.length ? el("table", { className: "history" }, el("thead", {}, header), el("tbody", {}, rows)) : el("p", { className: "muted", text: "No thresholds version yet." }),
-    );
+    const children = [el("h2", { text: "History" })];
+    if (rows.length) {
+      children.push(el("div", { className: "table-box" }, el("table", { className: "history" }, el("thead", {}, header), el("tbody", {}, rows))));
+    } else {
+      children.push(el("p", { className: "muted", text: "No thresholds version yet." }));
+    }
+    // the API has no offset: more is a larger limit (every version up to HISTORY_MAX)
+    const more = data.versions.length >= state.historyLimit && state.historyLimit < HISTORY_MAX;
+    const n = data.versions.length;
+    let shown = `All ${n} version${n === 1 ? "" : "s"}.`;
+    if (more) shown = `The ${n} newest versions.`;
+    else if (n >= HISTORY_MAX) shown = `The ${n} newest versions (the most this page shows; \`postroom thresholds history\` lists all).`;
+    const footer = el("p", { className: "muted history-foot" }, shown);
+    if (more) {
+      footer.append(" ", el("button", { type: "button", id: "history-more", className: "small", text: "Show more", onclick: showMoreHistory }));
+    }
+    if (rows.length) children.push(footer);
+    box.replaceChildren(...children);
     box.hidden = false;
+  }
+
+  async function showMoreHistory(event) {
+    const button = event.currentTarget;
+    button.disabled = true;
+    const limit = Math.min(state.historyLimit + HISTORY_PAGE, HISTORY_MAX);
+    try {
+      const data = await api(`/v1/thresholds/history?limit=${limit}`);
+      state.historyLimit = limit;
+      renderHistory(data);
+    } catch (error) {
+      button.disabled = false;
+      showBanner(explain(error), true);
+    }
   }
 
   load();

@@ -2,8 +2,10 @@
 
 The store holds calibration predictions, an applied suggestion and feedback (one class suspended by it); the
 test signs in, moves a slider, checks the live coverage and precision against the curve, applies a change
-with a reason, and sees the new version through the API. Screenshots: tests/artifacts/lead-page.png (the whole
-page) and lead-page-top.png (the reply set), copied to docs/images/lead-page.png.
+with a reason, and sees the new version through the API; it shows older versions, rolls back (the confirmation
+names the classes that change), shows a model's curves without a queue precision target, and looks at the page
+400 px and 800 px wide. Screenshots: tests/artifacts/lead-page.png (the whole page), lead-page-top.png (the
+reply set, copied to docs/images/lead-page.png) and lead-page-narrow.png (400 px wide).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACT = REPO_ROOT / "tests" / "artifacts" / "lead-page.png"
 ARTIFACT_TOP = ARTIFACT.with_name("lead-page-top.png")
+ARTIFACT_NARROW = ARTIFACT.with_name("lead-page-narrow.png")
+TINY = 1e-320  # a threshold the page must not show as 0.000
+FILLERS = 12  # versions between the suggestion and the rest, so that the history has more than one page
 DOCS_IMAGE = REPO_ROOT / "docs" / "images" / "lead-page.png"
 
 
@@ -85,9 +90,11 @@ def service_url(engine: Any, keys: dict[str, str], tmp_path: Path) -> Iterator[s
 
 
 def seed(url: str, keys: dict[str, str], sessions: sessionmaker[Session]) -> None:
-    """Calibration data, an applied suggestion, a manual change, and feedback that suspends one class."""
+    """Calibration data (v0001; v0002 without any suggestion), an applied suggestion with a queue precision,
+    manual changes (one to a tiny value), and feedback that suspends one class."""
     with sessions() as session:
         seed_calibration(session, "v0001", per_class=200)
+        seed_calibration(session, "v0002", per_class=60, classes=("account_statement", "card_replacement"))
     lead = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['lead']}"}, timeout=30)
     router = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {keys['router']}"}, timeout=30)
     with lead, router:
@@ -96,6 +103,11 @@ def seed(url: str, keys: dict[str, str], sessions: sessionmaker[Session]) -> Non
             json={"model_version": "v0001", "queue_precision": 0.9, "reason": "first calibration of v0001"},
         )
         assert applied.status_code == 201, applied.text
+        for i in range(FILLERS):
+            step = {"changes": {"queue": {"complaints": 0.5 + i / 100}}, "reason": f"complaints, step {i}"}
+            assert lead.post("/v1/thresholds", json=step).status_code == 201
+        tiny = {"changes": {"queue": {"payments": TINY}}, "reason": "payments: triage almost nothing"}
+        assert lead.post("/v1/thresholds", json=tiny).status_code == 201
         stricter = {
             "changes": {"topic": {"tax_certificate": 0.9}},
             "reason": "tax season: fewer wrong replies",
@@ -141,12 +153,14 @@ def test_lead_page_in_a_browser(
     assert expected is not None
 
     problems: list[str] = []
+    requested: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("request", lambda r: requested.append(r.url))
             page.goto(f"{service_url}/lead")
 
             # A router key is refused with the reason; a lead key opens the page.
@@ -166,6 +180,31 @@ def test_lead_page_in_a_browser(
             assert "28 of 29 automated replies right (96.6\u00a0%)" in card.inner_text()
             assert "template de · en" in card.inner_text()
             assert "Automatic suspensions" in page.inner_text("#suspensions")
+            # The icon is inline (no request for /favicon.ico) and loads under the page's CSP (img-src data:).
+            icon = page.evaluate(
+                """() => new Promise((resolve) => {
+                    const image = new Image();
+                    image.onload = () => resolve(image.naturalWidth);
+                    image.onerror = () => resolve(-1);
+                    image.src = document.querySelector('link[rel="icon"]').href;
+                })"""
+            )
+            assert icon > 0, icon
+
+            # v0001's suggestion was asked for a queue precision of 0.9: the queue cards have that target.
+            accounts = page.locator('[data-testid="class-queue-accounts"]')
+            assert accounts.locator(".chart .target-label").text_content() == "target 90%"
+            assert "queue precision of 90.0\u00a0%" in page.inner_text("#sets")
+            # A tiny threshold is "< 0.001" (exact in the title), never 0.000; badge and text agree.
+            payments = page.locator('[data-testid="class-queue-payments"]')
+            badge = payments.locator(".badge").first
+            assert badge.inner_text() == "triage below < 0.001"
+            assert badge.get_attribute("title") == "exact: 1e-320"
+            assert "0.000" not in payments.inner_text()
+            assert payments.locator('input[type="number"]').input_value() == "1e-320"
+            tiny_change = page.locator(".change:has-text('queue.payments')")
+            assert tiny_change.inner_text().endswith("→ < 0.001")
+            assert tiny_change.get_attribute("title") == "exact: 1e-320"
 
             # Moving the slider changes the live coverage and precision.
             live = page.locator('[data-testid="live-topic-account_statement"]')
@@ -232,9 +271,93 @@ def test_lead_page_in_a_browser(
             active = httpx.get(f"{service_url}/v1/thresholds", headers=lead).json()
             assert active["version"] == newest["version"] + 1
             assert active["values"]["topic"]["tax_certificate"] == 0.9
+
+            # History: the 15 newest versions; "Show more" reaches the first one.
+            page.click("#refresh")
+            page.locator(f'[data-testid="version-{active["version"]}"]').wait_for()
+            assert page.locator("#history tbody tr").count() == 15
+            assert not page.locator('[data-testid="version-1"]').count()
+            page.click("#history-more")
+            page.locator('[data-testid="version-1"]').wait_for()
+            assert page.locator("#history tbody tr").count() == active["version"]
+            assert "All " in page.inner_text(".history-foot") and not page.locator("#history-more").count()
+
+            # Roll back to version 1: the confirmation names the classes that change; the new version is
+            # marked as a rollback.
+            first = httpx.get(f"{service_url}/v1/thresholds/history?limit=500", headers=lead).json()
+            v1 = next(v for v in first["versions"] if v["version"] == 1)["values"]
+            differ = [
+                f"{name}.{cls}"
+                for name, per in v1.items()
+                for cls, value in per.items()
+                if cls in active["values"].get(name, {}) and active["values"][name][cls] != value
+            ]
+            assert "topic.tax_certificate" in differ and "queue.payments" in differ
+            asked: list[str] = []
+
+            def confirm(dialog: Any) -> None:
+                asked.append(dialog.message)
+                dialog.accept("v1 was better")
+
+            page.once("dialog", confirm)
+            page.click('[data-testid="rollback-1"]')
+            page.wait_for_selector("#banner:has-text('is active')")
+            assert asked and asked[0].startswith("Roll back to version 1? ")
+            assert f"This changes {len(differ)} classes:" in asked[0]
+            assert all(f"\n{name} " in asked[0] for name in differ), (differ, asked[0])
+            assert "topic.tax_certificate 0.9 → " in asked[0] and "queue.payments 1e-320 → " in asked[0]
+            newest_url = f"{service_url}/v1/thresholds/history?limit=1"
+            rolled = httpx.get(newest_url, headers=lead).json()["versions"][0]
+            assert rolled["rollback_to"] == 1 and len(rolled["changes"]) == len(differ)
+            mark = page.locator(f'[data-testid="rolled-back-{rolled["version"]}"]')
+            assert mark.inner_text() == "rollback to version 1"
+            assert page.locator("#history tbody tr").count() == rolled["version"]  # still showing more
+
+            # No queue precision was ever asked of v0002: its queue cards have no target and nothing red, and
+            # each badge says what the text says.
+            with_target = httpx.get(f"{service_url}/v1/lead/overview", headers=lead).json()
+            assert with_target["label_sets"][1]["target_precision"] == 0.9
+            url = f"{service_url}/v1/lead/overview?model_version=v0002"
+            plain = httpx.get(url, headers=lead).json()
+            queue = plain["label_sets"][1]
+            assert queue["target_precision"] is None and all(c["suggested"] is None for c in queue["classes"])
+            page.select_option("#model", "v0002")
+            page.wait_for_selector("#summary:has-text('calibration data of v0002')")
+            queue_cards = page.locator('[data-testid^="class-queue-"]')
+            assert queue_cards.count() == len(queue["classes"])
+            assert not page.locator('[data-testid^="class-queue-"] .chart .target').count()
+            assert not page.locator('[data-testid^="class-queue-"] .live.below').count()
+            assert page.locator('[data-testid="class-queue-accounts"] .chart polyline').count() == 1
+            assert "No queue precision was asked for" in page.inner_text("#sets")
+            for c in queue["classes"]:
+                text = page.inner_text(f'[data-testid="class-queue-{c["name"]}"]')
+                assert "Suggested\nnone: no queue precision was asked for" in text, text
+                if not c["threshold"]:
+                    assert "trusted · no triage" in text and "every prediction trusted" in text, text
+                else:
+                    assert "triage below" in text and "trusted" not in text, text
+            assert "target" not in page.inner_text('[data-testid="class-queue-accounts"] .legend')
+
+            # 400 px wide: nothing wider than the screen; each version is a card, its Roll back button inside.
+            for width in (400, 800):
+                page.set_viewport_size({"width": width, "height": 900})
+                scroll_width = page.evaluate("document.documentElement.scrollWidth")
+                assert scroll_width <= width, (width, scroll_width)
+                button = page.locator('[data-testid="rollback-1"]')
+                button.scroll_into_view_if_needed()
+                box = button.bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)
+                changes = page.locator(f'[data-testid="version-{rolled["version"]}"] .change').first
+                box = changes.bounding_box()
+                assert box is not None and box["x"] + box["width"] <= width, (width, box)
+                header_shown = page.locator("#history thead").is_visible()
+                assert header_shown == (width == 800)  # a table at 800 px, cards at 400 px
+                if width == 400:
+                    page.screenshot(path=str(ARTIFACT_NARROW), full_page=True)
         finally:
             browser.close()
     assert problems == [], problems
+    assert not [u for u in requested if u.endswith("/favicon.ico")], requested  # the page has its own icon
     assert "postroom_unhandled_errors_total{" not in httpx.get(f"{service_url}/metrics").text
     DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ARTIFACT_TOP, DOCS_IMAGE)
