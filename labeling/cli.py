@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -60,6 +61,8 @@ def check() -> None:
     """
     from labeling.errors import ProjectNotFound
     from labeling.project import open_project
+    from labeling.sync import duplicates, notice_gone_projects
+    from labeling.validate import duplicate_line
 
     settings = load_settings()
     taxonomy = load_taxonomy_from(settings)
@@ -71,11 +74,26 @@ def check() -> None:
             f"[green]ok[/green] Doccano at {settings.doccano_url}: healthy, task worker up, "
             f"logged in as {me.username}"
         )
+        _warn_gone(notice_gone_projects(open_sessions(settings), client, project))
         try:
             layout = open_project(client, taxonomy, project)
-            out.print(f"project {project!r}: id {layout.id}, {len(layout.label_ids)} labels")
         except ProjectNotFound:
             out.print(f"project {project!r}: not created yet (the first `postroom label push` creates it)")
+            return
+        out.print(f"project {project!r}: id {layout.id}, {len(layout.label_ids)} labels")
+        _warn_duplicates([duplicate_line(m, ids) for m, ids in sorted(duplicates(client, layout.id).items())])
+
+
+def _warn_gone(gone: Sequence[object]) -> None:
+    """One stderr line per Doccano project the push records name that is gone."""
+    for item in gone:
+        err.print(f"[yellow]project gone[/yellow] {escape(str(item))}", highlight=False, soft_wrap=True)
+
+
+def _warn_duplicates(lines: Sequence[str]) -> None:
+    """One stderr line per message that is in the project more than once."""
+    for line in lines:
+        err.print(f"[yellow]duplicate[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 @label_app.command("push")
@@ -101,7 +119,13 @@ def push(
     """
     from labeling.choose import choose_for_labeling
     from labeling.corrections import corrections_to_review
-    from labeling.sync import ORIGIN_CORRECTION, not_stored, pending_push, push_messages
+    from labeling.sync import (
+        ORIGIN_CORRECTION,
+        not_stored,
+        notice_gone_projects,
+        pending_push,
+        push_messages,
+    )
 
     if strategy not in ("auto", "cold", "uncertain", "random"):
         raise typer.BadParameter(f"unknown strategy {strategy!r}", param_hint="--strategy")
@@ -120,6 +144,8 @@ def push(
         with err.status(f"checking Doccano at {settings.doccano_url}…"):
             client.login()  # a stopped Doccano or a wrong password fails here, before the slow choosing
             client.health()
+            gone = notice_gone_projects(sessions, client, project)  # before choosing: frees its messages
+        _warn_gone(gone)
         with sessions() as session:
             if corrections:
                 suggestions = corrections_to_review(session, taxonomy)
@@ -168,6 +194,8 @@ def push(
     ]:
         table.add_row(name, str(value))
     out.print(table)
+    _warn_gone(report.gone)
+    _warn_duplicates(report.duplicate_lines())
     if report.not_in_store:
         err.print(
             f"[yellow]not in the store[/yellow] {escape(_some(report.not_in_store))}",
@@ -208,6 +236,8 @@ def pull() -> None:
     out.print(table)
     # problems, like every problem of the CLI, go to stderr; the summary (a result) last, to stdout.
     # Exit 0 either way: the valid labels were imported; a problem waits for the experts.
+    _warn_gone(report.gone)
+    _warn_duplicates(report.duplicate_lines())
     for problem in report.problems:
         err.print(f"[yellow]not imported[/yellow] {escape(str(problem))}", highlight=False, soft_wrap=True)
     if report.not_in_store:

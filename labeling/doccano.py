@@ -411,8 +411,17 @@ class DoccanoClient:
             UploadFailed: rows with different keys, or Doccano's import task reported errors.
             DoccanoTimeout: the import did not finish (the task worker is down?).
         """
+        if rows:
+            self.finish_import(self.start_import(project_id, rows, name), len(rows))
+
+    def start_import(self, project_id: int, rows: Sequence[Mapping[str, Any]], name: str = "postroom") -> str:
+        """Upload rows as one JSONL file and queue its import on the task worker; the import task's id.
+
+        Raises:
+            UploadFailed: no rows, rows with different keys, or the upload was refused.
+        """
         if not rows:
-            return
+            raise UploadFailed("nothing to import: no rows")
         keys = set(rows[0])
         for number, row in enumerate(rows, 1):
             if set(row) != keys:
@@ -443,11 +452,20 @@ class DoccanoClient:
                 "column_label": "label",
             },
         )
-        result = self.wait_task(task["task_id"], f"the import of {len(rows)} examples")
+        return str(task["task_id"])
+
+    def finish_import(self, task_id: str, rows: int, timeout: float | None = None) -> None:
+        """Wait for a queued import (`start_import`) to finish.
+
+        Raises:
+            UploadFailed: Doccano's import task reported errors.
+            DoccanoTimeout: the import did not finish (the task worker is down?).
+        """
+        result = self.wait_task(task_id, f"the import of {rows} examples", timeout)
         errors = result.get("error") if isinstance(result, dict) else None
         if errors:
             shown = "; ".join(f"line {e.get('line')}: {e.get('message')}" for e in errors[:5])
-            raise UploadFailed(f"Doccano did not import {name}.jsonl ({len(errors)} errors): {shown}")
+            raise UploadFailed(f"Doccano did not import all {rows} examples ({len(errors)} errors): {shown}")
 
     def wait_task(self, task_id: str, what: str, timeout: float | None = None) -> Any:
         """Poll a task until it is done; its result, or a typed error."""

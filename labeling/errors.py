@@ -39,6 +39,13 @@ class UploadFailed(DoccanoError):
     """Doccano did not import an uploaded file (it says so only in the import task's result)."""
 
 
+class UploadPending(DoccanoError):
+    """An earlier import of these messages is still queued on Doccano's task worker: sending them again
+    would put them in the project twice."""
+
+    status_code = 503
+
+
 class ProjectNotFound(LabelingError):
     """The Doccano project for this taxonomy does not exist yet (run `postroom label push` first)."""
 

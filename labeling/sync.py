@@ -2,7 +2,12 @@
 
 Push is idempotent: a message already in the project is not sent again. The intent is recorded first
 (`labeling.selected` audit events), so a push that Doccano interrupts is finished by the next push; every
-example found in Doccano is recorded as `labeling.pushed`.
+queued import as `labeling.upload_queued` (with its task id), so a retry never queues the same messages
+twice while the task worker is down; every example found in Doccano is recorded as `labeling.pushed`.
+
+Records name the project and its Doccano id. When Doccano no longer has that id under the name (the project
+was deleted, or replaced by a new one), `labeling.project_gone` is recorded: the old project's records stop
+counting, so its never-labeled messages are selectable again; labels already pulled stay.
 
 Pull is all-or-nothing: it reads the whole export first, validates it, then writes in one transaction.
 Doccano going down mid-pull leaves the store as it was, and the next pull does the whole job. Labels are
@@ -22,9 +27,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.doccano import DoccanoClient
-from labeling.errors import UploadFailed
+from labeling.errors import (
+    DoccanoTimeout,
+    DoccanoUnavailable,
+    ProjectNotFound,
+    UploadFailed,
+    UploadPending,
+)
 from labeling.project import ProjectLayout, ensure_project, open_project
-from labeling.validate import Accepted, Problem, validate_export
+from labeling.validate import Accepted, Problem, duplicate_line, validate_export
 from postroom.store.models import NAME_MAX, AuditEvent, Label, Message, utcnow
 from postroom.taxonomy import Taxonomy
 
@@ -33,6 +44,8 @@ EVENT_SELECTED = "labeling.selected"
 EVENT_PUSHED = "labeling.pushed"
 EVENT_LABEL_CHANGED = "labeling.label_changed"
 EVENT_PULLED = "labeling.pulled"
+EVENT_UPLOAD_QUEUED = "labeling.upload_queued"
+EVENT_PROJECT_GONE = "labeling.project_gone"
 ORIGIN_SELECTION = "selection"
 ORIGIN_CORRECTION = "agent_correction"
 TRUNCATION_NOTE = "\n\n[… truncated by Postroom]"
@@ -62,11 +75,22 @@ def doccano_row(
     }
 
 
+def gone_project_ids(session: Session, project: str) -> set[int]:
+    """Doccano ids once called `project` that Doccano no longer has under that name (recorded as gone)."""
+    return {
+        int(event.payload["project_id"])
+        for event in session.scalars(select(AuditEvent).where(AuditEvent.kind == EVENT_PROJECT_GONE))
+        if (event.payload or {}).get("project") == project and event.payload.get("project_id") is not None
+    }
+
+
 def project_events(session: Session, kind: str, project: str) -> dict[str, AuditEvent]:
-    """message_id -> newest event of `kind` for `project`."""
+    """message_id -> newest event of `kind` for `project`; events of a project that is gone do not count."""
+    gone = gone_project_ids(session, project)
     found: dict[str, AuditEvent] = {}
     for event in session.scalars(select(AuditEvent).where(AuditEvent.kind == kind).order_by(AuditEvent.id)):
-        if event.subject and (event.payload or {}).get("project") == project:
+        payload = event.payload or {}
+        if event.subject and payload.get("project") == project and payload.get("project_id") not in gone:
             found[event.subject] = event
     return found
 
@@ -91,6 +115,96 @@ def not_stored(session: Session, message_ids: Sequence[str]) -> list[str]:
     return [m for m in requested if m not in stored]
 
 
+@dataclass(frozen=True)
+class GoneProject:
+    """A Doccano project that push records name, no longer in Doccano under its name."""
+
+    project: str
+    project_id: int
+    replaced_by: int | None  # the id Doccano now has under the name, if any
+    messages: int  # selected or pushed for it
+    released: int  # of those, never labeled by an expert: selectable again
+
+    def __str__(self) -> str:
+        now = (
+            f"Doccano now has id {self.replaced_by} under that name"
+            if self.replaced_by is not None
+            else "deleted or renamed in Doccano"
+        )
+        return (
+            f"the Doccano project {self.project} (id {self.project_id}) that {self.messages} pushed messages "
+            f"were sent to no longer exists ({now}); the {self.released} without expert labels are "
+            "selectable again"
+        )
+
+
+def _expert_labeled(session: Session, message_ids: Sequence[str]) -> set[str]:
+    """The messages of `message_ids` with a current label pulled from Doccano."""
+    found: set[str] = set()
+    for batch in _chunks(list(message_ids)):
+        found |= set(
+            session.scalars(
+                select(Message.message_id)
+                .join(Label, Label.message_pk == Message.id)
+                .where(Message.message_id.in_(batch), Label.source == LABEL_SOURCE)
+                .where(Label.is_current.is_(True))
+            )
+        )
+    return found
+
+
+def record_gone_projects(
+    sessions: sessionmaker[Session], project: str, current_id: int | None, actor: str
+) -> list[GoneProject]:
+    """Record as gone every project id the records of `project` name other than `current_id`.
+
+    `current_id` is the id Doccano has under the name now (None: no such project). Each gone id is
+    recorded once (`labeling.project_gone`); nothing is deleted, so the old records stay as history.
+    """
+    with sessions.begin() as session:
+        gone = gone_project_ids(session, project)
+        recorded: dict[int, set[str]] = defaultdict(set)
+        events = select(AuditEvent).where(AuditEvent.kind.in_([EVENT_SELECTED, EVENT_PUSHED]))
+        for event in session.scalars(events):
+            payload = event.payload or {}
+            old = payload.get("project_id")
+            mine = event.subject and payload.get("project") == project and isinstance(old, int)
+            if mine and old != current_id and old not in gone:
+                recorded[old].add(str(event.subject))
+        found = []
+        for old, ids in sorted(recorded.items()):
+            released = len(ids - _expert_labeled(session, sorted(ids)))
+            found.append(GoneProject(project, old, current_id, len(ids), released))
+            session.add(
+                AuditEvent(
+                    kind=EVENT_PROJECT_GONE,
+                    subject=project[:NAME_MAX],
+                    actor=actor[:NAME_MAX],
+                    payload={
+                        "project": project,
+                        "project_id": old,
+                        "replaced_by": current_id,
+                        "messages": len(ids),
+                        "released": released,
+                    },
+                )
+            )
+    return found
+
+
+def notice_gone_projects(
+    sessions: sessionmaker[Session], client: DoccanoClient, project: str
+) -> list[GoneProject]:
+    """Ask Doccano which id `project` has now and record the projects the records name that are gone."""
+    found = client.find_project(project)
+    return record_gone_projects(sessions, project, found.id if found else None, client.username)
+
+
+def duplicates(client: DoccanoClient, project_id: int) -> dict[str, list[int]]:
+    """message_id -> its example ids, for every message that is in the project more than once."""
+    return {m: ids for m, ids in _examples_by_message(client, project_id).items() if len(ids) > 1}
+
+
 @dataclass
 class PushReport:
     project: str
@@ -99,6 +213,11 @@ class PushReport:
     already_in_doccano: list[str] = field(default_factory=list)
     not_in_store: list[str] = field(default_factory=list)
     reconciled: int = 0  # examples found in Doccano without a push record (an interrupted push), recorded
+    gone: list[GoneProject] = field(default_factory=list)
+    duplicates: dict[str, list[int]] = field(default_factory=dict)  # message_id -> example ids (2 or more)
+
+    def duplicate_lines(self) -> list[str]:
+        return [duplicate_line(m, ids) for m, ids in sorted(self.duplicates.items())]
 
 
 def push_messages(
@@ -118,9 +237,12 @@ def push_messages(
     Raises:
         DoccanoUnavailable, DoccanoTimeout, UploadFailed: what was confirmed before stays recorded;
             pushing again sends the rest.
+        UploadPending: an earlier import of some of these messages is still queued (the task worker is
+            down); nothing was sent. Once the worker runs, pushing again records what it imported.
     """
     layout = ensure_project(client, taxonomy, project_name)
     report = PushReport(project_name, layout.id)
+    report.gone = record_gone_projects(sessions, project_name, layout.id, client.username)
     requested = list(dict.fromkeys(message_ids))
     with sessions.begin() as session:
         report.not_in_store = not_stored(session, requested)
@@ -130,8 +252,17 @@ def push_messages(
         for message_id in wanted:
             if message_id not in selected:
                 session.add(_event(EVENT_SELECTED, message_id, client.username, layout, origin=origin))
-    in_doccano = _example_ids(client, layout)
+    waiting = _unfinished_imports(sessions, client, layout, wanted)  # before listing: no race
+    copies = _examples_by_message(client, layout.id)
+    in_doccano = {m: ids[0] for m, ids in copies.items()}
+    report.duplicates = {m: ids for m, ids in copies.items() if len(ids) > 1}
     report.reconciled = _record_pushed(sessions, client, layout, in_doccano)
+    waiting = [m for m in waiting if m not in in_doccano]
+    if waiting:
+        raise UploadPending(
+            f"an earlier upload of {len(waiting)} of these messages is still waiting for Doccano's task "
+            "worker; start the worker, then push again (it will be reconciled)"
+        )
     to_send = [m for m in wanted if m not in in_doccano]
     report.already_in_doccano = [m for m in wanted if m in in_doccano]
     for batch in _chunks(to_send, batch_size):
@@ -142,8 +273,16 @@ def push_messages(
             rows = [
                 doccano_row(messages[m], max_chars, origin, (suggestions or {}).get(m, "")) for m in batch
             ]
-        client.upload_examples(layout.id, rows, name=f"postroom-{len(rows)}")
-        in_doccano = _example_ids(client, layout)
+        task_id = client.start_import(layout.id, rows, name=f"postroom-{len(rows)}")
+        with sessions.begin() as session:  # before waiting: a retry must not queue these again
+            for row in rows:
+                session.add(
+                    _event(EVENT_UPLOAD_QUEUED, row["message_id"], client.username, layout, task_id=task_id)
+                )
+        client.finish_import(task_id, len(rows))
+        copies = _examples_by_message(client, layout.id)
+        in_doccano = {m: ids[0] for m, ids in copies.items()}
+        report.duplicates = {m: ids for m, ids in copies.items() if len(ids) > 1}
         missing = [r["message_id"] for r in rows if r["message_id"] not in in_doccano]
         if missing:
             raise UploadFailed(
@@ -155,14 +294,54 @@ def push_messages(
     return report
 
 
-def _example_ids(client: DoccanoClient, layout: ProjectLayout) -> dict[str, int]:
-    """message_id -> Doccano example id, for every example of the project with a message ID."""
-    found: dict[str, int] = {}
-    for example in client.examples(layout.id):
+def _examples_by_message(client: DoccanoClient, project_id: int) -> dict[str, list[int]]:
+    """message_id -> its Doccano example ids (lowest first), for every example with a message ID."""
+    found: dict[str, list[int]] = defaultdict(list)
+    for example in client.examples(project_id):
         message_id = str(example.meta.get("message_id") or "")
         if message_id:
-            found.setdefault(message_id, example.id)
-    return found
+            found[message_id].append(example.id)
+    return {m: sorted(ids) for m, ids in found.items()}
+
+
+def _unfinished_imports(
+    sessions: sessionmaker[Session], client: DoccanoClient, layout: ProjectLayout, wanted: Sequence[str]
+) -> list[str]:
+    """The messages of `wanted` whose queued import into this project is not finished yet.
+
+    Waits for those imports up to the task time limit in all (the worker may just be busy). An import that
+    finished or failed counts as finished: the examples listed next say what arrived. One still unfinished
+    counts as waiting only while the task worker is down; with the worker up it is taken as lost (Doccano
+    reports an unknown task as not ready forever), so its messages are sent again.
+    """
+    with sessions() as session:
+        queued = project_events(session, EVENT_UPLOAD_QUEUED, layout.project.name)
+        confirmed = project_events(session, EVENT_PUSHED, layout.project.name)
+    tasks: dict[str, list[str]] = defaultdict(list)
+    for message_id in wanted:
+        event = queued.get(message_id)
+        if event is None or event.payload.get("project_id") != layout.id:
+            continue
+        done = confirmed.get(message_id)
+        if done is None or done.id < event.id:
+            tasks[str(event.payload.get("task_id"))].append(message_id)
+    waiting: list[str] = []
+    timeout: float | None = None  # the first wait gets the full time limit, the others one look
+    for task_id, ids in tasks.items():
+        try:
+            client.finish_import(task_id, len(ids), timeout=timeout)
+        except DoccanoTimeout:
+            waiting += ids
+            timeout = 0
+        except UploadFailed:
+            pass  # finished with errors: what did not arrive is sent again
+    if waiting:
+        try:
+            client.health()
+        except DoccanoUnavailable:
+            return waiting  # the worker is down: its queue still holds the earlier import
+        return []
+    return waiting
 
 
 def _event(kind: str, message_id: str, actor: str, layout: ProjectLayout, **payload: Any) -> AuditEvent:
@@ -212,6 +391,11 @@ class PullReport:
     kept_newer: int = 0  # a newer label (feedback, api) replaced the expert's; not reverted
     problems: list[Problem] = field(default_factory=list)
     not_in_store: list[str] = field(default_factory=list)
+    gone: list[GoneProject] = field(default_factory=list)
+    duplicates: dict[str, tuple[int, ...]] = field(default_factory=dict)  # message_id -> example ids
+
+    def duplicate_lines(self) -> list[str]:
+        return [duplicate_line(m, ids) for m, ids in sorted(self.duplicates.items())]
 
 
 def pull_labels(
@@ -225,10 +409,18 @@ def pull_labels(
     """Read every expert label of the project, validate, and store the valid ones in one transaction.
 
     Raises:
-        ProjectNotFound: nothing was pushed yet.
+        ProjectNotFound: nothing was pushed yet, or the project was deleted (then recorded as gone first).
         DoccanoUnavailable, DoccanoTimeout: nothing was written; pull again once Doccano is back.
     """
-    layout = open_project(client, taxonomy, project_name)
+    gone = notice_gone_projects(sessions, client, project_name)
+    try:
+        layout = open_project(client, taxonomy, project_name)
+    except ProjectNotFound:
+        if gone:
+            raise ProjectNotFound(
+                f"nothing to pull: {'; '.join(map(str, gone))} (`postroom label push` starts a new project)"
+            ) from None
+        raise
     export = client.export_annotations(layout.id)  # everything is read before anything is written
     done = client.export_annotations(layout.id, confirmed_only=True)
     confirmed = {user: {int(row["id"]) for row in rows if "id" in row} for user, rows in done.items()}
@@ -239,6 +431,8 @@ def pull_labels(
         pending=validation.pending,
         accepted=len(validation.accepted),
         problems=validation.problems,
+        gone=gone,
+        duplicates=validation.duplicates,
     )
     with sessions.begin() as session:
         apply_labels(session, validation.accepted, report, actor=client.username, when=now())

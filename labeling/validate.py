@@ -2,7 +2,9 @@
 
 Pure functions over Doccano's export (username -> rows), so every rule is tested without a server.
 An example nobody has labeled yet is *pending*, not a problem. An example with any problem is reported
-with its message ID, what is wrong and who labeled it, and none of its labels are imported.
+with its message ID, what is wrong and who labeled it, and none of its labels are imported. A message that
+is in the project more than once (a duplicate example) is listed; its copies' labels are merged only when
+no annotator labeled two copies differently.
 """
 
 from __future__ import annotations
@@ -54,6 +56,25 @@ class Validation:
     problems: list[Problem] = field(default_factory=list)
     pending: int = 0  # examples nobody has labeled yet
     examples: int = 0
+    duplicates: dict[str, tuple[int, ...]] = field(default_factory=dict)  # message ID -> its example ids
+
+
+def duplicate_line(message_id: str, example_ids: Sequence[int]) -> str:
+    """`message X is in the project twice (examples 12, 40): delete one in Doccano`."""
+    times = "twice" if len(example_ids) == 2 else f"{len(example_ids)} times"
+    shown = ", ".join(map(str, sorted(example_ids)))
+    return f"message {message_id} is in the project {times} (examples {shown}): delete one in Doccano"
+
+
+def _copy_conflicts(per_copy: Mapping[str, Mapping[int, Sequence[str]]]) -> list[tuple[str, str]]:
+    """(detail, annotator) for each annotator who labeled two copies of one message differently."""
+    found = []
+    for annotator in sorted(per_copy):
+        labeled = {e: sorted(set(names)) for e, names in sorted(per_copy[annotator].items()) if names}
+        if len({tuple(names) for names in labeled.values()}) > 1:
+            shown = "; ".join(f"example {e}: {', '.join(names)}" for e, names in labeled.items())
+            found.append((f"its copies are labeled differently ({shown}) ({annotator})", annotator))
+    return found
 
 
 def _message_id(row: Mapping[str, Any]) -> str | None:
@@ -75,6 +96,8 @@ def validate_export(
     labels_by_key: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     done_unlabeled: dict[str, set[str]] = defaultdict(set)
     example_ids: dict[str, set[int]] = defaultdict(set)
+    # key -> annotator -> example id -> label names (a message can be in the project twice)
+    per_copy: dict[str, dict[str, dict[int, list[str]]]] = defaultdict(lambda: defaultdict(dict))
     message_ids: dict[str, str | None] = {}
     for annotator, rows in annotations.items():
         done = set((confirmed or {}).get(annotator, ()))
@@ -85,11 +108,15 @@ def validate_export(
             example_ids[key].add(int(row.get("id", 0)))
             labels_by_key[key]
             names = [str(label) for label in row.get("label") or []]
+            per_copy[key][annotator][int(row.get("id", 0))] = names
             if names:
                 labels_by_key[key][annotator].extend(names)
             elif row.get("id") in done:
                 done_unlabeled[key].add(annotator)
     result = Validation(examples=len(labels_by_key))
+    for key, ids in sorted(example_ids.items()):
+        if message_ids[key] is not None and len(ids) > 1:
+            result.duplicates[str(message_ids[key])] = tuple(sorted(ids))
     for key in sorted(labels_by_key):
         per_annotator = labels_by_key[key]
         if not per_annotator and not done_unlabeled[key]:
@@ -101,6 +128,7 @@ def validate_export(
             tuple(sorted(example_ids[key])),
             per_annotator,
             tuple(sorted(done_unlabeled[key])),
+            _copy_conflicts(per_copy[key]) if len(example_ids[key]) > 1 else [],
         )
         if isinstance(outcome, Problem):
             result.problems.append(outcome)
@@ -115,11 +143,16 @@ def _check_one(
     example_ids: tuple[int, ...],
     per_annotator: Mapping[str, Sequence[str]],
     done_unlabeled: tuple[str, ...] = (),
+    copy_conflicts: Sequence[tuple[str, str]] = (),
 ) -> Accepted | Problem:
     annotators = tuple(sorted(per_annotator))
     kinds: list[ProblemKind] = []
     details: list[str] = []
     named = set(done_unlabeled)  # annotators a detail names
+    if copy_conflicts:  # a duplicate example labeled differently: never merged silently
+        kinds.append("conflicting")
+        details.extend(detail for detail, _ in copy_conflicts)
+        named.update(who for _, who in copy_conflicts)
     if message_id is None:
         kinds.append("no_message_id")
         details.append("no message_id in the example's metadata (not pushed by Postroom)")
@@ -129,10 +162,11 @@ def _check_one(
             "marked done without any label: the expert may have found it unclear "
             f"({', '.join(done_unlabeled)})"
         )
+    split = {who for _, who in copy_conflicts}  # their copies' detail already says what is wrong
     chosen: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # set -> class -> who
     for annotator in annotators:
         mine: dict[str, set[str]] = defaultdict(set)
-        for name in per_annotator[annotator]:
+        for name in dict.fromkeys(per_annotator[annotator]):
             try:
                 set_name, class_name = parse_label(taxonomy, name)
             except TaxonomyError:
@@ -142,12 +176,12 @@ def _check_one(
                 continue
             mine[set_name].add(class_name)
         missing = [s for s in taxonomy.set_names if not mine.get(s)]
-        if missing:
+        if missing and annotator not in split:
             kinds.append("incomplete")
             details.append(f"no label for {', '.join(missing)} ({annotator})")
             named.add(annotator)
         for set_name, classes in mine.items():
-            if len(classes) > 1:
+            if len(classes) > 1 and annotator not in split:
                 kinds.append("conflicting")
                 details.append(
                     f"{len(classes)} labels for {set_name}: {', '.join(sorted(classes))} ({annotator})"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from labeling.cli import register
-from labeling.project import open_project
+from labeling.project import label_text, open_project
 from labeling.sync import PullReport, apply_labels, pending_push
 from labeling.validate import Accepted
 from postroom.clikit import CliRoots
@@ -171,3 +171,62 @@ def test_push_pull_messages_name_ids_problems_and_a_refused_login(
     assert f"not imported {mails[1].message_id}: marked done without any label" in pulled.output
     assert "(labeled by" not in pulled.output
     assert pulled.output.rstrip().endswith("imported the labels of 1 example; 1 problem (see above)")
+
+
+@pytest.mark.slow
+def test_a_project_deleted_in_doccano_is_noticed_and_its_unlabeled_messages_are_selectable_again(
+    cli: typer.Typer,
+    doccano: DoccanoServer,
+    sessions: sessionmaker[Session],
+    taxonomy: Taxonomy,
+    project_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mails = bank_mails(10, prefix="gone")
+    store_mails(sessions, mails)
+    for key, value in {
+        "POSTROOM_DOCCANO_URL": doccano.url,
+        "POSTROOM_DOCCANO_USER": doccano.user,
+        "POSTROOM_DOCCANO_PASSWORD": doccano.password,
+        "POSTROOM_DOCCANO_PROJECT": project_name,
+    }.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    first = mails[:6]
+    args = [a for m in first for a in ("--message-id", m.message_id)]
+    pushed = runner.invoke(cli, ["label", "push", *args])
+    assert pushed.exit_code == 0, pushed.output
+    with doccano.admin() as admin, doccano.expert("anna") as anna:  # anna labels 2 of the 6
+        layout = open_project(admin, taxonomy, project_name)
+        user = admin.find_user("anna")
+        assert user is not None
+        admin.add_member(layout.id, user)
+        examples = {e.meta["message_id"]: e.id for e in anna.examples(layout.id)}
+        for mail in first[:2]:
+            for set_name, class_name in mail.labels.items():
+                text = label_text(taxonomy, set_name, class_name)
+                anna.add_category(layout.id, examples[mail.message_id], layout.label_ids[text])
+    assert runner.invoke(cli, ["label", "pull"]).exit_code == 0
+    with doccano.admin() as admin:  # what the Doccano UI's delete does
+        admin.request("DELETE", f"/v1/projects/{layout.id}")
+
+    pulled = runner.invoke(cli, ["label", "pull"])
+    assert pulled.exit_code == 1
+    assert " ".join(pulled.output.split()).endswith(
+        f"nothing to pull: the Doccano project {project_name} (id {layout.id}) that 6 pushed messages were "
+        "sent to no longer exists (deleted or renamed in Doccano); the 4 without expert labels are "
+        "selectable again (`postroom label push` starts a new project)"
+    )
+    checked = runner.invoke(cli, ["label", "check"])
+    assert checked.exit_code == 0 and "not created yet" in checked.output  # noticed once, by the pull
+    status = json.loads(runner.invoke(cli, ["label", "status", "--source", "doccano", "--json"]).output)
+    assert status["awaiting_expert"] == 0
+    assert sum(c["labeled"] for c in status["label_sets"]["topic"]["classes"].values()) == 2  # labels stay
+
+    again = runner.invoke(cli, ["label", "push", "--n", "10", "--strategy", "random"])
+    assert again.exit_code == 0, again.output
+    assert "│ sent                           │ 8 " in again.output  # the 4 freed and the 4 never sent
+    with doccano.admin() as admin:
+        new = open_project(admin, taxonomy, project_name)
+        sent = {e.meta["message_id"] for e in admin.examples(new.id)}
+    assert new.id != layout.id and sent == {m.message_id for m in mails[2:]}

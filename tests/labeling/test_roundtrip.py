@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.doccano import DoccanoClient
-from labeling.errors import DoccanoTimeout, DoccanoUnavailable
+from labeling.errors import DoccanoTimeout, DoccanoUnavailable, UploadPending
 from labeling.project import (
     assign_shortcuts,
     ensure_project,
@@ -22,6 +22,7 @@ from labeling.sync import (
     EVENT_LABEL_CHANGED,
     EVENT_PUSHED,
     LABEL_SOURCE,
+    doccano_row,
     pending_push,
     pull_labels,
     push_messages,
@@ -262,19 +263,19 @@ def test_doccano_stopped_mid_push_is_finished_by_the_next_push(
     mails = bank_mails(30, prefix="push")
     ids = [m.message_id for m in mails]
     store_mails(sessions, mails)
-    real_upload = DoccanoClient.upload_examples
+    real_upload = DoccanoClient.start_import
     uploads: list[int] = []
 
-    def upload_then_stop(self: DoccanoClient, project_id: int, rows: Any, name: str = "x") -> None:
+    def upload_then_stop(self: DoccanoClient, project_id: int, rows: Any, name: str = "x") -> str:
         if uploads:
             doccano.stop()  # the second batch finds the server gone
         uploads.append(len(rows))
-        real_upload(self, project_id, rows, name)
+        return real_upload(self, project_id, rows, name)
 
-    monkeypatch.setattr(DoccanoClient, "upload_examples", upload_then_stop)
+    monkeypatch.setattr(DoccanoClient, "start_import", upload_then_stop)
     with doccano.admin() as admin, pytest.raises(DoccanoUnavailable):
         push_messages(sessions, admin, taxonomy, project_name, ids, batch_size=10)
-    monkeypatch.setattr(DoccanoClient, "upload_examples", real_upload)
+    monkeypatch.setattr(DoccanoClient, "start_import", real_upload)
     with sessions() as session:
         assert len(pushed_message_ids(session, project_name)) == 10
         assert pending_push(session, project_name) == ids[10:]
@@ -311,3 +312,72 @@ def test_shortcuts_of_an_existing_project_are_kept_and_missing_ones_filled_witho
     assert again.label_ids["lob:retail"] == labels["lob:retail"].id
     assert "| `z` | `queue:cards` |" in project.guideline
     assert f"| `{keys['lob:retail']}` | `lob:retail` |" in project.guideline
+
+
+def test_a_push_retried_while_the_worker_is_down_is_refused_not_queued_twice(
+    doccano: DoccanoServer, sessions: sessionmaker[Session], taxonomy: Taxonomy, project_name: str
+) -> None:
+    mails = bank_mails(2, prefix="retry")
+    ids = [m.message_id for m in mails]
+    store_mails(sessions, mails)
+    with doccano.admin() as admin:
+        ensure_project(admin, taxonomy, project_name)
+    doccano.stop(only="worker")
+    with doccano.admin(task_timeout=5) as admin:
+        with pytest.raises(DoccanoTimeout, match="task worker"):
+            push_messages(sessions, admin, taxonomy, project_name, ids)
+        with pytest.raises(UploadPending) as pending:  # the retry queues nothing
+            push_messages(sessions, admin, taxonomy, project_name, ids)
+    assert str(pending.value) == (
+        "an earlier upload of 2 of these messages is still waiting for Doccano's task worker; start the "
+        "worker, then push again (it will be reconciled)"
+    )
+    doccano.stop()
+    doccano.start()  # the queued import runs now
+    with doccano.admin() as admin:
+        report = push_messages(sessions, admin, taxonomy, project_name, ids)
+        layout = open_project(admin, taxonomy, project_name)
+        in_doccano = [e.meta["message_id"] for e in admin.examples(layout.id)]
+    assert report.pushed == [] and report.reconciled == 2 and report.duplicates == {}
+    assert sorted(report.already_in_doccano) == sorted(ids)
+    assert sorted(in_doccano) == sorted(ids)  # each once
+
+
+def test_duplicate_examples_are_reported_and_differing_labels_on_them_not_merged(
+    doccano: DoccanoServer, sessions: sessionmaker[Session], taxonomy: Taxonomy, project_name: str
+) -> None:
+    mails = bank_mails(3, prefix="dup")
+    ids = [m.message_id for m in mails]
+    store_mails(sessions, mails)
+    with doccano.admin() as admin, doccano.expert("anna") as anna:
+        push_messages(sessions, admin, taxonomy, project_name, ids)
+        layout = open_project(admin, taxonomy, project_name)
+        with sessions() as session:  # someone imports two of them again: a copy each
+            stored = {m.message_id: m for m in session.scalars(select(Message))}
+            admin.upload_examples(layout.id, [doccano_row(stored[i], 20_000) for i in ids[:2]])
+        report = push_messages(sessions, admin, taxonomy, project_name, ids)
+        assert report.pushed == [] and set(report.duplicates) == set(ids[:2])
+        copies = report.duplicates[ids[0]]
+        assert report.duplicate_lines()[0] == (
+            f"message {ids[0]} is in the project twice (examples {copies[0]}, {copies[1]}): delete one in "
+            "Doccano"
+        )
+        user = admin.find_user("anna")
+        assert user is not None
+        admin.add_member(layout.id, user)
+        for message_id, topics in ((ids[0], ("card_replacement", "fee_complaint")), (ids[1], ("x", "x"))):
+            for example_id, topic in zip(report.duplicates[message_id], topics, strict=True):
+                labels = dict(mails[ids.index(message_id)].labels)
+                if topic != "x":
+                    labels["topic"] = topic
+                for set_name, class_name in labels.items():
+                    text = label_text(taxonomy, set_name, class_name)
+                    anna.add_category(layout.id, example_id, layout.label_ids[text])
+        pulled = pull_labels(sessions, admin, taxonomy, project_name)
+    assert pulled.duplicates == {m: tuple(report.duplicates[m]) for m in ids[:2]}
+    assert pulled.accepted == 1  # the copies labeled alike
+    (problem,) = pulled.problems
+    assert problem.message_id == ids[0] and problem.kinds == ("conflicting",)
+    assert "its copies are labeled differently" in str(problem) and "topic:fee_complaint" in str(problem)
+    with sessions() as session:
+        assert doccano_labels(session, ids[0]) == [] and len(doccano_labels(session, ids[1])) == 3

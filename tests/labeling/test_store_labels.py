@@ -5,13 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from labeling.choose import choose_for_labeling
 from labeling.corrections import corrections_to_review
 from labeling.status import labeling_status
-from labeling.sync import EVENT_PUSHED, LABEL_SOURCE, PullReport, apply_labels
+from labeling.sync import (
+    EVENT_PUSHED,
+    EVENT_SELECTED,
+    LABEL_SOURCE,
+    PullReport,
+    apply_labels,
+    pending_push,
+    pushed_message_ids,
+    record_gone_projects,
+)
 from labeling.validate import Accepted
 from postroom.store.models import AuditEvent, Feedback, Label, Message, Prediction, RoutingDecision
 from postroom.taxonomy import Taxonomy
@@ -182,3 +192,36 @@ def test_agent_corrections_are_feedback_that_differs_from_the_prediction(
     with sessions() as session:
         found = corrections_to_review(session, taxonomy)
     assert found == {mails[0].message_id: "queue:payments (agent jo)"}
+
+
+def test_a_deleted_project_frees_its_never_labeled_messages_and_keeps_pulled_labels(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    mails = bank_mails(30)
+    store_mails(sessions, mails)
+    with sessions.begin() as session:  # what push records: selected, then pushed, in project 1
+        for kind in (EVENT_SELECTED, EVENT_PUSHED):
+            for mail in mails:
+                payload = {"project": "p", "project_id": 1}
+                session.add(AuditEvent(kind=kind, subject=mail.message_id, actor="t", payload=payload))
+    apply(sessions, *(Accepted(m.message_id, m.labels, ("anna",)) for m in mails[:13]))
+    with sessions() as session:
+        assert labeling_status(session, taxonomy, 2, ["doccano"], project="p").awaiting_expert == 17
+
+    assert record_gone_projects(sessions, "p", 1, "t") == []  # still there: nothing changes
+    (gone,) = record_gone_projects(sessions, "p", None, "t")  # deleted in Doccano
+    assert str(gone) == (
+        "the Doccano project p (id 1) that 30 pushed messages were sent to no longer exists (deleted or "
+        "renamed in Doccano); the 17 without expert labels are selectable again"
+    )
+    assert record_gone_projects(sessions, "p", 2, "t") == []  # recorded once
+    with sessions() as session:
+        assert labeling_status(session, taxonomy, 2, ["doccano"], project="p").awaiting_expert == 0
+        assert pending_push(session, "p") == [] and pushed_message_ids(session, "p") == set()
+        choice = choose_for_labeling(
+            session, taxonomy, 30, project="p", sources=["doccano"], target=2, strategy="random"
+        )
+        assert sorted(choice.message_ids) == sorted(m.message_id for m in mails[13:])
+        assert session.scalar(select(func.count(Label.id))) == 39  # the pulled labels stay
+        events = session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.kind == EVENT_PUSHED))
+        assert events == 30  # nothing deleted: the old records stay as history

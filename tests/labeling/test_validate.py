@@ -16,7 +16,7 @@ from labeling.project import (
     text_colour,
     wanted_labels,
 )
-from labeling.validate import validate_export
+from labeling.validate import duplicate_line, validate_export
 from postroom.taxonomy import Taxonomy, TaxonomyError
 
 GOOD = ["lob:retail", "queue:cards", "topic:card_replacement"]
@@ -141,3 +141,25 @@ def test_unknown_labels_and_examples_without_message_id_are_problems(taxonomy: T
     assert kinds["m-1"] == ("unknown_label", "incomplete")
     assert kinds[None] == ("no_message_id",)
     assert "Doccano example 2" in str(next(p for p in result.problems if p.message_id is None))
+
+
+def test_a_message_in_the_project_twice_is_listed_and_differently_labeled_copies_are_not_merged(
+    taxonomy: Taxonomy,
+) -> None:
+    other = ["lob:retail", "queue:cards", "topic:card_payment_declined"]
+    anna = [row(12, GOOD, "m-dup"), row(40, other, "m-dup"), row(7, GOOD, "m-same"), row(9, GOOD, "m-same")]
+    ben = [row(12, [], "m-dup"), row(40, [], "m-dup"), row(7, [], "m-same"), row(9, [], "m-same")]
+    export = {"anna": anna, "ben": ben}
+    result = validate_export(taxonomy, export)
+    assert result.duplicates == {"m-dup": (12, 40), "m-same": (7, 9)}
+    assert [a.message_id for a in result.accepted] == ["m-same"]  # same labels on both copies: merged
+    (problem,) = result.problems
+    assert problem.kinds == ("conflicting",) and problem.example_ids == (12, 40)
+    assert str(problem) == (
+        "m-dup: its copies are labeled differently (example 12: lob:retail, queue:cards, "
+        "topic:card_replacement; example 40: lob:retail, queue:cards, topic:card_payment_declined) (anna)"
+    )
+    assert duplicate_line("m-dup", (40, 12)) == (
+        "message m-dup is in the project twice (examples 12, 40): delete one in Doccano"
+    )
+    assert "3 times (examples 1, 2, 3)" in duplicate_line("m", (3, 1, 2))
