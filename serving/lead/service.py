@@ -60,6 +60,15 @@ log = logging.getLogger("postroom.serving")
 
 HISTORY_SCAN = 200  # versions searched for each class's last change and the newest suggestion report
 EVENTS_SHOWN = 20
+# What a card shows of a class's suggestion, from a stored suggestion report.
+SUGGESTED_KEYS = (
+    "threshold",
+    "predicted",
+    "expected_precision",
+    "expected_coverage",
+    "examples_needed",
+    "reason",
+)
 NO_CALIBRATION = (
     "no calibration predictions in the store yet: run `postroom calibrate --model VERSION` (the served "
     "variant on held-out labeled messages), then reload"
@@ -391,17 +400,7 @@ def _class_entry(
     if part is not None and class_def.name in part.get("classes", {}):
         c = part["classes"][class_def.name]
         curve = list(c.get("curve", []))
-        suggested = {
-            key: c.get(key)
-            for key in (
-                "threshold",
-                "predicted",
-                "expected_precision",
-                "expected_coverage",
-                "examples_needed",
-                "reason",
-            )
-        }
+        suggested = {key: c.get(key) for key in SUGGESTED_KEYS}
     suspension = None
     if value is None and last is not None:
         version, _ = last
@@ -444,6 +443,36 @@ def _class_entry(
 class Overview:
     data: dict[str, Any]  # the shape of `serving.schemas.LeadOverviewPublic`
     realized: dict[str, RealizedPrecision]  # per reply class, for the metrics
+
+
+def _queue_report(db: Session, queue_set: str, model_version: str | None) -> dict[str, Any] | None:
+    """The queue set's part of the newest suggestion stored for `model_version` that was asked for a queue
+    precision (`queue_precision`), else None: no queue precision target exists for these curves."""
+    if model_version is None:
+        return None
+    for version in history(db, HISTORY_SCAN):
+        report = (version.details or {}).get("report")
+        if version.model_version == model_version and isinstance(report, dict):
+            part = report.get(queue_set)
+            if isinstance(part, dict) and isinstance(part.get("classes"), dict):
+                return part
+    return None
+
+
+def _queue_promise(data: dict[str, Any], part: dict[str, Any] | None) -> None:
+    """The queue set's target, confidence and suggestions as the queue precision asked for them: none when
+    none was asked (the overview computes missing curves at the reply target, never asked of the queues)."""
+    for label_set in data["label_sets"]:
+        if label_set["role"] != "queue":
+            continue
+        label_set["target_precision"] = part.get("target_precision") if part else None
+        label_set["confidence"] = part.get("confidence") if part else None
+        label_set["guarantee"] = part.get("guarantee") if part else None
+        for entry in label_set["classes"]:
+            stored = part["classes"].get(entry["name"]) if part else None
+            entry["suggested"] = (
+                {key: stored.get(key) for key in SUGGESTED_KEYS} if isinstance(stored, dict) else None
+            )
 
 
 def lead_overview(
@@ -523,4 +552,5 @@ def lead_overview(
         "label_sets": label_sets,
         "suspensions": [event_dict(e) for e in events[:EVENTS_SHOWN]],
     }
+    _queue_promise(data, _queue_report(session, taxonomy.routing.queue_set, data["model_version"]))
     return Overview(data, realized)

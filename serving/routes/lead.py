@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.orm import Session
 
-from router.thresholds import history
 from serving.deps import AppServices, DbSession, LeadKey
 from serving.lead import PAGE_FILES, page_file, service
 from serving.schemas import ErrorPublic, LeadOverviewPublic
@@ -45,46 +43,6 @@ def lead_style() -> Response:
     return _file("lead.css")
 
 
-SUGGESTED_KEYS = (
-    "threshold",
-    "predicted",
-    "expected_precision",
-    "expected_coverage",
-    "examples_needed",
-    "reason",
-)
-
-
-def _queue_report(db: Session, queue_set: str, model_version: str | None) -> dict[str, Any] | None:
-    """The queue set's part of the newest suggestion stored for `model_version` that was asked for a queue
-    precision (`queue_precision`), else None: no queue precision target exists for these curves."""
-    if model_version is None:
-        return None
-    for version in history(db, service.HISTORY_SCAN):
-        report = (version.details or {}).get("report")
-        if version.model_version == model_version and isinstance(report, dict):
-            part = report.get(queue_set)
-            if isinstance(part, dict) and isinstance(part.get("classes"), dict):
-                return part
-    return None
-
-
-def _queue_promise(data: dict[str, Any], part: dict[str, Any] | None) -> None:
-    """The queue set's target, confidence and suggestions as the queue precision asked for them: none when
-    none was asked (the overview computes missing curves at the reply target, never asked of the queues)."""
-    for label_set in data["label_sets"]:
-        if label_set["role"] != "queue":
-            continue
-        label_set["target_precision"] = part.get("target_precision") if part else None
-        label_set["confidence"] = part.get("confidence") if part else None
-        label_set["guarantee"] = part.get("guarantee") if part else None
-        for entry in label_set["classes"]:
-            stored = part["classes"].get(entry["name"]) if part else None
-            entry["suggested"] = (
-                {key: stored.get(key) for key in SUGGESTED_KEYS} if isinstance(stored, dict) else None
-            )
-
-
 @router.get("/v1/lead/overview", responses={code: {"model": ErrorPublic} for code in (401, 403, 422)})
 def lead_overview(
     services: AppServices,
@@ -107,9 +65,6 @@ def lead_overview(
     loaded = services.holder.loaded
     overview = service.lead_overview(
         db, services.taxonomy, services.settings, model_version, loaded.version if loaded else None
-    )
-    _queue_promise(
-        overview.data, _queue_report(db, services.taxonomy.routing.queue_set, overview.data["model_version"])
     )
     services.metrics.realized_changed(
         services.taxonomy.routing.reply_set,
