@@ -23,6 +23,22 @@ from tests.labeling.conftest import DoccanoServer
 runner = CliRunner()
 
 
+
+def use_doccano(
+    monkeypatch: pytest.MonkeyPatch, doccano: DoccanoServer, project_name: str, **overrides: str
+) -> None:
+    """Point the CLI's settings at the test's Doccano and project (`overrides`: more POSTROOM_ variables)."""
+    settings = {
+        "POSTROOM_DOCCANO_URL": doccano.url,
+        "POSTROOM_DOCCANO_USER": doccano.user,
+        "POSTROOM_DOCCANO_PASSWORD": doccano.password,
+        "POSTROOM_DOCCANO_PROJECT": project_name,
+        **overrides,
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+
 @pytest.fixture
 def cli() -> typer.Typer:
     """A `postroom`-shaped app with only the labeling commands registered."""
@@ -93,15 +109,7 @@ def test_demo_loop_push_simulate_pull_status(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store_mails(sessions, bank_mails(48, prefix="demo"), with_labels=True)  # the demo corpus: labels = truth
-    for key, value in {
-        "POSTROOM_DOCCANO_URL": doccano.url,
-        "POSTROOM_DOCCANO_USER": doccano.user,
-        "POSTROOM_DOCCANO_PASSWORD": doccano.password,
-        "POSTROOM_DOCCANO_PROJECT": project_name,
-        "POSTROOM_LABELING_TARGET_PER_CLASS": "2",
-    }.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
+    use_doccano(monkeypatch, doccano, project_name, POSTROOM_LABELING_TARGET_PER_CLASS="2")
 
     pushed = runner.invoke(cli, ["label", "push", "--n", "16", "--source", "doccano"])
     assert pushed.exit_code == 0, pushed.output
@@ -137,14 +145,7 @@ def test_push_pull_messages_name_ids_problems_and_a_refused_login(
 ) -> None:
     mails = bank_mails(3, prefix="cli")
     store_mails(sessions, mails)
-    for key, value in {
-        "POSTROOM_DOCCANO_URL": doccano.url,
-        "POSTROOM_DOCCANO_USER": doccano.user,
-        "POSTROOM_DOCCANO_PASSWORD": "wrong-password",
-        "POSTROOM_DOCCANO_PROJECT": project_name,
-    }.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
+    use_doccano(monkeypatch, doccano, project_name, POSTROOM_DOCCANO_PASSWORD="wrong-password")
     refused = runner.invoke(cli, ["label", "push", "--n", "2"])  # refused before choosing anything
     assert refused.exit_code == 1 and "refused the login" in refused.output
     with sessions() as session:
@@ -184,14 +185,7 @@ def test_a_project_deleted_in_doccano_is_noticed_and_its_unlabeled_messages_are_
 ) -> None:
     mails = bank_mails(10, prefix="gone")
     store_mails(sessions, mails)
-    for key, value in {
-        "POSTROOM_DOCCANO_URL": doccano.url,
-        "POSTROOM_DOCCANO_USER": doccano.user,
-        "POSTROOM_DOCCANO_PASSWORD": doccano.password,
-        "POSTROOM_DOCCANO_PROJECT": project_name,
-    }.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
+    use_doccano(monkeypatch, doccano, project_name)
     first = mails[:6]
     args = [a for m in first for a in ("--message-id", m.message_id)]
     pushed = runner.invoke(cli, ["label", "push", *args])
