@@ -42,6 +42,9 @@ class ApiKey:
     created_at: str = ""
 
 
+KEY_STATE = "api_key"  # request.state.api_key: the key `serving.middleware` authenticated for this request
+
+
 def hash_key(key: str, salt: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + key.encode("utf-8")).hexdigest()
 
@@ -145,7 +148,11 @@ class KeyStore:
         return found
 
     def authorize(self, presented: str | None, needed: str) -> ApiKey:
-        key = self.authenticate(presented)
-        if not grants(key.role, needed):
-            raise Forbidden(f"this endpoint needs the {needed} role; key {key.name!r} has role {key.role}")
-        return key
+        return require_role(self.authenticate(presented), needed)
+
+
+def require_role(key: ApiKey, needed: str) -> ApiKey:
+    """`key`, if its role may call an endpoint that needs `needed`; else `Forbidden`."""
+    if not grants(key.role, needed):
+        raise Forbidden(f"this endpoint needs the {needed} role; key {key.name!r} has role {key.role}")
+    return key

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.settings import Settings
 from postroom.taxonomy import Taxonomy
-from serving.auth import ApiKey, KeyStore
+from serving.auth import KEY_STATE, ApiKey, KeyStore, require_role
 from serving.errors import UnsupportedMediaType
 from serving.lifecycle import ModelHolder
 from serving.metrics import Metrics
@@ -63,10 +63,14 @@ def require(role: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that lets a request through only with a key of `role` (or admin)."""
 
     async def check(
+        request: Request,
         services: AppServices,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         header: Annotated[str | None, Depends(_header)],
     ) -> ApiKey:
+        known = getattr(request.state, KEY_STATE, None)  # authenticated by the middleware (`/v1/` routes)
+        if known is not None:
+            return require_role(known, role)
         presented = bearer.credentials if bearer is not None else header
         return services.keys.authorize(presented.strip() if presented else None, role)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.auth import KeyStore, NotAuthenticated
+from serving.auth import KEY_STATE, KeyStore, NotAuthenticated
 from serving.errors import error_body
 from serving.metrics import Metrics
 
@@ -142,11 +142,12 @@ class GuardMiddleware:
             )
 
     def _unauthenticated(self, scope: Scope) -> NotAuthenticated | None:
-        """The 401 for a `/v1/` request without a valid key (None: it has one, or needs none)."""
+        """The 401 for a `/v1/` request without a valid key (None: it has one, or needs none). The key found
+        is kept in the request's state, so the route's role check does not authenticate it again."""
         if self.keys is None or not str(scope.get("path", "")).startswith("/v1/"):
             return None
         try:
-            self.keys.authenticate(presented_key(scope))
+            scope.setdefault("state", {})[KEY_STATE] = self.keys.authenticate(presented_key(scope))
         except NotAuthenticated as exc:
             return exc
         return None
