@@ -90,10 +90,15 @@ async def raw_body(request: Request) -> bytes:
 RawBody = Annotated[bytes, Depends(raw_body)]
 
 
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, without parameters, lower case ("" when there is none)."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
 async def json_only(request: Request) -> None:
     """415 for a body that is not `application/json` (FastAPI would call it "not a valid dictionary"); an
     empty body without a Content-Type passes (an optional body)."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = media_type(request.headers.get("content-type"))
     if media == "application/json" or (not media and not await request.body()):
         return
     raise UnsupportedMediaType(f"send the body as application/json, not {media or 'no Content-Type'}")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 
-from serving.deps import AppServices, DbSession, RawBody, RouterKey
+from serving.deps import AppServices, DbSession, RawBody, RouterKey, media_type
 from serving.errors import UnsupportedMediaType
 from serving.schemas import ErrorPublic, MessageCreate, MessagePublic, MessageStored
 from serving.service import get_message, parse_json_message, parse_rfc822_message, store_message
@@ -46,7 +46,7 @@ def create_message(
     """Store one message, idempotent by its ID: as JSON (the fields of a JSONL ingestion record), or as a raw
     email with `Content-Type: message/rfc822`. 201 when stored, 200 when already stored with the same content,
     409 when the ID is stored with another content (never overwritten)."""
-    media = (content_type or "").split(";")[0].strip().lower()
+    media = media_type(content_type)
     limit = services.settings.max_message_bytes
     if media == "application/json":
         incoming = parse_json_message(body, services.taxonomy, limit)
