@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 from postroom.ingest.records import BASE_FIELDS, BODY_FIELDS, IncomingMessage, Rejection
+from postroom.store.models import as_utc
 from postroom.taxonomy import Taxonomy, TaxonomyError
 
 MAX_ID_LENGTH = 512
@@ -108,10 +109,8 @@ def to_utc(value: datetime, field_name: str = "received_at") -> datetime:
     Raises:
         RecordError: the instant falls outside years 1 to 9999 in UTC (`9999-12-31T23:59:59-14:00`).
     """
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
     try:
-        return value.astimezone(UTC)
+        return as_utc(value)
     except OverflowError:
         raise RecordError(f"{field_name} is out of range in UTC (years 1 to 9999)") from None
 
