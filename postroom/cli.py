@@ -166,7 +166,7 @@ def summary(
 def doctor() -> None:
     """Show the settings and check the store, the taxonomy and ONNX Runtime. Example: postroom doctor"""
     from postroom.runtime import check_onnxruntime
-    from postroom.store import check_store, get_engine
+    from postroom.store import check_integrity, check_store, get_engine
 
     settings = load_settings()
     for key, value in describe(settings).items():
@@ -174,6 +174,7 @@ def doctor() -> None:
     checks: list[tuple[str, Callable[[], object]]] = [
         ("taxonomy", lambda: f"{len(load_taxonomy_from(settings).label_sets)} label sets"),
         ("store", lambda: check_store(get_engine(settings.database_url)) or "reachable, schema current"),
+        ("store pages", lambda: check_integrity(get_engine(settings.database_url))),
         ("onnxruntime", lambda: check_onnxruntime()),
     ]
     failed = False

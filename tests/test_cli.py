@@ -254,3 +254,18 @@ def test_a_malformed_config_file_is_one_line_naming_it(
     monkeypatch.setenv("POSTROOM_CONFIG", str(path))
     line = _one_error_line(invoke("doctor"))
     assert line.startswith(f"error: config file {path}: not valid YAML: while parsing a flow sequence")
+
+
+def test_doctor_reads_every_page_and_names_the_damage(tmp_path: Path) -> None:
+    db = _filled(tmp_path)
+    assert "ok   store pages: every page readable (PRAGMA quick_check)" in invoke("doctor").stdout
+    damage_data_pages(db)
+    before = db.read_bytes()
+    result = invoke("doctor")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "ok   store: reachable, schema current" in result.stdout  # the schema pages are intact
+    line = next(line for line in result.stdout.splitlines() if line.startswith("fail store pages: "))
+    assert line.startswith(f"fail store pages: the store at sqlite:///{db} is damaged (")
+    assert "***" not in line and line.endswith("restore it from a backup")
+    dispose_engines()
+    assert db.read_bytes() == before

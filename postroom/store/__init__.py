@@ -2,6 +2,7 @@
 
 from postroom.store.db import (
     StoreError,
+    check_integrity,
     check_store,
     create_store_engine,
     get_engine,
@@ -30,6 +31,7 @@ __all__ = [
     "RoutingDecision",
     "StoreError",
     "ThresholdVersion",
+    "check_integrity",
     "check_store",
     "create_store_engine",
     "get_engine",

@@ -270,6 +270,37 @@ def check_store(engine: Engine) -> None:
         )
 
 
+INTEGRITY_PROBLEMS_SHOWN = 3
+QUICK_CHECK_LIMIT = 100  # SQLite's own default: it stops looking after this many problems
+
+
+def check_integrity(engine: Engine) -> str:
+    """SQLite: `PRAGMA quick_check` reads every page (seconds on a large store), so a damaged row shows
+    before a command trips over it; raises `StoreError` naming the first problems. PostgreSQL checks its own
+    pages (checksums, `amcheck`), so nothing is read there. Returns what was checked."""
+    if engine.dialect.name != "sqlite":
+        return f"not checked on {engine.dialect.name} (use its own tools, e.g. amcheck)"
+    try:
+        with engine.connect() as connection:
+            result = connection.exec_driver_sql(f"PRAGMA quick_check({QUICK_CHECK_LIMIT})")
+            found = [str(row[0]) for row in result.fetchall()]
+    except StoreError:
+        raise
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store {_safe_url(engine)} unreachable: {exc.__class__.__name__}") from None
+    if found == ["ok"]:
+        return "every page readable (PRAGMA quick_check)"
+    # one row may hold several lines, headed by which database they are in
+    rows = [line.strip() for row in found for line in row.splitlines() if line.strip() and "***" not in line]
+    more = len(rows) - INTEGRITY_PROBLEMS_SHOWN
+    shown = "; ".join(rows[:INTEGRITY_PROBLEMS_SHOWN]) + (f" (+{more} more)" if more > 0 else "")
+    count = f"{len(rows)}{' or more' if len(found) >= QUICK_CHECK_LIMIT else ''}"
+    raise StoreError(
+        f"the store at {_safe_url(engine)} is damaged ({count} problem(s) found by PRAGMA quick_check: "
+        f"{shown}); restore it from a backup"
+    )
+
+
 def _safe_url(engine: Engine) -> str:
     return masked_url(engine.url)
 
