@@ -36,7 +36,18 @@ _PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "
 _QUOTE_CLASSES = ("yahoo_quoted",)
 _SIGNATURE_MARKERS = ("gmail_signature", "moz-signature", "signature")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]{0,2000}>")
+_TAG = re.compile(r"<[/!?A-Za-z][^>]{0,2000}>")
+# Element names of HTML (current and obsolete) and of the mail clients' markup; any other "<name" is text.
+_HTML_TAGS = frozenset(
+    {
+        *lxml.html.defs.tags, *_SKIP_TAGS, *_BLOCK_TAGS, "main", "template", "picture", "data", "bdi",
+        "dialog", "image", "plaintext", "xmp", "listing", "nobr", "spacer", "frame", "noframes", "noembed",
+        "bgsound", "multicol", "layer", "ilayer", "nolayer", "menuitem", "rb", "rtc", "slot", "search",
+    }
+)  # fmt: skip
+_TAG_START = re.compile(r"<(/?)([A-Za-z][^\s/<>]*)")
+_ELEMENT_NAME = re.compile(r"[a-z][a-z0-9]*(?:[:\-][a-z0-9_.\-]+)+")  # o:p, st1:place, x-custom-element
+_PLACEHOLDER = re.compile(r"<(<[A-Za-z][^<>\n]{0,200}>)>")  # <<Kundennummer>>, <<Address Line>>
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.IGNORECASE)
 _WS = re.compile(r"[ \t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _SPACES = re.compile(r"  +")
@@ -143,6 +154,27 @@ def _is_signature(el: lxml.etree._Element, tag: str) -> bool:
     return any(marker in names for marker in _SIGNATURE_MARKERS)
 
 
+def _is_tag(match: re.Match[str]) -> bool:
+    name = match.group(2).lower()
+    return name in _HTML_TAGS or _ELEMENT_NAME.fullmatch(name) is not None
+
+
+def _escape_text_brackets(html: str) -> str:
+    """`html` with the "<" of plain-text angle brackets escaped, so the parser keeps them as text.
+
+    A "<" starts a tag only before an element name of HTML or of mail clients' markup (`<o:p>`); in
+    `<<Kundennummer>>` (a placeholder), `<anna@example.com>` or `<x>` it is text, and so is the inner "<"
+    of `<<name>>` even for an element name (`<<Address>>`): no HTML writer puts a bare "<" before a tag.
+    """
+    html = _PLACEHOLDER.sub(lambda m: "<&lt;" + m.group(1)[1:] + ">", html)
+    return _TAG_START.sub(lambda m: m.group(0) if _is_tag(m) else "&lt;" + m.group(0)[1:], html)
+
+
+def _strip_tags(html: str) -> str:
+    """The text of `html` with its tags removed: the fallback when lxml builds no tree."""
+    return _WS.sub(" ", _TAG.sub(" ", _drop_blocks(html))).replace("&lt;", "<").strip()
+
+
 def html_to_text(html: str) -> tuple[str, list[str]]:
     """Convert an HTML body to text; return (text, flags). Never raises."""
     flags: list[str] = []
@@ -150,14 +182,14 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
         cut = html.rfind("<", 0, MAX_HTML_CHARS)
         html = html[: cut if cut > MAX_HTML_CHARS // 2 else MAX_HTML_CHARS]
         flags.append("html_truncated")
-    html = _XML_DECL.sub("", html, count=1).replace("\x00", "")
+    html = _escape_text_brackets(_XML_DECL.sub("", html, count=1).replace("\x00", ""))
     if not html.strip():
         return "", flags
     parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, recover=True)
     try:
         root = lxml.html.document_fromstring(html, parser=parser)
     except (lxml.etree.ParserError, ValueError, lxml.etree.XMLSyntaxError):
-        return _WS.sub(" ", _TAG.sub(" ", _drop_blocks(html))).strip(), [*flags, "html_parse_error"]
+        return _strip_tags(html), [*flags, "html_parse_error"]
     writer = _Writer()
     skipped: lxml.etree._Element | None = None
     walker = lxml.etree.iterwalk(root, events=("start", "end"))
@@ -209,7 +241,7 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
     text = writer.result()
     if not text.strip() and _TAG.search(html):
         # libxml2 gives up on pathological input (e.g. nesting deeper than 256): strip the tags instead
-        stripped = _WS.sub(" ", _TAG.sub(" ", _drop_blocks(html))).strip()
+        stripped = _strip_tags(html)
         if stripped:
             return stripped, [*flags, "html_parse_error"]
     return text, flags

@@ -7,6 +7,8 @@ messages whose declared boundary never occurs. Problems become flags, never exce
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
 import email.header
 import email.message
@@ -21,6 +23,10 @@ from postroom.cleaning.models import Attachment
 MAX_MIME_DEPTH = 30  # multipart nesting followed before giving up (real mail rarely exceeds 6)
 MAX_MIME_PARTS = 1000  # parts visited at most
 _BOUNDARY_LINE = re.compile(rb"^--([^\s]{1,200}?)(--)?\s*$", re.MULTILINE)
+_ENCODED_WORD = re.compile(r"=\?([^?]*?)\?([qQbB])\?(.*?)\?=")  # as email.header's, RFC 2047
+_QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_SURROGATE = re.compile(r"[\udc80-\udcff]")  # an 8-bit byte kept by surrogateescape
 
 
 @dataclass
@@ -43,22 +49,73 @@ class ParsedMime:
 
 
 def decode_header_value(value: object) -> str | None:
-    """An RFC 2047-decoded, whitespace-normalised header value, or None."""
+    """An RFC 2047-decoded, whitespace-normalised header value, or None.
+
+    Raw 8-bit bytes in the header (no encoded-word) are read as UTF-8 when valid, else as Windows-1252; an
+    encoded-word that cannot be decoded (invalid base64) is kept as its literal text, as mail clients do.
+    """
     if value is None:
         return None
-    raw = str(value)
-    try:
-        parts = []
-        for chunk, charset in email.header.decode_header(raw):
-            if isinstance(chunk, bytes):
-                parts.append(decode_bytes(chunk, charset)[0])
-            else:
-                parts.append(chunk)
-        decoded = "".join(parts)
-    except Exception:  # malformed encoded words: keep the raw value
-        decoded = raw
-    decoded = " ".join(decoded.split())
+    decoded = " ".join(_decode_encoded_words(_header_text(value)).split())
     return decoded or None
+
+
+def _header_text(value: object) -> str:
+    """The characters of a header value; 8-bit bytes (compat32 keeps them as surrogates) decoded."""
+    if isinstance(value, email.header.Header):  # compat32 wraps a value holding 8-bit bytes in one
+        try:
+            chunks = email.header.decode_header(value)
+        except (LookupError, UnicodeError):
+            return str(value)
+        data = b"".join(
+            c if isinstance(c, bytes) else c.encode("utf-8", "surrogateescape") for c, _ in chunks
+        )
+    else:
+        text = str(value)
+        if not _SURROGATE.search(text):
+            return text
+        data = text.encode("utf-8", "surrogateescape")
+    return decode_bytes(data)[0]
+
+
+def _decode_encoded_words(text: str) -> str:
+    """`text` with its RFC 2047 encoded-words decoded. Adjacent words in one charset are joined before
+    decoding (mailers split multi-byte characters across words), whitespace between two words is dropped,
+    and a word whose payload is invalid stays as written."""
+    tokens: list[str | tuple[bytes, str]] = []
+    pos = 0
+    for match in _ENCODED_WORD.finditer(text):
+        payload = _word_bytes(match.group(2), match.group(3))
+        if payload is None:
+            continue  # stays part of the literal text around it
+        between = text[pos : match.start()]
+        if between and not (between.isspace() and tokens and isinstance(tokens[-1], tuple)):
+            tokens.append(between)
+        charset = match.group(1).partition("*")[0].lower()  # RFC 2231 adds a language: utf-8*de
+        last = tokens[-1] if tokens else None
+        if isinstance(last, tuple) and last[1] == charset and (not between or between.isspace()):
+            tokens[-1] = (last[0] + payload, charset)
+        else:
+            tokens.append((payload, charset))
+        pos = match.end()
+    tokens.append(text[pos:])
+    return "".join(t if isinstance(t, str) else decode_bytes(t[0], t[1] or None)[0] for t in tokens)
+
+
+def _word_bytes(encoding: str, payload: str) -> bytes | None:
+    """The bytes of an encoded-word's payload; None when they cannot be read (the word is kept as text)."""
+    if encoding in "qQ":
+        try:
+            data = payload.replace("_", " ").encode("ascii")
+        except UnicodeEncodeError:
+            return None
+        return _QP_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), data)
+    if len(payload) % 4 == 1 or not _BASE64.fullmatch(payload):
+        return None
+    try:  # missing padding is added, as Python's decode_header does
+        return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+    except binascii.Error:
+        return None
 
 
 def _parse_date(value: str | None) -> datetime | None:

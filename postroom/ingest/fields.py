@@ -34,17 +34,35 @@ def check_text(value: str, field_name: str) -> str:
     return value
 
 
+class DuplicateKeyError(RecordError):
+    """A JSON object names a key twice; Python would keep the last value and lose the others silently."""
+
+
 def _reject_constant(name: str) -> NoReturn:
     raise RecordError(f"{name} is not allowed (use null or a string)")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The object of `pairs`; a key given twice is an error, not "last wins"."""
+    result = dict(pairs)
+    if len(result) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(f"duplicate key {key[:80]!r} (each key may appear once in an object)")
+            seen.add(key)
+    return result
+
+
 def loads_json(text: str | bytes) -> Any:
-    """`json.loads` without the NaN, Infinity and -Infinity Python accepts but JSON does not.
+    """`json.loads` without the NaN, Infinity and -Infinity Python accepts but JSON does not, and without
+    objects that name a key twice (at any depth).
 
     Raises:
-        RecordError: one of those constants; json.JSONDecodeError for any other invalid JSON.
+        RecordError: one of those constants; DuplicateKeyError (a RecordError) for a repeated key;
+            json.JSONDecodeError for any other invalid JSON.
     """
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
 
 
 def check_json_value(value: object, field_name: str) -> None:
@@ -150,6 +168,8 @@ def _metadata(value: object) -> dict[str, Any]:
             value = loads_json(value)
         except (json.JSONDecodeError, RecursionError):
             raise RecordError("metadata is not valid JSON") from None
+        except DuplicateKeyError as exc:
+            raise RecordError(f"metadata: {exc}") from None
         except RecordError as exc:
             raise RecordError(f"metadata is not valid JSON: {exc}") from None
     if not isinstance(value, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from postroom.ingest.fields import (
+    DuplicateKeyError,
     RecordError,
     allowed_fields,
     check_message_id,
@@ -38,19 +40,45 @@ class IngestSourceError(RecordError):
 
 
 def read_path(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
-    """Messages from a file or a folder (recursively: every file with a known suffix, in name order)."""
+    """Messages from a file or a folder (recursively: every file with a known suffix, in name order; hidden
+    files and folders are skipped). A folder with nothing to read is one rejection naming what was skipped."""
     if not path.exists():
         yield Rejection(str(path), "no such file or folder")
         return
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        files, skipped = _folder_files(path)
         if not files:
-            yield Rejection(str(path), f"folder holds no {', '.join(SUFFIXES)} files")
+            yield Rejection(str(path), _nothing_to_read(skipped))
         for file in files:
-            if not any(part.startswith(".") for part in file.relative_to(path).parts):
-                yield from read_file(file, taxonomy, max_bytes)
+            yield from read_file(file, taxonomy, max_bytes)
         return
     yield from read_file(path, taxonomy, max_bytes)
+
+
+def _folder_files(folder: Path) -> tuple[list[Path], list[str]]:
+    """The files of `folder` to read (known suffix, not hidden, in name order) and the names of what was
+    skipped: hidden files and folders (`.DS_Store`, `.git/`) and files of other types."""
+    files: list[Path] = []
+    skipped: dict[str, None] = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        parts = file.relative_to(folder).parts
+        hidden = next((i for i, part in enumerate(parts) if part.startswith(".")), None)
+        if hidden is not None:
+            skipped["/".join(parts[: hidden + 1]) + ("/" if hidden < len(parts) - 1 else "")] = None
+        elif file.suffix.lower() in SUFFIXES:
+            files.append(file)
+        else:
+            skipped["/".join(parts)] = None
+    return files, list(skipped)
+
+
+def _nothing_to_read(skipped: list[str], shown: int = 5) -> str:
+    """Why a folder gave no messages, naming (some of) what was skipped."""
+    reason = f"no messages found: the folder holds no {', '.join(SUFFIXES)} files"
+    if not skipped:
+        return reason
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f"{reason} (skipped: {', '.join(skipped[:shown])}{more})"
 
 
 def read_file(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
@@ -128,6 +156,8 @@ def _json_object(line: bytes) -> dict[str, Any] | str:
         record = loads_json(text)
     except json.JSONDecodeError as exc:
         return f"not valid JSON: {exc.msg} at column {exc.colno}"
+    except DuplicateKeyError as exc:
+        return str(exc)
     except RecordError as exc:  # NaN, Infinity
         return f"not valid JSON: {exc}"
     except RecursionError:
@@ -185,6 +215,14 @@ def read_csv(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
                 str(path),
                 f"unknown column(s) {', '.join(map(repr, unknown))} in the header; no row read "
                 f"(allowed: {allowed_fields(taxonomy)})",
+            )
+            return
+        duplicates = [name for name, count in Counter(header).items() if count > 1]
+        if duplicates:
+            yield Rejection(
+                str(path),
+                f"duplicate column(s) {', '.join(map(repr, duplicates))} in the header; no row read "
+                "(each column may appear once)",
             )
             return
         while True:

@@ -279,6 +279,39 @@ def test_bad_date_and_bad_encoded_words() -> None:
     assert cleaned.received_at is None and cleaned.text == "Text" and cleaned.sender
 
 
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("=?utf-8?b?!!!notbase64?=", "=?utf-8?b?!!!notbase64?="),
+        ("Frage =?utf-8?b?!!!?= zur Karte", "Frage =?utf-8?b?!!!?= zur Karte"),  # was dropped
+        ("=?utf-8?b?!!!notbase6?=", "=?utf-8?b?!!!notbase6?="),  # was decoded to garbage
+        ("=?utf-8?b?w5xiZXJ3ZWlzdW5n?= =?utf-8?b?a?=", "Überweisung =?utf-8?b?a?="),  # the good word decoded
+        ("=?utf-8?q?K=C3?= =?utf-8?q?=A4se?=", "Käse"),  # a character split across two words
+    ],
+)
+def test_undecodable_encoded_word_is_kept_as_written(subject: str, expected: str) -> None:
+    raw = f"Subject: {subject}\nFrom: =?utf-8?b?!!!?= <a@b.example>\n\nText\n".encode()
+    cleaned = clean_message(raw, "rfc822")
+    assert cleaned.subject == expected
+    assert cleaned.sender == "=?utf-8?b?!!!?= <a@b.example>"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (b"K\xe4se f\xfcr Gr\xfc\xdfe", "Käse für Grüße"),  # Latin-1
+        (b"Geb\xfchr 5 \x80", "Gebühr 5 €"),  # Windows-1252
+        (b"\xc3\x9cberweisung \xe2\x82\xac", "Überweisung €"),  # UTF-8 (RFC 6532)
+        (b"Gr\xfc\xdfe =?utf-8?q?und_K=C3=A4se?=", "Grüße und Käse"),  # 8-bit next to an encoded-word
+    ],
+)
+def test_raw_8bit_headers_are_read_as_utf8_else_windows_1252(header: bytes, expected: str) -> None:
+    raw = b"From: J\xfcrgen <j@example.de>\nSubject: " + header + b"\nContent-Type: text/plain\n\nText\n"
+    cleaned = clean_message(raw, "rfc822")
+    assert cleaned.subject == expected
+    assert cleaned.sender == "Jürgen <j@example.de>"
+
+
 def test_html_only_rfc822_and_attached_email() -> None:
     msg = MIMEMultipart("mixed")
     msg.attach(MIMEText("<p>Hallo,</p><p>siehe Anhang.</p><script>x()</script>", "html", "utf-8"))

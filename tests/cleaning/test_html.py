@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from postroom.cleaning import clean_message
 from postroom.cleaning.html import html_to_text
 
@@ -47,3 +49,28 @@ def test_pre_keeps_line_breaks() -> None:
 
 def test_entities_and_nbsp() -> None:
     assert html_to_text("<p>100&nbsp;&euro; &amp; mehr&#33;</p>")[0] == "100 € & mehr!"
+
+
+@pytest.mark.parametrize(
+    ("raw", "fmt", "expected"),
+    [
+        ("<<x>>", "html", "<<x>>"),
+        ("Bitte <<Kundennummer>> angeben", "html", "Bitte <<Kundennummer>> angeben"),
+        ("<p>Nr.: <<Kundennummer>>, <<Address Line>>, <<Title>></p>", "text",
+         "Nr.: <<Kundennummer>>, <<Address Line>>, <<Title>>"),
+        ("<p>Anna <anna@example.de>, &lt;&lt;y&gt;&gt;, 3 < 4</p>", "html",
+         "Anna <anna@example.de>, <<y>>, 3 < 4"),
+        ("<div>" * 300 + "tief <<x>>" + "</div>" * 300, "html", "tief <<x>>"),  # the tag-stripping fallback
+    ],
+)
+def test_plain_text_angle_brackets_survive(raw: str, fmt: str, expected: str) -> None:
+    assert clean_message(raw, fmt).text == expected  # type: ignore[arg-type]
+
+
+def test_real_tags_are_still_removed_next_to_text_brackets() -> None:
+    html = (
+        "<html><body><p class=MsoNormal>Hallo <b>Welt</b><o:p></o:p> <st1:City>Berlin</st1:City>"
+        "<br/><FONT color=red>rot</FONT> <x-custom-tag>x</x-custom-tag> &lt;&lt;Name&gt;&gt;</p>"
+        "</body></html>"
+    )
+    assert html_to_text(html)[0] == "Hallo Welt Berlin\nrot x <<Name>>"

@@ -124,6 +124,19 @@ def test_rfc822_headers_fill_the_message_and_raw_bytes_are_kept_exactly(
             assert decode_raw(message.raw_body, message.raw_encoding, as_bytes=True) == raw
 
 
+def test_eml_with_8bit_headers_stores_readable_subject_and_sender(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy, tmp_path: Path
+) -> None:
+    (tmp_path / "latin1.eml").write_bytes(
+        b"Message-ID: <h@x>\nFrom: J\xfcrgen <j@example.de>\nSubject: Geb\xfchr f\xfcr K\xe4se\n\nText\n"
+    )
+    report = ingest_messages(sessions, read_path(tmp_path / "latin1.eml", taxonomy, 1 << 20))
+    assert report.inserted == 1, report.rejected
+    with sessions() as session:
+        message = session.scalars(select(Message)).one()
+        assert (message.subject, message.sender) == ("Gebühr für Käse", "Jürgen <j@example.de>")
+
+
 def test_reclean_all_recomputes_from_the_raw_input(sessions: sessionmaker[Session]) -> None:
     ingest_messages(sessions, [incoming("a"), incoming("b", email_bytes("<b@x>"))])
     with sessions() as session:

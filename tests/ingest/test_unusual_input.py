@@ -1,5 +1,5 @@
 """Input that is valid for Python but not for a store or for people: lone surrogates, NaN, byte-order marks,
-truncated CSV, time zones, mbox separators, odd size limits."""
+truncated CSV, time zones, mbox separators, odd size limits, duplicate keys and columns, hidden files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
 
+from postroom.cli import app
 from postroom.ingest.fields import RecordError, parse_timestamp
 from postroom.ingest.readers import format_size
 from postroom.taxonomy import Taxonomy
@@ -201,3 +204,73 @@ def test_from_line_after_an_overlong_line_starts_no_message(tmp_path: Path, taxo
 )
 def test_size_limits_are_shown_in_a_sensible_unit(n_bytes: int, shown: str) -> None:
     assert format_size(n_bytes) == shown
+
+
+def test_duplicate_json_keys_reject_the_record_with_the_key_named(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        '{"message_id": "d-1", "body": "first words", "body": "second words"}',
+        '{"message_id": "d-2", "body": "b", "metadata": {"crm": 1, "crm": 2}}',
+        record("ok"),
+    )
+    good, bad = read(path, taxonomy)
+    assert [m.message_id for m in good] == ["ok"]
+    assert [(r.origin.rsplit(":", 1)[1], r.reason) for r in bad] == [
+        ("1", "duplicate key 'body' (each key may appear once in an object)"),
+        ("2", "duplicate key 'crm' (each key may appear once in an object)"),
+    ]
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text('message_id,body,metadata\nc-1,b,"{""a"": 1, ""a"": 2}"\nc-2,b,"{""a"": 1}"\n')
+    good, bad = read(csv_path, taxonomy)
+    assert [m.message_id for m in good] == ["c-2"]
+    assert [(r.message_id, r.reason) for r in bad] == [
+        ("c-1", "metadata: duplicate key 'a' (each key may appear once in an object)")
+    ]
+
+
+def test_duplicate_csv_columns_reject_the_file_with_the_column_named(
+    tmp_path: Path, taxonomy: Taxonomy
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("message_id,body,queue,body\nc-1,first words,cards,second words\n")
+    good, bad = read(path, taxonomy)
+    assert good == []
+    assert [str(r) for r in bad] == [
+        f"{path}: duplicate column(s) 'body' in the header; no row read (each column may appear once)"
+    ]
+
+
+def test_folder_of_hidden_files_only_is_no_messages_and_names_what_was_skipped(
+    tmp_path: Path, taxonomy: Taxonomy
+) -> None:
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x01")
+    (tmp_path / ".gitkeep").write_text("")
+    (tmp_path / ".git").mkdir()
+    write_jsonl(tmp_path / ".git" / "old.jsonl", record("hidden-1"))
+    write_jsonl(tmp_path / ".draft.jsonl", record("hidden-2"))
+    good, bad = read(tmp_path, taxonomy)
+    assert good == []
+    assert [r.reason for r in bad] == [
+        "no messages found: the folder holds no .jsonl, .ndjson, .csv, .eml, .mbox files "
+        "(skipped: .DS_Store, .draft.jsonl, .git/, .gitkeep)"
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _, bad = read(empty, taxonomy)
+    assert [r.reason for r in bad] == [
+        "no messages found: the folder holds no .jsonl, .ndjson, .csv, .eml, .mbox files"
+    ]
+
+
+@pytest.mark.parametrize("content", ["hidden", "empty"])
+def test_ingest_of_a_folder_without_messages_exits_1(engine: Engine, tmp_path: Path, content: str) -> None:
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    if content == "hidden":
+        (folder / ".DS_Store").write_bytes(b"\x00\x01")
+        (folder / ".gitkeep").write_text("")
+        write_jsonl(folder / ".draft.jsonl", record("hidden-1"))
+    result = CliRunner().invoke(app, ["ingest", str(folder)])
+    assert result.exit_code == 1, result.output
+    assert "no messages found: the folder holds no" in result.stderr
+    assert ("skipped: .DS_Store, .draft.jsonl, .gitkeep" in result.stderr) == (content == "hidden")
