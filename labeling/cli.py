@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -54,7 +54,16 @@ def _some(items: list[str], limit: int = 10) -> str:
 
 @label_app.command("check")
 @friendly_errors
-def check() -> None:
+def check(
+    accept_new_project: Annotated[
+        bool,
+        typer.Option(
+            "--accept-new-project",
+            help="Doccano's data was wiped and a new project got the old one's id: record the old project "
+            "as gone and use the new one.",
+        ),
+    ] = False,
+) -> None:
     """Check that Doccano answers, its task worker runs and Postroom can log in.
 
     Exits 1 with the reason otherwise. Example: postroom label check
@@ -74,7 +83,11 @@ def check() -> None:
             f"[green]ok[/green] Doccano at {settings.doccano_url}: healthy, task worker up, "
             f"logged in as {me.username}"
         )
-        _warn_gone(notice_gone_projects(open_sessions(settings), client, project))
+        _warn_gone(
+            notice_gone_projects(
+                open_sessions(settings), client, project, accept_replaced=accept_new_project
+            )
+        )
         try:
             layout = open_project(client, taxonomy, project)
         except ProjectNotFound:
@@ -281,6 +294,7 @@ def status(
         f"target N = {result.target} per class; counting sources: {', '.join(result.sources)}; "
         f"{result.awaiting_expert} pushed messages await an expert"
     )
+    _print_pull_problems(result.pull_problems)
     for label_set in result.sets:
         verdict = (
             "[green]ready to train[/green]"
@@ -297,6 +311,23 @@ def status(
         for c in sorted(label_set.classes, key=lambda c: (-c.missing, c.name)):
             table.add_row(c.name, str(c.labeled), str(c.missing) if c.missing else "")
         out.print(table)
+
+
+def _print_pull_problems(found: dict[str, dict[str, Any]] | None) -> None:
+    """What the last pull recorded: per kind of problem, how many and the first message IDs."""
+    from labeling.sync import PROBLEM_KINDS
+
+    if found is None:
+        return
+    if not found:
+        out.print("the last pull found no problems")
+        return
+    out.print("problems found by the last pull (`postroom label pull` shows each one):")
+    for kind, item in found.items():
+        more = int(item["count"]) - len(item["message_ids"])
+        ids = ", ".join(item["message_ids"]) + (f" and {more} more" if more > 0 else "")
+        name = PROBLEM_KINDS.get(kind, kind)
+        out.print(f"  {escape(name)}: {item['count']} ({escape(ids)})", highlight=False, soft_wrap=True)
 
 
 @label_app.command("simulate")

@@ -53,6 +53,7 @@ class Project:
     guideline: str = ""
     collaborative_annotation: bool = False
     single_class_classification: bool = False
+    created_at: str = ""  # as Doccano reports it (ISO 8601): with the id, tells a project from its successor
 
 
 @dataclass(frozen=True)
@@ -542,4 +543,5 @@ def _project(data: Mapping[str, Any]) -> Project:
         guideline=data.get("guideline", ""),
         collaborative_annotation=bool(data.get("collaborative_annotation")),
         single_class_classification=bool(data.get("single_class_classification")),
+        created_at=str(data.get("created_at") or ""),
     )

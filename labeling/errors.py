@@ -50,3 +50,10 @@ class ProjectNotFound(LabelingError):
     """The Doccano project for this taxonomy does not exist yet (run `postroom label push` first)."""
 
     status_code = 404
+
+
+class ProjectReplaced(LabelingError):
+    """Doccano's project under Postroom's project name and id is not the one Postroom pushed to: Doccano's
+    data was wiped or replaced and a new project got the same id."""
+
+    status_code = 409

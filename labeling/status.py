@@ -1,18 +1,20 @@
 """How far labeling is: per label set and class, labeled messages against the target N.
 
 A class with fewer than N labeled messages blocks training of its label set. Only labels from the counted
-sources (`labeling_sources`, e.g. just `doccano` in the demo) count.
+sources (`labeling_sources`, e.g. just `doccano` in the demo) count. With a project, also what the last pull
+recorded about its problems (per kind: a count and the first message IDs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from labeling.sync import pushed_message_ids
+from labeling.sync import last_pull_problems, pushed_message_ids
 from postroom.store.models import Label, Message
 from postroom.taxonomy import Taxonomy
 
@@ -55,6 +57,8 @@ class LabelingStatus:
     messages: int
     awaiting_expert: int = 0  # in Doccano, not yet labeled from a counted source in every set
     unknown: dict[str, dict[str, int]] = field(default_factory=dict)  # labels no longer in the taxonomy
+    # what the last pull found: kind -> count and first message IDs (None: no pull recorded)
+    pull_problems: dict[str, dict[str, Any]] | None = None
 
     @property
     def ready(self) -> bool:
@@ -76,6 +80,7 @@ class LabelingStatus:
                 for s in self.sets
             },
             "unknown_classes": self.unknown,
+            "last_pull_problems": self.pull_problems,
         }
 
 
@@ -129,4 +134,5 @@ def labeling_status(
             )
         )
         status.awaiting_expert = len(pushed - done)
+        status.pull_problems = last_pull_problems(session, project)
     return status

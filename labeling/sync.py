@@ -5,14 +5,21 @@ Push is idempotent: a message already in the project is not sent again. The inte
 queued import as `labeling.upload_queued` (with its task id), so a retry never queues the same messages
 twice while the task worker is down; every example found in Doccano is recorded as `labeling.pushed`.
 
-Records name the project and its Doccano id. When Doccano no longer has that id under the name (the project
-was deleted, or replaced by a new one), `labeling.project_gone` is recorded: the old project's records stop
-counting, so its never-labeled messages are selectable again; labels already pulled stay.
+An example's text is `Subject: …`, a blank line, then the cleaned body; examples are matched to messages by
+their `message_id` metadata only, never by text.
+
+Records name the project, its Doccano id and its creation time. When Doccano no longer has that id under the
+name (the project was deleted, or replaced by a new one), `labeling.project_gone` is recorded: the old
+project's records stop counting, so its never-labeled messages are selectable again; labels already pulled
+stay. A project with the recorded name and id but another creation time (Doccano's data wiped, and a new
+project got the old id) is refused (`ProjectReplaced`) until the user accepts it.
 
 Pull is all-or-nothing: it reads the whole export first, validates it, then writes in one transaction.
 Doccano going down mid-pull leaves the store as it was, and the next pull does the whole job. Labels are
 stored with `source="doccano"`, the annotator(s) and the time of the pull (Doccano's export has no label
 times). Re-pulling changes nothing; a changed label marks the old row `is_current=False` and adds a new one.
+The pull's problems (per kind: a count and the first message IDs) are recorded for `label status` when they
+differ from the last recorded ones.
 """
 
 from __future__ import annotations
@@ -20,23 +27,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from labeling.doccano import DoccanoClient
+from labeling.doccano import DoccanoClient, Project
 from labeling.errors import (
     DoccanoTimeout,
     DoccanoUnavailable,
     ProjectNotFound,
+    ProjectReplaced,
     UploadFailed,
     UploadPending,
 )
 from labeling.project import ProjectLayout, ensure_project, open_project
 from labeling.validate import Accepted, Problem, duplicate_line, validate_export
-from postroom.store.models import NAME_MAX, AuditEvent, Label, Message, utcnow
+from postroom.store.models import NAME_MAX, AuditEvent, Label, Message, as_utc, utcnow
 from postroom.taxonomy import Taxonomy
 
 LABEL_SOURCE = "doccano"
@@ -46,10 +54,27 @@ EVENT_LABEL_CHANGED = "labeling.label_changed"
 EVENT_PULLED = "labeling.pulled"
 EVENT_UPLOAD_QUEUED = "labeling.upload_queued"
 EVENT_PROJECT_GONE = "labeling.project_gone"
+EVENT_PULL_PROBLEMS = "labeling.pull_problems"
+# The kinds of problem a pull records, in the order `label status` lists them, with what `label status` calls
+# them: a validation problem's kinds, then messages in the project more than once, then valid labels of
+# messages the store lacks.
+PROBLEM_KINDS = {
+    "done_without_label": "marked done without any label",
+    "incomplete": "incomplete (a label set left out)",
+    "conflicting": "conflicting (two labels of a set, or annotators disagree)",
+    "unknown_label": "label not in the taxonomy",
+    "no_message_id": "no message_id (not pushed by Postroom)",
+    "duplicate": "in the project more than once",
+    "not_in_store": "not in the store",
+}
+PROBLEM_EXAMPLES = 5  # message IDs a pull records per kind of problem
 ORIGIN_SELECTION = "selection"
 ORIGIN_CORRECTION = "agent_correction"
 TRUNCATION_NOTE = "\n\n[… truncated by Postroom]"
+SUBJECT_MARK = "Subject: "  # the first line of an example's text; the body follows after a blank line
+NO_SUBJECT = "(no subject)"
 CHUNK = 500
+CLOCK_SKEW = timedelta(minutes=10)  # Doccano's clock against ours, for records that lack the creation time
 
 
 def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
@@ -57,15 +82,26 @@ def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
+def doccano_text(message: Message, max_chars: int) -> str:
+    """What the expert reads: `Subject: …` on the first line, a blank line, then the cleaned body.
+
+    The subject is one line (whitespace collapsed; `(no subject)` when there is none). A text longer than
+    `max_chars` is cut at the end, with a note. Pull matches examples by their `message_id` metadata, never
+    by this text, so examples pushed in an earlier layout (subject and body on adjacent lines) still pull.
+    """
+    subject = " ".join((message.subject or "").split()) or NO_SUBJECT
+    text = f"{SUBJECT_MARK}{subject}\n\n{message.cleaned_text.strip()}".rstrip()
+    if len(text) > max_chars:
+        text = text[: max_chars - len(TRUNCATION_NOTE)] + TRUNCATION_NOTE
+    return text
+
+
 def doccano_row(
     message: Message, max_chars: int, origin: str = ORIGIN_SELECTION, suggestion: str = ""
 ) -> dict[str, Any]:
     """One import row. Every row has the same keys (Doccano needs that); metadata values are strings."""
-    text = message.model_text
-    if len(text) > max_chars:
-        text = text[: max_chars - len(TRUNCATION_NOTE)] + TRUNCATION_NOTE
     return {
-        "text": text,
+        "text": doccano_text(message, max_chars),
         "label": [],  # labels come from the experts only; an absent column is reported as an import error
         "message_id": message.message_id,
         "language": message.language or "",
@@ -75,23 +111,34 @@ def doccano_row(
     }
 
 
-def gone_project_ids(session: Session, project: str) -> set[int]:
-    """Doccano ids once called `project` that Doccano no longer has under that name (recorded as gone)."""
-    return {
-        int(event.payload["project_id"])
-        for event in session.scalars(select(AuditEvent).where(AuditEvent.kind == EVENT_PROJECT_GONE))
-        if (event.payload or {}).get("project") == project and event.payload.get("project_id") is not None
-    }
+def _gone_marks(session: Session, project: str) -> dict[int, int]:
+    """Doccano id -> the newest `labeling.project_gone` event for it. Records of `project` with that id made
+    before that event are of the gone project; later ones are of a new project that got the same id."""
+    marks: dict[int, int] = {}
+    gone = select(AuditEvent).where(AuditEvent.kind == EVENT_PROJECT_GONE).order_by(AuditEvent.id)
+    for event in session.scalars(gone):
+        payload = event.payload or {}
+        if payload.get("project") == project and isinstance(payload.get("project_id"), int):
+            marks[payload["project_id"]] = event.id
+    return marks
+
+
+def _live(event: AuditEvent, project: str, marks: Mapping[int, int]) -> bool:
+    """Whether `event` is a record of `project` made for a Doccano project that is not recorded as gone."""
+    payload = event.payload or {}
+    if not event.subject or payload.get("project") != project:
+        return False
+    project_id = payload.get("project_id")
+    return project_id not in marks or event.id > marks[project_id]
 
 
 def project_events(session: Session, kind: str, project: str) -> dict[str, AuditEvent]:
     """message_id -> newest event of `kind` for `project`; events of a project that is gone do not count."""
-    gone = gone_project_ids(session, project)
+    marks = _gone_marks(session, project)
     found: dict[str, AuditEvent] = {}
     for event in session.scalars(select(AuditEvent).where(AuditEvent.kind == kind).order_by(AuditEvent.id)):
-        payload = event.payload or {}
-        if event.subject and payload.get("project") == project and payload.get("project_id") not in gone:
-            found[event.subject] = event
+        if _live(event, project, marks):
+            found[str(event.subject)] = event
     return found
 
 
@@ -126,16 +173,54 @@ class GoneProject:
     released: int  # of those, never labeled by an expert: selectable again
 
     def __str__(self) -> str:
-        now = (
-            f"Doccano now has id {self.replaced_by} under that name"
-            if self.replaced_by is not None
-            else "deleted or renamed in Doccano"
-        )
+        if self.replaced_by == self.project_id:
+            now = "Doccano's data was replaced and a new project has its name and id"
+        elif self.replaced_by is not None:
+            now = f"Doccano now has id {self.replaced_by} under that name"
+        else:
+            now = "deleted or renamed in Doccano"
         return (
             f"the Doccano project {self.project} (id {self.project_id}) that {self.messages} pushed messages "
             f"were sent to no longer exists ({now}); the {self.released} without expert labels are "
             "selectable again"
         )
+
+
+def _parse_time(text: str) -> datetime | None:
+    """An ISO 8601 time as Doccano reports it, in UTC; None when there is none or it cannot be read."""
+    try:
+        return as_utc(datetime.fromisoformat(text)) if text else None
+    except ValueError:
+        return None
+
+
+def _other_project(records: Sequence[AuditEvent], current: Project) -> str | None:
+    """How the project `records` were made for differs from `current` (same name and id); None: it is
+    `current`.
+
+    Records keep the creation time Doccano reported for their project. Records made before Postroom kept
+    it must at least be younger than the project (with `CLOCK_SKEW` to spare for the two clocks).
+    """
+    stamps = sorted({str((e.payload or {}).get("project_created") or "") for e in records} - {""})
+    other = [stamp for stamp in stamps if stamp != current.created_at]
+    if other and current.created_at:
+        return f"created {other[0]}"
+    created = _parse_time(current.created_at)
+    unstamped = [e.created_at for e in records if not (e.payload or {}).get("project_created")]
+    if created is not None and unstamped and min(unstamped) < created - CLOCK_SKEW:
+        return f"in use since {min(unstamped):%Y-%m-%d %H:%M} UTC, before the new one was created"
+    return None
+
+
+def _replaced_message(project: str, current: Project, other: str, messages: int, released: int) -> str:
+    return (
+        f"Doccano's project {project} (id {current.id}, created {current.created_at}) is not the one "
+        f"Postroom sent {messages} messages to (that one was {other}): Doccano's data was wiped or replaced "
+        "and a new project got the same name and id, so Postroom neither pushes to nor pulls from it. "
+        "Restore Doccano's old data if you can; otherwise `postroom label check --accept-new-project` "
+        f"records the old project as gone (the {released} messages without expert labels become "
+        "selectable again) and uses the new one"
+    )
 
 
 def _expert_labeled(session: Session, message_ids: Sequence[str]) -> set[str]:
@@ -154,27 +239,45 @@ def _expert_labeled(session: Session, message_ids: Sequence[str]) -> set[str]:
 
 
 def record_gone_projects(
-    sessions: sessionmaker[Session], project: str, current_id: int | None, actor: str
+    sessions: sessionmaker[Session],
+    project: str,
+    current: Project | None,
+    actor: str,
+    *,
+    accept_replaced: bool = False,
 ) -> list[GoneProject]:
-    """Record as gone every project id the records of `project` name other than `current_id`.
+    """Record as gone every Doccano project the records of `project` name that Doccano no longer has.
 
-    `current_id` is the id Doccano has under the name now (None: no such project). Each gone id is
-    recorded once (`labeling.project_gone`); nothing is deleted, so the old records stay as history.
+    `current` is the project Doccano has under the name now (None: no such project). Records of another
+    id name a gone project. Records of `current`'s id but made for an older project (Doccano's data was
+    wiped or replaced, and a new project got the same id) raise `ProjectReplaced`, unless
+    `accept_replaced`: then the old project is recorded as gone and the new one is used. Each gone project
+    is recorded once (`labeling.project_gone`); nothing is deleted, so the old records stay as history.
+
+    Raises:
+        ProjectReplaced: nothing was recorded.
     """
     with sessions.begin() as session:
-        gone = gone_project_ids(session, project)
-        recorded: dict[int, set[str]] = defaultdict(set)
+        marks = _gone_marks(session, project)
+        recorded: dict[int, list[AuditEvent]] = defaultdict(list)
         events = select(AuditEvent).where(AuditEvent.kind.in_([EVENT_SELECTED, EVENT_PUSHED]))
-        for event in session.scalars(events):
-            payload = event.payload or {}
-            old = payload.get("project_id")
-            mine = event.subject and payload.get("project") == project and isinstance(old, int)
-            if mine and old != current_id and old not in gone:
-                recorded[old].add(str(event.subject))
+        for event in session.scalars(events.order_by(AuditEvent.id)):
+            old = (event.payload or {}).get("project_id")
+            if isinstance(old, int) and _live(event, project, marks):
+                recorded[old].append(event)
         found = []
-        for old, ids in sorted(recorded.items()):
+        for old, records in sorted(recorded.items()):
+            ids = {str(event.subject) for event in records}
+            if current is not None and old == current.id:
+                other = _other_project(records, current)
+                if other is None:
+                    continue  # the same project
+                if not accept_replaced:
+                    released = len(ids - _expert_labeled(session, sorted(ids)))
+                    raise ProjectReplaced(_replaced_message(project, current, other, len(ids), released))
             released = len(ids - _expert_labeled(session, sorted(ids)))
-            found.append(GoneProject(project, old, current_id, len(ids), released))
+            replaced_by = current.id if current is not None else None
+            found.append(GoneProject(project, old, replaced_by, len(ids), released))
             session.add(
                 AuditEvent(
                     kind=EVENT_PROJECT_GONE,
@@ -183,7 +286,7 @@ def record_gone_projects(
                     payload={
                         "project": project,
                         "project_id": old,
-                        "replaced_by": current_id,
+                        "replaced_by": replaced_by,
                         "messages": len(ids),
                         "released": released,
                     },
@@ -193,11 +296,16 @@ def record_gone_projects(
 
 
 def notice_gone_projects(
-    sessions: sessionmaker[Session], client: DoccanoClient, project: str
+    sessions: sessionmaker[Session], client: DoccanoClient, project: str, *, accept_replaced: bool = False
 ) -> list[GoneProject]:
-    """Ask Doccano which id `project` has now and record the projects the records name that are gone."""
-    found = client.find_project(project)
-    return record_gone_projects(sessions, project, found.id if found else None, client.username)
+    """Ask Doccano which project has the name `project` now and record the gone projects the records name.
+
+    Raises:
+        ProjectReplaced: Doccano's project has the recorded id but is a new one (see `record_gone_projects`).
+    """
+    return record_gone_projects(
+        sessions, project, client.find_project(project), client.username, accept_replaced=accept_replaced
+    )
 
 
 def duplicates(client: DoccanoClient, project_id: int) -> dict[str, list[int]]:
@@ -240,9 +348,9 @@ def push_messages(
         UploadPending: an earlier import of some of these messages is still queued (the task worker is
             down); nothing was sent. Once the worker runs, pushing again records what it imported.
     """
+    gone = notice_gone_projects(sessions, client, project_name)  # before a new project gets an old id
     layout = ensure_project(client, taxonomy, project_name)
-    report = PushReport(project_name, layout.id)
-    report.gone = record_gone_projects(sessions, project_name, layout.id, client.username)
+    report = PushReport(project_name, layout.id, gone=gone)
     requested = list(dict.fromkeys(message_ids))
     with sessions.begin() as session:
         report.not_in_store = not_stored(session, requested)
@@ -349,7 +457,12 @@ def _event(kind: str, message_id: str, actor: str, layout: ProjectLayout, **payl
         kind=kind,
         subject=message_id,
         actor=actor[:NAME_MAX],
-        payload={"project": layout.project.name, "project_id": layout.id, **payload},
+        payload={
+            "project": layout.project.name,
+            "project_id": layout.id,
+            "project_created": layout.project.created_at,
+            **payload,
+        },
     )
 
 
@@ -436,6 +549,7 @@ def pull_labels(
     )
     with sessions.begin() as session:
         apply_labels(session, validation.accepted, report, actor=client.username, when=now())
+        record_pull_problems(session, layout, report, client.username)
         if report.added or report.changed or report.confirmed:
             session.add(
                 AuditEvent(
@@ -523,3 +637,55 @@ def apply_labels(
                     is_current=True,
                 )
             )
+
+
+def problem_summary(report: PullReport) -> dict[str, dict[str, Any]]:
+    """Kind of problem -> {"count": how many messages, "message_ids": the first few}, kinds in
+    `PROBLEM_KINDS` order; an example without a message ID is named `example <id>`."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for problem in report.problems:
+        where = problem.message_id or f"example {', '.join(map(str, problem.example_ids))}"
+        for kind in problem.kinds:
+            found[kind].append(where)
+    found["duplicate"] = sorted(report.duplicates)
+    found["not_in_store"] = list(report.not_in_store)
+    return {
+        kind: {"count": len(found[kind]), "message_ids": found[kind][:PROBLEM_EXAMPLES]}
+        for kind in PROBLEM_KINDS
+        if found.get(kind)
+    }
+
+
+def last_pull_problems(session: Session, project: str) -> dict[str, dict[str, Any]] | None:
+    """The problems the last pull of `project` found, as `problem_summary` gives them (None: no pull
+    recorded, or its project is gone)."""
+    marks = _gone_marks(session, project)
+    events = select(AuditEvent).where(AuditEvent.kind == EVENT_PULL_PROBLEMS)
+    for event in session.scalars(events.order_by(AuditEvent.id.desc())):
+        if _live(event, project, marks):
+            return dict(event.payload.get("problems") or {})
+    return None
+
+
+def record_pull_problems(
+    session: Session, layout: ProjectLayout, report: PullReport, actor: str
+) -> None:
+    """Record a pull's problems (no commit) for `label status`, only when they differ from the last recorded
+    ones: a re-pull that finds the same adds nothing."""
+    summary = problem_summary(report)
+    last = last_pull_problems(session, report.project)
+    if last == summary:
+        return
+    session.add(
+        AuditEvent(
+            kind=EVENT_PULL_PROBLEMS,
+            subject=report.project[:NAME_MAX],
+            actor=actor[:NAME_MAX],
+            payload={
+                "project": report.project,
+                "project_id": layout.id,
+                "project_created": layout.project.created_at,
+                "problems": summary,
+            },
+        )
+    )

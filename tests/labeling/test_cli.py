@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import json
+import secrets
+import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import typer
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from labeling.cli import register
-from labeling.project import label_text, open_project
-from labeling.sync import PullReport, apply_labels, pending_push
-from labeling.validate import Accepted
+from labeling.doccano import Project
+from labeling.project import ProjectLayout, ensure_project, label_text, open_project
+from labeling.sync import PullReport, apply_labels, pending_push, record_pull_problems
+from labeling.validate import Accepted, validate_export
 from postroom.clikit import CliRoots
 from postroom.settings import get_settings
+from postroom.store.models import AuditEvent
 from postroom.taxonomy import Taxonomy
 from tests.labeling.builders import bank_mails, store_mails
-from tests.labeling.conftest import DoccanoServer
+from tests.labeling.conftest import DoccanoServer, free_port
 
 runner = CliRunner()
 
@@ -66,6 +73,46 @@ def test_status_shows_counts_and_blocking_classes(
     assert data["label_sets"]["queue"]["ready"] is True
     table = runner.invoke(cli, ["label", "status", "--source", "doccano"])
     assert "blocked by" in table.output and "ready to train" in table.output
+
+
+def test_status_lists_the_problems_the_last_pull_recorded(
+    cli: typer.Typer, sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    project = get_settings().doccano_project_name(taxonomy.name)
+    layout = ProjectLayout(Project(7, project, created_at="2026-03-01T09:00:00Z"), {})
+    good = ["lob:retail", "queue:cards", "topic:card_replacement"]
+    rows = [{"id": i, "message_id": f"m-{i}", "label": []} for i in range(1, 8)]  # 7 marked done, unlabeled
+    rows += [{"id": 8, "message_id": "m-8", "label": [*good[:2], "topic:nope"]}, {"id": 9, "label": good}]
+    validation = validate_export(taxonomy, {"anna": rows}, {"anna": set(range(1, 8))})
+    report = PullReport(project, problems=validation.problems, duplicates={"m-20": (20, 21)})
+
+    def record(report: PullReport) -> None:
+        with sessions.begin() as session:
+            record_pull_problems(session, layout, report, "postroom")
+
+    status = runner.invoke(cli, ["label", "status"])
+    assert status.exit_code == 0 and "last pull" not in status.output  # nothing pulled yet
+    record(report)
+    record(report)  # a re-pull finding the same records nothing new
+    shown = runner.invoke(cli, ["label", "status"])
+    assert shown.exit_code == 0, shown.output
+    assert "problems found by the last pull (`postroom label pull` shows each one):" in shown.output
+    assert "marked done without any label: 7 (m-1, m-2, m-3, m-4, m-5 and 2 more)" in shown.output
+    assert "label not in the taxonomy: 1 (m-8)" in shown.output
+    assert "no message_id (not pushed by Postroom): 1 (example 9)" in shown.output
+    assert "in the project more than once: 1 (m-20)" in shown.output
+    data = json.loads(runner.invoke(cli, ["label", "status", "--json"]).output)
+    assert data["last_pull_problems"]["done_without_label"] == {
+        "count": 7, "message_ids": ["m-1", "m-2", "m-3", "m-4", "m-5"]
+    }  # fmt: skip
+    assert list(data["last_pull_problems"]) == [
+        "done_without_label", "incomplete", "unknown_label", "no_message_id", "duplicate"
+    ]  # fmt: skip
+    with sessions() as session:
+        kinds = session.scalars(select(AuditEvent.kind).where(AuditEvent.kind == "labeling.pull_problems"))
+        assert len(list(kinds)) == 1
+    record(PullReport(project))  # the experts fixed everything
+    assert "the last pull found no problems" in runner.invoke(cli, ["label", "status"]).output
 
 
 def test_pull_without_doccano_is_one_clear_line(
@@ -172,6 +219,8 @@ def test_push_pull_messages_name_ids_problems_and_a_refused_login(
     assert f"not imported {mails[1].message_id}: marked done without any label" in pulled.output
     assert "(labeled by" not in pulled.output
     assert pulled.output.rstrip().endswith("imported the labels of 1 example; 1 problem (see above)")
+    status = runner.invoke(cli, ["label", "status"])  # what the pull found, without pulling again
+    assert f"marked done without any label: 1 ({mails[1].message_id})" in status.output
 
 
 @pytest.mark.slow
@@ -224,3 +273,80 @@ def test_a_project_deleted_in_doccano_is_noticed_and_its_unlabeled_messages_are_
         new = open_project(admin, taxonomy, project_name)
         sent = {e.meta["message_id"] for e in admin.examples(new.id)}
     assert new.id != layout.id and sent == {m.message_id for m in mails[2:]}
+
+
+@pytest.fixture
+def own_doccano(tmp_path: Path) -> Iterator[DoccanoServer]:
+    """A Doccano of this test's own, whose data the test may wipe (the session's is shared)."""
+    port = free_port()
+    server = DoccanoServer(
+        f"http://127.0.0.1:{port}", port, tmp_path / "doccano", "postroom-test", secrets.token_urlsafe(16)
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def wipe(server: DoccanoServer) -> None:
+    """Doccano's data lost: stopped, its data dir deleted, started afresh (project ids start at 1 again)."""
+    server.stop()
+    shutil.rmtree(server.data_dir)
+    server.start()
+
+
+@pytest.mark.slow
+def test_a_wiped_doccano_whose_new_project_got_the_old_id_is_refused_until_accepted(
+    cli: typer.Typer,
+    own_doccano: DoccanoServer,
+    sessions: sessionmaker[Session],
+    taxonomy: Taxonomy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mails = bank_mails(6, prefix="wipe")
+    ids = [m.message_id for m in mails]
+    store_mails(sessions, mails)
+    project = "postroom-wipe"
+    use_doccano(monkeypatch, own_doccano, project)
+    first = runner.invoke(cli, ["label", "push", *(a for i in ids[:4] for a in ("--message-id", i))])
+    assert first.exit_code == 0, first.output
+    with own_doccano.admin() as admin:
+        old = admin.find_project(project)
+    assert old is not None
+
+    wipe(own_doccano)
+    with own_doccano.admin() as admin:  # someone sets the project up again before Postroom looks
+        new = ensure_project(admin, taxonomy, project).project
+    assert new.id == old.id and new.created_at != old.created_at
+    for command in (["label", "push", "--message-id", ids[4]], ["label", "pull"], ["label", "check"]):
+        refused = runner.invoke(cli, command)
+        assert refused.exit_code == 1, refused.output
+        line = " ".join(refused.output.split())
+        assert f"Doccano's project {project} (id {new.id}, created {new.created_at}) is not the one" in line
+        assert f"(that one was created {old.created_at})" in line and "Traceback" not in line
+        assert "`postroom label check --accept-new-project` records the old project as gone" in line
+    with own_doccano.admin() as admin:
+        assert list(admin.examples(new.id)) == []  # nothing was pushed into the new project
+    accepted = runner.invoke(cli, ["label", "check", "--accept-new-project"])
+    assert accepted.exit_code == 0, accepted.output
+    gone_line = " ".join(accepted.output.split())
+    assert "a new project has its name and id); the 4 without expert labels" in gone_line
+    again = runner.invoke(cli, ["label", "push", "--n", "10", "--strategy", "random"])
+    assert again.exit_code == 0 and "│ sent                           │ 6 " in again.output, again.output
+    with own_doccano.admin() as admin:
+        assert sorted(e.meta["message_id"] for e in admin.examples(new.id)) == sorted(ids)
+    status = json.loads(runner.invoke(cli, ["label", "status", "--json"]).output)
+    assert status["awaiting_expert"] == 6
+
+    wipe(own_doccano)  # and this time Postroom is first: it notices and starts the new project itself
+    third = runner.invoke(cli, ["label", "push", "--n", "10", "--strategy", "random"])
+    assert third.exit_code == 0, third.output
+    assert "no longer exists (deleted or renamed in Doccano)" in " ".join(third.output.split())
+    assert "│ sent                           │ 6 " in third.output
+    with own_doccano.admin() as admin:
+        newest = admin.find_project(project)
+        assert newest is not None and newest.id == old.id
+        assert sorted(e.meta["message_id"] for e in admin.examples(newest.id)) == sorted(ids)
+    status = json.loads(runner.invoke(cli, ["label", "status", "--json"]).output)
+    assert status["awaiting_expert"] == 6  # the records of the new project with the old id count

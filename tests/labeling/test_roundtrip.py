@@ -18,6 +18,7 @@ from labeling.project import (
     open_project,
     wanted_labels,
 )
+from labeling.status import labeling_status
 from labeling.sync import (
     EVENT_LABEL_CHANGED,
     EVENT_PUSHED,
@@ -104,7 +105,8 @@ def test_round_trip_push_label_pull(
         assert len(examples) == 200
         first = examples[mails[0].message_id]
         assert first.meta["language"] == "en" and first.meta["subject"] == mails[0].subject
-        assert mails[0].body.splitlines()[2] in first.text
+        assert first.text.startswith(f"Subject: {mails[0].subject}\n\n")  # the subject on its own line
+        assert mails[0].body.splitlines()[2] in first.text.split("\n\n", 1)[1]
 
         # pushing again sends nothing
         again = push_messages(sessions, admin, taxonomy, project_name, [m.message_id for m in mails])
@@ -150,6 +152,12 @@ def test_round_trip_push_label_pull(
     )
 
     with sessions() as session:
+        found = labeling_status(session, taxonomy, 8, ["doccano"], project=project_name).pull_problems
+        assert found == {
+            "done_without_label": {"count": 1, "message_ids": [unclear.message_id]},
+            "incomplete": {"count": 1, "message_ids": [incomplete.message_id]},
+            "conflicting": {"count": 2, "message_ids": sorted([conflicting.message_id, disputed.message_id])},
+        }
         stored = doccano_labels(session, mails[1].message_id)
         assert {(r.label_set, r.class_name) for r in stored} == set(mails[1].labels.items())
         assert all(r.annotator == "anna" and r.created_at is not None for r in stored)
@@ -381,3 +389,28 @@ def test_duplicate_examples_are_reported_and_differing_labels_on_them_not_merged
     assert "its copies are labeled differently" in str(problem) and "topic:fee_complaint" in str(problem)
     with sessions() as session:
         assert doccano_labels(session, ids[0]) == [] and len(doccano_labels(session, ids[1])) == 3
+
+
+def test_examples_pushed_in_the_old_layout_are_matched_by_message_id_and_pull(
+    doccano: DoccanoServer, sessions: sessionmaker[Session], taxonomy: Taxonomy, project_name: str
+) -> None:
+    mails = bank_mails(2, prefix="layout")
+    ids = [m.message_id for m in mails]
+    store_mails(sessions, mails)
+    with doccano.admin() as admin, doccano.expert("anna") as anna:
+        layout = ensure_project(admin, taxonomy, project_name)
+        with sessions() as session:  # pushed before the subject got its own line: subject and body run on
+            old = session.scalars(select(Message).where(Message.message_id == ids[0])).one()
+            admin.upload_examples(layout.id, [{**doccano_row(old, 20_000), "text": old.model_text}])
+        report = push_messages(sessions, admin, taxonomy, project_name, ids)
+        assert report.pushed == [ids[1]] and report.already_in_doccano == [ids[0]] and report.reconciled == 1
+        texts = {e.meta["message_id"]: e.text for e in admin.examples(layout.id)}
+        assert texts[ids[0]].startswith(f"{mails[0].subject}\n") and texts[ids[1]].startswith("Subject: ")
+        for mail in mails:
+            label_as(anna, admin, taxonomy, project_name, mail, mail.labels)
+        pulled = pull_labels(sessions, admin, taxonomy, project_name)
+    assert (pulled.accepted, pulled.added, pulled.problems) == (2, 6, [])
+    with sessions() as session:
+        for mail in mails:
+            stored = {(r.label_set, r.class_name) for r in doccano_labels(session, mail.message_id)}
+            assert stored == set(mail.labels.items())

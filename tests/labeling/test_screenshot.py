@@ -88,6 +88,7 @@ def test_annotation_page_shows_prefixed_labels_and_metadata(
         finally:
             browser.close()
     assert "topic:card_payment_declined" in body and "lob:retail" in body and "queue:cards" in body
+    assert f"Subject: {mail.subject}\n" in body  # the subject on a line of its own, above the body
     for key, value in (("message_id", mail.message_id), ("language", "de"), ("subject", mail.subject)):
         assert key in body and value in body
     assert shot.stat().st_size > 20_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -11,13 +11,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.choose import choose_for_labeling
 from labeling.corrections import corrections_to_review
+from labeling.doccano import Project
+from labeling.errors import ProjectReplaced
 from labeling.status import labeling_status
 from labeling.sync import (
     EVENT_PUSHED,
     EVENT_SELECTED,
     LABEL_SOURCE,
+    SUBJECT_MARK,
+    TRUNCATION_NOTE,
     PullReport,
     apply_labels,
+    doccano_row,
     pending_push,
     pushed_message_ids,
     record_gone_projects,
@@ -25,7 +30,7 @@ from labeling.sync import (
 from labeling.validate import Accepted
 from postroom.store.models import AuditEvent, Feedback, Label, Message, Prediction, RoutingDecision
 from postroom.taxonomy import Taxonomy
-from tests.labeling.builders import bank_mails, store_mails
+from tests.labeling.builders import Mail, bank_mails, store_mails
 
 WHEN = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -208,13 +213,13 @@ def test_a_deleted_project_frees_its_never_labeled_messages_and_keeps_pulled_lab
     with sessions() as session:
         assert labeling_status(session, taxonomy, 2, ["doccano"], project="p").awaiting_expert == 17
 
-    assert record_gone_projects(sessions, "p", 1, "t") == []  # still there: nothing changes
+    assert record_gone_projects(sessions, "p", Project(1, "p"), "t") == []  # still there: nothing changes
     (gone,) = record_gone_projects(sessions, "p", None, "t")  # deleted in Doccano
     assert str(gone) == (
         "the Doccano project p (id 1) that 30 pushed messages were sent to no longer exists (deleted or "
         "renamed in Doccano); the 17 without expert labels are selectable again"
     )
-    assert record_gone_projects(sessions, "p", 2, "t") == []  # recorded once
+    assert record_gone_projects(sessions, "p", Project(2, "p"), "t") == []  # recorded once
     with sessions() as session:
         assert labeling_status(session, taxonomy, 2, ["doccano"], project="p").awaiting_expert == 0
         assert pending_push(session, "p") == [] and pushed_message_ids(session, "p") == set()
@@ -225,3 +230,88 @@ def test_a_deleted_project_frees_its_never_labeled_messages_and_keeps_pulled_lab
         assert session.scalar(select(func.count(Label.id))) == 39  # the pulled labels stay
         events = session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.kind == EVENT_PUSHED))
         assert events == 30  # nothing deleted: the old records stay as history
+
+
+def test_the_text_sent_to_doccano_shows_the_subject_on_its_own_marked_line(
+    sessions: sessionmaker[Session],
+) -> None:
+    mails = bank_mails(2)
+    untitled = Mail("untitled@mail.example", "", "Hello,\n\nMy card is gone.\n\nBest regards", "en")
+    store_mails(sessions, [*mails, untitled])
+    with sessions() as session:
+        stored = {m.message_id: m for m in session.scalars(select(Message))}
+    message = stored[mails[0].message_id]
+    text = doccano_row(message, 20_000)["text"]
+    assert text == f"Subject: {mails[0].subject}\n\n{message.cleaned_text.strip()}"
+    assert text.splitlines()[:2] == [f"{SUBJECT_MARK}{mails[0].subject}", ""]
+    assert doccano_row(stored[untitled.message_id], 20_000)["text"].startswith("Subject: (no subject)\n\n")
+    short = doccano_row(message, 100)["text"]  # a long text is cut at the end: the subject stays
+    assert len(short) == 100 and short.startswith(f"Subject: {mails[0].subject}\n\n")
+    assert short.endswith(TRUNCATION_NOTE)
+
+
+def _record_push(sessions: sessionmaker[Session], mails: list[Mail], **payload: object) -> None:
+    """What push records (selected, then pushed) for project "p" with `payload` (id, creation time)."""
+    with sessions.begin() as session:
+        for kind in (EVENT_SELECTED, EVENT_PUSHED):
+            for mail in mails:
+                data = {"project": "p", **payload}
+                session.add(AuditEvent(kind=kind, subject=mail.message_id, actor="t", payload=data))
+
+
+def test_a_new_project_with_the_recorded_name_and_id_is_refused_until_accepted(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    mails = bank_mails(10)
+    store_mails(sessions, mails)
+    old, new = "2026-03-01T09:00:00.123456Z", "2026-03-05T14:00:00.654321Z"
+    _record_push(sessions, mails[:6], project_id=1, project_created=old)
+    apply(sessions, *(Accepted(m.message_id, m.labels, ("anna",)) for m in mails[:2]))
+    assert record_gone_projects(sessions, "p", Project(1, "p", created_at=old), "t") == []  # the same one
+
+    replaced = Project(1, "p", created_at=new)  # Doccano wiped: a new project got id 1
+    with pytest.raises(ProjectReplaced) as refused:
+        record_gone_projects(sessions, "p", replaced, "t")
+    assert str(refused.value) == (
+        f"Doccano's project p (id 1, created {new}) is not the one Postroom sent 6 messages to (that one "
+        f"was created {old}): Doccano's data was wiped or replaced and a new project got the same name and "
+        "id, so Postroom neither pushes to nor pulls from it. Restore Doccano's old data if you can; "
+        "otherwise `postroom label check --accept-new-project` records the old project as gone (the 4 "
+        "messages without expert labels become selectable again) and uses the new one"
+    )
+    with sessions() as session:  # nothing recorded
+        assert len(pushed_message_ids(session, "p")) == 6
+
+    (gone,) = record_gone_projects(sessions, "p", replaced, "t", accept_replaced=True)
+    assert str(gone) == (
+        "the Doccano project p (id 1) that 6 pushed messages were sent to no longer exists (Doccano's data "
+        "was replaced and a new project has its name and id); the 4 without expert labels are selectable "
+        "again"
+    )
+    with sessions() as session:
+        assert pushed_message_ids(session, "p") == set()
+    _record_push(sessions, mails[6:], project_id=1, project_created=new)  # pushes to the new project count
+    assert record_gone_projects(sessions, "p", replaced, "t") == []
+    with sessions() as session:
+        assert pushed_message_ids(session, "p") == {m.message_id for m in mails[6:]}
+        assert labeling_status(session, taxonomy, 2, ["doccano"], project="p").awaiting_expert == 4
+
+
+def test_records_without_a_creation_time_are_checked_against_the_projects_age(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Records made before Postroom kept the creation time: a project younger than them is a new one."""
+    mails = bank_mails(3)
+    store_mails(sessions, mails)
+    _record_push(sessions, mails, project_id=1)
+    with sessions.begin() as session:
+        first = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).first()
+        assert first is not None
+        pushed_at = first.created_at
+    skewed = (pushed_at + timedelta(minutes=5)).isoformat()  # Doccano's clock a little ahead: the same one
+    assert record_gone_projects(sessions, "p", Project(1, "p", created_at=skewed), "t") == []
+    assert record_gone_projects(sessions, "p", Project(1, "p"), "t") == []  # no creation time: no check
+    days_later = (pushed_at + timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    since = r"that one was in use since \d{4}-\d\d-\d\d \d\d:\d\d UTC, before the new one was created"
+    with pytest.raises(ProjectReplaced, match=since):
+        record_gone_projects(sessions, "p", Project(1, "p", created_at=days_later), "t")
