@@ -20,7 +20,7 @@ from postroom.clikit import (
     out,
 )
 from router.errors import ThresholdError
-from router.thresholds import Values
+from router.thresholds import Values, parse_threshold
 
 thresholds_app = typer.Typer(
     no_args_is_help=True, help="Per-class confidence thresholds (versioned, audited)."
@@ -38,10 +38,7 @@ def _parse_assignments(assignments: list[str], off: list[str]) -> Values:
         set_name, dot, class_name = key.partition(".")
         if not sep or not dot:
             raise ThresholdError(f"--set takes SET.CLASS=VALUE, got {item!r}")
-        try:
-            updates.setdefault(set_name, {})[class_name] = float(value)
-        except ValueError:
-            raise ThresholdError(f"--set {item!r}: {value!r} is not a number") from None
+        updates.setdefault(set_name, {})[class_name] = parse_threshold(value, f"--set {item!r}")
     for item in off:
         set_name, dot, class_name = item.partition(".")
         if not dot:

@@ -182,7 +182,10 @@ def _pooled_report(
         "expected_precision": pooled.expected_precision,
         "classes": classes,
     }
-    return {c: v["threshold"] for c, v in classes.items()}, report
+    # Without any template every class is certified for the report, but none gets a threshold: it would
+    # decide nothing (router.thresholds.without_effect).
+    templated = {c.name for c in label_set.classes if c.auto_reply}
+    return {c: (v["threshold"] if c in templated else None) for c, v in classes.items()}, report
 
 
 def _learned_report(

@@ -7,8 +7,10 @@ version is the active one; a rollback writes a new version equal to an older one
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select, text
@@ -115,19 +117,89 @@ def active_thresholds(session: Session, taxonomy: Taxonomy) -> ActiveThresholds:
     )
 
 
+def _is_zero(literal: str) -> bool:
+    try:
+        return Decimal(literal.strip()) == 0
+    except InvalidOperation:
+        return False
+
+
+def parse_threshold(literal: str, where: str) -> float:
+    """A threshold as written (`0.93`, `1e-3`), refused when the float would not be what was written.
+
+    A tiny value a float still holds (`1e-320`) passes: the lead page shows it exactly.
+
+    Raises:
+        ThresholdError: not a number; not finite (`nan`, `inf`, or too large: `1e999`); or a non-zero
+            number so small that it would become 0.0 (`1e-400`), naming `where`.
+    """
+    try:
+        value = float(literal)
+    except ValueError:
+        raise ThresholdError(f"{where}: {literal!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ThresholdError(f"{where}: {literal!r} is not a finite number")
+    if value == 0.0 and not _is_zero(literal):
+        raise ThresholdError(
+            f"{where}: {literal!r} is too small for a float: it would be stored as 0.0 (write 0 for zero)"
+        )
+    return value
+
+
 def validate_values(values: Values, taxonomy: Taxonomy) -> None:
-    """Every label set and class must exist; every threshold must be None or in [0, 1]."""
+    """Every label set and class must exist; every threshold must be None or a finite number in [0, 1]."""
     for set_name, per_class in values.items():
         try:
             label_set = taxonomy.label_set(set_name)
             for class_name, value in per_class.items():
                 label_set.get(class_name)
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ThresholdError(
+                        f"threshold for {set_name}.{class_name} must be a finite number, got {value!r}"
+                    )
                 if value is not None and not (isinstance(value, int | float) and 0.0 <= float(value) <= 1.0):
                     raise ThresholdError(
                         f"threshold for {set_name}.{class_name} must be in [0, 1] or null, got {value!r}"
                     )
         except TaxonomyError as exc:
             raise ThresholdError(str(exc)) from None
+
+
+def without_effect(taxonomy: Taxonomy, set_name: str, class_name: str, value: float | None) -> str | None:
+    """Why a threshold of `value` on this class would decide nothing (None: it decides something, or it is
+    the default, which a value stored before such thresholds were refused may be reset to).
+
+    Only two label sets' thresholds are read (`router.decide`): the reply set's, and only for a class with an
+    automated-reply template; and the queue set's (triage).
+    """
+    routing = taxonomy.routing
+    if set_name == routing.queue_set or value == (None if set_name == routing.reply_set else 0.0):
+        return None
+    if set_name != routing.reply_set:
+        return (
+            f"a threshold on {set_name}.{class_name} has no effect: only {routing.reply_set} thresholds "
+            f"(automated replies) and {routing.queue_set} thresholds (triage) decide anything"
+        )
+    if not taxonomy.label_set(set_name).get(class_name).auto_reply:
+        return (
+            f"a threshold on {set_name}.{class_name} has no effect: the class has no automated-reply "
+            "template in the taxonomy (add one first)"
+        )
+    return None
+
+
+def refuse_without_effect(updates: Values, current: Values, taxonomy: Taxonomy) -> None:
+    """Refuse a change to a threshold that decides nothing (a value equal to the active one passes).
+
+    Raises:
+        ThresholdError: the first such change, with the reason.
+    """
+    for set_name, per_class in updates.items():
+        for class_name, value in per_class.items():
+            if value == current.get(set_name, {}).get(class_name):
+                continue
+            if (why := without_effect(taxonomy, set_name, class_name, value)) is not None:
+                raise ThresholdError(why)
 
 
 def diff(old: Values, new: Values) -> list[Change]:
@@ -185,7 +257,8 @@ def set_thresholds(
 
     Raises:
         ThresholdsChanged: `base_version` is not the active version.
-        ThresholdError: no reason or actor, unknown label set or class, value out of range, no change.
+        ThresholdError: no reason or actor, unknown label set or class, value out of range, a changed
+            threshold that decides nothing (`without_effect`), no change.
     """
     if not reason.strip():
         raise ThresholdError("a reason is required for every threshold change")
@@ -199,6 +272,7 @@ def set_thresholds(
             f"the thresholds changed since you read them: version {parent_id} is active, not {base_version}; "
             "reload and apply again"
         )
+    refuse_without_effect(updates, current, taxonomy)
     new = with_updates(current, updates)
     changes = diff(current, new)
     if not changes:
@@ -254,11 +328,16 @@ def rollback(
     base_version: int | None = None,
 ) -> ThresholdVersion:
     """Make `to_version`'s values active again, as a new version that records the rollback (not committed;
-    `base_version` as for `set_thresholds`)."""
+    `base_version` as for `set_thresholds`). Values that decide nothing (`without_effect`: stored before
+    such changes were refused, or before a class lost its template) are not restored."""
     target = get_version(session, to_version)
     _, current = active_values(session, taxonomy)
     known = {
-        s: {k: v for k, v in per.items() if k in current.get(s, {})}
+        s: {
+            k: v
+            for k, v in per.items()
+            if k in current.get(s, {}) and without_effect(taxonomy, s, k, v) is None
+        }
         for s, per in target.values.items()
         if s in current
     }

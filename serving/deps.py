@@ -8,6 +8,7 @@ to the database.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -17,10 +18,12 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from postroom.ingest.fields import DuplicateKeyError, RecordError, loads_json
 from postroom.settings import Settings
 from postroom.taxonomy import Taxonomy
+from router.thresholds import parse_threshold
 from serving.auth import KEY_STATE, ApiKey, KeyStore, require_role
-from serving.errors import UnsupportedMediaType
+from serving.errors import InvalidRequest, UnsupportedMediaType
 from serving.lifecycle import ModelHolder
 from serving.metrics import Metrics
 from serving.service import ClassifyService
@@ -97,11 +100,32 @@ def media_type(content_type: str | None) -> str:
 
 async def json_only(request: Request) -> None:
     """415 for a body that is not `application/json` (FastAPI would call it "not a valid dictionary"); an
-    empty body without a Content-Type passes (an optional body)."""
+    empty body without a Content-Type passes (an optional body). 422 for an object that names a key twice,
+    which FastAPI would read as "last wins"; other faults are left to the endpoint's validation."""
     media = media_type(request.headers.get("content-type"))
-    if media == "application/json" or (not media and not await request.body()):
-        return
-    raise UnsupportedMediaType(f"send the body as application/json, not {media or 'no Content-Type'}")
+    body = await request.body()
+    if media != "application/json" and (media or body):
+        raise UnsupportedMediaType(f"send the body as application/json, not {media or 'no Content-Type'}")
+    if body:
+        try:
+            loads_json(body)
+        except DuplicateKeyError as exc:
+            raise InvalidRequest(f"the body names a key twice: {exc}") from None
+        except (ValueError, RecordError, RecursionError):  # not JSON, NaN: the endpoint says what is wrong
+            return
 
 
 JsonOnly = Depends(json_only)
+
+
+async def exact_numbers(request: Request) -> None:
+    """422 for a number in a JSON body that Python's parser would silently change: `1e999` becomes infinity,
+    `1e-400` becomes 0.0 (`router.thresholds.parse_threshold` says why). A body that is not JSON passes: the
+    endpoint's validation names its fault."""
+    try:
+        json.loads(await request.body(), parse_float=lambda literal: parse_threshold(literal, "body"))
+    except (ValueError, RecursionError):  # not JSON (ThresholdError is no ValueError: it propagates)
+        return
+
+
+ExactNumbers = Depends(exact_numbers)

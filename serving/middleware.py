@@ -17,6 +17,8 @@ import time
 import traceback
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.auth import KEY_STATE, KeyStore, NotAuthenticated
@@ -56,6 +58,27 @@ def metric_method(scope: Scope) -> str:
     """The request's method as the metrics and the log name it: a known one, else "other"."""
     method = scope.get("method", "")
     return method if method in KNOWN_METHODS else "other"
+
+
+def _matching_route(scope: Scope) -> Any:
+    """The route the request's path matches, as the app's router picks it (the first full match, else the
+    first that differs only in the method); None when no route matches."""
+    partial = None
+    for route in iter_route_contexts(getattr(getattr(scope.get("app"), "router", None), "routes", [])):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return route
+        if match == Match.PARTIAL and partial is None:
+            partial = route
+    return partial
+
+
+def metric_endpoint(scope: Scope) -> str:
+    """The route template the metrics and the log name a request by (`/v1/messages/{message_id}`, never the
+    path with the ID in it): the route that handled it, else the route its path matches (a request refused
+    before routing, 401 or 413, or whose client went away), else "unmatched"."""
+    route = scope.get("route") or _matching_route(scope)
+    return getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
 
 
 def presented_key(scope: Scope) -> str | None:
@@ -114,8 +137,7 @@ class GuardMiddleware:
         except _Disconnected:
             state["status"] = 499  # nginx's "client closed request", for the metrics only
         except Exception as exc:
-            route = scope.get("route")
-            where = getattr(route, "path", "unmatched")
+            where = metric_endpoint(scope)
             self.metrics.unhandled.labels(where).inc()
             log.error(
                 "unhandled %s on %s %s\n%s",
@@ -135,8 +157,7 @@ class GuardMiddleware:
                     [],
                 )
         finally:
-            route = scope.get("route")
-            endpoint = getattr(route, "path", None) or "unmatched"
+            endpoint = metric_endpoint(scope)
             self.metrics.latency.labels(endpoint, metric_method(scope), str(state["status"])).observe(
                 time.perf_counter() - started
             )

@@ -17,7 +17,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from postroom.errors import PostroomError
-from postroom.ingest.fields import RecordError, check_message_id, record_to_message
+from postroom.ingest.fields import (
+    DuplicateKeyError,
+    RecordError,
+    check_message_id,
+    loads_json,
+    record_to_message,
+)
 from postroom.ingest.readers import rfc822_to_message
 from postroom.ingest.records import IncomingMessage, Rejection
 from postroom.ingest.service import IngestResult, ingest_one
@@ -36,7 +42,7 @@ def normalize_id(value: object) -> str:
     """The stored form of an external message ID (`<abc@host>` and `abc@host` are the same message).
 
     Raises:
-        InvalidRequest: empty, too long, control characters, or not a string.
+        InvalidRequest: empty, too long, control or invisible characters, or not a string.
     """
     try:
         return check_message_id(value)
@@ -62,9 +68,13 @@ def parse_json_message(data: bytes, taxonomy: Taxonomy, max_bytes: int) -> Incom
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"the message is larger than {max_bytes} bytes (POSTROOM_MAX_MESSAGE_BYTES)")
     try:
-        record = json.loads(data)
+        record = loads_json(data)
     except RecursionError:
         raise InvalidRequest("the body is not valid JSON: nested too deeply") from None
+    except DuplicateKeyError as exc:
+        raise InvalidRequest(f"the body names a key twice: {exc}") from None
+    except RecordError as exc:  # NaN, Infinity
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise InvalidRequest(f"the body is not valid JSON{where}") from None

@@ -14,6 +14,8 @@ from postroom.taxonomy import Taxonomy, TaxonomyError
 
 MAX_ID_LENGTH = 512
 _ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
+# Zero-width and bidirectional-control characters: invisible, they make IDs that look the same but differ.
+_ID_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # only ever alone: Python joins a pair into one character
 TIMESTAMP_EXAMPLE = "e.g. 2026-03-02T09:30:00+01:00 or 2026-03-02T08:30:00Z"
 
@@ -85,7 +87,8 @@ def check_json_value(value: object, field_name: str) -> None:
 
 
 def check_message_id(value: object) -> str:
-    """A usable external message ID: a non-empty string without control characters, at most 512 chars."""
+    """A usable external message ID: a non-empty string without control or invisible characters, at most
+    512 chars."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise RecordError("missing message_id")
     if not isinstance(value, str | int) or isinstance(value, bool):
@@ -97,6 +100,11 @@ def check_message_id(value: object) -> str:
         raise RecordError(f"message_id longer than {MAX_ID_LENGTH} characters")
     if _ID_FORBIDDEN.search(text):
         raise RecordError("message_id contains control characters")
+    if found := _ID_INVISIBLE.search(text):
+        raise RecordError(
+            f"message_id contains the invisible character U+{ord(found.group()):04X} (zero-width or "
+            "bidirectional control): it would make IDs that look the same but differ"
+        )
     return check_text(text, "message_id")
 
 

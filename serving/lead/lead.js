@@ -614,15 +614,24 @@
     return values;
   }
 
-  // What a rollback to `target` (a history entry) changes: its values of the classes that exist now, where
-  // they differ from the active ones (as the service computes the rollback).
+  // Whether a threshold of `value` decides anything: a queue's, or a reply class's with a template (off always
+  // does). A rollback does not restore the others (router.thresholds.without_effect).
+  function decides(setName, name, value) {
+    const set = state.overview.label_sets.find((s) => s.name === setName);
+    if (!set) return false;
+    if (set.role !== "reply" || value === null || value === undefined) return true;
+    return set.classes.some((c) => c.name === name && c.has_template);
+  }
+
+  // What a rollback to `target` (a history entry) changes: its values of the classes that exist now and that
+  // decide something, where they differ from the active ones (as the service computes the rollback).
   function rollbackChanges(target) {
     const current = activeValues();
     const changes = [];
     for (const [setName, perClass] of Object.entries(target.values || {})) {
       if (!current[setName]) continue;
       for (const [name, value] of Object.entries(perClass)) {
-        if (!(name in current[setName])) continue;
+        if (!(name in current[setName]) || !decides(setName, name, value)) continue;
         const now = current[setName][name];
         if ((now ?? null) === (value ?? null)) continue;
         changes.push(`${setName}.${name} ${exact(now)} → ${exact(value)}`);

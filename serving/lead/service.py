@@ -96,7 +96,8 @@ def change_thresholds(
 
     Raises:
         ThresholdsChanged: `base_version` is given and is not the active version (0: none yet).
-        ThresholdError: unknown label set or class, value out of range, no reason, or no change.
+        ThresholdError: unknown label set or class, value out of range, a threshold that decides nothing,
+            no reason, or no change.
     """
     version = set_thresholds(session, taxonomy, changes, actor, reason.strip(), base_version=base_version)
     commit(session)

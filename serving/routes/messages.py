@@ -5,11 +5,28 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from serving.deps import AppServices, DbSession, RawBody, RouterKey, media_type
 from serving.errors import UnsupportedMediaType
 from serving.schemas import ErrorPublic, MessageCreate, MessagePublic, MessageStored
 from serving.service import get_message, parse_json_message, parse_rfc822_message, store_message
+
+
+class AnyTextConvertor(Convertor[str]):
+    """A path parameter of any characters, newlines included: Starlette's `path` stops at a newline, so
+    `/v1/messages/a%0Ab` would match no route (404) instead of reaching the ID check (422)."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("any_text", AnyTextConvertor())
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 ERRORS = {code: {"model": ErrorPublic} for code in (401, 403, 409, 413, 415, 422, 503)}
@@ -67,7 +84,9 @@ def create_message(
     )
 
 
-@router.get("/{message_id:path}", responses={code: {"model": ErrorPublic} for code in (401, 403, 404, 422)})
+@router.get(
+    "/{message_id:any_text}", responses={code: {"model": ErrorPublic} for code in (401, 403, 404, 422)}
+)
 def read_message(message_id: str, db: DbSession, _key: RouterKey) -> MessagePublic:
     """A stored message: its fields, cleaned text, current labels and latest prediction with its decision.
     IDs may contain any printable characters; URL-encode them (`<` and `>` around an ID are ignored)."""

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from router.thresholds import active_values, history
-from serving.deps import AppServices, DbSession, JsonOnly, LeadKey
+from serving.deps import AppServices, DbSession, ExactNumbers, JsonOnly, LeadKey
 from serving.errors import InvalidRequest
 from serving.lead import service
 from serving.schemas import (
@@ -54,14 +54,16 @@ def thresholds_history(
     )
 
 
-@router.post("", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnly])
+@router.post("", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnly, ExactNumbers])
 def change_thresholds(
     body: ThresholdsUpdate, services: AppServices, db: DbSession, key: LeadKey
 ) -> ThresholdVersionPublic:
     """Change some classes' thresholds (null: off) with a reason; the new version is active at once.
 
-    422 for an unknown label set or class, a value outside [0, 1], a missing reason, or no change; 409 when
-    `base_version` is given and no longer active."""
+    422 for an unknown label set or class, a value outside [0, 1], a number a float cannot hold as written
+    (`1e-400`, `1e999`), a threshold that would decide nothing (a label set routing does not read, a reply
+    class without a template), a missing reason, or no change; 409 when `base_version` is given and no
+    longer active."""
     version = service.change_thresholds(
         db, services.taxonomy, body.changes, key.name, body.reason, body.base_version
     )
@@ -135,7 +137,9 @@ def suggest_thresholds(
     )
 
 
-@router.post("/suggest/apply", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnly])
+@router.post(
+    "/suggest/apply", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnly, ExactNumbers]
+)
 def apply_suggestion(
     body: SuggestionApply, services: AppServices, db: DbSession, key: LeadKey
 ) -> ThresholdVersionPublic:

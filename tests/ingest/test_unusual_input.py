@@ -274,3 +274,14 @@ def test_ingest_of_a_folder_without_messages_exits_1(engine: Engine, tmp_path: P
     assert result.exit_code == 1, result.output
     assert "no messages found: the folder holds no" in result.stderr
     assert ("skipped: .DS_Store, .draft.jsonl, .gitkeep" in result.stderr) == (content == "hidden")
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200f", "\u202e", "\u2066", "\ufeff"])
+def test_an_id_with_an_invisible_character_is_refused(
+    tmp_path: Path, taxonomy: Taxonomy, invisible: str
+) -> None:
+    path = write_jsonl(tmp_path / "in.jsonl", record(f"card{invisible}@x"), record("card@x"))
+    messages, rejections = read(path, taxonomy)
+    assert [m.message_id for m in messages] == ["card@x"]
+    (rejection,) = rejections
+    assert f"invisible character U+{ord(invisible):04X}" in rejection.reason

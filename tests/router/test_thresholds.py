@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -9,16 +11,20 @@ from postroom.store.models import ThresholdVersion
 from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdError, ThresholdVersionNotFound
 from router.feedback import suspend_failing_classes
+from router.suggest import apply_suggestion, suggest_from_store
 from router.thresholds import (
     PROMISE_KEYS,
+    Values,
     active_values,
     active_version,
     default_values,
     history,
+    parse_threshold,
     promised,
     rollback,
     set_thresholds,
 )
+from tests.serving.lead_data import seed_calibration
 
 
 def test_set_records_a_new_version_with_the_diff(sessions: sessionmaker[Session], taxonomy: Taxonomy) -> None:
@@ -109,6 +115,10 @@ def test_a_promise_left_empty_by_an_older_rollback_reads_as_the_default(
         ({"topic": {"mortgage": 0.9}}, "unknown class 'mortgage'"),
         ({"intent": {"x": 0.9}}, "unknown label set 'intent'"),
         ({"topic": {"card_replacement": None}}, "no threshold changes"),
+        ({"topic": {"card_replacement": float("nan")}}, "must be a finite number"),
+        ({"topic": {"fee_complaint": 0.9}}, "topic.fee_complaint has no effect: the class has no auto"),
+        ({"line_of_business": {"retail": 0.5}}, "line_of_business.retail has no effect: only topic"),
+        ({"line_of_business": {"business": None}}, "line_of_business.business has no effect"),
     ],
 )
 def test_invalid_changes_are_refused_and_nothing_is_stored(
@@ -120,6 +130,69 @@ def test_invalid_changes_are_refused_and_nothing_is_stored(
         assert history(session) == []
 
 
+def test_thresholds_that_decide_something_pass(sessions: sessionmaker[Session], taxonomy: Taxonomy) -> None:
+    """Queue thresholds (triage), templated reply classes, and turning an untemplated one off."""
+    with sessions() as session:
+        version = set_thresholds(
+            session,
+            taxonomy,
+            {"queue": {"cards": 0.4}, "topic": {"card_replacement": 0.9, "fee_complaint": None}},
+            "lena",
+            "why",
+        )
+        assert [c["class_name"] for c in version.details["changes"]] == ["cards", "card_replacement"]
+
+
+def test_a_rollback_does_not_restore_thresholds_that_decide_nothing(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    """A version stored before such thresholds were refused: they can be reset to their defaults, and a
+    rollback to it restores only the thresholds that decide something."""
+    with sessions() as session:
+        values = default_values(taxonomy)
+        values["topic"].update(card_replacement=0.9, fee_complaint=0.8)
+        values["line_of_business"]["retail"] = 0.5
+        session.add(ThresholdVersion(values=values, created_by="lena", reason="before the fix", details={}))
+        session.flush()
+        old = active_version(session)
+        assert old is not None
+        changes: Values = {
+            "topic": {"card_replacement": 0.5, "fee_complaint": None},
+            "line_of_business": {"retail": 0},
+        }
+        set_thresholds(session, taxonomy, changes, "omar", "lower, and the others back to their defaults")
+        back = rollback(session, taxonomy, old.id, "lena", "back")
+        session.commit()
+        _, active = active_values(session, taxonomy)
+    assert [c["class_name"] for c in back.details["changes"]] == ["card_replacement"]
+    assert active["topic"]["card_replacement"] == 0.9 and active["topic"]["fee_complaint"] is None
+    assert active["line_of_business"]["retail"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("literal", "message"),
+    [
+        ("1e-400", "is too small for a float: it would be stored as 0.0 (write 0 for zero)"),
+        ("-1e-400", "is too small for a float"),
+        ("2e-324", "is too small for a float"),
+        ("1e999", "is not a finite number"),
+        ("nan", "is not a finite number"),
+        ("-inf", "is not a finite number"),
+        ("high", "is not a number"),
+    ],
+)
+def test_parse_threshold_refuses_what_a_float_cannot_hold(literal: str, message: str) -> None:
+    with pytest.raises(ThresholdError, match="^" + re.escape(f"--set x: '{literal}' {message}")):
+        parse_threshold(literal, "--set x")
+
+
+@pytest.mark.parametrize(
+    ("literal", "value"), [("0", 0.0), ("0e-400", 0.0), ("-0.0", 0.0), (" 0.93 ", 0.93), ("1e-320", 1e-320)]
+)
+def test_parse_threshold_keeps_what_was_written(literal: str, value: float) -> None:
+    assert parse_threshold(literal, "--set x") == value
+
+
 def test_reason_is_required_and_unknown_version_is_404(
     sessions: sessionmaker[Session], taxonomy: Taxonomy
 ) -> None:
@@ -128,3 +201,24 @@ def test_reason_is_required_and_unknown_version_is_404(
             set_thresholds(session, taxonomy, {"topic": {"card_replacement": 0.9}}, "lena", "  ")
         with pytest.raises(ThresholdVersionNotFound):
             rollback(session, taxonomy, 42, "lena", "why")
+
+
+def test_a_pooled_suggestion_without_templates_stores_no_reply_threshold(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    """Without any template the pooled report still certifies every class, but the values to store give none
+    a threshold (it would decide nothing and be refused), so the queue part of the suggestion applies."""
+    sets = tuple(
+        s.model_copy(update={"classes": tuple(c.model_copy(update={"auto_reply": {}}) for c in s.classes)})
+        for s in taxonomy.label_sets
+    )
+    untemplated = taxonomy.model_copy(update={"label_sets": sets})
+    with sessions() as session:
+        seed_calibration(session, "v0001", per_class=200)
+        suggestion = suggest_from_store(
+            session, untemplated, "v0001", 0.95, 0.9, "pooled", queue_precision=0.9
+        )
+        assert any(c["threshold"] is not None for c in suggestion.report["topic"]["classes"].values())
+        assert set(suggestion.values["topic"].values()) == {None}
+        version = apply_suggestion(session, untemplated, suggestion, "lena")
+    assert {c["label_set"] for c in version.details["changes"]} == {"queue"}

@@ -264,6 +264,31 @@ class TestHealth:
         assert "INVENTED" not in text
         assert 'endpoint="/healthz",method="other",status="405"} 5.0' in text
 
+    def test_requests_refused_before_routing_are_counted_under_their_route(
+        self, make_client, serving_env: dict[str, str]
+    ) -> None:
+        """401 and 413 are answered by the middleware before routing: still counted per route template,
+        never per path (the ID in it), and "unmatched" only for a path no route has."""
+        client = make_client(serve_max_request_bytes=1024)
+        key = auth(serving_env["router"])
+        assert client.post("/v1/classify", json={"message_id": "m1"}).status_code == 401
+        assert client.get("/v1/messages/secret-7@x", headers=auth("pr_wrong")).status_code == 401
+        assert client.get("/v1/messages/a%0Ab").status_code == 401
+        big = client.post("/v1/classify/batch", json={"message_ids": ["x" * 2000]}, headers=key)
+        assert big.status_code == 413
+        assert client.get("/v1/classify", headers=key).status_code == 405
+        assert client.get("/v2/secret-8@x", headers=key).status_code == 404
+        assert client.get("/v1/secret-9@x").status_code == 401
+        text = client.get("/metrics").text
+        count = "postroom_http_request_duration_seconds_count"
+        assert f'{count}{{endpoint="/v1/classify",method="POST",status="401"}} 1.0' in text
+        assert f'{count}{{endpoint="/v1/messages/{{message_id}}",method="GET",status="401"}} 2.0' in text
+        assert f'{count}{{endpoint="/v1/classify/batch",method="POST",status="413"}} 1.0' in text
+        assert f'{count}{{endpoint="/v1/classify",method="GET",status="405"}} 1.0' in text
+        assert f'{count}{{endpoint="unmatched",method="GET",status="404"}} 1.0' in text
+        assert f'{count}{{endpoint="unmatched",method="GET",status="401"}} 1.0' in text
+        assert "secret" not in text
+
     def test_metrics_can_require_an_admin_key(self, make_client, serving_env: dict[str, str]) -> None:
         client = make_client(serve_metrics_public=False)
         assert client.get("/metrics").status_code == 401

@@ -4,6 +4,7 @@ or odd IDs, empty text, no model, a failing store. (`make_client` also fails a t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -65,21 +66,54 @@ def test_classify_rejects_malformed_or_mistyped_bodies(
         ("a\x00b", "control characters"),
         ("line\nbreak", "control characters"),
         ("x" * 513, "longer than 512"),
+        ("card\u200b@x", "invisible character U+200B"),
+        ("\ufeffcard@x", "invisible character U+FEFF"),
+        ("card@x\u202e", "invisible character U+202E"),
+        ("ca\u2066rd@x", "invisible character U+2066"),
+        ("ca\u200frd@x", "invisible character U+200F"),
     ],
 )
 def test_bad_ids_are_422_with_the_reason(
-    client: TestClient, serving_env: dict[str, str], message_id: str, reason: str
+    client: TestClient,
+    serving_env: dict[str, str],
+    sessions: sessionmaker[Session],
+    message_id: str,
+    reason: str,
 ) -> None:
     key = auth(serving_env["router"])
     for path, body in (
         ("/v1/classify", {"message_id": message_id}),
         ("/v1/messages", {"message_id": message_id, "body": "hi"}),
+        ("/v1/feedback", {"message_id": message_id, "final_labels": {"topic": "account_statement"}}),
     ):
         response = client.post(path, json=body, headers=key)
         assert response.status_code == 422, (path, response.text)
         assert reason in response.json()["detail"]
     batch = client.post("/v1/classify/batch", json={"message_ids": [message_id]}, headers=key).json()
-    assert batch["results"][0]["status"] == 422
+    assert batch["results"][0]["status"] == 422 and reason in batch["results"][0]["error"]["detail"]
+    if message_id.strip() and len(message_id) < 100:  # the ID in the path, URL-encoded
+        read = client.get(f"/v1/messages/{quote(message_id, safe='')}", headers=key)
+        assert read.status_code == 422 and reason in read.json()["detail"], read.text
+    assert _counts(sessions) == (0, 0, 0)
+
+
+def test_an_id_with_an_invisible_character_is_refused_as_a_raw_email(
+    client: TestClient, serving_env: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    raw = "Message-ID: <card\u200b@x>\r\nSubject: s\r\n\r\nPlease block my card.".encode()
+    headers = {**auth(serving_env["router"]), "Content-Type": "message/rfc822"}
+    response = client.post("/v1/messages", content=raw, headers=headers)
+    assert response.status_code == 422 and "invisible character U+200B" in response.json()["detail"]
+    assert _counts(sessions) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("encoded", ["a%0Ab", "a%0D%0Ab", "a%0Bb", "a%7Fb", "a%0A%0Ab%09"])
+def test_an_id_in_the_path_with_line_breaks_is_422_not_404(
+    client: TestClient, serving_env: dict[str, str], encoded: str
+) -> None:
+    response = client.get(f"/v1/messages/{encoded}", headers=auth(serving_env["router"]))
+    assert response.status_code == 422, response.text
+    assert response.json() == {"error": "InvalidRequest", "detail": "message_id contains control characters"}
 
 
 @pytest.mark.parametrize(
@@ -295,6 +329,31 @@ def test_json_endpoints_refuse_other_media_types_with_415(
         assert response.status_code == 415, response.text
         assert response.json()["error"] == "UnsupportedMediaType"
         assert content_type in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "payload"),
+    [
+        ("/v1/classify", "router", b'{"message_id": "a", "message_id": "b"}'),
+        ("/v1/classify/batch", "router", b'{"message_ids": ["a"], "message_ids": ["b"]}'),
+        ("/v1/feedback", "router", b'{"message_id": "a", "final": {"topic": "x", "topic": "y"}}'),
+        ("/v1/thresholds", "lead", b'{"reason": "r", "reason": "s", "changes": {}}'),
+        ("/v1/messages", "router", b'{"message_id": "m1", "body": "keep me", "body": "or me"}'),
+    ],
+)
+def test_a_key_given_twice_is_422_not_last_wins(
+    client: TestClient,
+    serving_env: dict[str, str],
+    sessions: sessionmaker[Session],
+    path: str,
+    role: str,
+    payload: bytes,
+) -> None:
+    headers = {**auth(serving_env[role]), "Content-Type": "application/json"}
+    response = client.post(path, content=payload, headers=headers)
+    assert response.status_code == 422, response.text
+    assert "the body names a key twice: duplicate key" in response.json()["detail"]
+    assert _counts(sessions) == (0, 0, 0)
 
 
 def test_a_batch_item_that_is_not_an_id_fails_alone(client: TestClient, serving_env: dict[str, str]) -> None:

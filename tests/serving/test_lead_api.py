@@ -193,6 +193,12 @@ def test_change_history_rollback(app_client: TestClient, keys: dict[str, str]) -
         (b'{"changes": {"topic": {"card_replacement": 1.5}}, "reason": "x"}', "less than or equal to 1"),
         (b'{"changes": {"topic": {"card_replacement": -0.1}}, "reason": "x"}', "greater than or equal to 0"),
         (b'{"changes": {"topic": {"card_replacement": NaN}}, "reason": "x"}', "finite number"),
+        (b'{"changes": {"topic": {"card_replacement": 1e-400}}, "reason": "x"}', "'1e-400' is too small for"),
+        (b'{"changes": {"topic": {"card_replacement": 2e-324}}, "reason": "x"}', "stored as 0.0"),
+        (b'{"changes": {"topic": {"card_replacement": 1e999}}, "reason": "x"}', "'1e999' is not a finite"),
+        (b'{"changes": {"topic": {"card_replacement": -1E+999}}, "reason": "x"}', "is not a finite number"),
+        (b'{"changes": {"topic": {"fee_complaint": 0.9}}, "reason": "x"}', "no automated-reply template"),
+        (b'{"changes": {"line_of_business": {"retail": 0.5}}, "reason": "x"}', "retail has no effect"),
         (b'{"changes": {"topic": {"mortgage": 0.9}}, "reason": "x"}', "unknown class 'mortgage'"),
         (b'{"changes": {"colour": {"red": 0.9}}, "reason": "x"}', "unknown label set 'colour'"),
         (b'{"changes": {"topic": {"card_replacement": null}}, "reason": "x"}', "no threshold changes"),
@@ -213,6 +219,15 @@ def test_bad_changes_are_4xx_with_a_reason_and_store_nothing(
     assert set(response.json()) == {"error", "detail"}
     assert reason in response.json()["detail"]
     assert counts(sessions) == before
+
+
+def test_numbers_a_float_holds_as_written_pass(app_client: TestClient, keys: dict[str, str]) -> None:
+    payload = (
+        b'{"changes": {"topic": {"card_replacement": 1e-320, "tax_certificate": 0e-400}}, "reason": "x"}'
+    )
+    response = call(app_client, keys["lead"], "POST", "/v1/thresholds", content=payload, headers=JSON)
+    assert response.status_code == 201, response.text
+    assert response.json()["values"]["topic"]["card_replacement"] == 1e-320
 
 
 def test_base_version_guards_against_a_concurrent_change(
@@ -338,17 +353,19 @@ def test_bad_suggest_queries(app_client: TestClient, keys: dict[str, str], query
         ({"model_version": "v0001", "guarantee": "x"}, "guarantee"),
         ({"model_version": "v0001", "extra": 1}, "Extra inputs are not permitted"),
         ({"model_version": 1}, "model_version: Input should be a valid string"),
+        ('{"model_version": "v0001", "target_precision": 1e-400}', "'1e-400' is too small for a float"),
     ],
 )
 def test_bad_apply_bodies(
     app_client: TestClient,
     keys: dict[str, str],
     sessions: sessionmaker[Session],
-    body: dict[str, Any],
+    body: dict[str, Any] | str,
     reason: str,
 ) -> None:
     before = counts(sessions)
-    response = call(app_client, keys["lead"], "POST", "/v1/thresholds/suggest/apply", json=body)
+    sent = {"content": body, "headers": JSON} if isinstance(body, str) else {"json": body}
+    response = call(app_client, keys["lead"], "POST", "/v1/thresholds/suggest/apply", **sent)
     assert response.status_code == 422, response.text
     assert reason in response.json()["detail"]
     assert counts(sessions) == before
