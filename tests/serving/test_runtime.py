@@ -112,6 +112,16 @@ def test_results_keep_input_order_whatever_the_batching(shared: Exported) -> Non
     assert classifier.predict([]) == []
 
 
+def test_a_classifier_leaves_numpy_one_blas_thread(shared: Exported) -> None:
+    """The learned confidence's small products run beside ONNX Runtime's streams: OpenBLAS's own threads
+    would spin against them (serving.runtime.limit_blas_threads)."""
+    from threadpoolctl import threadpool_info
+
+    OnnxClassifier(shared.export_dir, variant="fp32", provider="cpu", threads=1)
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
 def test_the_log_names_the_provider(shared: Exported) -> None:
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
