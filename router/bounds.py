@@ -56,9 +56,16 @@ def examples_needed(
     allowed = 1.0 - target_precision
     if error_rate >= allowed:
         return None
-    n = 1
+
+    def enough(n: int) -> bool:
+        return error_rate_upper_bound(math.floor(error_rate * n), n, delta) < allowed
+
+    low, n = 0, 1  # steps of 25 % to a size that is enough, then the smallest one after the last that is not
     while n <= max_n:
-        if error_rate_upper_bound(math.floor(error_rate * n), n, delta) < allowed:
+        if enough(n):
+            while n - low > 1:
+                mid = (low + n) // 2
+                low, n = (low, mid) if enough(mid) else (mid, n)
             return n
-        n = max(n + 1, int(n * 1.25))
+        low, n = n, max(n + 1, int(n * 1.25))
     return None

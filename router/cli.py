@@ -22,6 +22,8 @@ from postroom.clikit import (
 from router.errors import ThresholdError
 from router.thresholds import Values, parse_threshold
 
+MAX_HISTORY = 1_000_000  # more than any store holds; keeps the number within what SQL's LIMIT takes
+
 thresholds_app = typer.Typer(
     no_args_is_help=True, help="Per-class confidence thresholds (versioned, audited)."
 )
@@ -32,19 +34,40 @@ def _actor(actor: str | None) -> str:
 
 
 def _parse_assignments(assignments: list[str], off: list[str]) -> Values:
+    """`--set` and `--off` as updates; a class named twice is refused (which one was meant?)."""
     updates: Values = {}
+
+    def put(set_name: str, class_name: str, value: float | None) -> None:
+        if class_name in updates.setdefault(set_name, {}):
+            raise ThresholdError(f"{set_name}.{class_name} is given more than once: give each class once")
+        updates[set_name][class_name] = value
+
     for item in assignments:
         key, sep, value = item.partition("=")
         set_name, dot, class_name = key.partition(".")
         if not sep or not dot:
             raise ThresholdError(f"--set takes SET.CLASS=VALUE, got {item!r}")
-        updates.setdefault(set_name, {})[class_name] = parse_threshold(value, f"--set {item!r}")
+        put(set_name, class_name, parse_threshold(value, f"--set {item!r}"))
     for item in off:
         set_name, dot, class_name = item.partition(".")
         if not dot:
             raise ThresholdError(f"--off takes SET.CLASS, got {item!r}")
-        updates.setdefault(set_name, {})[class_name] = None
+        put(set_name, class_name, None)
     return updates
+
+
+def _share(value: float | None, option: str) -> float | None:
+    """An option that must be a share strictly between 0 and 1 when given (0 is refused, not the default)."""
+    if value is not None and not 0.0 < value < 1.0:
+        raise ThresholdError(f"{option} must be between 0 and 1 (exclusive), got {value}")
+    return value
+
+
+def _threshold_text(value: float | None) -> str:
+    """Three decimals as on the lead's page: a value above 0 but below 0.001 reads < 0.001, never 0.000."""
+    if value is None:
+        return "off"
+    return "< 0.001" if 0.0 < value < 0.001 else f"{value:.3f}"
 
 
 @thresholds_app.command("show")
@@ -63,7 +86,7 @@ def show() -> None:
         table.add_column("class")
         table.add_column("threshold", justify="right")
         for class_name, value in values[set_name].items():
-            table.add_row(class_name, "off" if value is None else f"{value:.3f}")
+            table.add_row(class_name, _threshold_text(value))
         out.print(table)
 
 
@@ -96,13 +119,18 @@ def set_command(
 
 @thresholds_app.command("history")
 @friendly_errors
-def history_command(limit: Annotated[int, typer.Option(help="How many versions.")] = 20) -> None:
+def history_command(
+    limit: Annotated[int, typer.Option(min=1, max=MAX_HISTORY, help="How many versions.")] = 20,
+) -> None:
     """Every threshold version, newest first: who, when, why, what. Example: postroom thresholds history"""
     from router.thresholds import history
 
     settings = load_settings()
     with open_sessions(settings)() as session:
-        for version in history(session, limit):
+        versions = history(session, limit)
+        if not versions:
+            out.print("no threshold versions yet: the defaults are active (no automated replies)")
+        for version in versions:
             when = f"{version.created_at:%Y-%m-%d %H:%M}"
             out.print(
                 f"[bold]v{version.id}[/bold] {when} by {escape(version.created_by)}: {escape(version.reason)}"
@@ -170,8 +198,9 @@ def suggest_command(
         raise ThresholdError(f"--guarantee must be one of {', '.join(GUARANTEES)}, got {guarantee!r}")
     settings = load_settings()
     taxonomy = load_taxonomy_from(settings)
-    target = target_precision or settings.target_precision
-    conf = confidence or settings.confidence
+    target = _share(target_precision, "--target-precision") or settings.target_precision
+    conf = _share(confidence, "--confidence") or settings.confidence
+    queue_precision = _share(queue_precision, "--queue-precision")
     with open_sessions(settings)() as session:
         if model_version is None:
             from router.calibration_data import newest_calibrated_version
@@ -216,7 +245,7 @@ def _print_report(report: dict[str, Any]) -> None:
             needed = f" (needs ~{c['examples_needed']})" if c.get("examples_needed") else ""
             table.add_row(
                 class_name,
-                "off" if c["threshold"] is None else f"{c['threshold']:.3f}",
+                _threshold_text(c["threshold"]),
                 str(c["predicted"]),
                 "" if c["expected_precision"] is None else f"{c['expected_precision']:.3f}",
                 f"{c['expected_coverage']:.1%}",
@@ -238,20 +267,33 @@ def monitor_command() -> None:
     Example: postroom thresholds monitor
     """
     from router.feedback import realized_precision, suspend_failing_classes
+    from router.thresholds import active_values, active_version, promised
 
     settings = load_settings()
     taxonomy = load_taxonomy_from(settings)
+    days = settings.feedback_window_days
     with open_sessions(settings)() as session:
-        for stats in realized_precision(session, taxonomy, settings.feedback_window_days).values():
+        target = promised(active_version(session), "target_precision", settings.target_precision)
+        values = active_values(session, taxonomy)[1][taxonomy.routing.reply_set]
+        realized = realized_precision(session, taxonomy, days)
+        out.print(
+            f"realized precision of automated replies over the last {days} days (target {target:.2f}, "
+            f"alpha {settings.feedback_alpha}){':' if realized else ': no automated reply has feedback'}",
+            markup=False,
+        )
+        for stats in realized.values():
+            state = "" if values.get(stats.class_name) is not None else ", auto-reply off"
             out.print(
-                f"{stats.class_name}: {stats.correct}/{stats.auto_replies} right, {stats.resolved} resolved"
+                f"{stats.class_name}: {stats.correct}/{stats.auto_replies} right ({stats.precision:.1%}), "
+                f"{stats.resolved} resolved{state}",
+                markup=False,
             )
         events = suspend_failing_classes(
             session,
             taxonomy,
             settings.target_precision,
             settings.feedback_alpha,
-            settings.feedback_window_days,
+            days,
         )
         session.commit()
     for event in events:

@@ -16,7 +16,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postroom.store.models import AuditEvent, Feedback, Label, Message, RoutingDecision, utcnow
+from postroom.store.models import (
+    AuditEvent,
+    Feedback,
+    Label,
+    Message,
+    RoutingDecision,
+    ThresholdVersion,
+    utcnow,
+)
 from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.bounds import binomial_cdf
 from router.errors import ThresholdError
@@ -86,32 +94,59 @@ def record_feedback(
     return feedback
 
 
+def switched_on_at(session: Session, reply_set: str) -> dict[str, int]:
+    """Per reply class: the thresholds version that last switched its automated replies on (off -> on)."""
+    since: dict[str, int] = {}
+    previous: dict[str, float | None] = {}
+    rows = session.execute(select(ThresholdVersion.id, ThresholdVersion.values).order_by(ThresholdVersion.id))
+    for version_id, values in rows:
+        for class_name, value in (values.get(reply_set) or {}).items():
+            if value is not None and previous.get(class_name) is None:
+                since[class_name] = version_id
+            previous[class_name] = value
+    return since
+
+
 def realized_precision(
     session: Session, taxonomy: Taxonomy, window_days: int = 30, now: datetime | None = None
 ) -> dict[str, RealizedPrecision]:
     """Per reply class: automated replies with feedback in the window, and how many were right.
 
-    Each automated reply counts once, with its latest feedback: a CRM that reports a case twice (a retry, or
-    a correction) neither adds a reply nor keeps the outcome it corrected.
+    Only replies made since the class's automated replies were last switched on count: those that led to a
+    suspension do not judge the class again once a lead turns it back on. Each automated reply counts once,
+    with its latest feedback that gives the reply set's class: a CRM that reports a case twice (a retry, or
+    a correction) neither adds a reply nor keeps the outcome it corrected, and a later report of other label
+    sets only keeps it.
     """
     reply_set = taxonomy.routing.reply_set
     since = (now or utcnow()) - timedelta(days=window_days)
-    decision, outcome = RoutingDecision, Feedback
+    switched_on = switched_on_at(session, reply_set)
     rows = session.execute(
-        select(decision.id, decision.reply_class, outcome.final_labels, outcome.auto_reply_resolved)
+        select(
+            RoutingDecision.id,
+            RoutingDecision.reply_class,
+            RoutingDecision.thresholds_version,
+            Feedback.final_labels,
+            Feedback.auto_reply_resolved,
+        )
         .join(Feedback, Feedback.decision_pk == RoutingDecision.id)
         .where(RoutingDecision.decision == "auto_reply", Feedback.created_at >= since)
         .order_by(Feedback.id)
     ).all()
-    latest = {decision_id: rest for decision_id, *rest in rows}  # later feedback replaces earlier
-    counts: dict[str, list[int]] = {}
-    for reply_class, final_labels, resolved in latest.values():
+    latest: dict[int, tuple[str, bool, bool]] = {}  # later feedback replaces earlier
+    for decision_id, reply_class, version, final_labels, resolved in rows:
         if reply_class is None or reply_set not in final_labels:
             continue
+        start = switched_on.get(reply_class)
+        if start is not None and (version is None or version < start):
+            continue  # made before the class was last switched on
+        latest[decision_id] = (reply_class, final_labels[reply_set] == reply_class, bool(resolved))
+    counts: dict[str, list[int]] = {}
+    for reply_class, right, resolved in latest.values():
         entry = counts.setdefault(reply_class, [0, 0, 0])
         entry[0] += 1
-        entry[1] += final_labels[reply_set] == reply_class
-        entry[2] += bool(resolved)
+        entry[1] += right
+        entry[2] += resolved
     return {c: RealizedPrecision(c, *v) for c, v in sorted(counts.items())}
 
 

@@ -312,8 +312,18 @@ def history(session: Session, limit: int = 50) -> list[ThresholdVersion]:
     return list(session.scalars(select(ThresholdVersion).order_by(ThresholdVersion.id.desc()).limit(limit)))
 
 
+# The largest version number a store can hold (SQLite's and PostgreSQL's 64-bit integers).
+MAX_VERSION_ID = 2**63 - 1
+
+
 def get_version(session: Session, version_id: int) -> ThresholdVersion:
-    version = session.get(ThresholdVersion, version_id)
+    """The version with that number.
+
+    Raises:
+        ThresholdVersionNotFound: none, including a number no store can hold (not looked up).
+    """
+    in_range = 1 <= version_id <= MAX_VERSION_ID
+    version = session.get(ThresholdVersion, version_id) if in_range else None
     if version is None:
         raise ThresholdVersionNotFound(f"no threshold version {version_id}")
     return version

@@ -51,6 +51,10 @@ def test_set_show_history_rollback(sessions: sessionmaker[Session]) -> None:
     assert "by omar: complaints" in history.stdout and "topic.card_replacement: 0.9 -> None" in history.stdout
     back = invoke("rollback", "1", "--reason", "complaints were about fees", "--actor", "lena")
     assert back.exit_code == 0 and "version 3 is active (values of version 1)" in back.stdout
+    tiny = invoke("set", "--set", "queue.payments=1e-320", "--reason", "almost no triage", "--actor", "lena")
+    assert tiny.exit_code == 0, tiny.output
+    payments = next(line for line in invoke("show").stdout.splitlines() if "payments" in line)
+    assert "< 0.001" in payments and "0.000" not in payments  # not to be read as 0: every prediction trusted
 
 
 def test_bad_input_is_one_line_and_stores_nothing(sessions: sessionmaker[Session]) -> None:
@@ -65,11 +69,31 @@ def test_bad_input_is_one_line_and_stores_nothing(sessions: sessionmaker[Session
         (["set", "--reason", "x"], "nothing to change"),
         (["rollback", "9", "--reason", "x"], "no threshold version 9"),
         (["suggest", "--model-version", "v9"], "no calibration predictions for model version 'v9'"),
+        (
+            [
+                "set",
+                "--set",
+                "topic.card_replacement=0.9",
+                "--off",
+                "topic.card_replacement",
+                "--reason",
+                "x",
+            ],
+            "topic.card_replacement is given more than once",
+        ),
+        (["rollback", "99999999999999999999", "--reason", "x"], "no threshold version 99999999999999999999"),
+        (["suggest", "--target-precision", "1.5"], "--target-precision must be between 0 and 1"),
+        (["suggest", "--confidence", "0"], "--confidence must be between 0 and 1 (exclusive), got 0.0"),
+        (["suggest", "--queue-precision", "2"], "--queue-precision must be between 0 and 1"),
     ]:
         result = invoke(*args)
         assert result.exit_code == 1, (args, result.output)
         assert message in result.stderr and "Traceback" not in result.output
     assert "none (defaults)" in invoke("show").stdout
+    assert "no threshold versions yet" in invoke("history").stdout
+    for limit in ("0", "99999999999999999999"):  # SQL's LIMIT cannot take them: a usage error, no traceback
+        result = invoke("history", "--limit", limit)
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
 
 
 def test_suggest_applies_certified_thresholds(sessions: sessionmaker[Session]) -> None:
@@ -232,3 +256,43 @@ def load_taxonomy():  # type: ignore[no-untyped-def]
     from postroom.clikit import load_settings, load_taxonomy_from
 
     return load_taxonomy_from(load_settings())
+
+
+def test_monitor_prints_realized_precision_and_suspends_with_evidence(
+    sessions: sessionmaker[Session],
+) -> None:
+    """By hand, at target 0.95: P(X <= 10 | 13) = 1 - 0.95^13 - 13 * 0.95^12 * 0.05 - 78 * 0.95^11 * 0.05^2
+    = 0.0245 < alpha 0.05, so 10 right of 13 suspends; P(X <= 2 | 3) = 1 - 0.95^3 - 3 * 0.95^2 * 0.05 = 0.143
+    does not. A class that is off is listed, never suspended again."""
+    from postroom.clikit import load_settings, load_taxonomy_from
+    from router.feedback import record_feedback
+    from router.thresholds import set_thresholds
+    from tests.serving.lead_data import auto_replied
+
+    empty = invoke("monitor")
+    assert empty.exit_code == 0 and "no automated reply has feedback" in empty.stdout
+    taxonomy = load_taxonomy_from(load_settings())
+    with sessions() as session:
+        on = {"account_statement": 0.9, "tax_certificate": 0.9}
+        version = set_thresholds(
+            session, taxonomy, {"topic": on}, "lena", "x", details={"target_precision": 0.95}
+        )
+        outcomes = {"account_statement": (13, 10), "tax_certificate": (3, 2), "address_change": (5, 0)}
+        for reply_class, (n, right) in outcomes.items():
+            for i in range(n):
+                message = auto_replied(session, f"{reply_class}-{i}", reply_class, version.id)
+                final = reply_class if i < right else "fee_complaint"
+                record_feedback(session, taxonomy, message, {"topic": final}, i < right, "agent7")
+        session.commit()
+
+    first = invoke("monitor")
+    assert first.exit_code == 0, first.output
+    assert "over the last 30 days (target 0.95, alpha 0.05):" in first.stdout
+    assert "account_statement: 10/13 right (76.9%), 10 resolved\n" in first.stdout
+    assert "tax_certificate: 2/3 right (66.7%), 2 resolved\n" in first.stdout
+    assert "address_change: 0/5 right (0.0%), 0 resolved, auto-reply off" in first.stdout  # never on
+    assert "suspended topic.account_statement: 10/13 right" in first.stdout
+    assert "topic.tax_certificate" not in first.stdout and "topic.address_change" not in first.stdout
+    again = invoke("monitor")
+    assert "account_statement: 10/13 right (76.9%), 10 resolved, auto-reply off" in again.stdout
+    assert "no class needs suspending" in again.stdout

@@ -21,7 +21,11 @@ from router.thresholds import active_values, history, set_thresholds
 
 
 def auto_replied(
-    session: Session, message_id: str, reply_class: str, labels: dict[str, str] | None = None
+    session: Session,
+    message_id: str,
+    reply_class: str,
+    labels: dict[str, str] | None = None,
+    thresholds_version: int = 1,
 ) -> Message:
     """A stored message that was answered automatically with `reply_class`."""
     result = ingest_one(
@@ -43,7 +47,7 @@ def auto_replied(
             decision="auto_reply",
             queue="accounts",
             reply_class=reply_class,
-            thresholds_version=1,
+            thresholds_version=thresholds_version,
         )
     )
     session.flush()
@@ -161,3 +165,41 @@ def test_each_automated_reply_counts_once_with_its_latest_feedback(
         stats = realized_precision(session, taxonomy)["account_statement"]
         assert (stats.auto_replies, stats.correct, stats.resolved) == (2, 1, 1)
         assert suspend_failing_classes(session, taxonomy, default_target=0.95) == []  # 1 of 2: no evidence
+
+
+def test_a_class_switched_on_again_is_judged_on_replies_made_since(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    """After a suspension the lead turns the class on again: the replies that caused the suspension must not
+    switch it off again at the next feedback (for any class); replies made since then count."""
+    with sessions() as session:
+        statements_answered_at_target_95(session, taxonomy)  # version 1
+        for i in range(10):
+            message = auto_replied(session, f"old-{i}", "account_statement")
+            record_feedback(session, taxonomy, message, {"topic": "fee_complaint"}, False, "agent7")
+        assert [e.subject for e in suspend_failing_classes(session, taxonomy, 0.95)] == [
+            "topic.account_statement"
+        ]  # version 2
+        again = set_thresholds(session, taxonomy, {"topic": {"account_statement": 0.97}}, "lena", "fixed")
+        fresh = auto_replied(session, "new-0", "account_statement", thresholds_version=again.id)
+        record_feedback(session, taxonomy, fresh, {"topic": "account_statement"}, True, "agent7")
+        session.commit()
+
+        assert suspend_failing_classes(session, taxonomy, 0.95) == []
+        assert active_values(session, taxonomy)[1]["topic"]["account_statement"] == 0.97
+        stats = realized_precision(session, taxonomy)["account_statement"]
+        assert (stats.auto_replies, stats.correct) == (1, 1)
+
+
+def test_a_later_report_without_the_reply_set_keeps_the_outcome(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    """A second report that gives only the queue says nothing of the topic: the wrong reply still counts."""
+    with sessions() as session:
+        statements_answered_at_target_95(session, taxonomy)
+        message = auto_replied(session, "m1", "account_statement")
+        record_feedback(session, taxonomy, message, {"topic": "fee_complaint"}, False, "agent7")
+        record_feedback(session, taxonomy, message, {"queue": "complaints"}, None, "agent7")
+        session.commit()
+        stats = realized_precision(session, taxonomy)["account_statement"]
+        assert (stats.auto_replies, stats.correct, stats.resolved) == (1, 0, 0)

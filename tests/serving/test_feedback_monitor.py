@@ -1,0 +1,61 @@
+"""The feedback monitor over the API after a lead acts on a suspension: turning the class on again starts
+its record afresh, and a rollback to a version no store can hold is a 404 (never a 500)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.serving.lead_data import auto_replied
+from tests.serving.test_lead_api import app_client, call, change, counts, make_lead_client  # noqa: F401
+
+
+def _feedback(client: TestClient, key: str, message_id: str, final: str, right: bool) -> dict[str, Any]:
+    body = {"message_id": message_id, "final_labels": {"topic": final}, "auto_reply_resolved": right}
+    response = call(client, key, "POST", "/v1/feedback", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_class_turned_on_again_is_not_suspended_by_the_replies_that_suspended_it(
+    app_client: TestClient,  # noqa: F811
+    keys: dict[str, str],
+    sessions: sessionmaker[Session],
+) -> None:
+    lead, router = keys["lead"], keys["router"]
+    first = change(app_client, lead, {"topic": {"account_statement": 0.9, "tax_certificate": 0.9}})
+    assert first.status_code == 201
+    with sessions() as session:
+        for i in range(3):
+            auto_replied(session, f"old-{i}@x", "account_statement", first.json()["version"])
+        session.commit()
+    suspended = [_feedback(app_client, router, f"old-{i}@x", "fee_complaint", False) for i in range(3)]
+    assert [bool(s["suspended"]) for s in suspended] == [False, True, False]  # 0 of 2: p = 0.0025 < 0.05
+
+    again = change(app_client, lead, {"topic": {"account_statement": 0.97}}, "template fixed")
+    assert again.status_code == 201
+    with sessions() as session:
+        auto_replied(session, "tax@x", "tax_certificate", again.json()["version"])
+        auto_replied(session, "new@x", "account_statement", again.json()["version"])
+        session.commit()
+    assert _feedback(app_client, router, "tax@x", "tax_certificate", True)["suspended"] == []
+    fresh = _feedback(app_client, router, "new@x", "account_statement", True)
+    assert fresh["suspended"] == [] and fresh["realized"]["auto_replies"] == 1
+    values = call(app_client, lead, "GET", "/v1/thresholds").json()["values"]["topic"]
+    assert values["account_statement"] == 0.97
+
+
+def test_rollback_to_a_version_no_store_can_hold_is_404(
+    app_client: TestClient,  # noqa: F811
+    keys: dict[str, str],
+    sessions: sessionmaker[Session],
+) -> None:
+    before = counts(sessions)
+    for version in (2**63, 10**20):
+        body = {"version": version, "reason": "x"}
+        response = call(app_client, keys["lead"], "POST", "/v1/thresholds/rollback", json=body)
+        assert response.status_code == 404, response.text
+        assert response.json()["detail"] == f"no threshold version {version}"
+    assert counts(sessions) == before
