@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from httpx import Response
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.ingest.records import IncomingMessage
 from postroom.ingest.service import ingest_one
 from postroom.settings import Settings, get_settings
+from postroom.store.models import AuditEvent, Feedback, Label, ThresholdVersion
 from serving.app import create_app
 from serving.auth import add_key
 from tests.serving.builders import MESSAGES, Exported, exported
@@ -114,3 +116,54 @@ def stored(sessions: sessionmaker[Session]) -> list[str]:
             ids.append(message_id)
         session.commit()
     return ids
+
+
+# ---------------------------------------------------------------- the lead's side, without a model
+
+MakeLeadClient = Callable[[], TestClient]
+
+
+@pytest.fixture
+def make_lead_client(
+    engine: Engine, keys: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MakeLeadClient]:
+    """Start apps on the test store without a model (the lead's side needs none); each is checked for 500s."""
+    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setenv("POSTROOM_SERVE_WATCH_SECONDS", "0")
+    get_settings.cache_clear()
+    clients: list[TestClient] = []
+
+    def make() -> TestClient:
+        client = TestClient(create_app(get_settings()))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        unhandled = client.app.state.services.metrics.unhandled  # type: ignore[attr-defined]
+        total = sum(s.value for m in unhandled.collect() for s in m.samples if s.name.endswith("_total"))
+        client.__exit__(None, None, None)
+        assert total == 0, "a request ended in an unexpected 500"
+
+
+@pytest.fixture
+def app_client(make_lead_client: MakeLeadClient) -> TestClient:
+    return make_lead_client()
+
+
+def call(client: TestClient, key: str | None, method: str, path: str, **kwargs: Any) -> Response:
+    headers = {**kwargs.pop("headers", {}), **(auth(key) if key else {})}
+    return client.request(method, path, headers=headers, **kwargs)
+
+
+def counts(sessions: sessionmaker[Session]) -> dict[str, int]:
+    with sessions() as session:
+        return {
+            t.__name__: session.scalar(select(func.count()).select_from(t)) or 0
+            for t in (ThresholdVersion, Feedback, Label, AuditEvent)
+        }
+
+
+def change(client: TestClient, key: str, changes: dict[str, Any], reason: str = "test") -> Response:
+    return call(client, key, "POST", "/v1/thresholds", json={"changes": changes, "reason": reason})

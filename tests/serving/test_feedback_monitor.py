@@ -8,8 +8,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.serving.conftest import call, change, counts
 from tests.serving.lead_data import auto_replied
-from tests.serving.test_lead_api import app_client, call, change, counts, make_lead_client  # noqa: F401
 
 
 def _feedback(client: TestClient, key: str, message_id: str, final: str, right: bool) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def _feedback(client: TestClient, key: str, message_id: str, final: str, right: 
 
 
 def test_a_class_turned_on_again_is_not_suspended_by_the_replies_that_suspended_it(
-    app_client: TestClient,  # noqa: F811
+    app_client: TestClient,
     keys: dict[str, str],
     sessions: sessionmaker[Session],
 ) -> None:
@@ -48,7 +48,7 @@ def test_a_class_turned_on_again_is_not_suspended_by_the_replies_that_suspended_
 
 
 def test_rollback_to_a_version_no_store_can_hold_is_404(
-    app_client: TestClient,  # noqa: F811
+    app_client: TestClient,
     keys: dict[str, str],
     sessions: sessionmaker[Session],
 ) -> None:

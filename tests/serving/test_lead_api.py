@@ -9,77 +9,23 @@ thresholds change applies to the next `/v1/classify` without a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
-from sqlalchemy import Engine, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from postroom.settings import get_settings
-from postroom.store.models import AuditEvent, Feedback, Label, ThresholdVersion
+from postroom.store.models import Label, ThresholdVersion
 from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdError
 from router.feedback import MONITOR_ACTOR, SUSPENSION_EVENT, RealizedPrecision, below_target
-from serving.app import create_app
 from serving.routing import ActiveThresholdCache, route
 from serving.runtime import SetPrediction
-from tests.serving.conftest import auth
+from tests.serving.conftest import MakeLeadClient, auth, call, change, counts
 from tests.serving.lead_data import auto_replied, seed_calibration
 
 JSON = {"Content-Type": "application/json"}
-
-
-MakeLeadClient = Callable[[], TestClient]
-
-
-@pytest.fixture
-def make_lead_client(
-    engine: Engine, keys: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[MakeLeadClient]:
-    """Start apps on the test store without a model (the lead's side needs none); each is checked for 500s."""
-    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(tmp_path / "no-models"))
-    monkeypatch.setenv("POSTROOM_SERVE_WATCH_SECONDS", "0")
-    get_settings.cache_clear()
-    clients: list[TestClient] = []
-
-    def make() -> TestClient:
-        client = TestClient(create_app(get_settings()))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        unhandled = client.app.state.services.metrics.unhandled  # type: ignore[attr-defined]
-        total = sum(s.value for m in unhandled.collect() for s in m.samples if s.name.endswith("_total"))
-        client.__exit__(None, None, None)
-        assert total == 0, "a request ended in an unexpected 500"
-
-
-@pytest.fixture
-def app_client(make_lead_client: MakeLeadClient) -> TestClient:
-    return make_lead_client()
-
-
-def call(client: TestClient, key: str | None, method: str, path: str, **kwargs: Any) -> Response:
-    headers = {**kwargs.pop("headers", {}), **(auth(key) if key else {})}
-    return client.request(method, path, headers=headers, **kwargs)
-
-
-def counts(sessions: sessionmaker[Session]) -> dict[str, int]:
-    with sessions() as session:
-        return {
-            t.__name__: session.scalar(select(func.count()).select_from(t)) or 0
-            for t in (ThresholdVersion, Feedback, Label, AuditEvent)
-        }
-
-
-def change(client: TestClient, key: str, changes: dict[str, Any], reason: str = "test") -> Response:
-    return call(client, key, "POST", "/v1/thresholds", json={"changes": changes, "reason": reason})
 
 
 # ---------------------------------------------------------------- auth
