@@ -6,11 +6,15 @@ Registered through the `postroom.cli` entry point (`training = "training.cli:reg
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import sys
+import threading
 import tomllib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,7 +35,7 @@ from postroom.clikit import (
 from postroom.errors import PostroomError
 from postroom.offline import force_offline
 from training.config import TrainConfig
-from training.errors import TrainingError
+from training.errors import RegistryError, TrainingError
 from training.registry import ModelVersion, Registry, default_actor
 
 models_app = typer.Typer(
@@ -39,16 +43,36 @@ models_app = typer.Typer(
 )
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's keys, refusing one given twice (TOML refuses that itself)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"duplicate key {key!r}")
+        data[key] = value
+    return data
+
+
 def _load_config(path: Path | None) -> TrainConfig:
     """TrainConfig from a TOML (a [train] table or top-level keys) or JSON file; defaults without one."""
     if path is None:
         return TrainConfig()
+    kind = "JSON" if path.suffix == ".json" else "TOML"
     try:
         text = path.read_text(encoding="utf-8")
-        data: dict[str, Any] = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys) if kind == "JSON" else tomllib.loads(text)
     except (OSError, ValueError) as exc:
-        raise TrainingError(f"cannot read training config {path}: {exc}") from None
-    data = data.get("train", data)
+        raise TrainingError(
+            f"cannot read training config {path} as {kind} (a .json file is JSON, any other TOML): {exc}"
+        ) from None
+    if isinstance(data, dict) and "train" in data:
+        extra = sorted(set(data) - {"train"})
+        if extra:
+            raise TrainingError(f"{path}: keys beside the [train] table: {', '.join(extra)}")
+        data = data["train"]
+    if not isinstance(data, dict):
+        found = type(data).__name__
+        raise TrainingError(f"{path}: a training config is a table of TrainConfig fields, not {found}")
     try:
         return TrainConfig.from_dict(data)
     except (TypeError, ValueError) as exc:
@@ -66,6 +90,23 @@ def _bench_config(config_file: Path | None, full: bool, **overrides: Any) -> Tra
     """A benchmark's TrainConfig: the file's or the defaults, the options given, full schedule if asked."""
     config = _config(_load_config(config_file), **overrides)
     return config.full_schedule() if full else config
+
+
+@contextlib.contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """SIGTERM (`timeout`, a job scheduler's stop) ends the run as Ctrl-C does: its scratch is cleaned up."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _command_line() -> str:
@@ -145,16 +186,17 @@ def train(
     )
     if full:
         config = config.full_schedule()
-    outcome = train_from_store(
-        open_sessions(settings),
-        taxonomy,
-        settings,
-        config,
-        RichReporter(err),
-        label_sets=label_set or None,
-        ignore_unknown=ignore_unknown_labels,
-        actor=by,
-    )
+    with _sigterm_exits():
+        outcome = train_from_store(
+            open_sessions(settings),
+            taxonomy,
+            settings,
+            config,
+            RichReporter(err),
+            label_sets=label_set or None,
+            ignore_unknown=ignore_unknown_labels,
+            actor=by,
+        )
     version = outcome.version
     table = Table(title=f"held-out evaluation — {version.version} ({version.manifest['variant']} body)")
     for column in ("label set", "classes", "eval msgs", "macro-F1", "accuracy", "ECE", "truncated"):
@@ -175,11 +217,25 @@ def train(
         out.print(f"macro-F1 {name}: {_fmt(metrics['macro_f1'])}", highlight=False)
     note = " (contrastive phase capped for CPU; --full for the full schedule)" if outcome.capped else ""
     out.print(f"trained in {outcome.seconds:.0f} s on {outcome.device}{note}", highlight=False)
-    out.print(f"registered {version.version} as candidate at {version.path}", highlight=False)
+    out.print(f"registered {version.version} as candidate at {version.path}", highlight=False, markup=False)
 
 
 def _registry() -> Registry:
     return Registry(load_settings().registry_dir)
+
+
+def _require_export(registry: Registry) -> Callable[[ModelVersion], None]:
+    """A stage check: the version has an ONNX export, so the service can load it once in production."""
+    from training.export.layout import EXPORT_MANIFEST, EXPORTS_DIR
+
+    def check(version: ModelVersion) -> None:
+        if not (registry.root / EXPORTS_DIR / version.version / EXPORT_MANIFEST).is_file():
+            raise RegistryError(
+                f"version {version.version} has no ONNX export, so the service could not load it: run "
+                f"`postroom export {version.version}` first"
+            )
+
+    return check
 
 
 def _audit(kind: str, version: ModelVersion, actor: str, reason: str) -> None:
@@ -199,7 +255,8 @@ def _audit(kind: str, version: ModelVersion, actor: str, reason: str) -> None:
             )
             session.commit()
     except PostroomError as exc:
-        err.print(f"[yellow]note:[/yellow] audit event not stored ({exc}); the registry history has it")
+        reason = escape(str(exc))
+        err.print(f"[yellow]note:[/yellow] audit event not stored ({reason}); the registry history has it")
 
 
 @models_app.command("list")
@@ -258,8 +315,9 @@ def models_show(
         return
     m = model.manifest
     out.print(
-        f"[bold]{model.version}[/bold] — {model.stage}; created {m['created_at']}; {m['variant']} body; "
-        f"base {m['base_model']}; taxonomy {m['taxonomy']['name']} ({m['taxonomy']['fingerprint']})"
+        f"[bold]{model.version}[/bold] — {model.stage}; created {m['created_at']}; {escape(m['variant'])} "
+        f"body; base {escape(m['base_model'])}; taxonomy {escape(m['taxonomy']['name'])} "
+        f"({escape(m['taxonomy']['fingerprint'])})"
     )
     table = Table(title="held-out evaluation")
     for column in ("label set", "eval msgs", "macro-F1", "accuracy", "ECE"):
@@ -275,16 +333,18 @@ def models_show(
     out.print(table)
     training = m.get("training", {})
     out.print(
-        f"trained on {training.get('device')} ({training.get('precision')}) in {training.get('seconds')} s"
+        f"trained on {training.get('device')} ({training.get('precision')}) in {training.get('seconds')} s",
+        markup=False,
     )
     problems = model.verify()
-    out.print("files: intact" if not problems else f"[red]files: {'; '.join(problems)}[/red]")
+    out.print("files: intact" if not problems else f"[red]files: {escape('; '.join(problems))}[/red]")
     for h in model.history:
         out.print(
             f"  {h['at'][:19]}  {h.get('from') or '-'} -> {h['stage']}  by {h['by']}: {h['reason']}",
             highlight=False,
+            markup=False,  # who and why are free text: "[/red]" in a reason must not break the command
         )
-    out.print(f"model card: {model.path / m.get('model_card', 'model_card.md')}")
+    out.print(f"model card: {model.path / m.get('model_card', 'model_card.md')}", markup=False)
 
 
 @models_app.command("approve")
@@ -308,12 +368,13 @@ def models_promote(
     by: Annotated[str | None, typer.Option(help="Who promotes.", envvar="POSTROOM_USER")] = None,
     reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
 ) -> None:
-    """Put an approved version in production; the one there until now is archived.
+    """Put an approved, exported version in production; the one there until now is archived.
 
     Example: postroom models promote v0003
     """
     actor = by or default_actor()
-    model = _registry().promote(version, actor, reason)
+    registry = _registry()
+    model = registry.promote(version, actor, reason, check=_require_export(registry))
     out.print(f"{model.version} is in production")
     _audit("model.promoted", model, actor, reason)
 
@@ -332,7 +393,8 @@ def models_rollback(
     Example: postroom models rollback --reason "macro-F1 dropped on live traffic"
     """
     actor = by or default_actor()
-    model = _registry().rollback(to, actor, reason)
+    registry = _registry()
+    model = registry.rollback(to, actor, reason, check=_require_export(registry))
     out.print(f"rolled back: {model.version} is in production")
     _audit("model.rolled_back", model, actor, reason)
 

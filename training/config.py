@@ -7,8 +7,10 @@ after `cpu_max_steps` steps and the run says so. `full_schedule()` lifts the cap
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal, get_args
+from types import UnionType
+from typing import Any, Literal, get_args, get_type_hints
 
 LossName = Literal[
     "cosine",  # setfit's default: CosineSimilarityLoss on positive/negative pairs
@@ -33,6 +35,30 @@ DEFAULT_VARIANT: Variant = "separate"
 def _check(condition: bool, name: str, requirement: str, value: object) -> None:
     if not condition:
         raise ValueError(f"`{name}` must be {requirement}, got {value!r}")
+
+
+_KINDS: dict[type, str] = {bool: "true or false", int: "a whole number", float: "a finite number"}
+
+
+def _is_kind(value: object, kind: type) -> bool:
+    """`value` is of `kind` as a config file must write it: no bool for a number, no 2.5 for an int."""
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int)
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _check_types(config: object) -> None:
+    """Refuse a field whose value is not of its declared type (config files are not type-checked)."""
+    for name, hint in get_type_hints(type(config)).items():
+        allowed = get_args(hint) if isinstance(hint, UnionType) else (hint,)
+        kinds = [k for k in allowed if k in _KINDS]
+        value = getattr(config, name)
+        if not kinds or (value is None and type(None) in allowed):
+            continue
+        optional = " or None" if type(None) in allowed else ""
+        _check(any(_is_kind(value, k) for k in kinds), name, _KINDS[kinds[0]] + optional, value)
 
 
 @dataclass(frozen=True)
@@ -71,6 +97,7 @@ class TrainConfig:
     encode_batch_size: int = 64
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check(self.variant in get_args(Variant), "variant", f"one of {get_args(Variant)}", self.variant)
         _check(self.loss in get_args(LossName), "loss", f"one of {get_args(LossName)}", self.loss)
         _check(

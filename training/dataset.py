@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, load_only, selectinload
 from postroom.store.models import Label, Message
 from postroom.taxonomy import Taxonomy
 from training.config import TrainConfig
-from training.errors import EmptyTrainingSet, NotEnoughExamples, UnknownLabel
+from training.errors import EmptyTrainingSet, NotEnoughExamples, TrainingError, UnknownLabel
 
 
 @dataclass(frozen=True)
@@ -200,10 +200,17 @@ def build_training_data(
     """Load, split and check the training data of every wanted label set.
 
     Raises:
+        TrainingError: fewer shots per class than `config.min_examples_per_class`.
         EmptyTrainingSet: no labeled message at all, or none for one label set.
         NotEnoughExamples: a class has fewer training examples than `config.min_examples_per_class`.
         UnknownLabel: see `load_labeled_messages`.
     """
+    shots, need = config.shots_per_class, config.min_examples_per_class
+    if shots is not None and shots < need:  # every class would fail, whatever is labeled
+        raise TrainingError(
+            f"shots_per_class (--shots) {shots} is below min_examples_per_class (--min-examples) {need}: "
+            "every class would have too few training examples; raise the one or lower the other"
+        )
     wanted = label_sets or taxonomy.set_names
     messages, skipped, unknown = load_labeled_messages(session, taxonomy, wanted, ignore_unknown)
     if not messages:

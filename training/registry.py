@@ -204,6 +204,16 @@ class ModelVersion:
         return problems
 
 
+def _not_promotable(version: ModelVersion) -> str:
+    """Why a version that is not approved cannot be promoted, and what to do instead."""
+    name = version.version
+    if version.stage == PRODUCTION:
+        return f"version {name} is already in production"
+    if version.stage == ARCHIVED:
+        return f"version {name} is archived; put it back with postroom models rollback --to {name}"
+    return f"version {name} is {version.stage}; approve it first (postroom models approve {name})"
+
+
 @dataclass(frozen=True)
 class VersionEntry:
     """One directory of the registry for listings: a readable version, or the reason it is not."""
@@ -214,6 +224,7 @@ class VersionEntry:
     problem: str | None
 
 
+VersionCheck = Callable[[ModelVersion], None]
 HISTORY_REQUIRED = ("stage", "at", "by", "reason")
 METRIC_NUMBERS = ("macro_f1", "accuracy", "ece", "n_eval")
 MANIFEST_OPTIONAL: dict[str, type] = {
@@ -352,6 +363,12 @@ class Registry:
             return entries[-1].name
         if version.isdigit():
             return f"v{int(version):04d}"
+        if not VERSION_PATTERN.match(version):  # never a path: nothing outside the registry is read
+            known = ", ".join(e.name for e in self.entries()) or "none"
+            raise VersionNotFound(
+                f"no model version {version!r} in {self.root}: name one as v0003, 3 or latest "
+                f"(versions: {known})"
+            )
         return version
 
     def production(self) -> ModelVersion | None:
@@ -469,24 +486,37 @@ class Registry:
                 current, APPROVED, actor or default_actor(), "approve", reason or "approved"
             )
 
-    def promote(self, version: str, actor: str | None = None, reason: str = "") -> ModelVersion:
-        """approved -> production; the version in production until now is archived."""
+    def promote(
+        self, version: str, actor: str | None = None, reason: str = "", check: VersionCheck | None = None
+    ) -> ModelVersion:
+        """approved -> production; the version in production until now is archived.
+
+        `check` may refuse the target (raise) before anything changes: the CLI's needs an ONNX export.
+        """
         with self.lock():
             target = self.get(version)
             if target.stage != APPROVED:
-                raise RegistryError(
-                    f"version {target.version} is {target.stage}; approve it first "
-                    f"(postroom models approve {target.version})"
-                )
+                raise RegistryError(_not_promotable(target))
             self._require_intact(target)
+            if check is not None:
+                check(target)
             by = actor or default_actor()
             live = self.production()
             if live is not None:
                 self._set_stage(live, ARCHIVED, by, "supersede", f"superseded by {target.version}")
             return self._set_stage(target, PRODUCTION, by, "promote", reason or "promoted")
 
-    def rollback(self, to: str | None = None, actor: str | None = None, reason: str = "") -> ModelVersion:
-        """Archive the production version and put back the one that was in production before it (or `to`)."""
+    def rollback(
+        self,
+        to: str | None = None,
+        actor: str | None = None,
+        reason: str = "",
+        check: VersionCheck | None = None,
+    ) -> ModelVersion:
+        """Archive the production version and put back the one that was in production before it (or `to`).
+
+        `check` may refuse the version to restore (raise) before anything changes, as in `promote`.
+        """
         with self.lock():
             live = self.production()
             if live is None:
@@ -503,6 +533,8 @@ class Registry:
             else:
                 target = self._previous_production(live)
             self._require_intact(target)
+            if check is not None:
+                check(target)
             by = actor or default_actor()
             note = f"rolled back to {target.version}" + (f": {reason}" if reason else "")
             self._set_stage(live, ARCHIVED, by, "rollback", note)

@@ -67,9 +67,10 @@ def load_base(base_model: str, config: TrainConfig, device: DeviceChoice) -> Sen
     try:
         body = SentenceTransformer(base_model, device=device.torch_device)
     except (OSError, ValueError) as exc:
+        reason = str(exc).split(". ")[0].rstrip(".")[:300]  # transformers may list every model type after
         raise TrainingError(
-            f"cannot load base model {base_model!r}: {exc}. Give a local sentence-transformers directory or "
-            "an id in the local Hugging Face cache (no hub access here)"
+            f"cannot load base model {base_model!r}: {reason}. Give a local sentence-transformers directory "
+            "or an id in the local Hugging Face cache (no hub access here)"
         ) from None
     limit = model_max_length(body)
     wanted = config.max_seq_length or limit

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,6 +71,10 @@ def test_train_prints_macro_f1_and_the_lifecycle_works(
 
     assert invoke("models", "promote", "v0001").exit_code == 1  # approve first
     assert invoke("models", "approve", "v0001", "--by", "lead", "--reason", "card read").exit_code == 0
+    unexported = invoke("models", "promote", "v0001", "--by", "lead")
+    assert unexported.exit_code == 1 and "has no ONNX export" in unexported.stderr
+    assert json.loads(invoke("models", "list", "--json").stdout)[0]["stage"] == "approved"
+    assert invoke("export", "v0001", "--variants", "fp32").exit_code == 0
     promoted = invoke("models", "promote", "v0001", "--by", "lead")
     assert promoted.exit_code == 0 and "v0001 is in production" in promoted.stdout
     shown = invoke("models", "show", "v0001")
@@ -137,3 +145,99 @@ def test_one_malformed_manifest_is_listed_as_corrupt_and_the_others_still_show(
     assert shown.exit_code == 1 and "Traceback" not in shown.output
     assert reason in shown.stderr and len(shown.stderr.strip().splitlines()) == 1
     assert invoke("models", "show", "v0003").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("list.json", "[1, 2]", "a training config is a table of TrainConfig fields, not list"),
+        ("twice.json", '{"seed": 1, "seed": 2}', "duplicate key 'seed'"),
+        ("tables.toml", "[train]\nseed = 1\n[serve]\nport = 1\n", "keys beside the [train] table: serve"),
+        ("scalar.toml", "train = 5\n", "a training config is a table of TrainConfig fields, not int"),
+        ("train.yaml", "seed: 3\n", "as TOML (a .json file is JSON, any other TOML)"),
+        ("seed.toml", 'seed = "abc"\n', "`seed` must be a whole number, got 'abc'"),
+        ("batch.toml", "batch_size = 64.0\n", "`batch_size` must be a whole number, got 64.0"),
+        ("names.toml", 'class_texts = "no"\n', "`class_texts` must be true or false, got 'no'"),
+    ],
+)
+def test_a_bad_config_file_is_one_line_before_anything_runs(
+    tmp_path: Path, name: str, content: str, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    result = invoke("train", "--config", str(path))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert reason in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data" / "models").exists()
+
+
+def test_promote_and_rollback_refuse_a_version_without_an_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine
+) -> None:
+    from postroom.settings import get_settings
+    from tests.serving.builders import copy_as_version, isolated
+    from tests.training.test_registry import publish
+    from training.registry import Registry
+
+    exp = isolated(tmp_path)  # v0001 in production, exported
+    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(exp.registry_dir))
+    get_settings.cache_clear()
+    copy_as_version(exp, "v0002")  # exported
+    registry = Registry(exp.registry_dir)
+    assert publish(registry) == "v0003"  # not exported
+    for version in ("v0002", "v0003"):
+        assert invoke("models", "approve", version).exit_code == 0
+
+    def stages() -> dict[str, str]:
+        return {v.version: v.stage for v in registry.versions()}
+
+    refused = invoke("models", "promote", "v0003")
+    assert refused.exit_code == 1 and "v0003 has no ONNX export" in refused.stderr
+    assert "postroom export v0003" in refused.stderr
+    assert stages() == {"v0001": "production", "v0002": "approved", "v0003": "approved"}
+    assert invoke("models", "promote", "v0002").exit_code == 0
+    back = invoke("models", "rollback", "--to", "v0003")
+    assert back.exit_code == 1 and "v0003 has no ONNX export" in back.stderr
+    assert stages() == {"v0001": "archived", "v0002": "production", "v0003": "approved"}
+    assert invoke("models", "rollback").exit_code == 0
+    assert stages()["v0001"] == "production"
+    with Session(engine) as session:
+        kinds = [e.kind for e in session.query(AuditEvent).order_by(AuditEvent.id)]
+    assert kinds == ["model.approved", "model.approved", "model.promoted", "model.rolled_back"]
+
+
+def test_sigterm_during_training_leaves_no_staging_or_scratch_directory(
+    mini_store: None, tmp_path: Path
+) -> None:
+    """A job scheduler's stop (SIGTERM) cleans up as Ctrl-C does: no half-written version is left."""
+    data = tmp_path / "data"
+    command = [sys.executable, "-c", "from postroom.cli import main; main()", "train", *TINY]
+    process = subprocess.Popen(
+        [*command, "--max-steps", "10000", "--epochs", "10000"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((data / "models").glob(".staging-*")) and process.poll() is None:
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.05)
+    time.sleep(1.0)  # into loading the base model and training
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert not list((data / "models").glob(".staging-*")) and not list((data / "models").glob("v*"))
+    assert not list((data / "tmp").glob("train-*"))
+
+
+def test_show_prints_free_text_of_the_history_verbatim(tmp_path: Path) -> None:
+    """Who approved and why are typed by people: rich markup in them must not break `models show`."""
+    from tests.training.test_registry import publish
+    from training.registry import Registry
+
+    publish(Registry(tmp_path / "data" / "models"))
+    approved = invoke("models", "approve", "v0001", "--by", "[bold]eve", "--reason", "fine [/red] really")
+    assert approved.exit_code == 0, approved.output
+    shown = invoke("models", "show", "v0001")
+    assert shown.exit_code == 0, shown.exception
+    assert "candidate -> approved  by [bold]eve: fine [/red] really" in shown.stdout

@@ -33,6 +33,30 @@ def test_invalid_values_name_the_field(field: str, value: object) -> None:
         TrainConfig(**{field: value})
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "requirement"),
+    [
+        ("seed", "abc", "a whole number"),
+        ("batch_size", 64.0, "a whole number"),
+        ("epochs", 2.5, "a whole number"),
+        ("max_steps", True, "a whole number or None"),
+        ("self_train_pool_max", 1.5, "a whole number"),
+        ("class_texts", "no", "true or false"),
+        ("calibrate_head", 1, "true or false"),
+        ("head_c", float("inf"), "a finite number"),
+        ("eval_fraction", "0.2", "a finite number"),
+    ],
+)
+def test_values_of_the_wrong_type_are_refused(field: str, value: object, requirement: str) -> None:
+    """A config file is not type-checked: a string seed or a float batch size must not reach training."""
+    with pytest.raises(ValueError, match=f"`{field}` must be {requirement}, got"):
+        TrainConfig(**{field: value})
+
+
+def test_a_whole_number_is_a_number() -> None:
+    assert TrainConfig(head_c=10, body_learning_rate=1e-5).head_c == 10
+
+
 def test_cpu_cap_applies_on_cpu_only() -> None:
     config = TrainConfig(max_steps=None, cpu_max_steps=30)
     assert config.step_cap("cpu") == 30

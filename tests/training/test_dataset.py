@@ -98,6 +98,20 @@ def test_shots_cap_per_class(sessions: sessionmaker[Session]) -> None:
     assert all(n["train"] == 3 for n in data.label_sets["topic"].counts().values())
 
 
+def test_fewer_shots_than_the_minimum_per_class_is_refused_before_any_count(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Not "label more messages of this class": every class gets the shots and never the minimum."""
+    from training.errors import NotEnoughExamples, TrainingError
+
+    with sessions() as session:
+        fill_store(session, per_class=8)
+        config = tiny_config(shots_per_class=3, min_examples_per_class=4)
+        with pytest.raises(TrainingError, match=r"\(--shots\) 3 is below .*\(--min-examples\) 4") as caught:
+            build_training_data(session, mini_taxonomy(), config)
+    assert not isinstance(caught.value, NotEnoughExamples)
+
+
 def test_class_texts_come_from_the_taxonomy(sessions: sessionmaker[Session]) -> None:
     spec = copy.deepcopy(MINI_TAXONOMY)
     spec["label_sets"][1]["classes"][0]["description"] = "A card is lost or stolen."

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from training.errors import RegistryError, VersionNotFound
-from training.registry import MANIFEST, Registry, head_probabilities
+from training.registry import MANIFEST, ModelVersion, Registry, head_probabilities
 
 
 def _manifest(f1: float = 0.8) -> dict[str, Any]:
@@ -156,6 +156,55 @@ def test_rollback_to_a_named_version(tmp_path: Path) -> None:
     assert registry.rollback(to="v0003", reason="hotfix").version == "v0003"
     assert registry.get("v0001").stage == "archived"
     assert registry.production_stack() == ["v0003"]
+
+
+@pytest.mark.parametrize("name", ["../other/v0001", "", ".", "v0001/../../other/v0001"])
+def test_a_version_name_is_never_a_path(tmp_path: Path, name: str) -> None:
+    registry = Registry(tmp_path / "models")
+    publish(registry)
+    other = Registry(tmp_path / "other")
+    publish(other)
+    before = (other.root / "v0001" / MANIFEST).read_text()
+    with pytest.raises(VersionNotFound, match="name one as v0003, 3 or latest"):
+        registry.get(name)
+    with pytest.raises(VersionNotFound):
+        registry.approve(name, "lead")
+    assert (other.root / "v0001" / MANIFEST).read_text() == before
+    assert registry.get("v0001").stage == "candidate"
+
+
+def test_promote_says_why_a_version_that_is_not_approved_cannot_be(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    for _ in range(2):
+        publish(registry)
+        registry.approve("latest")
+    registry.promote("v0001")
+    with pytest.raises(RegistryError, match="v0001 is already in production"):
+        registry.promote("v0001")
+    registry.promote("v0002")
+    with pytest.raises(RegistryError, match="v0001 is archived; put it back with postroom models rollback"):
+        registry.promote("v0001")
+
+
+def test_a_refusing_check_leaves_every_stage_as_it_was(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    for _ in range(3):
+        publish(registry)
+        registry.approve("latest")
+    registry.promote("v0001")
+    registry.promote("v0002")
+
+    def refuse(version: ModelVersion) -> None:
+        raise RegistryError(f"{version.version} refused")
+
+    stages = {v.version: (v.stage, len(v.history)) for v in registry.versions()}
+    with pytest.raises(RegistryError, match="v0003 refused"):
+        registry.promote("v0003", check=refuse)
+    with pytest.raises(RegistryError, match="v0001 refused"):
+        registry.rollback(check=refuse)
+    with pytest.raises(RegistryError, match="v0003 refused"):
+        registry.rollback(to="v0003", check=refuse)
+    assert {v.version: (v.stage, len(v.history)) for v in registry.versions()} == stages
 
 
 def _break(registry: Registry, version: str, **fields: Any) -> None:

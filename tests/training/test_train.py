@@ -140,6 +140,24 @@ def test_failed_training_leaves_no_version(tmp_path: Path) -> None:
     assert registry.entries() == [] and not list(registry.root.glob(".staging-*"))
 
 
+def test_a_folder_that_is_no_model_is_named_in_one_short_line(tmp_path: Path) -> None:
+    """transformers lists every model type it knows after "Unrecognized model": the error keeps the gist."""
+    from training.config import TrainConfig
+    from training.devices import resolve_device
+    from training.errors import TrainingError
+    from training.setfit_trainer import load_base
+
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    (folder / "train.toml").write_text("seed = 1\n", encoding="utf-8")
+    config = TrainConfig(device="cpu")
+    with pytest.raises(TrainingError) as caught:
+        load_base(str(folder), config, resolve_device(config))
+    message = str(caught.value)
+    assert f"cannot load base model '{folder}': Unrecognized model in {folder}. Give a local" in message
+    assert len(message) < 400 and "\n" not in message
+
+
 def test_default_max_seq_length_is_what_the_model_accepts() -> None:
     from training.config import TrainConfig
     from training.devices import resolve_device

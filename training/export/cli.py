@@ -104,6 +104,7 @@ def export(
         )
     except ValueError as exc:
         raise ExportError(str(exc)) from None
+    bundle = bundle_from_version(model)  # refuses a version whose files are missing or changed, first
     with open_sessions(settings)() as session:
         if texts is not None:
             gate_texts, missing = texts_from_jsonl(texts), 0
@@ -113,7 +114,6 @@ def export(
         calibration = calibration_texts(session, model) if wants_calibration else []
     if missing:
         err.print(f"[yellow]note:[/yellow] {missing} held-out messages are not in the store (or empty)")
-    bundle = bundle_from_version(model)
     target = export_dir(registry, model.version)
     with err.status("exporting…") as status, known_export_warnings_silenced():
         result = export_bundle(

@@ -86,7 +86,7 @@ def calibration_texts(session: Session, version: ModelVersion, limit: int = CALI
 
 
 def texts_from_jsonl(path: Path, limit: int | None = None) -> list[str]:
-    """The `text` field of every line of a JSONL file (the format of ../shared/data)."""
+    """The `text` field of every line of a JSONL file (as in ../shared/data); `ExportError` if none."""
     texts = []
     try:
         with path.open(encoding="utf-8") as handle:
@@ -103,4 +103,8 @@ def texts_from_jsonl(path: Path, limit: int | None = None) -> list[str]:
                     break
     except OSError as exc:
         raise ExportError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ExportError(f"cannot read {path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if not texts:
+        raise ExportError(f"{path} has no line with a non-empty `text` field for the parity gate")
     return texts

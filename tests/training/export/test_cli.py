@@ -103,6 +103,37 @@ def test_errors_are_one_line(app: typer.Typer, registry: Exported, tmp_path: Pat
     assert broken.exit_code == 1 and "texts.jsonl:1" in broken.output
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'\xff\xfe{"text": "Karte weg"}\n', "texts.jsonl: not UTF-8 (invalid start byte at byte 0)"),
+        (b'{"body": "Karte weg"}\n\n{"text": " "}\n', "has no line with a non-empty `text` field"),
+    ],
+)
+def test_a_texts_file_without_usable_text_is_one_line(
+    app: typer.Typer, registry: Exported, tmp_path: Path, content: bytes, reason: str
+) -> None:
+    texts = tmp_path / "texts.jsonl"
+    texts.write_bytes(content)
+    result = CliRunner().invoke(app, ["export", "v0001", "--texts", str(texts)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert reason in result.output and "held-out set is empty" not in result.output
+
+
+def test_a_version_with_a_deleted_file_is_refused_as_corrupt(
+    app: typer.Typer, registry: Exported, tmp_path: Path
+) -> None:
+    from training.registry import DATASET_FILE
+
+    before = (registry.export_dir / "export.json").read_text(encoding="utf-8")
+    (registry.registry_dir / "v0001" / DATASET_FILE).unlink()
+    result = CliRunner().invoke(app, ["export", "v0001", "--variants", "fp32"])
+    assert result.exit_code == 1
+    assert "v0001 is corrupt, not exporting it: missing file dataset.json" in result.output
+    assert "pass --texts" not in result.output
+    assert (registry.export_dir / "export.json").read_text(encoding="utf-8") == before
+
+
 def _ingest_unlabeled(sessions: sessionmaker[Session], count: int) -> list[str]:
     """Messages no version holds out (not in dataset.json): what int8's margins are calibrated on."""
     topics = ("card limit", "transfer fee", "address change", "portfolio statement", "login problem")
