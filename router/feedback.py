@@ -57,19 +57,32 @@ def record_feedback(
     final_labels: dict[str, str],
     auto_reply_resolved: bool | None,
     agent: str | None,
+    prediction_id: int | None = None,
 ) -> Feedback:
-    """Store the outcome of a closed case and its final labels (not committed)."""
+    """Store the outcome of a closed case and its final labels (not committed).
+
+    The feedback judges the decision of `prediction_id` (the `/v1/classify` answer the case was handled on),
+    else the message's latest decision: a message classified again after its automated reply would
+    otherwise have the reply's outcome judged against the later decision.
+
+    Raises:
+        FeedbackError: a final label is not in the taxonomy, or `prediction_id` is not a classification of
+            this message.
+    """
     for set_name, class_name in final_labels.items():
         try:
             taxonomy.validate_label(set_name, class_name)
         except TaxonomyError as exc:
             raise FeedbackError(str(exc)) from None
-    decision = session.scalar(
-        select(RoutingDecision)
-        .where(RoutingDecision.message_pk == message.id)
-        .order_by(RoutingDecision.id.desc())
-        .limit(1)
-    )
+    chosen = select(RoutingDecision).where(RoutingDecision.message_pk == message.id)
+    if prediction_id is not None:
+        chosen = chosen.where(RoutingDecision.prediction_pk == prediction_id)
+    decision = session.scalar(chosen.order_by(RoutingDecision.id.desc()).limit(1))
+    if prediction_id is not None and decision is None:
+        raise FeedbackError(
+            f"prediction {prediction_id} is not a classification of message {message.message_id!r} "
+            "(use the prediction_id of its /v1/classify answer, or leave it out for the latest)"
+        )
     feedback = Feedback(
         message_pk=message.id,
         decision_pk=decision.id if decision else None,

@@ -450,6 +450,13 @@ class FeedbackCreate(BaseModel):
     agent: StrictStr | None = Field(
         None, min_length=1, max_length=NAME_MAX, description="Who closed the case (default: the key's name)."
     )
+    prediction_id: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=2**63 - 1,
+        description="The `prediction_id` of the /v1/classify answer the case was handled on (default: the "
+        "message's latest classification); 422 when it is not a classification of this message.",
+    )
 
 
 class RealizedPublic(_Out):

@@ -200,16 +200,19 @@ def receive_feedback(
     final_labels: dict[str, str],
     auto_reply_resolved: bool | None,
     agent: str | None,
+    prediction_id: int | None = None,
 ) -> FeedbackOutcome:
     """Store a closed case's outcome, then run the suspension monitor.
 
     Raises:
         InvalidRequest: the message ID is malformed.
         MessageNotFound: no message with this ID.
-        FeedbackError: a final label is not in the taxonomy.
+        FeedbackError: a final label is not in the taxonomy, or `prediction_id` is not the message's.
     """
     message = find_message(session, normalize_id(raw_id))
-    feedback = record_feedback(session, taxonomy, message, final_labels, auto_reply_resolved, agent)
+    feedback = record_feedback(
+        session, taxonomy, message, final_labels, auto_reply_resolved, agent, prediction_id
+    )
     commit(session)
     reply_class = None
     if feedback.decision_pk is not None:

@@ -31,6 +31,7 @@ def create_feedback(
         body.final_labels,
         body.auto_reply_resolved,
         body.agent or key.name,
+        body.prediction_id,
     )
     metrics = services.metrics
     metrics.feedback.inc()

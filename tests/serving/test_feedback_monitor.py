@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from postroom.store.models import Prediction, RoutingDecision
 from tests.serving.conftest import call, change, counts
 from tests.serving.lead_data import auto_replied
 
@@ -59,3 +61,40 @@ def test_rollback_to_a_version_no_store_can_hold_is_404(
         assert response.status_code == 404, response.text
         assert response.json()["detail"] == f"no threshold version {version}"
     assert counts(sessions) == before
+
+
+def test_feedback_judges_the_decision_its_prediction_id_names(
+    app_client: TestClient,
+    keys: dict[str, str],
+    sessions: sessionmaker[Session],
+) -> None:
+    """A message answered automatically, then classified again (to a human): the CRM's feedback on the
+    automated reply names that answer's prediction_id, and the reply is judged; without it the latest
+    decision (the human one) is, and no reply counts."""
+    lead, router = keys["lead"], keys["router"]
+    version = change(app_client, lead, {"topic": {"account_statement": 0.9}}).json()["version"]
+    with sessions() as session:
+        replied = auto_replied(session, "twice@x", "account_statement", version)
+        first = session.scalars(select(Prediction).where(Prediction.message_pk == replied.id)).one()
+        later = Prediction(message_pk=replied.id, model_version="v0001", variant="onnx-int8", results={})
+        session.add(later)
+        session.flush()
+        session.add(RoutingDecision(prediction_pk=later.id, message_pk=replied.id, decision="human"))
+        other = auto_replied(session, "other@x", "account_statement", version)
+        foreign = session.scalars(select(Prediction).where(Prediction.message_pk == other.id)).one().id
+        first_id = first.id
+        session.commit()
+
+    body = {"message_id": "twice@x", "final_labels": {"topic": "account_statement"}}
+    latest = call(app_client, router, "POST", "/v1/feedback", json=body).json()
+    assert latest["reply_class"] is None and latest["realized"] is None
+
+    before = counts(sessions)
+    wrong = call(app_client, router, "POST", "/v1/feedback", json={**body, "prediction_id": foreign})
+    assert wrong.status_code == 422, wrong.text
+    assert f"prediction {foreign} is not a classification of message 'twice@x'" in wrong.json()["detail"]
+    assert counts(sessions) == before
+
+    named = call(app_client, router, "POST", "/v1/feedback", json={**body, "prediction_id": first_id}).json()
+    assert named["reply_class"] == "account_statement"
+    assert named["realized"]["auto_replies"] == 1 and named["realized"]["correct"] == 1
