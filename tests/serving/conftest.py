@@ -7,6 +7,7 @@ store: SQLite, and PostgreSQL too when POSTROOM_TEST_POSTGRES_URL is set.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +80,14 @@ def serving_env(
 MakeClient = Callable[..., TestClient]
 
 
-@pytest.fixture
-def make_client(serving_env: dict[str, str]) -> Iterator[MakeClient]:
-    """Build apps with settings overrides; each is started (lifespan) and checked for 500s after."""
+@contextmanager
+def checked_clients(build_app: Callable[..., Any]) -> Iterator[MakeClient]:
+    """Started (lifespan) test clients of `build_app(**overrides)`; when the test ends each is stopped, and
+    the test fails if any request ended in an unexpected 500."""
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        client = TestClient(create_app(Settings(**overrides)), raise_server_exceptions=True)
+        client = TestClient(build_app(**overrides), raise_server_exceptions=True)
         client.__enter__()
         clients.append(client)
         return client
@@ -96,6 +98,13 @@ def make_client(serving_env: dict[str, str]) -> Iterator[MakeClient]:
         total = sum(s.value for m in unhandled.collect() for s in m.samples if s.name.endswith("_total"))
         client.__exit__(None, None, None)
         assert total == 0, "a request ended in an unexpected 500"
+
+
+@pytest.fixture
+def make_client(serving_env: dict[str, str]) -> Iterator[MakeClient]:
+    """Build apps with settings overrides; each is started and checked for 500s after."""
+    with checked_clients(lambda **overrides: create_app(Settings(**overrides))) as make:
+        yield make
 
 
 @pytest.fixture
@@ -131,20 +140,8 @@ def make_lead_client(
     monkeypatch.setenv("POSTROOM_MODELS_DIR", str(tmp_path / "no-models"))
     monkeypatch.setenv("POSTROOM_SERVE_WATCH_SECONDS", "0")
     get_settings.cache_clear()
-    clients: list[TestClient] = []
-
-    def make() -> TestClient:
-        client = TestClient(create_app(get_settings()))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        unhandled = client.app.state.services.metrics.unhandled  # type: ignore[attr-defined]
-        total = sum(s.value for m in unhandled.collect() for s in m.samples if s.name.endswith("_total"))
-        client.__exit__(None, None, None)
-        assert total == 0, "a request ended in an unexpected 500"
+    with checked_clients(lambda: create_app(get_settings())) as make:
+        yield make
 
 
 @pytest.fixture
