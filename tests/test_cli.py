@@ -30,11 +30,22 @@ def test_init_creates_the_store_and_is_repeatable(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "postroom.db").is_file()
 
 
-def test_ingest_before_init_is_one_clear_line() -> None:
+def test_ingest_before_init_is_one_clear_line(tmp_path: Path) -> None:
     result = invoke("ingest", "whatever.jsonl")
     assert result.exit_code == 1
     assert "run `postroom init`" in result.stderr and "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data" / "postroom.db").exists()
+
+
+@pytest.mark.parametrize("args", [["summary"], ["doctor"], ["thresholds", "show"], ["models", "list"]])
+def test_commands_on_a_missing_store_create_no_empty_one(tmp_path: Path, args: list[str]) -> None:
+    result = invoke(*args)
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "data" / "postroom.db").exists()
+    if args[0] != "models":  # the registry is files: listing it needs no store
+        assert result.exit_code == 1
+        assert f"no store at {tmp_path / 'data' / 'postroom.db'}: run `postroom init`" in result.output
 
 
 def test_ingest_reports_counts_and_exits_1_on_rejected_records(engine: Engine, tmp_path: Path) -> None:

@@ -252,8 +252,19 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def missing_sqlite_file(url: URL) -> Path | None:
+    """The SQLite file `url` names when it does not exist (connecting would create it empty); else None."""
+    if url.get_backend_name() != "sqlite" or _sqlite_uri(url) or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(str(url.database))
+    return None if path.exists() else path
+
+
 def check_store(engine: Engine) -> None:
-    """Raise `StoreError` unless the database answers and its schema is current."""
+    """Raise `StoreError` unless the database answers and its schema is current. A SQLite file that does not
+    exist is reported, not created: only `postroom init` (`migrate`) creates a store."""
+    if (missing := missing_sqlite_file(engine.url)) is not None:
+        raise StoreError(f"no store at {missing}: run `postroom init` (or check POSTROOM_DATA_DIR)")
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -280,6 +291,8 @@ def check_integrity(engine: Engine) -> str:
     pages (checksums, `amcheck`), so nothing is read there. Returns what was checked."""
     if engine.dialect.name != "sqlite":
         return f"not checked on {engine.dialect.name} (use its own tools, e.g. amcheck)"
+    if (missing := missing_sqlite_file(engine.url)) is not None:
+        raise StoreError(f"no store at {missing}: nothing to check")
     try:
         with engine.connect() as connection:
             result = connection.exec_driver_sql(f"PRAGMA quick_check({QUICK_CHECK_LIMIT})")
