@@ -19,6 +19,7 @@ from rich.markup import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.errors import PostroomError
+from postroom.machine import default_actor
 from postroom.settings import Settings, get_settings
 from postroom.taxonomy import Taxonomy, load_taxonomy
 
@@ -76,3 +77,16 @@ def open_sessions(settings: Settings, *, must_exist: bool = True) -> sessionmake
     if must_exist:
         check_store(engine)
     return session_factory(engine)
+
+
+def named_actor(given: str | None, option: str) -> str:
+    """Who a CLI change is recorded as: `given` (the `option`), else the OS user.
+
+    Raises:
+        PostroomError: `given` is blank (an audit trail needs a name; without the option: the user).
+    """
+    if given is None:
+        return default_actor()
+    if not given.strip():
+        raise PostroomError(f"{option} is empty: name who acts, or leave it out to record your user name")
+    return given.strip()

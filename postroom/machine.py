@@ -4,6 +4,7 @@ usable cores, memory. Every benchmark report states it (figures from two hosts t
 
 from __future__ import annotations
 
+import getpass
 import os
 import platform
 from pathlib import Path
@@ -86,3 +87,12 @@ def one_line(info: dict[str, Any]) -> str:
     if info.get("memory"):
         parts.append(str(info["memory"]))
     return ", ".join(parts)
+
+
+def default_actor() -> str:
+    """Who a change is recorded as when nobody is named: the OS user ("unknown" where the user has no name,
+    e.g. a container running under an arbitrary UID)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

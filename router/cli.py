@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from postroom.clikit import (
     friendly_errors,
     load_settings,
     load_taxonomy_from,
+    named_actor,
     open_sessions,
     out,
 )
@@ -27,10 +27,6 @@ MAX_HISTORY = 1_000_000  # more than any store holds; keeps the number within wh
 thresholds_app = typer.Typer(
     no_args_is_help=True, help="Per-class confidence thresholds (versioned, audited)."
 )
-
-
-def _actor(actor: str | None) -> str:
-    return actor or getpass.getuser()
 
 
 def _parse_assignments(assignments: list[str], off: list[str]) -> Values:
@@ -110,7 +106,7 @@ def set_command(
     if not updates:
         raise ThresholdError("nothing to change: give --set SET.CLASS=VALUE or --off SET.CLASS")
     with open_sessions(settings)() as session:
-        version = set_thresholds(session, taxonomy, updates, _actor(actor), reason)
+        version = set_thresholds(session, taxonomy, updates, named_actor(actor, "--actor"), reason)
         session.commit()
         for change in version.details["changes"]:
             out.print(f"{change['label_set']}.{change['class_name']}: {change['old']} -> {change['new']}")
@@ -158,7 +154,7 @@ def rollback_command(
     settings = load_settings()
     taxonomy = load_taxonomy_from(settings)
     with open_sessions(settings)() as session:
-        new = rollback(session, taxonomy, version, _actor(actor), reason)
+        new = rollback(session, taxonomy, version, named_actor(actor, "--actor"), reason)
         session.commit()
     out.print(f"thresholds version {new.id} is active (values of version {version})")
 
@@ -228,7 +224,7 @@ def suggest_command(
                 which = "the defaults" if active_id is None else f"version {active_id}"
                 out.print(f"the suggestion equals the active thresholds ({which}): nothing stored")
                 return
-            version = apply_suggestion(session, taxonomy, suggestion, _actor(actor))
+            version = apply_suggestion(session, taxonomy, suggestion, named_actor(actor, "--actor"))
             session.commit()
             out.print(f"thresholds version {version.id} is active")
 

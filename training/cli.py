@@ -29,6 +29,7 @@ from postroom.clikit import (
     friendly_errors,
     load_settings,
     load_taxonomy_from,
+    named_actor,
     open_sessions,
     out,
 )
@@ -36,7 +37,7 @@ from postroom.errors import PostroomError
 from postroom.offline import force_offline
 from training.config import TrainConfig
 from training.errors import RegistryError, TrainingError
-from training.registry import ModelVersion, Registry, default_actor
+from training.registry import ModelVersion, Registry
 
 models_app = typer.Typer(
     no_args_is_help=True, help="The model registry: list, inspect, approve, promote, roll back."
@@ -195,7 +196,7 @@ def train(
             RichReporter(err),
             label_sets=label_set or None,
             ignore_unknown=ignore_unknown_labels,
-            actor=by,
+            actor=named_actor(by, "--by"),
         )
     version = outcome.version
     table = Table(title=f"held-out evaluation — {version.version} ({version.manifest['variant']} body)")
@@ -355,7 +356,7 @@ def models_approve(
     reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
 ) -> None:
     """Approve a candidate version. Example: postroom models approve v0003 --reason "checked the card" """
-    actor = by or default_actor()
+    actor = named_actor(by, "--by")
     model = _registry().approve(version, actor, reason)
     out.print(f"{model.version} is approved")
     _audit("model.approved", model, actor, reason)
@@ -372,7 +373,7 @@ def models_promote(
 
     Example: postroom models promote v0003
     """
-    actor = by or default_actor()
+    actor = named_actor(by, "--by")
     registry = _registry()
     model = registry.promote(version, actor, reason, check=_require_export(registry))
     out.print(f"{model.version} is in production")
@@ -392,7 +393,7 @@ def models_rollback(
 
     Example: postroom models rollback --reason "macro-F1 dropped on live traffic"
     """
-    actor = by or default_actor()
+    actor = named_actor(by, "--by")
     registry = _registry()
     model = registry.rollback(to, actor, reason, check=_require_export(registry))
     out.print(f"rolled back: {model.version} is in production")

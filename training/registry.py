@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import getpass
 import hashlib
 import json
 import os
@@ -42,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from postroom.machine import default_actor
 from training.errors import RegistryError, VersionNotFound
 
 FORMAT_VERSION = 1
@@ -81,13 +81,6 @@ MANIFEST_REQUIRED: dict[str, type | tuple[type, ...]] = {
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def file_sha256(path: Path) -> str:

@@ -85,6 +85,10 @@ def test_bad_input_is_one_line_and_stores_nothing(sessions: sessionmaker[Session
         (["suggest", "--target-precision", "1.5"], "--target-precision must be between 0 and 1"),
         (["suggest", "--confidence", "0"], "--confidence must be between 0 and 1 (exclusive), got 0.0"),
         (["suggest", "--queue-precision", "2"], "--queue-precision must be between 0 and 1"),
+        (
+            ["set", "--set", "topic.card_replacement=0.9", "--reason", "x", "--actor", " "],
+            "--actor is empty: name who acts, or leave it out to record your user name",
+        ),
     ]:
         result = invoke(*args)
         assert result.exit_code == 1, (args, result.output)

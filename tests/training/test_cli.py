@@ -241,3 +241,19 @@ def test_show_prints_free_text_of_the_history_verbatim(tmp_path: Path) -> None:
     shown = invoke("models", "show", "v0001")
     assert shown.exit_code == 0, shown.exception
     assert "candidate -> approved  by [bold]eve: fine [/red] really" in shown.stdout
+
+
+def test_an_empty_by_is_refused_before_anything_changes(tmp_path: Path, engine: Engine) -> None:
+    """An audit trail needs a name: `--by ""` is refused (leaving it out records the OS user)."""
+    from tests.training.test_registry import publish
+    from training.registry import Registry
+
+    registry = Registry(tmp_path / "data" / "models")
+    publish(registry)
+    for args in (["models", "approve", "v0001", "--by", ""], ["train", *TINY, "--by", "  "]):
+        result = invoke(*args)
+        assert result.exit_code == 1 and "Traceback" not in result.output, args
+        assert "--by is empty: name who acts, or leave it out to record your user name" in result.stderr
+    assert registry.get("v0001").stage == "candidate"
+    assert invoke("models", "approve", "v0001").exit_code == 0
+    assert registry.get("v0001").stage == "approved"
