@@ -306,7 +306,7 @@ def models_show(
     version: Annotated[str, typer.Argument(help="Version (v0003, 3 or latest).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
-    """Show one version: metrics, training run, files check and stage history.
+    """Show one version: metrics, training run, files check and stage history (exit 1 when files are damaged).
 
     Example: postroom models show v0001
     """
@@ -346,6 +346,8 @@ def models_show(
             markup=False,  # who and why are free text: "[/red]" in a reason must not break the command
         )
     out.print(f"model card: {model.path / m.get('model_card', 'model_card.md')}", markup=False)
+    if problems:
+        raise typer.Exit(1)  # the report is complete; the exit status says the files are not
 
 
 @models_app.command("approve")

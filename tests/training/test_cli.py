@@ -257,3 +257,16 @@ def test_an_empty_by_is_refused_before_anything_changes(tmp_path: Path, engine: 
     assert registry.get("v0001").stage == "candidate"
     assert invoke("models", "approve", "v0001").exit_code == 0
     assert registry.get("v0001").stage == "approved"
+
+
+def test_show_reports_damaged_files_and_exits_1(tmp_path: Path) -> None:
+    from tests.training.test_registry import publish
+    from training.registry import Registry
+
+    publish(Registry(tmp_path / "data" / "models"))
+    assert invoke("models", "show", "v0001").exit_code == 0
+    (tmp_path / "data" / "models" / "v0001" / "bodies" / "shared" / "model.bin").write_text("tampered")
+    shown = invoke("models", "show", "v0001")
+    assert shown.exit_code == 1 and "Traceback" not in shown.output
+    assert "files: " in shown.stdout and "bodies/shared/model.bin" in shown.stdout
+    assert "-> candidate  by trainer" in shown.stdout  # the rest of the report is still there
