@@ -30,18 +30,26 @@ class RunningService:
     process: subprocess.Popen[str]
 
 
-def wait_ready(url: str, process: subprocess.Popen[str] | None, timeout: float) -> dict[str, Any]:
-    """Poll /readyz until the service is ready; returns the model it serves."""
+PORT_ATTEMPTS = 3  # another process may take the free port between choosing it and uvicorn binding it
+_PORT_TAKEN = "address already in use"
+
+
+def wait_ready(
+    url: str, process: subprocess.Popen[str] | None, timeout: float, model: bool = True
+) -> dict[str, Any]:
+    """Poll /readyz until the service is ready and return the model it serves; with `model=False`, poll
+    /healthz until it answers (a service without a model) and return {}."""
     deadline = time.monotonic() + timeout
     last = "no answer"
+    path = "/readyz" if model else "/healthz"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             tail = (process.stderr.read() if process.stderr else "")[-2000:]
             raise PostroomError(f"the service exited with code {process.returncode}: {tail}")
         try:
-            response = httpx.get(f"{url}/readyz", timeout=5)
+            response = httpx.get(f"{url}{path}", timeout=5)
             if response.status_code == 200:
-                return dict(response.json()["model"])
+                return dict(response.json()["model"]) if model else {}
             last = str(response.json().get("detail", response.text))
         except (httpx.HTTPError, ValueError) as exc:
             last = type(exc).__name__
@@ -49,11 +57,8 @@ def wait_ready(url: str, process: subprocess.Popen[str] | None, timeout: float) 
     raise PostroomError(f"the service at {url} was not ready after {timeout:.0f} s: {last}")
 
 
-@contextmanager
-def running_service(env: dict[str, str], timeout: float = 180) -> Iterator[RunningService]:
-    """uvicorn running `serving.app:create_app` on 127.0.0.1 with POSTROOM_* overrides; stopped after."""
-    port = free_port()
-    process = subprocess.Popen(
+def _start(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -73,14 +78,38 @@ def running_service(env: dict[str, str], timeout: float = 180) -> Iterator[Runni
         stderr=subprocess.PIPE,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}"
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
     try:
-        model = wait_ready(url, process, timeout)
-        yield RunningService(url, model, process)
-    finally:
-        process.terminate()
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+@contextmanager
+def running_service(
+    env: dict[str, str], timeout: float = 180, model: bool = True
+) -> Iterator[RunningService]:
+    """uvicorn running `serving.app:create_app` on 127.0.0.1 with POSTROOM_* overrides; stopped after.
+
+    `model=False`: ready once it answers /healthz (the lead's side needs no model). A port taken by another
+    process before uvicorn bound it is retried on a new one (`PORT_ATTEMPTS`)."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port()
+        process = _start(env, port)
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+            ready = wait_ready(url, process, timeout, model)
+        except PostroomError as exc:
+            _stop(process)
+            if _PORT_TAKEN in str(exc).lower() and attempt < PORT_ATTEMPTS:
+                continue
+            raise
+        break
+    try:
+        yield RunningService(url, ready, process)
+    finally:
+        _stop(process)

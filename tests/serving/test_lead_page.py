@@ -10,11 +10,7 @@ reply set, copied to docs/images/lead-page.png) and lead-page-narrow.png (400 px
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.settings import get_settings
-from serving.loopback import free_port
+from serving.loopback import running_service
 from tests.conftest import REPO_ROOT
 from tests.serving.lead_data import auto_replied, seed_calibration
 
@@ -52,41 +48,14 @@ def service_url(engine: Any, keys: dict[str, str], tmp_path: Path) -> Iterator[s
     """uvicorn serving the app on a free loopback port, on the test store, without a model."""
     settings = get_settings()
     env = {
-        **os.environ,
         "POSTROOM_DATABASE_URL": settings.database_url,
         "POSTROOM_DATA_DIR": str(settings.data_dir),
         "POSTROOM_MODELS_DIR": str(tmp_path / "no-models"),
         "POSTROOM_API_KEYS_FILE": str(tmp_path / "api-keys.json"),
         "POSTROOM_SERVE_WATCH_SECONDS": "0",
     }
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "serving.app:create_app", "--host", "127.0.0.1"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"uvicorn exited with code {process.returncode}"
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "uvicorn did not answer /healthz within 60 s"
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    with running_service(env, timeout=60, model=False) as service:
+        yield service.url
 
 
 def seed(url: str, keys: dict[str, str], sessions: sessionmaker[Session]) -> None:
