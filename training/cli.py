@@ -34,6 +34,7 @@ from postroom.clikit import (
     out,
 )
 from postroom.errors import PostroomError
+from postroom.ingest.fields import loads_json  # strict JSON: a key given twice is an error
 from postroom.offline import force_offline
 from training.config import TrainConfig
 from training.errors import RegistryError, TrainingError
@@ -44,16 +45,6 @@ models_app = typer.Typer(
 )
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object's keys, refusing one given twice (TOML refuses that itself)."""
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            raise ValueError(f"duplicate key {key!r}")
-        data[key] = value
-    return data
-
-
 def _load_config(path: Path | None) -> TrainConfig:
     """TrainConfig from a TOML (a [train] table or top-level keys) or JSON file; defaults without one."""
     if path is None:
@@ -61,7 +52,7 @@ def _load_config(path: Path | None) -> TrainConfig:
     kind = "JSON" if path.suffix == ".json" else "TOML"
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text, object_pairs_hook=_unique_keys) if kind == "JSON" else tomllib.loads(text)
+        data = loads_json(text) if kind == "JSON" else tomllib.loads(text)
     except (OSError, ValueError) as exc:
         raise TrainingError(
             f"cannot read training config {path} as {kind} (a .json file is JSON, any other TOML): {exc}"
