@@ -218,10 +218,11 @@ def _registry() -> Registry:
 
 def _require_export(registry: Registry) -> Callable[[ModelVersion], None]:
     """A stage check: the version has an ONNX export, so the service can load it once in production."""
-    from training.export.layout import EXPORT_MANIFEST, EXPORTS_DIR
+    from training.export.layout import EXPORT_MANIFEST
+    from training.export.source import export_dir
 
     def check(version: ModelVersion) -> None:
-        if not (registry.root / EXPORTS_DIR / version.version / EXPORT_MANIFEST).is_file():
+        if not (export_dir(registry, version.version) / EXPORT_MANIFEST).is_file():
             raise RegistryError(
                 f"version {version.version} has no ONNX export, so the service could not load it: run "
                 f"`postroom export {version.version}` first"
