@@ -8,7 +8,6 @@ to the database.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -98,34 +97,34 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
 
-async def json_only(request: Request) -> None:
-    """415 for a body that is not `application/json` (FastAPI would call it "not a valid dictionary"); an
-    empty body without a Content-Type passes (an optional body). 422 for an object that names a key twice,
-    which FastAPI would read as "last wins"; other faults are left to the endpoint's validation."""
-    media = media_type(request.headers.get("content-type"))
-    body = await request.body()
-    if media != "application/json" and (media or body):
-        raise UnsupportedMediaType(f"send the body as application/json, not {media or 'no Content-Type'}")
-    if body:
-        try:
-            loads_json(body)
+def _exact_float(literal: str) -> float:
+    return parse_threshold(literal, "body")
+
+
+def _json_body(exact_numbers: bool) -> Callable[[Request], Awaitable[None]]:
+    """A dependency that reads a JSON body once before the endpoint: 415 for a body that is not
+    `application/json` (FastAPI would call it "not a valid dictionary"; an empty body without a Content-Type
+    passes, an optional body); 422 for an object that names a key twice, which FastAPI would read as "last
+    wins"; with `exact_numbers`, 422 for a number Python's parser would silently change (`1e999` becomes
+    infinity, `1e-400` becomes 0.0: `router.thresholds.parse_threshold` says why). Other faults are left to
+    the endpoint's validation."""
+
+    async def check(request: Request) -> None:
+        media = media_type(request.headers.get("content-type"))
+        body = await request.body()
+        if media != "application/json" and (media or body):
+            raise UnsupportedMediaType(f"send the body as application/json, not {media or 'no Content-Type'}")
+        if not body:
+            return
+        try:  # ThresholdError (an inexact number) is neither ValueError nor RecordError: it propagates
+            loads_json(body, parse_float=_exact_float if exact_numbers else None)
         except DuplicateKeyError as exc:
             raise InvalidRequest(f"the body names a key twice: {exc}") from None
         except (ValueError, RecordError, RecursionError):  # not JSON, NaN: the endpoint says what is wrong
             return
 
-
-JsonOnly = Depends(json_only)
-
-
-async def exact_numbers(request: Request) -> None:
-    """422 for a number in a JSON body that Python's parser would silently change: `1e999` becomes infinity,
-    `1e-400` becomes 0.0 (`router.thresholds.parse_threshold` says why). A body that is not JSON passes: the
-    endpoint's validation names its fault."""
-    try:
-        json.loads(await request.body(), parse_float=lambda literal: parse_threshold(literal, "body"))
-    except (ValueError, RecursionError):  # not JSON (ThresholdError is no ValueError: it propagates)
-        return
+    return check
 
 
-ExactNumbers = Depends(exact_numbers)
+JsonOnly = Depends(_json_body(exact_numbers=False))
+JsonOnlyExactNumbers = Depends(_json_body(exact_numbers=True))

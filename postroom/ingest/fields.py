@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -56,15 +57,17 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def loads_json(text: str | bytes) -> Any:
+def loads_json(text: str | bytes, parse_float: Callable[[str], Any] | None = None) -> Any:
     """`json.loads` without the NaN, Infinity and -Infinity Python accepts but JSON does not, and without
-    objects that name a key twice (at any depth).
+    objects that name a key twice (at any depth). `parse_float` as `json.loads` takes it (None: `float`).
 
     Raises:
         RecordError: one of those constants; DuplicateKeyError (a RecordError) for a repeated key;
             json.JSONDecodeError for any other invalid JSON.
     """
-    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    return json.loads(
+        text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys, parse_float=parse_float
+    )
 
 
 def check_json_value(value: object, field_name: str) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from router.thresholds import active_values, history
-from serving.deps import AppServices, DbSession, ExactNumbers, JsonOnly, LeadKey
+from serving.deps import AppServices, DbSession, JsonOnly, JsonOnlyExactNumbers, LeadKey
 from serving.errors import InvalidRequest
 from serving.lead import service
 from serving.schemas import (
@@ -54,7 +54,7 @@ def thresholds_history(
     )
 
 
-@router.post("", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnly, ExactNumbers])
+@router.post("", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnlyExactNumbers])
 def change_thresholds(
     body: ThresholdsUpdate, services: AppServices, db: DbSession, key: LeadKey
 ) -> ThresholdVersionPublic:
@@ -138,7 +138,7 @@ def suggest_thresholds(
 
 
 @router.post(
-    "/suggest/apply", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnly, ExactNumbers]
+    "/suggest/apply", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnlyExactNumbers]
 )
 def apply_suggestion(
     body: SuggestionApply, services: AppServices, db: DbSession, key: LeadKey
