@@ -279,9 +279,10 @@ def monitor_command() -> None:
         )
         for stats in realized.values():
             state = "" if values.get(stats.class_name) is not None else ", auto-reply off"
+            since = f", replies since thresholds version {stats.counted_since}" if stats.counted_since else ""
             out.print(
                 f"{stats.class_name}: {stats.correct}/{stats.auto_replies} right ({stats.precision:.1%}), "
-                f"{stats.resolved} resolved{state}",
+                f"{stats.resolved} resolved{since}{state}",
                 markup=False,
             )
         events = suspend_failing_classes(
@@ -290,6 +291,7 @@ def monitor_command() -> None:
             settings.target_precision,
             settings.feedback_alpha,
             days,
+            realized,
         )
         session.commit()
     for event in events:

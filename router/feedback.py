@@ -44,6 +44,8 @@ class RealizedPrecision:
     auto_replies: int  # automated replies in the window with feedback
     correct: int  # whose final class equals the replied class
     resolved: int  # whose automated reply resolved the case
+    counted_since: int | None = None  # thresholds version that last switched it on; earlier replies skipped
+
 
     @property
     def precision(self) -> float | None:
@@ -160,7 +162,14 @@ def realized_precision(
         entry[0] += 1
         entry[1] += right
         entry[2] += resolved
-    return {c: RealizedPrecision(c, *v) for c, v in sorted(counts.items())}
+    return {c: RealizedPrecision(c, *v, switched_on.get(c)) for c, v in sorted(counts.items())}
+
+
+def _counted_since(stats: RealizedPrecision) -> str:
+    """` (replies since thresholds version N)` where earlier replies were left out, else nothing."""
+    if stats.counted_since is None:
+        return ""
+    return f" (replies since thresholds version {stats.counted_since} switched it on)"
 
 
 def below_target(stats: RealizedPrecision, target: float, alpha: float) -> bool:
@@ -179,13 +188,15 @@ def suspend_failing_classes(
     default_target: float,
     alpha: float = 0.05,
     window_days: int = 30,
+    realized: dict[str, RealizedPrecision] | None = None,
 ) -> list[AuditEvent]:
     """Switch off auto-replies of classes whose realized precision is below target, with evidence.
 
     Not committed.
 
     The target is the one the active thresholds were suggested with (`details.target_precision`), else
-    `default_target`.
+    `default_target`. `realized` is `realized_precision(session, taxonomy, window_days)` where the caller
+    has it already (a suspension does not change it), else it is computed here.
     """
     version = active_version(session)
     target = promised(version, "target_precision", default_target)
@@ -193,7 +204,9 @@ def suspend_failing_classes(
     reply_set = taxonomy.routing.reply_set
     events = []
     failing = {}
-    for class_name, stats in realized_precision(session, taxonomy, window_days).items():
+    if realized is None:
+        realized = realized_precision(session, taxonomy, window_days)
+    for class_name, stats in realized.items():
         if values[reply_set].get(class_name) is None or not below_target(stats, target, alpha):
             continue
         failing[class_name] = stats
@@ -201,7 +214,7 @@ def suspend_failing_classes(
         return []
     reason = "; ".join(
         f"{c}: {s.correct}/{s.auto_replies} automated replies right ({s.precision:.1%}) "
-        f"over {window_days} days, "
+        f"over {window_days} days{_counted_since(s)}, "
         f"below target {target:.0%} (one-sided test, alpha {alpha})"
         for c, s in failing.items()
     )
@@ -224,6 +237,7 @@ def suspend_failing_classes(
                 "target": target,
                 "alpha": alpha,
                 "window_days": window_days,
+                "counted_since_version": stats.counted_since,
                 "thresholds_version": new_version.id,
             },
         )

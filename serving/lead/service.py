@@ -219,12 +219,14 @@ def receive_feedback(
         decision = session.get(RoutingDecision, feedback.decision_pk)
         if decision is not None and decision.decision == "auto_reply":
             reply_class = decision.reply_class
-    suspended = run_monitor(session, taxonomy, settings)
     realized = realized_precision(session, taxonomy, settings.feedback_window_days)
+    suspended = run_monitor(session, taxonomy, settings, realized)
     return FeedbackOutcome(feedback, message.message_id, reply_class, suspended, realized)
 
 
-def run_monitor(session: Session, taxonomy: Taxonomy, settings: Settings) -> list[AuditEvent]:
+def run_monitor(
+    session: Session, taxonomy: Taxonomy, settings: Settings, realized: dict[str, RealizedPrecision]
+) -> list[AuditEvent]:
     """Suspend auto-replies whose realized precision is below target with evidence (committed), and log it."""
     try:
         events = suspend_failing_classes(
@@ -233,6 +235,7 @@ def run_monitor(session: Session, taxonomy: Taxonomy, settings: Settings) -> lis
             settings.target_precision,
             settings.feedback_alpha,
             settings.feedback_window_days,
+            realized,
         )
         commit(session)
     except ThresholdError as exc:  # e.g. a concurrent request suspended the same class a moment earlier

@@ -288,15 +288,17 @@ def test_monitor_prints_realized_precision_and_suspends_with_evidence(
                 final = reply_class if i < right else "fee_complaint"
                 record_feedback(session, taxonomy, message, {"topic": final}, i < right, "agent7")
         session.commit()
+        version_id = version.id
 
     first = invoke("monitor")
     assert first.exit_code == 0, first.output
     assert "over the last 30 days (target 0.95, alpha 0.05):" in first.stdout
-    assert "account_statement: 10/13 right (76.9%), 10 resolved\n" in first.stdout
-    assert "tax_certificate: 2/3 right (66.7%), 2 resolved\n" in first.stdout
+    since = f"replies since thresholds version {version_id}"
+    assert f"account_statement: 10/13 right (76.9%), 10 resolved, {since}\n" in first.stdout
+    assert f"tax_certificate: 2/3 right (66.7%), 2 resolved, {since}\n" in first.stdout
     assert "address_change: 0/5 right (0.0%), 0 resolved, auto-reply off" in first.stdout  # never on
     assert "suspended topic.account_statement: 10/13 right" in first.stdout
     assert "topic.tax_certificate" not in first.stdout and "topic.address_change" not in first.stdout
     again = invoke("monitor")
-    assert "account_statement: 10/13 right (76.9%), 10 resolved, auto-reply off" in again.stdout
+    assert f"account_statement: 10/13 right (76.9%), 10 resolved, {since}, auto-reply off" in again.stdout
     assert "no class needs suspending" in again.stdout

@@ -99,7 +99,7 @@ def test_unknown_final_label_is_refused_and_nothing_is_stored(
 
 def test_realized_precision_and_suspension(sessions: sessionmaker[Session], taxonomy: Taxonomy) -> None:
     with sessions() as session:
-        set_thresholds(
+        first = set_thresholds(
             session,
             taxonomy,
             {"topic": {"account_statement": 0.9, "tax_certificate": 0.9, "address_change": 0.9}},
@@ -127,8 +127,10 @@ def test_realized_precision_and_suspension(sessions: sessionmaker[Session], taxo
         assert values["topic"]["tax_certificate"] == 0.9 and values["topic"]["address_change"] == 0.9
         newest = history(session)[0]
         assert newest.created_by == "postroom-feedback-monitor" and "30/40" in newest.reason
+        assert f"(replies since thresholds version {first.id} switched it on)" in newest.reason
         stored = session.scalars(select(AuditEvent).where(AuditEvent.kind == SUSPENSION_EVENT)).one()
         assert stored.payload["target"] == 0.95 and stored.payload["thresholds_version"] == newest.id
+        assert stored.payload["counted_since_version"] == first.id
 
         assert (
             suspend_failing_classes(session, taxonomy, default_target=0.9) == []
@@ -188,7 +190,14 @@ def test_a_class_switched_on_again_is_judged_on_replies_made_since(
         assert suspend_failing_classes(session, taxonomy, 0.95) == []
         assert active_values(session, taxonomy)[1]["topic"]["account_statement"] == 0.97
         stats = realized_precision(session, taxonomy)["account_statement"]
-        assert (stats.auto_replies, stats.correct) == (1, 1)
+        assert (stats.auto_replies, stats.correct, stats.counted_since) == (1, 1, again.id)
+
+        for i in range(10):  # the class fails again: the reason names where counting started
+            message = auto_replied(session, f"new-{i + 1}", "account_statement", thresholds_version=again.id)
+            record_feedback(session, taxonomy, message, {"topic": "fee_complaint"}, False, "agent7")
+        events = suspend_failing_classes(session, taxonomy, 0.95)
+        assert [e.payload["counted_since_version"] for e in events] == [again.id]
+        assert f"since thresholds version {again.id} switched it on" in history(session)[0].reason
 
 
 def test_a_later_report_without_the_reply_set_keeps_the_outcome(
