@@ -119,7 +119,7 @@ def _json_body(exact_numbers: bool) -> Callable[[Request], Awaitable[None]]:
         try:  # ThresholdError (an inexact number) is neither ValueError nor RecordError: it propagates
             loads_json(body, parse_float=_exact_float if exact_numbers else None)
         except DuplicateKeyError as exc:
-            raise InvalidRequest(f"the body names a key twice: {exc}") from None
+            raise InvalidRequest.key_given_twice(exc) from None
         except (ValueError, RecordError, RecursionError):  # not JSON, NaN: the endpoint says what is wrong
             return
 

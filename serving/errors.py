@@ -31,6 +31,11 @@ class InvalidRequest(ServingError):
 
     status_code = 422
 
+    @classmethod
+    def key_given_twice(cls, exc: Exception) -> InvalidRequest:
+        """A JSON body that names a key twice (`postroom.ingest.fields.DuplicateKeyError`)."""
+        return cls(f"the body names a key twice: {exc}")
+
 
 class MessageConflict(ServingError):
     """A message with this ID is stored with a different content; it is not overwritten."""

@@ -72,7 +72,7 @@ def parse_json_message(data: bytes, taxonomy: Taxonomy, max_bytes: int) -> Incom
     except RecursionError:
         raise InvalidRequest("the body is not valid JSON: nested too deeply") from None
     except DuplicateKeyError as exc:
-        raise InvalidRequest(f"the body names a key twice: {exc}") from None
+        raise InvalidRequest.key_given_twice(exc) from None
     except RecordError as exc:  # NaN, Infinity
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
