@@ -8,6 +8,7 @@ the one first on `sys.path`, and that is the build in use.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import metadata
 from importlib.machinery import PathFinder
 from pathlib import Path
@@ -17,6 +18,17 @@ from postroom.errors import PostroomError
 
 Flavour = Literal["cpu", "gpu"]
 DISTRIBUTIONS: dict[str, Flavour] = {"onnxruntime": "cpu", "onnxruntime-gpu": "gpu"}
+CPU_PROVIDER = "CPUExecutionProvider"
+# ONNX Runtime fuses a residual Add and the LayerNormalization after it into SkipLayerNormalization when it
+# loads a graph; on the CPU that kernel is slower than the two ops it replaces (an int8 body ran 1.13x
+# faster unfused; docs/serving.md, *The CPU runs SkipLayerNormalization unfused*). Graphs fused offline
+# (the `optimized` variant) keep their fusions; CUDA sessions keep this one.
+CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+
+
+def disabled_optimizers(providers: Sequence[str]) -> list[str]:
+    """The graph optimizers a session whose preferred provider is `providers[0]` loads without."""
+    return list(CPU_DISABLED_OPTIMIZERS) if providers and providers[0] == CPU_PROVIDER else []
 
 
 class RuntimeSetupError(PostroomError):

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from postroom.machine import usable_cores
-from postroom.runtime import check_onnxruntime
+from postroom.runtime import check_onnxruntime, disabled_optimizers
 from postroom.settings import ProviderChoice
 from serving.artifacts import ExportManifest, FallbackEntry, read_export, verify_file
 from serving.errors import ModelUnavailable
@@ -198,12 +198,16 @@ def plan_streams(streams: int, threads: int, on_gpu: bool, cores: int | None = N
 def _session(ort: Any, model_file: Path, options: Any, providers: list[str]) -> Any:
     """An inference session; when the CUDA provider fails to start (libraries missing), the CPU one."""
     try:
-        return ort.InferenceSession(str(model_file), options, providers=providers)
+        return ort.InferenceSession(
+            str(model_file), options, providers=providers, disabled_optimizers=disabled_optimizers(providers)
+        )
     except Exception as exc:
         if providers[0] != CUDA:
             raise
         log.warning("the CUDA provider failed to start (%s); running on the CPU", type(exc).__name__)
-        return ort.InferenceSession(str(model_file), options, providers=[CPU])
+        return ort.InferenceSession(
+            str(model_file), options, providers=[CPU], disabled_optimizers=disabled_optimizers([CPU])
+        )
 
 
 def pick_variant(

@@ -44,10 +44,10 @@ def failing_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real = ort.InferenceSession
 
-    def session(path, options=None, providers=None):  # type: ignore[no-untyped-def]
+    def session(path, options=None, providers=None, **kwargs):  # type: ignore[no-untyped-def]
         if providers and providers[0] == CUDA:
             raise RuntimeError("libcudnn.so.9: cannot open shared object file")
-        return real(path, options, providers=providers)
+        return real(path, options, providers=providers, **kwargs)
 
     monkeypatch.setattr("serving.runtime.choose_providers", lambda _p: [CUDA, CPU])
     monkeypatch.setattr(ort, "InferenceSession", session)

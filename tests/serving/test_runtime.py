@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from postroom.runtime import RuntimeSetupError
+from postroom.runtime import RuntimeSetupError, disabled_optimizers
 from serving import artifacts
 from serving.artifacts import read_export
 from serving.errors import ModelUnavailable
@@ -486,3 +486,55 @@ def test_the_load_log_names_streams_and_threads(shared: Exported, caplog: pytest
     with caplog.at_level(logging.INFO, logger="postroom.serving"):
         OnnxClassifier(shared.export_dir, variant="fp32", provider="cpu", streams=2, threads=1)
     assert "2 stream(s) x 1 thread(s)" in caplog.text
+
+
+def _residual_layer_norm(path: Path) -> Path:
+    """A graph ONNX Runtime fuses into SkipLayerNormalization as it loads it: Add, then LayerNormalization."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = ["batch", "tokens", 8]
+    graph = helper.make_graph(
+        [
+            helper.make_node("Add", ["x", "residual"], ["sum"]),
+            helper.make_node("LayerNormalization", ["sum", "gamma", "beta"], ["y"], axis=-1, epsilon=1e-12),
+        ],
+        "residual_layer_norm",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, shape),
+            helper.make_tensor_value_info("residual", TensorProto.FLOAT, shape),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        [
+            numpy_helper.from_array(np.ones(8, dtype=np.float32), "gamma"),
+            numpy_helper.from_array(np.zeros(8, dtype=np.float32), "beta"),
+        ],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path
+
+
+def _loaded_ops(make_session: Any, tmp_path: Path) -> set[str]:
+    """The op types of the graph a session built by `make_session(options)` runs after its optimizations."""
+    import onnx
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "loaded.onnx")
+    make_session(options)
+    return {node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node}
+
+
+def test_cpu_sessions_leave_the_residual_layer_norm_unfused(tmp_path: Path) -> None:
+    """ONNX Runtime's CPU SkipLayerNormalization is slower than Add + LayerNormalization (docs/serving.md):
+    serving's CPU sessions load without that fusion, CUDA sessions keep it."""
+    import onnxruntime as ort
+
+    from serving.runtime import _session
+
+    model = _residual_layer_norm(tmp_path / "residual.onnx")
+    default = _loaded_ops(lambda o: ort.InferenceSession(str(model), o, providers=[CPU]), tmp_path)
+    assert "SkipLayerNormalization" in default  # what ONNX Runtime does unless told otherwise
+    served = _loaded_ops(lambda o: _session(ort, model, o, [CPU]), tmp_path)
+    assert "SkipLayerNormalization" not in served and {"Add", "LayerNormalization"} <= served
+    assert disabled_optimizers([CUDA, CPU]) == []
