@@ -12,5 +12,6 @@ COPY router ./router
 COPY examples ./examples
 RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
     && pip install --no-cache-dir '.[train,cpu]'
+EXPOSE 8000
 ENTRYPOINT ["postroom"]
 CMD ["doctor"]
