@@ -4,6 +4,9 @@ The two wheels install into the same `onnxruntime` module and silently overwrite
 mixed install loads whichever was installed last. Postroom refuses to start in that state. Both builds in
 different directories (a virtual environment over a system that has the other) do not mix: Python imports
 the one first on `sys.path`, and that is the build in use.
+
+Also the graph optimizations every CPU session, the service's and the parity gate's, loads without
+(`disabled_optimizers`): both must compute the same numbers.
 """
 
 from __future__ import annotations
