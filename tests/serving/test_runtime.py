@@ -186,7 +186,7 @@ class TestProviders:
     def test_a_cuda_session_that_fails_to_start_runs_on_the_cpu(self, shared: Exported) -> None:
         classifier = OnnxClassifier(shared.export_dir, provider="auto", threads=1)
         assert classifier.provider == CPU
-        assert classifier.variant in ("int8", "optimized")  # a GPU would have preferred the float graphs
+        assert classifier.variant in ("int8", "fp32")  # a GPU would have preferred `optimized`
 
     def test_the_variant_follows_the_device(self, shared: Exported) -> None:
         manifest = read_export(shared.export_dir)
@@ -213,6 +213,21 @@ def test_an_export_without_a_published_variant_is_refused(tmp_path: Path) -> Non
         OnnxClassifier(exp.export_dir)
     with pytest.raises(ModelUnavailable, match="run `postroom export`"):
         OnnxClassifier(tmp_path / "nowhere")
+
+
+def test_without_int8_the_cpu_serves_fp32_before_optimized(tmp_path: Path) -> None:
+    """O2's baked-in skip-LayerNorm fusions are slower on the CPU than the plain fp32 graph (docs/serving.md);
+    a GPU still takes `optimized` first."""
+    exp = isolated(tmp_path)
+    _publish_everything(exp)
+    path = exp.export_dir / "export.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["variants"]["int8"]["published"] = False
+    path.write_text(json.dumps(data), encoding="utf-8")
+    manifest = read_export(exp.export_dir)
+    assert pick_variant(manifest, "auto", on_gpu=False) == "fp32"
+    assert pick_variant(manifest, "auto", on_gpu=True) == "optimized"
+    assert OnnxClassifier(exp.export_dir, provider="cpu", threads=1).variant == "fp32"
 
 
 def _set_second_look(exp: Exported, margin: float, margins: dict[str, float] | None = None) -> None:
