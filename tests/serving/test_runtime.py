@@ -186,7 +186,7 @@ class TestProviders:
     def test_a_cuda_session_that_fails_to_start_runs_on_the_cpu(self, shared: Exported) -> None:
         classifier = OnnxClassifier(shared.export_dir, provider="auto", threads=1)
         assert classifier.provider == CPU
-        assert classifier.variant in ("int8", "fp32")  # a GPU would have preferred `optimized`
+        assert classifier.variant in ("int8", "optimized")  # a GPU would have preferred the float graphs
 
     def test_the_variant_follows_the_device(self, shared: Exported) -> None:
         manifest = read_export(shared.export_dir)
