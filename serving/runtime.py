@@ -258,17 +258,54 @@ class OnnxClassifier:
         use (default: every usable one). `second_look=False` runs a variant
         without its fp32 second look (the benchmark's raw int8); `signals=False` ignores the export's
         evidence (the benchmark measures what the signals cost)."""
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
         limit_blas_threads()
         self.path = path
         self.manifest = read_export(path)
+        self.max_batch = max_batch
+        self._count_lock = threading.Lock()
+        self.rows_seen = 0  # rows run by a body with a second look, and how many took it
+        self.rows_fallen_back = 0
         providers = choose_providers(provider)
+        how = {"streams": streams, "threads": threads, "cores": cores, "allow_unpublished": allow_unpublished}
+        active = self._load(providers, variant, second_look, signals, **how)
+        if providers[0] == CUDA and CUDA not in active:
+            # CUDA could not start (`_session` fell back): the variant and the runs were chosen for a GPU.
+            log.warning("the CUDA provider did not start: choosing the variant and runs for the CPU instead")
+            self._load([CPU], variant, second_look, signals, **how)
+        second = self.manifest.variants[self.variant].fallback if second_look else None
+        self.label_sets = tuple(self.manifest.label_sets)
+        self.classes = {n: tuple(s.classes) for n, s in self.manifest.label_sets.items()}
+        log.info(
+            "loaded model %s variant %s on %s (asked %s; available here: %s; %d stream(s) x %d thread(s))%s",
+            self.version,
+            self.variant,
+            self.provider,
+            provider,
+            ", ".join(providers),
+            self.streams,
+            self.threads,
+            f"; near ties ({_margins_text(second)}) run again on {second.variant}" if second else "",
+        )
+
+    def _load(
+        self,
+        providers: list[str],
+        variant: str,
+        second_look: bool,
+        signals: bool,
+        streams: int,
+        threads: int,
+        cores: int | None,
+        allow_unpublished: bool,
+    ) -> set[str]:
+        """Choose the variant and the runs for `providers`, open every body's sessions; the providers the
+        sessions run on."""
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
         on_gpu = providers[0] == CUDA
         self.variant = pick_variant(self.manifest, variant, on_gpu, allow_unpublished)
-        self.max_batch = max_batch
-        self.run_rows = max_batch if on_gpu else min(max_batch, CPU_RUN_ROWS)
+        self.run_rows = self.max_batch if on_gpu else min(self.max_batch, CPU_RUN_ROWS)
         self.streams, self.threads = plan_streams(streams, threads, on_gpu=on_gpu, cores=cores)
         files = self.manifest.variants[self.variant].files
         second = self.manifest.variants[self.variant].fallback if second_look else None
@@ -291,14 +328,14 @@ class OnnxClassifier:
             # 3 bodies).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            model_file = verify_file(path, files[key], self.manifest)
+            model_file = verify_file(self.path, files[key], self.manifest)
             fallback_file = None
             if second is not None and key in second.files:
-                fallback_file = verify_file(path, second.files[key], self.manifest)
+                fallback_file = verify_file(self.path, second.files[key], self.manifest)
             try:
                 session = _session(ort, model_file, options, providers)
                 fallback = None if fallback_file is None else _session(ort, fallback_file, options, providers)
-                tokenizer = Tokenizer.from_file(str(verify_file(path, body.tokenizer, self.manifest)))
+                tokenizer = Tokenizer.from_file(str(verify_file(self.path, body.tokenizer, self.manifest)))
             except Exception as exc:  # ORT and tokenizers raise their own types for corrupt files
                 raise ModelUnavailable(
                     f"cannot load {files[key]} of {self.manifest.version}: {type(exc).__name__}"
@@ -307,7 +344,7 @@ class OnnxClassifier:
             with_evidence = [n for n in sets if signals and self.manifest.label_sets[n].evidence]
             for name in with_evidence:
                 entry = self.manifest.label_sets[name]
-                evidence_file = verify_file(path, entry.evidence or "", self.manifest)
+                evidence_file = verify_file(self.path, entry.evidence or "", self.manifest)
                 self.evidence[name] = load_evidence(evidence_file, len(entry.classes))
             bodies.append(
                 _Body(
@@ -330,23 +367,8 @@ class OnnxClassifier:
             if self.streams > 1
             else None
         )
-        self._count_lock = threading.Lock()
-        self.rows_seen = 0  # rows run by a body with a second look, and how many took it
-        self.rows_fallen_back = 0
         self.provider = CUDA if CUDA in active else CPU
-        self.label_sets = tuple(self.manifest.label_sets)
-        self.classes = {n: tuple(s.classes) for n, s in self.manifest.label_sets.items()}
-        log.info(
-            "loaded model %s variant %s on %s (asked %s; available here: %s; %d stream(s) x %d thread(s))%s",
-            self.version,
-            self.variant,
-            self.provider,
-            provider,
-            ", ".join(providers),
-            self.streams,
-            self.threads,
-            f"; near ties ({_margins_text(second)}) run again on {second.variant}" if second else "",
-        )
+        return active
 
     @property
     def version(self) -> str:

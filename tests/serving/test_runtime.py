@@ -183,10 +183,19 @@ class TestProviders:
         assert choose_providers("auto") == [CPU]
 
     @pytest.mark.usefixtures("failing_cuda")
-    def test_a_cuda_session_that_fails_to_start_runs_on_the_cpu(self, shared: Exported) -> None:
-        classifier = OnnxClassifier(shared.export_dir, provider="auto", threads=1)
+    def test_a_cuda_session_that_fails_to_start_runs_on_the_cpu(
+        self, shared: Exported, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The variant and the runs are chosen again for the CPU: a GPU's `optimized` is a slow CPU choice."""
+        with caplog.at_level(logging.WARNING, logger="postroom.serving"):
+            classifier = OnnxClassifier(shared.export_dir, provider="auto", threads=1)
         assert classifier.provider == CPU
-        assert classifier.variant in ("int8", "optimized")  # a GPU would have preferred the float graphs
+        manifest = read_export(shared.export_dir)
+        assert pick_variant(manifest, "auto", on_gpu=True) != pick_variant(manifest, "auto", on_gpu=False)
+        assert classifier.variant == pick_variant(manifest, "auto", on_gpu=False)
+        assert (classifier.streams, classifier.threads) == plan_streams(0, 1, on_gpu=False)
+        assert classifier.run_rows == CPU_RUN_ROWS
+        assert "choosing the variant and runs for the CPU" in caplog.text
 
     def test_the_variant_follows_the_device(self, shared: Exported) -> None:
         manifest = read_export(shared.export_dir)
