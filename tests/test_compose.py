@@ -6,6 +6,7 @@ variable is a setting, every command parses as a `postroom` command line, the se
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import yaml
 from postroom.cli import app, register_components
 from postroom.settings import Settings
 
-COMPOSE = Path(__file__).resolve().parents[1] / "compose.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "compose.yaml"
 register_components()  # `serve` and the other components' commands, as `postroom` itself does
 
 
@@ -38,11 +40,34 @@ def _parses(command: list[str]) -> None:
         raise AssertionError(f"postroom {' '.join(command)}: {exc}") from None
 
 
-def test_every_postroom_variable_is_a_setting(services: dict[str, Any]) -> None:
+def _interpolated(value: Any) -> str:
+    """A compose value as the container sees it: `${X:-default}` its default, `${X:?msg}` or `${X}` a value
+    the operator sets (here a made-up one)."""
+    text = str(value)
+    text = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", text)
+    return re.sub(r"\$\{[A-Z_]+(:\?[^}]*)?\}", "set-by-the-operator", text)
+
+
+def test_every_postroom_variable_is_a_setting_that_validates(services: dict[str, Any]) -> None:
+    """Unknown `POSTROOM_*` names would be refused at start (`extra="forbid"`); so would a bad URL, or the
+    Doccano dev password off loopback."""
     known = {f"POSTROOM_{name.upper()}" for name in Settings.model_fields}
     for name in ("postroom", "serve"):
         env = services[name]["environment"]
         assert set(env) <= known, f"{name}: {sorted(set(env) - known)} are not settings"
+        Settings(**{key.removeprefix("POSTROOM_").lower(): _interpolated(v) for key, v in env.items()})
+    cli = services["postroom"]["environment"]
+    doccano = services["doccano"]["environment"]  # the account Postroom acts as is the one Doccano creates
+    assert cli["POSTROOM_DOCCANO_URL"] == f"http://doccano:{doccano['PORT']}"
+    assert cli["POSTROOM_DOCCANO_USER"] == doccano["ADMIN_USERNAME"]
+    assert cli["POSTROOM_DOCCANO_PASSWORD"] == doccano["ADMIN_PASSWORD"]
+
+
+def test_the_doccano_service_is_the_one_docs_labeling_shows(services: dict[str, Any]) -> None:
+    text = (ROOT / "docs" / "labeling.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(  doccano:\n.*?)```", text, re.S)
+    assert block is not None, "docs/labeling.md shows no doccano service"
+    assert yaml.safe_load(block.group(1))["doccano"] == services["doccano"]
 
 
 def test_the_serve_service_runs_postroom_serve_on_the_shared_store(services: dict[str, Any]) -> None:
