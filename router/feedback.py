@@ -46,7 +46,6 @@ class RealizedPrecision:
     resolved: int  # whose automated reply resolved the case
     counted_since: int | None = None  # thresholds version that last switched it on; earlier replies skipped
 
-
     @property
     def precision(self) -> float | None:
         return self.correct / self.auto_replies if self.auto_replies else None
@@ -166,7 +165,7 @@ def realized_precision(
 
 
 def _counted_since(stats: RealizedPrecision) -> str:
-    """` (replies since thresholds version N)` where earlier replies were left out, else nothing."""
+    """` (replies since thresholds version N switched it on)` for the suspension reason; nothing without N."""
     if stats.counted_since is None:
         return ""
     return f" (replies since thresholds version {stats.counted_since} switched it on)"

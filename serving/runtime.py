@@ -266,12 +266,15 @@ class OnnxClassifier:
         self.rows_seen = 0  # rows run by a body with a second look, and how many took it
         self.rows_fallen_back = 0
         providers = choose_providers(provider)
-        how = {"streams": streams, "threads": threads, "cores": cores, "allow_unpublished": allow_unpublished}
-        active = self._load(providers, variant, second_look, signals, **how)
+
+        def load(on: list[str]) -> set[str]:
+            return self._load(on, variant, second_look, signals, streams, threads, cores, allow_unpublished)
+
+        active = load(providers)
         if providers[0] == CUDA and CUDA not in active:
             # CUDA could not start (`_session` fell back): the variant and the runs were chosen for a GPU.
             log.warning("the CUDA provider did not start: choosing the variant and runs for the CPU instead")
-            self._load([CPU], variant, second_look, signals, **how)
+            load([CPU])
         second = self.manifest.variants[self.variant].fallback if second_look else None
         self.label_sets = tuple(self.manifest.label_sets)
         self.classes = {n: tuple(s.classes) for n, s in self.manifest.label_sets.items()}
