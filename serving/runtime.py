@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 
 from postroom.machine import usable_cores
-from postroom.runtime import check_onnxruntime, disabled_optimizers
+from postroom.runtime import CPU_PROVIDER, check_onnxruntime, disabled_optimizers
 from postroom.settings import ProviderChoice
 from serving.artifacts import ExportManifest, FallbackEntry, read_export, verify_file
 from serving.errors import ModelUnavailable
 from serving.evidence import SetEvidence, load_evidence
 
 log = logging.getLogger("postroom.serving")
-CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+CUDA, CPU = "CUDAExecutionProvider", CPU_PROVIDER
 TOP_K = 3
 MIN_ROWS_PER_STREAM = 8  # a batch splits across streams only when each part gets at least this many rows
 # On the CPU a session run takes at most this many rows: of a batch sorted by length, small runs pad less, and

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from postroom.runtime import CPU_DISABLED_OPTIMIZERS, CPU_PROVIDER
+from postroom.runtime import CPU_PROVIDER, disabled_optimizers
 
 # A CPU session run takes at most this many rows of a length-sorted batch (`serving.runtime.CPU_RUN_ROWS`,
 # its twin): dynamic int8 quantises each run's activations with that run's own range, so the gate runs
@@ -72,8 +72,9 @@ def run_graph(
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    providers = [CPU_PROVIDER]
     session = ort.InferenceSession(
-        str(model_path), options, providers=[CPU_PROVIDER], disabled_optimizers=list(CPU_DISABLED_OPTIMIZERS)
+        str(model_path), options, providers=providers, disabled_optimizers=disabled_optimizers(providers)
     )
     inputs = {i.name for i in session.get_inputs()}
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in outputs}
