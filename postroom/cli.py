@@ -93,6 +93,14 @@ def ingest(
         out.print(
             "cleaning flags: " + ", ".join(f"{k}={v}" for k, v in sorted(report.cleaning_flags.items()))
         )
+    if report.ignored_fields:
+        err.print(
+            "[yellow]note[/yellow] already stored messages keep their stored "
+            + ", ".join(f"{k} ({v})" for k, v in sorted(report.ignored_fields.items()))
+            + ": the input gives others, which were not applied (a known message is never changed)",
+            highlight=False,
+            soft_wrap=True,
+        )
     problems = [*report.rejected, *report.changed]
     for problem in problems[:50]:
         err.print(f"[yellow]rejected[/yellow] {escape(str(problem))}", highlight=False, soft_wrap=True)

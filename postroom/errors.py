@@ -15,3 +15,9 @@ class ConfigError(PostroomError):
     """Settings or a configuration file are invalid."""
 
     status_code = 500
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """`value` as an error message quotes it (`repr`), cut to `limit` characters: a message never echoes a
+    client's megabyte back."""
+    return repr(value if len(value) <= limit else value[: limit - 1] + "\u2026")

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from postroom.errors import PostroomError
+from postroom.errors import PostroomError, shown
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
@@ -119,7 +119,8 @@ class LabelSet(_Strict):
             if c.name == class_name:
                 return c
         raise TaxonomyError(
-            f"unknown class {class_name!r} in label set {self.name!r} (known: {', '.join(self.class_names)})"
+            f"unknown class {shown(class_name)} in label set {self.name!r} "
+            f"(known: {', '.join(self.class_names)})"
         )
 
 
@@ -171,7 +172,7 @@ class Taxonomy(_Strict):
         for s in self.label_sets:
             if s.name == name:
                 return s
-        raise TaxonomyError(f"unknown label set {name!r} (known: {', '.join(self.set_names)})")
+        raise TaxonomyError(f"unknown label set {shown(name)} (known: {', '.join(self.set_names)})")
 
     def validate_label(self, set_name: str, class_name: str) -> None:
         """Raise `TaxonomyError` unless `class_name` is a class of label set `set_name`."""

@@ -265,6 +265,10 @@ def set_thresholds(
     if not actor.strip():
         raise ThresholdError("the actor (who makes the change) is required")
     validate_values(updates, taxonomy)
+    updates = {  # -0.0 is 0.0 (JSON and the CLI can write it; the history would show "-0.0")
+        set_name: {c: (v + 0.0 if v is not None else None) for c, v in per_class.items()}
+        for set_name, per_class in updates.items()
+    }
     lock_thresholds(session)
     parent_id, current = active_values(session, taxonomy)
     if base_version is not None and (parent_id or 0) != base_version:

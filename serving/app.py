@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from postroom.settings import Settings, get_settings
 from postroom.store import get_engine, session_factory
 from postroom.taxonomy import load_taxonomy
 from serving.auth import KeyStore
-from serving.deps import Services
+from serving.deps import Services, plain_query
 from serving.errors import install_error_handlers
 from serving.lead.service import export_realized
 from serving.lifecycle import LoadedModel, ModelHolder, load_model, resolve_source
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=version,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(plain_query)],
         docs_url=None,  # served from local files by `routes.docs` (FastAPI's loads a CDN)
         redoc_url=None,
     )

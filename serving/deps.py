@@ -17,7 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from postroom.ingest.fields import DuplicateKeyError, RecordError, loads_json
+from postroom.ingest.fields import DuplicateKeyError, RecordError, has_lone_surrogate, loads_json
 from postroom.settings import Settings
 from postroom.taxonomy import Taxonomy
 from router.thresholds import parse_threshold
@@ -76,7 +76,20 @@ def require(role: str) -> Callable[..., Awaitable[ApiKey]]:
         presented = bearer.credentials if bearer is not None else header
         return services.keys.authorize(presented.strip() if presented else None, role)
 
+    check.role = role  # type: ignore[attr-defined]  # read by `route_role`: the middleware's 403
     return check
+
+
+def route_role(route: object) -> str | None:
+    """The role a route's `require` dependency asks for (None: the route needs no key)."""
+    dependant = getattr(route, "dependant", None)
+    stack = list(getattr(dependant, "dependencies", []))
+    while stack:
+        dependency = stack.pop()
+        if (role := getattr(dependency.call, "role", None)) is not None:
+            return str(role)
+        stack.extend(dependency.dependencies)
+    return None
 
 
 RouterKey = Annotated[ApiKey, Depends(require("router"))]
@@ -117,13 +130,56 @@ def _json_body(exact_numbers: bool) -> Callable[[Request], Awaitable[None]]:
         if not body:
             return
         try:  # ThresholdError (an inexact number) is neither ValueError nor RecordError: it propagates
-            loads_json(body, parse_float=_exact_float if exact_numbers else None)
+            value = loads_json(body, parse_float=_exact_float if exact_numbers else None)
         except DuplicateKeyError as exc:
             raise InvalidRequest.key_given_twice(exc) from None
         except (ValueError, RecordError, RecursionError):  # not JSON, NaN: the endpoint says what is wrong
             return
+        if (found := unstorable_string(value)) is not None:
+            where, problem = found
+            raise InvalidRequest(f"{where}: {problem}")
 
     return check
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (U+0000), which no field accepts"
+    if has_lone_surrogate(text):
+        return "not valid Unicode (lone surrogate)"
+    return None
+
+
+# Message IDs have their own check (`check_message_id`: controls, lone surrogates), per item in a batch.
+_ID_FIELDS = frozenset({"message_id", "message_ids"})
+
+
+def unstorable_string(value: object) -> tuple[str, str] | None:
+    """(where, what) for the first key or string in a parsed JSON body that no store can keep: a NUL
+    (PostgreSQL refuses it in text) or a lone surrogate; None when there is none. Iterative."""
+    stack: list[tuple[str, object]] = [("body", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if (problem := _text_problem(key)) is not None:
+                    return f"{where}: a key", problem
+                if where == "body" and key in _ID_FIELDS:
+                    continue
+                stack.append((f"{where}.{key}" if len(key) <= 40 else f"{where}.{key[:39]}\u2026", child))
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", child) for i, child in enumerate(item))
+        elif isinstance(item, str) and (problem := _text_problem(item)) is not None:
+            return where, problem
+    return None
+
+
+async def plain_query(request: Request) -> None:
+    """Every route's query parameters: 422 for a NUL character (`%00`), which no store keeps."""
+    for key, value in request.query_params.multi_items():
+        if (problem := _text_problem(key) or _text_problem(value)) is not None:
+            shown = key if len(key) <= 40 else key[:39] + "\u2026"
+            raise InvalidRequest(f"query parameter {shown!r}: {problem}")
 
 
 JsonOnly = Depends(_json_body(exact_numbers=False))

@@ -88,6 +88,10 @@ HTTP_NAMES = {
 }
 
 
+FASTAPI_BODY_ERROR = "There was an error parsing the body"  # FastAPI's 400 when reading JSON fails
+UNREADABLE_JSON = "body: not valid JSON (nested too deeply, or a number too long to read)"
+
+
 def error_body(error: str, detail: str) -> dict[str, str]:
     return {"error": error, "detail": detail}
 
@@ -126,5 +130,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR:
+            # FastAPI's parser gave up on valid-looking JSON (RecursionError, or an integer Python will not
+            # read): the same 422 as any other body that cannot be read.
+            return JSONResponse(error_body("ValidationError", UNREADABLE_JSON), 422)
         name = HTTP_NAMES.get(exc.status_code, "HTTPError")
         return JSONResponse(error_body(name, str(exc.detail)), exc.status_code, headers=exc.headers)

@@ -64,6 +64,14 @@ class LoadedModel:
         self.batcher.close()
 
 
+def _is_export(path: Path) -> bool:
+    """Whether `path` holds an export manifest; a name too long for the file system holds none."""
+    try:
+        return (path / EXPORT_MANIFEST).is_file()
+    except OSError:
+        return False
+
+
 def resolve_source(registry_dir: Path, spec: str) -> ModelSource:
     """`production`, a version name or number, `latest`, or the path of an export directory.
 
@@ -72,7 +80,7 @@ def resolve_source(registry_dir: Path, spec: str) -> ModelSource:
         VersionNotFound: no such version.
     """
     candidate = Path(spec)
-    if (candidate / EXPORT_MANIFEST).is_file():
+    if _is_export(candidate):
         return ModelSource(candidate, candidate.name, spec)
     registry = Registry(registry_dir)
     if spec == "production":

@@ -1,8 +1,9 @@
 """Pure ASGI middleware around every request: the key check, the body limit (413), latency metrics, and the
 last resort.
 
-A request to `/v1/…` without a valid API key gets 401 before its body is read: no one without a key can make
-the service hold a body, or learn how it parses one (the routes still check the key's role). The body is read
+A request to `/v1/…` without a valid API key gets 401 before its body is read, and one whose key's role the
+route does not take 403: no one without a key can make the service hold a body, and no one without the role
+learns how it parses one (the routes check the role again). The body is read
 here, up to `max_bytes`, before the app sees it: a larger body (by its Content-Length or as it streams in)
 gets 413 without reaching an endpoint. An exception no handler turned into a response becomes a 500 with an
 error name only; the log gets the exception type and the route, never the request content. Starlette's own
@@ -21,8 +22,9 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.auth import KEY_STATE, KeyStore, NotAuthenticated
-from serving.errors import error_body
+from serving.auth import KEY_STATE, KeyStore, NotAuthenticated, require_role
+from serving.deps import route_role
+from serving.errors import Forbidden, error_body
 from serving.metrics import Metrics
 
 log = logging.getLogger("postroom.serving")
@@ -112,14 +114,14 @@ class GuardMiddleware:
             await send(message)
 
         try:
-            refused = self._unauthenticated(scope)
+            refused = self._refused(scope)
             replay = None if refused else await self._read_body(scope, receive)
             if refused:
                 await _send_json(
                     tracking_send,
-                    401,
+                    refused.status_code,
                     error_body(type(refused).__name__, str(refused)),
-                    [(b"www-authenticate", b"Bearer")],
+                    [(b"www-authenticate", b"Bearer")] if isinstance(refused, NotAuthenticated) else [],
                 )
             elif replay is None:
                 await _send_json(
@@ -162,14 +164,23 @@ class GuardMiddleware:
                 time.perf_counter() - started
             )
 
-    def _unauthenticated(self, scope: Scope) -> NotAuthenticated | None:
-        """The 401 for a `/v1/` request without a valid key (None: it has one, or needs none). The key found
-        is kept in the request's state, so the route's role check does not authenticate it again."""
+    def _refused(self, scope: Scope) -> NotAuthenticated | Forbidden | None:
+        """The 401 for a `/v1/` request without a valid key, the 403 for a key whose role the route does not
+        take (None: it may go on). The key found is kept in the request's state, so the route's own role check
+        does not authenticate it again."""
         if self.keys is None or not str(scope.get("path", "")).startswith("/v1/"):
             return None
         try:
-            scope.setdefault("state", {})[KEY_STATE] = self.keys.authenticate(presented_key(scope))
+            key = self.keys.authenticate(presented_key(scope))
         except NotAuthenticated as exc:
+            return exc
+        scope.setdefault("state", {})[KEY_STATE] = key
+        route = _matching_route(scope)
+        needed = route_role(route) if route is not None else None
+        try:
+            if needed is not None:
+                require_role(key, needed)
+        except Forbidden as exc:
             return exc
         return None
 

@@ -63,6 +63,11 @@ class MessageStored(_Out):
     outcome: Literal["inserted", "unchanged"]
     labels_added: int
     label_conflicts: list[str]
+    ignored_fields: list[str] = Field(
+        default_factory=list,
+        description="`unchanged` only: fields this request gives (sender, received_at, metadata) that differ "
+        "from the stored message's; a stored message is never changed, so they were not applied.",
+    )
 
 
 class ClassScorePublic(_Out):

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from postroom.errors import shown
 from postroom.machine import default_actor
 from training.errors import RegistryError, VersionNotFound
 
@@ -58,7 +59,16 @@ HEAD_META = "head.json"
 REPORT_JSON = "report.json"
 LOCK_FILE = ".lock"
 STAGING_PREFIX = ".staging-"
-VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
+VERSION_DIGITS_MAX = 9  # v0001 … v999999999; a longer number names no version (and no file name)
+VERSION_PATTERN = re.compile(rf"^v(\d{{4,{VERSION_DIGITS_MAX}}})$")
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether `path` is a directory; a name too long for the file system is none."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 CANDIDATE, APPROVED, PRODUCTION, ARCHIVED = "candidate", "approved", "production", "archived"
 STAGES = (CANDIDATE, APPROVED, PRODUCTION, ARCHIVED)
@@ -343,9 +353,9 @@ class Registry:
         """The version named `version` (`v0003`, `3` or `latest`)."""
         name = self._normalize(version)
         path = self.root / name
-        if not path.is_dir():
+        if not _is_dir(path):
             known = ", ".join(e.name for e in self.entries()) or "none"
-            raise VersionNotFound(f"no model version {version!r} in {self.root} (versions: {known})")
+            raise VersionNotFound(f"no model version {shown(version)} in {self.root} (versions: {known})")
         return self._load(path)
 
     def _normalize(self, version: str) -> str:
@@ -354,12 +364,12 @@ class Registry:
             if not entries:
                 raise VersionNotFound(f"the registry {self.root} has no versions yet; run `postroom train`")
             return entries[-1].name
-        if version.isdigit():
+        if version.isdigit() and len(version) <= VERSION_DIGITS_MAX:
             return f"v{int(version):04d}"
         if not VERSION_PATTERN.match(version):  # never a path: nothing outside the registry is read
             known = ", ".join(e.name for e in self.entries()) or "none"
             raise VersionNotFound(
-                f"no model version {version!r} in {self.root}: name one as v0003, 3 or latest "
+                f"no model version {shown(version)} in {self.root}: name one as v0003, 3 or latest "
                 f"(versions: {known})"
             )
         return version

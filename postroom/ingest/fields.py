@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NoReturn
 
 from postroom.ingest.records import BASE_FIELDS, BODY_FIELDS, IncomingMessage, Rejection
-from postroom.store.models import as_utc
+from postroom.store.models import SENDER_MAX, as_utc
 from postroom.taxonomy import Taxonomy, TaxonomyError
 
 MAX_ID_LENGTH = 512
-_ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
-# Zero-width and bidirectional-control characters: invisible, they make IDs that look the same but differ.
-_ID_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+MAX_JSON_DEPTH = 32  # metadata nested deeper is refused: a response could not serialise it back
+# Invisible characters that are not controls (Unicode category Cf, format, is checked too): default-ignorable
+# letters and marks that render as nothing, so two IDs would look the same but differ.
+_ID_IGNORABLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # only ever alone: Python joins a pair into one character
 TIMESTAMP_EXAMPLE = "e.g. 2026-03-02T09:30:00+01:00 or 2026-03-02T08:30:00Z"
 
@@ -71,44 +73,70 @@ def loads_json(text: str | bytes, parse_float: Callable[[str], Any] | None = Non
 
 
 def check_json_value(value: object, field_name: str) -> None:
-    """Reject what a JSON column cannot hold: lone surrogates in keys or strings, NaN or infinite floats
-    (`1e999` parses as infinity). Iterative, so deep nesting cannot exhaust the stack."""
-    stack = [value]
+    """Reject what a JSON column cannot hold or a response could not give back: lone surrogates in keys or
+    strings, NaN or infinite floats (`1e999` parses as infinity), nesting deeper than `MAX_JSON_DEPTH`.
+    Iterative, so deep nesting cannot exhaust the stack."""
+    stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple) and depth > MAX_JSON_DEPTH:
+            raise RecordError(f"{field_name}: nested deeper than {MAX_JSON_DEPTH} levels")
         if isinstance(item, dict):
             for key, child in item.items():
                 if isinstance(key, str):
                     check_text(key, field_name)
-                stack.append(child)
+                stack.append((child, depth + 1))
         elif isinstance(item, list | tuple):
-            stack.extend(item)
+            stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, str):
             check_text(item, field_name)
         elif isinstance(item, float) and not math.isfinite(item):
             raise RecordError(f"{field_name}: NaN and Infinity (or numbers beyond 1e308) are not valid JSON")
 
 
+def normalise_message_id(text: str) -> str:
+    """`text` without surrounding whitespace and enclosing angle brackets (`<a@x>` is `a@x`), removed until
+    none is left, so normalising twice gives the same ID: a stored ID finds itself. A bracket without its
+    partner stays (`a@x>` is another ID than `a@x`)."""
+    while True:
+        inner = text.strip()
+        if len(inner) >= 2 and inner[0] == "<" and inner[-1] == ">":
+            inner = inner[1:-1]
+        if inner == text:
+            return text
+        text = inner
+
+
+def _hidden_character(text: str) -> str | None:
+    """The first character of `text` that is a control, a format character (zero-width, bidirectional
+    control, soft hyphen…), a line or paragraph separator or another invisible one; None if there is none."""
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") or char in _ID_IGNORABLE:
+            return char
+    return None
+
+
 def check_message_id(value: object) -> str:
-    """A usable external message ID: a non-empty string without control or invisible characters, at most
-    512 chars."""
+    """A usable external message ID (`normalise_message_id`): a non-empty string of at most 512 characters
+    without control or invisible characters."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise RecordError("missing message_id")
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise RecordError(f"message_id must be a string, got {type(value).__name__}")
-    text = str(value).strip().removeprefix("<").removesuffix(">")
+    text = normalise_message_id(str(value))
     if not text:
         raise RecordError("missing message_id")
     if len(text) > MAX_ID_LENGTH:
         raise RecordError(f"message_id longer than {MAX_ID_LENGTH} characters")
-    if _ID_FORBIDDEN.search(text):
-        raise RecordError("message_id contains control characters")
-    if found := _ID_INVISIBLE.search(text):
+    check_text(text, "message_id")
+    if (found := _hidden_character(text)) is not None:
+        if unicodedata.category(found) == "Cc":
+            raise RecordError(f"message_id contains the control character U+{ord(found):04X}")
         raise RecordError(
-            f"message_id contains the invisible character U+{ord(found.group()):04X} (zero-width or "
-            "bidirectional control): it would make IDs that look the same but differ"
+            f"message_id contains the invisible character U+{ord(found):04X} (zero-width, format or "
+            "separator): it would make IDs that look the same but differ"
         )
-    return check_text(text, "message_id")
+    return text
 
 
 def parse_timestamp(value: object, field_name: str = "received_at") -> datetime | None:
@@ -151,6 +179,13 @@ def _optional_text(record: dict[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise RecordError(f"{key} must be a string, got {type(value).__name__}")
     return check_text(value, key)
+
+
+def _sender(record: dict[str, Any]) -> str | None:
+    sender = _optional_text(record, "sender")
+    if sender is not None and len(sender) > SENDER_MAX:
+        raise RecordError(f"sender longer than {SENDER_MAX} characters")
+    return sender
 
 
 def _labels(record: dict[str, Any], taxonomy: Taxonomy) -> dict[str, str]:
@@ -226,7 +261,7 @@ def record_to_message(record: dict[str, Any], taxonomy: Taxonomy, origin: str) -
             raw_format=BODY_FIELDS[body_key],
             origin=origin,
             subject=_optional_text(record, "subject"),
-            sender=_optional_text(record, "sender"),
+            sender=_sender(record),
             received_at=parse_timestamp(record.get("received_at")),
             metadata=_metadata(record.get("metadata")),
             labels=_labels(record, taxonomy),

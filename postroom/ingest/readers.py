@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -273,7 +274,7 @@ def rfc822_to_message(data: bytes, origin: str, taxonomy: Taxonomy) -> Item:
         return Rejection(origin, "empty message")
     headers = BytesHeaderParser(policy=default_policy).parsebytes(data)
     try:
-        message_id = check_message_id(_header(headers, "Message-ID"))
+        message_id = check_message_id(_msg_id(_header(headers, "Message-ID")))
         labels: dict[str, str] = {}
         for key in headers:
             lowered = key.lower()
@@ -281,6 +282,8 @@ def rfc822_to_message(data: bytes, origin: str, taxonomy: Taxonomy) -> Item:
                 continue
             set_name = lowered.removeprefix(LABEL_HEADER_PREFIX).replace("-", "_")
             value = (_header(headers, key) or "").strip()
+            if len({(v or "").strip() for v in _all_headers(headers, key)}) > 1:
+                raise RecordError(f"header {key} is given more than once, with different labels")
             try:
                 taxonomy.validate_label(set_name, value)
             except TaxonomyError as exc:
@@ -289,6 +292,27 @@ def rfc822_to_message(data: bytes, origin: str, taxonomy: Taxonomy) -> Item:
     except RecordError as exc:
         return Rejection(origin, str(exc))
     return IncomingMessage(message_id=message_id, raw=data, raw_format="rfc822", origin=origin, labels=labels)
+
+
+_MSG_ID = re.compile(r"<([^<>]*)>")
+
+
+def _msg_id(value: str | None) -> str | None:
+    """The msg-id of a Message-ID header: what its first angle brackets hold, without a comment after it
+    (`<a@x> (sent by …)` is `a@x`); the whole value when it has none."""
+    if value is None:
+        return None
+    found = _MSG_ID.search(value)
+    return found.group(1) if found else value
+
+
+def _all_headers(headers: object, name: str) -> list[str]:
+    """Every value of the header `name` (an unreadable one as "")."""
+    try:
+        values = headers.get_all(name) or []  # type: ignore[attr-defined]
+    except (ValueError, IndexError, TypeError):
+        return [""]
+    return [str(v) for v in values]
 
 
 def _header(headers: object, name: str) -> str | None:

@@ -23,7 +23,7 @@ from postroom.ingest.fields import RecordError, to_utc
 from postroom.ingest.rawcodec import decode_input, encode_raw, raw_digest
 from postroom.ingest.records import IncomingMessage, Rejection
 from postroom.store.db import StoreUnusableError
-from postroom.store.models import Label, Message, utcnow
+from postroom.store.models import SENDER_MAX, Label, Message, utcnow
 
 Outcome = Literal["inserted", "unchanged", "changed"]
 
@@ -36,6 +36,7 @@ class IngestResult:
     message: Message
     labels_added: int = 0
     label_conflicts: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # fields given that differ from the stored message's
 
 
 @dataclass
@@ -49,6 +50,7 @@ class IngestReport:
     rejected: list[Rejection] = field(default_factory=list)
     label_conflicts: list[str] = field(default_factory=list)
     cleaning_flags: dict[str, int] = field(default_factory=dict)
+    ignored_fields: dict[str, int] = field(default_factory=dict)  # per field: known messages it differed on
 
     @property
     def read(self) -> int:
@@ -66,6 +68,12 @@ _UNSTORABLE = re.compile(r"[\ud800-\udfff]")  # lone surrogates, e.g. from a UTF
 def _storable_text(text: str | None) -> str | None:
     """`text` as any store keeps it: NUL removed, lone surrogates (cleaning can decode them) replaced."""
     return None if text is None else _UNSTORABLE.sub("\ufffd", text.replace("\x00", ""))
+
+
+def _fitted(text: str | None, limit: int) -> str | None:
+    """`text` cut to `limit` characters, the last an ellipsis, if longer (a From header of many mailboxes;
+    a record's own field is refused instead, and the raw source keeps the whole header)."""
+    return text if text is None or len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def _storable_json(value: Any) -> Any:
@@ -115,6 +123,19 @@ def _other_subject(stored: Message, incoming: IncomingMessage) -> bool:
     return incoming.subject is not None and _storable_text(incoming.subject) != stored.subject
 
 
+def _ignored_fields(stored: Message, incoming: IncomingMessage) -> list[str]:
+    """The descriptive fields a record gives that differ from the stored message's: the content decides
+    whether a message is known, so these are not applied to it, and the caller is told."""
+    ignored = []
+    if incoming.sender is not None and _fitted(_storable_text(incoming.sender), SENDER_MAX) != stored.sender:
+        ignored.append("sender")
+    if incoming.received_at is not None and _in_utc(incoming.received_at) != stored.received_at:
+        ignored.append("received_at")
+    if incoming.metadata and (stored.metadata_ or {}).get("input") != incoming.metadata:
+        ignored.append("metadata")
+    return ignored
+
+
 def _import_labels(session: Session, message: Message, labels: dict[str, str], source: str) -> IngestResult:
     result = IngestResult("inserted", message)
     current = {label.label_set: label for label in message.labels if label.is_current}
@@ -136,17 +157,22 @@ def ingest_one(session: Session, incoming: IncomingMessage, source: str = "impor
     digest = raw_digest(incoming.raw)
     existing = session.scalar(select(Message).where(Message.message_id == incoming.message_id))
     if existing is not None:
-        if not _same_content(existing.raw_sha256, incoming, digest) or _other_subject(existing, incoming):
+        if (
+            not _same_content(existing.raw_sha256, incoming, digest)
+            or existing.raw_format != incoming.raw_format  # the same text read as a body or as RFC 822
+            or _other_subject(existing, incoming)
+        ):
             return IngestResult("changed", existing)
         result = _import_labels(session, existing, incoming.labels, source)
         result.outcome = "unchanged"
+        result.ignored = _ignored_fields(existing, incoming)
         return result
     cleaned = clean_message(incoming.raw, incoming.raw_format)
     stored, encoding = encode_raw(incoming.raw)
     message = Message(
         message_id=incoming.message_id,
         subject=_storable_text(incoming.subject or cleaned.subject),
-        sender=_storable_text(incoming.sender or cleaned.sender),
+        sender=_fitted(_storable_text(incoming.sender or cleaned.sender), SENDER_MAX),
         received_at=_in_utc(incoming.received_at or cleaned.received_at),
         raw_format=incoming.raw_format,
         raw_body=stored,
@@ -196,6 +222,8 @@ def ingest_messages(
                     report.cleaning_flags[flag] = report.cleaning_flags.get(flag, 0) + 1
             else:
                 report.unchanged += 1
+                for name in result.ignored:
+                    report.ignored_fields[name] = report.ignored_fields.get(name, 0) + 1
             report.labels_added += result.labels_added
             report.label_conflicts.extend(result.label_conflicts)
     return report

@@ -16,6 +16,7 @@ from sqlalchemy.types import TypeDecorator
 
 MESSAGE_ID_MAX = 512  # external IDs: RFC 5322 Message-IDs are at most 998 octets; real ones are short
 NAME_MAX = 128
+SENDER_MAX = 1024  # a From header's mailboxes as read; longer ones are cut at ingestion
 
 # Prediction.purpose: why a prediction was made. Calibration predictions only set thresholds.
 PURPOSE_SERVE = "serve"
@@ -62,7 +63,7 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_MAX), unique=True)
     subject: Mapped[str | None] = mapped_column(Text)
-    sender: Mapped[str | None] = mapped_column(String(1024))
+    sender: Mapped[str | None] = mapped_column(String(SENDER_MAX))
     received_at: Mapped[datetime | None]
     raw_format: Mapped[str] = mapped_column(String(16))  # text | html | rfc822
     raw_body: Mapped[str] = mapped_column(Text)  # exactly as received, see postroom.ingest.rawcodec

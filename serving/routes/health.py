@@ -11,13 +11,17 @@ from serving.service import readiness
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 def healthz() -> HealthPublic:
     """Alive: the process answers. No key needed."""
     return HealthPublic(status="alive")
 
 
-@router.get("/readyz", responses={503: {"model": ErrorPublic, "description": "No model, or no store."}})
+@router.api_route(
+    "/readyz",
+    methods=["GET", "HEAD"],
+    responses={503: {"model": ErrorPublic, "description": "No model, or no store."}},
+)
 def readyz(services: AppServices) -> ReadyPublic:
     """Ready: a model is loaded and the store answers at the current schema. No key needed, so it names the
     model but not its files, its classes or the API keys (`GET /v1/admin/model` has the rest)."""

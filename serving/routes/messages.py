@@ -81,6 +81,7 @@ def create_message(
         outcome=result.outcome,  # type: ignore[arg-type]
         labels_added=result.labels_added,
         label_conflicts=result.label_conflicts,
+        ignored_fields=result.ignored,
     )
 
 

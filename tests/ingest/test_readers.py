@@ -71,7 +71,7 @@ def test_jsonl_bad_records_are_named_and_good_ones_still_flow(tmp_path: Path, ta
     assert "no time zone" in reasons["9"]
     assert reasons["10"] == "needs exactly one of body, html or raw, got body, html"
     assert reasons["11"] == "message_id must be a string, got float"
-    assert reasons["12"] == "message_id contains control characters"
+    assert reasons["12"] == "message_id contains the control character U+000A"
     assert all(str(r).startswith(str(path)) for r in bad)
 
 

@@ -17,6 +17,7 @@ from postroom.ingest.readers import read_path
 from postroom.ingest.records import IncomingMessage, Rejection
 from postroom.ingest.service import ingest_messages, reclean_all
 from postroom.store import Label, Message
+from postroom.store.models import SENDER_MAX
 from postroom.taxonomy import Taxonomy
 from tests.ingest.builders import email_bytes, write_mbox
 
@@ -283,3 +284,18 @@ def test_raw_text_keeps_its_characters_and_raw_bytes_follow_their_charset(
     assert stored["l"] == ("Grüße", "Grüße aus Köln")
     assert stored["w"] == ("Köln", "50 €")
     assert stored["b@x"] == ("x", "Köln")  # bytes: decoded by the declared charset
+
+
+def test_a_from_header_longer_than_the_store_keeps_is_cut_and_the_raw_keeps_it(
+    sessions: sessionmaker[Session],
+) -> None:
+    """PostgreSQL refuses a longer sender; the raw source is stored whole, so nothing is lost."""
+    mailboxes = ", ".join(f"Person {i} <person{i}@example.com>" for i in range(60))
+    raw = email_bytes().replace(b"From: Anna Becker <anna@example.com>", f"From: {mailboxes}".encode())
+    report = ingest_messages(sessions, [incoming("many", raw)])
+    assert report.inserted == 1, report.rejected
+    with sessions() as session:
+        stored = session.scalars(select(Message).where(Message.message_id == "many")).one()
+        assert len(stored.sender) == SENDER_MAX and stored.sender.endswith("\u2026")
+        assert stored.sender.startswith("Person 0 <person0@example.com>")
+        assert b"person59@example.com" in decode_raw(stored.raw_body, stored.raw_encoding, as_bytes=True)

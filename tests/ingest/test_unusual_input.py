@@ -11,8 +11,9 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from postroom.cli import app
-from postroom.ingest.fields import RecordError, parse_timestamp
+from postroom.ingest.fields import MAX_JSON_DEPTH, RecordError, check_message_id, parse_timestamp
 from postroom.ingest.readers import format_size
+from postroom.store.models import SENDER_MAX
 from postroom.taxonomy import Taxonomy
 from tests.ingest.builders import email_bytes, record, write_jsonl, write_mbox
 from tests.ingest.test_readers import read
@@ -285,3 +286,66 @@ def test_an_id_with_an_invisible_character_is_refused(
     assert [m.message_id for m in messages] == ["card@x"]
     (rejection,) = rejections
     assert f"invisible character U+{ord(invisible):04X}" in rejection.reason
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("<a@x>", "a@x"),
+        ("  <a@x>  ", "a@x"),
+        ("< sp@x >", "sp@x"),
+        ("<<a@x>>", "a@x"),
+        ("a@x>", "a@x>"),  # a bracket without its partner is part of the ID
+        ("<a@x", "<a@x"),
+    ],
+)
+def test_message_ids_normalise_to_an_id_that_normalises_to_itself(given: str, stored: str) -> None:
+    """A stored ID must find itself: normalising it again (a lookup does) changes nothing."""
+    assert check_message_id(given) == stored
+    assert check_message_id(stored) == stored
+
+
+def test_metadata_nested_too_deeply_is_refused_with_the_limit(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    deep: object = "leaf"
+    for _ in range(MAX_JSON_DEPTH):
+        deep = [deep]
+    # The metadata object is the first level: {"a": deep} is one level too deep, {"a": deep[0]} just fits.
+    path = write_jsonl(
+        tmp_path / "in.jsonl", record("deep", metadata={"a": deep}), record("fine", metadata={"a": deep[0]})
+    )
+    messages, rejections = read(path, taxonomy)
+    assert [m.message_id for m in messages] == ["fine"]
+    assert rejections[0].reason == f"metadata: nested deeper than {MAX_JSON_DEPTH} levels"
+
+
+def test_a_sender_field_longer_than_the_store_keeps_is_refused(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        record("long", sender="a" * (SENDER_MAX + 1)),
+        record("fits", sender="a" * SENDER_MAX),
+    )
+    messages, rejections = read(path, taxonomy)
+    assert [m.message_id for m in messages] == ["fits"]
+    assert rejections[0].reason == f"sender longer than {SENDER_MAX} characters"
+
+
+def test_a_message_id_header_with_a_comment_keeps_the_msg_id(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    (tmp_path / "a.eml").write_bytes(email_bytes(message_id="<c1@x> (sent by the CRM)"))
+    (message,) = read(tmp_path / "a.eml", taxonomy)[0]
+    assert message.message_id == "c1@x"
+
+
+@pytest.mark.parametrize(("second", "refused"), [("cards", False), ("payments", True)])
+def test_a_label_header_given_twice_must_agree(
+    tmp_path: Path, taxonomy: Taxonomy, second: str, refused: bool
+) -> None:
+    data = email_bytes(headers={"X-Postroom-Queue": "cards"})
+    twice = b"X-Postroom-Queue: cards\nX-Postroom-Queue: " + second.encode()
+    data = data.replace(b"X-Postroom-Queue: cards", twice)
+    (tmp_path / "a.eml").write_bytes(data)
+    messages, rejections = read(tmp_path / "a.eml", taxonomy)
+    assert bool(rejections) == refused
+    if refused:
+        assert "X-Postroom-Queue is given more than once, with different labels" in rejections[0].reason
+    else:
+        assert messages[0].labels["queue"] == "cards"

@@ -38,11 +38,19 @@ class TestMessages:
             "outcome": "inserted",
             "labels_added": 1,
             "label_conflicts": [],
+            "ignored_fields": [],
         }
         again = client.post("/v1/messages", json=body, headers=key)
         assert again.status_code == 200 and again.json()["outcome"] == "unchanged"
+        assert again.json()["ignored_fields"] == []
+        other = {"sender": "mallory@x", "received_at": "2027-01-01T00:00:00Z", "metadata": {"crm": 2}}
+        described = client.post("/v1/messages", json={**body, **other}, headers=key)
+        assert described.status_code == 200 and described.json()["outcome"] == "unchanged"
+        assert described.json()["ignored_fields"] == ["sender", "received_at", "metadata"]
         changed = client.post("/v1/messages", json={**body, "body": "Something else."}, headers=key)
         assert changed.status_code == 409 and changed.json()["error"] == "MessageConflict"
+        as_raw = {k: v for k, v in body.items() if k != "body"} | {"raw": body["body"]}  # read as RFC 822
+        assert client.post("/v1/messages", json=as_raw, headers=key).status_code == 409
         subject = client.post("/v1/messages", json={**body, "subject": "Card found"}, headers=key)
         assert subject.status_code == 409 and subject.json()["error"] == "MessageConflict"
         with sessions() as session:

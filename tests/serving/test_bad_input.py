@@ -3,6 +3,7 @@ or odd IDs, empty text, no model, a failing store. (`make_client` also fails a t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.settings import get_settings
-from postroom.store.models import Message, Prediction, RoutingDecision
+from postroom.store.models import Feedback, Message, Prediction, RoutingDecision, ThresholdVersion
 from tests.serving.conftest import MakeClient, auth
 
 
@@ -63,14 +64,23 @@ def test_classify_rejects_malformed_or_mistyped_bodies(
         ("", "missing message_id"),
         ("   ", "missing message_id"),
         ("<>", "missing message_id"),
-        ("a\x00b", "control characters"),
-        ("line\nbreak", "control characters"),
+        ("< >", "missing message_id"),
+        ("<< >>", "missing message_id"),
+        ("a\x00b", "control character U+0000"),
+        ("line\nbreak", "control character U+000A"),
+        ("r\x85x", "control character U+0085"),
         ("x" * 513, "longer than 512"),
         ("card\u200b@x", "invisible character U+200B"),
         ("\ufeffcard@x", "invisible character U+FEFF"),
         ("card@x\u202e", "invisible character U+202E"),
         ("ca\u2066rd@x", "invisible character U+2066"),
         ("ca\u200frd@x", "invisible character U+200F"),
+        ("r\u00adx", "invisible character U+00AD"),
+        ("r\u061cx", "invisible character U+061C"),
+        ("r\u2060x", "invisible character U+2060"),
+        ("r\u2028x", "invisible character U+2028"),
+        ("r\u034fx", "invisible character U+034F"),
+        ("r\u180ex", "invisible character U+180E"),
     ],
 )
 def test_bad_ids_are_422_with_the_reason(
@@ -113,7 +123,8 @@ def test_an_id_in_the_path_with_line_breaks_is_422_not_404(
 ) -> None:
     response = client.get(f"/v1/messages/{encoded}", headers=auth(serving_env["router"]))
     assert response.status_code == 422, response.text
-    assert response.json() == {"error": "InvalidRequest", "detail": "message_id contains control characters"}
+    assert response.json()["error"] == "InvalidRequest"
+    assert response.json()["detail"].startswith("message_id contains the control character U+00")
 
 
 @pytest.mark.parametrize(
@@ -387,3 +398,174 @@ def test_without_a_valid_key_the_body_is_not_read(
     keyed = {**auth(serving_env["router"]), "Content-Type": "application/json"}
     with_key = client.post("/v1/classify", content=b"{bad json", headers=keyed)
     assert with_key.status_code in (400, 422)
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "payload", "where"),
+    [
+        (
+            "/v1/feedback",
+            "router",
+            {"message_id": "m", "final_labels": {"queue": "cards"}, "agent": "a\x00b"},
+            "body.agent",
+        ),
+        (
+            "/v1/feedback",
+            "router",
+            {"message_id": "m", "final_labels": {"queue\x00": "cards"}},
+            "body.final_labels: a key",
+        ),
+        ("/v1/thresholds", "lead", {"reason": "a\x00b", "changes": {"queue": {"cards": 0.9}}}, "body.reason"),
+        ("/v1/thresholds/rollback", "lead", {"version": 1, "reason": "a\x00b"}, "body.reason"),
+        (
+            "/v1/thresholds/suggest/apply",
+            "lead",
+            {"model_version": "v\x00", "reason": "r"},
+            "body.model_version",
+        ),
+        ("/v1/admin/reload", "admin", {"model": "v\x00"}, "body.model"),
+    ],
+)
+def test_a_nul_character_in_any_json_string_is_422_on_every_store(
+    client: TestClient,
+    serving_env: dict[str, str],
+    sessions: sessionmaker[Session],
+    path: str,
+    role: str,
+    payload: dict,
+    where: str,
+) -> None:
+    """PostgreSQL refuses NUL in text (a 500 before); SQLite would have stored it. No field takes one."""
+    response = client.post(path, json=payload, headers=auth(serving_env[role]))
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "error": "InvalidRequest",
+        "detail": f"{where}: contains a NUL character (U+0000), which no field accepts",
+    }
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ThresholdVersion)) == 0
+        assert session.scalar(select(func.count()).select_from(Feedback)) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [
+        ("/v1/events?kind=a%00b", "lead"),
+        ("/v1/thresholds/suggest?model_version=v%00", "lead"),
+        ("/v1/lead/overview?model_version=v%00", "lead"),
+        ("/healthz?x%00=1", "router"),
+    ],
+)
+def test_a_nul_character_in_a_query_parameter_is_422(
+    client: TestClient, serving_env: dict[str, str], path: str, role: str
+) -> None:
+    response = client.get(path, headers=auth(serving_env[role]))
+    assert response.status_code == 422, response.text
+    assert "contains a NUL character (U+0000)" in response.json()["detail"]
+
+
+def test_a_lone_surrogate_in_any_json_string_is_named(
+    client: TestClient, serving_env: dict[str, str]
+) -> None:
+    payload = b'{"message_id": "m", "final_labels": {"queue": "cards"}, "agent": "a\\ud800"}'
+    headers = {**auth(serving_env["router"]), "Content-Type": "application/json"}
+    response = client.post("/v1/feedback", content=payload, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"] == "body.agent: not valid Unicode (lone surrogate)"
+
+
+def test_metadata_nested_too_deeply_is_refused_at_ingest_so_every_message_reads_back(
+    client: TestClient, serving_env: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    key = auth(serving_env["router"])
+    deep = {"message_id": "deep@x", "body": "a", "metadata": {"a": json.loads("[" * 300 + "]" * 300)}}
+    response = client.post("/v1/messages", json=deep, headers=key)
+    assert response.status_code == 422 and "nested deeper than 32 levels" in response.json()["detail"]
+    fits = {"message_id": "fits@x", "body": "a", "metadata": {"a": json.loads("[" * 30 + "]" * 30)}}
+    assert client.post("/v1/messages", json=fits, headers=key).status_code == 201
+    assert client.get("/v1/messages/fits@x", headers=key).status_code == 200
+    assert _counts(sessions)[0] == 1
+
+
+def test_a_long_sender_is_422_as_a_field_and_cut_from_an_email(
+    client: TestClient, serving_env: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    key = auth(serving_env["router"])
+    response = client.post(
+        "/v1/messages", json={"message_id": "s@x", "body": "a", "sender": "a" * 1025}, headers=key
+    )
+    assert response.status_code == 422 and response.json()["detail"] == "sender longer than 1024 characters"
+    mailboxes = ", ".join(f"Person {i} <p{i}@example.com>" for i in range(60))
+    raw = f"Message-ID: <many@x>\r\nFrom: {mailboxes}\r\nSubject: s\r\n\r\nPlease call me.".encode()
+    stored = client.post("/v1/messages", content=raw, headers={**key, "Content-Type": "message/rfc822"})
+    assert stored.status_code == 201, stored.text
+    assert len(client.get("/v1/messages/many@x", headers=key).json()["sender"]) == 1024
+
+
+def test_ids_normalise_once_so_what_is_stored_is_found(
+    client: TestClient, serving_env: dict[str, str]
+) -> None:
+    key = auth(serving_env["router"])
+    for given, stored in (("< sp@x >", "sp@x"), ("<<dbl@x>>", "dbl@x"), ("col@x>", "col@x>")):
+        response = client.post("/v1/messages", json={"message_id": given, "body": given}, headers=key)
+        assert response.status_code == 201 and response.json()["message_id"] == stored
+        assert client.get(f"/v1/messages/{quote(stored, safe='')}", headers=key).status_code == 200
+    other = client.post("/v1/messages", json={"message_id": "col@x", "body": "x"}, headers=key)
+    assert other.status_code == 201  # not the same ID as "col@x>"
+
+
+def test_reloading_a_name_too_long_for_a_file_is_404_and_counted(
+    client: TestClient, serving_env: dict[str, str]
+) -> None:
+    key = auth(serving_env["admin"])
+    for name in ("x" * 300, "v" + "0" * 300, "9" * 4000):
+        response = client.post("/v1/admin/reload", json={"model": name}, headers=key)
+        assert response.status_code == 404, response.text
+        assert response.json()["error"] == "VersionNotFound" and len(response.json()["detail"]) < 300
+    metrics = client.get("/metrics").text
+    assert 'postroom_model_reloads_total{outcome="failure"} 3.0' in metrics
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "payload", "content_type"),
+    [
+        ("/v1/classify", "lead", b"{", "application/json"),
+        ("/v1/classify", "lead", b'{"a": 1, "a": 2}', "application/json"),
+        ("/v1/classify", "lead", b"x", "text/plain"),
+        ("/v1/admin/reload", "router", b'{"model": "a", "model": "b"}', "application/json"),
+        ("/v1/thresholds", "router", b"<x/>", "text/xml"),
+        ("/v1/messages", "lead", b"{", "application/json"),
+    ],
+)
+def test_a_key_of_the_wrong_role_gets_403_before_the_body_is_read(
+    client: TestClient, serving_env: dict[str, str], path: str, role: str, payload: bytes, content_type: str
+) -> None:
+    headers = {**auth(serving_env[role]), "Content-Type": content_type}
+    response = client.post(path, content=payload, headers=headers)
+    assert response.status_code == 403, response.text
+    assert response.json()["error"] == "Forbidden" and "role" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("payload", [b"[" * 5000 + b"]" * 5000, b'{"message_id": ' + b"1" * 5000 + b"}"])
+def test_json_python_cannot_read_is_422_on_every_json_endpoint(
+    client: TestClient, serving_env: dict[str, str], payload: bytes
+) -> None:
+    headers = {**auth(serving_env["router"]), "Content-Type": "application/json"}
+    for path in ("/v1/classify", "/v1/feedback"):
+        response = client.post(path, content=payload, headers=headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["detail"].startswith("body: not valid JSON")
+
+
+def test_health_answers_head_for_load_balancers(client: TestClient) -> None:
+    assert client.head("/healthz").status_code == 200
+    assert client.head("/readyz").status_code == 200
+
+
+def test_an_unknown_class_is_quoted_short_in_the_error(
+    client: TestClient, serving_env: dict[str, str]
+) -> None:
+    payload = {"message_id": "m@x", "body": "a", "topic": "x" * 100_000}
+    response = client.post("/v1/messages", json=payload, headers=auth(serving_env["router"]))
+    assert response.status_code == 422 and "unknown class" in response.json()["detail"]
+    assert len(response.text) < 2000
