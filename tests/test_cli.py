@@ -280,3 +280,12 @@ def test_doctor_reads_every_page_and_names_the_damage(tmp_path: Path) -> None:
     assert "***" not in line and line.endswith("restore it from a backup")
     dispose_engines()
     assert db.read_bytes() == before
+
+
+def test_ingesting_a_known_message_with_another_sender_says_it_was_not_applied(
+    engine: Engine, tmp_path: Path
+) -> None:
+    invoke("ingest", str(write_jsonl(tmp_path / "a.jsonl", record("a", sender="anna@x"))))
+    again = invoke("ingest", str(write_jsonl(tmp_path / "b.jsonl", record("a", sender="mallory@x"))))
+    assert again.exit_code == 0, again.output
+    assert "already stored messages keep their stored sender (1)" in " ".join(again.stderr.split())

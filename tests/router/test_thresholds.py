@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -222,3 +223,13 @@ def test_a_pooled_suggestion_without_templates_stores_no_reply_threshold(
         assert set(suggestion.values["topic"].values()) == {None}
         version = apply_suggestion(session, untemplated, suggestion, "lena")
     assert {c["label_set"] for c in version.details["changes"]} == {"queue"}
+
+
+def test_negative_zero_is_stored_as_zero(sessions: sessionmaker[Session], taxonomy: Taxonomy) -> None:
+    """JSON and the CLI can write -0.0; the history would show "-0.0" for what is 0."""
+    with sessions() as session:
+        version = set_thresholds(
+            session, taxonomy, {"topic": {"card_replacement": 0.9}, "queue": {"cards": -0.0}}, "lena", "r"
+        )
+        session.commit()
+        assert math.copysign(1.0, version.values["queue"]["cards"]) == 1.0
