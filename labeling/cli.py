@@ -64,12 +64,14 @@ def check(
         ),
     ] = False,
 ) -> None:
-    """Check that Doccano answers, its task worker runs and Postroom can log in.
+    """Check that Doccano answers, its task worker runs, Postroom can log in as a project admin, and the
+    project is one experts can label (text classification, several labels per example, every label there).
 
     Exits 1 with the reason otherwise. Example: postroom label check
     """
-    from labeling.errors import ProjectNotFound
-    from labeling.project import open_project
+    from labeling.doccano import PROJECT_ADMIN_ROLE
+    from labeling.errors import DoccanoAuthError, ProjectNotFound
+    from labeling.project import open_project, wanted_labels
     from labeling.sync import duplicates, notice_gone_projects
     from labeling.validate import duplicate_line
 
@@ -93,7 +95,22 @@ def check(
         except ProjectNotFound:
             out.print(f"project {project!r}: not created yet (the first `postroom label push` creates it)")
             return
+        if not me.is_superuser and (role := client.my_role(layout.id)) != PROJECT_ADMIN_ROLE:
+            raise DoccanoAuthError(
+                f"{me.username!r} is {'an ' + role if role else 'no member'} in project {project!r}: "
+                "push and pull use Doccano's import and export, which need a project admin; set "
+                f"POSTROOM_DOCCANO_USER to the admin account or make {me.username!r} project admin"
+            )
         out.print(f"project {project!r}: id {layout.id}, {len(layout.label_ids)} labels")
+        missing = [text for text in wanted_labels(taxonomy) if text not in layout.label_ids]
+        if missing:
+            err.print(
+                f"[yellow]labels missing[/yellow] {len(missing)} of the taxonomy's labels are not in the "
+                f"project, so experts cannot choose them: {escape(', '.join(missing[:10]))}"
+                f"{' …' if len(missing) > 10 else ''}; `postroom label push` creates them again",
+                highlight=False,
+                soft_wrap=True,
+            )
         _warn_duplicates([duplicate_line(m, ids) for m, ids in sorted(duplicates(client, layout.id).items())])
 
 
@@ -232,11 +249,13 @@ def pull() -> None:
     sessions = open_sessions(settings)
     project = settings.doccano_project_name(taxonomy.name)
     with _client(settings) as client, err.status(f"reading labels from {settings.doccano_url}…"):
+        client.health()  # a stopped task worker fails here, not after the export's time limit
         report = pull_labels(sessions, client, taxonomy, project)
     table = Table(title=f"pull from {project}", show_header=False)
     for name, value in [
         ("examples in Doccano", report.examples),
         ("not labeled yet", report.pending),
+        ("in progress (labeled in part, not marked done)", report.in_progress),
         ("labeled and valid", report.accepted),
         ("labels added", report.added),
         ("labels changed (history kept)", report.changed),

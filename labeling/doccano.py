@@ -36,6 +36,7 @@ from labeling.errors import (
 PROJECT_TYPE = "DocumentClassification"
 PROJECT_RESOURCE = "TextClassificationProject"
 ANNOTATOR_ROLE = "annotator"
+PROJECT_ADMIN_ROLE = "project_admin"  # Doccano's import (push) and export (pull) need it, or a superuser
 PAGE_SIZE = 500
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 HEALTHY = ("OK", "working")  # a passing check in /v1/health/'s answer (1.8.4's django-health-check: OK)
@@ -43,6 +44,21 @@ LOCAL_PORT = 8800  # where `make doccano` (scripts/doccano/start.sh) starts one,
 WORKER_HINT = (
     "is Doccano's task worker running? (`scripts/doccano/start.sh` starts it; see <data dir>/logs/worker.log)"
 )
+
+
+class _Answer(dict[str, Any]):
+    """A JSON object of Doccano's: reading a key it lacks is a `DoccanoError` naming the key and the request
+    (a server that is not Doccano 1.8.4, or a changed API), not a KeyError with a traceback."""
+
+    def __init__(self, pairs: Mapping[str, Any], where: str) -> None:
+        super().__init__(pairs)
+        self.where = where
+
+    def __missing__(self, key: str) -> Any:
+        raise DoccanoError(
+            f"Doccano's answer to {self.where} has no {key!r}: is this Doccano 1.8.4? (its keys: "
+            f"{', '.join(sorted(map(str, self))[:10]) or 'none'})"
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class Project:
     guideline: str = ""
     collaborative_annotation: bool = False
     single_class_classification: bool = False
+    project_type: str = ""  # DocumentClassification for ours ("" when Doccano did not say)
     created_at: str = ""  # as Doccano reports it (ISO 8601): with the id, tells a project from its successor
 
 
@@ -77,6 +94,7 @@ class Example:
 class User:
     id: int
     username: str
+    is_superuser: bool = False  # may do anything in every project
 
 
 @dataclass(frozen=True)
@@ -229,13 +247,15 @@ class DoccanoClient:
         )
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The answer's JSON; its objects raise `DoccanoError` naming a key they lack when it is read."""
         response = self.request(method, path, **kwargs)
         if response.status_code == 204:
             return None
+        where = f"{method} {path}"
         try:
-            return response.json()
+            return response.json(object_hook=lambda pairs: _Answer(pairs, where))
         except ValueError:
-            raise DoccanoError(f"Doccano's answer to {method} {path} is not JSON") from None
+            raise DoccanoError(f"Doccano's answer to {where} is not JSON") from None
 
     def _paged(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -271,7 +291,19 @@ class DoccanoClient:
 
     def me(self) -> User:
         data = self._json("GET", "/v1/me")
-        return User(data["id"], data["username"])
+        return User(data["id"], data["username"], bool(data.get("is_superuser")))
+
+    def my_role(self, project_id: int) -> str | None:
+        """The caller's role in the project (`project_admin`, `annotator`, `annotation_approver`); None when
+        the caller is no member (Doccano answers 403 then)."""
+        path = f"/v1/projects/{project_id}/my-role"
+        response = self.request("GET", path, ok=(200, 403, 404))
+        if response.status_code != 200:
+            return None
+        try:
+            return str(response.json().get("rolename") or "") or None
+        except (ValueError, AttributeError):
+            raise DoccanoError(f"Doccano's answer to GET {path} is not a JSON object") from None
 
     # -- projects and label types --------------------------------------------------------------------
 
@@ -543,5 +575,6 @@ def _project(data: Mapping[str, Any]) -> Project:
         guideline=data.get("guideline", ""),
         collaborative_annotation=bool(data.get("collaborative_annotation")),
         single_class_classification=bool(data.get("single_class_classification")),
+        project_type=str(data.get("project_type") or ""),
         created_at=str(data.get("created_at") or ""),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from labeling.doccano import DoccanoClient, LabelType, Project
+from labeling.doccano import PROJECT_TYPE, DoccanoClient, LabelType, Project
 from labeling.errors import DoccanoError, ProjectNotFound
 from postroom.taxonomy import Taxonomy, TaxonomyError
 
@@ -95,11 +95,13 @@ def guideline_markdown(taxonomy: Taxonomy, shortcuts: Mapping[str, str] | None =
         f"# Labeling guideline: {taxonomy.name}",
         "",
         f"Pick **exactly one label of each of the {len(taxonomy.label_sets)} label sets** below for every "
-        "email. An email with a set left out, or with two labels of one set, is not imported into Postroom "
-        "and comes back to you as a problem.",
+        "email, then press Enter: an email you have not marked done is still yours. An email marked done "
+        "with a set left out, or with two labels of one set, is not imported into Postroom; the team lead "
+        "sees it as a problem and may ask you about it.",
         "",
         "Label names start with the set's prefix (`prefix:class`); each set has its own colour. The metadata "
-        "panel shows the message ID, the language and the subject.",
+        "panel shows the message ID, the language, the subject, the sender and when the email arrived: the "
+        "sender's company often tells business from retail.",
         "",
         "**Keyboard:** press a label's key (column *key*) to add or remove it, **Enter** to mark the email "
         "done (again: not done), **→** / **←** for the next / previous email.",
@@ -154,7 +156,7 @@ def ensure_project(client: DoccanoClient, taxonomy: Taxonomy, name: str) -> Proj
     project = client.find_project(name)
     if project is None:
         project = client.create_project(name, _description(taxonomy), guideline_markdown(taxonomy))
-    _check_per_annotator(project)
+    check_project_kind(project)
     wanted = wanted_labels(taxonomy)
     existing = {label.text: label for label in client.label_types(project.id)}
     # a key is taken whatever its prefix: 1.8.4's annotation page binds the suffix key alone
@@ -194,13 +196,30 @@ def open_project(client: DoccanoClient, taxonomy: Taxonomy, name: str) -> Projec
             f"Doccano at {client.base_url} has no project {name!r}: "
             "push messages first (`postroom label push`)"
         )
-    _check_per_annotator(project)
+    check_project_kind(project)
     wanted = wanted_labels(taxonomy)
     label_ids = {label.text: label.id for label in client.label_types(project.id) if label.text in wanted}
     return ProjectLayout(project, label_ids)
 
 
-def _check_per_annotator(project: Project) -> None:
+def check_project_kind(project: Project) -> None:
+    """Refuse a project experts could not label right: another type than text classification, one label
+    per example (three label sets need three), or collaborative annotation (one shared set of labels).
+
+    Raises:
+        DoccanoError: what is wrong and what to do.
+    """
+    if project.project_type and project.project_type != PROJECT_TYPE:
+        raise DoccanoError(
+            f"Doccano project {project.name!r} is a {project.project_type} project: Postroom needs text "
+            f"classification ({PROJECT_TYPE}); set POSTROOM_DOCCANO_PROJECT to another name and "
+            "`postroom label push` creates one"
+        )
+    if project.single_class_classification:
+        raise DoccanoError(
+            f"Doccano project {project.name!r} allows one label per example: each email needs one label per "
+            "label set; switch off 'Allow single label' in the project's settings"
+        )
     if project.collaborative_annotation:
         raise DoccanoError(
             f"Doccano project {project.name!r} has collaborative annotation on: Postroom needs each expert's "

@@ -99,13 +99,20 @@ def doccano_text(message: Message, max_chars: int) -> str:
 def doccano_row(
     message: Message, max_chars: int, origin: str = ORIGIN_SELECTION, suggestion: str = ""
 ) -> dict[str, Any]:
-    """One import row. Every row has the same keys (Doccano needs that); metadata values are strings."""
+    """One import row. Every row has the same keys (Doccano needs that); metadata values are strings.
+
+    The sender and the date are shown beside the text (Doccano's metadata panel): a company's name in the
+    sender is often what says business, not retail, once cleaning has removed the signature.
+    """
+    received = message.received_at
     return {
         "text": doccano_text(message, max_chars),
         "label": [],  # labels come from the experts only; an absent column is reported as an import error
         "message_id": message.message_id,
         "language": message.language or "",
         "subject": message.subject or "",
+        "sender": message.sender or "",
+        "received_at": received.strftime("%Y-%m-%d %H:%M UTC") if received is not None else "",
         "origin": origin,
         "suggestion": suggestion,
     }
@@ -496,6 +503,7 @@ class PullReport:
     project: str
     examples: int = 0
     pending: int = 0  # examples nobody has labeled yet
+    in_progress: int = 0  # labeled in part, not marked done: the expert is still at it
     accepted: int = 0  # examples whose labels passed validation
     added: int = 0  # labels for a set the message had none in
     changed: int = 0  # labels that replaced a different class (history kept)
@@ -542,6 +550,7 @@ def pull_labels(
         project_name,
         examples=validation.examples,
         pending=validation.pending,
+        in_progress=validation.in_progress,
         accepted=len(validation.accepted),
         problems=validation.problems,
         gone=gone,

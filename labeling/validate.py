@@ -1,10 +1,11 @@
 """Check the experts' labels of an export: exactly one label per label set, and annotators agreeing.
 
 Pure functions over Doccano's export (username -> rows), so every rule is tested without a server.
-An example nobody has labeled yet is *pending*, not a problem. An example with any problem is reported
-with its message ID, what is wrong and who labeled it, and none of its labels are imported. A message that
-is in the project more than once (a duplicate example) is listed; its copies' labels are merged only when
-no annotator labeled two copies differently.
+An example nobody has labeled yet is *pending*, not a problem; one an expert has labeled in part and not
+marked done is *in progress* (the expert is still at it), not a problem either. An example with any problem
+is reported with its message ID, what is wrong and who labeled it, and none of its labels are imported. A
+message that is in the project more than once (a duplicate example) is listed; its copies' labels are merged
+only when no annotator labeled two copies differently.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Validation:
     accepted: list[Accepted] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     pending: int = 0  # examples nobody has labeled yet
+    in_progress: int = 0  # examples an annotator labeled in part and has not marked done
     examples: int = 0
     duplicates: dict[str, tuple[int, ...]] = field(default_factory=dict)  # message ID -> its example ids
 
@@ -90,11 +92,14 @@ def validate_export(
     """Validate every example of an export (username -> that annotator's rows).
 
     `confirmed` (username -> example ids that user marked done) finds examples marked done without any
-    label; without it, an example nobody labeled is pending.
+    label, and examples in progress: an annotator left a label set out and has not marked the example done,
+    so nothing of it is imported or reported yet. Without it, an example nobody labeled is pending and a
+    missing set is a problem.
     """
     # message (or example, when it has no message ID) -> annotator -> label names
     labels_by_key: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     done_unlabeled: dict[str, set[str]] = defaultdict(set)
+    done_by: dict[str, set[str]] = defaultdict(set)  # key -> annotators who marked an example of it done
     example_ids: dict[str, set[int]] = defaultdict(set)
     # key -> annotator -> example id -> label names (a message can be in the project twice)
     per_copy: dict[str, dict[str, dict[int, list[str]]]] = defaultdict(lambda: defaultdict(dict))
@@ -109,6 +114,8 @@ def validate_export(
             labels_by_key[key]
             names = [str(label) for label in row.get("label") or []]
             per_copy[key][annotator][int(row.get("id", 0))] = names
+            if row.get("id") in done:
+                done_by[key].add(annotator)
             if names:
                 labels_by_key[key][annotator].extend(names)
             elif row.get("id") in done:
@@ -121,6 +128,12 @@ def validate_export(
         per_annotator = labels_by_key[key]
         if not per_annotator and not done_unlabeled[key]:
             result.pending += 1
+            continue
+        if confirmed is not None and any(
+            annotator not in done_by[key] and _missing_sets(taxonomy, names)
+            for annotator, names in per_annotator.items()
+        ):
+            result.in_progress += 1
             continue
         outcome = _check_one(
             taxonomy,
@@ -135,6 +148,18 @@ def validate_export(
         else:
             result.accepted.append(outcome)
     return result
+
+
+def _missing_sets(taxonomy: Taxonomy, names: Sequence[str]) -> bool:
+    """Whether the label names leave a label set of the taxonomy without a label; False for a name not in
+    the taxonomy, which is a problem to report whatever else is missing."""
+    covered = set()
+    for name in names:
+        try:
+            covered.add(parse_label(taxonomy, name)[0])
+        except TaxonomyError:
+            return False
+    return any(s not in covered for s in taxonomy.set_names)
 
 
 def _check_one(

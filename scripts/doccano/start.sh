@@ -54,9 +54,13 @@ alive() {  # alive PIDFILE: the process group recorded there still runs and is t
   tr '\0' '\n' < "/proc/$pgid/environ" 2>/dev/null | grep -qxF "POSTROOM_DOCCANO_INSTANCE=$DATA"
 }
 
-if alive "$RUN/web.pid" || alive "$RUN/worker.pid"; then
+if alive "$RUN/web.pid" && alive "$RUN/worker.pid"; then
   echo "doccano: already running for $DATA (url: $(cat "$RUN/url" 2>/dev/null)); stop it with stop.sh" >&2
   exit 1
+fi
+if alive "$RUN/web.pid" || alive "$RUN/worker.pid"; then  # half of it: start both afresh
+  echo "doccano: only one of the web app and the task worker runs for $DATA; restarting both" >&2
+  "$HERE/stop.sh" --data-dir "$DATA" > /dev/null 2>&1 || true
 fi
 rm -f "$RUN/web.pid" "$RUN/worker.pid" "$RUN/url"
 

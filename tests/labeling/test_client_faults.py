@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from labeling.doccano import DoccanoClient, start_hint, unhealthy_message
-from labeling.errors import DoccanoTimeout, DoccanoUnavailable, UploadFailed
+from labeling.errors import DoccanoError, DoccanoTimeout, DoccanoUnavailable, UploadFailed
 from postroom.errors import ConfigError, PostroomError
 from postroom.settings import DEV_PASSWORD, Settings, get_settings
 from tests.labeling.conftest import free_port
@@ -164,3 +164,49 @@ def test_the_dev_password_is_refused_off_loopback(monkeypatch: pytest.MonkeyPatc
     settings = Settings()
     assert settings.doccano_sim_password.get_secret_value() == ""  # the demo expert needs its own too
     assert settings.doccano_project_name("nordhafen-bank") == "postroom-nordhafen-bank"
+
+
+class ShapelessStubServer:
+    """A stub that logs in like Doccano but answers `/v1/me` without the user's id (another server, or a
+    changed API)."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self._answer({"key": "token"})
+
+            def do_GET(self) -> None:
+                self._answer({"username": "someone"})
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_answer_without_a_key_doccano_sends_is_a_doccano_error_naming_it() -> None:
+    stub = ShapelessStubServer()
+    try:
+        with (
+            DoccanoClient(stub.url, "u", "p", timeout=5) as client,
+            pytest.raises(DoccanoError, match=r"answer to GET /v1/me has no 'id': is this Doccano 1.8.4\?"),
+        ):
+            client.me()
+    finally:
+        stub.close()

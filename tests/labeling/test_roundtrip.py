@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.doccano import DoccanoClient
-from labeling.errors import DoccanoTimeout, DoccanoUnavailable, UploadPending
+from labeling.errors import DoccanoError, DoccanoTimeout, DoccanoUnavailable, UploadPending
 from labeling.project import (
     assign_shortcuts,
     ensure_project,
@@ -105,6 +105,7 @@ def test_round_trip_push_label_pull(
         assert len(examples) == 200
         first = examples[mails[0].message_id]
         assert first.meta["language"] == "en" and first.meta["subject"] == mails[0].subject
+        assert {"sender", "received_at"} <= set(first.meta)  # shown beside the text
         assert first.text.startswith(f"Subject: {mails[0].subject}\n\n")  # the subject on its own line
         assert mails[0].body.splitlines()[2] in first.text.split("\n\n", 1)[1]
 
@@ -119,9 +120,12 @@ def test_round_trip_push_label_pull(
         for mail in mails[:20]:
             label_as(anna, admin, taxonomy, project_name, mail, mail.labels)
         incomplete, conflicting, disputed = mails[20], mails[21], mails[0]
-        label_as(
-            anna, admin, taxonomy, project_name, incomplete, {"line_of_business": "retail", "queue": "cards"}
-        )
+        label_as(  # marked done with a set left out: a problem
+            anna, admin, taxonomy, project_name, incomplete, {"line_of_business": "retail", "queue": "cards"},
+            done=True,
+        )  # fmt: skip
+        at_work = mails[23]  # a set left out, not marked done: anna is still at it, not a problem
+        label_as(anna, admin, taxonomy, project_name, at_work, {"line_of_business": "retail"})
         label_as(
             anna, admin, taxonomy, project_name, conflicting,
             {**conflicting.labels, "topic": [conflicting.labels["topic"], "fee_complaint"]},
@@ -133,7 +137,7 @@ def test_round_trip_push_label_pull(
 
         pulled = pull_labels(sessions, admin, taxonomy, project_name)
 
-    assert (pulled.examples, pulled.pending, pulled.accepted) == (200, 177, 19)
+    assert (pulled.examples, pulled.pending, pulled.in_progress, pulled.accepted) == (200, 176, 1, 19)
     assert (pulled.added, pulled.changed, pulled.unchanged) == (57, 0, 0)
     problems = {p.message_id: p for p in pulled.problems}
     assert set(problems) == {
@@ -414,3 +418,41 @@ def test_examples_pushed_in_the_old_layout_are_matched_by_message_id_and_pull(
         for mail in mails:
             stored = {(r.label_set, r.class_name) for r in doccano_labels(session, mail.message_id)}
             assert stored == set(mail.labels.items())
+
+
+def test_check_refuses_what_experts_could_not_label_and_users_who_could_not_push(
+    doccano: DoccanoServer, sessions: sessionmaker[Session], taxonomy: Taxonomy, project_name: str
+) -> None:
+    """A sequence-labeling project, a single-label one; an annotator as Postroom's user (its role)."""
+    mails = bank_mails(2)
+    store_mails(sessions, mails)
+    with doccano.admin() as admin, doccano.expert("anna") as anna, doccano.expert("carl") as carl:
+        for kind, project_type, resource, single in (
+            ("seq", "SequenceLabeling", "SequenceLabelingProject", False),
+            ("single", "DocumentClassification", "TextClassificationProject", True),
+        ):
+            name = f"{project_name}-{kind}"
+            admin.request(
+                "POST", "/v1/projects",
+                json={"name": name, "description": "d", "guideline": "g", "project_type": project_type,
+                      "resourcetype": resource, "single_class_classification": single},
+            )  # fmt: skip
+            with pytest.raises(DoccanoError, match="is a SequenceLabeling project|allows one label"):
+                push_messages(sessions, admin, taxonomy, name, [mails[0].message_id])
+        push_messages(sessions, admin, taxonomy, project_name, [m.message_id for m in mails])
+        label_as(anna, admin, taxonomy, project_name, mails[0], {})  # makes anna an annotator
+        project = admin.find_project(project_name)
+        assert project is not None
+        assert admin.me().is_superuser and not anna.me().is_superuser
+        assert anna.my_role(project.id) == "annotator"
+        assert carl.my_role(project.id) is None  # no member
+
+
+def test_start_after_the_worker_stopped_restarts_both_halves(doccano: DoccanoServer) -> None:
+    """`label check` says "start.sh starts it" when the worker is down: it must, not "already running"."""
+    doccano.stop(only="worker")
+    with doccano.admin() as admin, pytest.raises(DoccanoUnavailable, match="task worker"):
+        admin.health()
+    doccano.start()
+    with doccano.admin() as admin:
+        admin.health()

@@ -245,6 +245,16 @@ def test_the_text_sent_to_doccano_shows_the_subject_on_its_own_marked_line(
     assert text == f"Subject: {mails[0].subject}\n\n{message.cleaned_text.strip()}"
     assert text.splitlines()[:2] == [f"{SUBJECT_MARK}{mails[0].subject}", ""]
     assert doccano_row(stored[untitled.message_id], 20_000)["text"].startswith("Subject: (no subject)\n\n")
+    assert doccano_row(message, 20_000)["sender"] == (message.sender or "")
+    message.sender, message.received_at = (
+        "Tischlerei Petersen GmbH <finance@x>",
+        datetime(2026, 1, 2, 9, 5, tzinfo=UTC),
+    )
+    shown = doccano_row(message, 20_000)  # beside the text: who wrote (the company), and when
+    assert (shown["sender"], shown["received_at"]) == (
+        "Tischlerei Petersen GmbH <finance@x>",
+        "2026-01-02 09:05 UTC",
+    )
     short = doccano_row(message, 100)["text"]  # a long text is cut at the end: the subject stays
     assert len(short) == 100 and short.startswith(f"Subject: {mails[0].subject}\n\n")
     assert short.endswith(TRUNCATION_NOTE)

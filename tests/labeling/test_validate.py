@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
+from labeling.doccano import Project
+from labeling.errors import DoccanoError
 from labeling.project import (
     SHORTCUT_KEYS,
     assign_shortcuts,
+    check_project_kind,
     guideline_markdown,
     label_text,
     parse_label,
@@ -90,6 +93,20 @@ def test_a_missing_set_is_incomplete_and_names_the_annotator(taxonomy: Taxonomy)
     assert result.accepted == []
 
 
+def test_a_set_left_out_before_the_expert_marked_it_done_is_in_progress_not_a_problem(
+    taxonomy: Taxonomy,
+) -> None:
+    """The guideline says Enter marks an email done: until then a missing set is work in progress."""
+    rows = {"anna": [row(1, GOOD[:2]), row(2, GOOD[:1]), row(3, GOOD)], "ben": [row(3, GOOD[:1])]}
+    result = validate_export(taxonomy, rows, {"anna": {2}, "ben": set()})
+    assert result.in_progress == 2  # m-1 (anna at work), m-3 (ben at work; anna's labels wait for him)
+    [problem] = result.problems  # m-2: anna marked it done with one set only
+    assert problem.message_id == "m-2" and problem.kinds == ("incomplete",)
+    assert result.accepted == [] and result.pending == 0
+    finished = validate_export(taxonomy, {"anna": [row(1, GOOD)]}, {"anna": set()})
+    assert [a.message_id for a in finished.accepted] == ["m-1"]  # every set labeled: imported, done or not
+
+
 def test_two_labels_of_one_set_conflict(taxonomy: Taxonomy) -> None:
     result = validate_export(taxonomy, {"anna": [row(1, [*GOOD, "topic:fee_complaint"])]})
     [problem] = result.problems
@@ -163,3 +180,17 @@ def test_a_message_in_the_project_twice_is_listed_and_differently_labeled_copies
         "message m-dup is in the project twice (examples 12, 40): delete one in Doccano"
     )
     assert "3 times (examples 1, 2, 3)" in duplicate_line("m", (3, 1, 2))
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ({"project_type": "SequenceLabeling"}, "is a SequenceLabeling project: Postroom needs text"),
+        ({"single_class_classification": True}, "allows one label per example"),
+        ({"collaborative_annotation": True}, "collaborative annotation on"),
+    ],
+)
+def test_a_project_experts_could_not_label_right_is_refused(kind: dict[str, Any], reason: str) -> None:
+    with pytest.raises(DoccanoError, match=reason):
+        check_project_kind(Project(1, "p", **kind))
+    check_project_kind(Project(1, "p", project_type="DocumentClassification"))  # ours: no error
