@@ -20,12 +20,14 @@ from rich.table import Table
 from postroom.clikit import (
     SHARED_DATA,
     CliRoots,
+    checked_name,
     err,
     friendly_errors,
     load_settings,
     load_taxonomy_from,
     open_sessions,
     out,
+    printable,
 )
 from postroom.errors import PostroomError
 from postroom.settings import describe
@@ -55,6 +57,18 @@ def init() -> None:
     out.print(f"store ready at schema {revision}: {describe(settings)['database_url']}", markup=False)
 
 
+def _label_source(given: str) -> str:
+    """`--source` as labels record it: not blank, at most `LABEL_SOURCE_MAX` characters, printable."""
+    from postroom.store.models import LABEL_SOURCE_MAX
+
+    source = given.strip()
+    if not source:
+        raise PostroomError("--source is empty: name where the labels come from (default: import)")
+    if len(source) > LABEL_SOURCE_MAX:
+        raise PostroomError(f"--source is longer than {LABEL_SOURCE_MAX} characters")
+    return checked_name(source, "--source")
+
+
 @app.command()
 @friendly_errors
 def ingest(
@@ -71,6 +85,7 @@ def ingest(
     from postroom.ingest.readers import read_path
     from postroom.ingest.service import ingest_messages
 
+    source = _label_source(source)
     settings = load_settings()
     taxonomy = load_taxonomy_from(settings)
     sessions = open_sessions(settings)
@@ -103,11 +118,11 @@ def ingest(
         )
     problems = [*report.rejected, *report.changed]
     for problem in problems[:50]:
-        err.print(f"[yellow]rejected[/yellow] {escape(str(problem))}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]rejected[/yellow] {printable(str(problem))}", highlight=False, soft_wrap=True)
     if len(problems) > 50:
         err.print(f"… and {len(problems) - 50} more")
     for conflict in report.label_conflicts[:20]:
-        err.print(f"[yellow]label conflict[/yellow] {escape(conflict)}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]label conflict[/yellow] {printable(conflict)}", highlight=False, soft_wrap=True)
     if report.labels_added and source not in settings.labeling_sources:
         err.print(
             f"[yellow]note[/yellow] {report.labels_added} labels imported with source {escape(source)!r}: "

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from postroom.errors import PostroomError
 from postroom.machine import default_actor
 from postroom.settings import Settings, get_settings
+from postroom.store.models import NAME_MAX
 from postroom.taxonomy import Taxonomy, load_taxonomy
 
 PIPE_WIDTH = 160  # columns of tables written to a file or pipe (rich's 80 cut class names short)
@@ -57,8 +58,24 @@ def friendly_errors(func: F) -> F:
         except PostroomError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        except PermissionError as exc:  # a data dir, registry or keys file this user may not write
+            where = f": {exc.filename}" if exc.filename else ""
+            err.print(
+                f"[red]error:[/red] permission denied{escape(str(where))} (run as the user who owns the "
+                "data directory, or give this user write access)",
+                markup=True,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def printable(text: str) -> str:
+    """`text` with control characters written as escapes (`\\x1b`): input echoed in a message (an ID, a
+    file name) cannot recolour or erase the terminal. Rich markup is escaped too."""
+    return escape("".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text))
 
 
 def load_settings() -> Settings:
@@ -89,4 +106,14 @@ def named_actor(given: str | None, option: str) -> str:
         return default_actor()
     if not given.strip():
         raise PostroomError(f"{option} is empty: name who acts, or leave it out to record your user name")
-    return given.strip()
+    return checked_name(given.strip(), option)
+
+
+def checked_name(value: str, option: str) -> str:
+    """`value` if the store can record it as a name (who acted, a source): at most `NAME_MAX` characters,
+    no control characters. Raises `PostroomError` naming `option` otherwise (PostgreSQL would refuse it)."""
+    if len(value) > NAME_MAX:
+        raise PostroomError(f"{option} is longer than {NAME_MAX} characters")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise PostroomError(f"{option} contains control characters")
+    return value

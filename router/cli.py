@@ -66,6 +66,23 @@ def _threshold_text(value: float | None) -> str:
     return "< 0.001" if 0.0 < value < 0.001 else f"{value:.3f}"
 
 
+def _change_text(change: dict) -> str:
+    """`0.900 -> off`: a recorded change as `show` writes thresholds."""
+    return f"{_threshold_text(change['old'])} -> {_threshold_text(change['new'])}"
+
+
+def _refuse_zero_replies(updates: dict[str, dict[str, float | None]], reply_set: str) -> None:
+    """0 on an automated-reply class answers every prediction of it, however unsure: refused unless asked
+    for (`--allow-zero`); `--off` is what switches a reply off."""
+    zeros = [f"{reply_set}.{c}" for c, v in updates.get(reply_set, {}).items() if v == 0.0]
+    if zeros:
+        raise ThresholdError(
+            f"{', '.join(zeros)}=0 would answer every message predicted as that class automatically, however "
+            f"unsure the model is; `--off {zeros[0]}` switches its automated reply off; add --allow-zero if "
+            "0 is meant"
+        )
+
+
 @thresholds_app.command("show")
 @friendly_errors
 def show() -> None:
@@ -93,6 +110,13 @@ def set_command(
     assign: Annotated[list[str], typer.Option("--set", help="SET.CLASS=VALUE, repeatable.")] = [],  # noqa: B006
     off: Annotated[list[str], typer.Option("--off", help="SET.CLASS: no automated reply.")] = [],  # noqa: B006
     actor: Annotated[str | None, typer.Option(help="Who makes the change (default: your user name).")] = None,
+    allow_zero: Annotated[
+        bool,
+        typer.Option(
+            "--allow-zero",
+            help="Allow 0 on an automated-reply class: every prediction of it is answered, however unsure.",
+        ),
+    ] = False,
 ) -> None:
     """Change thresholds; writes a new version.
 
@@ -105,11 +129,13 @@ def set_command(
     updates = _parse_assignments(assign, off)
     if not updates:
         raise ThresholdError("nothing to change: give --set SET.CLASS=VALUE or --off SET.CLASS")
+    if not allow_zero:
+        _refuse_zero_replies(updates, taxonomy.routing.reply_set)
     with open_sessions(settings)() as session:
         version = set_thresholds(session, taxonomy, updates, named_actor(actor, "--actor"), reason)
         session.commit()
         for change in version.details["changes"]:
-            out.print(f"{change['label_set']}.{change['class_name']}: {change['old']} -> {change['new']}")
+            out.print(f"{change['label_set']}.{change['class_name']}: {_change_text(change)}")
     out.print(f"thresholds version {version.id} is active")
 
 
@@ -133,7 +159,7 @@ def history_command(
             )
             for change in version.details.get("changes", []):
                 out.print(
-                    f"    {change['label_set']}.{change['class_name']}: {change['old']} -> {change['new']}",
+                    f"    {change['label_set']}.{change['class_name']}: {_change_text(change)}",
                     markup=False,
                 )
 

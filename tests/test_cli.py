@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -289,3 +290,39 @@ def test_ingesting_a_known_message_with_another_sender_says_it_was_not_applied(
     again = invoke("ingest", str(write_jsonl(tmp_path / "b.jsonl", record("a", sender="mallory@x"))))
     assert again.exit_code == 0, again.output
     assert "already stored messages keep their stored sender (1)" in " ".join(again.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [("", "--source is empty"), ("   ", "--source is empty"), ("s" * 33, "--source is longer than 32"),
+     ("crm\x1b[31m", "--source contains control characters")],
+)  # fmt: skip
+def test_a_source_labels_could_not_record_is_refused_before_anything_is_stored(
+    engine: Engine, tmp_path: Path, source: str, message: str
+) -> None:
+    """PostgreSQL refused a long one record by record (`store error: DataError`); SQLite took it."""
+    result = invoke("ingest", str(write_jsonl(tmp_path / "a.jsonl", record("a"))), "--source", source)
+    assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.output
+    assert invoke("summary").stdout.startswith("0 messages")
+
+
+def test_a_permission_error_is_one_line_naming_the_file(capsys: pytest.CaptureFixture[str]) -> None:
+    """Tests run as root, whom no file refuses: the error a non-owner gets is raised here instead."""
+    from postroom.clikit import friendly_errors
+
+    @friendly_errors
+    def write() -> None:
+        raise PermissionError(13, "Permission denied", "/data/models/.lock")
+
+    with pytest.raises(typer.Exit) as raised:
+        write()
+    assert raised.value.exit_code == 1
+    printed = " ".join(capsys.readouterr().err.split())
+    assert printed.startswith("error: permission denied: /data/models/.lock (run as the user who owns")
+
+
+def test_control_characters_of_the_input_are_printed_as_escapes(engine: Engine, tmp_path: Path) -> None:
+    """An ID with a terminal escape cannot recolour or erase what the operator reads."""
+    result = invoke("ingest", str(write_jsonl(tmp_path / "a.jsonl", record("esc\x1b[31mRED"))))
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stderr and "esc\\x1b[31mRED" in result.stderr

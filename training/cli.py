@@ -36,6 +36,7 @@ from postroom.clikit import (
 from postroom.errors import PostroomError
 from postroom.ingest.fields import loads_json  # strict JSON: a key given twice is an error
 from postroom.offline import force_offline
+from postroom.taxonomy import Taxonomy
 from training.config import TrainConfig
 from training.errors import RegistryError, TrainingError
 from training.registry import ModelVersion, Registry
@@ -216,17 +217,61 @@ def _registry() -> Registry:
     return Registry(load_settings().registry_dir)
 
 
+def _routes_with(version: ModelVersion, taxonomy: Taxonomy) -> None:
+    """Refuse a version that cannot route with the configured taxonomy: trained on another one (its classes
+    may not be the taxonomy's), or without the label set routing reads (queue, automated replies)."""
+    trained = version.manifest["taxonomy"]
+    if trained["fingerprint"] != taxonomy.fingerprint():
+        raise RegistryError(
+            f"version {version.version} was trained on another taxonomy ({trained['name']}, fingerprint "
+            f"{trained['fingerprint']}; the configured one is {taxonomy.name}, {taxonomy.fingerprint()}): "
+            "train a version on this one"
+        )
+    routing = taxonomy.routing
+    for set_name, consequence in (
+        (routing.queue_set, "every message would go to triage"),
+        (routing.reply_set, "no message would get an automated reply"),
+    ):
+        if set_name not in version.label_sets:
+            raise RegistryError(
+                f"version {version.version} has no {set_name} model, which routing reads: {consequence}; "
+                "train every label set (`postroom train`)"
+            )
+
+
 def _require_export(registry: Registry) -> Callable[[ModelVersion], None]:
-    """A stage check: the version has an ONNX export, so the service can load it once in production."""
+    """A stage check: the version routes with the configured taxonomy, and has an intact ONNX export (every
+    file its manifest lists, with its SHA-256), so the service can load it once in production."""
     from training.export.layout import EXPORT_MANIFEST
     from training.export.source import export_dir
+    from training.registry import file_sha256
+
+    taxonomy = load_taxonomy_from(load_settings())
 
     def check(version: ModelVersion) -> None:
-        if not (export_dir(registry, version.version) / EXPORT_MANIFEST).is_file():
+        root = export_dir(registry, version.version)
+        again = f"run `postroom export {version.version}` again"
+        if not (root / EXPORT_MANIFEST).is_file():
             raise RegistryError(
                 f"version {version.version} has no ONNX export, so the service could not load it: run "
                 f"`postroom export {version.version}` first"
             )
+        _routes_with(version, taxonomy)
+        try:
+            files = json.loads((root / EXPORT_MANIFEST).read_text(encoding="utf-8"))["files"]
+            listed = {str(name): str(digest) for name, digest in files.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            raise RegistryError(
+                f"the ONNX export of {version.version} is unreadable ({EXPORT_MANIFEST}): {again}"
+            ) from None
+        for name, digest in sorted(listed.items()):
+            path = root / name
+            if not path.is_file() or file_sha256(path) != digest:
+                problem = "is missing" if not path.is_file() else "does not match its checksum"
+                raise RegistryError(
+                    f"the ONNX export of {version.version} is corrupt: {name} {problem}, so the service "
+                    f"could not load it: {again}"
+                )
 
     return check
 

@@ -350,7 +350,7 @@ class Registry:
         return ModelVersion(path, read_manifest(path))
 
     def get(self, version: str) -> ModelVersion:
-        """The version named `version` (`v0003`, `3` or `latest`)."""
+        """The version named `version` (`v0003`, `3`, `latest` or `production`)."""
         name = self._normalize(version)
         path = self.root / name
         if not _is_dir(path):
@@ -364,13 +364,18 @@ class Registry:
             if not entries:
                 raise VersionNotFound(f"the registry {self.root} has no versions yet; run `postroom train`")
             return entries[-1].name
-        if version.isdigit() and len(version) <= VERSION_DIGITS_MAX:
+        if version == PRODUCTION:
+            live = self.production()
+            if live is None:
+                raise VersionNotFound(f"no version of {self.root} is in production")
+            return live.version
+        if version.isascii() and version.isdigit() and len(version) <= VERSION_DIGITS_MAX:  # not "¹"
             return f"v{int(version):04d}"
         if not VERSION_PATTERN.match(version):  # never a path: nothing outside the registry is read
             known = ", ".join(e.name for e in self.entries()) or "none"
             raise VersionNotFound(
-                f"no model version {shown(version)} in {self.root}: name one as v0003, 3 or latest "
-                f"(versions: {known})"
+                f"no model version {shown(version)} in {self.root}: name one as v0003, 3, latest or "
+                f"production (versions: {known})"
             )
         return version
 

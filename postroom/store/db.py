@@ -260,6 +260,18 @@ def missing_sqlite_file(url: URL) -> Path | None:
     return None if path.exists() else path
 
 
+def _unreachable(engine: Engine, exc: SQLAlchemyError) -> str:
+    """`store … unreachable: OperationalError: <the driver's first line>` (e.g. the database does not exist,
+    the connection is refused), without the password."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    reason = _first_line(orig) if orig is not None else ""
+    password = engine.url.password
+    if password:
+        reason = reason.replace(str(password), "***")
+    found = f"store {_safe_url(engine)} unreachable: {exc.__class__.__name__}"
+    return f"{found}: {reason}" if reason else found
+
+
 def check_store(engine: Engine) -> None:
     """Raise `StoreError` unless the database answers and its schema is current. A SQLite file that does not
     exist is reported, not created: only `postroom init` (`migrate`) creates a store."""
@@ -272,7 +284,7 @@ def check_store(engine: Engine) -> None:
     except StoreError:
         raise
     except SQLAlchemyError as exc:
-        raise StoreError(f"store {_safe_url(engine)} unreachable: {exc.__class__.__name__}") from None
+        raise StoreError(_unreachable(engine, exc)) from None
     _refuse_unknown_revision(revision)
     if revision != head_revision():
         raise StoreError(
@@ -300,7 +312,7 @@ def check_integrity(engine: Engine) -> str:
     except StoreError:
         raise
     except SQLAlchemyError as exc:
-        raise StoreError(f"store {_safe_url(engine)} unreachable: {exc.__class__.__name__}") from None
+        raise StoreError(_unreachable(engine, exc)) from None
     if found == ["ok"]:
         return "every page readable (PRAGMA quick_check)"
     # one row may hold several lines, headed by which database they are in

@@ -16,6 +16,7 @@ from sqlalchemy.types import TypeDecorator
 
 MESSAGE_ID_MAX = 512  # external IDs: RFC 5322 Message-IDs are at most 998 octets; real ones are short
 NAME_MAX = 128
+LABEL_SOURCE_MAX = 32
 SENDER_MAX = 1024  # a From header's mailboxes as read; longer ones are cut at ingestion
 
 # Prediction.purpose: why a prediction was made. Calibration predictions only set thresholds.
@@ -95,7 +96,7 @@ class Label(Base):
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     label_set: Mapped[str] = mapped_column(String(NAME_MAX))
     class_name: Mapped[str] = mapped_column(String(NAME_MAX))
-    source: Mapped[str] = mapped_column(String(32))  # import | doccano | feedback | api
+    source: Mapped[str] = mapped_column(String(LABEL_SOURCE_MAX))  # import | doccano | feedback | api
     annotator: Mapped[str | None] = mapped_column(String(NAME_MAX))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)

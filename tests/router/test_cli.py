@@ -35,7 +35,7 @@ def test_set_show_history_rollback(sessions: sessionmaker[Session]) -> None:
     )
     assert first.exit_code == 0, first.output
     assert (
-        "topic.card_replacement: None -> 0.9" in first.stdout
+        "topic.card_replacement: off -> 0.900" in first.stdout
         and "thresholds version 1 is active" in first.stdout
     )
     assert (
@@ -48,7 +48,7 @@ def test_set_show_history_rollback(sessions: sessionmaker[Session]) -> None:
     assert "active thresholds version: 2" in show.stdout and "card_replacement" in show.stdout
     history = invoke("history")
     assert history.stdout.index("v2") < history.stdout.index("v1")
-    assert "by omar: complaints" in history.stdout and "topic.card_replacement: 0.9 -> None" in history.stdout
+    assert "by omar: complaints" in history.stdout and "topic.card_replacement: 0.900 -> off" in history.stdout
     back = invoke("rollback", "1", "--reason", "complaints were about fees", "--actor", "lena")
     assert back.exit_code == 0 and "version 3 is active (values of version 1)" in back.stdout
     tiny = invoke("set", "--set", "queue.payments=1e-320", "--reason", "almost no triage", "--actor", "lena")
@@ -88,6 +88,14 @@ def test_bad_input_is_one_line_and_stores_nothing(sessions: sessionmaker[Session
         (
             ["set", "--set", "topic.card_replacement=0.9", "--reason", "x", "--actor", " "],
             "--actor is empty: name who acts, or leave it out to record your user name",
+        ),
+        (
+            ["set", "--set", "topic.card_replacement=0.9", "--reason", "x", "--actor", "a" * 300],
+            "--actor is longer than 128 characters",
+        ),
+        (
+            ["set", "--set", "topic.card_replacement=0", "--reason", "turn off"],
+            "topic.card_replacement=0 would answer every message predicted as that class automatically",
         ),
     ]:
         result = invoke(*args)
@@ -302,3 +310,13 @@ def test_monitor_prints_realized_precision_and_suspends_with_evidence(
     again = invoke("monitor")
     assert f"account_statement: 10/13 right (76.9%), 10 resolved, {since}, auto-reply off" in again.stdout
     assert "no class needs suspending" in again.stdout
+
+
+def test_zero_on_a_reply_class_needs_allow_zero(sessions: sessionmaker[Session]) -> None:
+    """0 reads as "off" to a lead, but answers every prediction: `--off` is the way to switch a reply off."""
+    zero = invoke("set", "--set", "topic.card_replacement=0", "--reason", "trust it", "--allow-zero")
+    assert zero.exit_code == 0, zero.output
+    assert "topic.card_replacement: off -> 0.000" in zero.stdout
+    assert invoke("set", "--set", "queue.cards=0.3", "--reason", "triage below 0.3").exit_code == 0
+    queue = invoke("set", "--set", "queue.cards=0", "--reason", "trust every queue prediction")
+    assert queue.exit_code == 0, queue.output  # a queue's 0 is its default, not an automated reply

@@ -31,7 +31,8 @@ def test_unmigrated_store_is_reported_with_the_fix(store_url: str) -> None:
     engine.dispose()
 
 
-def test_unreachable_store_is_a_store_error() -> None:
-    engine = create_store_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
-    with pytest.raises(StoreError, match="unreachable"):
+def test_unreachable_store_is_a_store_error_with_the_drivers_reason() -> None:
+    engine = create_store_engine("postgresql+psycopg://nobody:secret-pw@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(StoreError, match="unreachable: OperationalError: connection failed") as raised:
         check_store(engine)
+    assert "refused" in str(raised.value) and "secret-pw" not in str(raised.value)

@@ -270,3 +270,53 @@ def test_show_reports_damaged_files_and_exits_1(tmp_path: Path) -> None:
     assert shown.exit_code == 1 and "Traceback" not in shown.output
     assert "files: " in shown.stdout and "bodies/shared/model.bin" in shown.stdout
     assert "-> candidate  by trainer" in shown.stdout  # the rest of the report is still there
+
+
+def test_promote_and_rollback_refuse_a_corrupt_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine
+) -> None:
+    """A file of the export changed or gone: the service could not load it, so it may not go live."""
+    from postroom.settings import get_settings
+    from tests.serving.builders import copy_as_version, isolated
+
+    exp = isolated(tmp_path)  # v0001 in production, exported
+    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(exp.registry_dir))
+    get_settings.cache_clear()
+    export = copy_as_version(exp, "v0002")
+    assert invoke("models", "approve", "v0002").exit_code == 0
+    heads = export / "heads.json"
+    original = heads.read_bytes()
+    heads.unlink()  # a symlink into the shared export: replaced, never written through
+    heads.write_bytes(original.replace(b"{", b"{ ", 1))
+    refused = invoke("models", "promote", "v0002")
+    assert refused.exit_code == 1
+    assert "the ONNX export of v0002 is corrupt: heads.json does not match its checksum" in refused.stderr
+    heads.unlink()
+    assert "heads.json is missing" in invoke("models", "promote", "v0002").stderr
+    heads.write_bytes(original)
+    assert invoke("models", "promote", "v0002").exit_code == 0
+
+
+def test_promote_refuses_a_version_that_cannot_route_with_the_taxonomy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine
+) -> None:
+    """Trained on another taxonomy, or without the queue model: it would send everything to triage."""
+    from postroom.settings import get_settings
+    from tests.serving.builders import copy_as_version, isolated
+    from training.registry import MANIFEST
+
+    exp = isolated(tmp_path)
+    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(exp.registry_dir))
+    get_settings.cache_clear()
+    copy_as_version(exp, "v0002")
+    path = exp.registry_dir / "v0002" / MANIFEST
+    assert invoke("models", "approve", "v0002").exit_code == 0
+    original = json.loads(path.read_text(encoding="utf-8"))
+    other = {**original, "taxonomy": {**original["taxonomy"], "fingerprint": "0" * 16}}
+    path.write_text(json.dumps(other), encoding="utf-8")
+    refused = invoke("models", "promote", "v0002")
+    assert refused.exit_code == 1 and "v0002 was trained on another taxonomy" in refused.stderr
+    partial = {**original, "label_sets": {k: v for k, v in original["label_sets"].items() if k != "queue"}}
+    path.write_text(json.dumps(partial), encoding="utf-8")
+    refused = invoke("models", "promote", "v0002")
+    assert "v0002 has no queue model, which routing reads: every message would go to triage" in refused.stderr

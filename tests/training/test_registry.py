@@ -165,7 +165,7 @@ def test_a_version_name_is_never_a_path(tmp_path: Path, name: str) -> None:
     other = Registry(tmp_path / "other")
     publish(other)
     before = (other.root / "v0001" / MANIFEST).read_text()
-    with pytest.raises(VersionNotFound, match="name one as v0003, 3 or latest"):
+    with pytest.raises(VersionNotFound, match="name one as v0003, 3, latest or production"):
         registry.get(name)
     with pytest.raises(VersionNotFound):
         registry.approve(name, "lead")
@@ -258,3 +258,16 @@ def test_a_complete_manifest_passes_the_nested_checks(tmp_path: Path) -> None:
     publish(registry)
     _break(registry, "v0001", metrics={"topic": {"macro_f1": None, "accuracy": 1, "n_eval": 10}})
     assert registry.get("v0001").macro_f1() == {"topic": None}
+
+
+def test_production_names_the_live_version_and_odd_digits_name_none(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    publish(registry)
+    with pytest.raises(VersionNotFound, match="is in production"):
+        registry.get("production")
+    registry.approve("v0001", "lead")
+    registry.promote("v0001", "lead", "first")
+    assert registry.get("production").version == "v0001"
+    for name in ("\u00b9", "\u0661", "9" * 4000):  # superscript one, Arabic-Indic one: isdigit, not int
+        with pytest.raises(VersionNotFound, match="name one as"):
+            registry.get(name)
