@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from postroom.clikit import SHARED_DATA, CliRoots, err, friendly_errors, load_settings, out
 
@@ -79,23 +80,37 @@ def serve(
     )
 
 
+def _plain(value: str) -> Text:
+    """`value` shown as it is: never read as markup; a value with control characters (a newline) as repr."""
+    return Text(value if value.isprintable() else repr(value))
+
+
 @keys_app.command("add")
 @friendly_errors
 def keys_add(
-    name: Annotated[str, typer.Argument(help="Who uses the key, e.g. crm-router.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Who uses the key, e.g. crm-router: 1-64 characters, letters a-z A-Z, digits and "
+            ". _ @ -, starting with a letter or digit."
+        ),
+    ],
     role: Annotated[str, typer.Option(help="router | lead | admin.")] = "router",
     file: Annotated[Path | None, typer.Option(help="Keys file (POSTROOM_API_KEYS_FILE).")] = None,
 ) -> None:
     """Create an API key; prints it once (only its salted hash is stored).
 
+    The name identifies the key in `keys list`, `keys remove` and the audit log.
     Example: postroom keys add crm-router --role router
     """
     from serving.auth import add_key
 
     path = _keys_file(file)
     key = add_key(path, name, role)
-    err.print(f"added key {name!r} with role {role} to {path}; it is shown only now:")
-    out.print(key, highlight=False)
+    err.print(
+        f"added key {name!r} with role {role} to {path}; it is shown only now:", markup=False, highlight=False
+    )
+    out.print(key, markup=False, highlight=False)
 
 
 @keys_app.command("list")
@@ -104,11 +119,12 @@ def keys_list(file: Annotated[Path | None, typer.Option(help="Keys file.")] = No
     """List the keys (names, roles, creation dates; never the keys). Example: postroom keys list"""
     from serving.auth import list_keys
 
-    table = Table(title=str(_keys_file(file)))
+    path = _keys_file(file)
+    table = Table(title=_plain(str(path)))
     for column in ("name", "role", "created"):
         table.add_column(column)
-    for key in list_keys(_keys_file(file)):
-        table.add_row(key.name, key.role, key.created_at)
+    for key in list_keys(path):
+        table.add_row(_plain(key.name), _plain(key.role), _plain(key.created_at))
     out.print(table)
 
 
@@ -122,7 +138,7 @@ def keys_remove(
     from serving.auth import remove_key
 
     remove_key(_keys_file(file), name)
-    out.print(f"removed key {name!r}")
+    out.print(f"removed key {name!r}", markup=False, highlight=False)
 
 
 @friendly_errors
@@ -173,7 +189,7 @@ def classify_heldout(
         str | None, typer.Option(help="A running service; default: start one on loopback.")
     ] = None,
     key: Annotated[str | None, typer.Option(envvar="POSTROOM_API_KEY", help="Router key for --url.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Classify at most N messages.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Classify at most N messages.")] = None,
 ) -> None:
     """Classify the model's held-out messages over HTTP by ID; print accuracy, routing outcome and latency.
 
@@ -194,7 +210,9 @@ def classify_heldout(
         limit,
         log=lambda m: err.print(m, highlight=False),
     )
-    table = Table(title=f"held-out messages of {report['version']} classified over HTTP ({report['url']})")
+    table = Table(
+        title=Text(f"held-out messages of {report['version']} classified over HTTP ({report['url']})")
+    )
     for column in ("label set", "messages", "accuracy vs. stored labels"):
         table.add_column(column)
     for name, entry in report["accuracy"].items():
@@ -209,7 +227,16 @@ def classify_heldout(
         highlight=False,
     )
     if report["errors"]:
+        _print_errors(report["errors"], report["error_examples"])
         raise typer.Exit(1)
+
+
+def _print_errors(count: int, examples: list[str]) -> None:
+    """The first failed requests: message ID, HTTP status, the service's error and detail."""
+    for example in examples:
+        err.print(f"error: {example}", markup=False, highlight=False, soft_wrap=True)
+    if count > len(examples):
+        err.print(f"… and {count - len(examples)} more errors", highlight=False)
 
 
 def _print_routing(routing: dict[str, Any]) -> None:

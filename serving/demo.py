@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from postroom.errors import PostroomError
+from postroom.errors import PostroomError, shown
 from postroom.latency import percentiles
 from postroom.settings import Settings
 from postroom.store import get_engine, session_factory
@@ -26,23 +26,64 @@ from postroom.taxonomy import Taxonomy
 from serving.auth import add_key
 from serving.heldout import calibrated_ids, current_labels, heldout_ids
 from serving.lifecycle import resolve_source
-from serving.loopback import running_service
+from serving.loopback import http_problem, running_service
 from training.registry import Registry
+
+TIMEOUT = 60.0  # seconds for one classify request
+REFUSED_KEY = (401, 403)  # the key is wrong for every message: stop at the first
+
+
+def service_url(url: str) -> str:
+    """`url` without a trailing slash if it is an http(s) URL with a host and a valid port; else a
+    `PostroomError`."""
+    try:
+        parsed = httpx.URL(url)
+        valid = parsed.scheme in ("http", "https") and bool(parsed.host) and 0 < (parsed.port or 80) < 65536
+    except httpx.InvalidURL:
+        valid = False
+    if not valid:
+        raise PostroomError(
+            f"--url must be the service's http:// or https:// URL (http://127.0.0.1:8000), got {shown(url)}"
+        )
+    return url.rstrip("/")
+
+
+def _post(client: httpx.Client, url: str, message_id: str) -> httpx.Response:
+    """POST /v1/classify for one message; a service that cannot be reached is a `PostroomError`."""
+    try:
+        return client.post("/v1/classify", json={"message_id": message_id})
+    except httpx.TimeoutException:
+        raise PostroomError(f"the service at {url} did not answer within {TIMEOUT:.0f} s") from None
+    except httpx.HTTPError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise PostroomError(f"cannot reach the service at {url} ({reason}); is it running?") from None
+
+
+def _failure(url: str, message_id: str, response: httpx.Response) -> str:
+    """The line that reports a failed request: HTTP status, the service's error and its detail. A refused key
+    (401, 403) fails every message alike: a `PostroomError` at once."""
+    error, detail = http_problem(response)
+    if response.status_code in REFUSED_KEY:
+        raise PostroomError(
+            f"the service at {url} refused the key: HTTP {response.status_code} {error}: {detail}"
+        )
+    return f"{message_id}: HTTP {response.status_code} {error}: {detail}"
 
 
 def _classify_all(url: str, key: str, ids: list[str], log: Callable[[str], None]) -> dict[str, Any]:
     latencies: list[float] = []
     results: dict[str, dict[str, Any]] = {}
     errors: list[str] = []
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=TIMEOUT) as client:
         for index, message_id in enumerate(ids, 1):
             started = time.perf_counter()
-            response = client.post("/v1/classify", json={"message_id": message_id})
+            response = _post(client, url, message_id)
             latencies.append(time.perf_counter() - started)
             if response.status_code == 200:
                 results[message_id] = response.json()
             else:
-                errors.append(f"{message_id}: {response.status_code} {response.json().get('error')}")
+                errors.append(_failure(url, message_id, response))
             if index % 100 == 0:
                 log(f"{index}/{len(ids)} classified")
     return {"results": results, "errors": errors, "latencies": latencies}
@@ -80,6 +121,56 @@ def routing_outcome(
     }
 
 
+def _accuracy(
+    results: dict[str, dict[str, Any]], truth: dict[str, dict[str, str]]
+) -> dict[str, dict[str, Any]]:
+    """Per label set: messages with a stored label, how many the service classified as labeled."""
+    accuracy: dict[str, dict[str, Any]] = {}
+    for message_id, result in results.items():
+        for label_set, predicted in result["predictions"].items():
+            expected = truth.get(message_id, {}).get(label_set)
+            if expected is None:
+                continue
+            entry = accuracy.setdefault(label_set, {"n": 0, "correct": 0})
+            entry["n"] += 1
+            entry["correct"] += predicted["class"] == expected
+    for entry in accuracy.values():
+        entry["accuracy"] = entry["correct"] / entry["n"] if entry["n"] else 0.0
+    return accuracy
+
+
+def _check_options(url: str | None, key: str | None, limit: int | None) -> str | None:
+    """The service's URL (None: start one on loopback), once the options are checked."""
+    if limit is not None and limit < 1:
+        raise PostroomError(f"--limit must be at least 1, got {limit}")
+    if url is None:
+        return None
+    if not key:
+        raise PostroomError("--url needs a router key: --key or POSTROOM_API_KEY")
+    return service_url(url)
+
+
+def _classify_on_loopback(
+    model: str, version: str, ids: list[str], log: Callable[[str], None]
+) -> tuple[dict[str, Any], str]:
+    """Start the service on loopback with a temporary router key, classify `ids`, stop it; (run, its URL)."""
+    with tempfile.TemporaryDirectory(prefix="postroom-demo-") as tmp:
+        keys_file = Path(tmp) / "keys.json"
+        temp_key = add_key(keys_file, f"demo-{secrets.token_hex(3)}", "router")
+        env = {
+            "POSTROOM_SERVE_MODEL": model,
+            "POSTROOM_API_KEYS_FILE": str(keys_file),
+            "POSTROOM_SERVE_WATCH_SECONDS": "0",
+        }
+        log(f"starting the service on loopback for {version}…")
+        with running_service(env) as service:
+            log(
+                f"serving {service.model['version']} ({service.model['variant']} on "
+                f"{service.model['provider']}) at {service.url}; classifying {len(ids)} messages by ID"
+            )
+            return _classify_all(service.url, temp_key, ids, log), service.url
+
+
 def classify_heldout(
     settings: Settings,
     taxonomy: Taxonomy,
@@ -89,6 +180,10 @@ def classify_heldout(
     limit: int | None,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
+    """Classify the held-out messages of `model` not used for calibration (at most `limit`) over HTTP: at
+    `url` with `key`, or on a service started on loopback. Raises `PostroomError` on bad options, a service
+    that cannot be reached or cannot load the model, and a key it refuses."""
+    url = _check_options(url, key, limit)
     source = resolve_source(settings.registry_dir, model)
     ids = heldout_ids(Registry(settings.registry_dir).get(source.version).path)
     with session_factory(get_engine(settings.database_url))() as session:
@@ -99,41 +194,12 @@ def classify_heldout(
             f"{source.version} has no held-out messages left to classify"
             + (f" ({len(calibration)} were used for calibration)" if calibration else "")
         )
-    if url is not None:
-        if not key:
-            raise PostroomError("--url needs a router key: --key or POSTROOM_API_KEY")
-        run = _classify_all(url.rstrip("/"), key, ids, log)
-        served = url
+    if url is not None and key:
+        run, served = _classify_all(url, key, ids, log), url
     else:
-        with tempfile.TemporaryDirectory(prefix="postroom-demo-") as tmp:
-            keys_file = Path(tmp) / "keys.json"
-            temp_key = add_key(keys_file, f"demo-{secrets.token_hex(3)}", "router")
-            env = {
-                "POSTROOM_SERVE_MODEL": model,
-                "POSTROOM_API_KEYS_FILE": str(keys_file),
-                "POSTROOM_SERVE_WATCH_SECONDS": "0",
-            }
-            log(f"starting the service on loopback for {source.version}…")
-            with running_service(env) as service:
-                log(
-                    f"serving {service.model['version']} ({service.model['variant']} on "
-                    f"{service.model['provider']}) at {service.url}; classifying {len(ids)} messages by ID"
-                )
-                run = _classify_all(service.url, temp_key, ids, log)
-                served = service.url
+        run, served = _classify_on_loopback(model, source.version, ids, log)
     with session_factory(get_engine(settings.database_url))() as session:
         truth = current_labels(session, ids)
-    accuracy: dict[str, dict[str, Any]] = {}
-    for message_id, result in run["results"].items():
-        for label_set, predicted in result["predictions"].items():
-            expected = truth.get(message_id, {}).get(label_set)
-            if expected is None:
-                continue
-            entry = accuracy.setdefault(label_set, {"n": 0, "correct": 0})
-            entry["n"] += 1
-            entry["correct"] += predicted["class"] == expected
-    for entry in accuracy.values():
-        entry["accuracy"] = entry["correct"] / entry["n"] if entry["n"] else 0.0
     return {
         "version": source.version,
         "url": served,
@@ -141,7 +207,7 @@ def classify_heldout(
         "left_out_for_calibration": len(calibration),
         "errors": len(run["errors"]),
         "error_examples": run["errors"][:5],
-        "accuracy": accuracy,
+        "accuracy": _accuracy(run["results"], truth),
         "routing": routing_outcome(taxonomy, run["results"], truth),
         "latency": percentiles(run["latencies"]),
     }

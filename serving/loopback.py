@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from postroom.errors import PostroomError
+from serving.errors import ModelNotLoaded
 
 
 def free_port() -> int:
@@ -32,13 +33,29 @@ class RunningService:
 
 PORT_ATTEMPTS = 3  # another process may take the free port between choosing it and uvicorn binding it
 _PORT_TAKEN = "address already in use"
+MODEL_NOT_LOADED = ModelNotLoaded.__name__  # /readyz's error when the model could not load
+
+
+def http_problem(response: httpx.Response) -> tuple[str, str]:
+    """(error, detail) of a service's error answer `{"error", "detail"}`; for any other body, the HTTP
+    reason and the start of the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "detail" in body:
+        return str(body.get("error") or response.reason_phrase), str(body["detail"])
+    return response.reason_phrase, response.text[:200]
 
 
 def wait_ready(
     url: str, process: subprocess.Popen[str] | None, timeout: float, model: bool = True
 ) -> dict[str, Any]:
     """Poll /readyz until the service is ready and return the model it serves; with `model=False`, poll
-    /healthz until it answers (a service without a model) and return {}."""
+    /healthz until it answers (a service without a model) and return {}.
+
+    A service that answers but could not load its model (`ModelNotLoaded`: the model loads before the service
+    answers, so it is a failure, not a start in progress) fails at once with the reason."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     path = "/readyz" if model else "/healthz"
@@ -50,9 +67,12 @@ def wait_ready(
             response = httpx.get(f"{url}{path}", timeout=5)
             if response.status_code == 200:
                 return dict(response.json()["model"]) if model else {}
-            last = str(response.json().get("detail", response.text))
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
             last = type(exc).__name__
+        else:
+            error, last = http_problem(response)
+            if error == MODEL_NOT_LOADED:
+                raise PostroomError(f"the service at {url} cannot serve: {last}")
         time.sleep(0.3)
     raise PostroomError(f"the service at {url} was not ready after {timeout:.0f} s: {last}")
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,115 @@ def test_serving_never_loads_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"serving loaded {result.stdout.strip()}"
+
+
+RACER = """
+import sys, time
+from pathlib import Path
+from serving.auth import add_key, remove_key
+path, worker, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))
+if worker == "remover":
+    remove_key(path, "victim")
+else:
+    for n in range(4):
+        add_key(path, f"{worker}-{n}", "router")
+"""
+
+
+def test_concurrent_adds_and_a_remove_from_separate_processes_lose_no_write(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    add_key(path, "victim", "router")
+    start = time.time() + 3  # every process imported and waiting when the race starts
+    workers = [f"w{n}" for n in range(10)]
+    racers = [
+        subprocess.Popen([sys.executable, "-c", RACER, str(path), worker, str(start)], stderr=subprocess.PIPE)
+        for worker in [*workers, "remover"]
+    ]
+    for racer in racers:
+        _, stderr = racer.communicate(timeout=120)
+        assert racer.returncode == 0, stderr.decode()
+    names = {k.name for k in list_keys(path)}
+    assert names == {f"{w}-{n}" for w in workers for n in range(4)}
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("[red]x[/red]", "'[' is not allowed"),
+        ("a\nb", "control character"),
+        ("tab\there", "control character"),
+        ("", "needs a name"),
+        ("  ", "' ' is not allowed"),
+        ("crm router", "' ' is not allowed"),
+        ("-dash", "start with a letter or digit"),
+        ("é-lead", "'é' is not allowed"),
+        ("x" * 65, "at most 64 characters"),
+    ],
+)
+def test_odd_key_names_are_refused_with_the_reason(tmp_path: Path, name: str, problem: str) -> None:
+    path = tmp_path / "keys.json"
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        add_key(path, name, "router")
+    assert not path.exists()
+
+
+def test_key_names_of_letters_digits_and_dot_underscore_at_dash_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    for name in ("crm-router", "lena@bank.example", "svc_2.prod", "x" * 64, "7"):
+        add_key(path, name, "router")
+    assert len(list_keys(path)) == 5
+
+
+def test_keys_cli_never_interprets_markup_in_names(app: typer.Typer, tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    refused = CliRunner().invoke(app, ["keys", "add", "[red]x[/red]", "--file", str(path)])
+    assert refused.exit_code == 1 and "'[red]x[/red]'" in refused.output and "Traceback" not in refused.output
+    newline = CliRunner().invoke(app, ["keys", "add", "a\nb", "--file", str(path)])
+    assert newline.exit_code == 1 and "control character" in newline.output
+    assert len(newline.output.strip().splitlines()) == 1
+    # A file written by hand or by an older version may hold any name: shown as it is, never as markup.
+    _write_keys(path, [{**_entry("[bold]lena[/bold]"), "role": "lead"}, _entry("two\nlines")])
+    listed = CliRunner().invoke(app, ["keys", "list", "--file", str(path)])
+    assert listed.exit_code == 0 and "[bold]lena[/bold]" in listed.output and "'two\\nlines'" in listed.output
+    removed = CliRunner().invoke(app, ["keys", "remove", "[bold]lena[/bold]", "--file", str(path)])
+    assert removed.exit_code == 0 and "removed key '[bold]lena[/bold]'" in removed.output
+    added = CliRunner().invoke(app, ["keys", "add", "lena@bank.example", "--file", str(path)])
+    assert added.exit_code == 0 and "added key 'lena@bank.example'" in added.output
+
+
+def _entry(name: str) -> dict[str, str]:
+    return {"name": name, "role": "router", "salt": "00" * 16, "sha256": "0" * 64, "created_at": ""}
+
+
+def _write_keys(path: Path, entries: object) -> None:
+    path.write_text(json.dumps({"keys": entries}), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("[]", "not a JSON object"),
+        ('{"keys": {"a": 1}}', '"keys" is not a list'),
+        ("{broken", "not valid JSON"),
+        (json.dumps({"keys": [_entry("a"), "b"]}), "entry 2 is not a JSON object"),
+        (
+            json.dumps({"keys": [_entry("a"), _entry("b"), {"name": "c", "salt": "00", "sha256": "0"}]}),
+            "entry 3 has no role",
+        ),
+        (json.dumps({"keys": [{**_entry("a"), "colour": "red"}]}), "entry 1 has an unknown field 'colour'"),
+        (json.dumps({"keys": [{**_entry("a"), "name": 7}]}), "entry 1: name is not a string"),
+        (json.dumps({"keys": [{**_entry("a"), "salt": "zz"}]}), "entry 1 ('a'): salt is not hexadecimal"),
+        (json.dumps({"keys": [{**_entry("a"), "role": "root"}]}), "key 'a' has unknown role 'root'"),
+    ],
+)
+def test_a_malformed_keys_file_says_what_is_wrong(
+    app: typer.Typer, tmp_path: Path, content: str, problem: str
+) -> None:
+    path = tmp_path / "keys.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        list_keys(path)
+    listed = CliRunner().invoke(app, ["keys", "list", "--file", str(path)])
+    assert listed.exit_code == 1 and problem in listed.output
+    assert "AttributeError" not in listed.output and "TypeError" not in listed.output
