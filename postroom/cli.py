@@ -181,7 +181,8 @@ def summary(
             table.add_row(class_name, str(n))
         out.print(table)
     for set_name, per_class in result.unknown_classes.items():
-        err.print(f"[yellow]labels not in the taxonomy[/yellow] {set_name}: {per_class}")
+        counts = ", ".join(f"{name} ({n})" for name, n in sorted(per_class.items()))
+        err.print(f"[yellow]labels not in the taxonomy[/yellow] {printable(set_name)}: {printable(counts)}")
 
 
 @app.command()

@@ -17,6 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from postroom.errors import shown
 from postroom.ingest.fields import DuplicateKeyError, RecordError, has_lone_surrogate, loads_json
 from postroom.settings import Settings
 from postroom.taxonomy import Taxonomy
@@ -178,8 +179,7 @@ async def plain_query(request: Request) -> None:
     """Every route's query parameters: 422 for a NUL character (`%00`), which no store keeps."""
     for key, value in request.query_params.multi_items():
         if (problem := _text_problem(key) or _text_problem(value)) is not None:
-            shown = key if len(key) <= 40 else key[:39] + "\u2026"
-            raise InvalidRequest(f"query parameter {shown!r}: {problem}")
+            raise InvalidRequest(f"query parameter {shown(key, 40)}: {problem}")
 
 
 JsonOnly = Depends(_json_body(exact_numbers=False))

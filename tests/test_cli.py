@@ -326,3 +326,23 @@ def test_control_characters_of_the_input_are_printed_as_escapes(engine: Engine, 
     result = invoke("ingest", str(write_jsonl(tmp_path / "a.jsonl", record("esc\x1b[31mRED"))))
     assert result.exit_code == 1
     assert "\x1b" not in result.stderr and "esc\\x1b[31mRED" in result.stderr
+
+
+def test_parallel_ingests_of_one_file_store_each_message_once_without_false_rejections(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Three runs race for the same IDs: the unique ID refuses the later inserts, which are then found
+    stored, so each run ends with every message stored or unchanged, not `store error: IntegrityError`."""
+    import subprocess
+    import sys
+
+    path = write_jsonl(tmp_path / "many.jsonl", *(record(f"m-{i}", body=f"Text {i}") for i in range(150)))
+    command = [sys.executable, "-c", "from postroom.cli import main; main()", "ingest", str(path)]
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
+    errors = [run.communicate(timeout=300)[1] for run in runs]
+    results = [(run.returncode, stderr) for run, stderr in zip(runs, errors, strict=True)]
+    assert all(code == 0 for code, _ in results), results
+    assert not any("IntegrityError" in stderr for _, stderr in results)
+    assert invoke("summary").stdout.startswith("150 messages")

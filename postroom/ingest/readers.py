@@ -82,6 +82,16 @@ def _nothing_to_read(skipped: list[str], shown: int = 5) -> str:
     return f"{reason} (skipped: {', '.join(skipped[:shown])}{more})"
 
 
+def _wide_encoding(start: bytes) -> str | None:
+    """`UTF-16` or `UTF-32` when a file starts with that byte-order mark (Windows' "Unicode" text); None
+    otherwise. Read as UTF-8 it would fail on every line with a reason that does not say why."""
+    if start.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "UTF-32"
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16"
+    return None
+
+
 def read_file(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
@@ -89,6 +99,12 @@ def read_file(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
         return
     try:
         with path.open("rb") as stream:
+            if (encoding := _wide_encoding(stream.read(4))) is not None:
+                yield Rejection(
+                    str(path), f"the file is {encoding} text: save it as UTF-8 (Excel: CSV UTF-8)"
+                )
+                return
+            stream.seek(0)
             if kind == "jsonl":
                 yield from read_jsonl(stream, str(path), taxonomy, max_bytes)
             elif kind == "csv":
@@ -211,6 +227,13 @@ def read_csv(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
             yield Rejection(str(path), f"header row: {TRUNCATED_CSV}")
             return
         unknown = unknown_fields(list(header), taxonomy)
+        if len(header) == 1 and ";" in header[0] and not unknown_fields(header[0].split(";"), taxonomy):
+            yield Rejection(
+                str(path),
+                "the columns are separated by semicolons (as German Excel saves CSV); save it "
+                "comma-separated (Excel: CSV UTF-8) or as JSON Lines; no row read",
+            )
+            return
         if unknown:
             yield Rejection(
                 str(path),

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.cleaning import CleanedEmail, clean_message
@@ -196,37 +196,53 @@ def ingest_messages(
         if isinstance(item, Rejection):
             report.rejected.append(item)
             continue
+        try:
+            result = _store_one(sessions, item, source)
+        except StoreUnusableError:  # damaged, read-only or full: every record would fail the same way
+            raise
+        except Exception as exc:  # a store error, or anything else: one record never stops the run
+            report.rejected.append(_not_stored(item, exc))
+            continue
+        if result.outcome == "changed":
+            report.changed.append(
+                Rejection(
+                    item.origin,
+                    "content differs from the stored message with this ID; not overwritten",
+                    item.message_id,
+                )
+            )
+            continue
+        if result.outcome == "inserted":
+            report.inserted += 1
+            for flag in result.message.metadata_.get("cleaning", {}).get("flags", []):
+                report.cleaning_flags[flag] = report.cleaning_flags.get(flag, 0) + 1
+        else:
+            report.unchanged += 1
+            for name in result.ignored:
+                report.ignored_fields[name] = report.ignored_fields.get(name, 0) + 1
+        report.labels_added += result.labels_added
+        report.label_conflicts.extend(result.label_conflicts)
+    return report
+
+
+def _store_one(sessions: sessionmaker[Session], item: IncomingMessage, source: str) -> IngestResult:
+    """`ingest_one` committed. Another run (a second `ingest`, the HTTP service) may store the same ID
+    between the lookup and the commit: the unique ID refuses the second insert, and once more the message is
+    found stored, so it is compared like any known message instead of being reported as a store error."""
+    for attempt in (1, 2):
         with sessions() as session:
             try:
                 result = ingest_one(session, item, source)
                 session.commit()
-            except StoreUnusableError:  # damaged, read-only or full: every record would fail the same way
+                return result
+            except IntegrityError:
+                session.rollback()
+                if attempt == 2:
+                    raise
+            except BaseException:
                 session.rollback()
                 raise
-            except Exception as exc:  # a store error, or anything else: one record never stops the run
-                session.rollback()
-                report.rejected.append(_not_stored(item, exc))
-                continue
-            if result.outcome == "changed":
-                report.changed.append(
-                    Rejection(
-                        item.origin,
-                        "content differs from the stored message with this ID; not overwritten",
-                        item.message_id,
-                    )
-                )
-                continue
-            if result.outcome == "inserted":
-                report.inserted += 1
-                for flag in result.message.metadata_.get("cleaning", {}).get("flags", []):
-                    report.cleaning_flags[flag] = report.cleaning_flags.get(flag, 0) + 1
-            else:
-                report.unchanged += 1
-                for name in result.ignored:
-                    report.ignored_fields[name] = report.ignored_fields.get(name, 0) + 1
-            report.labels_added += result.labels_added
-            report.label_conflicts.extend(result.label_conflicts)
-    return report
+    raise AssertionError("unreachable")
 
 
 def _not_stored(item: IncomingMessage, exc: Exception) -> Rejection:

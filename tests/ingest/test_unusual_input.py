@@ -349,3 +349,23 @@ def test_a_label_header_given_twice_must_agree(
         assert "X-Postroom-Queue is given more than once, with different labels" in rejections[0].reason
     else:
         assert messages[0].labels["queue"] == "cards"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "encoding"), [(".csv", "utf-16"), (".jsonl", "utf-16"), (".eml", "utf-32")]
+)
+def test_a_utf16_or_utf32_file_says_to_save_it_as_utf8(
+    tmp_path: Path, taxonomy: Taxonomy, suffix: str, encoding: str
+) -> None:
+    path = tmp_path / f"in{suffix}"
+    path.write_text('message_id,body\nm-1,"Meine Karte ist weg."\n', encoding=encoding)  # with its BOM
+    messages, rejections = read(path, taxonomy)
+    assert messages == [] and len(rejections) == 1
+    assert rejections[0].reason == f"the file is {encoding.upper()} text: save it as UTF-8 (Excel: CSV UTF-8)"
+
+
+def test_a_csv_separated_by_semicolons_says_so(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("message_id;subject;body\nm-1;Karte;Meine Karte ist weg.\n", encoding="utf-8")
+    messages, rejections = read(path, taxonomy)
+    assert messages == [] and "separated by semicolons" in rejections[0].reason
