@@ -216,6 +216,11 @@ class DoccanoClient:
                 "/v1/auth/login/",
                 json={"username": self.username, "password": self._password},
             )
+        if response.is_redirect:  # httpx does not follow: a POST would lose its body on the way
+            raise DoccanoError(
+                f"{self.base_url} redirects the login ({response.status_code}) to "
+                f"{response.headers.get('location', '?')}: set POSTROOM_DOCCANO_URL to where Doccano answers"
+            )
         if response.status_code != 200:
             raise DoccanoAuthError(
                 f"Doccano at {self.base_url} refused the login of {self.username!r} "

@@ -172,9 +172,19 @@ def test_a_bad_database_url_is_one_line_in_every_command(
 ) -> None:
     monkeypatch.setenv("POSTROOM_DATABASE_URL", url)
     records = write_jsonl(tmp_path / "in.jsonl", record("a"))
-    for args in (["init"], ["summary"], ["ingest", str(records)]):
+    if url.startswith("sqlite"):  # only init creates a store (and its directory); the others say none is
+        assert expected in _one_error_line(invoke("init"))
+        expected = "no store at /proc/postroom-nope/x.db: run `postroom init`"
+    for args in (["init"], ["summary"], ["ingest", str(records)])[url.startswith("sqlite") :]:
         assert expected in _one_error_line(invoke(*args)), args
     assert expected in _fail_store_line(invoke("doctor"))
+
+
+def test_commands_before_init_create_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("POSTROOM_DATA_DIR", str(tmp_path / "data"))
+    for args in (["summary"], ["doctor"]):
+        assert invoke(*args).exit_code == 1
+    assert not (tmp_path / "data").exists()
 
 
 def test_a_data_dir_under_a_regular_file_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

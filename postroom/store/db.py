@@ -142,7 +142,7 @@ def _make_sqlite_dir(parsed: URL) -> None:
 
 
 def create_store_engine(url: str) -> Engine:
-    """An engine for `url`; for SQLite the file's directory is created and foreign keys are enforced.
+    """An engine for `url`; for SQLite foreign keys are enforced (`migrate` creates the file's directory).
 
     A URL that does not parse, names a driver that is not installed, or a directory that cannot be created
     raises `StoreError` (one line, the password masked).
@@ -156,7 +156,6 @@ def create_store_engine(url: str) -> Engine:
     shown = masked_url(parsed)
     try:
         if parsed.get_backend_name() == "sqlite":
-            _make_sqlite_dir(parsed)
             engine = create_engine(parsed, connect_args={"check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
@@ -205,6 +204,8 @@ def migrate(engine: Engine) -> str:
 
     A store at a schema this code does not know (a newer Postroom migrated it) is left as it is: `StoreError`.
     """
+    if engine.dialect.name == "sqlite":  # only `init` (this) creates a store, and so its directory
+        _make_sqlite_dir(engine.url)
     try:
         _refuse_unknown_revision(current_revision(engine))
         with engine.begin() as connection:

@@ -210,3 +210,30 @@ def test_an_answer_without_a_key_doccano_sends_is_a_doccano_error_naming_it() ->
             client.me()
     finally:
         stub.close()
+
+
+def test_a_redirecting_server_is_named_not_taken_for_a_wrong_password() -> None:
+    """A reverse proxy that sends http to https answers 301: that is not a refused login."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(301)
+            self.send_header("Location", "https://doccano.bank.example/v1/auth/login/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with (
+            DoccanoClient(url, "u", "p", timeout=5) as client,
+            pytest.raises(DoccanoError, match=r"redirects the login \(301\) to https://doccano.bank.example"),
+        ):
+            client.me()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -51,14 +51,16 @@ def test_a_missing_driver_is_named_with_the_supported_urls() -> None:
 
 def test_a_sqlite_directory_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("not a directory")
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'plain' / 'sub' / 'postroom.db'}")  # creates nothing
     with pytest.raises(StoreError) as caught:
-        create_store_engine(f"sqlite:///{tmp_path / 'plain' / 'sub' / 'postroom.db'}")
+        migrate(engine)  # `postroom init`: the one that creates the store and its directory
     assert f"{tmp_path / 'plain'} exists and is not a directory" in _one_line(caught)
 
 
 def test_a_sqlite_directory_that_cannot_be_created_is_one_line() -> None:
+    engine = create_store_engine("sqlite:////proc/postroom-nope/postroom.db")
     with pytest.raises(StoreError) as caught:
-        create_store_engine("sqlite:////proc/postroom-nope/postroom.db")
+        migrate(engine)
     assert "cannot create the store's directory /proc/postroom-nope: No such file" in _one_line(caught)
 
 

@@ -5,6 +5,7 @@ Registered through the `postroom.cli` entry point `export = "training.export.cli
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -102,8 +103,9 @@ def export(
             calibrate_int8_margins=calibrate_int8_margin,
             keep_unpublished=keep_unpublished,
         )
-    except ValueError as exc:
-        raise ExportError(str(exc)) from None
+    except ValueError as exc:  # ExportOptions names its fields (`min_agreement`): say the option instead
+        as_options = re.sub(r"`([a-z0-9_]+)`", lambda m: "--" + m[1].replace("_", "-"), str(exc))
+        raise ExportError(as_options) from None
     bundle = bundle_from_version(model)  # refuses a version whose files are missing or changed, first
     with open_sessions(settings)() as session:
         if texts is not None:

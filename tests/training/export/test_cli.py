@@ -95,7 +95,9 @@ def test_errors_are_one_line(app: typer.Typer, registry: Exported, tmp_path: Pat
     bad = CliRunner().invoke(app, ["export", "v0001", "--variants", "fp16"])
     assert bad.exit_code == 1 and "variants" in bad.output
     recipe = CliRunner().invoke(app, ["export", "v0001", "--int8-keep-fp32", "attention"])
-    assert recipe.exit_code == 1 and "`int8_keep_fp32` must be one of" in recipe.output
+    assert recipe.exit_code == 1 and "--int8-keep-fp32 must be one of" in recipe.output  # the option's name
+    gate = CliRunner().invoke(app, ["export", "v0001", "--min-agreement", "1.5"])
+    assert gate.exit_code == 1 and "--min-agreement must be in (0, 1], got 1.5" in gate.output
     assert "Traceback" not in recipe.output
     texts = tmp_path / "texts.jsonl"
     texts.write_text("not json\n", encoding="utf-8")
