@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -47,8 +48,10 @@ def read_path(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
         yield Rejection(str(path), "no such file or folder")
         return
     if path.is_dir():
-        files, skipped = _folder_files(path)
-        if not files:
+        files, skipped, unreadable = _folder_files(path)
+        for folder, reason in unreadable:
+            yield Rejection(str(folder), f"cannot read the folder: {reason}")
+        if not files and not unreadable:
             yield Rejection(str(path), _nothing_to_read(skipped))
         for file in files:
             yield from read_file(file, taxonomy, max_bytes)
@@ -56,21 +59,42 @@ def read_path(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
     yield from read_file(path, taxonomy, max_bytes)
 
 
-def _folder_files(folder: Path) -> tuple[list[Path], list[str]]:
-    """The files of `folder` to read (known suffix, not hidden, in name order) and the names of what was
-    skipped: hidden files and folders (`.DS_Store`, `.git/`) and files of other types."""
+def _folder_files(folder: Path) -> tuple[list[Path], list[str], list[tuple[Path, str]]]:
+    """The files of `folder` to read (known suffix, not hidden, in name order), the names of what was
+    skipped (hidden files and folders such as `.DS_Store`, `.git/`; files of other types), and the folders
+    that could not be read, with why. Linked folders are followed, each real folder once (no loops)."""
     files: list[Path] = []
     skipped: dict[str, None] = {}
-    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-        parts = file.relative_to(folder).parts
-        hidden = next((i for i, part in enumerate(parts) if part.startswith(".")), None)
-        if hidden is not None:
-            skipped["/".join(parts[: hidden + 1]) + ("/" if hidden < len(parts) - 1 else "")] = None
-        elif file.suffix.lower() in SUFFIXES:
-            files.append(file)
-        else:
-            skipped["/".join(parts)] = None
-    return files, list(skipped)
+    unreadable: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+
+    def refused(error: OSError) -> None:
+        unreadable.append((Path(error.filename or folder), error.strerror or type(error).__name__))
+
+    for root, dirs, names in os.walk(folder, onerror=refused, followlinks=True):
+        here = Path(root)
+        real = here.resolve()
+        if real in seen:  # a link back to a folder already read
+            dirs[:] = []
+            continue
+        seen.add(real)
+        for name in dirs:
+            if name.startswith("."):  # not read at all (a .git folder can hold thousands of files)
+                skipped[(here / name).relative_to(folder).as_posix() + "/"] = None
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            file = here / name
+            if not file.is_file():
+                continue
+            parts = file.relative_to(folder).parts
+            hidden = next((i for i, part in enumerate(parts) if part.startswith(".")), None)
+            if hidden is not None:
+                skipped["/".join(parts[: hidden + 1]) + ("/" if hidden < len(parts) - 1 else "")] = None
+            elif file.suffix.lower() in SUFFIXES:
+                files.append(file)
+            else:
+                skipped["/".join(parts)] = None
+    return sorted(files), list(dict.fromkeys(sorted(skipped))), unreadable
 
 
 def _nothing_to_read(skipped: list[str], shown: int = 5) -> str:

@@ -3,6 +3,12 @@ truncated CSV, time zones, mbox separators, odd size limits, duplicate keys and 
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -369,3 +375,47 @@ def test_a_csv_separated_by_semicolons_says_so(tmp_path: Path, taxonomy: Taxonom
     path.write_text("message_id;subject;body\nm-1;Karte;Meine Karte ist weg.\n", encoding="utf-8")
     messages, rejections = read(path, taxonomy)
     assert messages == [] and "separated by semicolons" in rejections[0].reason
+
+
+def test_a_linked_folder_is_read_once_even_when_it_links_back(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    """Mail exported elsewhere and linked into the import folder is read; a link to an ancestor is no loop."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_jsonl(elsewhere / "more.jsonl", record("linked-1"))
+    folder = tmp_path / "import"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", record("own-1"))
+    (folder / "crm").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "back").symlink_to(folder, target_is_directory=True)
+    messages, rejections = read(folder, taxonomy)
+    assert sorted(m.message_id for m in messages) == ["linked-1", "own-1"] and rejections == []
+
+
+def test_a_folder_that_cannot_be_read_is_reported() -> None:
+    """Not skipped silently. Root reads every folder, so as root the reader runs as `nobody` (setpriv)."""
+    root = Path(tempfile.mkdtemp(dir="/tmp"))  # /tmp/pytest-of-root is closed to other users
+    try:
+        root.chmod(0o755)
+        folder = root / "import"
+        (folder / "locked").mkdir(parents=True)
+        write_jsonl(folder / "a.jsonl", record("own-1"))
+        write_jsonl(folder / "locked" / "b.jsonl", record("locked-1"))
+        for path in (folder, folder / "a.jsonl"):
+            path.chmod(0o755)
+        (folder / "locked").chmod(0)
+        script = (
+            "import json, sys; from postroom.ingest.readers import _folder_files; "
+            "files, _, unreadable = _folder_files(__import__('pathlib').Path(sys.argv[1])); "
+            "print(json.dumps([[f.name for f in files], [[str(p), r] for p, r in unreadable]]))"
+        )
+        command = [sys.executable, "-c", script, str(folder)]
+        if os.geteuid() == 0:
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=Path.cwd())
+        assert done.returncode == 0, done.stderr
+        files, unreadable = json.loads(done.stdout)
+    finally:
+        (root / "import" / "locked").chmod(0o755)
+        shutil.rmtree(root)
+    assert files == ["a.jsonl"]
+    assert unreadable == [[str(folder / "locked"), "Permission denied"]]
