@@ -266,6 +266,14 @@ def pull() -> None:
     ]:
         table.add_row(name, str(value))
     out.print(table)
+    if report.deleted:
+        err.print(
+            f"[yellow]deleted in Doccano[/yellow] {len(report.deleted)} pushed messages are no longer "
+            f"examples of the project: {escape(_some(report.deleted))}; "
+            "`postroom label push --message-id ID` sends one again",
+            highlight=False,
+            soft_wrap=True,
+        )
     # problems, like every problem of the CLI, go to stderr; the summary (a result) last, to stdout.
     # Exit 0 either way: the valid labels were imported; a problem waits for the experts.
     _warn_gone(report.gone)

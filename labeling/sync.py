@@ -514,6 +514,7 @@ class PullReport:
     not_in_store: list[str] = field(default_factory=list)
     gone: list[GoneProject] = field(default_factory=list)
     duplicates: dict[str, tuple[int, ...]] = field(default_factory=dict)  # message_id -> example ids
+    deleted: list[str] = field(default_factory=list)  # pushed, but no longer examples of the project
 
     def duplicate_lines(self) -> list[str]:
         return [duplicate_line(m, ids) for m, ids in sorted(self.duplicates.items())]
@@ -556,7 +557,9 @@ def pull_labels(
         gone=gone,
         duplicates=validation.duplicates,
     )
+    in_export = {str(row["message_id"]) for rows in export.values() for row in rows if row.get("message_id")}
     with sessions.begin() as session:
+        report.deleted = sorted(pushed_message_ids(session, project_name) - in_export)
         apply_labels(session, validation.accepted, report, actor=client.username, when=now())
         record_pull_problems(session, layout, report, client.username)
         if report.added or report.changed or report.confirmed:

@@ -456,3 +456,20 @@ def test_start_after_the_worker_stopped_restarts_both_halves(doccano: DoccanoSer
     doccano.start()
     with doccano.admin() as admin:
         admin.health()
+
+
+def test_an_example_deleted_in_doccano_is_reported_by_pull_and_push_sends_it_again(
+    doccano: DoccanoServer, sessions: sessionmaker[Session], taxonomy: Taxonomy, project_name: str
+) -> None:
+    mails = bank_mails(3)
+    store_mails(sessions, mails)
+    with doccano.admin() as admin:
+        push_messages(sessions, admin, taxonomy, project_name, [m.message_id for m in mails])
+        project = admin.find_project(project_name)
+        assert project is not None
+        gone = next(e for e in admin.examples(project.id) if e.meta["message_id"] == mails[1].message_id)
+        admin.request("DELETE", f"/v1/projects/{project.id}/examples/{gone.id}")
+        assert pull_labels(sessions, admin, taxonomy, project_name).deleted == [mails[1].message_id]
+        again = push_messages(sessions, admin, taxonomy, project_name, [mails[1].message_id])
+        assert again.pushed == [mails[1].message_id]
+        assert pull_labels(sessions, admin, taxonomy, project_name).deleted == []
