@@ -89,7 +89,7 @@ HTTP_NAMES = {
 
 
 FASTAPI_BODY_ERROR = "There was an error parsing the body"  # FastAPI's 400 when reading JSON fails
-UNREADABLE_JSON = "body: not valid JSON (nested too deeply, or a number too long to read)"
+UNREADABLE_JSON = "body: not valid JSON (not UTF-8, nested too deeply, or a number too long to read)"
 
 
 def error_body(error: str, detail: str) -> dict[str, str]:

@@ -569,3 +569,13 @@ def test_an_unknown_class_is_quoted_short_in_the_error(
     response = client.post("/v1/messages", json=payload, headers=auth(serving_env["router"]))
     assert response.status_code == 422 and "unknown class" in response.json()["detail"]
     assert len(response.text) < 2000
+
+
+def test_a_json_body_in_another_encoding_than_utf8_is_422_saying_so(
+    client: TestClient, serving_env: dict[str, str]
+) -> None:
+    headers = {**auth(serving_env["router"]), "Content-Type": "application/json; charset=latin-1"}
+    body = '{"message_id": "Müller"}'.encode("latin-1")
+    response = client.post("/v1/classify", content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert "not UTF-8" in response.json()["detail"]
