@@ -170,21 +170,27 @@ def _too_large(max_bytes: int) -> str:
 
 
 def read_jsonl(stream: BinaryIO, name: str, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
-    """JSON Lines, one object a line; a UTF-8 byte-order mark before the first line is skipped."""
+    """JSON Lines, one object a line; a UTF-8 byte-order mark before the first line is skipped. A file with
+    no record at all (empty, or blank lines only) is one rejection, as an empty CSV or .eml is."""
+    records = 0
     for number, line in _bounded_lines(stream, max_bytes):
         origin = f"{name}:{number}"
         if line is None:
+            records += 1
             yield Rejection(origin, _too_large(max_bytes))
             continue
         if number == 1:
             line = line.removeprefix(codecs.BOM_UTF8)
         if not line.strip():
             continue
+        records += 1
         record = _json_object(line)
         if isinstance(record, str):
             yield Rejection(origin, record)
             continue
         yield record_to_message(record, taxonomy, origin)
+    if records == 0:
+        yield Rejection(name, "empty file (no records)")
 
 
 def _json_object(line: bytes) -> dict[str, Any] | str:
@@ -273,13 +279,18 @@ def read_csv(path: Path, taxonomy: Taxonomy, max_bytes: int) -> Iterator[Item]:
                 "(each column may appear once)",
             )
             return
+        rows = 0
         while True:
             origin = f"{path}:{reader.line_num + 1}"
             try:
                 row = next(reader)
+                rows += 1
             except StopIteration:
+                if rows == 0:
+                    yield Rejection(str(path), "CSV file with a header but no rows")
                 return
             except csv.Error as exc:
+                rows += 1
                 reason = _too_large(max_bytes) if "field limit" in str(exc) else f"malformed CSV: {exc}"
                 yield Rejection(origin, reason)
                 continue

@@ -419,3 +419,22 @@ def test_a_folder_that_cannot_be_read_is_reported() -> None:
         shutil.rmtree(root)
     assert files == ["a.jsonl"]
     assert unreadable == [[str(folder / "locked"), "Permission denied"]]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("in.jsonl", "", "empty file (no records)"),
+        ("in.jsonl", "\n  \n\n", "empty file (no records)"),
+        ("in.csv", "message_id,body\n", "CSV file with a header but no rows"),
+        ("in.csv", "", "empty CSV file (no header row)"),
+    ],
+)
+def test_a_file_without_any_record_is_one_rejection_whatever_its_type(
+    tmp_path: Path, taxonomy: Taxonomy, name: str, content: str, reason: str
+) -> None:
+    """An export that came out empty is an error to see (exit 1), for JSON Lines as for CSV and .eml."""
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    messages, rejections = read(path, taxonomy)
+    assert messages == [] and [r.reason for r in rejections] == [reason]

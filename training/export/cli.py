@@ -148,6 +148,15 @@ def export(
     if "int8" in options.variants:
         out.print(_int8_line(result.manifest["options"]), highlight=False, soft_wrap=True)
     out.print(f"published {', '.join(result.published)} to {result.path}", highlight=False)
+    if model.stage == "production" and result.published:
+        err.print(
+            f"[yellow]note:[/yellow] {model.version} is in production: a running service loads this export "
+            "(its registry watch, or `POST /v1/admin/reload`), and the thresholds were calibrated on the "
+            "probabilities of the export it replaced; run `postroom calibrate` and `postroom thresholds "
+            "suggest` again",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 _RECIPES = {"ffn_output": "feed-forward outputs in fp32", "none": "every weight MatMul quantised"}

@@ -58,6 +58,9 @@ def test_export_uses_the_held_out_messages_and_replaces_the_export(
     assert result.exit_code == 0, result.output
     assert not [w for w in recwarn if w.category is TracerWarning]  # tracing's known warnings are silenced
     assert "published fp32" in result.output
+    said = " ".join(result.output.split())  # v0001 is in production: what replacing its export means
+    assert "v0001 is in production: a running service loads this export" in said
+    assert "run `postroom calibrate` and `postroom thresholds suggest` again" in said
     manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
     assert manifest["parity_texts"] == len(MESSAGES)
     assert set(manifest["variants"]) == {"fp32"}
