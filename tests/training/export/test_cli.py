@@ -190,7 +190,7 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
     }
     assert "; smoothing off (int8_smooth 0)" in unsmoothed.output
     bad = CliRunner().invoke(app, ["export", "production", "--int8-smooth", "1.5"])
-    assert bad.exit_code != 0 and "`int8_smooth` must be in [0, 1]" in bad.output
+    assert bad.exit_code != 0 and "--int8-smooth must be in [0, 1]" in bad.output
     assert "Traceback" not in bad.output
 
 
