@@ -64,7 +64,7 @@ def _folder_files(folder: Path) -> tuple[list[Path], list[str], list[tuple[Path,
     skipped (hidden files and folders such as `.DS_Store`, `.git/`; files of other types), and the folders
     that could not be read, with why. Linked folders are followed, each real folder once (no loops)."""
     files: list[Path] = []
-    skipped: dict[str, None] = {}
+    skipped: set[str] = set()
     unreadable: list[tuple[Path, str]] = []
     seen: set[Path] = set()
 
@@ -78,23 +78,18 @@ def _folder_files(folder: Path) -> tuple[list[Path], list[str], list[tuple[Path,
             dirs[:] = []
             continue
         seen.add(real)
-        for name in dirs:
-            if name.startswith("."):  # not read at all (a .git folder can hold thousands of files)
-                skipped[(here / name).relative_to(folder).as_posix() + "/"] = None
+        # hidden folders are not read at all (a .git folder can hold thousands of files)
+        skipped.update((here / d).relative_to(folder).as_posix() + "/" for d in dirs if d.startswith("."))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in names:
             file = here / name
             if not file.is_file():
                 continue
-            parts = file.relative_to(folder).parts
-            hidden = next((i for i, part in enumerate(parts) if part.startswith(".")), None)
-            if hidden is not None:
-                skipped["/".join(parts[: hidden + 1]) + ("/" if hidden < len(parts) - 1 else "")] = None
-            elif file.suffix.lower() in SUFFIXES:
+            if not name.startswith(".") and file.suffix.lower() in SUFFIXES:
                 files.append(file)
-            else:
-                skipped["/".join(parts)] = None
-    return sorted(files), list(dict.fromkeys(sorted(skipped))), unreadable
+            else:  # a hidden file, or one of another type
+                skipped.add(file.relative_to(folder).as_posix())
+    return sorted(files), sorted(skipped), unreadable
 
 
 def _nothing_to_read(skipped: list[str], shown: int = 5) -> str:

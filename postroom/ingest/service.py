@@ -70,10 +70,12 @@ def _storable_text(text: str | None) -> str | None:
     return None if text is None else _UNSTORABLE.sub("\ufffd", text.replace("\x00", ""))
 
 
-def _fitted(text: str | None, limit: int) -> str | None:
-    """`text` cut to `limit` characters, the last an ellipsis, if longer (a From header of many mailboxes;
-    a record's own field is refused instead, and the raw source keeps the whole header)."""
-    return text if text is None or len(text) <= limit else text[: limit - 1] + "\u2026"
+def _stored_sender(text: str | None) -> str | None:
+    """A sender as the store keeps it: storable, cut to `SENDER_MAX` characters (the last an ellipsis) if
+    longer (a From header of many mailboxes; a record's own field is refused instead, and the raw source
+    keeps the whole header)."""
+    text = _storable_text(text)
+    return text if text is None or len(text) <= SENDER_MAX else text[: SENDER_MAX - 1] + "\u2026"
 
 
 def _storable_json(value: Any) -> Any:
@@ -127,7 +129,7 @@ def _ignored_fields(stored: Message, incoming: IncomingMessage) -> list[str]:
     """The descriptive fields a record gives that differ from the stored message's: the content decides
     whether a message is known, so these are not applied to it, and the caller is told."""
     ignored = []
-    if incoming.sender is not None and _fitted(_storable_text(incoming.sender), SENDER_MAX) != stored.sender:
+    if incoming.sender is not None and _stored_sender(incoming.sender) != stored.sender:
         ignored.append("sender")
     if incoming.received_at is not None and _in_utc(incoming.received_at) != stored.received_at:
         ignored.append("received_at")
@@ -172,7 +174,7 @@ def ingest_one(session: Session, incoming: IncomingMessage, source: str = "impor
     message = Message(
         message_id=incoming.message_id,
         subject=_storable_text(incoming.subject or cleaned.subject),
-        sender=_fitted(_storable_text(incoming.sender or cleaned.sender), SENDER_MAX),
+        sender=_stored_sender(incoming.sender or cleaned.sender),
         received_at=_in_utc(incoming.received_at or cleaned.received_at),
         raw_format=incoming.raw_format,
         raw_body=stored,
@@ -229,20 +231,21 @@ def _store_one(sessions: sessionmaker[Session], item: IncomingMessage, source: s
     """`ingest_one` committed. Another run (a second `ingest`, the HTTP service) may store the same ID
     between the lookup and the commit: the unique ID refuses the second insert, and once more the message is
     found stored, so it is compared like any known message instead of being reported as a store error."""
-    for attempt in (1, 2):
-        with sessions() as session:
-            try:
-                result = ingest_one(session, item, source)
-                session.commit()
-                return result
-            except IntegrityError:
-                session.rollback()
-                if attempt == 2:
-                    raise
-            except BaseException:
-                session.rollback()
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return _committed(sessions, item, source)
+    except IntegrityError:
+        return _committed(sessions, item, source)
+
+
+def _committed(sessions: sessionmaker[Session], item: IncomingMessage, source: str) -> IngestResult:
+    with sessions() as session:
+        try:
+            result = ingest_one(session, item, source)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    return result
 
 
 def _not_stored(item: IncomingMessage, exc: Exception) -> Rejection:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine
@@ -17,6 +18,9 @@ from typer.testing import CliRunner
 from postroom.cli import app, register_components
 from postroom.store.models import AuditEvent
 from tests.training.builders import fill_store, write_mini_taxonomy
+
+if TYPE_CHECKING:
+    from tests.serving.builders import Exported
 
 runner = CliRunner()
 if not any(command.name == "train" for command in app.registered_commands):
@@ -171,18 +175,25 @@ def test_a_bad_config_file_is_one_line_before_anything_runs(
     assert not (tmp_path / "data" / "models").exists()
 
 
+def _registry_with_v0002(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Exported, Path]:
+    """An isolated copy of the shared registry (v0001 in production, exported) that the settings point at,
+    with v0002, a candidate exported with the same files; (the copy, v0002's export directory)."""
+    from postroom.settings import get_settings
+    from tests.serving.builders import copy_as_version, isolated
+
+    exp = isolated(tmp_path)
+    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(exp.registry_dir))
+    get_settings.cache_clear()
+    return exp, copy_as_version(exp, "v0002")
+
+
 def test_promote_and_rollback_refuse_a_version_without_an_export(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine
 ) -> None:
-    from postroom.settings import get_settings
-    from tests.serving.builders import copy_as_version, isolated
     from tests.training.test_registry import publish
     from training.registry import Registry
 
-    exp = isolated(tmp_path)  # v0001 in production, exported
-    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(exp.registry_dir))
-    get_settings.cache_clear()
-    copy_as_version(exp, "v0002")  # exported
+    exp, _ = _registry_with_v0002(tmp_path, monkeypatch)
     registry = Registry(exp.registry_dir)
     assert publish(registry) == "v0003"  # not exported
     for version in ("v0002", "v0003"):
@@ -276,13 +287,7 @@ def test_promote_and_rollback_refuse_a_corrupt_export(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine
 ) -> None:
     """A file of the export changed or gone: the service could not load it, so it may not go live."""
-    from postroom.settings import get_settings
-    from tests.serving.builders import copy_as_version, isolated
-
-    exp = isolated(tmp_path)  # v0001 in production, exported
-    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(exp.registry_dir))
-    get_settings.cache_clear()
-    export = copy_as_version(exp, "v0002")
+    _, export = _registry_with_v0002(tmp_path, monkeypatch)
     assert invoke("models", "approve", "v0002").exit_code == 0
     heads = export / "heads.json"
     original = heads.read_bytes()
@@ -301,14 +306,9 @@ def test_promote_refuses_a_version_that_cannot_route_with_the_taxonomy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine
 ) -> None:
     """Trained on another taxonomy, or without the queue model: it would send everything to triage."""
-    from postroom.settings import get_settings
-    from tests.serving.builders import copy_as_version, isolated
     from training.registry import MANIFEST
 
-    exp = isolated(tmp_path)
-    monkeypatch.setenv("POSTROOM_MODELS_DIR", str(exp.registry_dir))
-    get_settings.cache_clear()
-    copy_as_version(exp, "v0002")
+    exp, _ = _registry_with_v0002(tmp_path, monkeypatch)
     path = exp.registry_dir / "v0002" / MANIFEST
     assert invoke("models", "approve", "v0002").exit_code == 0
     original = json.loads(path.read_text(encoding="utf-8"))
