@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from postroom.clikit import SHARED_DATA, CliRoots, err, friendly_errors, load_settings, out
+from postroom.clikit import SHARED_DATA, CliRoots, err, friendly_errors, load_settings, out, printable
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of the HTTP service (stored hashed).")
 
@@ -80,11 +80,6 @@ def serve(
     )
 
 
-def _plain(value: str) -> Text:
-    """`value` shown as it is: never read as markup; a value with control characters (a newline) as repr."""
-    return Text(value if value.isprintable() else repr(value))
-
-
 @keys_app.command("add")
 @friendly_errors
 def keys_add(
@@ -120,11 +115,11 @@ def keys_list(file: Annotated[Path | None, typer.Option(help="Keys file.")] = No
     from serving.auth import list_keys
 
     path = _keys_file(file)
-    table = Table(title=_plain(str(path)))
+    table = Table(title=printable(str(path)))
     for column in ("name", "role", "created"):
         table.add_column(column)
     for key in list_keys(path):
-        table.add_row(_plain(key.name), _plain(key.role), _plain(key.created_at))
+        table.add_row(printable(key.name), printable(key.role), printable(key.created_at))
     out.print(table)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from postroom.runtime import CPU_PROVIDER
 from training.export.predict import encode, served_parts
 
 DEFAULT_ALPHA = 0.8
@@ -80,7 +81,7 @@ def activation_ranges(
         for name in names
         if name not in present
     )
-    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(probe.SerializeToString(), providers=[CPU_PROVIDER])
     tokenizer = Tokenizer.from_file(str(tokenizer_path))
     inputs = {i.name for i in session.get_inputs()}
     ranges: dict[str, np.ndarray] = {}
