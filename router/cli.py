@@ -71,18 +71,6 @@ def _change_text(change: dict) -> str:
     return f"{_threshold_text(change['old'])} -> {_threshold_text(change['new'])}"
 
 
-def _refuse_zero_replies(updates: dict[str, dict[str, float | None]], reply_set: str) -> None:
-    """0 on an automated-reply class answers every prediction of it, however unsure: refused unless asked
-    for (`--allow-zero`); `--off` is what switches a reply off."""
-    zeros = [f"{reply_set}.{c}" for c, v in updates.get(reply_set, {}).items() if v == 0.0]
-    if zeros:
-        raise ThresholdError(
-            f"{', '.join(zeros)}=0 would answer every message predicted as that class automatically, however "
-            f"unsure the model is; `--off {zeros[0]}` switches its automated reply off; add --allow-zero if "
-            "0 is meant"
-        )
-
-
 @thresholds_app.command("show")
 @friendly_errors
 def show() -> None:
@@ -122,7 +110,7 @@ def set_command(
 
     Example: postroom thresholds set --set topic.card_replacement=0.93 --reason "fewer wrong replies"
     """
-    from router.thresholds import set_thresholds
+    from router.thresholds import refuse_zero_replies, set_thresholds
 
     settings = load_settings()
     taxonomy = load_taxonomy_from(settings)
@@ -130,7 +118,7 @@ def set_command(
     if not updates:
         raise ThresholdError("nothing to change: give --set SET.CLASS=VALUE or --off SET.CLASS")
     if not allow_zero:
-        _refuse_zero_replies(updates, taxonomy.routing.reply_set)
+        refuse_zero_replies(updates, taxonomy, "`--off {name}`", "add --allow-zero")
     with open_sessions(settings)() as session:
         version = set_thresholds(session, taxonomy, updates, named_actor(actor, "--actor"), reason)
         session.commit()
@@ -145,7 +133,7 @@ def history_command(
     limit: Annotated[int, typer.Option(min=1, max=MAX_HISTORY, help="How many versions.")] = 20,
 ) -> None:
     """Every threshold version, newest first: who, when, why, what. Example: postroom thresholds history"""
-    from router.thresholds import history
+    from router.thresholds import damage, history
 
     settings = load_settings()
     with open_sessions(settings)() as session:
@@ -157,7 +145,10 @@ def history_command(
             out.print(
                 f"[bold]v{version.id}[/bold] {when} by {escape(version.created_by)}: {escape(version.reason)}"
             )
-            for change in version.details.get("changes", []):
+            if (problem := damage(version)) is not None:
+                out.print(f"    [red]damaged[/red]: {escape(problem)} (changed outside Postroom; kept as is)")
+                continue
+            for change in (version.details or {}).get("changes", []):
                 out.print(
                     f"    {change['label_set']}.{change['class_name']}: {_change_text(change)}",
                     markup=False,
@@ -257,10 +248,14 @@ def suggest_command(
 
 def _print_report(report: dict[str, Any]) -> None:
     for name, part in report.items():
-        table = Table(
-            title=f"{name}: target {part['target_precision']:.2f} at confidence {part['confidence']:.2f} "
+        title = (
+            f"{name}: target {part['target_precision']:.2f} at confidence {part['confidence']:.2f} "
             f"({part['guarantee']} guarantee), {part['calibration_size']} calibration messages"
         )
+        if part.get("role") == "queue":
+            _print_queue_report(title, part)
+            continue
+        table = Table(title=title)
         for column in ("class", "threshold", "predicted", "exp. precision", "exp. coverage", "note"):
             table.add_column(column)
         for class_name, c in part["classes"].items():
@@ -279,6 +274,34 @@ def _print_report(report: dict[str, Any]) -> None:
             f"expected: {part['expected_auto_share']:.1%} of messages automated at precision "
             f"{'n/a' if precision is None else f'{precision:.3f}'}"
         )
+
+
+def _print_queue_report(title: str, part: dict[str, Any]) -> None:
+    """Queue thresholds are triage, not automated replies (`router.report.queue_to_json`): per queue what
+    applying the suggestion sends straight to it and the precision measured there; the rest goes to triage.
+    An uncertified queue is applied as 0: every prediction trusted."""
+    table = Table(title=f"{title}; queue thresholds: a prediction below its queue's threshold goes to triage")
+    for column in ("queue", "threshold", "predicted", "straight to queue", "precision there", "note"):
+        table.add_column(column)
+    for class_name, c in part["classes"].items():
+        needed = f" (needs ~{c['examples_needed']})" if c.get("examples_needed") else ""
+        certified = c["threshold"] is not None
+        note = "" if certified else f"not certified, so trusted (no triage): {c['reason']}{needed}"
+        table.add_row(
+            class_name,
+            _threshold_text(c["threshold"] if certified else 0.0),
+            str(c["predicted"]),
+            f"{c['straight_share']:.1%}",
+            "" if c["straight_precision"] is None else f"{c['straight_precision']:.3f}",
+            note,
+        )
+    out.print(table)
+    precision = part["expected_straight_precision"]
+    out.print(
+        f"expected: {part['expected_straight_share']:.1%} of messages straight to their predicted queue at "
+        f"precision {'n/a' if precision is None else f'{precision:.3f}'}, "
+        f"{part['expected_triage_share']:.1%} to triage ({part['triage_queue']})"
+    )
 
 
 @thresholds_app.command("monitor")

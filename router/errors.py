@@ -19,3 +19,14 @@ class ThresholdVersionNotFound(PostroomError):
     """No threshold version with that number."""
 
     status_code = 404
+
+
+class ZeroReplyThreshold(ThresholdError):
+    """0 on an automated-reply class (answer every prediction of it, however unsure) without confirmation."""
+
+
+class DamagedThresholdVersion(ThresholdError):
+    """A stored thresholds version cannot be read (its row was changed outside Postroom): what it decides is
+    unknown, so nothing that needs it proceeds. Nothing stored is changed."""
+
+    status_code = 503

@@ -22,13 +22,19 @@ from postroom.store.models import (
     Label,
     Message,
     RoutingDecision,
-    ThresholdVersion,
     utcnow,
 )
 from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.bounds import binomial_cdf
 from router.errors import ThresholdError
-from router.thresholds import active_values, active_version, promised, set_thresholds
+from router.thresholds import (
+    active_values,
+    active_version,
+    promised,
+    set_thresholds,
+    stored_values,
+    values_damage,
+)
 
 MONITOR_ACTOR = "postroom-feedback-monitor"
 SUSPENSION_EVENT = "auto_reply_suspended"
@@ -112,8 +118,9 @@ def switched_on_at(session: Session, reply_set: str) -> dict[str, int]:
     """Per reply class: the thresholds version that last switched its automated replies on (off -> on)."""
     since: dict[str, int] = {}
     previous: dict[str, float | None] = {}
-    rows = session.execute(select(ThresholdVersion.id, ThresholdVersion.values).order_by(ThresholdVersion.id))
-    for version_id, values in rows:
+    for version_id, values in stored_values(session):
+        if values_damage(values) is not None:  # a version that cannot be read switched nothing on or off
+            continue
         for class_name, value in (values.get(reply_set) or {}).items():
             if value is not None and previous.get(class_name) is None:
                 since[class_name] = version_id

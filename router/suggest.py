@@ -297,7 +297,7 @@ def suggest_from_store(
 ) -> SuggestionReport:
     """Suggest thresholds from the stored calibration predictions of `model_version`."""
     from router.calibration_data import load_calibration
-    from router.report import suggestion_to_json
+    from router.report import queue_to_json, suggestion_to_json
 
     calibration = load_calibration(session, taxonomy, model_version)
     reply_set = taxonomy.routing.reply_set
@@ -305,7 +305,10 @@ def suggest_from_store(
     per_class = suggest_thresholds(taxonomy, calibration, target_precision, confidence, queue_precision)
     values = suggested_values(taxonomy, per_class)
     report = {
-        name: suggestion_to_json(s, templated if name == reply_set else None) for name, s in per_class.items()
+        name: queue_to_json(s, taxonomy.routing.triage_queue)
+        if name == taxonomy.routing.queue_set
+        else suggestion_to_json(s, templated if name == reply_set else None)
+        for name, s in per_class.items()
     }
     if guarantee == "pooled" and reply_set in calibration:
         values[reply_set], report[reply_set] = _pooled_report(

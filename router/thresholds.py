@@ -7,19 +7,28 @@ version is the active one; a rollback writes a new version equal to an older one
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Text, cast, select, text
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
+from postroom.errors import shown
 from postroom.store.models import ThresholdVersion
 from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.confidence import ConfidenceModel
-from router.errors import ThresholdError, ThresholdsChanged, ThresholdVersionNotFound
+from router.errors import (
+    DamagedThresholdVersion,
+    ThresholdError,
+    ThresholdsChanged,
+    ThresholdVersionNotFound,
+    ZeroReplyThreshold,
+)
 
 Values = dict[str, dict[str, float | None]]
 # What a version was calibrated for, carried over to manual changes of it; `confidence_model` is what the
@@ -59,8 +68,137 @@ class ActiveThresholds:
     created_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Unparsed:
+    """A JSON column whose stored text is not JSON (SQLite keeps whatever text a hand edit wrote)."""
+
+    text: str
+
+
+def _parsed(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return Unparsed(raw)
+
+
+def read_versions(session: Session, query: Select[tuple[ThresholdVersion]]) -> list[ThresholdVersion]:
+    """The versions `query` selects. A JSON column whose text does not parse does not fail the read: that
+    version holds an `Unparsed` in its place (not written back), which `damage` names."""
+    try:
+        return list(session.scalars(query))
+    except ValueError:  # json.JSONDecodeError while loading a row
+        pass
+    lazy = query.options(defer(ThresholdVersion.values), defer(ThresholdVersion.details))
+    versions = list(session.scalars(lazy.execution_options(populate_existing=True)))
+    raw = select(
+        ThresholdVersion.id, cast(ThresholdVersion.values, Text), cast(ThresholdVersion.details, Text)
+    ).where(ThresholdVersion.id.in_([v.id for v in versions]))
+    texts = {row[0]: (row[1], row[2]) for row in session.execute(raw)}
+    for version in versions:
+        values, details = texts[version.id]
+        set_committed_value(version, "values", _parsed(values))
+        set_committed_value(version, "details", _parsed(details))
+    return versions
+
+
+def stored_values(session: Session) -> list[tuple[int, Any]]:
+    """Every version's number and stored values, oldest first (an `Unparsed` where the JSON does not parse;
+    `values_damage` says whether they can be read)."""
+    query = select(ThresholdVersion.id, ThresholdVersion.values).order_by(ThresholdVersion.id)
+    try:
+        return [(row[0], row[1]) for row in session.execute(query)]
+    except ValueError:  # json.JSONDecodeError while loading a row
+        raw = select(ThresholdVersion.id, cast(ThresholdVersion.values, Text)).order_by(ThresholdVersion.id)
+        return [(row[0], _parsed(row[1])) for row in session.execute(raw)]
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Unparsed):
+        return f"not JSON ({shown(value.text, 40)})"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"a string ({shown(value, 40)})"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def _is_threshold(value: Any) -> bool:
+    """None, or a finite number in [0, 1] (not a boolean)."""
+    if value is None:
+        return True
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and math.isfinite(value) and 0.0 <= value <= 1.0
+
+
+def values_damage(values: Any) -> str | None:
+    """Why stored values cannot be read (None: they can): they must be an object of label sets, each an
+    object of classes, each a threshold in [0, 1] or null."""
+    if not isinstance(values, dict):
+        return f"its values are {_kind(values)}, not an object of label sets"
+    for set_name, per_class in values.items():
+        if not isinstance(per_class, dict):
+            return f"its values of {set_name} are {_kind(per_class)}, not an object of classes"
+        for class_name, value in per_class.items():
+            if not _is_threshold(value):
+                return f"its {set_name}.{class_name} is {_kind(value)}, not a number in [0, 1] or null"
+    return None
+
+
+CHANGE_KEYS = ("label_set", "class_name", "old", "new")
+
+
+def damage(version: ThresholdVersion) -> str | None:
+    """Why a stored version cannot be read (None: it can), as only a row changed outside Postroom has:
+    values that are not `values_damage`-free, details that are not an object, or recorded changes that are
+    not a list of changes (`label_set`, `class_name`, `old`, `new`)."""
+    if (problem := values_damage(version.values)) is not None:
+        return problem
+    details = version.details
+    if details is None:
+        return None
+    if not isinstance(details, dict):
+        return f"its details are {_kind(details)}, not an object"
+    changes = details.get("changes", [])
+    intact = isinstance(changes, list) and all(
+        isinstance(c, dict)
+        and all(k in c for k in CHANGE_KEYS)
+        and isinstance(c["label_set"], str)
+        and isinstance(c["class_name"], str)
+        and _is_threshold(c["old"])
+        and _is_threshold(c["new"])
+        for c in changes
+    )
+    return None if intact else "its recorded changes are not a list of changes from one threshold to another"
+
+
+def damaged_error(version: ThresholdVersion, problem: str) -> DamagedThresholdVersion:
+    """The error for the active version when it cannot be read: what is wrong, and the way out."""
+    return DamagedThresholdVersion(
+        f"thresholds version {version.id} is damaged: {problem} (its row was changed outside Postroom); "
+        "nothing was changed: roll back to an intact version (`postroom thresholds rollback VERSION` or "
+        "POST /v1/thresholds/rollback) to make its values active, or repair the row"
+    )
+
+
+def _details(version: ThresholdVersion | None) -> dict[str, Any]:
+    """The version's details, or {} where there are none (or they are damaged: `damage` says so)."""
+    details = version.details if version is not None else None
+    return details if isinstance(details, dict) else {}
+
+
 def active_version(session: Session) -> ThresholdVersion | None:
-    return session.scalar(select(ThresholdVersion).order_by(ThresholdVersion.id.desc()).limit(1))
+    """The newest version, as stored (`damage` says whether it can be read)."""
+    query = select(ThresholdVersion).order_by(ThresholdVersion.id.desc()).limit(1)
+    return next(iter(read_versions(session, query)), None)
 
 
 def active_version_key(session: Session) -> tuple[int, datetime] | None:
@@ -72,6 +210,13 @@ def active_version_key(session: Session) -> tuple[int, datetime] | None:
 
 
 def _filled(version: ThresholdVersion | None, taxonomy: Taxonomy) -> Values:
+    """The version's values, filled with defaults for classes it does not name.
+
+    Raises:
+        DamagedThresholdVersion: the version cannot be read (`damage`).
+    """
+    if version is not None and (problem := damage(version)) is not None:
+        raise damaged_error(version, problem)
     values = default_values(taxonomy)
     for set_name, per_class in (version.values if version is not None else {}).items():
         if set_name in values:
@@ -80,9 +225,9 @@ def _filled(version: ThresholdVersion | None, taxonomy: Taxonomy) -> Values:
 
 
 def _confidence(version: ThresholdVersion | None, taxonomy: Taxonomy) -> ConfidenceModel | None:
-    data = (version.details or {}).get("confidence_model") if version is not None else None
+    data = _details(version).get("confidence_model")
     reply_set = taxonomy.routing.reply_set
-    if version is None or not data or data.get("label_set") != reply_set:
+    if version is None or not isinstance(data, dict) or data.get("label_set") != reply_set:
         return None
     try:
         return ConfidenceModel.from_dict(data, taxonomy.label_set(reply_set).class_names)
@@ -93,7 +238,11 @@ def _confidence(version: ThresholdVersion | None, taxonomy: Taxonomy) -> Confide
 
 
 def active_values(session: Session, taxonomy: Taxonomy) -> tuple[int | None, Values]:
-    """The active version number and its values, filled with defaults for classes it does not name."""
+    """The active version number and its values, filled with defaults for classes it does not name.
+
+    Raises:
+        DamagedThresholdVersion: the active version cannot be read (`damage`).
+    """
     version = active_version(session)
     return (None if version is None else version.id), _filled(version, taxonomy)
 
@@ -107,6 +256,7 @@ def active_thresholds(session: Session, taxonomy: Taxonomy) -> ActiveThresholds:
     """The active version's values and learned confidence, read once.
 
     Raises:
+        DamagedThresholdVersion: the version cannot be read (`damage`).
         ThresholdError: the version's confidence model is unreadable.
     """
     version = active_version(session)
@@ -188,6 +338,30 @@ def without_effect(taxonomy: Taxonomy, set_name: str, class_name: str, value: fl
     return None
 
 
+def refuse_zero_replies(updates: Values, taxonomy: Taxonomy, switch_off: str, confirm: str) -> None:
+    """Refuse 0 on an automated-reply class unless the caller confirmed it: 0 answers every message predicted
+    as the class, however unsure the model is, while a lead who writes 0 usually means "off" (None).
+
+    A class without a template is left to `refuse_without_effect`, an unknown one to `validate_values`.
+    `switch_off` (`{name}`: `topic.card_replacement`) and `confirm` say how the caller's surface switches
+    a reply off and confirms a 0, e.g. "`--off {name}`" and "add --allow-zero".
+
+    Raises:
+        ZeroReplyThreshold: the classes set to 0, how to switch them off, and how to confirm.
+    """
+    reply_set = taxonomy.routing.reply_set
+    if reply_set not in updates:
+        return
+    templated = {c.name for c in taxonomy.label_set(reply_set).classes if c.auto_reply}
+    zeros = [f"{reply_set}.{c}" for c, v in updates[reply_set].items() if v == 0.0 and c in templated]
+    if zeros:
+        raise ZeroReplyThreshold(
+            f"{', '.join(zeros)}=0 would answer every message predicted as that class automatically, however "
+            f"unsure the model is; {switch_off.format(name=zeros[0])} switches its automated reply off; "
+            f"{confirm} if 0 is meant"
+        )
+
+
 def refuse_without_effect(updates: Values, current: Values, taxonomy: Taxonomy) -> None:
     """Refuse a change to a threshold that decides nothing (a value equal to the active one passes).
 
@@ -248,15 +422,18 @@ def set_thresholds(
     model_version: str | None = None,
     details: dict[str, Any] | None = None,
     base_version: int | None = None,
+    over_damaged: bool = False,
 ) -> ThresholdVersion:
     """Write a new version: the active values with `updates` applied. Not committed.
 
     Writers take turns (`lock_thresholds`): a change made at the same time as another is applied on top
     of it. With `base_version` (the version the caller read; 0: none yet), it is refused instead if that
-    is no longer the active version.
+    is no longer the active version. With `over_damaged` (a rollback), an active version that cannot be
+    read (`damage`) counts as the defaults, so that intact values can replace it; it stays in the history.
 
     Raises:
         ThresholdsChanged: `base_version` is not the active version.
+        DamagedThresholdVersion: the active version cannot be read, and not `over_damaged`.
         ThresholdError: no reason or actor, unknown label set or class, value out of range, a changed
             threshold that decides nothing (`without_effect`), no change.
     """
@@ -270,21 +447,25 @@ def set_thresholds(
         for set_name, per_class in updates.items()
     }
     lock_thresholds(session)
-    parent_id, current = active_values(session, taxonomy)
+    parent = active_version(session)
+    parent_id = None if parent is None else parent.id
     if base_version is not None and (parent_id or 0) != base_version:
         raise ThresholdsChanged(
             f"the thresholds changed since you read them: version {parent_id} is active, not {base_version}; "
             "reload and apply again"
         )
+    damaged = parent is not None and damage(parent) is not None
+    current = default_values(taxonomy) if damaged and over_damaged else _filled(parent, taxonomy)
     refuse_without_effect(updates, current, taxonomy)
     new = with_updates(current, updates)
     changes = diff(current, new)
     if not changes:
         raise ThresholdError("no threshold changes: the values equal the active version")
-    parent = session.get(ThresholdVersion, parent_id) if parent_id else None
     # The promise a version was calibrated for carries over to manual changes of it.
-    inherited = {k: v for k, v in (parent.details if parent else {}).items() if k in PROMISE_KEYS}
+    inherited = {k: v for k, v in _details(parent).items() if k in PROMISE_KEYS and not damaged}
     promise = _without_empty_promise({**inherited, **(details or {})})
+    if damaged:
+        promise["over_damaged"] = parent_id
     version = ThresholdVersion(
         values=new,
         model_version=model_version or (parent.model_version if parent else None),
@@ -301,8 +482,8 @@ def set_thresholds(
 def promised(version: ThresholdVersion | None, key: str, default: float) -> float:
     """A number of the promise `version` was calibrated for (`target_precision`, `confidence`), else
     `default`; a `None` left by an older rollback counts as absent."""
-    value = (version.details or {}).get(key) if version is not None else None
-    return default if value is None else float(value)
+    value = _details(version).get(key)
+    return default if not isinstance(value, int | float) or isinstance(value, bool) else float(value)
 
 
 def _without_empty_promise(details: dict[str, Any]) -> dict[str, Any]:
@@ -312,8 +493,8 @@ def _without_empty_promise(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def history(session: Session, limit: int = 50) -> list[ThresholdVersion]:
-    """Newest first."""
-    return list(session.scalars(select(ThresholdVersion).order_by(ThresholdVersion.id.desc()).limit(limit)))
+    """Newest first, as stored: a damaged version is listed too (`damage` says why it cannot be read)."""
+    return read_versions(session, select(ThresholdVersion).order_by(ThresholdVersion.id.desc()).limit(limit))
 
 
 # The largest version number a store can hold (SQLite's and PostgreSQL's 64-bit integers).
@@ -327,7 +508,8 @@ def get_version(session: Session, version_id: int) -> ThresholdVersion:
         ThresholdVersionNotFound: none, including a number no store can hold (not looked up).
     """
     in_range = 1 <= version_id <= MAX_VERSION_ID
-    version = session.get(ThresholdVersion, version_id) if in_range else None
+    query = select(ThresholdVersion).where(ThresholdVersion.id == version_id)
+    version = next(iter(read_versions(session, query)), None) if in_range else None
     if version is None:
         raise ThresholdVersionNotFound(f"no threshold version {version_id}")
     return version
@@ -343,9 +525,20 @@ def rollback(
 ) -> ThresholdVersion:
     """Make `to_version`'s values active again, as a new version that records the rollback (not committed;
     `base_version` as for `set_thresholds`). Values that decide nothing (`without_effect`: stored before
-    such changes were refused, or before a class lost its template) are not restored."""
+    such changes were refused, or before a class lost its template) are not restored. An active version that
+    cannot be read is replaced (the way out of it); a target that cannot be read is refused.
+
+    Raises:
+        ThresholdVersionNotFound: no version `to_version`.
+        ThresholdError: `to_version` cannot be read (`damage`), or as for `set_thresholds`.
+    """
     target = get_version(session, to_version)
-    _, current = active_values(session, taxonomy)
+    if (problem := damage(target)) is not None:
+        raise ThresholdError(
+            f"thresholds version {to_version} is damaged: {problem} (its row was changed outside Postroom); "
+            "roll back to another version"
+        )
+    current = default_values(taxonomy)  # which classes exist now; set_thresholds reads the active values
     known = {
         s: {
             k: v
@@ -363,6 +556,7 @@ def rollback(
         reason,
         model_version=target.model_version,
         # the target's promise, not the current one's: its values compare against its own score
-        details={"rollback_to": to_version, **{k: target.details.get(k) for k in PROMISE_KEYS}},
+        details={"rollback_to": to_version, **{k: _details(target).get(k) for k in PROMISE_KEYS}},
         base_version=base_version,
+        over_damaged=True,
     )

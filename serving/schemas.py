@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
 from postroom.store.models import NAME_MAX, AuditEvent, ThresholdVersion
+from router.thresholds import damage
 from serving.lifecycle import LoadedModel
 from serving.routing import Routing
 from serving.runtime import SetPrediction
@@ -331,6 +332,12 @@ class ThresholdsUpdate(BaseModel):
     )
     reason: Reason
     base_version: BaseVersion = None
+    allow_zero: StrictBool = Field(
+        False,
+        description="Confirm 0 on an automated-reply class: every message predicted as it is answered "
+        "automatically, however unsure the model is. Without it such a change is refused with 422 (null "
+        "switches a reply off).",
+    )
 
 
 class ThresholdsRollback(BaseModel):
@@ -384,11 +391,20 @@ class ThresholdVersionPublic(_Out):
     suspension: bool = Field(False, description="Written by the feedback monitor.")
     has_report: bool = Field(False, description="Stored with a suggestion report (its curves).")
     changes: list[ThresholdChangePublic]
-    values: dict[str, dict[str, float | None]]
+    values: dict[str, dict[str, float | None]] | None = Field(
+        description="null only for a damaged version (see `damaged`)."
+    )
+    damaged: str | None = Field(
+        None,
+        description="Why the stored version cannot be read (its row was changed outside Postroom): its "
+        "values and changes are not shown, and it cannot be rolled back to; null for an intact version.",
+    )
 
     @classmethod
     def of(cls, version: ThresholdVersion, active: int | None) -> ThresholdVersionPublic:
-        details = version.details or {}
+        problem = damage(version)
+        details = version.details if isinstance(version.details, dict) else {}
+        rollback_to = details.get("rollback_to")
         return cls(
             version=version.id,
             active=version.id == active,
@@ -397,16 +413,19 @@ class ThresholdVersionPublic(_Out):
             reason=version.reason,
             model_version=version.model_version,
             parent=version.parent_id,
-            rollback_to=details.get("rollback_to"),
+            rollback_to=rollback_to if isinstance(rollback_to, int) else None,
             suspension=bool(details.get("suspension")),
             has_report=isinstance(details.get("report"), dict),
-            changes=[
+            changes=[]
+            if problem is not None
+            else [
                 ThresholdChangePublic(
                     label_set=c["label_set"], class_name=c["class_name"], old=c["old"], new=c["new"]
                 )
                 for c in details.get("changes", [])
             ],
-            values=version.values,
+            values=None if problem is not None else version.values,
+            damaged=problem,
         )
 
 
@@ -522,6 +541,12 @@ class SuggestedPublic(_Out):
     expected_coverage: float | None = None
     examples_needed: int | None = None
     reason: str | None = None
+    straight_share: float | None = Field(
+        None,
+        description="Queues: share of all calibration messages the suggestion sends straight to this queue "
+        "(an uncertified queue is applied as 0: all its predictions); null for reply classes.",
+    )
+    straight_precision: float | None = Field(None, description="Queues: the precision measured on those.")
 
 
 class VersionBriefPublic(_Out):

@@ -496,13 +496,18 @@
       const s = c.suggested;
       const needs = s.examples_needed ? ` (needs ~${s.examples_needed} calibration examples)` : "";
       let text;
+      // a queue's share goes straight to it (the rest of its predictions to triage): no automated reply
+      const where = reply ? "of messages" : "of messages straight to this queue";
       if (s.threshold !== null && s.threshold !== undefined) {
-        text = `${thr(s.threshold)} → ${pct(s.expected_coverage)} of messages, precision ${pct(s.expected_precision)}`;
+        text = `${thr(s.threshold)} → ${pct(s.expected_coverage)} ${where}, precision ${pct(s.expected_precision)}`;
       } else if (reply) {
         text = `off: ${s.reason || "cannot reach the target"}${needs}`;
       } else {
-        // an applied suggestion keeps an uncertified queue at 0: every prediction trusted
-        text = `0, every prediction trusted: ${s.reason || "cannot reach the queue precision"}${needs}`;
+        // an applied suggestion keeps an uncertified queue at 0: every prediction trusted, all go straight to it
+        const straight = s.straight_share !== null && s.straight_share !== undefined
+          ? ` → ${pct(s.straight_share)} ${where}${s.straight_precision !== null && s.straight_precision !== undefined ? `, precision ${pct(s.straight_precision)}` : ""}`
+          : "";
+        text = `0, every prediction trusted${straight} (not certified: ${s.reason || "cannot reach the queue precision"}${needs})`;
       }
       row("Suggested", text, null, tinyTitle(s.threshold));
     } else if (!reply) {
@@ -567,6 +572,18 @@
       errorBox.textContent = "The threshold must be a number between 0 and 1.";
       return;
     }
+    // 0 on a reply class answers every prediction of it, however unsure: confirmed here, as the API (and the
+    // CLI's --allow-zero) wants it, since a lead who types 0 usually means "off" (Turn off…).
+    const zeroReply = set.role === "reply" && value === 0;
+    if (zeroReply) {
+      const sure = window.confirm(
+        `0 answers every message predicted as ${id} automatically, however unsure the model is. To switch its automated reply off, cancel and use Turn off….\n\nSet ${id} to 0 anyway?`,
+      );
+      if (!sure) {
+        errorBox.textContent = `Not applied: 0 would answer every message predicted as ${id} automatically; Turn off… switches its automated reply off.`;
+        return;
+      }
+    }
     const what = value === null ? `turn off ${id}` : `set ${id} to ${exact(value)} (now ${exact(c.threshold)})`;
     const reason = askReason(`Why ${what}? The reason is recorded with the change.`);
     if (reason === null) return;
@@ -581,6 +598,7 @@
           changes: { [set.name]: { [c.name]: value } },
           reason,
           base_version: state.overview.thresholds_version || 0,
+          ...(zeroReply ? { allow_zero: true } : {}),
         },
       });
       await load(`Version ${version.version} is active: ${id} ${exact(c.threshold)} → ${exact(value)}.`);
@@ -676,9 +694,14 @@
       const changes = v.changes.map((ch) =>
         el("span", { className: "change mono", text: `${ch.label_set}.${ch.class} ${thr(ch.old)} → ${thr(ch.new)}`, title: tinyTitle(ch.old, ch.new) }),
       );
-      const action = v.active
-        ? el("span", { className: "badge on", text: "active" })
-        : el("button", { type: "button", className: "small", text: "Roll back to this…", "data-testid": `rollback-${v.version}`, onclick: () => rollbackTo(v) });
+      // a damaged version (its row changed outside Postroom) shows why and cannot be rolled back to
+      if (v.damaged) changes.push(el("span", { className: "bad-text", "data-testid": `damaged-${v.version}`, text: `damaged: ${v.damaged}` }));
+      let action = el("span", { className: "badge on", text: "active" });
+      if (!v.active && !v.damaged) {
+        action = el("button", { type: "button", className: "small", text: "Roll back to this…", "data-testid": `rollback-${v.version}`, onclick: () => rollbackTo(v) });
+      } else if (!v.active) {
+        action = null;
+      }
       const kind = [];
       if (v.rollback_to !== null && v.rollback_to !== undefined) {
         kind.push(el("span", { className: "badge rollback", "data-testid": `rolled-back-${v.version}`, text: `rollback to version ${v.rollback_to}` }));

@@ -47,9 +47,11 @@ from router.thresholds import (
     Values,
     active_confidence_model,
     active_values,
+    damage,
     diff,
     history,
     promised,
+    refuse_zero_replies,
     rollback,
     set_thresholds,
 )
@@ -68,6 +70,8 @@ SUGGESTED_KEYS = (
     "expected_coverage",
     "examples_needed",
     "reason",
+    "straight_share",  # queues only (router.report.queue_to_json)
+    "straight_precision",
 )
 NO_CALIBRATION = (
     "no calibration predictions in the store yet: run `postroom calibrate --model VERSION` (the served "
@@ -91,14 +95,19 @@ def change_thresholds(
     actor: str,
     reason: str,
     base_version: int | None = None,
+    allow_zero: bool = False,
 ) -> ThresholdVersion:
     """Store `changes` on top of the active values as a new version (committed).
 
     Raises:
+        ZeroReplyThreshold: 0 on an automated-reply class without `allow_zero`.
         ThresholdsChanged: `base_version` is given and is not the active version (0: none yet).
+        DamagedThresholdVersion: the active version cannot be read.
         ThresholdError: unknown label set or class, value out of range, a threshold that decides nothing,
             no reason, or no change.
     """
+    if not allow_zero:
+        refuse_zero_replies(changes, taxonomy, "null for {name}", 'send "allow_zero": true')
     version = set_thresholds(session, taxonomy, changes, actor, reason.strip(), base_version=base_version)
     commit(session)
     log.info("thresholds version %d by %s: %s", version.id, actor, _describe(version))
@@ -452,12 +461,17 @@ class Overview:
     realized: dict[str, RealizedPrecision]  # per reply class, for the metrics
 
 
+def _intact_history(session: Session) -> list[ThresholdVersion]:
+    """The newest HISTORY_SCAN versions but those that cannot be read (`damage`: the history marks them)."""
+    return [v for v in history(session, HISTORY_SCAN) if damage(v) is None]
+
+
 def _queue_report(db: Session, queue_set: str, model_version: str | None) -> dict[str, Any] | None:
     """The queue set's part of the newest suggestion stored for `model_version` that was asked for a queue
     precision (`queue_precision`), else None: no queue precision target exists for these curves."""
     if model_version is None:
         return None
-    for version in history(db, HISTORY_SCAN):
+    for version in _intact_history(db):
         report = (version.details or {}).get("report")
         if version.model_version == model_version and isinstance(report, dict):
             part = report.get(queue_set)
@@ -495,8 +509,8 @@ def lead_overview(
     thresholds' model, else the served model, else the newest with calibration predictions), or are computed
     from its calibration predictions; `note` says why there are none.
     """
-    version_id, values = active_values(session, taxonomy)
-    versions = history(session, HISTORY_SCAN)
+    version_id, values = active_values(session, taxonomy)  # DamagedThresholdVersion when it cannot be read
+    versions = _intact_history(session)
     models = calibration_models(session)
     active = versions[0] if versions else None
     chosen = (

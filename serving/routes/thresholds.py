@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from router.thresholds import active_values, history
+from router.thresholds import active_values, active_version_key, history
 from serving.deps import AppServices, DbSession, JsonOnly, JsonOnlyExactNumbers, LeadKey
 from serving.errors import InvalidRequest
 from serving.lead import service
@@ -33,7 +33,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, object]]:
     return {code: {"model": ErrorPublic} for code in (401, 403, *codes)}
 
 
-@router.get("", responses=_errors())
+@router.get("", responses=_errors(503))
 def thresholds(services: AppServices, db: DbSession, _key: LeadKey) -> ThresholdsPublic:
     """The active threshold version and its values (null: no automated reply for that class)."""
     version, values = active_values(db, services.taxonomy)
@@ -42,19 +42,21 @@ def thresholds(services: AppServices, db: DbSession, _key: LeadKey) -> Threshold
 
 @router.get("/history", responses=_errors(422))
 def thresholds_history(
-    services: AppServices,
     db: DbSession,
     _key: LeadKey,
     limit: Annotated[int, Query(ge=1, le=500, description="How many versions, newest first.")] = 50,
 ) -> ThresholdHistoryPublic:
     """Every thresholds version, newest first: who, when, why, what changed, and the values."""
-    active, _ = active_values(db, services.taxonomy)
+    key = active_version_key(db)  # not its values: a damaged version is listed and marked, not refused
+    active = None if key is None else key[0]
     return ThresholdHistoryPublic(
         active=active, versions=[ThresholdVersionPublic.of(v, active) for v in history(db, limit)]
     )
 
 
-@router.post("", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnlyExactNumbers])
+@router.post(
+    "", status_code=201, responses=_errors(409, 415, 422, 503), dependencies=[JsonOnlyExactNumbers]
+)
 def change_thresholds(
     body: ThresholdsUpdate, services: AppServices, db: DbSession, key: LeadKey
 ) -> ThresholdVersionPublic:
@@ -62,10 +64,11 @@ def change_thresholds(
 
     422 for an unknown label set or class, a value outside [0, 1], a number a float cannot hold as written
     (`1e-400`, `1e999`), a threshold that would decide nothing (a label set routing does not read, a reply
-    class without a template), a missing reason, or no change; 409 when `base_version` is given and no
-    longer active."""
+    class without a template), 0 on an automated-reply class without `allow_zero: true` (it answers every
+    prediction of the class; null switches the reply off), a missing reason, or no change; 409 when
+    `base_version` is given and no longer active; 503 when the active version is damaged (roll back)."""
     version = service.change_thresholds(
-        db, services.taxonomy, body.changes, key.name, body.reason, body.base_version
+        db, services.taxonomy, body.changes, key.name, body.reason, body.base_version, body.allow_zero
     )
     return ThresholdVersionPublic.of(version, version.id)
 
@@ -94,7 +97,7 @@ def _model_version(services: AppServices, given: str | None) -> str:
     return loaded.version
 
 
-@router.get("/suggest", responses=_errors(422))
+@router.get("/suggest", responses=_errors(422, 503))
 def suggest_thresholds(
     services: AppServices,
     db: DbSession,
@@ -138,7 +141,10 @@ def suggest_thresholds(
 
 
 @router.post(
-    "/suggest/apply", status_code=201, responses=_errors(409, 415, 422), dependencies=[JsonOnlyExactNumbers]
+    "/suggest/apply",
+    status_code=201,
+    responses=_errors(409, 415, 422, 503),
+    dependencies=[JsonOnlyExactNumbers],
 )
 def apply_suggestion(
     body: SuggestionApply, services: AppServices, db: DbSession, key: LeadKey

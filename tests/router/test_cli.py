@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -12,6 +14,8 @@ from postroom.cli import app, register_components
 from postroom.ingest.records import IncomingMessage
 from postroom.ingest.service import ingest_one
 from postroom.store import Prediction
+from tests.router.damaged import DAMAGES, damage_version, stored_json
+from tests.serving.lead_data import seed_calibration
 
 runner = CliRunner()
 register_components()
@@ -321,3 +325,73 @@ def test_zero_on_a_reply_class_needs_allow_zero(sessions: sessionmaker[Session])
     assert invoke("set", "--set", "queue.cards=0.3", "--reason", "triage below 0.3").exit_code == 0
     queue = invoke("set", "--set", "queue.cards=0", "--reason", "trust every queue prediction")
     assert queue.exit_code == 0, queue.output  # a queue's 0 is its default, not an automated reply
+    refused = invoke("set", "--set", "topic.tax_certificate=0", "--reason", "meant off")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert (
+        "`--off topic.tax_certificate` switches its automated reply off; add --allow-zero if 0 is meant"
+        in " ".join(refused.stderr.split())
+    )
+
+
+def test_suggest_shows_queue_thresholds_as_triage(sessions: sessionmaker[Session]) -> None:
+    """Queue thresholds are triage: the display says what goes straight to each queue and at what measured
+    precision, and what goes to triage, not "off" and "0.0 % automated"."""
+    with sessions() as session:  # accounts: enough to certify; payments: too few predictions
+        seed_calibration(session, "v1", per_class=200, classes=("account_statement",))
+        seed_calibration(session, "v1", per_class=15, classes=("standing_order",))
+    result = invoke("suggest", "--model-version", "v1", "--queue-precision", "0.9", "--json")
+    assert result.exit_code == 0, result.output
+    queue = json.loads(result.stdout)["queue"]
+    assert queue["role"] == "queue" and queue["triage_queue"] == "triage"
+    classes = queue["classes"]
+    certified = [c for c in classes.values() if c["threshold"] is not None]
+    trusted = [c for c in classes.values() if c["threshold"] is None and c["predicted"]]
+    assert len(certified) == 1 and len(trusted) == 1 and queue["calibration_size"] == 215
+    for c in certified:
+        assert c["straight_share"] == c["expected_coverage"] and c["straight_precision"] >= 0.9
+    for c in trusted:  # applied as 0: every prediction of the queue goes straight to it
+        assert c["straight_share"] == 15 / 215 and 0 < c["straight_precision"] <= 1
+    straight = sum(c["straight_share"] for c in classes.values())
+    assert queue["expected_straight_share"] == pytest.approx(straight)
+    assert queue["expected_triage_share"] == pytest.approx(1 - straight) and 0 < straight < 1
+
+    shown = invoke("suggest", "--model-version", "v1", "--queue-precision", "0.9")
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.stdout.split())
+    queue_table = text[text.index("queue: target 0.90") :]
+    assert "straight to queue" in queue_table and "precision there" in queue_table
+    assert "automated" not in queue_table and " off " not in queue_table
+    precision = queue["expected_straight_precision"]
+    assert (
+        f"expected: {queue['expected_straight_share']:.1%} of messages straight to their predicted queue at "
+        f"precision {precision:.3f}, {queue['expected_triage_share']:.1%} to triage (triage)"
+    ) in text
+    assert "not certified, so trusted (no triage): precision" in queue_table
+    assert "of messages automated at precision" in text[: text.index("queue: target 0.90")]  # the replies
+
+
+@pytest.mark.parametrize(("column", "value", "problem"), DAMAGES)
+def test_damaged_versions_are_one_line_and_history_marks_them(
+    sessions: sessionmaker[Session], column: str, value: Any, problem: str
+) -> None:
+    for step in ("0.9", "0.8"):
+        assert invoke("set", "--set", f"topic.card_replacement={step}", "--reason", step).exit_code == 0
+    damage_version(sessions, 2, column, value)
+    stored = stored_json(sessions, 2)
+    for args in (["show"], ["set", "--set", "topic.card_replacement=0.7", "--reason", "x"]):
+        result = invoke(*args)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        line = " ".join(result.stderr.split())
+        assert line.startswith(f"error: thresholds version 2 is damaged: {problem}"), line
+        assert "roll back to an intact version" in line
+    history = invoke("history")
+    assert history.exit_code == 0, history.output
+    lines = " ".join(history.stdout.split())
+    assert f"damaged: {problem}" in lines and "topic.card_replacement: off -> 0.900" in lines
+    assert lines.index("v2") < lines.index("damaged") < lines.index("v1")
+    to_damaged = invoke("rollback", "2", "--reason", "x")
+    assert to_damaged.exit_code == 1 and "roll back to another version" in to_damaged.stderr
+    back = invoke("rollback", "1", "--reason", "v2 was edited by hand")
+    assert back.exit_code == 0, back.output
+    assert "active thresholds version: 3" in invoke("show").stdout
+    assert "damaged" in invoke("history").stdout and stored_json(sessions, 2) == stored

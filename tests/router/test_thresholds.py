@@ -4,27 +4,38 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.store.models import ThresholdVersion
 from postroom.taxonomy import Taxonomy
-from router.errors import ThresholdError, ThresholdVersionNotFound
-from router.feedback import suspend_failing_classes
+from router.errors import (
+    DamagedThresholdVersion,
+    ThresholdError,
+    ThresholdVersionNotFound,
+    ZeroReplyThreshold,
+)
+from router.feedback import realized_precision, suspend_failing_classes
 from router.suggest import apply_suggestion, suggest_from_store
 from router.thresholds import (
     PROMISE_KEYS,
     Values,
+    active_thresholds,
     active_values,
     active_version,
+    damage,
     default_values,
+    get_version,
     history,
     parse_threshold,
     promised,
+    refuse_zero_replies,
     rollback,
     set_thresholds,
 )
+from tests.router.damaged import DAMAGES, damage_version, stored_json, write_raw
 from tests.serving.lead_data import seed_calibration
 
 
@@ -233,3 +244,93 @@ def test_negative_zero_is_stored_as_zero(sessions: sessionmaker[Session], taxono
         )
         session.commit()
         assert math.copysign(1.0, version.values["queue"]["cards"]) == 1.0
+
+
+# ---------------------------------------------------------------- 0 on an automated-reply class
+
+
+def test_zero_on_a_templated_reply_class_is_refused_unless_confirmed(taxonomy: Taxonomy) -> None:
+    """0 answers every prediction of the class however unsure: one rule for the CLI and the API, each with
+    its own way to switch a reply off and to confirm."""
+    updates: Values = {"topic": {"card_replacement": 0.0, "tax_certificate": 0.9}}
+    with pytest.raises(ZeroReplyThreshold) as refused:
+        refuse_zero_replies(updates, taxonomy, "null for {name}", 'send "allow_zero": true')
+    assert str(refused.value) == (
+        "topic.card_replacement=0 would answer every message predicted as that class automatically, "
+        "however unsure the model is; null for topic.card_replacement switches its automated reply off; "
+        'send "allow_zero": true if 0 is meant'
+    )
+    assert refused.value.status_code == 422
+    for fine in (
+        {"topic": {"card_replacement": None, "tax_certificate": 1e-320}},
+        {"queue": {"cards": 0.0}},  # a queue's 0 is its default: every prediction trusted
+        {"topic": {"fee_complaint": 0.0}},  # no template: refused by refuse_without_effect, with that reason
+        {"topic": {"mortgage": 0.0}},  # unknown: refused by validate_values
+    ):
+        refuse_zero_replies(fine, taxonomy, "x", "y")
+
+
+# ---------------------------------------------------------------- damaged versions
+
+
+def _two_versions(sessions: sessionmaker[Session], taxonomy: Taxonomy) -> None:
+    with sessions() as session:
+        set_thresholds(session, taxonomy, {"topic": {"card_replacement": 0.9}}, "lena", "first")
+        set_thresholds(session, taxonomy, {"topic": {"card_replacement": 0.8}}, "omar", "second")
+        session.commit()
+
+
+@pytest.mark.parametrize(("column", "value", "problem"), DAMAGES)
+def test_a_damaged_active_version_is_refused_by_name_and_a_rollback_replaces_it(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy, column: str, value: Any, problem: str
+) -> None:
+    _two_versions(sessions, taxonomy)
+    damage_version(sessions, 2, column, value)
+    stored = stored_json(sessions, 2)
+    with sessions() as session:
+        for read in (active_values, active_thresholds):
+            with pytest.raises(DamagedThresholdVersion) as refused:
+                read(session, taxonomy)
+            assert str(refused.value).startswith(f"thresholds version 2 is damaged: {problem}")
+            assert "roll back to an intact version" in str(refused.value)
+            assert refused.value.status_code == 503
+        with pytest.raises(DamagedThresholdVersion):
+            set_thresholds(session, taxonomy, {"topic": {"card_replacement": 0.7}}, "lena", "on top of it")
+        versions = history(session)
+        assert [v.id for v in versions] == [2, 1] and damage(versions[1]) is None
+        assert problem in str(damage(versions[0]))
+        assert realized_precision(session, taxonomy) == {}  # reads every version's values: no crash
+        with pytest.raises(ThresholdError, match="thresholds version 2 is damaged: .* roll back to another"):
+            rollback(session, taxonomy, 2, "lena", "to the damaged one")
+    with sessions() as session:
+        back = rollback(session, taxonomy, 1, "lena", "v2 was changed by hand")
+        session.commit()
+        assert back.id == 3 and back.parent_id == 2 and back.details["over_damaged"] == 2
+    with sessions() as session:
+        assert active_values(session, taxonomy)[1]["topic"]["card_replacement"] == 0.9
+        assert [v.id for v in history(session)] == [3, 2, 1]
+    assert stored_json(sessions, 2) == stored  # the damaged row is kept as it was
+
+
+def test_json_that_does_not_parse_is_damage_too(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy, backend: str
+) -> None:
+    """SQLite keeps any text in a JSON column (PostgreSQL refuses it at the UPDATE)."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL does not store text that is not JSON in a JSON column")
+    _two_versions(sessions, taxonomy)
+    write_raw(sessions, 1, "values", "{topic: 0.9")
+    with sessions() as session:
+        versions = history(session)
+        unparsed = "its values are not JSON ('{topic: 0.9'), not an object of label sets"
+        assert [damage(v) for v in versions] == [None, unparsed]
+        assert active_values(session, taxonomy)[0] == 2
+        assert realized_precision(session, taxonomy) == {}
+        with pytest.raises(ThresholdError, match="thresholds version 1 is damaged: its values are not JSON"):
+            rollback(session, taxonomy, 1, "lena", "back")
+    write_raw(sessions, 2, "details", "not json")
+    with sessions() as session:
+        with pytest.raises(DamagedThresholdVersion, match="version 2 is damaged: its details are not JSON"):
+            active_values(session, taxonomy)
+        assert get_version(session, 1).values.text == "{topic: 0.9"
+    assert stored_json(sessions, 1)[0] == "{topic: 0.9"

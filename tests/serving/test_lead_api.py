@@ -22,6 +22,7 @@ from router.errors import ThresholdError
 from router.feedback import MONITOR_ACTOR, SUSPENSION_EVENT, RealizedPrecision, below_target
 from serving.routing import ActiveThresholdCache, route
 from serving.runtime import SetPrediction
+from tests.router.damaged import DAMAGES, damage_version, stored_json, write_raw
 from tests.serving.conftest import MakeLeadClient, auth, call, change, counts
 from tests.serving.lead_data import auto_replied, seed_calibration
 
@@ -168,12 +169,46 @@ def test_bad_changes_are_4xx_with_a_reason_and_store_nothing(
 
 
 def test_numbers_a_float_holds_as_written_pass(app_client: TestClient, keys: dict[str, str]) -> None:
-    payload = (
-        b'{"changes": {"topic": {"card_replacement": 1e-320, "tax_certificate": 0e-400}}, "reason": "x"}'
+    payload = (  # 0e-400 is 0 as written: on a reply class it needs allow_zero
+        b'{"changes": {"topic": {"card_replacement": 1e-320, "tax_certificate": 0e-400}}, "reason": "x", '
+        b'"allow_zero": true}'
     )
     response = call(app_client, keys["lead"], "POST", "/v1/thresholds", content=payload, headers=JSON)
     assert response.status_code == 201, response.text
     assert response.json()["values"]["topic"]["card_replacement"] == 1e-320
+
+
+def test_zero_on_a_reply_class_needs_allow_zero(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    """As the CLI's --allow-zero (one rule, router.thresholds.refuse_zero_replies): 0 answers every message
+    predicted as the class however unsure the model is, while a lead who sends 0 usually means off (null)."""
+    lead = keys["lead"]
+    before = counts(sessions)
+    for extra in ({}, {"allow_zero": False}):
+        changes = {"topic": {"card_replacement": 0.0, "tax_certificate": 0.9}}
+        body = {"changes": changes, "reason": "x", **extra}
+        refused = call(app_client, lead, "POST", "/v1/thresholds", json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json() == {
+            "error": "ZeroReplyThreshold",
+            "detail": "topic.card_replacement=0 would answer every message predicted as that class "
+            "automatically, however unsure the model is; null for topic.card_replacement switches its "
+            'automated reply off; send "allow_zero": true if 0 is meant',
+        }
+    not_a_bool = {"changes": {"topic": {"card_replacement": 0}}, "reason": "x", "allow_zero": "yes"}
+    response = call(app_client, lead, "POST", "/v1/thresholds", json=not_a_bool)
+    assert response.status_code == 422 and "allow_zero: Input should be a valid boolean" in response.text
+    assert counts(sessions) == before
+
+    queue = change(app_client, lead, {"queue": {"cards": 0.4}}, "triage below 0.4")
+    assert queue.status_code == 201
+    trusted = change(app_client, lead, {"queue": {"cards": 0}}, "trust every cards prediction")
+    assert trusted.status_code == 201, trusted.text  # a queue's 0 is its default: no automated reply
+    confirmed = {"changes": {"topic": {"card_replacement": 0}}, "reason": "answer all", "allow_zero": True}
+    zero = call(app_client, lead, "POST", "/v1/thresholds", json=confirmed)
+    assert zero.status_code == 201, zero.text
+    assert zero.json()["values"]["topic"]["card_replacement"] == 0.0
 
 
 def test_base_version_guards_against_a_concurrent_change(
@@ -227,6 +262,93 @@ def test_bad_history_and_events_queries(app_client: TestClient, keys: dict[str, 
         assert response.status_code == 422 and "limit" in response.json()["detail"], path
 
 
+@pytest.mark.parametrize(("column", "value", "problem"), DAMAGES)
+def test_a_damaged_version_is_named_listed_and_rolled_back_from(
+    app_client: TestClient,
+    keys: dict[str, str],
+    sessions: sessionmaker[Session],
+    column: str,
+    value: Any,
+    problem: str,
+) -> None:
+    """A version changed by hand in the database: 503 with the reason where its values are needed, listed
+    and marked in the history, never rolled back to; a rollback to an intact version replaces it."""
+    lead = keys["lead"]
+    with sessions() as session:
+        seed_calibration(session, "v0001", per_class=60, classes=("account_statement",))
+    assert change(app_client, lead, {"topic": {"card_replacement": 0.9}}, "first").status_code == 201
+    assert change(app_client, lead, {"topic": {"card_replacement": 0.8}}, "second").status_code == 201
+    damage_version(sessions, 2, column, value)
+    stored = stored_json(sessions, 2)
+    before = counts(sessions)
+    for method, path, body in [
+        ("GET", "/v1/thresholds", None),
+        ("GET", "/v1/lead/overview", None),
+        ("GET", "/v1/thresholds/suggest?model_version=v0001", None),
+        ("POST", "/v1/thresholds", {"changes": {"topic": {"card_replacement": 0.7}}, "reason": "x"}),
+        ("POST", "/v1/thresholds/suggest/apply", {"model_version": "v0001"}),
+    ]:
+        response = call(app_client, lead, method, path, json=body)
+        assert response.status_code == 503, (path, response.text)
+        assert response.json()["error"] == "DamagedThresholdVersion"
+        assert response.json()["detail"].startswith(f"thresholds version 2 is damaged: {problem}")
+        assert "roll back to an intact version" in response.json()["detail"]
+    history = call(app_client, lead, "GET", "/v1/thresholds/history")
+    assert history.status_code == 200, history.text
+    damaged, intact = history.json()["versions"]
+    assert (damaged["version"], damaged["active"], damaged["values"]) == (2, True, None)
+    assert damaged["changes"] == []
+    assert problem in damaged["damaged"] and damaged["reason"] == "second"
+    assert intact["damaged"] is None and intact["values"]["topic"]["card_replacement"] == 0.9
+    to_damaged = call(app_client, lead, "POST", "/v1/thresholds/rollback", json={"version": 2, "reason": "x"})
+    assert to_damaged.status_code == 422 and "roll back to another version" in to_damaged.json()["detail"]
+    assert counts(sessions) == before
+    with sessions() as session:  # feedback is stored; the monitor cannot judge the damaged version
+        auto_replied(session, "a1@example.org", "card_replacement", 2)
+        session.commit()
+    outcome = {"message_id": "a1@example.org", "final_labels": {"topic": "fee_complaint"}}
+    feedback = call(app_client, keys["router"], "POST", "/v1/feedback", json=outcome)
+    assert feedback.status_code == 201 and feedback.json()["suspended"] == [], feedback.text
+
+    back = {"version": 1, "reason": "v2 was changed by hand", "base_version": 2}
+    rolled = call(app_client, lead, "POST", "/v1/thresholds/rollback", json=back)
+    assert rolled.status_code == 201, rolled.text
+    assert rolled.json()["values"]["topic"]["card_replacement"] == 0.9 and rolled.json()["parent"] == 2
+    assert call(app_client, lead, "GET", "/v1/thresholds").json()["version"] == 3
+    assert call(app_client, lead, "GET", "/v1/lead/overview").status_code == 200
+    versions = call(app_client, lead, "GET", "/v1/thresholds/history").json()["versions"]
+    assert [(v["version"], v["damaged"] is not None) for v in versions] == [(3, False), (2, True), (1, False)]
+    assert stored_json(sessions, 2) == stored  # nothing stored is lost or rewritten
+
+
+def test_a_version_whose_json_does_not_parse_is_listed_as_damaged(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session], backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL does not store text that is not JSON in a JSON column")
+    lead = keys["lead"]
+    assert change(app_client, lead, {"topic": {"card_replacement": 0.9}}, "first").status_code == 201
+    assert change(app_client, lead, {"topic": {"card_replacement": 0.8}}, "second").status_code == 201
+    write_raw(sessions, 1, "values", '{"topic": {"card_replacement": 0.9')
+    versions = call(app_client, lead, "GET", "/v1/thresholds/history").json()["versions"]
+    assert [v["damaged"] is None for v in versions] == [True, False]
+    assert versions[1]["damaged"].startswith("its values are not JSON")
+    assert call(app_client, lead, "GET", "/v1/lead/overview").status_code == 200
+    rollback = call(app_client, lead, "POST", "/v1/thresholds/rollback", json={"version": 1, "reason": "x"})
+    assert rollback.status_code == 422 and "thresholds version 1 is damaged" in rollback.json()["detail"]
+
+
+def test_classify_with_a_damaged_active_version_is_503_with_the_reason(
+    client: TestClient, serving_env: dict[str, str], stored: list[str], sessions: sessionmaker[Session]
+) -> None:
+    lead, router = serving_env["lead"], auth(serving_env["router"])
+    assert change(client, lead, {"topic": {"card_replacement": 0.9}}).status_code == 201
+    damage_version(sessions, 1, "values", {"topic": {"card_replacement": "high"}})
+    response = client.post("/v1/classify", json={"message_id": stored[0]}, headers=router)
+    assert response.status_code == 503, response.text
+    assert "thresholds version 1 is damaged: its topic.card_replacement is a string" in response.text
+
+
 # ---------------------------------------------------------------- suggestions
 
 
@@ -250,6 +372,14 @@ def test_suggest_then_apply(
     assert data["report"]["topic"]["classes"]["standing_order"]["threshold"] is None
     assert ("topic", "account_statement") in {(c["label_set"], c["class"]) for c in data["changes"]}
     assert "queue" in data["report"] and counts(sessions) == before  # a suggestion stores nothing
+    queue = data["report"]["queue"]  # triage, not automated replies: what goes straight to each queue
+    assert queue["role"] == "queue" and queue["triage_queue"] == "triage"
+    straight = sum(c["straight_share"] for c in queue["classes"].values())
+    assert queue["expected_straight_share"] == pytest.approx(straight) and 0 < straight <= 1
+    assert queue["expected_triage_share"] == pytest.approx(1 - straight)
+    assert all(
+        (c["straight_precision"] is None) == (c["straight_share"] == 0) for c in queue["classes"].values()
+    )
 
     pooled = call(app_client, lead, "GET", "/v1/thresholds/suggest?model_version=v0001&guarantee=pooled")
     assert pooled.status_code == 200 and pooled.json()["report"]["topic"]["guarantee"] == "pooled"
@@ -360,6 +490,8 @@ def test_overview_curves_from_the_stored_suggestion_and_from_calibration(
     assert (statement["last_change"]["version"], statement["last_change"]["new"]) == (2, 0.99)
     accounts = next(c for c in queue["classes"] if c["name"] == "accounts")
     assert accounts["curve"] and accounts["suggested"] is not None
+    assert accounts["suggested"]["straight_share"] > 0 and accounts["suggested"]["straight_precision"] >= 0.9
+    assert statement["suggested"]["straight_share"] is None  # a reply class: no queue to go straight to
 
     other = call(app_client, lead, "GET", "/v1/lead/overview?model_version=v0002").json()
     assert other["model_version"] == "v0002"
@@ -645,7 +777,8 @@ def test_classify_applies_a_change_without_restart(
     first = client.post("/v1/classify", json={"message_id": stored[0]}, headers=router).json()
     topic = first["predictions"]["topic"]["class"]
     assert first["decision"]["thresholds_version"] is None
-    version = change(client, lead, {"topic": {topic: 0.0}, "queue": {"cards": 1.0}}).json()["version"]
+    every = {"changes": {"topic": {topic: 0.0}, "queue": {"cards": 1.0}}, "reason": "all", "allow_zero": True}
+    version = call(client, lead, "POST", "/v1/thresholds", json=every).json()["version"]
     second = client.post("/v1/classify", json={"message_id": stored[0]}, headers=router).json()
     assert second["decision"]["thresholds_version"] == version
     assert not any("is off (no certified threshold)" in r for r in second["decision"]["reasons"])

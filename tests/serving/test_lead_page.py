@@ -208,6 +208,14 @@ def test_lead_page_in_a_browser(
                 card.locator('[data-testid="apply-topic-account_statement"]').click()
                 card.locator(".error:has-text('must be a number between 0 and 1')").wait_for()
             assert httpx.get(f"{service_url}/v1/thresholds", headers=lead).json()["version"] == active_before
+            # 0 on a reply class answers every prediction of it: the page asks; cancelled, nothing is sent.
+            number.fill("0")
+            asked: list[str] = []
+            page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+            card.locator('[data-testid="apply-topic-account_statement"]').click()
+            card.locator(".error:has-text('Not applied: 0 would answer every message')").wait_for()
+            assert asked and "however unsure the model is" in asked[0] and "Turn off" in asked[0]
+            assert httpx.get(f"{service_url}/v1/thresholds", headers=lead).json()["version"] == active_before
             number.fill("0.6")
 
             # Apply without a reason: nothing happens; with one: a new version, visible through the API.
