@@ -9,6 +9,7 @@ COPY labeling ./labeling
 COPY training ./training
 COPY serving ./serving
 COPY router ./router
+COPY benchmarks ./benchmarks
 COPY examples ./examples
 RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
     && pip install --no-cache-dir '.[train,cpu]'

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,8 +50,47 @@ class CliRoots:
     bench: typer.Typer
 
 
+DISTRIBUTION = "postroom"
+# Distributions of an extra whose import name differs from the distribution name.
+MODULE_OF_DISTRIBUTION = {"scikit-learn": "sklearn", "onnxruntime-gpu": "onnxruntime"}
+
+
+@functools.lru_cache
+def _extras_by_module() -> dict[str, tuple[str, ...]]:
+    """Top-level module name -> the extras of `pyproject.toml` that install it (from installed metadata)."""
+    try:
+        requirements = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        return {}
+    found: dict[str, list[str]] = {}
+    for requirement in requirements:
+        name = re.match(r"[A-Za-z0-9._-]+", requirement)
+        extra = re.search(r"""extra\s*==\s*['"]([^'"]+)['"]""", requirement)
+        if name and extra:
+            dist = re.sub(r"[-_.]+", "-", name.group(0)).lower()
+            module = MODULE_OF_DISTRIBUTION.get(dist, dist.replace("-", "_"))
+            found.setdefault(module, []).append(extra.group(1))
+    return {module: tuple(extras) for module, extras in found.items()}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """What to install when `exc` is a module of one of Postroom's extras (`train`: torch, setfit, onnx …),
+    as one line with the pip command; None for any other missing module (a bug, not an install choice)."""
+    module = (exc.name or "").split(".")[0]
+    extras = _extras_by_module().get(module)
+    if not extras:
+        return None
+    which = " or ".join(f"`{extra}`" for extra in extras)
+    install = " or ".join(f"pip install -e '.[{extra}]'" for extra in extras)
+    return (
+        f"this command needs the {which} extra, which is not installed here (no module {module!r}): "
+        f"{install} in the repository (see README.md)"
+    )
+
+
 def friendly_errors(func: F) -> F:
-    """Turn a `PostroomError` into one line on stderr and exit code 1."""
+    """Turn a `PostroomError` into one line on stderr and exit code 1; so too a missing optional dependency
+    (a serving-only install running `postroom train`), with the extra that provides it."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -57,6 +98,12 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except PostroomError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except ModuleNotFoundError as exc:
+            hint = missing_extra(exc)
+            if hint is None:
+                raise
+            err.print(f"[red]error:[/red] {escape(hint)}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except PermissionError as exc:  # a data dir, registry or keys file this user may not write
             where = f": {exc.filename}" if exc.filename else ""

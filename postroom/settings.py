@@ -8,11 +8,13 @@ registry, the router's promise, the HTTP service (`serve_*`), the labeling tool 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -287,8 +289,26 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {describe_validation_error(exc, _config_file())}") from None
     except ValueError as exc:  # pydantic-settings' SettingsError: a value it cannot parse (names no value)
+        raise ConfigError(f"invalid settings: {describe_parse_error(exc)}") from None
+
+
+_PARSE_ERROR = re.compile(r'error parsing value for field "(?P<field>\w+)" from source "EnvSettingsSource"')
+
+
+def describe_parse_error(exc: ValueError) -> str:
+    """pydantic-settings' error for an environment variable it cannot decode as one line naming the variable
+    and what it must hold: a list or dict field is read as JSON (`POSTROOM_LABELING_SOURCES=doccano` is not).
+    The value given is never echoed."""
+    found = _PARSE_ERROR.search(str(exc))
+    field = Settings.model_fields.get(found["field"]) if found else None
+    if found is None or field is None:
         first = str(exc).strip().splitlines()
-        raise ConfigError(f"invalid settings: {first[0] if first else type(exc).__name__}") from None
+        return first[0] if first else type(exc).__name__
+    variable = f"POSTROOM_{found['field'].upper()}"
+    if get_origin(field.annotation) is dict:
+        return f'{variable} must be a JSON object, e.g. {{"name": "value"}}'
+    example = json.dumps(list(field.default)) if field.default else '["value"]'
+    return f"{variable} must be a JSON list, e.g. {example}"
 
 
 def describe(settings: Settings) -> dict[str, Any]:

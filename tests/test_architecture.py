@@ -56,3 +56,20 @@ def test_core_commands_do_not_load_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"importing the CLI loaded {result.stdout.strip()}"
+
+
+def test_the_image_copies_every_package_the_command_is_assembled_from() -> None:
+    """The Dockerfile copies packages one by one: a component left out makes every command in the image warn
+    that its commands are unavailable (as `benchmarks` once did)."""
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    targets = [*project["scripts"].values(), *project["entry-points"]["postroom.cli"].values()]
+    needed = {target.split(":")[0].split(".")[0] for target in targets}
+    copied = set()
+    for line in (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        if line.startswith("COPY "):
+            *sources, destination = line.split()[1:]
+            copied |= {source.rstrip("/") for source in sources if destination.rstrip("/") == f"./{source}"}
+    assert needed == {"postroom", *COMPONENTS, "benchmarks"}
+    assert needed <= copied, f"the Dockerfile does not copy {sorted(needed - copied)}"

@@ -186,3 +186,23 @@ def test_an_invalid_value_in_the_file_names_the_file(tmp_path: Path) -> None:
         "invalid settings: max_message_bytes in postroom.toml: Input should be a valid integer, unable to "
         "parse string as an integer; bogus in postroom.toml: not a Postroom setting"
     )
+
+
+@pytest.mark.parametrize("value", ["doccano", "doccano,feedback", "[doccano]"])
+def test_a_list_setting_that_is_not_json_names_the_variable_and_the_form(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """pydantic-settings reads list settings from the environment as JSON; its own error named neither the
+    variable nor that, and the value given is not echoed (it could be a secret in another field)."""
+    monkeypatch.setenv("POSTROOM_LABELING_SOURCES", value)
+    with pytest.raises(ConfigError) as caught:
+        get_settings()
+    assert str(caught.value) == (
+        "invalid settings: POSTROOM_LABELING_SOURCES must be a JSON list, e.g. "
+        '["doccano", "feedback", "api", "import"]'
+    )
+
+
+def test_a_json_list_setting_from_the_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTROOM_LABELING_SOURCES", '["doccano"]')
+    assert get_settings().labeling_sources == ("doccano",)

@@ -148,7 +148,9 @@ def train(
         list[str] | None, typer.Option("--label-set", help="Train only these label sets.")
     ] = None,
     ignore_unknown_labels: Annotated[bool, typer.Option(help="Skip labels not in the taxonomy.")] = False,
-    by: Annotated[str | None, typer.Option(help="Who trains (recorded in the history).")] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Who trains (recorded in the history).", envvar="POSTROOM_USER")
+    ] = None,
 ) -> None:
     """Train SetFit models for every label set from the labeled messages in the store.
 

@@ -241,6 +241,26 @@ def test_sigterm_during_training_leaves_no_staging_or_scratch_directory(
     assert not list((data / "tmp").glob("train-*"))
 
 
+@pytest.mark.parametrize(("args", "module"), [(["train", *TINY], "torch"), (["export", "v0001"], "onnx")])
+def test_without_the_train_extra_training_commands_say_what_to_install(
+    mini_store: None, tmp_path: Path, args: list[str], module: str
+) -> None:
+    """A serving-only install (`.[cpu]`) lists these commands; running one names the missing extra in one
+    line instead of a traceback. The extra's module is made unimportable, as where it is not installed."""
+    code = (
+        f"import sys; sys.modules[{module!r}] = None; sys.argv = ['postroom', *sys.argv[1:]];"
+        "from postroom.cli import main; main()"
+    )
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [
+        "error: this command needs the `train` extra, which is not installed here "
+        f"(no module {module!r}): pip install -e '.[train]' in the repository (see README.md)"
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not list((tmp_path / "data" / "models").glob("*v0*"))
+
+
 def test_show_prints_free_text_of_the_history_verbatim(tmp_path: Path) -> None:
     """Who approved and why are typed by people: rich markup in them must not break `models show`."""
     from tests.training.test_registry import publish
@@ -268,6 +288,26 @@ def test_an_empty_by_is_refused_before_anything_changes(tmp_path: Path, engine: 
     assert registry.get("v0001").stage == "candidate"
     assert invoke("models", "approve", "v0001").exit_code == 0
     assert registry.get("v0001").stage == "approved"
+
+
+def test_train_records_postroom_user_as_models_approve_does(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`POSTROOM_USER` names who trains when `--by` is not given (blank: refused, like a blank --by)."""
+    import training.pipeline
+    from training.errors import TrainingError
+
+    monkeypatch.setenv("POSTROOM_USER", "  ")
+    blank = invoke("train", *TINY)
+    assert blank.exit_code == 1 and "--by is empty: name who acts" in blank.stderr
+
+    def stub_pipeline_reporting_the_actor(*_: object, actor: str, **__: object) -> None:
+        raise TrainingError(f"would train as {actor}")  # the actor is all this test needs: no training
+
+    monkeypatch.setattr(training.pipeline, "train_from_store", stub_pipeline_reporting_the_actor)
+    monkeypatch.setenv("POSTROOM_USER", "lena")
+    assert "would train as lena" in invoke("train", *TINY).stderr
+    assert "would train as eve" in invoke("train", *TINY, "--by", "eve").stderr  # the option wins
 
 
 def test_show_reports_damaged_files_and_exits_1(tmp_path: Path) -> None:
