@@ -22,7 +22,13 @@ from labeling.select import (
     select_uncertain,
 )
 from labeling.status import labeled_counts
-from labeling.sync import EVENT_SELECTED, project_events, pushed_message_ids
+from labeling.sync import (
+    EVENT_PUSHED,
+    EVENT_SELECTED,
+    other_projects_events,
+    project_events,
+    pushed_message_ids,
+)
 from postroom.store.models import Label, Message
 from postroom.taxonomy import Taxonomy
 
@@ -68,8 +74,11 @@ def choose_for_labeling(
     seed: int = 0,
     embed: Callable[[Sequence[str]], np.ndarray] = embed_texts,
 ) -> Choice:
-    """Pick `k` messages that are neither labeled (from `sources`) nor already selected for `project`."""
+    """Pick `k` messages that are neither labeled (from `sources`) nor already selected for `project` or
+    another project (push would not send those: a message is labeled in one project)."""
     taken = pushed_message_ids(session, project) | set(project_events(session, EVENT_SELECTED, project))
+    for events in other_projects_events(session, [EVENT_SELECTED, EVENT_PUSHED], project).values():
+        taken |= set(events)
     labeled = _labeled(session, taxonomy, sources)
     rows = session.execute(select(Message.id, Message.message_id).order_by(Message.id)).all()
     pool_ids = [(pk, mid) for pk, mid in rows if mid not in taken and pk not in labeled]

@@ -65,13 +65,14 @@ def check(
     ] = False,
 ) -> None:
     """Check that Doccano answers, its task worker runs, Postroom can log in as a project admin, and the
-    project is one experts can label (text classification, several labels per example, every label there).
+    project is one experts can label (text classification, several labels per example, every label there,
+    with the guideline's shortcut keys). Changes nothing in Doccano.
 
     Exits 1 with the reason otherwise. Example: postroom label check
     """
     from labeling.doccano import PROJECT_ADMIN_ROLE
     from labeling.errors import DoccanoAuthError, ProjectNotFound
-    from labeling.project import open_project, wanted_labels
+    from labeling.project import open_project, shortcut_drift, wanted_labels
     from labeling.sync import duplicates, notice_gone_projects
     from labeling.validate import duplicate_line
 
@@ -107,7 +108,17 @@ def check(
             err.print(
                 f"[yellow]labels missing[/yellow] {len(missing)} of the taxonomy's labels are not in the "
                 f"project, so experts cannot choose them: {escape(', '.join(missing[:10]))}"
-                f"{' …' if len(missing) > 10 else ''}; `postroom label push` creates them again",
+                f"{' …' if len(missing) > 10 else ''}; `postroom label push` creates them again (with the "
+                "guideline's keys)",
+                highlight=False,
+                soft_wrap=True,
+            )
+        drift = shortcut_drift(taxonomy, client.label_types(layout.id))
+        if drift:
+            err.print(
+                f"[yellow]shortcut keys[/yellow] {len(drift)} labels' keys differ from the guideline's, so "
+                f"experts pressing a key get another label than the guideline says: "
+                f"{escape(_some([str(d) for d in drift], 5))}; `postroom label push` puts them back",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -142,6 +153,14 @@ def push(
     ] = False,
     sources: SourceOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the clustering and sampling.")] = 0,
+    allow_other_projects: Annotated[
+        bool,
+        typer.Option(
+            "--allow-other-projects",
+            help="Also send messages already in another Doccano project (pull then reports the projects' "
+            "disagreements as conflicts).",
+        ),
+    ] = False,
 ) -> None:
     """Choose messages worth an expert's time and send them to Doccano (idempotent).
 
@@ -213,6 +232,7 @@ def push(
                 max_chars=settings.labeling_max_chars,
                 origin=ORIGIN_CORRECTION if corrections else "selection",
                 suggestions=suggestions,
+                allow_other_projects=allow_other_projects,
             )
     table = Table(title=f"push to {project} (Doccano project {report.project_id})", show_header=False)
     for name, value in [
@@ -220,6 +240,7 @@ def push(
         ("sent", len(report.pushed)),
         ("already in Doccano", len(report.already_in_doccano)),
         ("not in the store", len(report.not_in_store)),
+        ("in another project, not sent", len(report.in_other_project)),
         ("found in Doccano, now recorded", report.reconciled),
     ]:
         table.add_row(name, str(value))
@@ -232,15 +253,48 @@ def push(
             highlight=False,
             soft_wrap=True,
         )
+    if report.in_other_project:
+        where = [f"{m} ({', '.join(p)})" for m, p in sorted(report.in_other_project.items())]
+        err.print(
+            f"[yellow]in another project[/yellow] not sent: {len(where)} messages are already in another "
+            f"Doccano project: {escape(_some(where))}; `--allow-other-projects` sends them anyway (pull then "
+            "reports where the projects disagree)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if report.keys_restored:
+        err.print(
+            f"[yellow]shortcut keys restored[/yellow] {len(report.keys_restored)} labels' keys were not the "
+            f"guideline's, now they are: {escape(_some([str(d) for d in report.keys_restored], 5))}",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(f"label them at {settings.doccano_url}/projects/{report.project_id}")
 
 
 @label_app.command("pull")
 @friendly_errors
-def pull() -> None:
+def pull(
+    drop_annotators: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--drop-annotator",
+            help="An annotator removed from the project whose labels, as last pulled, should no longer "
+            "count (repeat); labels already imported stay.",
+        ),
+    ] = None,
+    comments: Annotated[
+        bool,
+        typer.Option(
+            "--comments/--no-comments",
+            help="Write each problem into Doccano as a comment on its example (and remove settled ones).",
+        ),
+    ] = True,
+) -> None:
     """Import the experts' labels; incomplete or conflicting examples are reported, not imported.
 
-    All or nothing: Doccano failing mid-pull leaves the store unchanged. Example: postroom label pull
+    All or nothing: Doccano failing mid-pull leaves the store unchanged. Problems are also written into
+    Doccano as comments on their examples, where the experts see them. Example: postroom label pull
     """
     from labeling.sync import pull_labels
 
@@ -250,7 +304,9 @@ def pull() -> None:
     project = settings.doccano_project_name(taxonomy.name)
     with _client(settings) as client, err.status(f"reading labels from {settings.doccano_url}…"):
         client.health()  # a stopped task worker fails here, not after the export's time limit
-        report = pull_labels(sessions, client, taxonomy, project)
+        report = pull_labels(
+            sessions, client, taxonomy, project, drop_annotators=drop_annotators or (), comments=comments
+        )
     table = Table(title=f"pull from {project}", show_header=False)
     for name, value in [
         ("examples in Doccano", report.examples),
@@ -285,6 +341,35 @@ def pull() -> None:
             f"[yellow]not in the store[/yellow] {escape(_some(report.not_in_store))}",
             highlight=False,
             soft_wrap=True,
+        )
+    for annotator, ids in report.missing_annotators.items():
+        err.print(
+            f"[yellow]annotator gone[/yellow] {escape(annotator)} is no longer in the project (Doccano's "
+            f"export leaves them out): their labels of {len(ids)} messages, as last pulled, still count "
+            f"({escape(_some(ids))}); add them back to the project to change them, or `postroom label pull "
+            f"--drop-annotator {escape(annotator)}` to stop counting them",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for annotator, ids in report.dropped.items():
+        err.print(
+            f"[yellow]annotator dropped[/yellow] the labels of {escape(annotator)} no longer count for "
+            f"{len(ids)} messages ({escape(_some(ids))}); labels already imported stay",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if report.comment_error:
+        err.print(
+            f"[yellow]comments not written[/yellow] {escape(report.comment_error)}; the next pull writes "
+            "them",
+            highlight=False,
+            soft_wrap=True,
+        )
+    elif report.comments is not None and (report.comments.written or report.comments.removed):
+        c = report.comments
+        out.print(
+            f"comments in Doccano: {c.written} written, {c.kept} unchanged, {c.removed} removed (settled)",
+            highlight=False,
         )
     count = len(report.problems)
     examples = f"{report.accepted} {'example' if report.accepted == 1 else 'examples'}"

@@ -10,6 +10,10 @@ Doccano behaviours this client handles (measured against 1.8.4):
   are in the import task's result, so `upload_examples` reads it and raises `UploadFailed`.
 - With the worker down, a task never finishes: every wait has a time limit and says what to check.
 - An import file's rows must all have the same keys (otherwise the import fails on a JSON check of `meta`).
+- The export has one file per project *member*: a user removed from the project drops out of it, although
+  their labels stay in the database (and return when the user is added again).
+- Comments: `POST .../comments?example=<id>` (the example comes from the query string); the list has every
+  user's; a user deletes their own (a superuser any).
 """
 
 from __future__ import annotations
@@ -103,6 +107,17 @@ class Category:
     example: int
     label: int
     user: int
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment on an example (the annotation page's comment panel shows every member's)."""
+
+    id: int
+    example: int
+    user: int | None
+    username: str
+    text: str
 
 
 def start_hint(base_url: str) -> str:
@@ -409,6 +424,13 @@ class DoccanoClient:
             raise DoccanoError(f"Doccano has no role {role!r} (has: {', '.join(roles)})")
         self._json("POST", f"/v1/projects/{project_id}/members", json={"user": user.id, "role": roles[role]})
 
+    def remove_member(self, project_id: int, username: str) -> None:
+        """What the Members page's delete does. The user's labels stay in Doccano's database, but the
+        export (one file per *member*) no longer has them, and only that user could list them."""
+        member = self.members(project_id).get(username)
+        if member is not None:
+            self.request("DELETE", f"/v1/projects/{project_id}/members", json={"ids": [member]})
+
     # -- examples and annotations --------------------------------------------------------------------
 
     def examples(self, project_id: int) -> Iterator[Example]:
@@ -437,6 +459,19 @@ class DoccanoClient:
         """Mark the example done (or not done) as this user; Doccano's API only toggles, so check first."""
         if self.is_confirmed(project_id, example_id) != done:
             self._json("POST", f"/v1/projects/{project_id}/examples/{example_id}/states", json={})
+
+    def comments(self, project_id: int) -> list[Comment]:
+        """Every comment on the project's examples, by any user."""
+        return [_comment(i) for i in self._paged(f"/v1/projects/{project_id}/comments")]
+
+    def add_comment(self, project_id: int, example_id: int, text: str) -> Comment:
+        """A comment on one example, by this user (1.8.4 takes the example from the query string)."""
+        path = f"/v1/projects/{project_id}/comments"
+        return _comment(self._json("POST", path, params={"example": example_id}, json={"text": text}))
+
+    def delete_comment(self, project_id: int, comment_id: int) -> None:
+        """Delete one comment (this user's own; a superuser may delete any)."""
+        self.request("DELETE", f"/v1/projects/{project_id}/comments/{comment_id}")
 
     # -- import and export ---------------------------------------------------------------------------
 
@@ -569,6 +604,12 @@ def _label_type(data: Mapping[str, Any]) -> LabelType:
         data.get("text_color") or "",
         data.get("suffix_key") or None,
         data.get("prefix_key") or None,
+    )
+
+
+def _comment(data: Mapping[str, Any]) -> Comment:
+    return Comment(
+        data["id"], data["example"], data.get("user"), str(data.get("username") or ""), data.get("text") or ""
     )
 
 

@@ -68,9 +68,9 @@ def assign_shortcuts(labels: Sequence[str], taken: Mapping[str, str] | None = No
     """Label name -> a single-key shortcut, unique in the project, for every label that gets one.
 
     `taken` holds the shortcuts labels already have (label name -> key): those are kept and no other
-    label gets their key. The others get the free keys of `SHORTCUT_KEYS` in order (1-9, 0, a-z), so with
-    the taxonomy's order the keys follow the chips on the annotation page. Beyond 36 labels, the rest get
-    none (Doccano 1.8.4 allows only 0-9 and a-z, and its annotation page ignores the prefix keys).
+    label gets their key. The others get the free keys of `SHORTCUT_KEYS` in order (1-9, 0, a-z). Beyond 36
+    labels, the rest get none (Doccano 1.8.4 allows only 0-9 and a-z, and its annotation page ignores the
+    prefix keys).
     """
     keys = dict(taken or {})
     free = iter(k for k in SHORTCUT_KEYS if k not in set(keys.values()))
@@ -82,15 +82,64 @@ def assign_shortcuts(labels: Sequence[str], taken: Mapping[str, str] | None = No
     return {label: keys[label] for label in labels if label in keys}
 
 
+def taxonomy_shortcuts(taxonomy: Taxonomy) -> dict[str, str]:
+    """The guideline's keys: label name -> key, from the taxonomy alone (its order: 1-9, 0, a-z), so the same
+    label always has the same key, whatever Doccano's project holds (keys that drifted there are put back by
+    `ensure_project`). Reordering or inserting classes in the taxonomy moves the keys after them."""
+    return assign_shortcuts(list(wanted_labels(taxonomy)))
+
+
+@dataclass(frozen=True)
+class KeyDrift:
+    """A label type in Doccano whose shortcut is not the guideline's: one of the taxonomy's labels with
+    another key (or none), or any other label holding a key the guideline gives to one of the taxonomy's."""
+
+    label: str
+    has: str | None  # its key in Doccano (the suffix key; `ctrl 1` when a prefix is set)
+    wants: str | None  # the guideline's key (None: the label must not hold one)
+    owner: str | None = None  # for `wants=None`: the taxonomy's label the key belongs to
+
+    def __str__(self) -> str:
+        has = f"key {self.has}" if self.has else "no key"
+        if self.wants is not None:
+            return f"{self.label} has {has}, the guideline's is {self.wants}"
+        return f"{self.label} (not a label of the guideline) has {has}, the guideline's key of {self.owner}"
+
+
+def _shown_key(label: LabelType) -> str | None:
+    if not label.suffix_key:
+        return None
+    return f"{label.prefix_key} {label.suffix_key}" if label.prefix_key else label.suffix_key
+
+
+def shortcut_drift(taxonomy: Taxonomy, label_types: Sequence[LabelType]) -> list[KeyDrift]:
+    """The project's label types whose keys are not the guideline's (see `KeyDrift`), in the project's order.
+
+    1.8.4's annotation page binds the suffix key alone, so a key with a prefix is still that key: another
+    label's `ctrl 1` takes `1` from the label the guideline gives it to, and a prefix on one of ours drifts.
+    Labels of the taxonomy missing from the project are not listed here (`label check` names them).
+    """
+    keys = taxonomy_shortcuts(taxonomy)
+    owners = {key: label for label, key in keys.items()}
+    found = []
+    for label in label_types:
+        if label.text in keys:
+            if label.suffix_key != keys[label.text] or label.prefix_key:
+                found.append(KeyDrift(label.text, _shown_key(label), keys[label.text]))
+        elif label.suffix_key in owners:  # not ours (or ours past 36 labels): sits on a key of ours
+            found.append(KeyDrift(label.text, _shown_key(label), None, owners[label.suffix_key]))
+    return found
+
+
 def guideline_markdown(taxonomy: Taxonomy, shortcuts: Mapping[str, str] | None = None) -> str:
     """The annotation guideline Doccano shows the expert, generated from the taxonomy.
 
-    `shortcuts` (label name -> key) are the project's keyboard shortcuts; by default those
-    `assign_shortcuts` gives a new project.
+    `shortcuts` (label name -> key) are the keyboard shortcuts; by default the taxonomy's
+    (`taxonomy_shortcuts`), which `ensure_project` gives the project.
     """
     colours = set_colours(taxonomy)
     if shortcuts is None:
-        shortcuts = assign_shortcuts(list(wanted_labels(taxonomy)))
+        shortcuts = taxonomy_shortcuts(taxonomy)
     lines = [
         f"# Labeling guideline: {taxonomy.name}",
         "",
@@ -133,6 +182,7 @@ class ProjectLayout:
 
     project: Project
     label_ids: dict[str, int]  # Doccano label name -> label type id
+    keys_restored: tuple[KeyDrift, ...] = ()  # shortcut keys `ensure_project` put back (what they were)
 
     @property
     def id(self) -> int:
@@ -148,40 +198,47 @@ def _description(taxonomy: Taxonomy) -> str:
 
 
 def ensure_project(client: DoccanoClient, taxonomy: Taxonomy, name: str) -> ProjectLayout:
-    """Find or create the project, and bring its guideline and label types in line with the taxonomy.
+    """Find or create the project, and bring its guideline, label types and keys in line with the taxonomy.
 
-    Idempotent. Label types Doccano has that the taxonomy lacks are left alone (pull reports their use).
-    A label without a keyboard shortcut gets a free key; a key someone set (on any label) is kept.
+    Idempotent. Label types Doccano has that the taxonomy lacks are left alone (pull reports their use),
+    except that a key the guideline gives to one of the taxonomy's labels is taken from them. Every label of
+    the taxonomy gets the guideline's key (`taxonomy_shortcuts`): a label deleted or renamed in Doccano and
+    created again gets its old key back, and keys edited in Doccano are put back (`keys_restored`).
     """
     project = client.find_project(name)
     if project is None:
         project = client.create_project(name, _description(taxonomy), guideline_markdown(taxonomy))
     check_project_kind(project)
     wanted = wanted_labels(taxonomy)
+    keys = taxonomy_shortcuts(taxonomy)
     existing = {label.text: label for label in client.label_types(project.id)}
-    # a key is taken whatever its prefix: 1.8.4's annotation page binds the suffix key alone
-    taken = {label.text: label.suffix_key for label in existing.values() if label.suffix_key}
-    shortcuts = assign_shortcuts([*taken, *(t for t in wanted if t not in taken)], taken)
+    drift = shortcut_drift(taxonomy, list(existing.values()))
+    # Free every key that moves first: Doccano refuses a key another label of the project still holds.
+    for item in drift:
+        label = existing[item.label]
+        if label.suffix_key or label.prefix_key:
+            label = client.update_label_type(project.id, label, suffix_key=None, prefix_key=None)
+            existing[item.label] = label
     label_ids: dict[str, int] = {}
     for text, colour in wanted.items():
         label: LabelType | None = existing.get(text)
         if label is None:
             label = client.create_label_type(
-                project.id, text, colour, text_colour(colour), suffix_key=shortcuts.get(text)
+                project.id, text, colour, text_colour(colour), suffix_key=keys.get(text)
             )
         else:
             changes: dict[str, str | None] = {}
             if label.background_color.lower() != colour:
                 changes.update(background_color=colour, text_color=text_colour(colour))
-            if label.suffix_key is None and shortcuts.get(text):
-                changes["suffix_key"] = shortcuts[text]
+            if label.suffix_key != keys.get(text):
+                changes["suffix_key"] = keys.get(text)
             if changes:
                 label = client.update_label_type(project.id, label, **changes)
         label_ids[text] = label.id
-    guideline = guideline_markdown(taxonomy, {t: k for t, k in shortcuts.items() if t in wanted})
+    guideline = guideline_markdown(taxonomy, keys)
     if project.guideline.strip() != guideline or project.description.strip() != _description(taxonomy):
         project = client.update_project(project, guideline=guideline, description=_description(taxonomy))
-    return ProjectLayout(project, label_ids)
+    return ProjectLayout(project, label_ids, tuple(drift))
 
 
 def open_project(client: DoccanoClient, taxonomy: Taxonomy, name: str) -> ProjectLayout:

@@ -19,30 +19,41 @@ Doccano going down mid-pull leaves the store as it was, and the next pull does t
 stored with `source="doccano"`, the annotator(s) and the time of the pull (Doccano's export has no label
 times). Re-pulling changes nothing; a changed label marks the old row `is_current=False` and adds a new one.
 The pull's problems (per kind: a count and the first message IDs) are recorded for `label status` when they
-differ from the last recorded ones.
+differ from the last recorded ones, and written into Doccano as comments on their examples
+(`labeling.comments`).
+
+Pull also records what it saw of each message (`labeling.seen`): an annotator removed from the project drops
+out of Doccano's export, so their last-seen labels keep counting (and are named) until the team lead adds
+them back or drops them; and a message in two projects whose experts disagree is a conflict in both pulls,
+not labels that flip with every pull. Push does not send a message that is in another project unless asked.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from labeling.comments import CommentReport, problem_comments, sync_comments
 from labeling.doccano import DoccanoClient, Project
 from labeling.errors import (
+    DoccanoError,
     DoccanoTimeout,
     DoccanoUnavailable,
+    LabelingError,
     ProjectNotFound,
     ProjectReplaced,
     UploadFailed,
     UploadPending,
 )
-from labeling.project import ProjectLayout, ensure_project, open_project
+from labeling.project import KeyDrift, ProjectLayout, ensure_project, open_project
+from labeling.seen import Seen, observe, remember_missing
 from labeling.validate import Accepted, Problem, duplicate_line, validate_export
 from postroom.store.models import NAME_MAX, AuditEvent, Label, Message, as_utc, utcnow
 from postroom.taxonomy import Taxonomy
@@ -55,6 +66,8 @@ EVENT_PULLED = "labeling.pulled"
 EVENT_UPLOAD_QUEUED = "labeling.upload_queued"
 EVENT_PROJECT_GONE = "labeling.project_gone"
 EVENT_PULL_PROBLEMS = "labeling.pull_problems"
+EVENT_SEEN = "labeling.annotations_seen"  # per message and project: who labeled it with what, and the outcome
+EVENT_ANNOTATOR_DROPPED = "labeling.annotator_dropped"  # the team lead stopped counting a removed annotator
 # The kinds of problem a pull records, in the order `label status` lists them, with what `label status` calls
 # them: a validation problem's kinds, then messages in the project more than once, then valid labels of
 # messages the store lacks.
@@ -64,6 +77,7 @@ PROBLEM_KINDS = {
     "conflicting": "conflicting (two labels of a set, or annotators disagree)",
     "unknown_label": "label not in the taxonomy",
     "no_message_id": "no message_id (not pushed by Postroom)",
+    "annotator_gone": "labeled by an annotator no longer in the project (the labels last pulled still count)",
     "duplicate": "in the project more than once",
     "not_in_store": "not in the store",
 }
@@ -147,6 +161,38 @@ def project_events(session: Session, kind: str, project: str) -> dict[str, Audit
         if _live(event, project, marks):
             found[str(event.subject)] = event
     return found
+
+
+def other_projects_events(
+    session: Session, kinds: Sequence[str], project: str
+) -> dict[str, dict[str, AuditEvent]]:
+    """Project name -> message_id -> newest event of `kinds` for every project but `project`; events of a
+    project that is gone do not count."""
+    marks: dict[str, dict[int, int]] = {}
+    found: dict[str, dict[str, AuditEvent]] = defaultdict(dict)
+    events = select(AuditEvent).where(AuditEvent.kind.in_(list(kinds))).order_by(AuditEvent.id)
+    for event in session.scalars(events):
+        name = (event.payload or {}).get("project")
+        if not isinstance(name, str) or name == project:
+            continue
+        if name not in marks:
+            marks[name] = _gone_marks(session, name)
+        if _live(event, name, marks[name]):
+            found[name][str(event.subject)] = event
+    return dict(found)
+
+
+def messages_elsewhere(session: Session, project: str, message_ids: Sequence[str]) -> dict[str, list[str]]:
+    """message_id -> the other projects (names) it was selected for or pushed to, for those of `message_ids`
+    that are in another project and not recorded in `project`."""
+    here = set(project_events(session, EVENT_SELECTED, project)) | pushed_message_ids(session, project)
+    wanted = set(message_ids) - here
+    found: dict[str, list[str]] = defaultdict(list)
+    others = other_projects_events(session, [EVENT_SELECTED, EVENT_PUSHED], project)
+    for name, events in sorted(others.items()):
+        for message_id in sorted(wanted & set(events)):
+            found[message_id].append(name)
+    return dict(found)
 
 
 def pushed_message_ids(session: Session, project: str) -> set[str]:
@@ -330,6 +376,8 @@ class PushReport:
     reconciled: int = 0  # examples found in Doccano without a push record (an interrupted push), recorded
     gone: list[GoneProject] = field(default_factory=list)
     duplicates: dict[str, list[int]] = field(default_factory=dict)  # message_id -> example ids (2 or more)
+    in_other_project: dict[str, list[str]] = field(default_factory=dict)  # not sent: message_id -> projects
+    keys_restored: tuple[KeyDrift, ...] = ()  # shortcut keys put back to the guideline's
 
     def duplicate_lines(self) -> list[str]:
         return [duplicate_line(m, ids) for m, ids in sorted(self.duplicates.items())]
@@ -346,8 +394,13 @@ def push_messages(
     origin: str = ORIGIN_SELECTION,
     suggestions: Mapping[str, str] | None = None,
     batch_size: int = 200,
+    allow_other_projects: bool = False,
 ) -> PushReport:
     """Send messages to the project (created and brought in line with the taxonomy first).
+
+    A message already in another project (records of another project name that Doccano still has) is not
+    sent, but listed (`in_other_project`), unless `allow_other_projects`: then pull compares the projects'
+    labels, and a disagreement is a conflict in both.
 
     Raises:
         DoccanoUnavailable, DoccanoTimeout, UploadFailed: what was confirmed before stays recorded;
@@ -357,11 +410,20 @@ def push_messages(
     """
     gone = notice_gone_projects(sessions, client, project_name)  # before a new project gets an old id
     layout = ensure_project(client, taxonomy, project_name)
-    report = PushReport(project_name, layout.id, gone=gone)
+    report = PushReport(project_name, layout.id, gone=gone, keys_restored=layout.keys_restored)
     requested = list(dict.fromkeys(message_ids))
+    if not allow_other_projects:
+        with sessions() as session:
+            elsewhere = messages_elsewhere(session, project_name, requested)
+        for other in sorted({name for names in elsewhere.values() for name in names}):
+            # a project deleted in Doccano frees its messages; a replaced one is its own push's business
+            with suppress(ProjectReplaced):
+                report.gone += notice_gone_projects(sessions, client, other)
+        with sessions() as session:
+            report.in_other_project = messages_elsewhere(session, project_name, requested)
     with sessions.begin() as session:
         report.not_in_store = not_stored(session, requested)
-        missing = set(report.not_in_store)
+        missing = set(report.not_in_store) | set(report.in_other_project)
         wanted = [m for m in requested if m not in missing]
         selected = project_events(session, EVENT_SELECTED, project_name)
         for message_id in wanted:
@@ -515,6 +577,11 @@ class PullReport:
     gone: list[GoneProject] = field(default_factory=list)
     duplicates: dict[str, tuple[int, ...]] = field(default_factory=dict)  # message_id -> example ids
     deleted: list[str] = field(default_factory=list)  # pushed, but no longer examples of the project
+    # annotators no longer in the export -> messages whose labels, as last pulled, still count
+    missing_annotators: dict[str, list[str]] = field(default_factory=dict)
+    dropped: dict[str, list[str]] = field(default_factory=dict)  # dropped now -> messages no longer counted
+    comments: CommentReport | None = None  # problems written into Doccano (None: not asked)
+    comment_error: str = ""  # why the comments could not be written (the labels were imported)
 
     def duplicate_lines(self) -> list[str]:
         return [duplicate_line(m, ids) for m, ids in sorted(self.duplicates.items())]
@@ -527,11 +594,20 @@ def pull_labels(
     project_name: str,
     *,
     now: Callable[[], datetime] = utcnow,
+    drop_annotators: Sequence[str] = (),
+    comments: bool = True,
 ) -> PullReport:
     """Read every expert label of the project, validate, and store the valid ones in one transaction.
 
+    Annotators no longer in Doccano's export (removed from the project) still count with the labels the
+    last pull saw, and are named (`missing_annotators`), unless named in `drop_annotators`. A message whose
+    agreed labels differ from another project's is a conflict, not imported. With `comments`, the
+    problems are then written into Doccano as comments on their examples (and settled ones removed); a
+    failure there is reported in `comment_error`, the labels stay imported.
+
     Raises:
         ProjectNotFound: nothing was pushed yet, or the project was deleted (then recorded as gone first).
+        LabelingError: a name in `drop_annotators` is not an annotator missing from the export.
         DoccanoUnavailable, DoccanoTimeout: nothing was written; pull again once Doccano is back.
     """
     gone = notice_gone_projects(sessions, client, project_name)
@@ -546,21 +622,47 @@ def pull_labels(
     export = client.export_annotations(layout.id)  # everything is read before anything is written
     done = client.export_annotations(layout.id, confirmed_only=True)
     confirmed = {user: {int(row["id"]) for row in rows if "id" in row} for user, rows in done.items()}
-    validation = validate_export(taxonomy, export, confirmed)
+    with sessions() as session:
+        last = _seen_records(session, project_name)
+        others = {
+            name: {m: Seen.from_payload(e.payload) for m, e in events.items()}
+            for name, events in other_projects_events(session, [EVENT_SEEN], project_name).items()
+        }
+    everyone = remember_missing(export, confirmed, last)
+    unknown = sorted(set(drop_annotators) - set(everyone.missing))
+    if unknown:
+        raise LabelingError(
+            f"cannot drop {', '.join(unknown)}: not an annotator whose labels Postroom pulled from project "
+            f"{project_name!r} and who is no longer in it (missing now: "
+            f"{', '.join(everyone.missing) or 'none'})"
+        )
+    remembered = remember_missing(export, confirmed, last, drop=drop_annotators)
+    validation = validate_export(taxonomy, remembered.export, remembered.confirmed)
+    observed = observe(remembered.export, remembered.confirmed)
+    accepted, disagreeing = _compare_projects(validation.accepted, others, observed)
+    problems = [_name_missing(p, remembered.by_message) for p in validation.problems] + disagreeing
     report = PullReport(
         project_name,
         examples=validation.examples,
         pending=validation.pending,
         in_progress=validation.in_progress,
-        accepted=len(validation.accepted),
-        problems=validation.problems,
+        accepted=len(accepted),
+        problems=problems,
         gone=gone,
         duplicates=validation.duplicates,
+        missing_annotators=remembered.missing,
+        dropped={a: everyone.missing[a] for a in dict.fromkeys(drop_annotators)},
     )
     in_export = {str(row["message_id"]) for rows in export.values() for row in rows if row.get("message_id")}
+    outcome = {a.message_id: a.labels for a in validation.accepted}  # this project's own, before comparing
     with sessions.begin() as session:
         report.deleted = sorted(pushed_message_ids(session, project_name) - in_export)
-        apply_labels(session, validation.accepted, report, actor=client.username, when=now())
+        for annotator, message_ids in report.dropped.items():
+            session.add(
+                _event(EVENT_ANNOTATOR_DROPPED, annotator, client.username, layout, messages=len(message_ids))
+            )
+        _record_seen(session, layout, client.username, observed, outcome, last)
+        apply_labels(session, accepted, report, actor=client.username, when=now())
         record_pull_problems(session, layout, report, client.username)
         if report.added or report.changed or report.confirmed:
             session.add(
@@ -577,7 +679,91 @@ def pull_labels(
                     },
                 )
             )
+    if comments:
+        try:
+            wanted = problem_comments(report.problems, report.duplicates)
+            report.comments = sync_comments(client, layout.id, wanted)
+        except DoccanoError as exc:  # the labels are in; the next pull writes the comments
+            report.comment_error = str(exc)
     return report
+
+
+def _seen_records(session: Session, project: str) -> dict[str, Seen]:
+    """message_id -> what the last pull of `project` that changed it saw."""
+    return {m: Seen.from_payload(e.payload) for m, e in project_events(session, EVENT_SEEN, project).items()}
+
+
+def _record_seen(
+    session: Session,
+    layout: ProjectLayout,
+    actor: str,
+    observed: Mapping[str, Seen],
+    outcome: Mapping[str, dict[str, str]],
+    last: Mapping[str, Seen],
+) -> None:
+    """Record (no commit) what this pull saw of each message, where it differs from the last record; a
+    message nobody ever labeled gets none."""
+    for message_id, seen in sorted(observed.items()):
+        seen = Seen(seen.example_ids, seen.labels, seen.done, outcome.get(message_id))
+        before = last.get(message_id)
+        if before == seen or (before is None and not seen.annotators):
+            continue
+        session.add(_event(EVENT_SEEN, message_id, actor, layout, **seen.payload()))
+
+
+def _name_missing(problem: Problem, missing: Mapping[str, tuple[str, ...]]) -> Problem:
+    """The problem, saying which of its annotators are no longer in the project (their labels as last
+    pulled count)."""
+    who = missing.get(problem.message_id or "")
+    if not who:
+        return problem
+    detail = (
+        f"{', '.join(who)} {'is' if len(who) == 1 else 'are'} no longer in the project: "
+        "the labels Postroom last pulled count"
+    )
+    return replace(problem, details=(*problem.details, detail))
+
+
+def _compare_projects(
+    accepted: Sequence[Accepted], others: Mapping[str, Mapping[str, Seen]], observed: Mapping[str, Seen]
+) -> tuple[list[Accepted], list[Problem]]:
+    """The accepted messages whose labels no other project contradicts, and a conflict for each of the
+    others: a message in two projects must get the same labels in both, or neither's are imported."""
+    keep: list[Accepted] = []
+    conflicts: list[Problem] = []
+    for item in accepted:
+        details: list[str] = []
+        voters: set[str] = set(item.annotators)
+        for name, records in sorted(others.items()):
+            theirs = records.get(item.message_id)
+            if theirs is None or theirs.accepted is None:
+                continue
+            for set_name, class_name in item.labels.items():
+                other = theirs.accepted.get(set_name)
+                if other is not None and other != class_name:
+                    who = ", ".join(sorted(theirs.labels)) or "?"
+                    here = ", ".join(item.annotators)
+                    details.append(
+                        f"projects disagree on {set_name}: {class_name} ({here}, here), "
+                        f"{other} ({who}, in project {name})"
+                    )
+                    voters.update(theirs.labels)
+        if not details:
+            keep.append(item)
+            continue
+        seen = observed.get(item.message_id)
+        everyone = tuple(sorted(voters))
+        conflicts.append(
+            Problem(
+                item.message_id,
+                seen.example_ids if seen is not None else (),
+                ("conflicting",),
+                tuple(details),
+                everyone,
+                everyone,
+            )
+        )
+    return keep, conflicts
 
 
 def apply_labels(
@@ -659,6 +845,7 @@ def problem_summary(report: PullReport) -> dict[str, dict[str, Any]]:
         where = problem.message_id or f"example {', '.join(map(str, problem.example_ids))}"
         for kind in problem.kinds:
             found[kind].append(where)
+    found["annotator_gone"] = sorted({m for ids in report.missing_annotators.values() for m in ids})
     found["duplicate"] = sorted(report.duplicates)
     found["not_in_store"] = list(report.not_in_store)
     return {

@@ -22,7 +22,8 @@ fi
 echo "$check"
 for round in $(seq 1 "$ROUNDS"); do
   echo "== labeling round $round: Postroom picks $BATCH messages; a simulated expert labels them in Doccano"
-  # Only Doccano's labels count: the corpus's own labels are the simulated expert's answer key.
+  # Push counts only Doccano's labels: the corpus's own labels are the simulated expert's answer key (training
+  # still uses every current label, whatever its source).
   "$POSTROOM" label push --n "$BATCH" --source doccano
   "$POSTROOM" label simulate --oracle-source import
   "$POSTROOM" label pull

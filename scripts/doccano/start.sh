@@ -100,6 +100,16 @@ sys.argv = ["doccano", "createuser", "--username=" + os.environ["DOCCANO_ADMIN_U
             "--password=" + os.environ["DOCCANO_ADMIN_PASSWORD"], "--email=admin@example.com"]
 main()
 PY
+# The web app and the worker both create Celery's queue in the broker's tables on first use; started together
+# on a fresh database, one of them can lose that race (kombu_queue's UNIQUE constraint) and exit. Create it
+# first.
+BROKER_URL="sqla+$DATABASE_URL" "$VENV/bin/python" - >> "$LOGS/init.log" 2>&1 <<'PY' \
+  || { tail -20 "$LOGS/init.log" >&2; exit 1; }
+import os
+from kombu import Connection
+with Connection(os.environ["BROKER_URL"]) as connection:
+    connection.default_channel.queue_declare(queue="celery")
+PY
 
 # `doccano webserver` binds 0.0.0.0; run its WSGI app (config.wsgi in the backend dir) on loopback instead.
 # Static files are served by WhiteNoise from the backend's staticfiles/ (the built Nuxt frontend included).

@@ -17,8 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer
 
+from labeling.cli import register
 from labeling.doccano import DoccanoClient
+from postroom.clikit import CliRoots
+from postroom.settings import get_settings
 from tests.conftest import REPO_ROOT
 
 SCRIPTS = REPO_ROOT / "scripts" / "doccano"
@@ -113,3 +117,28 @@ def doccano(doccano_server: DoccanoServer) -> Iterator[DoccanoServer]:
 def project_name() -> str:
     """A project of its own for each test."""
     return f"test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    """A `postroom`-shaped app with only the labeling commands registered."""
+    app, bench = typer.Typer(), typer.Typer()
+    app.add_typer(bench, name="bench")
+    register(CliRoots(app=app, bench=bench))
+    return app
+
+
+def use_doccano(
+    monkeypatch: pytest.MonkeyPatch, doccano: DoccanoServer, project_name: str, **overrides: str
+) -> None:
+    """Point the CLI's settings at the test's Doccano and project (`overrides`: more POSTROOM_ variables)."""
+    settings = {
+        "POSTROOM_DOCCANO_URL": doccano.url,
+        "POSTROOM_DOCCANO_USER": doccano.user,
+        "POSTROOM_DOCCANO_PASSWORD": doccano.password,
+        "POSTROOM_DOCCANO_PROJECT": project_name,
+        **overrides,
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()

@@ -15,44 +15,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from labeling.cli import register
 from labeling.doccano import Project
 from labeling.project import ProjectLayout, ensure_project, label_text, open_project
 from labeling.sync import PullReport, apply_labels, pending_push, record_pull_problems
 from labeling.validate import Accepted, validate_export
-from postroom.clikit import CliRoots
 from postroom.settings import get_settings
 from postroom.store.models import AuditEvent
 from postroom.taxonomy import Taxonomy
 from tests.labeling.builders import bank_mails, store_mails
-from tests.labeling.conftest import DoccanoServer, free_port
+from tests.labeling.conftest import DoccanoServer, free_port, use_doccano
 
 runner = CliRunner()
-
-
-
-def use_doccano(
-    monkeypatch: pytest.MonkeyPatch, doccano: DoccanoServer, project_name: str, **overrides: str
-) -> None:
-    """Point the CLI's settings at the test's Doccano and project (`overrides`: more POSTROOM_ variables)."""
-    settings = {
-        "POSTROOM_DOCCANO_URL": doccano.url,
-        "POSTROOM_DOCCANO_USER": doccano.user,
-        "POSTROOM_DOCCANO_PASSWORD": doccano.password,
-        "POSTROOM_DOCCANO_PROJECT": project_name,
-        **overrides,
-    }
-    for key, value in settings.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-
-@pytest.fixture
-def cli() -> typer.Typer:
-    """A `postroom`-shaped app with only the labeling commands registered."""
-    app, bench = typer.Typer(), typer.Typer()
-    app.add_typer(bench, name="bench")
-    register(CliRoots(app=app, bench=bench))
-    return app
 
 
 def test_status_shows_counts_and_blocking_classes(
@@ -219,8 +192,36 @@ def test_push_pull_messages_name_ids_problems_and_a_refused_login(
     assert f"not imported {mails[1].message_id}: marked done without any label" in pulled.output
     assert "(labeled by" not in pulled.output
     assert pulled.output.rstrip().endswith("imported the labels of 1 example; 1 problem (see above)")
+    assert "comments in Doccano: 1 written, 0 unchanged, 0 removed (settled)" in pulled.output
     status = runner.invoke(cli, ["label", "status"])  # what the pull found, without pulling again
     assert f"marked done without any label: 1 ({mails[1].message_id})" in status.output
+
+
+@pytest.mark.slow
+def test_check_reports_keys_that_drifted_and_push_puts_them_back(
+    cli: typer.Typer,
+    doccano: DoccanoServer,
+    sessions: sessionmaker[Session],
+    taxonomy: Taxonomy,
+    project_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mails = bank_mails(1, prefix="keys")
+    store_mails(sessions, mails)
+    use_doccano(monkeypatch, doccano, project_name)
+    with doccano.admin() as admin:
+        layout = ensure_project(admin, taxonomy, project_name)
+        labels = {t.text: t for t in admin.label_types(layout.id)}
+        admin.update_label_type(layout.id, labels["lob:retail"], suffix_key="z")
+    checked = runner.invoke(cli, ["label", "check"])
+    assert checked.exit_code == 0, checked.output
+    line = " ".join(checked.output.split())
+    assert "shortcut keys 1 labels' keys differ from the guideline's" in line
+    assert "lob:retail has key z, the guideline's is 1; `postroom label push` puts them back" in line
+    pushed = runner.invoke(cli, ["label", "push", "--message-id", mails[0].message_id])
+    assert pushed.exit_code == 0, pushed.output
+    assert "shortcut keys restored 1 labels' keys were not the guideline's" in " ".join(pushed.output.split())
+    assert "shortcut keys" not in runner.invoke(cli, ["label", "check"]).output
 
 
 @pytest.mark.slow

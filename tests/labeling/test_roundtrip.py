@@ -16,6 +16,8 @@ from labeling.project import (
     guideline_markdown,
     label_text,
     open_project,
+    shortcut_drift,
+    taxonomy_shortcuts,
     wanted_labels,
 )
 from labeling.status import labeling_status
@@ -305,25 +307,32 @@ def test_doccano_stopped_mid_push_is_finished_by_the_next_push(
         assert session.scalar(select(func.count()).where(AuditEvent.kind == EVENT_PUSHED)) == 30
 
 
-def test_shortcuts_of_an_existing_project_are_kept_and_missing_ones_filled_without_clashes(
+def test_keys_deleted_renamed_or_edited_in_doccano_are_put_back_to_the_guideline_keys(
     doccano: DoccanoServer, taxonomy: Taxonomy, project_name: str
 ) -> None:
+    keys = taxonomy_shortcuts(taxonomy)
     with doccano.admin() as admin:
         layout = ensure_project(admin, taxonomy, project_name)
         labels = {t.text: t for t in admin.label_types(layout.id)}
-        # someone edited the keys in Doccano: took lob:retail's key away, moved queue:cards to z, and
-        # added a label of their own on the key lob:retail had ("1")
-        admin.update_label_type(layout.id, labels["lob:retail"], suffix_key=None)
-        admin.update_label_type(layout.id, labels["queue:cards"], suffix_key="z")
-        admin.create_label_type(layout.id, "their:own", "#000000", "#ffffff", suffix_key="1")
+        assert {text: label.suffix_key for text, label in labels.items()} == keys
+        # someone deleted lob:retail (push creates it again), renamed queue:cards (the renamed label keeps its
+        # key), moved topic:card_replacement to z, and added a label of their own on lob:retail's key
+        admin.request("DELETE", f"/v1/projects/{layout.id}/category-types/{labels['lob:retail'].id}")
+        admin.update_label_type(layout.id, labels["queue:cards"], text="queue:cards-old")
+        admin.update_label_type(layout.id, labels["topic:card_replacement"], suffix_key="z")
+        admin.create_label_type(layout.id, "their:own", "#000000", "#ffffff", suffix_key=keys["lob:retail"])
+        drifted = {d.label for d in shortcut_drift(taxonomy, admin.label_types(layout.id))}
+        assert drifted == {"queue:cards-old", "topic:card_replacement", "their:own"}
         again = ensure_project(admin, taxonomy, project_name)
-        keys = {t.text: t.suffix_key for t in admin.label_types(layout.id)}
+        now = {t.text: t.suffix_key for t in admin.label_types(layout.id)}
         project = admin.get_project(layout.id)
-    assert keys["queue:cards"] == "z" and keys["their:own"] == "1"
-    assert keys["lob:retail"] not in (None, "1", "z") and len(set(keys.values())) == len(keys)
-    assert again.label_ids["lob:retail"] == labels["lob:retail"].id
-    assert "| `z` | `queue:cards` |" in project.guideline
-    assert f"| `{keys['lob:retail']}` | `lob:retail` |" in project.guideline
+        assert shortcut_drift(taxonomy, admin.label_types(layout.id)) == []
+        assert ensure_project(admin, taxonomy, project_name).keys_restored == ()  # nothing left to restore
+    assert {text: now[text] for text in keys} == keys  # the recreated labels too: same label, same key
+    assert now["queue:cards-old"] is None and now["their:own"] is None
+    assert again.label_ids["lob:retail"] != labels["lob:retail"].id  # created again
+    assert {d.label for d in again.keys_restored} == drifted
+    assert project.guideline == guideline_markdown(taxonomy)
 
 
 def test_a_push_retried_while_the_worker_is_down_is_refused_not_queued_twice(

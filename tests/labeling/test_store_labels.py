@@ -23,6 +23,7 @@ from labeling.sync import (
     PullReport,
     apply_labels,
     doccano_row,
+    messages_elsewhere,
     pending_push,
     pushed_message_ids,
     record_gone_projects,
@@ -230,6 +231,35 @@ def test_a_deleted_project_frees_its_never_labeled_messages_and_keeps_pulled_lab
         assert session.scalar(select(func.count(Label.id))) == 39  # the pulled labels stay
         events = session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.kind == EVENT_PUSHED))
         assert events == 30  # nothing deleted: the old records stay as history
+
+
+def test_messages_in_another_project_are_not_chosen_until_that_project_is_gone(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    mails = bank_mails(6)
+    store_mails(sessions, mails)
+    with sessions.begin() as session:  # 2 pushed to project a, 1 selected for it (push interrupted)
+        for kind, mail in [(EVENT_SELECTED, mails[0]), (EVENT_PUSHED, mails[0]), (EVENT_PUSHED, mails[1]),
+                           (EVENT_SELECTED, mails[2])]:  # fmt: skip
+            payload = {"project": "a", "project_id": 1}
+            session.add(AuditEvent(kind=kind, subject=mail.message_id, actor="t", payload=payload))
+    ids = [m.message_id for m in mails]
+
+    def chosen(project: str) -> list[str]:
+        with sessions() as session:
+            choice = choose_for_labeling(
+                session, taxonomy, 6, project=project, sources=["doccano"], target=2, strategy="random"
+            )
+        return sorted(choice.message_ids)
+
+    with sessions() as session:
+        assert messages_elsewhere(session, "b", ids) == {i: ["a"] for i in ids[:3]}
+        assert messages_elsewhere(session, "a", ids) == {}
+    assert chosen("b") == ids[3:]
+    record_gone_projects(sessions, "a", None, "t")  # project a deleted in Doccano: its messages are free
+    assert chosen("b") == ids
+    with sessions() as session:
+        assert messages_elsewhere(session, "b", ids) == {}
 
 
 def test_the_text_sent_to_doccano_shows_the_subject_on_its_own_marked_line(

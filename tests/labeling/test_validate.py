@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from labeling.doccano import Project
+from labeling.doccano import LabelType, Project
 from labeling.errors import DoccanoError
 from labeling.project import (
     SHORTCUT_KEYS,
@@ -16,6 +16,8 @@ from labeling.project import (
     label_text,
     parse_label,
     set_colours,
+    shortcut_drift,
+    taxonomy_shortcuts,
     text_colour,
     wanted_labels,
 )
@@ -73,6 +75,33 @@ def test_every_label_gets_a_unique_single_key_shortcut_listed_in_the_guideline(t
     many = assign_shortcuts([f"l{i}" for i in range(40)])
     assert len(many) == 36 and "l39" not in many
     assert "| – | `lob:retail` |" in guideline_markdown(taxonomy, {})
+
+
+def test_the_guideline_keys_come_from_the_taxonomy_and_drifted_keys_are_named(taxonomy: Taxonomy) -> None:
+    keys = taxonomy_shortcuts(taxonomy)
+    labels = list(wanted_labels(taxonomy))
+    assert list(keys) == labels and list(keys.values()) == list(SHORTCUT_KEYS[: len(labels)])
+    assert guideline_markdown(taxonomy) == guideline_markdown(taxonomy, keys)
+    project = [LabelType(i, text, suffix_key=keys[text]) for i, text in enumerate(labels)]
+    assert shortcut_drift(taxonomy, project) == []
+    # Doccano after some edits: lob:retail recreated by someone without a key, queue:cards renamed (it kept
+    # its key), a topic moved to z, a label of someone else's on `ctrl 2` (the page binds `2` alone)
+    edited = [
+        LabelType(100, "lob:retail"),
+        LabelType(101, "queue:cards-old", suffix_key=keys["queue:cards"]),
+        *(t for t in project if t.text not in ("lob:retail", "queue:cards", "topic:card_replacement")),
+        LabelType(102, "topic:card_replacement", suffix_key="z"),
+        LabelType(103, "their:own", suffix_key=keys["lob:business"], prefix_key="ctrl"),
+    ]
+    drift = shortcut_drift(taxonomy, edited)
+    assert [str(d) for d in drift] == [
+        "lob:retail has no key, the guideline's is 1",
+        f"queue:cards-old (not a label of the guideline) has key {keys['queue:cards']}, the guideline's key "
+        "of queue:cards",
+        f"topic:card_replacement has key z, the guideline's is {keys['topic:card_replacement']}",
+        f"their:own (not a label of the guideline) has key ctrl {keys['lob:business']}, the guideline's key "
+        "of lob:business",
+    ]
 
 
 def test_complete_labels_of_one_annotator_are_accepted(taxonomy: Taxonomy) -> None:
