@@ -65,6 +65,13 @@ def export(
         ),
     ] = True,
     keep_unpublished: Annotated[bool, typer.Option(help="Keep graphs that failed the gate.")] = False,
+    replace_production: Annotated[
+        bool,
+        typer.Option(
+            help="Re-export the version in production: the running service loads the new graphs, and its "
+            "thresholds must be calibrated again."
+        ),
+    ] = False,
 ) -> None:
     """Export a registered model to ONNX (fp32, optimised, int8) and gate each variant on parity.
 
@@ -106,6 +113,13 @@ def export(
     except ValueError as exc:  # ExportOptions names its fields (`min_agreement`): say the option instead
         as_options = re.sub(r"`([a-z0-9_]+)`", lambda m: "--" + m[1].replace("_", "-"), str(exc))
         raise ExportError(as_options) from None
+    if model.stage == "production" and not replace_production:
+        raise ExportError(
+            f"{model.version} is in production: a new export replaces the graphs the running service serves "
+            "(at its next registry watch or reload) while its thresholds stay calibrated on the old ones' "
+            "probabilities; train or export another version and promote it, or add --replace-production "
+            "and run `postroom calibrate` and `postroom thresholds suggest` again afterwards"
+        )
     bundle = bundle_from_version(model)  # refuses a version whose files are missing or changed, first
     with open_sessions(settings)() as session:
         if texts is not None:

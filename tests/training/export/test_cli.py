@@ -54,7 +54,7 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sessions: sessionm
 def test_export_uses_the_held_out_messages_and_replaces_the_export(
     app: typer.Typer, registry: Exported, recwarn: pytest.WarningsRecorder
 ) -> None:
-    result = CliRunner().invoke(app, ["export", "production", "--variants", "fp32"])
+    result = CliRunner().invoke(app, ["export", "production", "--variants", "fp32", "--replace-production"])
     assert result.exit_code == 0, result.output
     assert not [w for w in recwarn if w.category is TracerWarning]  # tracing's known warnings are silenced
     assert "published fp32" in result.output
@@ -65,6 +65,16 @@ def test_export_uses_the_held_out_messages_and_replaces_the_export(
     assert manifest["parity_texts"] == len(MESSAGES)
     assert set(manifest["variants"]) == {"fp32"}
     assert not (registry.export_dir / "int8").exists()  # the old export was replaced as a whole
+
+
+def test_the_production_version_is_re_exported_only_when_asked(app: typer.Typer, registry: Exported) -> None:
+    before = (registry.export_dir / "export.json").read_bytes()
+    refused = CliRunner().invoke(app, ["export", "production", "--variants", "fp32"])
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    said = " ".join(refused.output.split())
+    assert "v0001 is in production: a new export replaces the graphs the running service serves" in said
+    assert "add --replace-production" in said
+    assert (registry.export_dir / "export.json").read_bytes() == before  # nothing was touched
 
 
 def test_nothing_published_keeps_the_old_export_and_says_why(
@@ -79,7 +89,7 @@ def test_nothing_published_keeps_the_old_export_and_says_why(
 
     monkeypatch.setattr(exporter, "compare", failing)
     before = (registry.export_dir / "export.json").read_text(encoding="utf-8")
-    result = CliRunner().invoke(app, ["export", "v0001", "--variants", "fp32"])
+    result = CliRunner().invoke(app, ["export", "v0001", "--variants", "fp32", "--replace-production"])
     assert result.exit_code == 1
     assert (
         "no variant of v0001 passed the parity gate" in result.output
@@ -104,7 +114,7 @@ def test_errors_are_one_line(app: typer.Typer, registry: Exported, tmp_path: Pat
     assert "Traceback" not in recipe.output
     texts = tmp_path / "texts.jsonl"
     texts.write_text("not json\n", encoding="utf-8")
-    broken = CliRunner().invoke(app, ["export", "v0001", "--texts", str(texts)])
+    broken = CliRunner().invoke(app, ["export", "v0001", "--texts", str(texts), "--replace-production"])
     assert broken.exit_code == 1 and "texts.jsonl:1" in broken.output
 
 
@@ -120,7 +130,7 @@ def test_a_texts_file_without_usable_text_is_one_line(
 ) -> None:
     texts = tmp_path / "texts.jsonl"
     texts.write_bytes(content)
-    result = CliRunner().invoke(app, ["export", "v0001", "--texts", str(texts)])
+    result = CliRunner().invoke(app, ["export", "v0001", "--texts", str(texts), "--replace-production"])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert reason in result.output and "held-out set is empty" not in result.output
 
@@ -132,7 +142,7 @@ def test_a_version_with_a_deleted_file_is_refused_as_corrupt(
 
     before = (registry.export_dir / "export.json").read_text(encoding="utf-8")
     (registry.registry_dir / "v0001" / DATASET_FILE).unlink()
-    result = CliRunner().invoke(app, ["export", "v0001", "--variants", "fp32"])
+    result = CliRunner().invoke(app, ["export", "v0001", "--variants", "fp32", "--replace-production"])
     assert result.exit_code == 1
     assert "v0001 is corrupt, not exporting it: missing file dataset.json" in result.output
     assert "pass --texts" not in result.output
@@ -157,7 +167,8 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
 ) -> None:
     _ingest_unlabeled(sessions, 60)
     recipe = ["--int8-keep-fp32", "ffn_output"]  # the same int8 on every CPU (auto follows VNNI)
-    result = CliRunner().invoke(app, ["export", "production", "--variants", "fp32,int8", *recipe])
+    args = ["export", "production", "--variants", "fp32,int8", *recipe, "--replace-production"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
     chosen = manifest["options"]["int8_margins"]
@@ -172,6 +183,7 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
     assert built in result.output
 
     args = ["export", "production", "--variants", "fp32,int8", "--fixed-int8-margin", *recipe]
+    args.append("--replace-production")
     fixed = CliRunner().invoke(app, args)
     assert fixed.exit_code == 0, fixed.output
     manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
@@ -189,7 +201,7 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
         "note": "smoothing off (int8_smooth 0)",
     }
     assert "; smoothing off (int8_smooth 0)" in unsmoothed.output
-    bad = CliRunner().invoke(app, ["export", "production", "--int8-smooth", "1.5"])
+    bad = CliRunner().invoke(app, ["export", "production", "--int8-smooth", "1.5", "--replace-production"])
     assert bad.exit_code != 0 and "--int8-smooth must be in [0, 1]" in bad.output
     assert "Traceback" not in bad.output
 
