@@ -43,15 +43,39 @@ def sniff_html_charset(data: bytes) -> str | None:
     return normalise_charset(match.group(1).decode("ascii", "ignore")) if match else None
 
 
+# Labels that mailers (Outlook above all) put on text written in Windows-1252: the bytes 0x80-0x9F are € „ “ –
+# …, never the C1 control characters ISO-8859-1 gives them. Browsers decode these labels as Windows-1252
+# (WHATWG Encoding Standard); so does the cleaner.
+_WINDOWS_1252_LABELS = frozenset({"latin-1", "iso8859-1", "ascii"})
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
+
+
+def _cp1252(data: bytes) -> str:
+    """Windows-1252, with the five bytes it leaves undefined read as ISO-8859-1 (as browsers do)."""
+    return "".join(
+        chunk.decode("cp1252") if i % 2 == 0 else chunk.decode("latin-1")
+        for i, chunk in enumerate(re.split(rb"([\x81\x8d\x8f\x90\x9d]+)", data))
+    )
+
+
 def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, bool]:
     """Decode `data`; return (text, fell_back) where fell_back means the declared charset was not usable.
 
     Order: the declared charset (strict), UTF-8 (strict), Windows-1252 (lossless for any byte but five,
-    which are replaced). Plain ASCII without a declaration is not a fallback.
+    which are replaced). Plain ASCII without a declaration is not a fallback. Text labelled ISO-8859-1 or
+    US-ASCII is read as Windows-1252, or as UTF-8 when its 8-bit bytes are valid multi-byte UTF-8 (a web form
+    that sends UTF-8 under a Latin-1 label; flagged as a fallback).
     """
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8) :].decode("utf-8", "replace"), declared not in (None, "utf-8")
     codec = normalise_charset(declared)
+    if codec in _WINDOWS_1252_LABELS and not data.isascii():
+        if _UTF8_MULTIBYTE.search(data):
+            try:
+                return data.decode("utf-8"), True
+            except UnicodeDecodeError:
+                pass
+        return _cp1252(data), codec == "ascii"
     if codec is not None:
         try:
             return data.decode(codec), False

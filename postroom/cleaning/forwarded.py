@@ -56,18 +56,29 @@ _REMINDER = re.compile(
             r"(?:heard back|heard from you|(?:received|got|had) (?:a |an |any )?(?:reply|response|answer))",
             r"\bno (?:reply|response|answer|feedback) (?:yet|so far)\b",
             r"\bstill waiting for (?:a |an |your )?(?:reply|response|answer)\b",
+            r"\bjust checking\b[^.?!]{0,60}\b(?:yet|already)\b|\bchecking in (?:on|about) (?:this|my)\b",
+            r"\b(?:anyone|anybody|someone|somebody|you)\b[^.?!]{0,30}"
+            r"\b(?:looked|look|got round|gotten round|had a chance)\b[^.?!]{0,30}\byet\b",
             # German
             r"\bnoch ?(?:ein)?mal\b|\bnochmals\b|\berneut\b|\bnachfass|\bnachhak|\berinnerung\b",
             r"\b(?:keine|keinerlei) (?:antwort|rückmeldung|reaktion)\b",
             r"\bniemand (?:\w+ )?(?:gemeldet|geantwortet|reagiert)\b",
             r"\bnichts (?:mehr )?(?:von ihnen )?gehört\b",
             r"\bbereits (?:am [\d.]+ )?(?:geschrieben|angefragt|gemeldet)\b",
-            r"\bwie ist der (?:aktuelle )?stand\b|\bgibt es (?:schon )?(?:etwas )?neues\b",
+            r"\bwie ist der (?:aktuelle )?stand\b|\bgibt es (?:hierzu |dazu )?(?:schon )?(?:etwas )?neues\b",
+            r"\bwie sieht es (?:hier|da)?mit (?:\w+ ){0,3}aus\b",
+            r"\bhat sich (?:schon |bereits )?(?:jemand|wer) (?:darum|die sache|das|meine anfrage) "
+            r"(?:angesehen|angeschaut|gekümmert)",
+            r"\bhaben sie (?:meine (?:mail|e-?mail|nachricht|anfrage)|das) (?:schon|bereits) "
+            r"(?:gesehen|bearbeitet|erhalten)\b",
             # Finnish
             r"\buudelleen\b|\buudestaan\b|\bmuistutu?s\b|\bmuistutan\b|\bvastaamatta\b",
             r"\b(?:en|emme) ole (?:vielä )?saanut (?:mitään )?(?:vastausta|vastauksen)\b",
             r"\bvastausta ei ole (?:vielä )?(?:tullut|kuulunut)\b|\bei ole (?:vielä )?vastattu\b",
-            r"\bonko (?:asiassa )?(?:mitään )?uutta\b|\bmikä on tilanne\b",
+            r"\bonko (?:asiassa |asiaan |tähän )?(?:tullut )?(?:mitään )?(?:uutta|edistystä)\b",
+            r"\bmikä on tilanne\b",
+            r"\bonko (?:kukaan|joku) (?:jo )?ehtinyt (?:katsoa|käsitellä)\b",
+            r"\bmiten (?:asiani|asia|pyyntöni|hakemukseni) etenee\b",
         )
     ),
     re.IGNORECASE,
@@ -142,8 +153,12 @@ def cover_note(content: list[str]) -> str | None:
     """"reminder" or "pointer" when the lines (closing and signature already gone) are a content-free cover
     note, else None: every sentence is a reminder, a pointer to the message below or a courtesy."""
     lines = [line for line in content if line.strip()]
-    if lines and _GREETING.match(lines[0].strip()) and len(lines[0].split()) <= 8:
-        lines = lines[1:]
+    if lines and _GREETING.match(lines[0].strip()):
+        head, comma, rest = lines[0].strip().partition(",")
+        if comma and rest.strip() and len(head.split()) <= 4:
+            lines[0] = rest.strip()  # "Hallo, wie sieht es hiermit aus?": the note after the greeting
+        elif len(lines[0].split()) <= 8:
+            lines = lines[1:]
     while lines and (sign_off_match(lines[-1]) or _name_like(lines[-1], max_words=3)):
         lines = lines[:-1]
     if not lines or sum(len(line.split()) for line in lines) > MAX_COVER_WORDS:

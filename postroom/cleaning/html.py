@@ -36,6 +36,11 @@ _PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "
 _QUOTE_CLASSES = ("yahoo_quoted",)
 _SIGNATURE_MARKERS = ("gmail_signature", "moz-signature", "signature")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all", re.IGNORECASE)
+_ZERO_OPACITY = re.compile(r"(?:^|[;\s])opacity\s*:\s*0(?:\.0*)?\s*(?:!important\s*)?(?:;|$)", re.IGNORECASE)
+_ZERO_SIZE = re.compile(
+    r"(?:^|[;\s])(?:max-)?(?:height|width)\s*:\s*0(?:px)?\s*(?:!important\s*)?(?:;|$)", re.IGNORECASE
+)
+_OVERFLOW_HIDDEN = re.compile(r"overflow\s*:\s*hidden", re.IGNORECASE)
 _TAG = re.compile(r"<[/!?A-Za-z][^>]{0,2000}>")
 # Element names of HTML (current and obsolete) and of the mail clients' markup; any other "<name" is text.
 _HTML_TAGS = frozenset(
@@ -135,14 +140,42 @@ def _tag(el: lxml.etree._Element) -> str:
 
 
 def _is_hidden(el: lxml.etree._Element) -> bool:
+    """Not shown: display:none and the like, and newsletter "preheaders" (opacity:0, or max-height:0 with
+    overflow:hidden). font-size:0 alone is not hidden: layouts use it between inline blocks."""
     style = el.get("style")
-    if style and _HIDDEN_STYLE.search(style):
+    if style and (
+        _HIDDEN_STYLE.search(style)
+        or _ZERO_OPACITY.search(style)
+        or (_ZERO_SIZE.search(style) and _OVERFLOW_HIDDEN.search(style))
+    ):
         return True
     return el.get("hidden") is not None
 
 
 def _classes(el: lxml.etree._Element) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+
+
+_NO_BORDER = re.compile(r"(?:^|;)\s*border\s*:\s*none\b", re.IGNORECASE)
+# Outlook quotes with "border:none;border-left:solid #CCCCCC 1.0pt": a border after all
+_A_BORDER = re.compile(
+    r"border(?:-(?:left|right|top|bottom))?(?:-style)?\s*:[^;]*\b(?:solid|dotted|dashed|double|groove|ridge)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_quote(el: lxml.etree._Element, tag: str) -> bool:
+    """A quotation: <blockquote> or Yahoo's quoted div. Not Gmail's "indent" button, a <blockquote
+    style="margin:0 0 0 40px;border:none;padding:0px"> around the writer's own lines (quotes carry a border,
+    type="cite" or a gmail_quote class)."""
+    if tag == "div":
+        return any(c in _classes(el) for c in _QUOTE_CLASSES)
+    if tag != "blockquote":
+        return False
+    if (el.get("type") or "").lower() == "cite" or "quote" in _classes(el):
+        return True
+    style = el.get("style") or ""
+    return not (_NO_BORDER.search(style) and not _A_BORDER.search(style))
 
 
 def _is_signature(el: lxml.etree._Element, tag: str) -> bool:
@@ -204,9 +237,11 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
                 writer.newline(force=True)
             elif tag == "hr":
                 writer.blank()
-            elif tag == "blockquote" or (tag == "div" and any(c in _classes(el) for c in _QUOTE_CLASSES)):
+            elif _is_quote(el, tag):
                 writer.newline()
                 writer.quote_depth += 1
+            elif tag == "blockquote":
+                writer.newline()
             elif _is_signature(el, tag) and el.text_content().strip():
                 writer.newline()
                 writer.lines.append(("> " * writer.quote_depth) + "-- ")
@@ -226,9 +261,11 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
         # event == "end"
         if el is skipped:
             skipped = None
-        elif tag == "blockquote" or (tag == "div" and any(c in _classes(el) for c in _QUOTE_CLASSES)):
+        elif _is_quote(el, tag):
             writer.newline()
             writer.quote_depth = max(0, writer.quote_depth - 1)
+        elif tag == "blockquote":
+            writer.newline()
         elif tag in _PARAGRAPH_TAGS:
             writer.blank()
             if tag == "pre":

@@ -209,10 +209,14 @@ def _recover_boundary(msg: email.message.Message) -> email.message.Message | Non
 
 
 def _walk(root: email.message.Message, result: ParsedMime) -> None:
-    stack: list[tuple[email.message.Message, int]] = [(root, 0)]
+    """Visit the parts depth-first. The first text/plain part is the body; inline text/plain parts after it
+    in the same multipart/mixed (iOS Mail puts the client's text around a photo: text, image, text) are the
+    client's text too and are appended to it; those of a multipart/alternative are other renderings."""
+    stack: list[tuple[email.message.Message, int, email.message.Message | None]] = [(root, 0, None)]
     visited = 0
+    text_parent: email.message.Message | None = None
     while stack:
-        part, depth = stack.pop()
+        part, depth, parent = stack.pop()
         visited += 1
         if visited > MAX_MIME_PARTS:
             result.flag("mime_part_limit")
@@ -232,14 +236,16 @@ def _walk(root: email.message.Message, result: ParsedMime) -> None:
                 result.flag("mime_depth_limit")
                 continue
             stack.extend(
-                (child, depth + 1) for child in reversed(children) if isinstance(child, email.message.Message)
+                (child, depth + 1, part)
+                for child in reversed(children)
+                if isinstance(child, email.message.Message)
             )
             continue
         if ctype.startswith("multipart/"):  # declared multipart but no parts: boundary problems
             result.flag("mime_defects")
             recovered = _recover_boundary(part) if depth == 0 else None
             if recovered is not None and recovered.is_multipart():
-                stack.append((recovered, depth))
+                stack.append((recovered, depth, parent))
                 continue
             if result.text is None:
                 result.text = _part_text(part, result, html=False)
@@ -249,12 +255,16 @@ def _walk(root: email.message.Message, result: ParsedMime) -> None:
         if ctype in ("text/plain", "text/html") and disposition != "attachment":
             if ctype == "text/plain" and result.text is None:
                 result.text = _part_text(part, result, html=False)
+                text_parent = parent
                 continue
             if ctype == "text/html" and result.html is None:
                 result.html = _part_text(part, result, html=True)
                 continue
             if not filename:
-                continue  # a second inline body (e.g. after an inline image): not the client's first words
+                mixed = parent is not None and parent.get_content_type() == "multipart/mixed"
+                if ctype == "text/plain" and mixed and parent is text_parent and result.text is not None:
+                    result.text = f"{result.text.rstrip()}\n\n{_part_text(part, result, html=False)}"
+                continue  # a second inline HTML body: another rendering, not more of the client's words
         result.attachments.append(Attachment(filename, ctype, len(_payload_bytes(part))))
 
 

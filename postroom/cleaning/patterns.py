@@ -28,11 +28,13 @@ PHONE_LABEL = re.compile(
 
 
 _DATE_ONLY = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}")
+# IBAN, printed in groups of four or not: DE89 3704 0044 0532 0130 00, FI2112345600000785, GB33 BUKB 2020 …
+IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 
 
 def phone_like(text: str) -> bool:
-    """True when `text` contains something shaped like a phone number (at least 7 digits)."""
-    for match in PHONE.finditer(text):
+    """True when `text` contains something shaped like a phone number (at least 7 digits); an IBAN is not."""
+    for match in PHONE.finditer(IBAN.sub(" ", text)):
         candidate = match.group(0).strip()
         if sum(ch.isdigit() for ch in candidate) >= 7 and not _DATE_ONLY.fullmatch(candidate):
             return True

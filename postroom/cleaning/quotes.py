@@ -7,7 +7,10 @@ Dutch/Scandinavian/Russian forms):
   "-----Ursprüngliche Nachricht-----", "-----Alkuperäinen viesti-----", forwarded-message markers,
   Outlook/Lotus header blocks (From/Von/Lähettäjä, Sent/Gesendet/Lähetetty, To/An/Vastaanottaja,
   Subject/Betreff/Aihe …), and an attribution line ("On … wrote:", "Am … schrieb …:",
-  "… kirjoitti …:") that is *not* followed by ">"-quoted lines (Gmail/Outlook "unquoted" style);
+  "… kirjoitti …:") that is *not* followed by ">"-quoted lines (Gmail/Outlook "unquoted" style). Since they
+  cut the rest of the e-mail, they are strict: such an attribution ends in ":" and names an address or a
+  time; a header block's date has a time, it holds no other "Key: value" lines ("Amount:", "Summa:"), and it
+  is not announced by the client ("… Details:");
 * ">"-quoted blocks, together with the attribution line just above them: removed, but text after them
   is kept (bottom-posting and inline answers are the client's words too).
 """
@@ -18,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from postroom.cleaning.patterns import DATE, EMAIL, TIME
+from postroom.cleaning.signatures import introduces_content
 
 _QUOTED = re.compile(r"^\s*>")
 
@@ -122,12 +126,45 @@ def _header_key(line: str) -> str | None:
     return _HEADER_KEYS.get(match.group(1).lower())
 
 
+# "Key: value" lines that are not among the header keys: other mail-header fields are allowed in a block.
+_KEY_VALUE = re.compile(r"^[\s>*]*([^\W\d_][\w .\-/()]{0,25}?)\s*\*?:\s*\S")
+_OTHER_HEADER_FIELDS = frozenset(
+    {
+        "sent by", "author", "attachments", "attachment", "anlagen", "anlage", "anhang", "anhänge",
+        "liitteet", "liite", "priority", "priorität", "organization", "organisation", "message-id",
+        "in-reply-to", "references", "received", "return-path", "content-type", "mime-version",
+        "thread-topic", "thread-index", "categories", "kategorien", "signed-by", "mailed-by", "security",
+        "sender", "reply to", "delivered-to", "mailto", "smtp", "http", "https", "please respond to", "tags",
+        "flag",
+    }
+)  # fmt: skip
+
+
+def _has_time(text: str) -> bool:
+    """A clock time outside the dates of `text` ("10:15", "klo 10.15"; not the "14.03" of "14.03.2024")."""
+    return bool(TIME.search(DATE.sub(" ", text)))
+
+
+def _other_key(line: str) -> bool:
+    """A "Key: value" line whose key is neither a header key nor another mail-header field."""
+    if _header_key(line) is not None:
+        return False
+    match = _KEY_VALUE.match(line)
+    if match is None:
+        return False
+    key = " ".join(match.group(1).lower().split())
+    return key not in _OTHER_HEADER_FIELDS and not key.startswith("x-")
+
+
 def _header_block(lines: list[str], start: int, preamble_dated: bool = False) -> int | None:
     """If a quoted-message header block starts at `start`, return the index where it ends.
 
     A block needs a From- or Date-like line besides one more key (a Subject, or a From with an address),
-    so that "From: my savings account / To: my current account" in a client's text is not a header.
-    `preamble_dated` says that Lotus Notes lines with a date stand right above the block.
+    so that "From: my savings account / To: my current account" in a client's text is not a header. A date
+    counts only with a time, as mail clients write it ("Datum: 14.03.2024" heads a letter, "Date: 12/03/2024"
+    is a payment's), and a block with other "Key: value" lines among its keys ("Amount: £250.00", "Saaja:",
+    "Summa:") is a list of the client's details. `preamble_dated` says that Lotus Notes lines with a date
+    stand right above the block.
     """
     if _header_key(lines[start]) is None:
         return None
@@ -149,6 +186,12 @@ def _header_block(lines: list[str], start: int, preamble_dated: bool = False) ->
         elif i - last > 2 or blanks:  # continuation lines of a long To:/Cc: value
             break
         i += 1
+    if any(_other_key(lines[k]) for k in range(start, last + 1)):
+        return None
+    if "date" in keys and not any(
+        _has_time(lines[k]) for k in range(start, last + 1) if _header_key(lines[k]) == "date"
+    ):
+        del keys["date"]
     cats = set(keys)
     if preamble_dated:
         cats.add("date")
@@ -178,7 +221,7 @@ def _lotus_preamble(lines: list[str], start: int) -> tuple[int, bool]:
                 i -= 1
                 continue
             break
-        has_date = bool(DATE.search(stripped) and TIME.search(stripped) and len(stripped) < 120)
+        has_date = bool(DATE.search(stripped) and _has_time(stripped) and len(stripped) < 120)
         lotus = (
             has_date
             or (re.search(r"\S@\S", stripped) and len(stripped.split()) <= 6)
@@ -226,6 +269,40 @@ def _attribution(lines: list[str], i: int) -> int:
     return 0
 
 
+# "schrieb ich Ihnen", "I wrote to you", "kirjoitin": the client tells of an earlier message of their own.
+_FIRST_PERSON = re.compile(
+    r"\b(?:i|we) (?:\w+ ){0,2}(?:wrote|write|said|sent)\b|\b(?:schrieb|schrieben|habe|haben) (?:ich|wir)\b"
+    r"|\b(?:ich|wir) (?:\w+ ){0,3}(?:schrieb|schrieben|geschrieben)\b|\bkirjoit(?:in|imme)\b",
+    re.IGNORECASE,
+)
+# "your colleague wrote:", "you wrote:": the client quoting the bank in a sentence (a mail client names the
+# writer); only with no address in the line, since a sender may be called "Ihr Kundenservice".
+_SECOND_PERSON = re.compile(r"\b(?:you|your|yours|ihr|ihre|ihrem|ihren|ihrer|sie|ihnen|te|teidän)\b", re.I)
+
+
+def _unquoted_attribution(lines: list[str], i: int, span: int) -> int:
+    """`span` (perhaps longer) when the attribution at `i`, with no ">" lines under it, is a real one; else 0.
+
+    With no quote to attach to, an attribution cuts everything after it, so it must look like a mail client's
+    line: it ends in ":" (a wrapped one within three lines) and names an address, or a time and no "you"
+    ("Am 12.03.2024 um 10:15 schrieb Kundenservice <service@…>:"). A sentence of the client's ("am 04.03.2024
+    schrieb ich Ihnen bereits …", "neuvojanne kirjoitti 5.3.2024, että …", "In your letter of 5 March you
+    wrote:", "On 12/03/2024 at 14:30 your colleague wrote:") is not.
+    """
+    text = " ".join(line.strip() for line in lines[i : i + span])
+    while not text.endswith(":") and span < 3 and i + span < len(lines):
+        nxt = lines[i + span].strip()
+        if not nxt or quote_level(lines[i + span]):
+            break
+        text = f"{text} {nxt}"
+        span += 1
+    if not text.endswith(":") or _FIRST_PERSON.search(text):
+        return 0
+    if EMAIL.search(text):
+        return span
+    return span if _has_time(text) and not _SECOND_PERSON.search(text) else 0
+
+
 def _quoted_follows(lines: list[str], i: int) -> int | None:
     """Index of the first '>' line after `i` when only blank lines (at most 3) lie in between."""
     j = i
@@ -255,9 +332,31 @@ def _hard_split_at(lines: list[str], i: int) -> int | None:
         return None
     if _header_key(line):
         begin, dated = _lotus_preamble(lines, i)
-        if _header_block(lines, i, preamble_dated=dated):
+        if _header_block(lines, i, preamble_dated=dated) and not _announced(lines, begin):
             return begin
     return None
+
+
+# An announcing line with these words introduces a forward or the client's re-sent earlier e-mail (a cover
+# note, step 5a), not the client's own details.
+_FORWARD_WORDS = re.compile(
+    r"\b(?:forward\w*|fwd|weiter(?:ge)?leit\w*|välit\w*|below|unten\w*|nachstehend\w*|alla|original\w*"
+    r"|ursprünglich\w*|alkuperäi\w*|again|re-?send\w*|earlier|previous|noch ?(?:ein)?mal|nochmals|erneut"
+    r"|vorherig\w*|uudelleen|uudestaan|aiemm?\w*|edellis\w*)\b"
+    r"|\b(?:meine[rn]?|my|the) (?:e-?mail|mail|message|nachricht|anfrage|request) (?:vom|von|of|from)\b",
+    re.IGNORECASE,
+)
+
+
+def _announced(lines: list[str], begin: int) -> bool:
+    """Does the line above a header block announce it as the client's content ("I made a payment to the wrong
+    account yesterday. Details:", "ich habe heute diese Mail bekommen, angeblich von Ihnen:")? Not when it
+    announces a forward ("see the forwarded message below:")."""
+    for k in range(begin - 1, max(begin - 4, -1), -1):
+        text = lines[k].strip()
+        if text:
+            return not quote_level(lines[k]) and introduces_content(text) and not _FORWARD_WORDS.search(text)
+    return False
 
 
 def scan_quotes(lines: list[str]) -> QuoteScan:
@@ -281,6 +380,10 @@ def scan_quotes(lines: list[str]) -> QuoteScan:
         if span:
             follows = _quoted_follows(lines, i + span)
             if follows is None:
+                span = _unquoted_attribution(lines, i, span)
+                if not span:
+                    i += 1
+                    continue
                 for k in range(i, n):
                     quoted[k] = True
                 return QuoteScan(quoted, i)

@@ -14,7 +14,11 @@ Labels given to lines of the newest message:
   of a message about a change of address.
 * ``disclaimer`` — legal disclaimers, confidentiality notices, impressums (Sitz der Gesellschaft,
   Registergericht, HRB, Y-tunnus, Kotipaikka …), mailing-list footers and external-sender banners,
-  in English, German and Finnish. Removed.
+  in English, German and Finnish. Removed, with what follows them. Legal words in the client's own text are
+  not a disclaimer: the phrases need the context a disclaimer gives them ("if you have received this e-mail
+  in error", not "I received an e-mail in error"), and a paragraph with a sign-off after it or announced by
+  the line above it is the client's; only a banner ("[EXTERNAL] This email originated outside …") is removed
+  from the top.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from postroom.cleaning.patterns import EMAIL, PHONE_LABEL, URL, phone_like
+from postroom.cleaning.patterns import EMAIL, IBAN, PHONE_LABEL, URL, phone_like
 
 MAX_SIGNATURE_LINES = 25  # a "-- " delimiter further than this from the end is not a signature delimiter
 MAX_DISCLAIMER_LINES = 40  # longer paragraphs are not legal boilerplate
@@ -64,36 +68,58 @@ _NAME_LEAD = frozenset({"from", "aus", "von", "vom", "nach", "in", "and", "und",
 _TRAILING_PUNCT = " \t,.!:;-–—~"
 
 # --- mobile and app signatures -------------------------------------------------------------------
+_DEVICES = (
+    r"iphone|ipad|ipod|android|samsung|galaxy|mobile|phone|smartphone|handy|blackberry|outlook|gmail|yahoo"
+    r"|aol|proton\w*|tutanota|huawei|xiaomi|pixel|tablet|mail|app|superhuman|spark|airmail|bluemail|gmx"
+    r"|web\.de|t-online|edison|fairemail|thunderbird|icloud|windows"
+)
 _MOBILE = [
     re.compile(p, re.IGNORECASE)
     for p in (
-        r"^(?:sent|sendt|skickat|envoyé|enviado|inviato) (?:from|with|via|using|by|de|depuis|da|desde)"
-        r" (?:my |mon |mi |il mio )?[\w\-.' ]{1,45}(?:\s*\(\S+\))?\.?$",
+        r"^(?:sent|sendt|skickat|envoyé|enviado|inviato) (?:from|från|fra|de|depuis|da|desde)"
+        r" (?:my |min |mitt |mon |mi |il mio )?[\w\-.' ]{1,45}(?:\s*\(\S+\))?\.?$",
+        # "Sent with BlackBerry Work", "Sent via the Samsung Galaxy", but not "Sent via SEPA instant transfer"
+        rf"^(?:sent|sendt|skickat|envoyé|enviado|inviato) (?:with|via|using|by|med|avec|con)"
+        rf" (?:my |min |mitt |the )?(?:[\w\-.']+ ){{0,3}}?(?:{_DEVICES})\b[\w\-.' ]{{0,30}}"
+        r"(?:\s*\(\S+\))?\.?$",
         r"^get outlook for (?:ios|android)\S*$",
+        r"^holen sie sich outlook für (?:ios|android)\S*$",
+        r"^skaffa outlook för (?:ios|android)\S*$",
         r"^(?:via|from) (?:mobile|my (?:mobile|phone|iphone|ipad|android|blackberry))\.?$",
         r"^(?:von|vom) (?:meinem|meiner|einem) [\w\-.' ]{1,45} gesendet\.?$",
         r"^gesendet (?:von|mit|über|vom|via|aus) (?:meinem |meiner |der |dem )?[\w\-.' ]{1,45}\.?$",
         r"^diese nachricht wurde von meinem [\w\-.' ]{1,45} (?:mit [\w\-.' ]{1,30} )?gesendet\.?$",
         r"^lähetetty (?:[\w\-.' ]{1,45})(?:sta|stä|lta|ltä|sovelluksesta|-sovelluksesta)\.?$",
         r"^lähetetty (?:iphonesta|ipadista|androidista|matkapuhelimesta|puhelimesta|mobiilista)\.?$",
-        r"^hanki outlook for (?:ios|android)\S*$",
+        r"^hanki outlook (?:for )?(?:ios|android)\S*$",  # "Hanki Outlook Androidille", "… iOS:lle"
         r"^sent from (?:mail|outlook|yahoo mail|aol|gmail) (?:for|on) [\w .]{1,30}$",
     )
 ]
 
 # --- disclaimers, impressums, footers, banners ------------------------------------------------------
-# Specific legal / footer wording: one hit is enough (score 2).
+# Specific legal / footer wording: one hit is enough (score 2). Each phrase is written so that a client's
+# own sentence does not match it: "received … in error" needs "you"/"Sie"/"olet" and "if"/"wenn"/"jos"
+# ("I have received an e-mail from you in error" is a report, not a disclaimer); "unauthorised use" and
+# "intended for the recipient" need the e-mail or message they are about ("unauthorised use of my card",
+# "the money was intended for the recipient's account" are a fraud report and a misdirected payment).
 _DISCLAIMER_STRONG = re.compile(
     "|".join(
         (
-            r"intended (?:only|solely|exclusively)? ?for the "
-            r"(?:use|addressee|recipient|person|individual|named)",
-            r"\bif you (?:are not the (?:intended|named) (?:recipient|addressee)|have received this)",
-            r"received this (?:e-?mail|message|communication|transmission) in error",
-            r"(?:e-?mail|message|transmission)(?: and any (?:files|attachments)[^.]{0,40})? "
-            r"(?:may contain|contains?|is) (?:confidential|privileged|proprietary)",
-            r"(?:confidentiality|legal|e-?mail) (?:notice|disclaimer)",
-            r"unauthori[sz]ed (?:use|review|disclosure|copying|distribution|dissemination)",
+            r"\b(?:e-?mail|message|communication|transmission|information|attachments?)\b[^.]{0,80}"
+            r"\bintended (?:only |solely |exclusively )?for the "
+            r"(?:sole |exclusive )?(?:use|addressee|recipient|person|individual|named|entity)",
+            r"\bif you (?:are not the (?:intended|named) (?:recipient|addressee)"
+            r"|(?:have )?(?:received|receive|got) (?:this|it)\b[^.]{0,60}"
+            r"\b(?:in error|by mistake|by error|erroneously|mistakenly|wrongly))",
+            r"\byou (?:have |may have )?received this (?:e-?mail|message|communication|transmission) "
+            r"(?:in error|by mistake)",
+            r"\b(?:e-?mail|message|transmission)(?: and (?:any|its|all) (?:files|attachments)[^.]{0,40})? "
+            r"(?:may contain|contains?|is|are) (?:strictly )?(?:confidential|privileged|proprietary)",
+            r"\bconfidentiality (?:notice|statement|note)\b|\b(?:legal|e-?mail) disclaimer\b"
+            r"|\b(?:legal|e-?mail) notice\s*:",
+            r"\bunauthori[sz]ed (?:use|review|disclosure|copying|distribution|dissemination)\b[^.]{0,80}"
+            r"(?:\b(?:this|the|these|its) (?:e-?mail|message|communication|transmission|information|contents?"
+            r"|attachments?)\b|\bprohibited\b)",
             r"(?:e-?mail|message) (?:\(?and any attachments\)? )?(?:is|are) the property of",
             r"authori[sz]ed and regulated by",
             r"consider the environment before printing",
@@ -102,26 +128,69 @@ _DISCLAIMER_STRONG = re.compile(
             r"you (?:are )?receiv(?:ed|ing) this (?:message |e-?mail |mailer )?because",
             r"view this message in context",
             r"mailing list archive",
-            r"this (?:e-?mail|message) (?:originated|was sent) from outside",
-            r"this (?:e-?mail|message|mailer) was sent (?:by|to)\b",
-            r"prefer not to receive",
             r"permission marketing",
             r"subscription center",
             r"you are (?:currently )?subscribed to",
             # German
             r"(?:e-?mail|nachricht)[^.]{0,40} (?:enthält|enthalten|kann|könnte)[^.]{0,40}vertraulich",
-            r"(?:e-?mail|nachricht)[^.]{0,30} irrtümlich(?:erweise)? erhalten",
-            r"nicht der (?:richtige|beabsichtigte|vorgesehene) (?:adressat|empfänger)",
-            r"unbefugte (?:weitergabe|nutzung|kopie)",
+            r"\b(?:wenn|falls|sollten|sofern) sie[^.]{0,60}\b(?:irrtümlich(?:erweise)?|versehentlich"
+            r"|fälschlicherweise|irrtümlicherweise)\b[^.]{0,30}\berhalten",
+            r"\bsie\b[^.]{0,40}\bnicht der (?:richtige|beabsichtigte|vorgesehene|bezeichnete) "
+            r"(?:adressat|empfänger)",
+            r"\b(?:unbefugte|unerlaubte) (?:weitergabe|nutzung|kopie|verwendung|vervielfältigung)\b[^.]{0,80}"
+            r"(?:\b(?:dieser|der) (?:e-?mail|mail|nachricht|informationen)\b"
+            r"|\b(?:nicht gestattet|untersagt|verboten|unzulässig)\b)",
+            r"\b(?:e-?mail|nachricht|inhalt|informationen)\b[^.]{0,60}\bausschließlich für\b[^.]{0,40}"
+            r"(?:adressat|empfänger)[^.]{0,20}\bbestimmt",
             r"denken sie an die umwelt",
             r"informationen zur verarbeitung ihrer personenbezogenen daten",
-            r"diese (?:e-?mail|nachricht) (?:stammt|kommt) von (?:einem )?(?:externen|außerhalb)",
             # Finnish
             r"(?:viesti|sähköposti)[^.]{0,60}tarkoitettu (?:ainoastaan|vain|yksinomaan)",
-            r"(?:saanut|vastaanottanut) (?:tämän )?(?:viestin|sähköpostin|sähköpostiviestin) erehdyksessä",
+            r"\b(?:jos|mikäli) (?:olet|olette)\b[^.]{0,40}\b(?:saanut|vastaanottanut)\b[^.]{0,40}"
+            r"\b(?:erehdyksessä|vahingossa|virheellisesti)",
+            r"\b(?:jos|mikäli) (?:tämä )?(?:sähköposti)?viesti on tullut [^.]{0,30}"
+            r"\b(?:erehdyksessä|vahingossa|virheellisesti)",
+            r"\b(?:jos|mikäli) (?:et|ette) ole (?:tämän )?(?:viestin )?(?:oikea|tarkoitettu) vastaanottaja",
             r"ajattele ympäristöä",
             r"harkitse ennen kuin tulostat",
-            r"tämä (?:sähköposti)?viesti (?:on tullut|tuli) organisaation ulkopuolelta",
+        )
+    ),
+    re.IGNORECASE,
+)
+# Newsletter-footer wording that is also a client's sentence ("I would prefer not to receive paper
+# statements", "I don't think this email was sent by you"): legal wording only next to an unsubscribe link.
+_LIST_FOOTER = re.compile(
+    r"prefer not to receive|this (?:e-?mail|message|mailer) was sent (?:by|to)\b", re.IGNORECASE
+)
+# A footer sentence that names the sender or the address ("This message was sent by Hyperion Solutions …",
+# "this e-mail was sent to the following address: …"), not a client's doubt ("I don't think this email was
+# sent by you").
+_SENT_BY_FOOTER = re.compile(
+    r"(?:^[\W_]*|[.!?:]\s+|[-_=*]{3,}\s*)this (?:e-?mail|message|mailer) was sent (?:by|to)\b"
+    r"(?! (?:you|your|me|my|us|our|someone|somebody|mistake|error)\b)"
+    r"|\bthis (?:e-?mail|message|mailer) was sent to "
+    r"(?:the following (?:e-?mail )?address|(?:address )?\S+@)",
+    re.IGNORECASE,
+)
+_LIST_CONTEXT = re.compile(
+    r"\bunsubscri|\bopt[- ]?out\b|\bmanage (?:your )?(?:preferences|subscriptions?)\b|\bemail preferences\b"
+    r"|\bupdate your preferences\b|\bmailing list\b|\babmelden\b|\babbestellen\b|\bperuuta tilaus",
+    re.IGNORECASE,
+)
+# External-sender banners, put at the top by the client's mail server; the only legal text a first
+# paragraph is dropped for ("CAUTION: This email originated outside of …", "[EXTERN] Diese E-Mail wurde von
+# einem externen Absender gesendet", "[ULKOINEN] Tämä sähköposti on lähetetty organisaation ulkopuolelta").
+_BANNER = re.compile(
+    "|".join(
+        (
+            r"^\W{0,3}\[(?:external|extern|externe? (?:e-?mail|absender)|ulkoinen)\]",
+            r"\bthis (?:e-?mail|message) (?:has )?(?:originated|came|comes|was sent|was received|is) "
+            r"(?:from )?(?:outside|an? external)\b",
+            r"\bdiese (?:e-?mail|nachricht) (?:stammt|kommt|wurde|ist)\b[^.]{0,40}"
+            r"\b(?:von (?:einem |einer )?externen|von außerhalb"
+            r"|außerhalb (?:ihrer|der|unserer) organisation)",
+            r"\btämä (?:sähköposti)?viesti\b[^.]{0,40}"
+            r"\b(?:organisaation ulkopuolelta|ulkopuoliselta lähettäjältä|ulkoiselta lähettäjältä)",
         )
     ),
     re.IGNORECASE,
@@ -220,6 +289,11 @@ _ADDRESS_CHANGE = re.compile(
     r"|\bosoitteeni (?:on|muuttuu|muuttui|muuttunut)|\bmuut(?:in|imme|tanut|taneet)\b",
     re.IGNORECASE,
 )
+_ACCOUNT = re.compile(
+    r"\b(?:iban|bic|swift(?:[- ]code)?|konto(?:nummer|nr)?|kontoinhaber(?:in)?|tilinumero|tilinro"
+    r"|account (?:number|no|holder|name)|sort code|saajan tili)\b",
+    re.IGNORECASE,
+)
 # "PS:", "P.S.", "PPS:" — a postscript is the client's text, whatever address or number it mentions
 _POSTSCRIPT = re.compile(r"^\W*(?:p\.\s?(?:p\.\s?)?s\.|pp?s\s*[:.\-–])", re.IGNORECASE)
 _SOCIAL = re.compile(r"\b(?:linkedin|xing|twitter|skype|facebook|instagram)\b", re.IGNORECASE)
@@ -234,8 +308,8 @@ def _norm(line: str) -> str:
 
 _MOBILE_FIRST_WORDS = frozenset(
     {
-        "diese", "enviado", "envoyé", "from", "gesendet", "get", "hanki", "inviato", "lähetetty", "sendt",
-        "sent", "skickat", "via", "vom", "von",
+        "diese", "enviado", "envoyé", "from", "gesendet", "get", "hanki", "holen", "inviato", "lähetetty",
+        "sendt", "sent", "skaffa", "skickat", "via", "vom", "von",
     }
 )  # fmt: skip
 
@@ -319,6 +393,12 @@ def _block_signals(paragraph: Sequence[str]) -> list[int]:
     return scores
 
 
+def account_line(line: str) -> bool:
+    """Account details a client gives ("DE89 3704 0044 …", "BIC COBADEFFXXX", "Kontoinhaber Jan Peters",
+    "Tilinumero: …"): content when they end a message that has no closing, never a contact signature."""
+    return bool(IBAN.search(line) or _ACCOUNT.search(line))
+
+
 def address_line(line: str) -> bool:
     """A street, PO box or postcode + city ("Musterstraße 5", "Postfach 12 34 56", "00100 Helsinki")."""
     text = line.strip()
@@ -349,11 +429,25 @@ def _prose(line: str) -> bool:
     return len(words) >= 6 and text.endswith((".", "!", ":")) and not _contact_signals(text)
 
 
+def _legal_phrases(text: str) -> int:
+    """Number of specific legal / footer phrases in `text` (banner wording included)."""
+    hits = len(_DISCLAIMER_STRONG.findall(text)) + len(_BANNER.findall(text))
+    hits += len(_SENT_BY_FOOTER.findall(text))
+    if _LIST_CONTEXT.search(text):
+        hits += len(_LIST_FOOTER.findall(text))
+    return hits
+
+
+def is_banner(paragraph: Sequence[str]) -> bool:
+    """An external-sender banner ("CAUTION: This email originated outside of …"), at most three lines."""
+    return len(paragraph) <= 3 and bool(_BANNER.search(" ".join(_norm(line) for line in paragraph)))
+
+
 def is_disclaimer(paragraph: Sequence[str]) -> bool:
     """Legal boilerplate: one specific legal phrase, or several weaker signals in lines that are not sentences
     (an impressum footer), but not a client's sentences that merely mention a register or confidentiality."""
     text = " ".join(_norm(line) for line in paragraph)
-    if _DISCLAIMER_STRONG.search(text):
+    if _legal_phrases(text):
         return True
     sentences = sum(1 for line in paragraph if _SENTENCE.search(_norm(line)) and "|" not in line)
     return disclaimer_score(paragraph) >= 2 and sentences == 0
@@ -363,7 +457,22 @@ def disclaimer_score(paragraph: Sequence[str]) -> int:
     """2 per legal phrase, 1 per kind of company-register entry, 1 per weak word; 2 or more is boilerplate."""
     text = " ".join(_norm(line) for line in paragraph)
     impressum = sum(1 for pattern in _IMPRESSUM if pattern.search(text))
-    return 2 * len(_DISCLAIMER_STRONG.findall(text)) + impressum + len(_DISCLAIMER_WEAK.findall(text))
+    return 2 * _legal_phrases(text) + impressum + len(_DISCLAIMER_WEAK.findall(text))
+
+
+def _disclaimer_start(texts: Sequence[str]) -> int:
+    """Where the legal text of a disclaimer paragraph begins: after the client's own sentences written right
+    above it with no blank line ("I would second that too. …" / "Notice: This email … is confidential")."""
+    start = 0
+    while start < len(texts) - 1:
+        line = _norm(texts[start])
+        signal = _legal_phrases(line) or _DISCLAIMER_WEAK.search(line)
+        signal = signal or any(pattern.search(line) for pattern in _IMPRESSUM)
+        sentence = _prose(line) and line.endswith((".", "!", "?"))
+        if signal or not sentence or not is_disclaimer(texts[start + 1 :]):
+            break
+        start += 1
+    return start
 
 
 def _paragraphs(indices: Sequence[int], lines: Sequence[str]) -> list[list[int]]:
@@ -423,27 +532,32 @@ def label_signatures(lines: Sequence[str], labels: list[str]) -> None:
         return
     non_empty = [i for i in own if lines[i].strip()]
 
-    # 1. external-sender banners at the top; disclaimer paragraphs and what follows them, but for prose.
+    # 1. external-sender banners at the top; disclaimer paragraphs and what follows them, but for prose. A
+    # paragraph with a sign-off after it, or announced by the line above it ("unsere Firmendaten:"), is the
+    # client's text whatever legal words it uses ("unbefugte Nutzung meiner Karte", "Sitz: München").
     paragraphs = _paragraphs(own, lines)
+    sign_offs = [i for i in non_empty if len(_norm(lines[i])) > 1 and sign_off_match(lines[i])]
     cut_from: int | None = None
     for p_index, paragraph in enumerate(paragraphs):
         if len(paragraph) > MAX_DISCLAIMER_LINES:
             continue
         texts = [lines[i] for i in paragraph]
+        if p_index == 0 and len(paragraphs) > 1:
+            if is_banner(texts):
+                for i in paragraph:
+                    labels[i] = "disclaimer"
+            continue  # other legal words at the very top are more likely the client's own subject
         sponsor = bool(_SPONSOR_LINE.match(texts[0]))
         if not (sponsor or is_disclaimer(texts)):
             continue
         if len(paragraph) > 12 and not sponsor and disclaimer_score(texts) < 4:
             continue
-        if p_index == 0 and len(paragraphs) > 1 and cut_from is None:
-            banner = _DISCLAIMER_STRONG.search(" ".join(lines[i] for i in paragraph)) and len(paragraph) <= 3
-            if banner:
-                for i in paragraph:
-                    labels[i] = "disclaimer"
-                continue
-            continue  # a long legal text at the very top is more likely the client's own subject
-        cut_from = paragraph[0]
-        if p_index > 0:
+        if not sponsor and (
+            any(k > paragraph[-1] for k in sign_offs) or _introduced(lines, labels, paragraph[0])
+        ):
+            continue
+        cut_from = paragraph[_disclaimer_start(texts)]
+        if p_index > 0 and cut_from == paragraph[0]:
             prev = paragraphs[p_index - 1]
             if len(prev) == 1 and _SEPARATOR_LINE.match(lines[prev[0]]):
                 cut_from = prev[0]
@@ -461,10 +575,15 @@ def label_signatures(lines: Sequence[str], labels: list[str]) -> None:
             if i >= cut_from and not lines[i].strip():
                 labels[i] = "disclaimer"
 
-    # 2. "-- " delimiter near the end: the rest is signature.
+    # 2. "-- " delimiter near the end: the rest is signature. Not a "--" the client uses as a separator:
+    # one of several, or one with a sentence and then a sign-off after it ("zu Ihren zwei Fragen: / -- / …").
     remaining = [i for i in non_empty if labels[i] == "body"]
-    for pos, i in enumerate(remaining):
-        if _SIG_DELIMITER.match(lines[i]) and 1 <= len(remaining) - pos - 1 <= MAX_SIGNATURE_LINES:
+    delimiters = [pos for pos, i in enumerate(remaining) if _SIG_DELIMITER.match(lines[i])]
+    separate = [pos for n, pos in enumerate(delimiters) if n == 0 or pos > delimiters[n - 1] + 1]
+    for pos in separate if len(separate) == 1 else ():
+        i = remaining[pos]
+        near_end = 1 <= len(remaining) - pos - 1 <= MAX_SIGNATURE_LINES
+        if near_end and not _signed_after_text(lines, remaining[pos:]):
             for k in own:
                 if k >= i and labels[k] == "body":
                     labels[k] = "signature"
@@ -481,6 +600,16 @@ def label_signatures(lines: Sequence[str], labels: list[str]) -> None:
 
     # 4. closing and contact blocks at the end of what is left.
     _label_tail(lines, labels, own)
+
+
+def _signed_after_text(lines: Sequence[str], after: Sequence[int]) -> bool:
+    """Is there a sign-off among `after` (a delimiter's following lines) with a sentence above it?"""
+    prose = False
+    for k in after[1:]:
+        if sign_off_match(lines[k]) and len(_norm(lines[k])) > 1:
+            return prose
+        prose = prose or _prose(lines[k])
+    return False
 
 
 def _label_tail(lines: Sequence[str], labels: list[str], own: Sequence[int]) -> None:
@@ -544,7 +673,7 @@ def _label_tail(lines: Sequence[str], labels: list[str], own: Sequence[int]) -> 
     first_move = next((k for k in body if _ADDRESS_CHANGE.search(lines[k])), len(lines))
 
     def content(block: Sequence[int]) -> bool:
-        if _introduced(lines, labels, block[0]):
+        if _introduced(lines, labels, block[0]) or any(account_line(lines[k]) for k in block):
             return True
         return first_move < block[0] and any(address_line(lines[k]) for k in block)
 
