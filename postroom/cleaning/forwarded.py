@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from postroom.cleaning.patterns import GREETING
 from postroom.cleaning.quotes import (
     _FORWARD,
     _SEPARATOR,
@@ -119,11 +120,6 @@ _COURTESY = re.compile(
     r")$",
     re.IGNORECASE,
 )
-_GREETING = re.compile(
-    r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|to whom|hallo|liebe[rs]?|sehr geehrte[rs]?"
-    r"|guten (?:tag|morgen|abend)|moin|servus|grüß gott|grüezi|hei|moi|terve|hyvä|arvoisa)\b",
-    re.IGNORECASE,
-)
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?:])\s+(?=[^\w\s]*[A-ZÄÖÜÅ])|(?<=[!?])\s+")
 # The earlier message is the bank's own when its sender reads like a service desk.
 _BANK_SENDER = re.compile(
@@ -153,7 +149,7 @@ def cover_note(content: list[str]) -> str | None:
     """"reminder" or "pointer" when the lines (closing and signature already gone) are a content-free cover
     note, else None: every sentence is a reminder, a pointer to the message below or a courtesy."""
     lines = [line for line in content if line.strip()]
-    if lines and _GREETING.match(lines[0].strip()):
+    if lines and GREETING.match(lines[0].strip()):
         head, comma, rest = lines[0].strip().partition(",")
         if comma and rest.strip() and len(head.split()) <= 4:
             lines[0] = rest.strip()  # "Hallo, wie sieht es hiermit aus?": the note after the greeting

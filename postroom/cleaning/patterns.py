@@ -1,4 +1,4 @@
-"""Shared regular expressions: dates, times, e-mail addresses, phone numbers, URLs."""
+"""Shared regular expressions: dates, times, e-mail addresses, phone numbers, URLs, greetings."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ PHONE_LABEL = re.compile(
     re.IGNORECASE,
 )
 
+# The greeting that opens a message ("Hi,", "Sehr geehrte Damen und Herren,", "Hei,")
+GREETING = re.compile(
+    r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|to whom|hallo|liebe[rs]?|sehr geehrte[rs]?"
+    r"|guten (?:tag|morgen|abend)|moin|servus|grüß gott|grüezi|hei|moi|terve|hyvä|arvoisa)\b",
+    re.IGNORECASE,
+)
 
 _DATE_ONLY = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}")
 # IBAN, printed in groups of four or not: DE89 3704 0044 0532 0130 00, FI2112345600000785, GB33 BUKB 2020 …

@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from postroom.cleaning.patterns import DATE, EMAIL, TIME
-from postroom.cleaning.signatures import introduces_content
+from postroom.cleaning.patterns import DATE, EMAIL, GREETING, TIME
+from postroom.cleaning.signatures import closing_name, introduces_content
 
 _QUOTED = re.compile(r"^\s*>")
 
@@ -269,15 +269,27 @@ def _attribution(lines: list[str], i: int) -> int:
     return 0
 
 
-# "schrieb ich Ihnen", "I wrote to you", "kirjoitin": the client tells of an earlier message of their own.
+# "schrieb ich Ihnen", "I wrote to you", "kirjoitin": the client tells of an earlier message of their own;
+# "Herr Braun schrieb mir am …", "X wrote to me on …", "kirjoitti minulle": of one written to them. A mail
+# client writes neither (the object pronouns are matched in lower case only: "schrieb Mir Hossain <…>:" is a
+# name).
 _FIRST_PERSON = re.compile(
     r"\b(?:i|we) (?:\w+ ){0,2}(?:wrote|write|said|sent)\b|\b(?:schrieb|schrieben|habe|haben) (?:ich|wir)\b"
-    r"|\b(?:ich|wir) (?:\w+ ){0,3}(?:schrieb|schrieben|geschrieben)\b|\bkirjoit(?:in|imme)\b",
+    r"|\b(?:ich|wir) (?:\w+ ){0,3}(?:schrieb|schrieben|geschrieben)\b|\bkirjoit(?:in|imme)\b"
+    r"|\b(?:wrote|writes|said|sent|replied)(?: back)?(?: to)? (?-i:me|us)\b"
+    r"|\b(?:schrieb|schrieben|schreibt|hat|hatte|haben)(?: \w+)? (?-i:mir|mich|uns)\b"
+    r"|\b(?:minulle|meille|minua|meitä)\b",
     re.IGNORECASE,
 )
-# "your colleague wrote:", "you wrote:": the client quoting the bank in a sentence (a mail client names the
-# writer); only with no address in the line, since a sender may be called "Ihr Kundenservice".
-_SECOND_PERSON = re.compile(r"\b(?:you|your|yours|ihr|ihre|ihrem|ihren|ihrer|sie|ihnen|te|teidän)\b", re.I)
+# "your colleague wrote:", "you wrote:", "Neuvojanne … kirjoitti" (your advisor): the client quoting the bank
+# in a sentence (a mail client names the writer); only with no address in the line, since a sender may be
+# called "Ihr Kundenservice". Finnish "your" is a suffix: -nne/-si on an agent noun ("neuvojanne",
+# "virkailijasi", "työntekijänne"; not the names Janne or Anne) or on a few others ("pankkinne", "kollegasi").
+_SECOND_PERSON = re.compile(
+    r"\b(?:you|your|yours|ihr|ihre|ihrem|ihren|ihrer|sie|ihnen|te|teidän|sinun|teille|sinulle)\b"
+    r"|\b\w{3,}j[aä](?:nne|si)\b|\b(?:pankki|kollega|yhteyshenkilö|asiakaspalvelu)(?:nne|si)\b",
+    re.IGNORECASE,
+)
 
 
 def _unquoted_attribution(lines: list[str], i: int, span: int) -> int:
@@ -298,9 +310,33 @@ def _unquoted_attribution(lines: list[str], i: int, span: int) -> int:
         span += 1
     if not text.endswith(":") or _FIRST_PERSON.search(text):
         return 0
+    if _greeting_only_above(lines, i) and _signed_by_other(lines[i + span :], text):
+        return 0  # "Hei, / Mikko Salo kirjoitti 5.3.2024 klo 13.10: / "…" / Nyt … / Kiitos, / Eeva Nieminen"
     if EMAIL.search(text):
         return span
     return span if _has_time(text) and not _SECOND_PERSON.search(text) else 0
+
+
+def _greeting_only_above(lines: list[str], i: int) -> bool:
+    """Is a greeting ("Hei,", "Sehr geehrte Damen und Herren,") all the text above line `i`?"""
+    above = [line.strip() for line in lines[:i] if line.strip()]
+    return len(above) == 1 and len(above[0].split()) <= 8 and bool(GREETING.match(above[0]))
+
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _signed_by_other(lines: list[str], writer: str) -> bool:
+    """Do `lines` end with a closing whose name is not in `writer` (an attribution or a pasted From line)?
+
+    An earlier message under a reply header is the writer's own: when it ends with a closing, that names the
+    writer ("Mikko Salo wrote:" … "Terveisin / Mikko Salo"), or the bank, which is no person's name. A
+    closing with another person's name ("Kiitos, / Eeva Nieminen") is the client's, under text of their own.
+    """
+    name = closing_name(lines)
+    if name is None:
+        return False
+    return not {w.lower() for w in _WORD.findall(name)} & {w.lower() for w in _WORD.findall(writer)}
 
 
 def _quoted_follows(lines: list[str], i: int) -> int | None:
@@ -332,7 +368,8 @@ def _hard_split_at(lines: list[str], i: int) -> int | None:
         return None
     if _header_key(line):
         begin, dated = _lotus_preamble(lines, i)
-        if _header_block(lines, i, preamble_dated=dated) and not _announced(lines, begin):
+        end = _header_block(lines, i, preamble_dated=dated)
+        if end and not _announced(lines, begin, end):
             return begin
     return None
 
@@ -348,14 +385,49 @@ _FORWARD_WORDS = re.compile(
 )
 
 
-def _announced(lines: list[str], begin: int) -> bool:
-    """Does the line above a header block announce it as the client's content ("I made a payment to the wrong
-    account yesterday. Details:", "ich habe heute diese Mail bekommen, angeblich von Ihnen:")? Not when it
-    announces a forward ("see the forwarded message below:")."""
-    for k in range(begin - 1, max(begin - 4, -1), -1):
+# A client reporting a mail they received ("I received the message below this morning", "ich habe diese Mail
+# bekommen", "sain alla olevan viestin"): the received wording and a word for the message, in one paragraph.
+_RECEIVED = re.compile(
+    r"\b(?:received|got|been sent|bekommen|erhalten|bekam|erhielt|zugeschickt|zugesandt|sain|saimme"
+    r"|saanut|saaneet)\b",
+    re.IGNORECASE,
+)
+_MESSAGE_WORD = re.compile(
+    r"\b(?:e-?mails?|mails?|messages?|texts?|sms|nachricht(?:en)?)\b|-mail\b|\w*(?:viest|sähköpost)\w*",
+    re.IGNORECASE,
+)
+
+
+def _announced(lines: list[str], begin: int, end: int) -> bool:
+    """Does the client's text above a header block (lines `begin` to `end`) announce it as their content?
+
+    Yes under a line announcing it ("I made a payment to the wrong account yesterday. Details:", "ich habe
+    heute diese Mail bekommen, angeblich von Ihnen:"), not a forward ("see the forwarded message below:").
+    Also under a paragraph reporting a received mail ("I received the message below this morning … Is this
+    genuine?") when the client's own closing ends the e-mail after it: a name the block's From line does not
+    hold ("Thanks, / Margaret Ellis"), so that the client's text after the pasted mail is kept with it.
+    """
+    above = begin - 1
+    while above >= 0 and _header_key(lines[above]) is not None and not quote_level(lines[above]):
+        above -= 1  # an earlier line of the same block ("From: …" above the "Sent: …" a scan reaches next)
+    for k in range(above, max(above - 3, -1), -1):
         text = lines[k].strip()
-        if text:
-            return not quote_level(lines[k]) and introduces_content(text) and not _FORWARD_WORDS.search(text)
+        if not text:
+            continue
+        if quote_level(lines[k]):
+            return False
+        if introduces_content(text) and not _FORWARD_WORDS.search(text):
+            return True
+        top = k
+        while top > 0 and lines[top - 1].strip() and not quote_level(lines[top - 1]):
+            top -= 1
+        reported = " ".join(line.strip() for line in lines[top : k + 1])  # the paragraph ending at line k
+        if not (_RECEIVED.search(reported) and _MESSAGE_WORD.search(reported)):
+            return False
+        first_key = next(n for n in range(begin, end) if _header_key(lines[n]) is not None)
+        senders = [line for line in lines[first_key:end] if _header_key(line) == "from"]
+        writer = lines[begin:first_key] + senders  # Lotus Notes lines above the keys name the sender too
+        return _signed_by_other(lines[end:], " ".join(writer))
     return False
 
 

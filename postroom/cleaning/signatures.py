@@ -3,13 +3,15 @@
 Labels given to lines of the newest message:
 
 * ``closing`` — the sign-off ("Best regards", "Mit freundlichen Grüßen", "Ystävällisin terveisin", …)
-  and the bare name under it. Kept in the cleaned text, as the fixtures do (Quagga labels them Body,
-  talon's and email_reply_parser's expected replies keep them); counted so that a caller can drop them.
+  and the name under it, also where the name heads a contact block after a blank line. Kept in the cleaned
+  text, as the fixtures do (Quagga labels them Body, talon's and email_reply_parser's expected replies keep
+  them); counted so that a caller can drop them.
 * ``signature`` — everything after a "-- " delimiter, mobile signatures ("Sent from my iPhone",
   "Von meinem iPhone gesendet", "Lähetetty iPhonesta"), and contact blocks (name with title, company,
-  address, phone, e-mail, web) at the end of the message or after the closing. Removed. Addresses include
-  German and Finnish one-word streets ("Musterstraße 5", "Mannerheimintie 12 A 5") and postcode + city
-  ("80331 München", "1010 Wien", "00100 Helsinki"). An address is content, not signature, when a line above
+  address, phone, e-mail, web) at the end of the message or after the closing, a lone title line under the
+  closing's name included. Removed. Addresses include German and Finnish one-word streets ("Musterstraße 5",
+  "Mannerheimintie 12 A 5"), postcode + city ("80331 München", "1010 Wien", "00100 Helsinki") and UK
+  postcodes ("BS2 0XJ"). An address is content, not signature, when a line above
   announces it ("Meine neue Anschrift lautet:"), in a P.S., inside a sentence, or, with no closing, at the end
   of a message about a change of address.
 * ``disclaimer`` — legal disclaimers, confidentiality notices, impressums (Sitz der Gesellschaft,
@@ -238,8 +240,11 @@ _TITLE = re.compile(
     r"coordinator|representative|administrator|admin|secretary|supervisor|architect|developer|"
     r"berater(?:in)?|geschäftsführer(?:in)?|leiter(?:in)?|abteilungsleiter(?:in)?|sachbearbeiter(?:in)?|"
     r"kundenbetreuer(?:in)?|kundenberater(?:in)?|prokurist(?:in)?|referent(?:in)?|vertrieb|"
-    r"johtaja|päällikkö|asiantuntija|neuvoja|toimitusjohtaja|koordinaattori|suunnittelija|sihteeri|"
-    r"asiakasneuvoja|asiakaspalvelu|ph\.?\s?d\.?|dr\.|prof\.|dipl\.|m\.?sc\.?|mba)\b",
+    r"asiakaspalvelu|ph\.?\s?d\.?|dr\.|prof\.|dipl\.|m\.?sc\.?|mba"
+    # compounds: "Talouspäällikkö", "Toimitusjohtaja", "Asiakasneuvoja"; "Filialleiter", "Teamleiterin",
+    # "Finanzbuchhalter" (four letters at least before "leiter" …, so that the name Schleiter is no title)
+    r"|\w*(?:johtaja|päällikkö|asiantuntija|neuvoja|koordinaattori|suunnittelija|sihteeri|kirjanpitäjä)"
+    r"|\w{4,}(?:leiter|berater|betreuer|referent)(?:in)?|\w*buchhalter(?:in)?)\b",
     re.IGNORECASE,
 )
 _ADDRESS = re.compile(
@@ -257,6 +262,8 @@ _POSTCODE_CITY = re.compile(
     r"(?!(?:Euro|EUR|CHF|USD|GBP|Dollar|Franken|Stück|Aktien|Anteile|Tage|Jahre|Monate|Wochen|Mio|Mrd)\b)"
     r"[A-ZÄÖÜÅ][\w\-]*+(?!\.?\s+(?!(?:am|an|im|in|ob|bei|a\.|i\.|d\.|der)\s)[a-zäöüß])"
 )
+# A UK postcode as written, in capitals with its space ("BS2 0XJ", "EC2N 4AJ", "M1 1AE")
+_UK_POSTCODE = re.compile(r"(?<![\w-])[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}(?![\w-])")
 # Street names written as one word, as German and Finnish do ("Musterstraße 5", "Hauptstr. 12",
 # "Am Marktplatz 3", "Schillerweg 2a", "Mannerheimintie 12 A 5", "Pohjoisranta 4"), and the Finnish ones
 # without a suffix ("Esplanadi 1"). The house number must not be followed by a lowercase word: in
@@ -363,6 +370,22 @@ def sign_off_match(line: str) -> bool:
     return _name_like(rest, max_words=4)
 
 
+def closing_name(lines: Sequence[str]) -> str | None:
+    """The person's name in the closing that ends `lines` ("Thanks,\nMargaret Ellis", "Cheers, Fabian"), or
+    None when they do not end with a sign-off and a name (a company or title is no name here)."""
+    tail = [_norm(line) for line in lines if line.strip()][-2:]
+    name = ""
+    if len(tail) == 2 and sign_off_match(tail[0]) and not sign_off_match(tail[1]):
+        name = tail[1] if _name_like(tail[1], max_words=4) else ""
+    elif tail and sign_off_match(tail[-1]):
+        text = tail[-1].split(" / ")[0].lstrip("-–—* ")
+        match = _SIGN_OFF_PREFIX.match(text.lower())
+        rest = text[len(match.group(1)) :].strip(_TRAILING_PUNCT) if match else ""
+        name = rest if rest and rest.split()[0].lower() not in _NAME_LEAD else ""
+    name = name.strip(_TRAILING_PUNCT)
+    return name if name and not _org_or_title(name) else None
+
+
 def _contact_signals(line: str) -> int:
     """Strong contact evidence in one line: e-mail, web address, phone, labelled phone, address, social."""
     text = line.strip()
@@ -375,7 +398,7 @@ def _contact_signals(line: str) -> int:
         score += 1
     if PHONE_LABEL.match(text) and any(ch.isdigit() for ch in text):
         score += 1
-    if _ADDRESS.search(text) or _POSTCODE_CITY.search(text) or _STREET_COMPOUND.search(text):
+    if address_line(text):
         score += 1
     if _SOCIAL.search(text):
         score += 1
@@ -400,9 +423,11 @@ def account_line(line: str) -> bool:
 
 
 def address_line(line: str) -> bool:
-    """A street, PO box or postcode + city ("Musterstraße 5", "Postfach 12 34 56", "00100 Helsinki")."""
+    """A street, PO box or postcode + city ("Musterstraße 5", "Postfach 12 34 56", "00100 Helsinki", "Bristol
+    BS2 0XJ")."""
     text = line.strip()
-    return bool(_ADDRESS.search(text) or _POSTCODE_CITY.search(text) or _STREET_COMPOUND.search(text))
+    address = _ADDRESS.search(text) or _POSTCODE_CITY.search(text) or _UK_POSTCODE.search(text)
+    return bool(address or _STREET_COMPOUND.search(text))
 
 
 def introduces_content(line: str) -> bool:
@@ -415,16 +440,30 @@ def introduces_content(line: str) -> bool:
     return len(words) >= 4 or bool(_ADDRESS_CHANGE.search(text))
 
 
+def _closing_name_line(line: str) -> bool:
+    """A line that may be the name under a sign-off: name-like, with no contact detail, company or title."""
+    return _name_like(line) and not _contact_signals(line) and not _org_or_title(line)
+
+
+def _lone_title(line: str) -> bool:
+    """A short title or company line ("Geschäftsführer", "Talouspäällikkö", "Head of Treasury")."""
+    text = _norm(line)
+    short = len(text.split()) <= 6 and not text.endswith((".", "!", "?", ":"))
+    return short and _org_or_title(text)
+
+
 def _org_or_title(line: str) -> bool:
     text = line.strip()
     return len(text) <= 70 and bool(_COMPANY.search(text) or _TITLE.search(text))
 
 
 def _prose(line: str) -> bool:
-    """A sentence-like line: long, or ending like a sentence with several words."""
+    """A sentence-like line: long, or ending like a sentence with several words. Fields split by " | " are
+    counted one by one ("Brooks Logistics Ltd | Unit 4, Riverside Park, Bristol BS2 0XJ" is no sentence)."""
     text = _norm(line)
     words = text.split()
-    if len(words) >= 10 or text.endswith("?"):
+    longest = max(len(field.split()) for field in text.split(" | ")) if " | " in text else len(words)
+    if longest >= 10 or text.endswith("?"):
         return True
     return len(words) >= 6 and text.endswith((".", "!", ":")) and not _contact_signals(text)
 
@@ -644,25 +683,30 @@ def _label_tail(lines: Sequence[str], labels: list[str], own: Sequence[int]) -> 
         names_taken = 0
         for p_index, paragraph in enumerate(after_paragraphs):
             texts = [lines[k] for k in paragraph]
-            if (
-                p_index == 0
-                and not name_on_sign_off_line
-                and (same_paragraph or not any(_contact_signals(t) for t in texts))
-            ):
-                for k in paragraph:
-                    if (
-                        names_taken < 2
-                        and _name_like(lines[k])
-                        and not _contact_signals(lines[k])
-                        and not (_org_or_title(lines[k]))
-                    ):
-                        labels[k] = "closing"
-                        names_taken += 1
-                    else:
-                        break
+            if p_index == 0 and not name_on_sign_off_line:
+                if same_paragraph or not any(_contact_signals(t) for t in texts):
+                    for k in paragraph:
+                        if names_taken < 2 and _closing_name_line(lines[k]):
+                            labels[k] = "closing"
+                            names_taken += 1
+                        else:
+                            break
+                elif (
+                    len(paragraph) > 1
+                    and _closing_name_line(texts[0])
+                    and _contact_block(texts[1:], after_closing=True)
+                ):
+                    # "Kind regards, / (blank) / James Whitfield / Finance Director | … / T: …": the name
+                    # heads the contact block under it; it is the closing's name, the rest is signature
+                    labels[paragraph[0]] = "closing"
+                    names_taken = 1
             rest = [k for k in paragraph if labels[k] == "body"]
             if rest and _introduced(lines, labels, rest[0]):
                 break  # "PS: meine neue Anschrift lautet:" — what follows is content
+            under_name = p_index == 0 and names_taken and rest == [paragraph[0] + names_taken]
+            if under_name and _lone_title(lines[rest[0]]):
+                labels[rest[0]] = "signature"  # "Beste Grüße / Thomas Müller / Geschäftsführer"
+                continue
             if rest and _contact_block([lines[k] for k in rest], after_closing=True):
                 for k in rest:
                     labels[k] = "signature"
