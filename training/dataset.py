@@ -90,7 +90,8 @@ def load_labeled_messages(
     """Labeled messages in message-id order, the number skipped for empty text, and ignored unknown labels.
 
     Raises:
-        UnknownLabel: a current label names a label set or class the taxonomy lacks (unless ignored).
+        UnknownLabel: a current label names a label set the taxonomy lacks, or a class it lacks in one of
+            `label_sets` (unless ignored).
     """
     wanted = label_sets or taxonomy.set_names
     for name in wanted:
@@ -109,6 +110,8 @@ def load_labeled_messages(
             if not label.is_current:
                 continue
             if label.label_set not in known or label.class_name not in known[label.label_set]:
+                if label.label_set in known and label.label_set not in wanted:
+                    continue  # a set this run does not train: its labels decide nothing here
                 key = f"{label.label_set}.{label.class_name}"
                 unknown[key] += 1
                 example.setdefault(key, message.message_id)
@@ -202,7 +205,8 @@ def build_training_data(
     Raises:
         TrainingError: fewer shots per class than `config.min_examples_per_class`.
         EmptyTrainingSet: no labeled message at all, or none for one label set.
-        NotEnoughExamples: a class has fewer training examples than `config.min_examples_per_class`.
+        NotEnoughExamples: classes with fewer training examples than `config.min_examples_per_class` (the
+            first named, every one listed).
         UnknownLabel: see `load_labeled_messages`.
     """
     shots, need = config.shots_per_class, config.min_examples_per_class
@@ -214,9 +218,10 @@ def build_training_data(
     wanted = label_sets or taxonomy.set_names
     messages, skipped, unknown = load_labeled_messages(session, taxonomy, wanted, ignore_unknown)
     if not messages:
+        which = f" of label set {', '.join(map(repr, wanted))}" if label_sets else ""
         raise EmptyTrainingSet(
-            "no labeled messages in the store: ingest labeled messages (postroom ingest) or pull labels "
-            "from Doccano first"
+            f"no labeled messages{which} in the store: ingest labeled messages (postroom ingest) or pull "
+            "labels from Doccano first"
             + (f" ({skipped} labeled messages have no text after cleaning)" if skipped else "")
         )
     for name in wanted:
@@ -225,6 +230,7 @@ def build_training_data(
     finest = max(wanted, key=lambda n: len(taxonomy.label_set(n).classes))
     train, held = split_messages(messages, finest, config.eval_fraction, config.seed)
     data: dict[str, LabelSetData] = {}
+    short: list[tuple[str, str, int, int, int]] = []  # label set, class, training, labeled, held out
     for name in wanted:
         label_set = taxonomy.label_set(name)
         classes = label_set.class_names
@@ -235,16 +241,11 @@ def build_training_data(
         set_held = [m for m in held if name in m.labels]
         have = Counter(m.labels[name] for m in set_train)
         held_counts = Counter(m.labels[name] for m in set_held)
-        for class_name in classes:
-            if have[class_name] < config.min_examples_per_class:
-                raise NotEnoughExamples(
-                    name,
-                    class_name,
-                    have[class_name],
-                    config.min_examples_per_class,
-                    detail=f"{have[class_name] + held_counts[class_name]} labeled, "
-                    f"{held_counts[class_name]} held out for evaluation",
-                )
+        short.extend(
+            (name, c, have[c], have[c] + held_counts[c], held_counts[c])
+            for c in classes
+            if have[c] < config.min_examples_per_class
+        )
         data[name] = LabelSetData(
             name=name,
             classes=classes,
@@ -255,6 +256,17 @@ def build_training_data(
             eval_texts=[m.text for m in set_held],
             eval_labels=[index[m.labels[name]] for m in set_held],
             class_texts=tuple((text, i) for i, c in enumerate(label_set.classes) for text in c.texts()),
+        )
+    if short:
+        (name, class_name, train_n, labeled, held_n), *others = short
+        also = "; ".join(f"{s}.{c} {t} ({n} labeled, {h} held out)" for s, c, t, n, h in others)
+        raise NotEnoughExamples(
+            name,
+            class_name,
+            train_n,
+            config.min_examples_per_class,
+            detail=f"{labeled} labeled, {held_n} held out for evaluation",
+            also=f"{len(others)} more classes below it: {also}" if others else "",
         )
     used_train = sorted({mid for d in data.values() for mid in d.train_ids})
     pool = (

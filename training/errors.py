@@ -18,15 +18,18 @@ class EmptyTrainingSet(TrainingError):
 class NotEnoughExamples(TrainingError):
     """A class has fewer labeled examples than the configured minimum."""
 
-    def __init__(self, label_set: str, class_name: str, have: int, need: int, detail: str = "") -> None:
+    def __init__(
+        self, label_set: str, class_name: str, have: int, need: int, detail: str = "", also: str = ""
+    ) -> None:
         self.label_set = label_set
         self.class_name = class_name
         self.have = have
         self.need = need
         extra = f" ({detail})" if detail else ""
+        more, which = (f"; {also}", "these classes") if also else ("", "this class")
         super().__init__(
             f"label set {label_set!r}, class {class_name!r}: {have} labeled examples for training{extra}, "
-            f"need at least {need}; label more messages of this class or lower min_examples_per_class"
+            f"need at least {need}{more}; label more messages of {which} or lower min_examples_per_class"
         )
 
 

@@ -17,7 +17,8 @@ N_BINS = 10
 
 
 def calibration_bins(proba: np.ndarray, y_true: np.ndarray, n_bins: int = N_BINS) -> dict[str, Any]:
-    """Top-label confidence vs accuracy in equal-width bins, and the expected calibration error (ECE)."""
+    """Top-label confidence vs accuracy in equal-width bins (None for an empty bin), and the expected
+    calibration error (ECE)."""
     confidence = proba.max(axis=1)
     correct = (proba.argmax(axis=1) == y_true).astype(float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
@@ -27,12 +28,11 @@ def calibration_bins(proba: np.ndarray, y_true: np.ndarray, n_bins: int = N_BINS
     for b in range(n_bins):
         mask = which == b
         count = int(mask.sum())
+        acc = conf = None  # an empty bin has neither (null in report.json: strict JSON has no NaN)
         if count:
             acc = float(correct[mask].mean())
             conf = float(confidence[mask].mean())
             ece += count / len(y_true) * abs(acc - conf)
-        else:
-            acc = conf = float("nan")
         bins.append(
             {
                 "lower": float(edges[b]),
@@ -125,7 +125,7 @@ def plot_reliability(bins: list[dict[str, float]], ece: float, title: str, path:
     )
     centers = [(b["lower"] + b["upper"]) / 2 for b in bins]
     width = bins[0]["upper"] - bins[0]["lower"]
-    accuracy = [0.0 if b["count"] == 0 else b["accuracy"] for b in bins]
+    accuracy = [b["accuracy"] or 0.0 for b in bins]
     top.bar(centers, accuracy, width=width * 0.95, color="#4c72b0", edgecolor="black", label="accuracy")
     top.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
     top.set_ylabel("accuracy")

@@ -112,7 +112,9 @@ def train_and_register(
                 )
                 out_dir = staging / EVAL_DIR / name
                 result = evaluate_label_set(name, split.classes, split.eval_labels, proba, out_dir)
-                (out_dir / REPORT_JSON).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+                (out_dir / REPORT_JSON).write_text(
+                    json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+                )
                 metrics[name] = {
                     k: result.get(k)
                     for k in (

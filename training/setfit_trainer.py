@@ -67,7 +67,10 @@ def load_base(base_model: str, config: TrainConfig, device: DeviceChoice) -> Sen
     try:
         body = SentenceTransformer(base_model, device=device.torch_device)
     except (OSError, ValueError) as exc:
-        reason = str(exc).split(". ")[0].rstrip(".")[:300]  # transformers may list every model type after
+        if Path(base_model).expanduser().exists():  # transformers may list every model type after this
+            reason = str(exc).strip().splitlines()[0].split(". ")[0].rstrip(".")[:300]
+        else:  # a hub id: the hub's own message says to check the internet connection, which is off by design
+            reason = "no such local directory and no cached copy"
         raise TrainingError(
             f"cannot load base model {base_model!r}: {reason}. Give a local sentence-transformers directory "
             "or an id in the local Hugging Face cache (no hub access here)"

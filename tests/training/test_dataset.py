@@ -68,6 +68,27 @@ def test_too_few_examples_names_the_class(sessions: sessionmaker[Session]) -> No
     assert caught.value.have < 4
 
 
+def test_too_few_examples_lists_every_short_class_at_once(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        fill_store(session, per_class=8, skip={"card_limit": 3, "card_lost": 2})
+        with pytest.raises(NotEnoughExamples) as caught:
+            build_training_data(session, mini_taxonomy(), tiny_config(min_examples_per_class=4))
+    said = str(caught.value)
+    assert "card_lost" in said and "card_limit" in said and "more classes below it" in said
+    assert "label more messages of these classes" in said
+
+
+def test_unknown_labels_of_a_set_not_trained_do_not_block_training(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        fill_store(session, per_class=6)
+        add_raw_label(session, "card_lost-00", "topic", "crypto_question")  # a class renamed since
+        session.commit()
+        with pytest.raises(UnknownLabel):
+            build_training_data(session, mini_taxonomy(), tiny_config(), label_sets=["topic"])
+        data = build_training_data(session, mini_taxonomy(), tiny_config(), label_sets=["queue"])
+    assert set(data.label_sets) == {"queue"} and data.ignored_unknown == {}
+
+
 def test_unknown_label_in_the_store_is_named(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         fill_store(session, per_class=6)
@@ -89,6 +110,8 @@ def test_empty_store_and_empty_label_set(sessions: sessionmaker[Session]) -> Non
         session.commit()
         with pytest.raises(EmptyTrainingSet, match="label set 'queue' has no labeled messages"):
             build_training_data(session, mini_taxonomy(), tiny_config())
+        with pytest.raises(EmptyTrainingSet, match="no labeled messages of label set 'queue' in the store"):
+            build_training_data(session, mini_taxonomy(), tiny_config(), label_sets=["queue"])
 
 
 def test_shots_cap_per_class(sessions: sessionmaker[Session]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,6 +96,9 @@ def test_calibration_of_a_perfectly_confident_right_model_is_zero() -> None:
     result = calibration_bins(proba, np.array([0, 1, 2, 0]))
     assert result["ece"] == 0.0
     assert result["bins"][-1]["count"] == 4
+    # the other bins are empty: no accuracy or confidence, written as null (strict JSON has no NaN)
+    assert all(b["accuracy"] is None and b["confidence"] is None for b in result["bins"][:-1])
+    json.dumps(result, allow_nan=False)
 
 
 def test_evaluate_writes_report_and_plots(tmp_path: Path) -> None:
