@@ -39,6 +39,7 @@ from postroom.offline import force_offline
 from postroom.taxonomy import Taxonomy
 from training.config import TrainConfig
 from training.errors import RegistryError, TrainingError
+from training.model_card import WEAK_RULE, review_version, step_lines
 from training.registry import ModelVersion, Registry
 
 models_app = typer.Typer(
@@ -241,6 +242,58 @@ def _routes_with(version: ModelVersion, taxonomy: Taxonomy) -> None:
             )
 
 
+def _taxonomy_drift(version: ModelVersion, taxonomy: Taxonomy) -> str | None:
+    """A one-line warning when `version` was trained on another taxonomy than `taxonomy`: which label sets
+    and classes differ. None when it was trained on this one."""
+    trained = version.manifest["taxonomy"]
+    if trained["fingerprint"] == taxonomy.fingerprint():
+        return None
+    configured = {s.name: s.class_names for s in taxonomy.label_sets}
+    ours = {name: list(entry["classes"]) for name, entry in version.manifest["label_sets"].items()}
+    differences = []
+    for name in sorted(set(configured) | set(ours)):
+        if name not in ours:
+            differences.append(f"{name}: not trained in this version")
+        elif name not in configured:
+            differences.append(f"{name}: not in the configured taxonomy")
+        else:
+            new = [c for c in configured[name] if c not in ours[name]]
+            gone = [c for c in ours[name] if c not in configured[name]]
+            parts = [f"new {', '.join(new)}"] * bool(new) + [f"gone {', '.join(gone)}"] * bool(gone)
+            if not parts and configured[name] != ours[name]:
+                parts = ["same classes in another order"]
+            if parts:
+                differences.append(f"{name}: {'; '.join(parts)}")
+    return (
+        f"{version.version} was trained on taxonomy {trained['name']} ({trained['fingerprint']}), not the "
+        f"configured {taxonomy.name} ({taxonomy.fingerprint()}): "
+        + (" | ".join(differences) or "the label sets differ")
+        + "; `models promote` will refuse it"
+    )
+
+
+def _warn_taxonomy_drift(version: ModelVersion) -> None:
+    """Print `_taxonomy_drift`'s warning to stderr; a note when the configured taxonomy cannot be read."""
+    try:
+        warning = _taxonomy_drift(version, load_taxonomy_from(load_settings()))
+    except PostroomError as exc:
+        err.print(f"note: taxonomy not checked ({exc})", markup=False, highlight=False, soft_wrap=True)
+        return
+    if warning:
+        err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _required_reason(reason: str | None) -> str:
+    """`reason` stripped; a blank one is refused (the history and audit log record why, never a placeholder).
+
+    Raises:
+        PostroomError: `reason` is missing or blank.
+    """
+    if reason is None or not reason.strip():
+        raise PostroomError('--reason is required: say why, e.g. --reason "card read, complaints recall ok"')
+    return reason.strip()
+
+
 def _require_export(registry: Registry) -> Callable[[ModelVersion], None]:
     """A stage check: the version routes with the configured taxonomy, and has an intact ONNX export (every
     file its manifest lists, with its SHA-256), so the service can load it once in production."""
@@ -278,10 +331,14 @@ def _require_export(registry: Registry) -> Callable[[ModelVersion], None]:
     return check
 
 
-def _audit(kind: str, version: ModelVersion, actor: str, reason: str) -> None:
-    """Record the stage change in the store's audit log too, when the store is there."""
+def _audit(kind: str, version: ModelVersion, actor: str, reason: str, replaced: str | None = None) -> None:
+    """Record the stage change in the store's audit log too, when the store is there. For a promotion or a
+    rollback `replaced` is the version that left production (archived), `version` the one now in it."""
     from postroom.store.models import AuditEvent
 
+    payload: dict[str, Any] = {"stage": version.stage, "reason": reason}
+    if kind != "model.approved":  # both versions: the one now in production, the one it archived
+        payload.update(production=version.version, archived=replaced)
     try:
         sessions = open_sessions(load_settings())
         with sessions() as session:
@@ -290,7 +347,7 @@ def _audit(kind: str, version: ModelVersion, actor: str, reason: str) -> None:
                     kind=kind,
                     subject=version.version,
                     actor=actor,
-                    payload={"stage": version.stage, "reason": reason},
+                    payload=payload,
                 )
             )
             session.commit()
@@ -339,20 +396,56 @@ def models_list(
     out.print(table)
 
 
+def _print_per_class(model: ModelVersion) -> None:
+    """Each label set's per-class table, its most confused pairs, and the classes without held-out data."""
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}  # class names are taxonomy text
+    weak: list[str] = []
+    for review in review_version(model.path, model.manifest):
+        if review.problem:
+            out.print(f"{review.name}: {review.problem}", **plain)
+            continue
+        table = Table(title=f"{review.name}: per class (macro-F1 {_fmt(review.macro_f1)})")
+        for column in ("class", "train", "held-out", "precision", "recall", "F1", ""):
+            table.add_column(column, justify="left" if column in ("class", "") else "right")
+        for c in review.classes:
+            table.add_row(
+                escape(c.name),
+                "?" if c.train is None else str(c.train),
+                str(c.support),
+                _fmt(c.precision),
+                _fmt(c.recall),
+                _fmt(c.f1),
+                "[bold red]WEAK[/bold red]" if c.weak else "",
+                style="red" if c.weak else None,
+            )
+        out.print(table)
+        pairs = "; ".join(str(c) for c in review.confusions) or "none"
+        out.print(f"  most confused (true → predicted): {pairs}", **plain)
+        if note := review.coverage_note():
+            out.print(f"  {note}", **plain)
+        weak += [f"{review.name} {c.name} (F1 {_fmt(c.f1)})" for c in review.weak]
+    if weak:
+        out.print(f"weak classes ({WEAK_RULE}): {', '.join(weak)}", **plain)
+
+
 @models_app.command("show")
 @friendly_errors
 def models_show(
     version: Annotated[str, typer.Argument(help="Version (v0003, 3 or latest).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
-    """Show one version: metrics, training run, files check and stage history (exit 1 when files are damaged).
+    """Show one version: metrics, per-class figures, training run, files check and stage history.
 
+    Per label set: each class's training examples, held-out support, precision, recall and F1, weak classes
+    flagged (F1 below 0.70, or more than 0.10 below the set's macro-F1), and the most confused pairs. Warns
+    when the version was trained on another taxonomy than the configured one. Exit 1 when files are damaged.
     Example: postroom models show v0001
     """
     model = _registry().get(version)
     if as_json:
         out.print_json(json.dumps(model.manifest))
         return
+    _warn_taxonomy_drift(model)
     m = model.manifest
     out.print(
         f"[bold]{model.version}[/bold] — {model.stage}; created {m['created_at']}; {escape(m['variant'])} "
@@ -371,11 +464,14 @@ def models_show(
             _fmt(metrics.get("ece")),
         )
     out.print(table)
+    _print_per_class(model)
     training = m.get("training", {})
     out.print(
         f"trained on {training.get('device')} ({training.get('precision')}) in {training.get('seconds')} s",
         markup=False,
     )
+    for line in step_lines(m):
+        out.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     problems = model.verify()
     out.print("files: intact" if not problems else f"[red]files: {escape('; '.join(problems))}[/red]")
     for h in model.history:
@@ -394,13 +490,19 @@ def models_show(
 def models_approve(
     version: Annotated[str, typer.Argument(help="A candidate version.")],
     by: Annotated[str | None, typer.Option(help="Who approves.", envvar="POSTROOM_USER")] = None,
-    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+    reason: Annotated[str | None, typer.Option(help="Why (required; recorded).")] = None,
 ) -> None:
-    """Approve a candidate version. Example: postroom models approve v0003 --reason "checked the card" """
+    """Approve a candidate version; read `postroom models show VERSION` first (warns on another taxonomy).
+
+    Example: postroom models approve v0003 --reason "card read, complaints recall 0.59 accepted"
+    """
     actor = named_actor(by, "--by")
-    model = _registry().approve(version, actor, reason)
+    why = _required_reason(reason)
+    registry = _registry()
+    _warn_taxonomy_drift(registry.get(version))
+    model = registry.approve(version, actor, why)
     out.print(f"{model.version} is approved")
-    _audit("model.approved", model, actor, reason)
+    _audit("model.approved", model, actor, why)
 
 
 @models_app.command("promote")
@@ -417,8 +519,9 @@ def models_promote(
     actor = named_actor(by, "--by")
     registry = _registry()
     model = registry.promote(version, actor, reason, check=_require_export(registry))
-    out.print(f"{model.version} is in production")
-    _audit("model.promoted", model, actor, reason)
+    archived = f"; {model.replaced} is archived" if model.replaced else "; no version was there before"
+    out.print(f"{model.version} is in production{archived}", highlight=False)
+    _audit("model.promoted", model, actor, reason.strip(), model.replaced)
 
 
 @models_app.command("rollback")
@@ -428,17 +531,18 @@ def models_rollback(
         str | None, typer.Option(help="Version to restore (default: the previous production).")
     ] = None,
     by: Annotated[str | None, typer.Option(help="Who rolls back.", envvar="POSTROOM_USER")] = None,
-    reason: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+    reason: Annotated[str | None, typer.Option(help="Why (required; recorded).")] = None,
 ) -> None:
     """Archive the production version and restore the one in production before it.
 
     Example: postroom models rollback --reason "macro-F1 dropped on live traffic"
     """
     actor = named_actor(by, "--by")
+    why = _required_reason(reason)
     registry = _registry()
-    model = registry.rollback(to, actor, reason, check=_require_export(registry))
-    out.print(f"rolled back: {model.version} is in production")
-    _audit("model.rolled_back", model, actor, reason)
+    model = registry.rollback(to, actor, why, check=_require_export(registry))
+    out.print(f"rolled back: {model.version} is in production; {model.replaced} is archived", highlight=False)
+    _audit("model.rolled_back", model, actor, why, model.replaced)
 
 
 def _csv_ints(value: str, name: str) -> list[int]:

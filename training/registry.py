@@ -177,6 +177,13 @@ class ModelVersion:
     def label_sets(self) -> list[str]:
         return list(self.manifest["label_sets"])
 
+    @property
+    def replaced(self) -> str | None:
+        """The version this one took production from (archived then), by its last stage change; or None."""
+        last = self.manifest["history"][-1] if self.manifest["history"] else {}
+        replaces = last.get("replaces") if last.get("stage") == PRODUCTION else None
+        return replaces if isinstance(replaces, str) else None
+
     def macro_f1(self) -> dict[str, float | None]:
         return {name: m.get("macro_f1") for name, m in self.manifest["metrics"].items()}
 
@@ -413,12 +420,13 @@ class Registry:
         staging: Path,
         manifest: dict[str, Any],
         actor: str | None = None,
-        render: dict[str, Callable[[dict[str, Any]], str]] | None = None,
+        render: dict[str, Callable[[dict[str, Any], Path], str]] | None = None,
     ) -> ModelVersion:
         """Give `staging` the next version number and move it into place; it starts as a candidate.
 
-        `render` maps file names to functions of the final manifest (version number included), written
-        into the version before its files are hashed: the model card.
+        `render` maps file names to functions of the final manifest (version number included) and the
+        staging directory (its eval reports and dataset file are there), written into the version before its
+        files are hashed: the model card.
         """
         if not staging.is_dir() or staging.parent.resolve() != self.root.resolve():
             raise RegistryError(f"staging directory {staging} is not inside the registry {self.root}")
@@ -447,7 +455,7 @@ class Registry:
                     ],
                 )
                 for file_name, make in (render or {}).items():
-                    (staging / file_name).write_text(make(record), encoding="utf-8")
+                    (staging / file_name).write_text(make(record, staging), encoding="utf-8")
                 record["files"] = hash_tree(staging)
                 _write_json_atomic(staging / MANIFEST, record)
                 try:
@@ -458,10 +466,17 @@ class Registry:
                 return self._load(self.root / name)
 
     def _set_stage(
-        self, version: ModelVersion, stage: str, actor: str, action: str, reason: str
+        self,
+        version: ModelVersion,
+        stage: str,
+        actor: str,
+        action: str,
+        reason: str,
+        replaces: str | None = None,
     ) -> ModelVersion:
+        """Record the stage change; `replaces` names the version this one took production from."""
         manifest = read_manifest(version.path)  # re-read under the lock
-        entry = {
+        entry: dict[str, Any] = {
             "stage": stage,
             "from": manifest["stage"],
             "at": utc_now(),
@@ -469,6 +484,8 @@ class Registry:
             "action": action,
             "reason": reason,
         }
+        if replaces is not None:
+            entry["replaces"] = replaces
         manifest["stage"] = stage
         manifest["history"] = [*manifest["history"], entry]
         _write_json_atomic(version.path / MANIFEST, manifest)
@@ -482,7 +499,7 @@ class Registry:
             )
 
     def approve(self, version: str, actor: str | None = None, reason: str = "") -> ModelVersion:
-        """candidate -> approved."""
+        """candidate -> approved, recording `reason` as given (no placeholder: the CLI requires one)."""
         with self.lock():
             current = self.get(version)
             if current.stage != CANDIDATE:
@@ -490,9 +507,7 @@ class Registry:
                     f"version {current.version} is {current.stage}; only a candidate can be approved"
                 )
             self._require_intact(current)
-            return self._set_stage(
-                current, APPROVED, actor or default_actor(), "approve", reason or "approved"
-            )
+            return self._set_stage(current, APPROVED, actor or default_actor(), "approve", reason.strip())
 
     def promote(
         self, version: str, actor: str | None = None, reason: str = "", check: VersionCheck | None = None
@@ -500,6 +515,7 @@ class Registry:
         """approved -> production; the version in production until now is archived.
 
         `check` may refuse the target (raise) before anything changes: the CLI's needs an ONNX export.
+        The target's history entry names the version it replaced (`replaces`, see `replaced`).
         """
         with self.lock():
             target = self.get(version)
@@ -512,7 +528,9 @@ class Registry:
             live = self.production()
             if live is not None:
                 self._set_stage(live, ARCHIVED, by, "supersede", f"superseded by {target.version}")
-            return self._set_stage(target, PRODUCTION, by, "promote", reason or "promoted")
+            return self._set_stage(
+                target, PRODUCTION, by, "promote", reason.strip(), live.version if live else None
+            )
 
     def rollback(
         self,
@@ -524,6 +542,7 @@ class Registry:
         """Archive the production version and put back the one that was in production before it (or `to`).
 
         `check` may refuse the version to restore (raise) before anything changes, as in `promote`.
+        The restored version's history entry names the archived one (`replaces`, see `replaced`).
         """
         with self.lock():
             live = self.production()
@@ -544,10 +563,11 @@ class Registry:
             if check is not None:
                 check(target)
             by = actor or default_actor()
+            reason = reason.strip()
             note = f"rolled back to {target.version}" + (f": {reason}" if reason else "")
             self._set_stage(live, ARCHIVED, by, "rollback", note)
             return self._set_stage(
-                target, PRODUCTION, by, "restore", reason or f"rollback from {live.version}"
+                target, PRODUCTION, by, "restore", reason or f"rollback from {live.version}", live.version
             )
 
     def production_stack(self) -> list[str]:

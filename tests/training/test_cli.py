@@ -83,7 +83,8 @@ def test_train_prints_macro_f1_and_the_lifecycle_works(
     assert promoted.exit_code == 0 and "v0001 is in production" in promoted.stdout
     shown = invoke("models", "show", "v0001")
     assert "files: intact" in shown.stdout and "approved -> production  by lead" in shown.stdout
-    rollback = invoke("models", "rollback")
+    _assert_show_has_the_stored_per_class_figures(tmp_path / "data" / "models" / "v0001", shown.stdout)
+    rollback = invoke("models", "rollback", "--reason", "try")
     assert rollback.exit_code == 1 and "no version was in production before v0001" in rollback.stderr
     with Session(engine) as session:
         kinds = [e.kind for e in session.query(AuditEvent).order_by(AuditEvent.id)]
@@ -197,7 +198,7 @@ def test_promote_and_rollback_refuse_a_version_without_an_export(
     registry = Registry(exp.registry_dir)
     assert publish(registry) == "v0003"  # not exported
     for version in ("v0002", "v0003"):
-        assert invoke("models", "approve", version).exit_code == 0
+        assert invoke("models", "approve", version, "--reason", "card read").exit_code == 0
 
     def stages() -> dict[str, str]:
         return {v.version: v.stage for v in registry.versions()}
@@ -206,15 +207,34 @@ def test_promote_and_rollback_refuse_a_version_without_an_export(
     assert refused.exit_code == 1 and "v0003 has no ONNX export" in refused.stderr
     assert "postroom export v0003" in refused.stderr
     assert stages() == {"v0001": "production", "v0002": "approved", "v0003": "approved"}
-    assert invoke("models", "promote", "v0002").exit_code == 0
-    back = invoke("models", "rollback", "--to", "v0003")
+    promoted = invoke("models", "promote", "v0002")
+    assert promoted.exit_code == 0 and "v0002 is in production; v0001 is archived" in promoted.stdout
+    back = invoke("models", "rollback", "--to", "v0003", "--reason", "v0002 misroutes")
     assert back.exit_code == 1 and "v0003 has no ONNX export" in back.stderr
     assert stages() == {"v0001": "archived", "v0002": "production", "v0003": "approved"}
-    assert invoke("models", "rollback").exit_code == 0
+    for blank in ([], ["--reason", "  "]):
+        refused = invoke("models", "rollback", *blank)
+        assert refused.exit_code == 1 and refused.stderr.strip().splitlines() == [
+            'error: --reason is required: say why, e.g. --reason "card read, complaints recall ok"'
+        ]
+    assert stages()["v0002"] == "production"
+    back = invoke("models", "rollback", "--reason", "v0002 misroutes complaints")
+    assert back.exit_code == 0 and "v0001 is in production; v0002 is archived" in back.stdout
     assert stages()["v0001"] == "production"
+    assert registry.get("v0001").history[-1]["reason"] == "v0002 misroutes complaints"
     with Session(engine) as session:
-        kinds = [e.kind for e in session.query(AuditEvent).order_by(AuditEvent.id)]
-    assert kinds == ["model.approved", "model.approved", "model.promoted", "model.rolled_back"]
+        events = [(e.kind, e.subject, e.payload) for e in session.query(AuditEvent).order_by(AuditEvent.id)]
+    assert [kind for kind, _, _ in events] == [
+        "model.approved",
+        "model.approved",
+        "model.promoted",
+        "model.rolled_back",
+    ]
+    assert events[0][2] == {"stage": "approved", "reason": "card read"}
+    for (_, subject, payload), (live, archived) in zip(
+        events[2:], [("v0002", "v0001"), ("v0001", "v0002")], strict=True
+    ):
+        assert subject == live and payload["production"] == live and payload["archived"] == archived
 
 
 def test_sigterm_during_training_leaves_no_staging_or_scratch_directory(
@@ -286,7 +306,7 @@ def test_an_empty_by_is_refused_before_anything_changes(tmp_path: Path, engine: 
         assert result.exit_code == 1 and "Traceback" not in result.output, args
         assert "--by is empty: name who acts, or leave it out to record your user name" in result.stderr
     assert registry.get("v0001").stage == "candidate"
-    assert invoke("models", "approve", "v0001").exit_code == 0
+    assert invoke("models", "approve", "v0001", "--reason", "ok").exit_code == 0
     assert registry.get("v0001").stage == "approved"
 
 
@@ -328,7 +348,7 @@ def test_promote_and_rollback_refuse_a_corrupt_export(
 ) -> None:
     """A file of the export changed or gone: the service could not load it, so it may not go live."""
     _, export = _registry_with_v0002(tmp_path, monkeypatch)
-    assert invoke("models", "approve", "v0002").exit_code == 0
+    assert invoke("models", "approve", "v0002", "--reason", "card read").exit_code == 0
     heads = export / "heads.json"
     original = heads.read_bytes()
     heads.unlink()  # a symlink into the shared export: replaced, never written through
@@ -350,7 +370,7 @@ def test_promote_refuses_a_version_that_cannot_route_with_the_taxonomy(
 
     exp, _ = _registry_with_v0002(tmp_path, monkeypatch)
     path = exp.registry_dir / "v0002" / MANIFEST
-    assert invoke("models", "approve", "v0002").exit_code == 0
+    assert invoke("models", "approve", "v0002", "--reason", "card read").exit_code == 0
     original = json.loads(path.read_text(encoding="utf-8"))
     other = {**original, "taxonomy": {**original["taxonomy"], "fingerprint": "0" * 16}}
     path.write_text(json.dumps(other), encoding="utf-8")
@@ -360,3 +380,92 @@ def test_promote_refuses_a_version_that_cannot_route_with_the_taxonomy(
     path.write_text(json.dumps(partial), encoding="utf-8")
     refused = invoke("models", "promote", "v0002")
     assert "v0002 has no queue model, which routing reads: every message would go to triage" in refused.stderr
+
+
+def _assert_show_has_the_stored_per_class_figures(version_dir: Path, shown: str) -> None:
+    """`models show` prints each label set's per-class rows and top confusion as its report.json has them."""
+    from training.model_card import WEAK_F1_BAR, WEAK_F1_GAP
+
+    manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+    for name, entry in manifest["label_sets"].items():
+        report = json.loads((version_dir / "eval" / name / "report.json").read_text(encoding="utf-8"))
+        classes, matrix = entry["classes"], report["confusion_matrix"]
+        macro = report["macro_f1"]
+        for index, cls in enumerate(classes):
+            row = next(line for line in shown.splitlines() if f" {cls} " in line and "│" in line)
+            figures = report["per_class"][cls]
+            if sum(matrix[index]) == 0:
+                assert "n/a" in row and cls in report["classes_without_eval_examples"]
+                continue
+            assert f"{figures['f1-score']:.3f}" in row and f"{figures['recall']:.3f}" in row
+            weak = figures["f1-score"] < WEAK_F1_BAR or figures["f1-score"] < macro - WEAK_F1_GAP
+            assert ("WEAK" in row) == weak, row
+        off = [(matrix[i][j], i, j) for i in range(len(classes)) for j in range(len(classes)) if i != j]
+        if any(count for count, _, _ in off):
+            count = max(n for n, _, _ in off)
+            top = [f"{classes[a]} → {classes[b]}: {n} of {sum(matrix[a])}" for n, a, b in off if n == count]
+            assert any(pair in shown for pair in top), top
+    assert "planned contrastive steps" in shown
+
+
+def test_show_lists_each_class_flags_the_weak_one_and_the_top_confusion(tmp_path: Path) -> None:
+    """A version whose stored report has a weak `complaints` class leaking into `cards` (the audit's case)."""
+    from tests.training.test_model_card import expected_from_report, publish_with_report
+    from training.registry import Registry
+
+    version = publish_with_report(Registry(tmp_path / "data" / "models"))
+    expected = expected_from_report(version)
+    shown = invoke("models", "show", version.version)
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.stdout.splitlines() if f" {expected['weakest']} " in line)
+    assert expected["weakest_f1"] in row and expected["weakest_recall"] in row and "WEAK" in row
+    assert expected["pair"] in shown.stdout
+    assert "no held-out examples for fraud" in shown.stdout and "over 4 of 5 classes" in shown.stdout
+    assert "5 of 50 planned contrastive steps, CAPPED at 5 steps on cpu" in shown.stdout
+    _assert_show_has_the_stored_per_class_figures(version.path, shown.stdout)
+
+
+def test_approve_needs_a_reason_and_never_records_a_placeholder(tmp_path: Path) -> None:
+    from tests.training.test_registry import publish
+    from training.registry import Registry
+
+    registry = Registry(tmp_path / "data" / "models")
+    publish(registry)
+    for blank in ([], ["--reason", ""], ["--reason", " \t "]):
+        refused = invoke("models", "approve", "v0001", *blank)
+        assert refused.exit_code == 1 and "Traceback" not in refused.output
+        assert refused.stderr.strip().splitlines() == [
+            'error: --reason is required: say why, e.g. --reason "card read, complaints recall ok"'
+        ]
+    assert registry.get("v0001").stage == "candidate"
+    assert invoke("models", "approve", "v0001", "--reason", " card read ").exit_code == 0
+    assert registry.get("v0001").history[-1]["reason"] == "card read"
+
+
+def test_show_and_approve_warn_about_a_version_of_another_taxonomy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine
+) -> None:
+    from training.registry import MANIFEST
+
+    exp, _ = _registry_with_v0002(tmp_path, monkeypatch)
+    path = exp.registry_dir / "v0002" / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    queue = manifest["label_sets"]["queue"]["classes"]
+    gone = queue[-1]
+    manifest["label_sets"]["queue"]["classes"] = [*queue[:-1], "fraud"]
+    manifest["taxonomy"]["fingerprint"] = "0" * 16
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    same = invoke("models", "show", exp.version)
+    assert (
+        same.exit_code == 0
+        and "another taxonomy" not in same.stderr
+        and "trained on taxonomy" not in same.stderr
+    )
+    for args in (["show", "v0002"], ["approve", "v0002", "--reason", "card read"]):
+        result = invoke("models", *args)
+        assert result.exit_code == 0, result.output
+        assert "warning: v0002 was trained on taxonomy" in result.stderr
+        assert (
+            f"queue: new {gone}; gone fraud" in result.stderr
+            and "`models promote` will refuse it" in result.stderr
+        )

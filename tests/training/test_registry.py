@@ -69,13 +69,17 @@ def test_approve_promote_rollback_history(tmp_path: Path) -> None:
         registry.promote("v0001", "lead")
     for version in ("v0001", "v0002", "v0003"):
         registry.approve(version, "lead", "looks fine")
-    registry.promote("v0001", "lead", "first release")
-    registry.promote("v0002", "lead")
+    first = registry.promote("v0001", "lead", "first release")
+    assert first.replaced is None and "replaces" not in first.history[-1]
+    second = registry.promote("v0002", "lead")
+    assert second.replaced == "v0001" and second.history[-1]["reason"] == ""  # no placeholder
+    assert registry.get("v0001").history[1]["reason"] == "looks fine"
     assert registry.get("v0001").stage == "archived"
     assert registry.production().version == "v0002"  # type: ignore[union-attr]
     registry.promote("v0003", "lead")
     restored = registry.rollback(actor="oncall", reason="F1 dropped")
-    assert restored.version == "v0002"
+    assert restored.version == "v0002" and restored.replaced == "v0003"
+    assert restored.history[-1]["reason"] == "F1 dropped"
     assert registry.get("v0003").stage == "archived"
     assert registry.get("v0003").history[-1]["action"] == "rollback"
     assert registry.get("v0003").history[-1]["by"] == "oncall"
