@@ -505,10 +505,8 @@ def _disclaimer_start(texts: Sequence[str]) -> int:
     start = 0
     while start < len(texts) - 1:
         line = _norm(texts[start])
-        signal = _legal_phrases(line) or _DISCLAIMER_WEAK.search(line)
-        signal = signal or any(pattern.search(line) for pattern in _IMPRESSUM)
         sentence = _prose(line) and line.endswith((".", "!", "?"))
-        if signal or not sentence or not is_disclaimer(texts[start + 1 :]):
+        if disclaimer_score([line]) or not sentence or not is_disclaimer(texts[start + 1 :]):
             break
         start += 1
     return start
@@ -575,7 +573,7 @@ def label_signatures(lines: Sequence[str], labels: list[str]) -> None:
     # paragraph with a sign-off after it, or announced by the line above it ("unsere Firmendaten:"), is the
     # client's text whatever legal words it uses ("unbefugte Nutzung meiner Karte", "Sitz: München").
     paragraphs = _paragraphs(own, lines)
-    sign_offs = [i for i in non_empty if len(_norm(lines[i])) > 1 and sign_off_match(lines[i])]
+    sign_offs = [i for i in non_empty if _sign_off_line(lines[i])]
     cut_from: int | None = None
     for p_index, paragraph in enumerate(paragraphs):
         if len(paragraph) > MAX_DISCLAIMER_LINES:
@@ -641,11 +639,16 @@ def label_signatures(lines: Sequence[str], labels: list[str]) -> None:
     _label_tail(lines, labels, own)
 
 
+def _sign_off_line(line: str) -> bool:
+    """A sign-off line, one character long never (as the closings before a disclaimer or after "--" count)."""
+    return len(_norm(line)) > 1 and sign_off_match(line)
+
+
 def _signed_after_text(lines: Sequence[str], after: Sequence[int]) -> bool:
     """Is there a sign-off among `after` (a delimiter's following lines) with a sentence above it?"""
     prose = False
     for k in after[1:]:
-        if sign_off_match(lines[k]) and len(_norm(lines[k])) > 1:
+        if _sign_off_line(lines[k]):
             return prose
         prose = prose or _prose(lines[k])
     return False
