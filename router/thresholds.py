@@ -189,7 +189,7 @@ def damaged_error(version: ThresholdVersion, problem: str) -> DamagedThresholdVe
     )
 
 
-def _details(version: ThresholdVersion | None) -> dict[str, Any]:
+def details_of(version: ThresholdVersion | None) -> dict[str, Any]:
     """The version's details, or {} where there are none (or they are damaged: `damage` says so)."""
     details = version.details if version is not None else None
     return details if isinstance(details, dict) else {}
@@ -225,7 +225,7 @@ def _filled(version: ThresholdVersion | None, taxonomy: Taxonomy) -> Values:
 
 
 def _confidence(version: ThresholdVersion | None, taxonomy: Taxonomy) -> ConfidenceModel | None:
-    data = _details(version).get("confidence_model")
+    data = details_of(version).get("confidence_model")
     reply_set = taxonomy.routing.reply_set
     if version is None or not isinstance(data, dict) or data.get("label_set") != reply_set:
         return None
@@ -462,7 +462,7 @@ def set_thresholds(
     if not changes:
         raise ThresholdError("no threshold changes: the values equal the active version")
     # The promise a version was calibrated for carries over to manual changes of it.
-    inherited = {k: v for k, v in _details(parent).items() if k in PROMISE_KEYS and not damaged}
+    inherited = {k: v for k, v in details_of(parent).items() if k in PROMISE_KEYS and not damaged}
     promise = _without_empty_promise({**inherited, **(details or {})})
     if damaged:
         promise["over_damaged"] = parent_id
@@ -482,7 +482,7 @@ def set_thresholds(
 def promised(version: ThresholdVersion | None, key: str, default: float) -> float:
     """A number of the promise `version` was calibrated for (`target_precision`, `confidence`), else
     `default`; a `None` left by an older rollback counts as absent."""
-    value = _details(version).get(key)
+    value = details_of(version).get(key)
     return default if not isinstance(value, int | float) or isinstance(value, bool) else float(value)
 
 
@@ -556,7 +556,7 @@ def rollback(
         reason,
         model_version=target.model_version,
         # the target's promise, not the current one's: its values compare against its own score
-        details={"rollback_to": to_version, **{k: _details(target).get(k) for k in PROMISE_KEYS}},
+        details={"rollback_to": to_version, **{k: details_of(target).get(k) for k in PROMISE_KEYS}},
         base_version=base_version,
         over_damaged=True,
     )

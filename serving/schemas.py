@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
 from postroom.store.models import NAME_MAX, AuditEvent, ThresholdVersion
-from router.thresholds import damage
+from router.thresholds import damage, details_of
 from serving.lifecycle import LoadedModel
 from serving.routing import Routing
 from serving.runtime import SetPrediction
@@ -403,7 +403,7 @@ class ThresholdVersionPublic(_Out):
     @classmethod
     def of(cls, version: ThresholdVersion, active: int | None) -> ThresholdVersionPublic:
         problem = damage(version)
-        details = version.details if isinstance(version.details, dict) else {}
+        details = details_of(version)
         rollback_to = details.get("rollback_to")
         return cls(
             version=version.id,
