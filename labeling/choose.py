@@ -22,13 +22,7 @@ from labeling.select import (
     select_uncertain,
 )
 from labeling.status import labeled_counts
-from labeling.sync import (
-    EVENT_PUSHED,
-    EVENT_SELECTED,
-    other_projects_events,
-    project_events,
-    pushed_message_ids,
-)
+from labeling.sync import EVENT_PUSHED, EVENT_SELECTED, other_projects_events, project_message_ids
 from postroom.store.models import Label, Message
 from postroom.taxonomy import Taxonomy
 
@@ -76,7 +70,7 @@ def choose_for_labeling(
 ) -> Choice:
     """Pick `k` messages that are neither labeled (from `sources`) nor already selected for `project` or
     another project (push would not send those: a message is labeled in one project)."""
-    taken = pushed_message_ids(session, project) | set(project_events(session, EVENT_SELECTED, project))
+    taken = project_message_ids(session, project)
     for events in other_projects_events(session, [EVENT_SELECTED, EVENT_PUSHED], project).values():
         taken |= set(events)
     labeled = _labeled(session, taxonomy, sources)

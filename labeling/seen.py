@@ -22,7 +22,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from labeling.validate import META_MESSAGE_ID
+from labeling.validate import META_MESSAGE_ID, row_message_id
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,8 @@ def observe(
     for annotator, rows in export.items():
         marked = set(confirmed.get(annotator, ()))
         for row in rows:
-            value = row.get(META_MESSAGE_ID)
-            message_id = str(value).strip() if value not in (None, "") else ""
-            if not message_id:
+            message_id = row_message_id(row)
+            if message_id is None:
                 continue
             example_id = int(row.get("id", 0))
             example_ids[message_id].add(example_id)
@@ -115,12 +114,7 @@ def remember_missing(
     added back: the team lead accepted that their labels no longer count.
     """
     members = set(export)
-    in_export = {
-        str(row.get(META_MESSAGE_ID)).strip()
-        for rows in export.values()
-        for row in rows
-        if row.get(META_MESSAGE_ID) not in (None, "")
-    }
+    in_export = {m for rows in export.values() for row in rows if (m := row_message_id(row)) is not None}
     result = Remembered(
         export={a: [dict(r) for r in rows] for a, rows in export.items()},
         confirmed={a: set(ids) for a, ids in confirmed.items()},

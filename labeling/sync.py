@@ -185,8 +185,7 @@ def other_projects_events(
 def messages_elsewhere(session: Session, project: str, message_ids: Sequence[str]) -> dict[str, list[str]]:
     """message_id -> the other projects (names) it was selected for or pushed to, for those of `message_ids`
     that are in another project and not recorded in `project`."""
-    here = set(project_events(session, EVENT_SELECTED, project)) | pushed_message_ids(session, project)
-    wanted = set(message_ids) - here
+    wanted = set(message_ids) - project_message_ids(session, project)
     found: dict[str, list[str]] = defaultdict(list)
     others = other_projects_events(session, [EVENT_SELECTED, EVENT_PUSHED], project)
     for name, events in sorted(others.items()):
@@ -198,6 +197,11 @@ def messages_elsewhere(session: Session, project: str, message_ids: Sequence[str
 def pushed_message_ids(session: Session, project: str) -> set[str]:
     """Messages recorded as in the Doccano project."""
     return set(project_events(session, EVENT_PUSHED, project))
+
+
+def project_message_ids(session: Session, project: str) -> set[str]:
+    """Messages recorded as selected for or pushed to the project."""
+    return set(project_events(session, EVENT_SELECTED, project)) | pushed_message_ids(session, project)
 
 
 def pending_push(session: Session, project: str) -> list[str]:

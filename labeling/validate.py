@@ -79,7 +79,8 @@ def _copy_conflicts(per_copy: Mapping[str, Mapping[int, Sequence[str]]]) -> list
     return found
 
 
-def _message_id(row: Mapping[str, Any]) -> str | None:
+def row_message_id(row: Mapping[str, Any]) -> str | None:
+    """The message ID an export row carries in its metadata (stripped), or None."""
     value = row.get(META_MESSAGE_ID)
     return str(value).strip() or None if value not in (None, "") else None
 
@@ -107,7 +108,7 @@ def validate_export(
     for annotator, rows in annotations.items():
         done = set((confirmed or {}).get(annotator, ()))
         for row in rows:
-            message_id = _message_id(row)
+            message_id = row_message_id(row)
             key = f"m:{message_id}" if message_id else f"e:{row.get('id')}"
             message_ids[key] = message_id
             example_ids[key].add(int(row.get("id", 0)))
