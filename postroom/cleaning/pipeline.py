@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import partial
 
 from postroom.cleaning.charset import decode_bytes, sniff_html_charset
 from postroom.cleaning.forwarded import keep_forwarded
@@ -141,13 +142,20 @@ def extract_body(raw: str | bytes, fmt: str, flags: list[str]) -> tuple[str, Par
     return text, None
 
 
-def _label_lines(lines: list[str], flags: list[str]) -> list[str]:
+def _from_html(fmt: str, parsed: ParsedMime | None, flags: list[str]) -> bool:
+    """Did `extract_body` read the body from HTML (an HTML part, `fmt="html"`, or HTML sent as text)?"""
+    if parsed is not None:
+        return not (parsed.text is not None and parsed.text.strip()) and parsed.html is not None
+    return fmt == "html" or "html_detected" in flags
+
+
+def _label_lines(lines: list[str], flags: list[str], html: bool = False) -> list[str]:
     """Per-line labels. A body whose only content is ">"-quoted, with no attribution or header above the
     quote (a forward by quoting), is read de-quoted instead of being emptied."""
     for _ in range(MAX_DEQUOTE):
         scan = scan_quotes(lines)
         labels = ["quote" if q else "body" for q in scan.quoted]
-        label_signatures(lines, labels)
+        label_signatures(lines, labels, html)
         kept = any(
             label in ("body", "closing") and _ALNUM.search(line)
             for label, line in zip(labels, lines, strict=True)
@@ -166,10 +174,10 @@ def _label_lines(lines: list[str], flags: list[str]) -> list[str]:
     return labels
 
 
-def _label_nested(lines: list[str], depth: int) -> list[str]:
+def _label_nested(lines: list[str], depth: int, html: bool = False) -> list[str]:
     """Labels of an earlier message kept under a cover note (its own cover note is followed too)."""
-    labels = _label_lines(lines, [])
-    keep_forwarded(lines, labels, _label_nested, depth)
+    labels = _label_lines(lines, [], html)
+    keep_forwarded(lines, labels, partial(_label_nested, html=html), depth)
     return labels
 
 
@@ -197,8 +205,10 @@ def clean_with_trace(raw: str | bytes, fmt: RawFormat = "text") -> CleaningTrace
         body, parsed = extract_body(raw if raw is not None else "", fmt, flags)
         body = _normalise(body, flags)
         lines = body.split("\n")
-        labels = _label_lines(lines, flags)
-        if keep_forwarded(lines, labels, _label_nested, writer=parsed.sender if parsed else None):
+        html = _from_html(fmt, parsed, flags)
+        labels = _label_lines(lines, flags, html)
+        nested = partial(_label_nested, html=html)
+        if keep_forwarded(lines, labels, nested, writer=parsed.sender if parsed else None):
             flags.append("kept_forwarded")
         keep = ("body", "closing") if KEEP_CLOSING else ("body",)
         text = tidy("\n".join(line for line, label in zip(lines, labels, strict=True) if label in keep))

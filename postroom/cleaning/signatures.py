@@ -2,11 +2,13 @@
 
 Labels given to lines of the newest message:
 
-* ``closing`` — the sign-off ("Best regards", "Mit freundlichen Grüßen", "Ystävällisin terveisin", …)
-  and the name under it, also where the name heads a contact block after a blank line. Kept in the cleaned
-  text, as the fixtures do (Quagga labels them Body, talon's and email_reply_parser's expected replies keep
-  them); counted so that a caller can drop them.
-* ``signature`` — everything after a "-- " delimiter, mobile signatures ("Sent from my iPhone",
+* ``closing`` — the sign-off ("Best regards", "Mit freundlichen Grüßen", "Ystävällisin terveisin",
+  "Vänliga hälsningar", "Thanks very much", …) and the name under it, also where the name heads a contact
+  block after a blank line or, in HTML, the mail client's signature container. Kept in the cleaned text, as
+  the fixtures do (Quagga labels them Body, talon's and email_reply_parser's expected replies keep them);
+  counted so that a caller can drop them.
+* ``signature`` — everything after a "-- " delimiter (not a "--" between parts of the client's text: one
+  with a sentence and a closing, or a question, under it), mobile signatures ("Sent from my iPhone",
   "Von meinem iPhone gesendet", "Lähetetty iPhonesta"), and contact blocks (name with title, company,
   address, phone, e-mail, web) at the end of the message or after the closing, a lone title line under the
   closing's name included. Removed. Addresses include German and Finnish one-word streets ("Musterstraße 5",
@@ -15,12 +17,12 @@ Labels given to lines of the newest message:
   announces it ("Meine neue Anschrift lautet:"), in a P.S., inside a sentence, or, with no closing, at the end
   of a message about a change of address.
 * ``disclaimer`` — legal disclaimers, confidentiality notices, impressums (Sitz der Gesellschaft,
-  Registergericht, HRB, Y-tunnus, Kotipaikka …), mailing-list footers and external-sender banners,
-  in English, German and Finnish. Removed, with what follows them. Legal words in the client's own text are
-  not a disclaimer: the phrases need the context a disclaimer gives them ("if you have received this e-mail
-  in error", not "I received an e-mail in error"), and a paragraph with a sign-off after it or announced by
-  the line above it is the client's; only a banner ("[EXTERNAL] This email originated outside …") is removed
-  from the top.
+  Registergericht, HRB, Y-tunnus, Kotipaikka …, also written in sentences under the closing), mailing-list
+  footers and external-sender banners, in English, German and Finnish. Removed, with what follows them.
+  Legal words in the client's own text are not a disclaimer: the phrases need the context a disclaimer
+  gives them ("if you have received this e-mail in error", not "I received an e-mail in error"), and a
+  paragraph with a sign-off after it or announced by the line above it is the client's; only a banner
+  ("[EXTERNAL] This email originated outside …") is removed from the top.
 """
 
 from __future__ import annotations
@@ -65,7 +67,31 @@ _SIGN_OFFS_FI = (
     "kiitos ja terveisin", "kiittäen ja terveisin", "kiitos ja hyvää päivänjatkoa", "lämpimin terveisin",
     "kohteliaimmin",
 )  # fmt: skip
-_SIGN_OFF_SET = frozenset(_SIGN_OFFS_EN + _SIGN_OFFS_DE + _SIGN_OFFS_FI)
+# Swedish, Norwegian and Danish ("Vänliga hälsningar", "Med vennlig hilsen", "Venlig hilsen")
+_SIGN_OFFS_NORDIC = (
+    "med vänliga hälsningar", "med vänlig hälsning", "vänliga hälsningar", "vänlig hälsning",
+    "bästa hälsningar", "varma hälsningar", "hälsningar", "hälsning", "mvh", "vh", "tack", "tack så mycket",
+    "stort tack", "tusen tack", "tack på förhand", "tack och hälsningar", "ha det bra", "allt gott",
+    "med vennlig hilsen", "vennlig hilsen", "med venlig hilsen", "venlig hilsen", "hilsen", "takk", "tak",
+)  # fmt: skip
+# Thanks with an intensifier, in every combination ("Thanks very much", "Thank you kindly", "Many thanks
+# again"), and the German and Finnish ones ("Danke vielmals", "Vielen herzlichen Dank", "Kiitos kovasti")
+_THANKS = tuple(
+    head + tail
+    for head in ("thanks", "thank you", "many thanks")
+    for tail in (
+        "", " very much", " so much", " ever so much", " a lot", " a million", " kindly", " again",
+        " once again", " in advance", " very much in advance", " so much in advance", " a lot in advance",
+        " loads", " heaps", " a bunch",
+    )
+)  # fmt: skip
+_THANKS_DE_FI = (
+    "danke sehr", "danke vielmals", "vielen lieben dank", "vielen herzlichen dank", "tausend dank",
+    "herzlichen dank im voraus", "besten dank im voraus", "kiitos kovasti", "suuret kiitokset",
+)  # fmt: skip
+_SIGN_OFF_SET = frozenset(
+    _SIGN_OFFS_EN + _SIGN_OFFS_DE + _SIGN_OFFS_FI + _SIGN_OFFS_NORDIC + _THANKS + _THANKS_DE_FI
+)
 _NAME_LEAD = frozenset({"from", "aus", "von", "vom", "nach", "in", "and", "und", "ja", "&"})
 _TRAILING_PUNCT = " \t,.!:;-–—~"
 
@@ -206,7 +232,8 @@ _IMPRESSUM = [
         r"|registered in (?:england|scotland|ireland)",
         r"\bhr[ab]\s?\d|company (?:number|registration)|registered number|\by-tunnus\b|\bfn\s?\d{3,}",
         r"ust\.?[- ]?id|steuer-?nummer|\bvat (?:id|no|number|reg)",
-        r"geschäftsführ(?:er|erin|ung)\s*:|managing directors?\s*:|\bvorstand\s*:|toimitusjohtaja\s*:",
+        r"geschäftsführ(?:er|erin|ung)\s*:|managing directors?\s*:|\bvorstand\s*:|toimitusjohtaja\s*:"
+        r"|persönlich haftende gesellschafterin",
         r"vorsitzender? des aufsichtsrats|aufsichtsratsvorsitzender?|chairman of the (?:supervisory )?board",
         r"\bimpressum\b|pflichtangaben",
     )
@@ -226,6 +253,7 @@ _SENTENCE = re.compile(r"^(?:\S+\s+){5,}\S*[.!?]$")  # six or more words ending 
 _SEPARATOR_LINE = re.compile(r"^\s*[-_=*+#~|.]{4,}\s*$")
 _SPONSOR_LINE = re.compile(r"^\s*[-_=*~]{5,}.{0,30}\bsponsor\b", re.IGNORECASE)
 _SIG_DELIMITER = re.compile(r"^\s*(?:--|—|––|-- --)\s*$")
+_QUESTION = re.compile(r"[^\W\d_][?](?=[\s\"'“”»)]|$)")  # "… or does she need me to co-sign? She …"
 
 # --- contact details -------------------------------------------------------------------------------
 _COMPANY = re.compile(
@@ -242,9 +270,10 @@ _TITLE = re.compile(
     r"kundenbetreuer(?:in)?|kundenberater(?:in)?|prokurist(?:in)?|referent(?:in)?|vertrieb|"
     r"asiakaspalvelu|ph\.?\s?d\.?|dr\.|prof\.|dipl\.|m\.?sc\.?|mba"
     # compounds: "Talouspäällikkö", "Toimitusjohtaja", "Asiakasneuvoja"; "Filialleiter", "Teamleiterin",
-    # "Finanzbuchhalter" (four letters at least before "leiter" …, so that the name Schleiter is no title)
+    # "Finanzbuchhalter" (four letters at least before "leiter" …, so that the name Schleiter is no title);
+    # Swedish "Ekonomichef", "Kundansvarig"
     r"|\w*(?:johtaja|päällikkö|asiantuntija|neuvoja|koordinaattori|suunnittelija|sihteeri|kirjanpitäjä)"
-    r"|\w{4,}(?:leiter|berater|betreuer|referent)(?:in)?|\w*buchhalter(?:in)?)\b",
+    r"|\w{4,}(?:leiter|berater|betreuer|referent)(?:in)?|\w*buchhalter(?:in)?|\w{4,}(?:chef|ansvarig))\b",
     re.IGNORECASE,
 )
 _ADDRESS = re.compile(
@@ -495,8 +524,12 @@ def is_disclaimer(paragraph: Sequence[str]) -> bool:
 def disclaimer_score(paragraph: Sequence[str]) -> int:
     """2 per legal phrase, 1 per kind of company-register entry, 1 per weak word; 2 or more is boilerplate."""
     text = " ".join(_norm(line) for line in paragraph)
-    impressum = sum(1 for pattern in _IMPRESSUM if pattern.search(text))
-    return 2 * _legal_phrases(text) + impressum + len(_DISCLAIMER_WEAK.findall(text))
+    return 2 * _legal_phrases(text) + _impressum_kinds(text) + len(_DISCLAIMER_WEAK.findall(text))
+
+
+def _impressum_kinds(text: str) -> int:
+    """Kinds of company-register wording in `text` (seat, register court, register number, VAT ID …)."""
+    return sum(1 for pattern in _IMPRESSUM if pattern.search(text))
 
 
 def _disclaimer_start(texts: Sequence[str]) -> int:
@@ -562,8 +595,9 @@ def _contact_block(paragraph: Sequence[str], after_closing: bool) -> bool:
     return (strong + org + names + separators) * 2 >= len(paragraph)
 
 
-def label_signatures(lines: Sequence[str], labels: list[str]) -> None:
-    """Refine the labels of own lines ("body") into closing / signature / disclaimer, in place."""
+def label_signatures(lines: Sequence[str], labels: list[str], html: bool = False) -> None:
+    """Refine the labels of own lines ("body") into closing / signature / disclaimer, in place. `html`: the
+    lines are an HTML body's, where a "-- " line marks a signature container (see step 2)."""
     own = [i for i, label in enumerate(labels) if label == "body"]
     if not own:
         return
@@ -613,17 +647,22 @@ def label_signatures(lines: Sequence[str], labels: list[str]) -> None:
                 labels[i] = "disclaimer"
 
     # 2. "-- " delimiter near the end: the rest is signature. Not a "--" the client uses as a separator:
-    # one of several, or one with a sentence and then a sign-off after it ("zu Ihren zwei Fragen: / -- / …").
+    # one of several, or one with the client's text after it ("zu Ihren zwei Fragen: / -- / …"). In HTML the
+    # delimiter stands for the mail client's signature container, which holds the name as well: a name
+    # heading it right under a bare sign-off is the closing's, as in the same plain-text layout ("Kind
+    # regards, / -- / Rachel Dunmore / Operations Manager …"); a typed "-- " puts the name in the signature.
     remaining = [i for i in non_empty if labels[i] == "body"]
     delimiters = [pos for pos, i in enumerate(remaining) if _SIG_DELIMITER.match(lines[i])]
     separate = [pos for n, pos in enumerate(delimiters) if n == 0 or pos > delimiters[n - 1] + 1]
     for pos in separate if len(separate) == 1 else ():
         i = remaining[pos]
         near_end = 1 <= len(remaining) - pos - 1 <= MAX_SIGNATURE_LINES
-        if near_end and not _signed_after_text(lines, remaining[pos:]):
+        if near_end and not _client_text_after(lines, remaining[pos:]):
             for k in own:
                 if k >= i and labels[k] == "body":
                     labels[k] = "signature"
+            if html and pos > 0 and _name_under_sign_off(lines, remaining[pos - 1], i, remaining[pos + 1]):
+                labels[remaining[pos + 1]] = "closing"
             break
 
     # 3. mobile signatures anywhere, with a bare name right above them ("Stavros / via mobile").
@@ -644,14 +683,53 @@ def _sign_off_line(line: str) -> bool:
     return len(_norm(line)) > 1 and sign_off_match(line)
 
 
-def _signed_after_text(lines: Sequence[str], after: Sequence[int]) -> bool:
-    """Is there a sign-off among `after` (a delimiter's following lines) with a sentence above it?"""
+def _bare_sign_off(line: str) -> bool:
+    """A sign-off with no name on its line ("Kind regards,", not "Cheers, Fabian")."""
+    text = _norm(line).split(" / ")[0].lower().strip(_TRAILING_PUNCT + "-–—* ")
+    return text in _SIGN_OFF_SET
+
+
+def _name_under_sign_off(lines: Sequence[str], above: int, delimiter: int, below: int) -> bool:
+    """Is `below`, the line under a delimiter, the closing's name: a bare sign-off right above the delimiter
+    (blank lines between), a name and no sign-off under it?"""
+    if any(lines[k].strip() for k in range(above + 1, delimiter)) or not _bare_sign_off(lines[above]):
+        return False
+    return _closing_name_line(lines[below]) and not sign_off_match(lines[below])
+
+
+def _client_text_after(lines: Sequence[str], after: Sequence[int]) -> bool:
+    """Are `after` (a delimiter and the non-empty lines under it) the client's text: a sentence and then a
+    closing (a sign-off, or a short line ending in "," over a name: "Cheers mate, / Mark"), or a paragraph
+    that begins with a sentence and asks a question ("2) My daughter turns 16 in April. Can she open …?")?"""
+    under = after[1:]
+    first = [k for n, k in enumerate(under) if k == under[0] + n]  # the first paragraph under the delimiter
+    if _prose(lines[first[0]]) and any(_question(lines[k]) for k in first):
+        return True
     prose = False
-    for k in after[1:]:
-        if _sign_off_line(lines[k]):
+    for n, k in enumerate(under):
+        if _sign_off_line(lines[k]) or (n + 1 < len(under) and _closing_pair(lines, k, under[n + 1])):
             return prose
         prose = prose or _prose(lines[k])
     return False
+
+
+def _closing_pair(lines: Sequence[str], line: int, below: int) -> bool:
+    """A closing of any wording: a short line ending in "," ("Cheers mate,") with a name right under it."""
+    text = _norm(lines[line])
+    if below != line + 1 or not text.endswith(",") or len(text.split()) > 4 or not text[0].isupper():
+        return False
+    return not any(ch.isdigit() for ch in text) and _closing_name_line(lines[below])
+
+
+def _question(line: str) -> bool:
+    """A line with a question in it whose sentence has no contact detail and no legal words."""
+    text = _norm(line)
+    match = _QUESTION.search(text)
+    if match is None:
+        return False
+    start = max(text.rfind(end, 0, match.start()) for end in (". ", "! ", "? ")) + 1
+    sentence = text[max(start, match.end() - 300) : match.end()]
+    return not _contact_signals(sentence) and not disclaimer_score([sentence])
 
 
 def _label_tail(lines: Sequence[str], labels: list[str], own: Sequence[int]) -> None:
@@ -659,7 +737,38 @@ def _label_tail(lines: Sequence[str], labels: list[str], own: Sequence[int]) -> 
     paragraphs = _paragraphs(body, lines)
     if not paragraphs:
         return
-    # find the last sign-off within the last three paragraphs, with nothing but name/signature after it
+    # Company-register sentences under the closing and signature ("Neumann Logistik GmbH & Co. KG, Sitz
+    # Bremen, Amtsgericht Bremen HRA 27741 HB. …") are set aside while the closing is looked for, and are a
+    # disclaimer when it is found; without a closing they stay (they could be the client's own sentences).
+    footer = 0
+    while footer < len(paragraphs) - 1 and _register_footer([lines[k] for k in paragraphs[-1 - footer]]):
+        footer += 1
+    if footer:
+        start = paragraphs[-footer][0]
+        if _label_closing(lines, labels, [k for k in body if k < start], paragraphs[:-footer]):
+            for k in body:
+                if k >= start and lines[k].strip():
+                    labels[k] = "disclaimer"
+            return
+    if _label_closing(lines, labels, body, paragraphs):
+        return
+    _label_unsigned_tail(lines, labels, body, paragraphs)
+
+
+def _register_footer(texts: Sequence[str]) -> bool:
+    """A company's register entries, in sentences or not: two kinds of register wording, not a P.S."""
+    if len(texts) > MAX_DISCLAIMER_LINES or _POSTSCRIPT.match(texts[0]):
+        return False
+    return _impressum_kinds(" ".join(_norm(line) for line in texts)) >= 2
+
+
+def _label_closing(
+    lines: Sequence[str], labels: list[str], body: list[int], paragraphs: list[list[int]]
+) -> bool:
+    """Label the sign-off and the name under it as closing and contact blocks under them as signature; False
+    (nothing labelled) when `paragraphs`, the own lines `body`, do not end with a sign-off and its name or
+    signature."""
+    # the last sign-off within the last three paragraphs, with nothing but name/signature after it
     sign_off: int | None = None
     tail_paragraphs = paragraphs[-3:]
     for paragraph in reversed(tail_paragraphs):
@@ -673,50 +782,56 @@ def _label_tail(lines: Sequence[str], labels: list[str], own: Sequence[int]) -> 
             break
         if any(_prose(lines[i]) for i in paragraph):
             break
-    if sign_off is not None:
-        labels[sign_off] = "closing"
-        after = [k for k in body if k > sign_off and lines[k].strip()]
-        if not after:
-            return
-        after_paragraphs = _paragraphs([k for k in body if k > sign_off], lines)
-        first = after_paragraphs[0]
-        same_paragraph = first[0] == sign_off + 1
-        bare_sign_off = _norm(lines[sign_off]).split(" / ")[0].lower().strip(_TRAILING_PUNCT + "-–—* ")
-        name_on_sign_off_line = bare_sign_off not in _SIGN_OFF_SET  # "Cheers, Fabian"
-        names_taken = 0
-        for p_index, paragraph in enumerate(after_paragraphs):
-            texts = [lines[k] for k in paragraph]
-            if p_index == 0 and not name_on_sign_off_line:
-                if same_paragraph or not any(_contact_signals(t) for t in texts):
-                    for k in paragraph:
-                        if names_taken < 2 and _closing_name_line(lines[k]):
-                            labels[k] = "closing"
-                            names_taken += 1
-                        else:
-                            break
-                elif (
-                    len(paragraph) > 1
-                    and _closing_name_line(texts[0])
-                    and _contact_block(texts[1:], after_closing=True)
-                ):
-                    # "Kind regards, / (blank) / James Whitfield / Finance Director | … / T: …": the name
-                    # heads the contact block under it; it is the closing's name, the rest is signature
-                    labels[paragraph[0]] = "closing"
-                    names_taken = 1
-            rest = [k for k in paragraph if labels[k] == "body"]
-            if rest and _introduced(lines, labels, rest[0]):
-                break  # "PS: meine neue Anschrift lautet:" — what follows is content
-            under_name = p_index == 0 and names_taken and rest == [paragraph[0] + names_taken]
-            if under_name and _lone_title(lines[rest[0]]):
-                labels[rest[0]] = "signature"  # "Beste Grüße / Thomas Müller / Geschäftsführer"
-                continue
-            if rest and _contact_block([lines[k] for k in rest], after_closing=True):
-                for k in rest:
-                    labels[k] = "signature"
-        return
-    # no sign-off: contact blocks at the very end, first as one block over short trailing paragraphs
-    # separated by blank lines (a "sparse" signature), then paragraph by paragraph. Without a closing, an
-    # address announced by the line above it, or in a message about a change of address, is content.
+    if sign_off is None:
+        return False
+    labels[sign_off] = "closing"
+    after = [k for k in body if k > sign_off and lines[k].strip()]
+    if not after:
+        return True
+    after_paragraphs = _paragraphs([k for k in body if k > sign_off], lines)
+    first = after_paragraphs[0]
+    same_paragraph = first[0] == sign_off + 1
+    name_on_sign_off_line = not _bare_sign_off(lines[sign_off])  # "Cheers, Fabian"
+    names_taken = 0
+    for p_index, paragraph in enumerate(after_paragraphs):
+        texts = [lines[k] for k in paragraph]
+        if p_index == 0 and not name_on_sign_off_line:
+            if same_paragraph or not any(_contact_signals(t) for t in texts):
+                for k in paragraph:
+                    if names_taken < 2 and _closing_name_line(lines[k]):
+                        labels[k] = "closing"
+                        names_taken += 1
+                    else:
+                        break
+            elif (
+                len(paragraph) > 1
+                and _closing_name_line(texts[0])
+                and _contact_block(texts[1:], after_closing=True)
+            ):
+                # "Kind regards, / (blank) / James Whitfield / Finance Director | … / T: …": the name
+                # heads the contact block under it; it is the closing's name, the rest is signature
+                labels[paragraph[0]] = "closing"
+                names_taken = 1
+        rest = [k for k in paragraph if labels[k] == "body"]
+        if rest and _introduced(lines, labels, rest[0]):
+            break  # "PS: meine neue Anschrift lautet:" — what follows is content
+        under_name = p_index == 0 and names_taken and rest == [paragraph[0] + names_taken]
+        if under_name and _lone_title(lines[rest[0]]):
+            labels[rest[0]] = "signature"  # "Beste Grüße / Thomas Müller / Geschäftsführer"
+            continue
+        if rest and _contact_block([lines[k] for k in rest], after_closing=True):
+            for k in rest:
+                labels[k] = "signature"
+    return True
+
+
+def _label_unsigned_tail(
+    lines: Sequence[str], labels: list[str], body: list[int], paragraphs: list[list[int]]
+) -> None:
+    """No sign-off: contact blocks at the very end are signature, first as one block over short trailing
+    paragraphs separated by blank lines (a "sparse" signature), then paragraph by paragraph. Without a
+    closing, an address announced by the line above it, or in a message about a change of address, is
+    content."""
     first_move = next((k for k in body if _ADDRESS_CHANGE.search(lines[k])), len(lines))
 
     def content(block: Sequence[int]) -> bool:

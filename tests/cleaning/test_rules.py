@@ -373,3 +373,92 @@ def test_titles_under_the_name_go_and_other_lines_stay(closing: str, kept: str |
 def test_a_uk_address_in_a_sentence_stays() -> None:
     raw = "Hello,\n\nplease send the new card to my office.\n\nIt is 4 Riverside Park, Bristol BS2 0XJ."
     assert clean_message(raw).text == raw
+
+
+# --- the second held-out set's rules (tests/cleaning/heldout2_cases.yaml, cleaner version 6): both ways -----
+
+TOPICS = "Hi Fiona,\n\n1) The direct debit to the gym was taken twice in February.\n\n--\n\n2) "
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        # a sign-off with an intensifier; a closing of any wording ("…," over a name); no closing, a question
+        "My daughter wants her own account now.\n\nThanks very much,\nMark",
+        "My daughter wants her own account now.\n\nThank you kindly\nMark",
+        "Please also send me a new card, the old one broke.\n\nCheers mate,\nMark",
+        "My daughter turns 16 in April. Can she open a current account with you on her own?",
+    ],
+)
+def test_a_double_dash_between_topics_keeps_what_follows(rest: str) -> None:
+    raw = TOPICS + rest
+    assert clean_message(raw).text == raw
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        # a question under a name, a question with a phone number, sentences with no closing after them
+        "-- \nJohn Smith\nHave you tried our new online banking app yet?\nACME Ltd",
+        "-- \nJohn Smith\nQuestions? Call us any time on 0800 123 4567",
+        "--\nSorry for being brief. Sent from my phone on the move.",
+    ],
+)
+def test_a_signature_with_a_question_or_a_sentence_is_still_cut(signature: str) -> None:
+    own = "Danke, bitte die Karte sperren."
+    assert clean_message(f"{own}\n\n{signature}\n").text == own
+
+
+CONTAINER = "<b>Rachel Dunmore</b><br>Operations Manager<br>Dunmore Textiles Ltd<br>+44 161 496 0700"
+
+
+@pytest.mark.parametrize(
+    "container", ['<div id="Signature">{}</div>', '<div class="gmail_signature">{}</div>']
+)
+def test_the_name_heading_an_html_signature_container_is_the_closing(container: str) -> None:
+    html = "<div>Hello,</div><div><br></div><div>please call me.</div><div>Kind regards,</div>"
+    cleaned = clean_message(html + container.format(CONTAINER), "html")
+    assert cleaned.text == "Hello,\n\nplease call me.\nKind regards,\nRachel Dunmore"
+    assert dict(cleaned.removed)["signature"] == 4  # the "-- " line, title, company, phone
+    # a company heading the container is no name; a sign-off with a name on its line takes no other
+    company = container.format(CONTAINER.replace("<b>Rachel Dunmore</b><br>", ""))
+    assert clean_message(html + company, "html").text == "Hello,\n\nplease call me.\nKind regards,"
+    named = html.replace("Kind regards,", "Kind regards, Rachel") + container.format(CONTAINER)
+    assert clean_message(named, "html").text == "Hello,\n\nplease call me.\nKind regards, Rachel"
+
+
+def test_a_typed_delimiter_puts_the_name_in_the_signature() -> None:
+    raw = "Hello,\n\nplease call me.\n\nKind regards,\n-- \nRachel Dunmore\nOperations Manager\n+44 161 4960"
+    assert clean_message(raw).text == "Hello,\n\nplease call me.\n\nKind regards,"  # as Quagga annotates
+
+
+@pytest.mark.parametrize(
+    ("closing", "kept"),
+    [
+        ("Vänliga hälsningar\n\nMaria Sjöberg\nEkonomichef\nSjöberg Båtvarv AB\nTel. +46 303 555 120",
+         "Vänliga hälsningar\n\nMaria Sjöberg"),
+        ("Med vänlig hälsning\nErik Lund\nEkonomichef", "Med vänlig hälsning\nErik Lund"),
+        ("Med vennlig hilsen\nOla Nordmann\nTel. +47 22 12 34 56", "Med vennlig hilsen\nOla Nordmann"),
+    ],
+)  # fmt: skip
+def test_nordic_sign_offs_keep_the_name(closing: str, kept: str) -> None:
+    body = "Hej,\n\nkan ni höja checkkrediten till 800 000 kr?"
+    assert clean_message(f"{body}\n\n{closing}").text == f"{body}\n\n{kept}"
+
+
+REGISTER = (
+    "Neumann Logistik GmbH & Co. KG, Sitz Bremen, Amtsgericht Bremen HRA 27741 HB. Persönlich haftende "
+    "Gesellschafterin: Neumann Verwaltungs GmbH, Amtsgericht Bremen HRB 30118 HB."
+)
+
+
+def test_register_sentences_under_the_closing_are_a_disclaimer() -> None:
+    body = "Hallo,\n\nbitte buchen Sie die zweite Zahlung zurück."
+    closing = "Beste Grüße\n\nClaudia Neumann\nLeitung Buchhaltung\nTel. +49 421 38 77 15-22"
+    cleaned = clean_message(f"{body}\n\n{closing}\n\n{REGISTER}")
+    assert cleaned.text == f"{body}\n\nBeste Grüße\n\nClaudia Neumann"
+    assert dict(cleaned.removed) == {"quote": 0, "signature": 2, "disclaimer": 1}
+    # with no closing above them, or in a P.S., register sentences stay (they may be the client's)
+    assert clean_message(f"{body}\n\n{REGISTER}").text == f"{body}\n\n{REGISTER}"
+    signed = f"{body}\n\nBeste Grüße\nClaudia Neumann\n\nPS: {REGISTER}"
+    assert clean_message(signed).text == signed
