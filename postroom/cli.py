@@ -191,6 +191,7 @@ def doctor() -> None:
     """Show the settings and check the store, the taxonomy and ONNX Runtime. Example: postroom doctor"""
     from postroom.runtime import check_onnxruntime
     from postroom.store import check_integrity, check_store, get_engine
+    from postroom.workdirs import DoctorWarning, check_leftovers
 
     settings = load_settings()
     for key, value in describe(settings).items():
@@ -200,11 +201,14 @@ def doctor() -> None:
         ("store", lambda: check_store(get_engine(settings.database_url)) or "reachable, schema current"),
         ("store pages", lambda: check_integrity(get_engine(settings.database_url))),
         ("onnxruntime", lambda: check_onnxruntime()),
+        ("leftovers", lambda: check_leftovers(settings)),
     ]
     failed = False
     for name, check in checks:
         try:
             out.print(f"[green]ok[/green]   {name}: {escape(str(check()))}")
+        except DoctorWarning as exc:
+            out.print(f"[yellow]warn[/yellow] {name}: {escape(str(exc))}", highlight=False, soft_wrap=True)
         except PostroomError as exc:
             failed = True
             out.print(f"[red]fail[/red] {name}: {escape(str(exc))}", highlight=False, soft_wrap=True)

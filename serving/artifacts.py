@@ -12,10 +12,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from postroom.workdirs import EXPORTS_DIR
 from serving.errors import ModelUnavailable
 
 EXPORT_FORMAT = 1
-EXPORTS_DIR = "exports"
 EXPORT_MANIFEST = "export.json"
 
 

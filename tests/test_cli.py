@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -128,6 +131,64 @@ def test_doctor_checks_store_taxonomy_and_onnxruntime(engine: Engine) -> None:
     result = invoke("doctor")
     assert result.exit_code == 0, result.output
     assert "ok   store" in result.stdout and "ok   onnxruntime: cpu" in result.stdout
+    assert "ok   leftovers: no staging or scratch directories of interrupted runs" in result.stdout
+
+
+def _leftover(path: Path, size: int, age_seconds: float) -> Path:
+    """A directory as a killed run leaves it: one file of `size` bytes, everything last written `age` ago."""
+    (path / "sub").mkdir(parents=True)
+    (path / "sub" / "part.bin").write_bytes(b"x" * size)
+    when = time.time() - age_seconds
+    for item in (path / "sub" / "part.bin", path / "sub", path):
+        os.utime(item, (when, when))
+    return path
+
+
+def _leftovers_line(stdout: str) -> str:
+    return next(line for line in stdout.splitlines() if line.startswith(("ok   leftovers", "warn leftovers")))
+
+
+def test_doctor_warns_of_leftovers_of_killed_runs_without_failing(engine: Engine, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    found = [
+        _leftover(data / "models" / ".staging-0123456789ab", 1500, 3 * 86400),
+        _leftover(data / "models" / "exports" / ".staging-v0001-89abcdef", 500, 7200),
+        _leftover(data / "tmp" / "train-ba9876543210", 1000, 7200),
+    ]
+    _leftover(data / "models" / "v0001", 10, 0)  # a version, not a leftover
+    (data / "tmp" / "train-notes.txt").write_text("a file, not a run's directory")
+    result = invoke("doctor")
+    assert result.exit_code == 0, result.output
+    line = _leftovers_line(result.stdout)
+    assert line.startswith(
+        "warn leftovers: 3 staging or scratch directories of interrupted training or export runs, 3.0 kB, "
+        "oldest last written 3 d ago, newest 2 h ago; unless a run is in progress: rm -rf "
+    ), line
+    command = line.split("; unless a run is in progress: ")[1]
+    assert sorted(command.split()[2:]) == sorted(str(path) for path in found)
+    subprocess.run(command, shell=True, check=True)  # the command deletes exactly those
+    assert not any(path.exists() for path in found) and (data / "models" / "v0001").is_dir()
+    assert "ok   leftovers: no staging" in invoke("doctor").stdout
+
+
+def test_doctor_names_globs_when_many_runs_left_directories(engine: Engine, tmp_path: Path) -> None:
+    scratch = tmp_path / "data" / "tmp"
+    for number in range(12):
+        _leftover(scratch / f"train-{number:012x}", 10, 600)
+    line = _leftovers_line(invoke("doctor").stdout)
+    assert "12 staging or scratch directories" in line and "120 B, oldest last written 10 min ago" in line
+    assert line.endswith(f"rm -rf {scratch}/train-*"), line
+
+
+def test_doctor_finds_the_staging_directory_the_registry_makes(engine: Engine, tmp_path: Path) -> None:
+    """The writers and `doctor` share the names (postroom.workdirs): a directory the registry really
+    makes for a version being written is one doctor reports."""
+    from postroom.settings import get_settings
+    from training.registry import Registry
+
+    staging = Registry(get_settings().registry_dir).new_staging_dir()
+    line = _leftovers_line(invoke("doctor").stdout)
+    assert line.startswith("warn leftovers: 1 staging or scratch directory") and str(staging) in line
 
 
 def test_doctor_fails_on_an_uninitialised_store() -> None:

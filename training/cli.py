@@ -41,6 +41,7 @@ from training.config import TrainConfig
 from training.errors import RegistryError, TrainingError
 from training.model_card import WEAK_RULE, review_version, step_lines
 from training.registry import ModelVersion, Registry
+from training.split import split_line
 
 models_app = typer.Typer(
     no_args_is_help=True, help="The model registry: list, inspect, approve, promote, roll back."
@@ -124,7 +125,11 @@ def train(
             help="cosine | batch_all_triplet | batch_hard_triplet | batch_semi_hard_triplet | supcon"
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for the split, sampling and training.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for sampling and training.")] = None,
+    split_seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the held-out split (default 0: versions share one; see models compare)."),
+    ] = None,
     shots: Annotated[int | None, typer.Option(help="Use at most N training examples per class.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Contrastive epochs.")] = None,
     max_steps: Annotated[
@@ -170,6 +175,7 @@ def train(
         variant=variant,
         loss=loss,
         seed=seed,
+        split_seed=split_seed,
         shots_per_class=shots,
         epochs=epochs,
         max_steps=max_steps,
@@ -464,6 +470,8 @@ def models_show(
             _fmt(metrics.get("ece")),
         )
     out.print(table)
+    if split := m.get("dataset", {}).get("split"):
+        out.print(f"  held-out split: {split_line(split)}", markup=False, highlight=False, soft_wrap=True)
     _print_per_class(model)
     training = m.get("training", {})
     out.print(
@@ -483,6 +491,77 @@ def models_show(
     out.print(f"model card: {model.path / m.get('model_card', 'model_card.md')}", markup=False)
     if problems:
         raise typer.Exit(1)  # the report is complete; the exit status says the files are not
+
+
+@models_app.command("compare")
+@friendly_errors
+def models_compare(
+    candidate: Annotated[str, typer.Argument(help="The version to judge (v0003, 3 or latest).")],
+    reference: Annotated[
+        str | None, typer.Option("--with", help="Compare with this version (default: production).")
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the interval.", min=100)] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison here.")] = None,
+) -> None:
+    """Compare a version with production (or --with) on labeled messages neither trained on.
+
+    Both versions classify the same messages: every labeled message in the store outside both training
+    sets, with its current label. Per label set: macro-F1 and accuracy of each, the difference with a 95 %
+    paired bootstrap interval, and the messages only one of them gets right. Read it before approving.
+    Example: postroom models compare v0004
+    """
+    from training.compare import FEW_MESSAGES, compare_versions, torch_predict
+    from training.dataset import load_labeled_messages
+
+    force_offline()
+    registry = _registry()
+    a = registry.get(candidate)
+    if reference is None:
+        b = registry.production()
+        if b is None:
+            raise PostroomError("no version is in production: name the version to compare with (--with)")
+    else:
+        b = registry.get(reference)
+    _warn_taxonomy_drift(a)
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    with open_sessions(settings)() as session:
+        messages, _, _ = load_labeled_messages(session, taxonomy, ignore_unknown=True)
+    result = compare_versions(a, b, messages, torch_predict, bootstrap, seed)
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}
+    left_out = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.excluded.items())
+    out.print(
+        f"{a.version} (candidate) vs {b.version} ({b.stage}) on {result.messages} labeled messages neither "
+        f"trained on (left out: {left_out})",
+        **plain,
+    )
+    table = Table(title=f"macro-F1 on the same messages ({result.bootstrap} bootstrap resamples)")
+    for column in ("label set", "msgs", a.version, b.version, "difference [95 % interval]", "only right", ""):
+        table.add_column(column)
+    for r in result.sets:
+        low, high = r.interval
+        table.add_row(
+            r.label_set,
+            str(r.n),
+            f"{r.a_macro_f1:.3f}",
+            f"{r.b_macro_f1:.3f}",
+            f"{r.delta_macro_f1:+.3f} [{low:+.3f}, {high:+.3f}]",
+            f"{r.only_a_right} / {r.only_b_right}",
+            r.verdict,
+        )
+    out.print(table)
+    for r in result.sets:
+        if r.n < FEW_MESSAGES:
+            out.print(f"note: {r.label_set} has only {r.n} common messages: too few to tell much", **plain)
+        for version, labels in r.unknown_to.items():
+            out.print(f"note: {version} cannot predict {r.label_set} {', '.join(labels)}", **plain)
+    for version, sets in result.only_in.items():
+        if sets:
+            out.print(f"note: only {version} has {', '.join(sets)} (not compared)", **plain)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        out.print(f"wrote {json_out}", **plain)
 
 
 @models_app.command("approve")

@@ -67,10 +67,12 @@ class TrainConfig:
 
     variant: Variant = DEFAULT_VARIANT
     loss: LossName = "batch_all_triplet"
-    seed: int = 0
+    seed: int = 0  # sampling (shots, self-training pool) and training
+    split_seed: int = 0  # the held-out split (training.split): keep it to compare versions on one split
     shots_per_class: int | None = None  # None: every training example; N: sample at most N per class
     min_examples_per_class: int = 4  # per class in the training split, after the held-out split
     eval_fraction: float = 0.2
+    near_duplicate_cosine: float | None = 0.8  # near-copies split together (training.split); None: off
     epochs: int = 10  # passes over the training examples (pair losses: over the generated pairs)
     max_steps: int | None = None  # hard cap on contrastive steps per body, on any device
     cpu_max_steps: int | None = 5  # cap on CPU only (e-mails: ~10 s a step on 2 cores); None: no cap
@@ -113,6 +115,12 @@ class TrainConfig:
             self.min_examples_per_class,
         )
         _check(0.0 < self.eval_fraction < 0.9, "eval_fraction", "in (0, 0.9)", self.eval_fraction)
+        _check(
+            self.near_duplicate_cosine is None or 0.0 < self.near_duplicate_cosine <= 1.0,
+            "near_duplicate_cosine",
+            "None or in (0, 1]",
+            self.near_duplicate_cosine,
+        )
         _check(self.epochs >= 1, "epochs", ">= 1", self.epochs)
         _check(self.max_steps is None or self.max_steps >= 1, "max_steps", "None or >= 1", self.max_steps)
         _check(

@@ -3,7 +3,8 @@
 Text is `Message.model_text` (subject line, then the cleaned body); labels are the current ones
 (`Label.is_current`). The split is by message and shared by every label set, so a shared body never sees a
 held-out message under any label set. It is stratified on the label set with the most classes (the finest
-one); the other sets follow closely because their classes nest. Message IDs of both parts are recorded.
+one; the other sets follow closely because their classes nest), stable as labels are added, and keeps
+near-duplicate texts on one side (training.split). Message IDs of both parts are recorded.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from postroom.store.models import Label, Message
 from postroom.taxonomy import Taxonomy
 from training.config import TrainConfig
 from training.errors import EmptyTrainingSet, NotEnoughExamples, TrainingError, UnknownLabel
+from training.split import SplitPlan, near_duplicate_groups, plan_split
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class TrainingData:
     train_message_ids: list[str]
     eval_message_ids: list[str]
     skipped_empty_text: int = 0
+    split: dict[str, Any] = field(default_factory=dict)  # how the split was made (training.split)
     ignored_unknown: dict[str, int] = field(default_factory=dict)
     unlabeled_ids: list[str] = field(default_factory=list)  # the self-training pool (training.selftrain)
     unlabeled_texts: list[str] = field(default_factory=list)
@@ -79,6 +82,7 @@ class TrainingData:
                 for name, data in self.label_sets.items()
             },
             "skipped_empty_text": self.skipped_empty_text,
+            "split": self.split,
             "ignored_unknown_labels": self.ignored_unknown,
             "unlabeled_message_ids": self.unlabeled_ids,
         }
@@ -159,24 +163,20 @@ def load_unlabeled(session: Session, label_sets: list[str], limit: int, seed: in
 
 
 def split_messages(
-    messages: list[LabeledMessage], stratify_on: str, eval_fraction: float, seed: int
-) -> tuple[list[LabeledMessage], list[LabeledMessage]]:
-    """A seeded, stratified (train, held-out) split by message; a class of one message stays in train."""
-    groups: dict[str, list[LabeledMessage]] = defaultdict(list)
-    for message in messages:
-        groups[message.labels.get(stratify_on, "")].append(message)
-    rng = np.random.default_rng(seed)
-    train: list[LabeledMessage] = []
-    held: list[LabeledMessage] = []
-    for key in sorted(groups):
-        group = groups[key]
-        order = rng.permutation(len(group))
-        n_eval = int(np.floor(len(group) * eval_fraction + 0.5)) if len(group) > 1 else 0
-        held.extend(group[i] for i in order[:n_eval])
-        train.extend(group[i] for i in order[n_eval:])
-    train.sort(key=lambda m: m.message_id)
-    held.sort(key=lambda m: m.message_id)
-    return train, held
+    messages: list[LabeledMessage], stratify_on: str, config: TrainConfig
+) -> tuple[list[LabeledMessage], list[LabeledMessage], SplitPlan]:
+    """(train, held-out, plan) by message: stable, stratified, near-duplicates together (training.split)."""
+    groups = near_duplicate_groups([m.text for m in messages], config.near_duplicate_cosine)
+    plan = plan_split(
+        [m.message_id for m in messages],
+        [m.labels.get(stratify_on, "") for m in messages],
+        groups,
+        config.eval_fraction,
+        config.split_seed,
+    )
+    train = [m for i, m in enumerate(messages) if i not in plan.held_out]
+    held = [m for i, m in enumerate(messages) if i in plan.held_out]
+    return sorted(train, key=lambda m: m.message_id), sorted(held, key=lambda m: m.message_id), plan
 
 
 def _cap_per_class(rows: list[LabeledMessage], label_set: str, shots: int, seed: int) -> list[LabeledMessage]:
@@ -228,7 +228,7 @@ def build_training_data(
         if not any(name in m.labels for m in messages):
             raise EmptyTrainingSet(f"label set {name!r} has no labeled messages in the store")
     finest = max(wanted, key=lambda n: len(taxonomy.label_set(n).classes))
-    train, held = split_messages(messages, finest, config.eval_fraction, config.seed)
+    train, held, plan = split_messages(messages, finest, config)
     data: dict[str, LabelSetData] = {}
     short: list[tuple[str, str, int, int, int]] = []  # label set, class, training, labeled, held out
     for name in wanted:
@@ -281,6 +281,15 @@ def build_training_data(
         train_message_ids=used_train,
         eval_message_ids=[m.message_id for m in held],
         skipped_empty_text=skipped,
+        split={
+            "method": "stable-rank",
+            "stratified_on": finest,
+            "seed": config.split_seed,
+            "eval_fraction": config.eval_fraction,
+            "near_duplicate_cosine": config.near_duplicate_cosine,
+            "near_duplicate_groups": plan.groups_joined,
+            "near_duplicate_messages": plan.messages_joined,
+        },
         ignored_unknown=unknown,
         unlabeled_ids=[mid for mid, _ in pool],
         unlabeled_texts=[text for _, text in pool],

@@ -1,7 +1,8 @@
 """Held-out evaluation of one label set: metrics, classification report, confusion matrix, reliability.
 
 Plots are PNG files (matplotlib, Agg backend). Macro-F1 averages over the classes present in the held-out
-labels; a class with no held-out example is listed with support 0 and left out of the average.
+labels; a class with no held-out example is listed with support 0, precision, recall and F1 null (not
+measured, never 0.0) and left out of the average.
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ def calibration_bins(proba: np.ndarray, y_true: np.ndarray, n_bins: int = N_BINS
 
 
 def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support, confusion matrix and calibration."""
+    """Accuracy, macro-F1, per-class precision/recall/F1/support, confusion matrix and calibration.
+
+    A class without held-out examples (support 0) has None for precision, recall and F1.
+    """
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
     y_pred = proba.argmax(axis=1)
@@ -60,7 +64,11 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -
         zero_division=0,
     )
     per_class = {
-        c: {k: float(report[c][k]) for k in ("precision", "recall", "f1-score", "support")} for c in classes
+        c: {
+            k: float(report[c][k]) if i in present or k == "support" else None
+            for k in ("precision", "recall", "f1-score", "support")
+        }
+        for i, c in enumerate(classes)
     }
     calibration = calibration_bins(proba, y_true)
     return {

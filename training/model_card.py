@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from training.registry import DATASET_FILE, EVAL_DIR, REPORT_JSON
+from training.split import split_line
 
 WEAK_F1_BAR = 0.70
 WEAK_F1_GAP = 0.10
@@ -288,11 +289,14 @@ def render_model_card(manifest: dict[str, Any], root: Path | None = None) -> str
             )
     lines += ["", "## Training data", ""]
     dataset = manifest.get("dataset", {})
+    how = (
+        split_line(dataset["split"])
+        if dataset.get("split")
+        else f"stratified split by message, eval fraction {config['eval_fraction']}, seed {config['seed']}"
+    )
     lines.append(
         f"{dataset.get('train_messages', '?')} training and {dataset.get('eval_messages', '?')} held-out "
-        f"messages (stratified split by message, eval fraction {config['eval_fraction']}, seed "
-        f"{config['seed']}); message "
-        f"IDs in `{dataset.get('file', 'dataset.json')}`."
+        f"messages ({how}); message IDs in `{dataset.get('file', 'dataset.json')}`."
     )
     for name, trunc in manifest.get("truncation", {}).items():
         lines.append(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.settings import Settings
 from postroom.taxonomy import Taxonomy
+from postroom.workdirs import SCRATCH_DIR, SCRATCH_PREFIX
 from training.config import TrainConfig
 from training.dataset import TrainingData, build_training_data
 from training.progress import NullReporter, Reporter
@@ -87,7 +88,7 @@ def train_and_register(
         for name, d in data.label_sets.items()
     ]
     scratch = (
-        scratch_root / f"train-{uuid.uuid4().hex[:12]}"
+        scratch_root / f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:12]}"
     )  # the trainer's scratch dir, never ./checkpoints
     staging = registry.new_staging_dir()
     try:
@@ -158,6 +159,7 @@ def train_and_register(
                 "file": DATASET_FILE,
                 "train_messages": len(data.train_message_ids),
                 "eval_messages": len(data.eval_message_ids),
+                "split": data.split,
                 "per_label_set": {
                     n: {"train": len(d.train_ids), "eval": len(d.eval_ids)}
                     for n, d in data.label_sets.items()
@@ -195,7 +197,13 @@ def train_from_store(
     ignore_unknown: bool = False,
     actor: str | None = None,
 ) -> TrainOutcome:
-    """Build the training data from the store and train, evaluate and register a candidate version."""
+    """Build the training data from the store and train, evaluate and register a candidate version.
+
+    The training libraries are imported first: a missing `train` extra is reported before the store is read.
+    """
+    import setfit  # noqa: F401
+    import torch  # noqa: F401
+
     with sessions() as session:
         data = build_training_data(session, taxonomy, config, label_sets, ignore_unknown)
     return train_and_register(
@@ -203,7 +211,7 @@ def train_from_store(
         settings.resolved_base_model(),
         config,
         Registry(settings.registry_dir),
-        settings.data_dir / "tmp",
+        settings.data_dir / SCRATCH_DIR,
         reporter,
         actor,
     )

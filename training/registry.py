@@ -20,7 +20,8 @@ package can read it. Layout (file names are the constants below; see docs/traini
 
 A version's files are written once, into a staging directory renamed into place atomically. Stage changes
 rewrite `manifest.json` atomically, touching only `stage` and `history`; `files` holds the SHA-256 of every
-other file and `verify()` checks them. Stages: candidate -> approved -> production -> archived.
+other file, `content_sha256` that of the manifest itself less `stage` and `history` (canonical JSON), and
+`verify()` checks both. Stages: candidate -> approved -> production -> archived.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import numpy as np
 
 from postroom.errors import shown
 from postroom.machine import default_actor
+from postroom.workdirs import STAGING_PREFIX
 from training.errors import RegistryError, VersionNotFound
 
 FORMAT_VERSION = 1
@@ -58,9 +60,10 @@ HEAD_INTERCEPT = "intercept.npy"
 HEAD_META = "head.json"
 REPORT_JSON = "report.json"
 LOCK_FILE = ".lock"
-STAGING_PREFIX = ".staging-"
 VERSION_DIGITS_MAX = 9  # v0001 … v999999999; a longer number names no version (and no file name)
 VERSION_PATTERN = re.compile(rf"^v(\d{{4,{VERSION_DIGITS_MAX}}})$")
+CONTENT_DIGEST = "content_sha256"  # manifest key: SHA-256 of the manifest less MANIFEST_MUTABLE and itself
+MANIFEST_MUTABLE = ("stage", "history")  # what stage changes rewrite (`Registry._set_stage`); never hashed
 
 
 def _is_dir(path: Path) -> bool:
@@ -108,6 +111,14 @@ def hash_tree(root: Path) -> dict[str, str]:
         for path in sorted(root.rglob("*"))
         if path.is_file() and path.name != MANIFEST
     }
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """SHA-256 of the manifest's immutable part: every key but `MANIFEST_MUTABLE` and `CONTENT_DIGEST`, as
+    canonical JSON (sorted keys, compact separators, UTF-8), so formatting and key order do not count."""
+    fixed = {k: v for k, v in manifest.items() if k not in (*MANIFEST_MUTABLE, CONTENT_DIGEST)}
+    text = json.dumps(fixed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
@@ -201,9 +212,14 @@ class ModelVersion:
         )
 
     def verify(self) -> list[str]:
-        """Problems with the version's files: missing, changed, or unlisted. Empty when intact."""
+        """Problems with the version: its manifest edited since publishing, files missing, changed, or
+        unlisted. Empty when intact. A version published before `content_sha256` existed has only its files
+        checked (nothing is reported for the missing digest)."""
         recorded: dict[str, str] = self.manifest["files"]
         problems = []
+        sealed = self.manifest.get(CONTENT_DIGEST)
+        if sealed is not None and sealed != manifest_digest(self.manifest):
+            problems.append(f"changed manifest ({MANIFEST} no longer matches its {CONTENT_DIGEST})")
         actual = hash_tree(self.path)
         for rel, digest in recorded.items():
             if rel not in actual:
@@ -212,6 +228,13 @@ class ModelVersion:
                 problems.append(f"changed file {rel}")
         problems.extend(f"unlisted file {rel}" for rel in sorted(set(actual) - set(recorded)))
         return problems
+
+
+def _required_reason(reason: str, action: str) -> str:
+    """`reason` stripped; `RegistryError` when blank (the history records why, never a placeholder)."""
+    if not reason or not reason.strip():
+        raise RegistryError(f"a reason is required to {action} a version: say why (it is recorded)")
+    return reason.strip()
 
 
 def _not_promotable(version: ModelVersion) -> str:
@@ -243,6 +266,7 @@ MANIFEST_OPTIONAL: dict[str, type] = {
     "dataset": dict,
     "libraries": dict,
     "model_card": str,
+    CONTENT_DIGEST: str,
 }
 
 
@@ -457,6 +481,8 @@ class Registry:
                 for file_name, make in (render or {}).items():
                     (staging / file_name).write_text(make(record, staging), encoding="utf-8")
                 record["files"] = hash_tree(staging)
+                record = json.loads(json.dumps(record))  # hash what readers get back (tuples are lists …)
+                record[CONTENT_DIGEST] = manifest_digest(record)
                 _write_json_atomic(staging / MANIFEST, record)
                 try:
                     os.rename(staging, self.root / name)  # fails if the name exists: nothing is overwritten
@@ -499,7 +525,12 @@ class Registry:
             )
 
     def approve(self, version: str, actor: str | None = None, reason: str = "") -> ModelVersion:
-        """candidate -> approved, recording `reason` as given (no placeholder: the CLI requires one)."""
+        """candidate -> approved, recording `reason` (stripped; never a placeholder).
+
+        Raises:
+            RegistryError: `reason` is blank, or the version is not an intact candidate.
+        """
+        reason = _required_reason(reason, "approve")
         with self.lock():
             current = self.get(version)
             if current.stage != CANDIDATE:
@@ -507,14 +538,15 @@ class Registry:
                     f"version {current.version} is {current.stage}; only a candidate can be approved"
                 )
             self._require_intact(current)
-            return self._set_stage(current, APPROVED, actor or default_actor(), "approve", reason.strip())
+            return self._set_stage(current, APPROVED, actor or default_actor(), "approve", reason)
 
     def promote(
         self, version: str, actor: str | None = None, reason: str = "", check: VersionCheck | None = None
     ) -> ModelVersion:
         """approved -> production; the version in production until now is archived.
 
-        `check` may refuse the target (raise) before anything changes: the CLI's needs an ONNX export.
+        `reason` is optional here (as `postroom models promote --reason`): approving recorded why. `check` may
+        refuse the target (raise) before anything changes: the CLI's needs an ONNX export.
         The target's history entry names the version it replaced (`replaces`, see `replaced`).
         """
         with self.lock():
@@ -543,7 +575,11 @@ class Registry:
 
         `check` may refuse the version to restore (raise) before anything changes, as in `promote`.
         The restored version's history entry names the archived one (`replaces`, see `replaced`).
+
+        Raises:
+            RegistryError: `reason` is blank, or there is nothing (intact) to roll back to.
         """
+        reason = _required_reason(reason, "roll back")
         with self.lock():
             live = self.production()
             if live is None:
@@ -563,12 +599,8 @@ class Registry:
             if check is not None:
                 check(target)
             by = actor or default_actor()
-            reason = reason.strip()
-            note = f"rolled back to {target.version}" + (f": {reason}" if reason else "")
-            self._set_stage(live, ARCHIVED, by, "rollback", note)
-            return self._set_stage(
-                target, PRODUCTION, by, "restore", reason or f"rollback from {live.version}", live.version
-            )
+            self._set_stage(live, ARCHIVED, by, "rollback", f"rolled back to {target.version}: {reason}")
+            return self._set_stage(target, PRODUCTION, by, "restore", reason, live.version)
 
     def production_stack(self) -> list[str]:
         """Versions in production over time, as a stack: promote pushes, rollback pops (live one last)."""

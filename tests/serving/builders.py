@@ -181,9 +181,9 @@ def build_version(registry: Registry, taxonomy: Taxonomy, stage_to: str = "produ
     }
     version = registry.publish(staging, manifest, actor="test")
     if stage_to in ("approved", "production"):
-        registry.approve(version.version, actor="test")
+        registry.approve(version.version, actor="test", reason="serving test version")
     if stage_to == "production":
-        registry.promote(version.version, actor="test")
+        registry.promote(version.version, actor="test", reason="serving test version")
     return registry.get(version.version)
 
 
@@ -237,14 +237,18 @@ def isolated(tmp: Path) -> Exported:
 
 
 def copy_as_version(source: Exported, name: str) -> Path:
-    """Another registry version and export with the same files under a new name (a candidate); its export."""
-    from training.registry import MANIFEST
+    """Another registry version and export with the same files under a new name (a candidate); its export.
+
+    Its manifest is sealed anew (`content_sha256`), as publishing it under that name would have.
+    """
+    from training.registry import CONTENT_DIGEST, MANIFEST, manifest_digest
 
     src = source.registry_dir / source.version
     dst = source.registry_dir / name
     mirror_tree(src, dst, copy=(MANIFEST,))
     manifest = json.loads((dst / MANIFEST).read_text(encoding="utf-8"))
     manifest.update(version=name, stage="candidate", history=manifest["history"][:1])
+    manifest[CONTENT_DIGEST] = manifest_digest(manifest)
     (dst / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     export = source.registry_dir / "exports" / name
     mirror_tree(source.export_dir, export, copy=("export.json",))

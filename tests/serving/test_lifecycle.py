@@ -87,7 +87,7 @@ def test_promotion_is_followed_and_a_version_without_export_is_not(
     client = make_client(serve_watch_seconds=0.2)
     admin = auth(serving_env["admin"])
     assert client.get("/v1/admin/model", headers=admin).json()["version"] == "v0001"
-    two_versions.approve("v0002", actor="test")
+    two_versions.approve("v0002", actor="test", reason="card read")
     two_versions.promote("v0002", actor="test")
     deadline = time.monotonic() + 30
     while client.get("/v1/admin/model", headers=admin).json()["version"] != "v0002":
@@ -96,10 +96,12 @@ def test_promotion_is_followed_and_a_version_without_export_is_not(
     # a promoted version without an export: the service keeps serving the one it has
     export = two_versions.root / "exports" / "v0001"
     export.rename(export.with_name("moved"))
-    two_versions.rollback(actor="test")
+    two_versions.rollback(actor="test", reason="live F1 dropped")
     time.sleep(1.0)
     assert client.get("/v1/admin/model", headers=admin).json()["version"] == "v0002"
     assert client.get("/readyz").status_code == 200
+    # exported, approved, promoted, archived and restored: both manifests are still as published
+    assert [(v.version, v.verify()) for v in two_versions.versions()] == [("v0001", []), ("v0002", [])]
 
 
 def test_a_corrupt_export_is_refused_with_the_reason(

@@ -30,7 +30,6 @@ from training.export.predict import SERVED_RUN_ROWS, run_graph, served_parts
 
 
 def test_layout_names_match_the_exporter() -> None:
-    assert artifacts.EXPORTS_DIR == layout.EXPORTS_DIR
     assert artifacts.EXPORT_MANIFEST == layout.EXPORT_MANIFEST
     assert artifacts.EXPORT_FORMAT == layout.EXPORT_FORMAT
 

@@ -366,17 +366,19 @@ def test_promote_refuses_a_version_that_cannot_route_with_the_taxonomy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine
 ) -> None:
     """Trained on another taxonomy, or without the queue model: it would send everything to triage."""
-    from training.registry import MANIFEST
+    from training.registry import CONTENT_DIGEST, MANIFEST, manifest_digest
 
     exp, _ = _registry_with_v0002(tmp_path, monkeypatch)
     path = exp.registry_dir / "v0002" / MANIFEST
     assert invoke("models", "approve", "v0002", "--reason", "card read").exit_code == 0
     original = json.loads(path.read_text(encoding="utf-8"))
     other = {**original, "taxonomy": {**original["taxonomy"], "fingerprint": "0" * 16}}
+    other[CONTENT_DIGEST] = manifest_digest(other)  # as published so, not edited by hand (verify says so)
     path.write_text(json.dumps(other), encoding="utf-8")
     refused = invoke("models", "promote", "v0002")
     assert refused.exit_code == 1 and "v0002 was trained on another taxonomy" in refused.stderr
     partial = {**original, "label_sets": {k: v for k, v in original["label_sets"].items() if k != "queue"}}
+    partial[CONTENT_DIGEST] = manifest_digest(partial)
     path.write_text(json.dumps(partial), encoding="utf-8")
     refused = invoke("models", "promote", "v0002")
     assert "v0002 has no queue model, which routing reads: every message would go to triage" in refused.stderr
@@ -445,7 +447,7 @@ def test_approve_needs_a_reason_and_never_records_a_placeholder(tmp_path: Path) 
 def test_show_and_approve_warn_about_a_version_of_another_taxonomy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine
 ) -> None:
-    from training.registry import MANIFEST
+    from training.registry import CONTENT_DIGEST, MANIFEST, manifest_digest
 
     exp, _ = _registry_with_v0002(tmp_path, monkeypatch)
     path = exp.registry_dir / "v0002" / MANIFEST
@@ -454,6 +456,7 @@ def test_show_and_approve_warn_about_a_version_of_another_taxonomy(
     gone = queue[-1]
     manifest["label_sets"]["queue"]["classes"] = [*queue[:-1], "fraud"]
     manifest["taxonomy"]["fingerprint"] = "0" * 16
+    manifest[CONTENT_DIGEST] = manifest_digest(manifest)  # as published so, not edited by hand
     path.write_text(json.dumps(manifest), encoding="utf-8")
     same = invoke("models", "show", exp.version)
     assert (

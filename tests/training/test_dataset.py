@@ -25,15 +25,19 @@ from training.errors import EmptyTrainingSet, NotEnoughExamples, UnknownLabel
 def test_split_is_stratified_disjoint_and_seeded(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         fill_store(session, per_class=8)
-        data = build_training_data(session, mini_taxonomy(), tiny_config(eval_fraction=0.25, seed=1))
-        again = build_training_data(session, mini_taxonomy(), tiny_config(eval_fraction=0.25, seed=1))
-        other = build_training_data(session, mini_taxonomy(), tiny_config(eval_fraction=0.25, seed=2))
+        data = build_training_data(session, mini_taxonomy(), tiny_config(eval_fraction=0.25, split_seed=1))
+        again = build_training_data(session, mini_taxonomy(), tiny_config(eval_fraction=0.25, split_seed=1))
+        other = build_training_data(session, mini_taxonomy(), tiny_config(eval_fraction=0.25, split_seed=2))
+        trained_again = build_training_data(
+            session, mini_taxonomy(), tiny_config(eval_fraction=0.25, split_seed=1, seed=7)
+        )
     topic = data.label_sets["topic"]
     assert topic.classes == ["card_lost", "card_limit", "transfer_missing"]
     assert {c: n["eval"] for c, n in topic.counts().items()} == dict.fromkeys(topic.classes, 2)
     assert not set(data.train_message_ids) & set(data.eval_message_ids)
     assert len(data.train_message_ids) + len(data.eval_message_ids) == 24
     assert data.eval_message_ids == again.eval_message_ids != other.eval_message_ids
+    assert trained_again.eval_message_ids == data.eval_message_ids  # the training seed keeps the split
     assert data.label_sets["queue"].eval_ids == data.eval_message_ids  # one split for every label set
     assert re.match(r"^card limit \d+\n\S", topic.train_texts[0])  # subject line, then the cleaned body
     record = data.record()

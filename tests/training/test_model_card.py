@@ -130,3 +130,17 @@ def test_the_card_written_at_training_has_the_per_class_table(tmp_path: Path) ->
     assert "macro-F1 is over 4 of 5 classes" in card
     assert "5 of 50 planned contrastive steps, CAPPED at 5 steps on cpu" in card
     assert version.verify() == []  # the card was hashed with the version's other files
+
+
+def test_a_class_without_held_out_examples_is_null_in_report_json_and_n_a_on_the_card(tmp_path: Path) -> None:
+    """`fraud` was not measured: its report figures are null, never 0.0, and the card says n/a."""
+    version = publish_with_report(Registry(tmp_path / "models"))
+    report = json.loads((version.path / EVAL_DIR / "queue" / REPORT_JSON).read_text(encoding="utf-8"))
+    assert report["classes_without_eval_examples"] == ["fraud"]
+    assert report["per_class"]["fraud"] == {"precision": None, "recall": None, "f1-score": None, "support": 0}
+    measured = [c for c in QUEUE if c != "fraud"]
+    assert all(isinstance(report["per_class"][c]["f1-score"], float) for c in measured)
+    card = (version.path / MODEL_CARD).read_text(encoding="utf-8")
+    assert "| fraud | 4 | 0 | n/a | n/a | n/a |  |" in card
+    (review,) = review_version(version.path, version.manifest)
+    assert [c.name for c in review.classes if c.f1 is None] == ["fraud"] and review.without_eval == ["fraud"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +84,14 @@ def test_approve_promote_rollback_history(tmp_path: Path) -> None:
     assert registry.get("v0003").stage == "archived"
     assert registry.get("v0003").history[-1]["action"] == "rollback"
     assert registry.get("v0003").history[-1]["by"] == "oncall"
-    again = registry.rollback(actor="oncall")  # v0003 was rolled back: go further back, to v0001
+    again = registry.rollback(actor="oncall", reason="still bad")  # v0003 was rolled back: on to v0001
     assert again.version == "v0001"
     with pytest.raises(RegistryError, match="no version was in production before"):
-        registry.rollback()
+        registry.rollback(reason="still bad")
     stages = [h["stage"] for h in registry.get("v0002").history]
     assert stages == ["candidate", "approved", "production", "archived", "production", "archived"]
     with pytest.raises(RegistryError, match="only a candidate"):
-        registry.approve("v0002")
+        registry.approve("v0002", "lead", "looks fine")
 
 
 def test_corrupt_or_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
@@ -123,7 +124,7 @@ def test_manifest_missing_a_field_or_changed_files(tmp_path: Path) -> None:
     (tmp_path / "models" / "v0002" / "bodies" / "shared" / "model.bin").write_text("tampered")
     assert registry.get("v0002").verify() == ["changed file bodies/shared/model.bin"]
     with pytest.raises(RegistryError, match="corrupt and cannot change stage"):
-        registry.approve("v0002")
+        registry.approve("v0002", "lead", "looks fine")
 
 
 def test_head_probabilities_match_sklearn() -> None:
@@ -152,11 +153,11 @@ def test_rollback_to_a_named_version(tmp_path: Path) -> None:
     registry = Registry(tmp_path / "models")
     for _ in range(3):
         publish(registry)
-    registry.approve("v0001")
-    registry.approve("v0003")
+    registry.approve("v0001", reason="card read")
+    registry.approve("v0003", reason="card read")
     registry.promote("v0001")
     with pytest.raises(RegistryError, match="never in production and is not approved"):
-        registry.rollback(to="v0002")
+        registry.rollback(to="v0002", reason="hotfix")
     assert registry.rollback(to="v0003", reason="hotfix").version == "v0003"
     assert registry.get("v0001").stage == "archived"
     assert registry.production_stack() == ["v0003"]
@@ -172,7 +173,7 @@ def test_a_version_name_is_never_a_path(tmp_path: Path, name: str) -> None:
     with pytest.raises(VersionNotFound, match="name one as v0003, 3, latest or production"):
         registry.get(name)
     with pytest.raises(VersionNotFound):
-        registry.approve(name, "lead")
+        registry.approve(name, "lead", "card read")
     assert (other.root / "v0001" / MANIFEST).read_text() == before
     assert registry.get("v0001").stage == "candidate"
 
@@ -181,7 +182,7 @@ def test_promote_says_why_a_version_that_is_not_approved_cannot_be(tmp_path: Pat
     registry = Registry(tmp_path / "models")
     for _ in range(2):
         publish(registry)
-        registry.approve("latest")
+        registry.approve("latest", reason="card read")
     registry.promote("v0001")
     with pytest.raises(RegistryError, match="v0001 is already in production"):
         registry.promote("v0001")
@@ -194,7 +195,7 @@ def test_a_refusing_check_leaves_every_stage_as_it_was(tmp_path: Path) -> None:
     registry = Registry(tmp_path / "models")
     for _ in range(3):
         publish(registry)
-        registry.approve("latest")
+        registry.approve("latest", reason="card read")
     registry.promote("v0001")
     registry.promote("v0002")
 
@@ -205,9 +206,9 @@ def test_a_refusing_check_leaves_every_stage_as_it_was(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="v0003 refused"):
         registry.promote("v0003", check=refuse)
     with pytest.raises(RegistryError, match="v0001 refused"):
-        registry.rollback(check=refuse)
+        registry.rollback(reason="F1 dropped", check=refuse)
     with pytest.raises(RegistryError, match="v0003 refused"):
-        registry.rollback(to="v0003", check=refuse)
+        registry.rollback(to="v0003", reason="F1 dropped", check=refuse)
     assert {v.version: (v.stage, len(v.history)) for v in registry.versions()} == stages
 
 
@@ -269,9 +270,98 @@ def test_production_names_the_live_version_and_odd_digits_name_none(tmp_path: Pa
     publish(registry)
     with pytest.raises(VersionNotFound, match="is in production"):
         registry.get("production")
-    registry.approve("v0001", "lead")
+    registry.approve("v0001", "lead", "card read")
     registry.promote("v0001", "lead", "first")
     assert registry.get("production").version == "v0001"
     for name in ("\u00b9", "\u0661", "9" * 4000):  # superscript one, Arabic-Indic one: isdigit, not int
         with pytest.raises(VersionNotFound, match="name one as"):
             registry.get(name)
+
+
+@pytest.mark.parametrize("blank", ["", "  \t "])
+def test_approve_and_rollback_refuse_a_blank_reason_and_change_nothing(tmp_path: Path, blank: str) -> None:
+    registry = Registry(tmp_path / "models")
+    for _ in range(2):
+        publish(registry)
+    with pytest.raises(RegistryError) as refused:
+        registry.approve("v0001", "lead", blank)
+    assert str(refused.value) == "a reason is required to approve a version: say why (it is recorded)"
+    assert [(v.stage, len(v.history)) for v in registry.versions()] == [("candidate", 1)] * 2
+    for version in ("v0001", "v0002"):
+        registry.approve(version, "lead", " card read ")
+        registry.promote(version, "lead")  # optional here, as `models promote --reason` is
+    assert registry.get("v0001").history[1]["reason"] == "card read"
+    stages = {v.version: (v.stage, len(v.history)) for v in registry.versions()}
+    with pytest.raises(RegistryError, match=r"^a reason is required to roll back a version"):
+        registry.rollback(actor="oncall", reason=blank)
+    assert {v.version: (v.stage, len(v.history)) for v in registry.versions()} == stages
+    registry.rollback(actor="oncall", reason=" F1 dropped ")
+    assert registry.get("v0001").history[-1]["reason"] == "F1 dropped"  # never "rollback from v0002"
+    assert registry.get("v0002").history[-1]["reason"] == "rolled back to v0001: F1 dropped"
+
+
+def _edit_manifest(registry: Registry, version: str, edit: Callable[[dict[str, Any]], object]) -> None:
+    path = registry.root / version / MANIFEST
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def test_an_edited_manifest_is_reported_and_no_stage_change_accepts_it(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    for _ in range(2):
+        publish(registry, f1=0.61)
+    _edit_manifest(registry, "v0001", lambda m: m["metrics"]["topic"].update(macro_f1=0.91))
+    changed = ["changed manifest (manifest.json no longer matches its content_sha256)"]
+    assert registry.get("v0001").verify() == changed
+    assert registry.get("v0001").macro_f1() == {"topic": 0.91}  # still readable: listings show it
+    with pytest.raises(RegistryError, match=r"v0001 is corrupt and cannot change stage: changed manifest"):
+        registry.approve("v0001", "lead", "F1 0.91")
+    registry.approve("v0002", "lead", "card read")
+    _edit_manifest(registry, "v0002", lambda m: m["taxonomy"].update(fingerprint="0" * 16))
+    with pytest.raises(RegistryError, match=r"v0002 is corrupt and cannot change stage: changed manifest"):
+        registry.promote("v0002", "lead")
+    assert [v.stage for v in registry.versions()] == ["candidate", "approved"]
+
+
+def test_a_manifest_rewritten_without_changing_its_content_still_verifies(tmp_path: Path) -> None:
+    """Key order, indentation and escapes are not content: the digest is over canonical JSON."""
+    registry = Registry(tmp_path / "models")
+    publish(registry)
+    path = registry.root / "v0001" / MANIFEST
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(reversed(list(data.items()))), ensure_ascii=True))
+    assert registry.get("v0001").verify() == []
+
+
+def test_stage_changes_keep_the_manifest_digest_valid(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    for _ in range(3):
+        publish(registry)
+    digests = {v.version: v.manifest["content_sha256"] for v in registry.versions()}
+    for version in ("v0001", "v0002", "v0003"):
+        registry.approve(version, "lead", "card read")
+    registry.promote("v0001", "lead")
+    registry.promote("v0002", "lead", "better")
+    registry.rollback(actor="oncall", reason="F1 dropped")
+    registry.rollback(to="v0003", actor="oncall", reason="hotfix")
+    assert [(v.version, v.stage, v.verify()) for v in registry.versions()] == [
+        ("v0001", "archived", []),
+        ("v0002", "archived", []),
+        ("v0003", "production", []),
+    ]
+    assert {v.version: v.manifest["content_sha256"] for v in registry.versions()} == digests
+
+
+def test_a_version_published_before_the_manifest_digest_is_checked_on_its_files_alone(tmp_path: Path) -> None:
+    """Such a version has no `content_sha256`: nothing is reported for it, and it can still change stage."""
+    registry = Registry(tmp_path / "models")
+    for _ in range(2):
+        publish(registry)
+    for version in ("v0001", "v0002"):
+        _edit_manifest(registry, version, lambda m: m.pop("content_sha256"))
+    assert registry.get("v0001").verify() == []
+    assert registry.approve("v0001", "lead", "card read").verify() == []
+    assert "content_sha256" not in registry.get("v0001").manifest  # a stage change seals nothing later
+    (registry.root / "v0002" / "bodies" / "shared" / "model.bin").write_text("tampered")
+    assert registry.get("v0002").verify() == ["changed file bodies/shared/model.bin"]

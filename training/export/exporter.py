@@ -43,6 +43,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from postroom.machine import cpu_features
+from postroom.workdirs import REPLACED_PREFIX, STAGING_PREFIX
 from training.export.bundle import BodySpec, ModelBundle, body_lowercases, read_body_modules
 from training.export.errors import ExportError, NothingPublished
 from training.export.graph import Int8Keep, append_heads, fused_ops, int8_exclusions, keep_outputs
@@ -410,7 +411,7 @@ def _replace_dir(staging: Path, target: Path) -> None:
     """Move `staging` to `target`; an older export there is moved aside first, then deleted."""
     old = None
     if target.exists():
-        old = target.with_name(f".old-{target.name}-{uuid.uuid4().hex[:8]}")
+        old = target.with_name(f"{REPLACED_PREFIX}{target.name}-{uuid.uuid4().hex[:8]}")
         os.rename(target, old)
     os.rename(staging, target)
     if old is not None:
@@ -449,7 +450,7 @@ def export_bundle(
         read_body_modules(spec.path)
         lowercase[key] = body_lowercases(spec.path)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".staging-{out_dir.name}-{uuid.uuid4().hex[:8]}"
+    staging = out_dir.parent / f"{STAGING_PREFIX}{out_dir.name}-{uuid.uuid4().hex[:8]}"
     work = staging / ".work"
     started = time.perf_counter()
     try:

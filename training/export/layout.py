@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 
 EXPORT_FORMAT = 1
-EXPORTS_DIR = "exports"
 EXPORT_MANIFEST = "export.json"
 PARITY_REPORT = "parity.json"
 HEADS_JSON = "heads.json"

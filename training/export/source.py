@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from postroom.store.models import Message
+from postroom.workdirs import EXPORTS_DIR
 from training.errors import VersionNotFound
 from training.export.errors import ExportError
-from training.export.layout import EXPORTS_DIR
 from training.registry import DATASET_FILE, ModelVersion, Registry
 
 CALIBRATION_LIMIT = 1000  # int8's error quantile settles well before; more only costs export time
