@@ -37,6 +37,7 @@ from postroom.errors import PostroomError
 from postroom.ingest.fields import loads_json  # strict JSON: a key given twice is an error
 from postroom.offline import force_offline
 from postroom.taxonomy import Taxonomy
+from training.compare import BOOTSTRAP_MAX, FEW_MESSAGES, Comparison
 from training.config import TrainConfig
 from training.errors import RegistryError, TrainingError
 from training.model_card import WEAK_RULE, review_version, step_lines
@@ -493,65 +494,56 @@ def models_show(
         raise typer.Exit(1)  # the report is complete; the exit status says the files are not
 
 
-@models_app.command("compare")
-@friendly_errors
-def models_compare(
-    candidate: Annotated[str, typer.Argument(help="The version to judge (v0003, 3 or latest).")],
-    reference: Annotated[
-        str | None, typer.Option("--with", help="Compare with this version (default: production).")
-    ] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the interval.", min=100)] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison here.")] = None,
-) -> None:
-    """Compare a version with production (or --with) on labeled messages neither trained on.
+def _writable_file(path: Path) -> None:
+    """Refuse, before any work, an output path that cannot be written: a directory, or a missing folder."""
+    if path.is_dir():
+        raise PostroomError(f"--json {path} is a directory: name a file")
+    if not path.parent.is_dir():
+        raise PostroomError(f"--json {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise PostroomError(f"--json {path}: not writable by this user")
 
-    Both versions classify the same messages: every labeled message in the store outside both training
-    sets, with its current label. Per label set: macro-F1 and accuracy of each, the difference with a 95 %
-    paired bootstrap interval, and the messages only one of them gets right. Read it before approving.
-    Example: postroom models compare v0004
-    """
-    from training.compare import FEW_MESSAGES, compare_versions, torch_predict
-    from training.dataset import load_labeled_messages
 
-    force_offline()
-    registry = _registry()
-    a = registry.get(candidate)
-    if reference is None:
-        b = registry.production()
-        if b is None:
-            raise PostroomError("no version is in production: name the version to compare with (--with)")
-    else:
-        b = registry.get(reference)
-    _warn_taxonomy_drift(a)
-    settings = load_settings()
-    taxonomy = load_taxonomy_from(settings)
-    with open_sessions(settings)() as session:
-        messages, _, _ = load_labeled_messages(session, taxonomy, ignore_unknown=True)
-    result = compare_versions(a, b, messages, torch_predict, bootstrap, seed)
+def _print_comparison(result: Comparison, a: ModelVersion, b: ModelVersion) -> None:
+    """The comparison table, the classes that moved most, and what the figures can and cannot say."""
     plain = {"markup": False, "highlight": False, "soft_wrap": True}
-    left_out = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.excluded.items())
+    left_out = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.excluded.items() if v) or "none"
     out.print(
-        f"{a.version} (candidate) vs {b.version} ({b.stage}) on {result.messages} labeled messages neither "
-        f"trained on (left out: {left_out})",
+        f"candidate {a.version} [{a.stage}] vs reference {b.version} [{b.stage}] on {result.messages} "
+        f"labeled messages neither learned from (left out: {left_out})",
         **plain,
     )
-    table = Table(title=f"macro-F1 on the same messages ({result.bootstrap} bootstrap resamples)")
-    for column in ("label set", "msgs", a.version, b.version, "difference [95 % interval]", "only right", ""):
+    table = Table(title=f"the same messages, {result.bootstrap} bootstrap resamples")
+    for column in (
+        "label set",
+        "msgs",
+        f"macro-F1 {a.version}",
+        f"macro-F1 {b.version}",
+        "difference [95 % interval]",
+        f"accuracy {a.version} / {b.version}",
+        f"only right: {a.version} / {b.version}",
+        "verdict",
+    ):
         table.add_column(column)
     for r in result.sets:
         low, high = r.interval
         table.add_row(
             r.label_set,
             str(r.n),
-            f"{r.a_macro_f1:.3f}",
-            f"{r.b_macro_f1:.3f}",
+            f"{r.candidate_macro_f1:.3f}",
+            f"{r.reference_macro_f1:.3f}",
             f"{r.delta_macro_f1:+.3f} [{low:+.3f}, {high:+.3f}]",
-            f"{r.only_a_right} / {r.only_b_right}",
+            f"{r.candidate_accuracy:.3f} / {r.reference_accuracy:.3f}",
+            f"{r.only_candidate_right} / {r.only_reference_right}",
             r.verdict,
         )
     out.print(table)
     for r in result.sets:
+        moved = "; ".join(
+            f"{c.name} {c.reference_f1:.3f} -> {c.candidate_f1:.3f} ({c.delta:+.3f}, {c.support} msgs)"
+            for c in r.largest_changes()
+        )
+        out.print(f"{r.label_set}: F1 moved most (reference -> candidate): {moved or 'no class'}", **plain)
         if r.n < FEW_MESSAGES:
             out.print(f"note: {r.label_set} has only {r.n} common messages: too few to tell much", **plain)
         for version, labels in r.unknown_to.items():
@@ -559,9 +551,72 @@ def models_compare(
     for version, sets in result.only_in.items():
         if sets:
             out.print(f"note: only {version} has {', '.join(sets)} (not compared)", **plain)
+    if any(r.verdict == "no clear difference" for r in result.sets):
+        out.print(
+            "no clear difference: the interval holds 0, so these messages cannot tell the versions apart; "
+            "more labeled messages narrow it. Each interval is for its label set alone (not corrected for "
+            "looking at several).",
+            **plain,
+        )
+
+
+@models_app.command("compare")
+@friendly_errors
+def models_compare(
+    candidate: Annotated[str, typer.Argument(help="The version to judge (v0003, 3 or latest).")],
+    reference: Annotated[
+        str | None, typer.Option("--with", help="Compare with this version (default: production).")
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(help="Bootstrap resamples for the interval.", min=100, max=BOOTSTRAP_MAX)
+    ] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison here.")] = None,
+) -> None:
+    """Compare a version with production (or --with) on labeled messages neither learned from.
+
+    Both versions classify the same messages: every labeled message in the store that neither trained on
+    nor pseudo-labeled in self-training, and no near-copy of a training message, with its current label.
+    Per label set: macro-F1 and accuracy of each, the difference with a 95 % paired bootstrap interval, the
+    messages only one of them gets right, and the classes whose F1 moved most; --json adds every message
+    the two classify differently. Read it before approving.
+    Example: postroom models compare v0004
+    """
+    from training.compare import TorchPredict, compare_versions
+    from training.dataset import load_labeled_messages
+
+    force_offline()
+    if json_out is not None:
+        _writable_file(json_out)
+    registry = _registry()
+    a = registry.get(candidate)
+    if reference is None:
+        b = registry.production()
+        if b is None:
+            raise PostroomError("no version is in production: name the version to compare with (--with)")
+        if b.version == a.version:
+            raise PostroomError(f"{a.version} is the version in production: name another one with --with")
+    else:
+        b = registry.get(reference)
+    for version in (a, b):
+        _warn_taxonomy_drift(version)
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    with open_sessions(settings)() as session:
+        messages, _, unknown = load_labeled_messages(session, taxonomy, ignore_unknown=True)
+    if unknown:
+        listed = ", ".join(f"{k} ({n})" for k, n in sorted(unknown.items()))
+        err.print(
+            f"note: labels not in the configured taxonomy are left out: {listed}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    result = compare_versions(a, b, messages, TorchPredict(), bootstrap, seed)
+    _print_comparison(result, a, b)
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-        out.print(f"wrote {json_out}", **plain)
+        out.print(f"wrote {json_out}", markup=False, highlight=False, soft_wrap=True)
 
 
 @models_app.command("approve")

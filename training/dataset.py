@@ -2,9 +2,10 @@
 
 Text is `Message.model_text` (subject line, then the cleaned body); labels are the current ones
 (`Label.is_current`). The split is by message and shared by every label set, so a shared body never sees a
-held-out message under any label set. It is stratified on the label set with the most classes (the finest
-one; the other sets follow closely because their classes nest), stable as labels are added, and keeps
-near-duplicate texts on one side (training.split). Message IDs of both parts are recorded.
+held-out message under any label set. It is stratified on the taxonomy's label set with the most classes
+(the finest one, whichever sets a run trains; the other sets follow closely because their classes nest),
+stable as labels are added, and keeps near-duplicate texts on one side (training.split). Message IDs of both
+parts are recorded.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class LabeledMessage:
     message_id: str
     text: str
     labels: dict[str, str]  # label set -> class (current labels only)
+    stratum: str = ""  # the split's stratum: `set.class` in the finest set with a label of it
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,10 @@ class TrainingData:
     unlabeled_ids: list[str] = field(default_factory=list)  # the self-training pool (training.selftrain)
     unlabeled_texts: list[str] = field(default_factory=list)
 
-    def record(self) -> dict[str, Any]:
-        """The dataset as stored with a model version (message IDs, never text)."""
+    def record(self, pseudo_labeled: dict[str, set[int]] | None = None) -> dict[str, Any]:
+        """The dataset as stored with a model version (message IDs, never text). `pseudo_labeled`: by label
+        set, the rows of the unlabeled pool self-training learned from (`TrainedModels.pseudo_labeled`)."""
+        used = {n: sorted(self.unlabeled_ids[i] for i in rows) for n, rows in (pseudo_labeled or {}).items()}
         return {
             "taxonomy": {"name": self.taxonomy_name, "fingerprint": self.taxonomy_fingerprint},
             "train_message_ids": self.train_message_ids,
@@ -78,6 +82,7 @@ class TrainingData:
                     "train_message_ids": data.train_ids,
                     "eval_message_ids": data.eval_ids,
                     "counts": data.counts(),
+                    "pseudo_labeled_message_ids": used.get(name, []),
                 }
                 for name, data in self.label_sets.items()
             },
@@ -85,6 +90,7 @@ class TrainingData:
             "split": self.split,
             "ignored_unknown_labels": self.ignored_unknown,
             "unlabeled_message_ids": self.unlabeled_ids,
+            "pseudo_labeled_message_ids": sorted({mid for ids in used.values() for mid in ids}),
         }
 
 
@@ -101,6 +107,7 @@ def load_labeled_messages(
     for name in wanted:
         taxonomy.label_set(name)  # unknown set names raise TaxonomyError
     known = {s.name: set(s.class_names) for s in taxonomy.label_sets}
+    finest_first = sorted(known, key=lambda name: (-len(known[name]), name))  # strata, whatever is trained
     messages = session.scalars(
         select(Message).options(selectinload(Message.labels)).order_by(Message.message_id)
     ).all()
@@ -110,6 +117,7 @@ def load_labeled_messages(
     skipped = 0
     for message in messages:
         labels: dict[str, str] = {}
+        every: dict[str, str] = {}  # every known current label, trained here or not: the stratum
         for label in message.labels:
             if not label.is_current:
                 continue
@@ -120,6 +128,7 @@ def load_labeled_messages(
                 unknown[key] += 1
                 example.setdefault(key, message.message_id)
                 continue
+            every[label.label_set] = label.class_name
             if label.label_set in wanted:
                 labels[label.label_set] = label.class_name
         if not labels:
@@ -128,7 +137,8 @@ def load_labeled_messages(
         if not text:
             skipped += 1
             continue
-        result.append(LabeledMessage(message.message_id, text, labels))
+        stratum = next(f"{name}.{every[name]}" for name in finest_first if name in every)
+        result.append(LabeledMessage(message.message_id, text, labels, stratum))
     if unknown and not ignore_unknown:
         listed = "; ".join(f"{k} ({n} messages, e.g. {example[k]!r})" for k, n in sorted(unknown.items()))
         raise UnknownLabel(
@@ -163,13 +173,14 @@ def load_unlabeled(session: Session, label_sets: list[str], limit: int, seed: in
 
 
 def split_messages(
-    messages: list[LabeledMessage], stratify_on: str, config: TrainConfig
+    messages: list[LabeledMessage], config: TrainConfig
 ) -> tuple[list[LabeledMessage], list[LabeledMessage], SplitPlan]:
-    """(train, held-out, plan) by message: stable, stratified, near-duplicates together (training.split)."""
+    """(train, held-out, plan) by message: stable, stratified on `LabeledMessage.stratum`, near-duplicates
+    together (training.split)."""
     groups = near_duplicate_groups([m.text for m in messages], config.near_duplicate_cosine)
     plan = plan_split(
         [m.message_id for m in messages],
-        [m.labels.get(stratify_on, "") for m in messages],
+        [m.stratum for m in messages],
         groups,
         config.eval_fraction,
         config.split_seed,
@@ -227,8 +238,8 @@ def build_training_data(
     for name in wanted:
         if not any(name in m.labels for m in messages):
             raise EmptyTrainingSet(f"label set {name!r} has no labeled messages in the store")
-    finest = max(wanted, key=lambda n: len(taxonomy.label_set(n).classes))
-    train, held, plan = split_messages(messages, finest, config)
+    finest = min(taxonomy.set_names, key=lambda n: (-len(taxonomy.label_set(n).classes), n))
+    train, held, plan = split_messages(messages, config)
     data: dict[str, LabelSetData] = {}
     short: list[tuple[str, str, int, int, int]] = []  # label set, class, training, labeled, held out
     for name in wanted:

@@ -142,7 +142,9 @@ def train_and_register(
                     )
                 label_sets[name] = {"classes": split.classes, "body": models.body_of[name], "head": head_dir}
                 progress.advance()
-        record = data.record()
+        record = data.record(
+            {name: models.pseudo_labeled.get(name, set()) for name in data.label_sets}
+        )
         (staging / DATASET_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         seconds = time.perf_counter() - started
         manifest: dict[str, Any] = {

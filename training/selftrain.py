@@ -31,6 +31,8 @@ class SelfTrainingReport:
     pool: int  # unlabeled texts offered
     pseudo_labeled: int  # of those, used as pseudo-labels in the last round
     rounds: int
+    picked: frozenset[int] = frozenset()  # rows of the pool used as pseudo-labels in any round
+
 
     def to_dict(self) -> dict[str, Any]:
         return {"pool": self.pool, "pseudo_labeled": self.pseudo_labeled, "rounds": self.rounds}
@@ -62,14 +64,16 @@ def self_train_head(
     """
     rounds = config.self_train_rounds if len(unlabeled) else 0
     picked = np.zeros(0, dtype=int)
+    used: set[int] = set()
     for r in range(1, rounds + 1):
         proba = aligned_proba(head, unlabeled, n_classes)
         picked = most_confident(proba, config.self_train_per_class * r)
+        used.update(picked.tolist())
         pseudo = proba[picked].argmax(axis=1).tolist()
         x = np.vstack([labeled[0], unlabeled[picked], extra[0]])
         y = [*labeled[1], *pseudo, *extra[1]]
         head = fit_head(x, y, config, extra_rows=len(picked) + len(extra[1]))
-    return head, SelfTrainingReport(len(unlabeled), len(picked), rounds)
+    return head, SelfTrainingReport(len(unlabeled), len(picked), rounds, frozenset(used))
 
 
 def fit_self_trained_head(

@@ -38,6 +38,8 @@ class TrainedModels:
     self_training: dict[str, SelfTrainingReport] = field(default_factory=dict)  # by label set
     # by label set: rows of the unlabeled texts the self-trained head is surest of, and their pseudo-labels
     pseudo_labels: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)
+    # by label set: every row of the unlabeled texts a head or a body learned from as a pseudo-label
+    pseudo_labeled: dict[str, set[int]] = field(default_factory=dict)
     # by label set: what the router's learned confidence reads (training.evidence)
     evidence: dict[str, ConfidenceEvidence] = field(default_factory=dict)
 
@@ -139,11 +141,13 @@ def fit_heads(
         )
         if self_train:
             models.self_training[task.name] = report
+            models.pseudo_labeled.setdefault(task.name, set()).update(report.picked)
         if self_train and config.self_train_body_epochs:  # what self_train_bodies trains on
             head = models.heads[task.name]
             proba = aligned_proba(head, pool, int(max(head.classes_)) + 1)
             rows = most_confident(proba, config.self_train_per_class)
             models.pseudo_labels[task.name] = (rows.tolist(), proba[rows].argmax(axis=1).tolist())
+            models.pseudo_labeled[task.name].update(rows.tolist())
     models.head_seconds += time.perf_counter() - started
 
 

@@ -7,9 +7,11 @@
   into the next one's held-out set).
 * **Stratified** on one label set (the finest): every class with two or more units has its share held out; a
   class of one unit stays in training.
-* **Near-duplicates together**: messages whose texts are near-copies (TF-IDF cosine >= `threshold`: the same
-  template, a resent e-mail, a reminder quoting the first) form one unit that goes wholly to one side, so the
-  held-out score is not inflated by evaluating on a copy of a training message.
+* **Near-duplicates together**: messages whose texts are near-copies (cosine >= `threshold` of their word and
+  word-pair counts: a resent e-mail, a reminder repeating the first, the same text under another greeting)
+  form one unit that goes wholly to one side, so the held-out score is not inflated by evaluating on a copy
+  of a training message. The similarity of two texts depends on them alone (no corpus statistics such as
+  IDF), so adding messages never splits a group or joins two existing ones by itself.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ def stable_rank(message_id: str, seed: int) -> float:
 def near_duplicate_groups(texts: Sequence[str], threshold: float | None) -> list[int]:
     """A group number for every text; texts linked by a chain of cosine >= `threshold` share it.
 
-    Cosine over TF-IDF of words and word pairs (sublinear term frequency); `threshold` None turns grouping
-    off. Quadratic in the number of texts, computed in blocks of rows.
+    Cosine over the texts' word and word-pair counts (sublinear, no IDF: the same for two texts whatever the
+    others are); `threshold` None turns grouping off. Quadratic in the number of texts, in blocks of rows.
     """
     n = len(texts)
     parent = list(range(n))
@@ -50,7 +52,8 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float | None) -> list
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         try:
-            matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
+            counts = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, use_idf=False)
+            matrix = counts.fit_transform(texts)
         except ValueError:  # no word in any text (only punctuation or digits of one character)
             matrix = None
         if matrix is not None:
@@ -84,10 +87,11 @@ def plan_split(
     """Choose the held-out messages: per stratum, units in stable-rank order until its share is reached.
 
     A unit is a near-duplicate group (`groups`, from `near_duplicate_groups`); its stratum is its members'
-    most common one (ties: the first by name) and its rank its lowest member's. A stratum holds out
-    `round(messages * eval_fraction)` messages: whole units in rank order, each taken when that ends nearer
-    the share than leaving it (a large group is passed over for smaller ones). The last unit always trains,
-    so a stratum of one unit stays in training.
+    most common one (ties: the first by name) and its rank its lowest member's. A stratum holds out at most
+    `round(messages * eval_fraction)` messages: whole units in rank order, each taken while it fits in what is
+    left of that share (a group larger than that is passed over for the smaller units after it), so training
+    never has fewer messages of a class than a split without groups would leave it. The last unit always
+    trains, so a stratum of one unit stays in training.
     """
     members: dict[int, list[int]] = defaultdict(list)
     for index, group in enumerate(groups):
@@ -108,7 +112,7 @@ def plan_split(
         want = int(np.floor(size * eval_fraction + 0.5))
         taken = 0
         for _, _, unit in units[:-1]:  # the last unit always trains
-            if len(unit) <= 2 * (want - taken):  # taking it ends nearer the share than leaving it
+            if taken + len(unit) <= want:  # never more than the share: training keeps what it had before
                 held.update(unit)
                 taken += len(unit)
     joined = [u for u in members.values() if len(u) > 1]

@@ -81,6 +81,29 @@ def test_a_near_duplicate_group_goes_to_one_side() -> None:
         assert 4 <= len(held) <= 6, seed  # the share, give or take the group
 
 
+def test_groups_never_leave_a_class_fewer_training_messages_than_a_split_without_them() -> None:
+    rng = random.Random(3)
+    for trial in range(200):
+        n = rng.randint(2, 12)
+        ids = [f"t{trial}-{i}" for i in range(n)]
+        groups = [rng.randint(0, max(1, n // 2)) for _ in range(n)]  # random near-copy groups
+        plan = plan_split(ids, ["x"] * n, groups, 0.4, trial)
+        assert n - len(plan.held_out) >= n - int(n * 0.4 + 0.5), (trial, groups)
+    # a class of five whose first unit is a resent pair: one held out, four train (min_examples 4)
+    ids = sorted("abcde", key=lambda i: stable_rank(i, 0))  # in rank order
+    plan = plan_split(ids, ["x"] * 5, [0, 0, 2, 3, 4], 0.2, 0)  # the first two are near-copies
+    assert plan.held_out == {2}
+
+
+def test_a_texts_group_does_not_depend_on_the_other_texts() -> None:
+    """No corpus statistics: adding unrelated messages neither splits nor joins the existing groups."""
+    old = [RESENT, "Re: " + RESENT, "Please raise my card limit for the holidays.", "Limit please, holidays."]
+    more = [f"Unrelated message number {i} about a mortgage offer for flat {i}." for i in range(30)]
+    alone, together = near_duplicate_groups(old, 0.8), near_duplicate_groups(old + more, 0.8)[: len(old)]
+    assert [alone.index(g) for g in alone] == [together.index(g) for g in together]
+    assert alone[0] == alone[1] != alone[2]
+
+
 def test_a_group_larger_than_the_share_is_passed_over() -> None:
     ids = [f"m{i:02d}" for i in range(12)]
     groups = [0] * 8 + [8, 9, 10, 11]  # eight copies, four others: a share of 3
@@ -105,6 +128,10 @@ def test_training_data_keeps_a_resent_message_with_its_original(sessions: sessio
             split = data.record()["split"]
             assert split["near_duplicate_cosine"] == 0.8 and split["near_duplicate_groups"] >= 1
         off = build_training_data(session, mini_taxonomy(), tiny_config(near_duplicate_cosine=None))
+        queue_only = build_training_data(session, mini_taxonomy(), tiny_config(), label_sets=["queue"])
+        every_set = build_training_data(session, mini_taxonomy(), tiny_config())
+    assert queue_only.eval_message_ids == every_set.eval_message_ids  # stratified on topic either way
+    assert queue_only.record()["split"]["stratified_on"] == "topic"
     assert all(a == b for a, b in sides)
     assert off.record()["split"]["near_duplicate_groups"] == 0
     assert split_line(off.record()["split"]).endswith("(split seed 0); near-copies not grouped")

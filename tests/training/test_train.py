@@ -15,6 +15,7 @@ from training.evidence import EVIDENCE_FILE
 from training.pipeline import train_and_register
 from training.registry import (
     BODIES_DIR,
+    DATASET_FILE,
     HEAD_COEF,
     HEAD_INTERCEPT,
     HEAD_META,
@@ -206,6 +207,12 @@ def test_heads_self_train_on_unlabeled_messages(tmp_path: Path) -> None:
     assert set(reports) == {"queue", "topic"}
     for report in reports.values():
         assert report["pool"] == 4 and report["rounds"] == 2 and 1 <= report["pseudo_labeled"] <= 4
+    record = json.loads((outcome.version.path / DATASET_FILE).read_text(encoding="utf-8"))
+    for name in ("queue", "topic"):  # what models compare leaves out: the pool rows a head learned from
+        used = record["label_sets"][name]["pseudo_labeled_message_ids"]
+        assert len(used) >= reports[name]["pseudo_labeled"] and set(used) <= set(data.unlabeled_ids)
+    per_set = [record["label_sets"][name]["pseudo_labeled_message_ids"] for name in ("queue", "topic")]
+    assert record["pseudo_labeled_message_ids"] == sorted(set(per_set[0]) | set(per_set[1]))
     for name in ("queue", "topic"):  # the head before self-training is kept as the second head
         head_dir = outcome.version.artifacts(name).head_dir
         with np.load(head_dir / EVIDENCE_FILE) as evidence:
