@@ -83,10 +83,17 @@ def assign_shortcuts(labels: Sequence[str], taken: Mapping[str, str] | None = No
 
 
 def taxonomy_shortcuts(taxonomy: Taxonomy) -> dict[str, str]:
-    """The guideline's keys: label name -> key, from the taxonomy alone (its order: 1-9, 0, a-z), so the same
-    label always has the same key, whatever Doccano's project holds (keys that drifted there are put back by
-    `ensure_project`). Reordering or inserting classes in the taxonomy moves the keys after them."""
-    return assign_shortcuts(list(wanted_labels(taxonomy)))
+    """The guideline's keys: label name -> key, from the taxonomy alone, so the same label always has the
+    same key, whatever Doccano's project holds (keys that drifted there are put back by `ensure_project`).
+    A class's `key:` in the taxonomy is its key; the others get the free keys in taxonomy order (1-9, 0,
+    a-z), so reordering or inserting classes moves only the keys of classes without a `key:` after them."""
+    fixed = {
+        label_text(taxonomy, s.name, c.name): c.key
+        for s in taxonomy.label_sets
+        for c in s.classes
+        if c.key is not None
+    }
+    return assign_shortcuts(list(wanted_labels(taxonomy)), fixed)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ class ClassDef(_Strict):
     examples: tuple[str, ...] = ()
     auto_reply: dict[str, ReplyTemplate] = Field(default_factory=dict)
     auto_reply_allowed: bool = True
+    # the label's keyboard shortcut in Doccano (0-9, a-z), fixed whatever the classes' order; none: the next
+    # free key in taxonomy order (labeling.project.taxonomy_shortcuts). Not part of the fingerprint.
+    key: str | None = Field(None, pattern=r"^[0-9a-z]$")
 
     def texts(self) -> tuple[str, ...]:
         """What the taxonomy says about this class, as texts a classifier can learn from: the name in words
@@ -155,8 +158,16 @@ class Taxonomy(_Strict):
         for role, set_name in (("queue_set", self.routing.queue_set), ("reply_set", self.routing.reply_set)):
             if set_name not in names:
                 raise ValueError(f"routing.{role} names unknown label set {set_name!r} (known: {names})")
+        owners: dict[str, str] = {}
         for label_set in self.label_sets:
             for c in label_set.classes:
+                if c.key is not None:
+                    other = owners.setdefault(c.key, f"{label_set.name}.{c.name}")
+                    if other != f"{label_set.name}.{c.name}":
+                        raise ValueError(
+                            f"key {c.key!r} is given to both {other} and {label_set.name}.{c.name}: a "
+                            "shortcut key must be unique in the taxonomy (one Doccano project has every set)"
+                        )
                 if c.auto_reply and label_set.name != self.routing.reply_set:
                     raise ValueError(
                         f"class {label_set.name}.{c.name} has an auto_reply, but only classes of "

@@ -138,3 +138,18 @@ def test_duplicate_yaml_key_is_rejected_with_its_line(tmp_path: Path) -> None:
     )
     with pytest.raises(TaxonomyError, match="base: unknown field"):  # a merge key overriding is no duplicate
         load_taxonomy(path)
+
+
+def test_a_class_may_fix_its_shortcut_key_once_in_the_taxonomy() -> None:
+    data = small(label_set("queue", "a", "b"), label_set("topic", "x", "y"))
+    data["label_sets"][1]["classes"][0]["key"] = "q"
+    taxonomy = parse_taxonomy(data)
+    assert taxonomy.label_set("topic").get("x").key == "q"
+    unkeyed = parse_taxonomy(small(label_set("queue", "a", "b"), label_set("topic", "x", "y")))
+    assert taxonomy.fingerprint() == unkeyed.fingerprint()  # keys are for people, not for models
+    data["label_sets"][0]["classes"][1]["key"] = "q"
+    with pytest.raises(TaxonomyError, match=r"key 'q' is given to both queue\.b and topic\.x"):
+        parse_taxonomy(data)
+    data["label_sets"][0]["classes"][1]["key"] = "Q"  # Doccano 1.8.4 takes 0-9 and a-z only
+    with pytest.raises(TaxonomyError, match=r"label_sets\.0\.classes\.1\.key: String should match"):
+        parse_taxonomy(data)

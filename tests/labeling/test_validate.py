@@ -22,7 +22,7 @@ from labeling.project import (
     wanted_labels,
 )
 from labeling.validate import duplicate_line, validate_export
-from postroom.taxonomy import Taxonomy, TaxonomyError
+from postroom.taxonomy import Taxonomy, TaxonomyError, parse_taxonomy
 
 GOOD = ["lob:retail", "queue:cards", "topic:card_replacement"]
 
@@ -75,6 +75,21 @@ def test_every_label_gets_a_unique_single_key_shortcut_listed_in_the_guideline(t
     many = assign_shortcuts([f"l{i}" for i in range(40)])
     assert len(many) == 36 and "l39" not in many
     assert "| – | `lob:retail` |" in guideline_markdown(taxonomy, {})
+
+
+def test_a_key_fixed_in_the_taxonomy_stays_when_classes_are_reordered(taxonomy: Taxonomy) -> None:
+    data = taxonomy.model_dump(mode="json", exclude_none=True)
+    topic = next(s for s in data["label_sets"] if s["name"] == "topic")
+    topic["classes"][-1]["key"] = "z"  # the last topic, fixed on z
+    keyed = taxonomy_shortcuts(parse_taxonomy(data))
+    last = label_text(taxonomy, "topic", topic["classes"][-1]["name"])
+    assert keyed[last] == "z" and sorted(keyed.values()) == sorted(set(keyed.values()))
+    topic["classes"].insert(0, topic["classes"].pop())  # move it first, as a lead tidying the file would
+    moved = taxonomy_shortcuts(parse_taxonomy(data))
+    assert moved[last] == "z"  # the expert's key for it did not move
+    first_other = label_text(taxonomy, "topic", topic["classes"][1]["name"])
+    assert moved[first_other] == keyed[first_other]  # nor did the next class's (the keyed one takes none)
+    assert "| `z` | `" + last + "` |" in guideline_markdown(parse_taxonomy(data))
 
 
 def test_the_guideline_keys_come_from_the_taxonomy_and_drifted_keys_are_named(taxonomy: Taxonomy) -> None:
