@@ -35,6 +35,7 @@ from postroom.clikit import (
 )
 from postroom.errors import PostroomError
 from postroom.ingest.fields import loads_json  # strict JSON: a key given twice is an error
+from postroom.machine import default_actor
 from postroom.offline import force_offline
 from postroom.taxonomy import Taxonomy
 from training.compare import BOOTSTRAP_MAX, FEW_MESSAGES, Comparison
@@ -343,7 +344,7 @@ def _audit(kind: str, version: ModelVersion, actor: str, reason: str, replaced: 
     rollback `replaced` is the version that left production (archived), `version` the one now in it."""
     from postroom.store.models import AuditEvent
 
-    payload: dict[str, Any] = {"stage": version.stage, "reason": reason}
+    payload: dict[str, Any] = {"stage": version.stage, "reason": reason, "os_user": default_actor()}
     if kind != "model.approved":  # both versions: the one now in production, the one it archived
         payload.update(production=version.version, archived=replaced)
     try:
@@ -484,8 +485,10 @@ def models_show(
     problems = model.verify()
     out.print("files: intact" if not problems else f"[red]files: {escape('; '.join(problems))}[/red]")
     for h in model.history:
+        account = h.get("os_user")
+        as_user = f" (OS user {account})" if isinstance(account, str) and account != h["by"] else ""
         out.print(
-            f"  {h['at'][:19]}  {h.get('from') or '-'} -> {h['stage']}  by {h['by']}: {h['reason']}",
+            f"  {h['at'][:19]}  {h.get('from') or '-'} -> {h['stage']}  by {h['by']}{as_user}: {h['reason']}",
             highlight=False,
             markup=False,  # who and why are free text: "[/red]" in a reason must not break the command
         )

@@ -473,6 +473,7 @@ class Registry:
                             "from": None,
                             "at": utc_now(),
                             "by": actor or default_actor(),
+                            "os_user": default_actor(),
                             "action": "train",
                             "reason": "trained",
                         }
@@ -500,13 +501,15 @@ class Registry:
         reason: str,
         replaces: str | None = None,
     ) -> ModelVersion:
-        """Record the stage change; `replaces` names the version this one took production from."""
+        """Record the stage change, with the OS account that made it beside `actor` (who it is recorded as);
+        `replaces` names the version this one took production from."""
         manifest = read_manifest(version.path)  # re-read under the lock
         entry: dict[str, Any] = {
             "stage": stage,
             "from": manifest["stage"],
             "at": utc_now(),
             "by": actor,
+            "os_user": default_actor(),  # the account that ran it, whoever `by` names
             "action": action,
             "reason": reason,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import signal
 import subprocess
@@ -86,9 +87,14 @@ def test_train_prints_macro_f1_and_the_lifecycle_works(
     _assert_show_has_the_stored_per_class_figures(tmp_path / "data" / "models" / "v0001", shown.stdout)
     rollback = invoke("models", "rollback", "--reason", "try")
     assert rollback.exit_code == 1 and "no version was in production before v0001" in rollback.stderr
+    me = getpass.getuser()  # who ran the commands, recorded beside who they were run as (--by)
+    assert f"approved -> production  by lead (OS user {me}): " in shown.stdout
+    history = json.loads((tmp_path / "data" / "models" / "v0001" / "manifest.json").read_text())["history"]
+    assert [(h["by"], h["os_user"]) for h in history] == [("tester", me), ("lead", me), ("lead", me)]
     with Session(engine) as session:
-        kinds = [e.kind for e in session.query(AuditEvent).order_by(AuditEvent.id)]
-    assert kinds == ["model.approved", "model.promoted"]
+        events = session.query(AuditEvent).order_by(AuditEvent.id).all()
+    assert [e.kind for e in events] == ["model.approved", "model.promoted"]
+    assert [(e.actor, e.payload["os_user"]) for e in events] == [("lead", me), ("lead", me)]
 
 
 def test_models_list_shows_a_corrupt_version_and_show_explains(tmp_path: Path) -> None:
