@@ -56,9 +56,11 @@ def decide(
     taxonomy: Taxonomy,
     language: str | None,
     learned: bool = False,
+    paused: str | None = None,
 ) -> Decision:
     """Decide for one message. `predictions` has one entry per label set of the taxonomy; with `learned`,
-    the reply set's thresholds compare its learned confidence instead of its probability."""
+    the reply set's thresholds compare its learned confidence instead of its probability; `paused` (a
+    reason, `ActiveThresholds.replies_paused`) withholds every automated reply."""
     reply_set = taxonomy.routing.reply_set
     topic = predictions[reply_set]
     score_name = "learned confidence" if learned else "probability"
@@ -66,7 +68,7 @@ def decide(
     class_def = taxonomy.label_set(reply_set).get(topic.class_name)
     queue, queue_reason = _human_queue(predictions, values, taxonomy)
     threshold = values.get(reply_set, {}).get(topic.class_name)
-    blockers: list[str] = []
+    blockers: list[str] = [paused] if paused else []
     if not class_def.auto_reply:
         blockers.append(f"{reply_set} {topic.class_name} has no auto-reply template")
     elif threshold is None:

@@ -66,6 +66,24 @@ class ActiveThresholds:
     values: Values
     confidence: ConfidenceModel | None
     created_at: datetime | None = None
+    model_version: str | None = None  # the model the version was calibrated for (None: not known)
+
+    def replies_paused(self, served_model: str | None) -> str | None:
+        """`replies_paused` for these thresholds and the model serving."""
+        return replies_paused(self.version, self.model_version, served_model)
+
+
+def replies_paused(version: int | None, calibrated_for: str | None, served_model: str | None) -> str | None:
+    """Why automated replies must wait, when thresholds version `version` were calibrated for another model
+    than the one serving: a threshold certifies a precision for one model's scores, not for a successor's.
+    None when they match, or when either is not known (thresholds set by hand before any calibration)."""
+    if calibrated_for is None or served_model is None or calibrated_for == served_model:
+        return None
+    return (
+        f"automated replies paused: thresholds version {version} were calibrated for model {calibrated_for}, "
+        f"the service runs {served_model}; calibrate {served_model} and apply its suggested thresholds "
+        "(postroom calibrate; postroom thresholds suggest --apply)"
+    )
 
 
 @dataclass(frozen=True)
@@ -263,7 +281,11 @@ def active_thresholds(session: Session, taxonomy: Taxonomy) -> ActiveThresholds:
     if version is None:
         return ActiveThresholds(None, _filled(None, taxonomy), None)
     return ActiveThresholds(
-        version.id, _filled(version, taxonomy), _confidence(version, taxonomy), version.created_at
+        version.id,
+        _filled(version, taxonomy),
+        _confidence(version, taxonomy),
+        version.created_at,
+        version.model_version,
     )
 
 

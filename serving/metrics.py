@@ -73,6 +73,12 @@ class Metrics:
             "Share of texts since the model loaded that int8 handed to its fp32 second look (near ties).",
             registry=self.registry,
         )
+        self.replies_paused = Gauge(
+            "postroom_auto_replies_paused",
+            "1 while automated replies wait because the active thresholds were calibrated for another model "
+            "than the one serving (as of the last classify call).",
+            registry=self.registry,
+        )
         self.unhandled = Counter(
             "postroom_unhandled_errors", "Requests that ended in an unexpected 500 (a bug).", ["endpoint"],
             registry=self.registry,

@@ -95,8 +95,10 @@ def route(
     predictions: Mapping[str, SetPrediction],
     language: str | None,
     has_text: bool = True,
+    served_model: str | None = None,
 ) -> Routing:
-    """Decide for one classified message with these thresholds (`ActiveThresholdCache.read`)."""
+    """Decide for one classified message with these thresholds (`ActiveThresholdCache.read`); automated
+    replies wait while the thresholds were calibrated for another model than `served_model`."""
     if not has_text:
         return _triage(taxonomy, "the message has no text after cleaning: triage")
     needed = {taxonomy.routing.queue_set, taxonomy.routing.reply_set}
@@ -112,7 +114,8 @@ def route(
             labels[reply_set] = replace(
                 labels[reply_set], confidence=learned_confidence(model, taxonomy, known[reply_set])
             )
-        decision = decide(labels, values, version, taxonomy, language, learned=model is not None)
+        paused = thresholds.replies_paused(served_model)
+        decision = decide(labels, values, version, taxonomy, language, model is not None, paused)
     except TaxonomyError as exc:  # a model trained on another taxonomy
         return _triage(taxonomy, f"the prediction does not fit the taxonomy ({exc}): triage")
     reply = None

@@ -600,6 +600,9 @@ class LeadOverviewPublic(_Out):
     model_version: str | None = Field(description="Whose calibration data the curves come from.")
     models: list[str] = Field(description="Model versions with calibration predictions, newest first.")
     loaded_model: str | None
+    replies_paused: str | None = Field(
+        None, description="Why automated replies wait: the thresholds were calibrated for another model."
+    )
     curve_source: str | None
     note: str | None = Field(description="Why there are no curves, when there are none.")
     target_precision: float

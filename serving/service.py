@@ -280,9 +280,15 @@ class ClassifyService:
         rows = []
         try:
             thresholds = self.thresholds.read(session)  # one version for the whole call
+            self.metrics.replies_paused.set(1 if thresholds.replies_paused(model.version) else 0)
             for message, text, prediction in zip(messages, texts, predictions, strict=True):
                 routing = route(
-                    thresholds, self.taxonomy, prediction, message.language, has_text=bool(text.strip())
+                    thresholds,
+                    self.taxonomy,
+                    prediction,
+                    message.language,
+                    has_text=bool(text.strip()),
+                    served_model=model.version,
                 )
                 stored = Prediction(
                     message_pk=message.id,

@@ -204,12 +204,16 @@
       { className: "summary-grid" },
       fact("Active thresholds", active ? `version ${active.version}` : "none yet (defaults)"),
       active ? fact("Set by", `${active.created_by}, ${when(active.created_at)}`) : null,
+      active && active.model_version ? fact("Calibrated for", active.model_version) : null,
       fact("Promise", `precision ≥ ${pct(o.target_precision)} at ${pct(o.confidence)} confidence`),
       fact("Served model", o.loaded_model || "none loaded"),
       fact("Curves", o.model_version ? `calibration data of ${o.model_version}` : "none"),
       fact("Feedback window", `${o.feedback_window_days} days`),
     );
     const children = [el("h2", { text: "Overview" }), facts];
+    if (o.replies_paused) {
+      children.push(el("p", { className: "note", id: "replies-paused", text: o.replies_paused }));
+    }
     if (active) children.push(el("p", { className: "muted", text: `Why: ${active.reason}` }));
     if (o.curve_source) children.push(el("p", { className: "muted", text: `Curves: ${o.curve_source}.` }));
     if (o.note) children.push(el("p", { className: "note", text: o.note }));

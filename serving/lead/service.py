@@ -52,6 +52,7 @@ from router.thresholds import (
     history,
     promised,
     refuse_zero_replies,
+    replies_paused,
     rollback,
     set_thresholds,
 )
@@ -505,16 +506,19 @@ def lead_overview(
 ) -> Overview:
     """Everything the lead's page shows.
 
-    The curves come from the newest stored suggestion report of the model version (default: the active
-    thresholds' model, else the served model, else the newest with calibration predictions), or are computed
-    from its calibration predictions; `note` says why there are none.
+    The curves come from the newest stored suggestion report of the model version (default: the served
+    model while replies wait for its thresholds, else the active thresholds' model, else the served model,
+    else the newest with calibration predictions), or are computed from its calibration predictions; `note`
+    says why there are none.
     """
     version_id, values = active_values(session, taxonomy)  # DamagedThresholdVersion when it cannot be read
     versions = _intact_history(session)
     models = calibration_models(session)
     active = versions[0] if versions else None
+    paused = replies_paused(version_id, active.model_version if active is not None else None, loaded_version)
     chosen = (
         model_version
+        or (loaded_version if paused else None)  # the served model's curves: what to calibrate and apply
         or (active.model_version if active is not None else None)
         or loaded_version
         or (models[0] if models else None)
@@ -564,6 +568,7 @@ def lead_overview(
         "model_version": chosen,
         "models": models,
         "loaded_model": loaded_version,
+        "replies_paused": paused,
         "curve_source": "; ".join(sources) or None,
         "note": note,
         "target_precision": settings.target_precision,

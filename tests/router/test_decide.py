@@ -87,3 +87,19 @@ def test_learned_thresholds_compare_the_learned_confidence(taxonomy: Taxonomy, v
     assert below.decision == "human" and "learned confidence 0.800 is below its threshold" in below.reasons[0]
     missing = decide(predictions(p=0.99), values, 4, taxonomy, "en", learned=True)  # no signals, no score
     assert missing.decision == "human" and "does not give" in missing.reasons[0]
+
+
+def test_thresholds_of_another_model_pause_every_reply(taxonomy: Taxonomy, values) -> None:  # type: ignore[no-untyped-def]
+    from router.thresholds import ActiveThresholds, replies_paused
+
+    assert replies_paused(3, "v0001", "v0001") is None
+    assert replies_paused(3, None, "v0002") is None  # set by hand before any calibration: not known
+    assert replies_paused(3, "v0001", None) is None
+    why = ActiveThresholds(3, values, None, model_version="v0001").replies_paused("v0002")
+    assert why is not None and why.startswith(
+        "automated replies paused: thresholds version 3 were calibrated for model v0001, the service runs "
+        "v0002"
+    )
+    decision = decide(predictions(), values, 3, taxonomy, "de", paused=why)
+    assert decision.decision == "human" and decision.queue == "accounts"  # the queue threshold still routes
+    assert decision.reasons[0] == why and decision.reply is None

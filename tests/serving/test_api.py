@@ -252,6 +252,7 @@ class TestHealth:
         assert "postroom_model_loaded 1.0" in text
         assert classified.json()["variant"] == "optimized"
         assert "postroom_int8_second_look_ratio 0.0" in text  # only int8 hands rows to a second look
+        assert "postroom_auto_replies_paused 0.0" in text  # no thresholds calibrated for another model
 
     def test_int8_second_look_ratio_is_exported(
         self, make_client, serving_env: dict[str, str], stored: list[str]

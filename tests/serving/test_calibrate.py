@@ -24,6 +24,7 @@ from serving.calibrate import calibrate
 from serving.demo import classify_heldout, routing_outcome
 from serving.heldout import calibrated_ids, calibration_split
 from tests.serving.builders import MESSAGES, Exported
+from tests.serving.conftest import MakeClient, auth
 
 runner = CliRunner()
 register_components()
@@ -243,3 +244,50 @@ def test_calibration_keeps_the_signals_and_learned_thresholds_route_by_the_learn
     for c in drawn:
         expected = 0.95 if c["name"] == "tax_certificate" else 0.5
         assert all(abs(p["threshold"] - expected) < 1e-6 for p in c["curve"])
+
+
+def test_replies_wait_while_the_thresholds_were_calibrated_for_another_model(
+    make_client: MakeClient,
+    serving_env: dict[str, str],
+    stored: list[str],
+    sessions: sessionmaker[Session],
+    shared: Exported,
+    taxonomy: Taxonomy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A threshold certifies a precision for one model's scores: after a promotion, the predecessor's
+    thresholds route to people until the served model is calibrated; the lead's page says so."""
+    from postroom.store.models import RoutingDecision
+    from serving.lead.service import lead_overview
+
+    answer_all = {"topic": {"card_replacement": 0.0}}  # every card_replacement prediction would be answered
+    with sessions() as session:
+        set_thresholds(session, taxonomy, answer_all, "test", "for the old model", model_version="v0000")
+        session.commit()
+    monkeypatch.setenv("POSTROOM_DATA_DIR", str(tmp_path))
+    paused = classify_heldout(get_settings(), taxonomy, "production", None, None, None, log=lambda _m: None)
+    expected = (
+        "automated replies paused: thresholds version 1 were calibrated for model v0000, the service runs "
+        "v0001; calibrate v0001 and apply its suggested thresholds"
+    )
+    with sessions() as session:
+        decisions = session.scalars(select(RoutingDecision)).all()
+        served = {p.id: p.results["topic"]["class"] for p in session.scalars(select(Prediction))}
+        overview = lead_overview(session, taxonomy, get_settings(), None, "v0001").data
+    replacements = sum(served[d.prediction_pk] == "card_replacement" for d in decisions)
+    assert replacements >= 1 and paused["routing"]["auto_reply"] == 0
+    assert all(d.reasons["reasons"][0].startswith(expected) for d in decisions)
+    assert overview["replies_paused"].startswith(expected)
+    client = make_client()  # the gauge a dashboard alerts on
+    client.post("/v1/classify", json={"message_id": stored[0]}, headers=auth(serving_env["router"]))
+    assert "postroom_auto_replies_paused 1.0" in client.get("/metrics").text
+
+    with sessions() as session:  # calibrated for the served model: the same thresholds answer again
+        set_thresholds(
+            session, taxonomy, {"topic": {"card_replacement": 0.01}}, "test", "v0001", model_version="v0001"
+        )
+        session.commit()
+        assert lead_overview(session, taxonomy, get_settings(), None, "v0001").data["replies_paused"] is None
+    again = classify_heldout(get_settings(), taxonomy, "production", None, None, None, log=lambda _m: None)
+    assert again["routing"]["auto_reply"] >= 1

@@ -338,3 +338,47 @@ def test_lead_page_in_a_browser(
     assert "postroom_unhandled_errors_total{" not in httpx.get(f"{service_url}/metrics").text
     DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ARTIFACT_TOP, DOCS_IMAGE)
+
+
+def test_the_page_says_when_replies_wait_for_thresholds_of_the_served_model(
+    engine: Any, serving_env: dict[str, str], sessions: sessionmaker[Session], taxonomy: Any, tmp_path: Path
+) -> None:
+    """After a promotion the active thresholds belong to the model before: the page says replies wait."""
+    from playwright.sync_api import sync_playwright
+
+    from router.thresholds import set_thresholds
+
+    with sessions() as session:
+        set_thresholds(
+            session, taxonomy, {"topic": {"account_statement": 0.9}}, "lena", "v0000", model_version="v0000"
+        )
+        session.commit()
+    settings = get_settings()
+    env = {
+        "POSTROOM_DATABASE_URL": settings.database_url,
+        "POSTROOM_DATA_DIR": str(settings.data_dir),
+        "POSTROOM_MODELS_DIR": str(settings.registry_dir),  # the shared export: v0001 in production
+        "POSTROOM_API_KEYS_FILE": str(tmp_path / "api-keys.json"),
+        "POSTROOM_SERVE_WATCH_SECONDS": "0",
+    }
+    problems: list[str] = []
+    with running_service(env, timeout=120) as service, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.goto(f"{service.url}/lead")
+            page.fill("#key", serving_env["lead"])
+            page.click("#login-form button")
+            banner = page.locator("#replies-paused")
+            banner.wait_for()
+            assert banner.inner_text().startswith(
+                "automated replies paused: thresholds version 1 were calibrated for model v0000, the service "
+                "runs v0001"
+            )
+            summary = page.inner_text("#summary").lower()
+            assert "calibrated for\nv0000" in summary  # and the curves are the served model's, to calibrate
+            assert "curves\ncalibration data of v0001" in summary
+        finally:
+            browser.close()
+    assert problems == []
