@@ -75,13 +75,16 @@ def _change_text(change: dict) -> str:
 @friendly_errors
 def show() -> None:
     """The active thresholds per label set and class. Example: postroom thresholds show"""
-    from router.thresholds import active_values
+    from router.thresholds import active_values, active_version
 
     settings = load_settings()
     taxonomy = load_taxonomy_from(settings)
     with open_sessions(settings)() as session:
         version, values = active_values(session, taxonomy)
+        calibrated_for = getattr(active_version(session), "model_version", None)
     out.print(f"active thresholds version: {version if version is not None else 'none (defaults)'}")
+    if calibrated_for is not None:  # automated replies wait while another model serves (docs/router.md)
+        out.print(f"calibrated for model {calibrated_for}", markup=False, highlight=False)
     for set_name in (taxonomy.routing.reply_set, taxonomy.routing.queue_set):
         table = Table(title=set_name)
         table.add_column("class")
@@ -234,10 +237,12 @@ def suggest_command(
         else:
             _print_report(suggestion.report)
         if apply:
-            from router.thresholds import active_values, diff, with_updates
+            from router.thresholds import active_values, active_version, diff, with_updates
 
             active_id, active = active_values(session, taxonomy)
-            if not diff(active, with_updates(active, suggestion.values)):
+            current = active_version(session)
+            same_model = (current.model_version if current else None) == suggestion.model_version
+            if not diff(active, with_updates(active, suggestion.values)) and same_model:
                 which = "the defaults" if active_id is None else f"version {active_id}"
                 out.print(f"the suggestion equals the active thresholds ({which}): nothing stored")
                 return

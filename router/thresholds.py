@@ -81,8 +81,9 @@ def replies_paused(version: int | None, calibrated_for: str | None, served_model
         return None
     return (
         f"automated replies paused: thresholds version {version} were calibrated for model {calibrated_for}, "
-        f"the service runs {served_model}; calibrate {served_model} and apply its suggested thresholds "
-        "(postroom calibrate; postroom thresholds suggest --apply)"
+        f"the service runs {served_model}; apply thresholds calibrated for {served_model}: postroom "
+        f"calibrate --model {served_model}, then postroom thresholds suggest --model-version {served_model} "
+        "--apply (or the lead page's apply button), or roll back to a thresholds version calibrated for it"
     )
 
 
@@ -445,6 +446,7 @@ def set_thresholds(
     details: dict[str, Any] | None = None,
     base_version: int | None = None,
     over_damaged: bool = False,
+    exact_model: bool = False,
 ) -> ThresholdVersion:
     """Write a new version: the active values with `updates` applied. Not committed.
 
@@ -452,6 +454,10 @@ def set_thresholds(
     of it. With `base_version` (the version the caller read; 0: none yet), it is refused instead if that
     is no longer the active version. With `over_damaged` (a rollback), an active version that cannot be
     read (`damage`) counts as the defaults, so that intact values can replace it; it stays in the history.
+    `model_version` is the model the values were calibrated for; without it the active version's is kept
+    (a manual change of calibrated values), unless `exact_model` (a rollback: the target's, None included).
+    Values equal to the active ones are a change when they are now calibrated for another model: that is
+    what lets a successor's equal suggestion end `replies_paused`.
 
     Raises:
         ThresholdsChanged: `base_version` is not the active version.
@@ -481,7 +487,9 @@ def set_thresholds(
     refuse_without_effect(updates, current, taxonomy)
     new = with_updates(current, updates)
     changes = diff(current, new)
-    if not changes:
+    inherited_model = parent.model_version if parent else None
+    calibrated_for = model_version if exact_model else (model_version or inherited_model)
+    if not changes and calibrated_for == inherited_model:
         raise ThresholdError("no threshold changes: the values equal the active version")
     # The promise a version was calibrated for carries over to manual changes of it.
     inherited = {k: v for k, v in details_of(parent).items() if k in PROMISE_KEYS and not damaged}
@@ -490,7 +498,7 @@ def set_thresholds(
         promise["over_damaged"] = parent_id
     version = ThresholdVersion(
         values=new,
-        model_version=model_version or (parent.model_version if parent else None),
+        model_version=calibrated_for,
         created_by=actor,
         reason=reason,
         parent_id=parent_id,
@@ -577,6 +585,7 @@ def rollback(
         actor,
         reason,
         model_version=target.model_version,
+        exact_model=True,
         # the target's promise, not the current one's: its values compare against its own score
         details={"rollback_to": to_version, **{k: details_of(target).get(k) for k in PROMISE_KEYS}},
         base_version=base_version,

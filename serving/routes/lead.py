@@ -53,8 +53,9 @@ def lead_overview(
         Query(
             min_length=1,
             max_length=128,
-            description="Whose calibration data the curves show (default: the active thresholds' model, "
-            "else the served one, else the newest with calibration predictions).",
+            description="Whose calibration data the curves show (default: the served model while replies "
+            "wait for its thresholds, else the active thresholds' model, else the served one, else the "
+            "newest with calibration predictions).",
         ),
     ] = None,
 ) -> LeadOverviewPublic:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -150,6 +151,21 @@ def test_suggest_applies_certified_thresholds(sessions: sessionmaker[Session]) -
     assert again.exit_code == 0, again.output
     assert "equals the active thresholds (version 1): nothing stored" in again.stdout
     assert "thresholds version 2" not in again.stdout and "v2" not in invoke("history").stdout
+    with sessions() as session:  # the same values for the model after it are stored: it may answer too
+        session.add_all(
+            Prediction(
+                message_pk=p.message_pk,
+                model_version="v2",
+                variant=p.variant,
+                purpose=p.purpose,
+                results=p.results,
+            )
+            for p in session.scalars(select(Prediction).where(Prediction.model_version == "v1")).all()
+        )
+        session.commit()
+    successor = invoke("suggest", "--model-version", "v2", "--apply", "--actor", "lena")
+    assert successor.exit_code == 0 and "thresholds version 2 is active" in successor.stdout
+    assert "calibrated for model v2" in invoke("show").stdout
 
 
 def test_suggest_pooled_guarantee_and_bad_choice(sessions: sessionmaker[Session]) -> None:

@@ -334,3 +334,35 @@ def test_json_that_does_not_parse_is_damage_too(
             active_values(session, taxonomy)
         assert get_version(session, 1).values.text == "{topic: 0.9"
     assert stored_json(sessions, 1)[0] == "{topic: 0.9"
+
+
+def test_equal_values_calibrated_for_another_model_are_a_new_version(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    """A successor's suggestion may equal the active values (a 0.001 grid, classes off in both): stored as
+    calibrated for the successor, or its automated replies would wait for ever (`replies_paused`)."""
+    same = {"topic": {"card_replacement": 0.9}}
+    with sessions() as session:
+        set_thresholds(session, taxonomy, same, "lena", "v0001 calibrated", model_version="v0001")
+        with pytest.raises(ThresholdError, match="no threshold changes"):
+            set_thresholds(session, taxonomy, same, "lena", "again", model_version="v0001")
+        with pytest.raises(ThresholdError, match="no threshold changes"):
+            set_thresholds(session, taxonomy, same, "lena", "a manual change keeps the model")
+        again = set_thresholds(session, taxonomy, same, "lena", "v0002 calibrated", model_version="v0002")
+        session.commit()
+        assert again.model_version == "v0002" and again.details["changes"] == []
+        assert active_thresholds(session, taxonomy).replies_paused("v0002") is None
+
+
+def test_a_rollback_restores_the_model_a_version_was_calibrated_for_none_included(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    with sessions() as session:
+        by_hand = set_thresholds(session, taxonomy, {"topic": {"card_replacement": 0.9}}, "lena", "by hand")
+        set_thresholds(
+            session, taxonomy, {"topic": {"card_replacement": 0.8}}, "lena", "v0001", model_version="v0001"
+        )
+        back = rollback(session, taxonomy, by_hand.id, "lena", "back to the hand-set values")
+        session.commit()
+        assert back.model_version is None  # not the version before's v0001: nothing to pause on
+        assert active_thresholds(session, taxonomy).replies_paused("v0002") is None

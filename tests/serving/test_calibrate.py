@@ -269,7 +269,8 @@ def test_replies_wait_while_the_thresholds_were_calibrated_for_another_model(
     paused = classify_heldout(get_settings(), taxonomy, "production", None, None, None, log=lambda _m: None)
     expected = (
         "automated replies paused: thresholds version 1 were calibrated for model v0000, the service runs "
-        "v0001; calibrate v0001 and apply its suggested thresholds"
+        "v0001; apply thresholds calibrated for v0001: postroom calibrate --model v0001, then postroom "
+        "thresholds suggest --model-version v0001 --apply"
     )
     with sessions() as session:
         decisions = session.scalars(select(RoutingDecision)).all()
