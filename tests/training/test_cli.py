@@ -236,7 +236,7 @@ def test_promote_and_rollback_refuse_a_version_without_an_export(
         "model.promoted",
         "model.rolled_back",
     ]
-    assert events[0][2] == {"stage": "approved", "reason": "card read"}
+    assert events[0][2] == {"stage": "approved", "reason": "card read", "os_user": getpass.getuser()}
     for (_, subject, payload), (live, archived) in zip(
         events[2:], [("v0002", "v0001"), ("v0001", "v0002")], strict=True
     ):
@@ -297,7 +297,8 @@ def test_show_prints_free_text_of_the_history_verbatim(tmp_path: Path) -> None:
     assert approved.exit_code == 0, approved.output
     shown = invoke("models", "show", "v0001")
     assert shown.exit_code == 0, shown.exception
-    assert "candidate -> approved  by [bold]eve: fine [/red] really" in shown.stdout
+    me = getpass.getuser()
+    assert f"candidate -> approved  by [bold]eve (OS user {me}): fine [/red] really" in shown.stdout
 
 
 def test_an_empty_by_is_refused_before_anything_changes(tmp_path: Path, engine: Engine) -> None:
