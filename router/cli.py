@@ -237,16 +237,17 @@ def suggest_command(
         else:
             _print_report(suggestion.report)
         if apply:
-            from router.thresholds import active_values, active_version, diff, with_updates
+            from router.errors import NoThresholdChange
+            from router.thresholds import active_version
 
-            active_id, active = active_values(session, taxonomy)
-            current = active_version(session)
-            same_model = (current.model_version if current else None) == suggestion.model_version
-            if not diff(active, with_updates(active, suggestion.values)) and same_model:
-                which = "the defaults" if active_id is None else f"version {active_id}"
+            try:
+                version = apply_suggestion(session, taxonomy, suggestion, named_actor(actor, "--actor"))
+            except NoThresholdChange:  # equal values for the same model (set_thresholds decides)
+                session.rollback()
+                current = active_version(session)
+                which = "the defaults" if current is None else f"version {current.id}"
                 out.print(f"the suggestion equals the active thresholds ({which}): nothing stored")
                 return
-            version = apply_suggestion(session, taxonomy, suggestion, named_actor(actor, "--actor"))
             session.commit()
             out.print(f"thresholds version {version.id} is active")
 

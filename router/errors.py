@@ -15,6 +15,10 @@ class ThresholdsChanged(ThresholdError):
     status_code = 409
 
 
+class NoThresholdChange(ThresholdError):
+    """The values equal the active version's, calibrated for the same model: nothing to store."""
+
+
 class ThresholdVersionNotFound(PostroomError):
     """No threshold version with that number."""
 

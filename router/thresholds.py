@@ -24,6 +24,7 @@ from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.confidence import ConfidenceModel
 from router.errors import (
     DamagedThresholdVersion,
+    NoThresholdChange,
     ThresholdError,
     ThresholdsChanged,
     ThresholdVersionNotFound,
@@ -490,7 +491,7 @@ def set_thresholds(
     inherited_model = parent.model_version if parent else None
     calibrated_for = model_version if exact_model else (model_version or inherited_model)
     if not changes and calibrated_for == inherited_model:
-        raise ThresholdError("no threshold changes: the values equal the active version")
+        raise NoThresholdChange("no threshold changes: the values equal the active version")
     # The promise a version was calibrated for carries over to manual changes of it.
     inherited = {k: v for k, v in details_of(parent).items() if k in PROMISE_KEYS and not damaged}
     promise = _without_empty_promise({**inherited, **(details or {})})

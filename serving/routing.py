@@ -95,10 +95,10 @@ def route(
     predictions: Mapping[str, SetPrediction],
     language: str | None,
     has_text: bool = True,
-    served_model: str | None = None,
+    paused: str | None = None,
 ) -> Routing:
-    """Decide for one classified message with these thresholds (`ActiveThresholdCache.read`); automated
-    replies wait while the thresholds were calibrated for another model than `served_model`."""
+    """Decide for one classified message with these thresholds (`ActiveThresholdCache.read`); `paused`
+    (`ActiveThresholds.replies_paused` of the served model, once per call) withholds automated replies."""
     if not has_text:
         return _triage(taxonomy, "the message has no text after cleaning: triage")
     needed = {taxonomy.routing.queue_set, taxonomy.routing.reply_set}
@@ -114,7 +114,6 @@ def route(
             labels[reply_set] = replace(
                 labels[reply_set], confidence=learned_confidence(model, taxonomy, known[reply_set])
             )
-        paused = thresholds.replies_paused(served_model)
         decision = decide(labels, values, version, taxonomy, language, model is not None, paused)
     except TaxonomyError as exc:  # a model trained on another taxonomy
         return _triage(taxonomy, f"the prediction does not fit the taxonomy ({exc}): triage")

@@ -280,7 +280,8 @@ class ClassifyService:
         rows = []
         try:
             thresholds = self.thresholds.read(session)  # one version for the whole call
-            self.metrics.replies_paused.set(1 if thresholds.replies_paused(model.version) else 0)
+            paused = thresholds.replies_paused(model.version)
+            self.metrics.replies_paused.set(1 if paused else 0)
             for message, text, prediction in zip(messages, texts, predictions, strict=True):
                 routing = route(
                     thresholds,
@@ -288,7 +289,7 @@ class ClassifyService:
                     prediction,
                     message.language,
                     has_text=bool(text.strip()),
-                    served_model=model.version,
+                    paused=paused,
                 )
                 stored = Prediction(
                     message_pk=message.id,

@@ -38,7 +38,7 @@ from postroom.ingest.fields import loads_json  # strict JSON: a key given twice 
 from postroom.machine import default_actor
 from postroom.offline import force_offline
 from postroom.taxonomy import Taxonomy
-from training.compare import BOOTSTRAP_MAX, FEW_MESSAGES, Comparison
+from training.compare import BOOTSTRAP_MAX, BOOTSTRAP_SAMPLES, FEW_MESSAGES, Comparison
 from training.config import TrainConfig
 from training.errors import RegistryError, TrainingError
 from training.model_card import WEAK_RULE, review_version, step_lines
@@ -572,7 +572,7 @@ def models_compare(
     ] = None,
     bootstrap: Annotated[
         int, typer.Option(help="Bootstrap resamples for the interval.", min=100, max=BOOTSTRAP_MAX)
-    ] = 2000,
+    ] = BOOTSTRAP_SAMPLES,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the comparison here.")] = None,
 ) -> None:

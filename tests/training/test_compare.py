@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.training.builders import add_labeled
 from tests.training.test_cli import TINY, invoke, mini_store  # noqa: F401 (fixture)
+from tests.training.test_registry import _manifest
 from training.compare import compare_set, compare_versions, macro_f1_counts, seen_ids
 from training.dataset import LabeledMessage
 from training.errors import RegistryError
@@ -72,17 +73,7 @@ def _version_with_dataset(
     if pseudo is not None:  # versions since pseudo-labels are recorded; older ones: the pool alone
         record["pseudo_labeled_message_ids"] = pseudo
     (staging / DATASET_FILE).write_text(json.dumps(record), encoding="utf-8")
-    manifest = {
-        "created_at": "2026-03-01T10:00:00+00:00",
-        "base_model": "minilm",
-        "taxonomy": {"name": "mini", "fingerprint": "abc"},
-        "variant": "shared",
-        "config": {},
-        "label_sets": {"topic": {"classes": ["a", "b"], "body": "shared", "head": "heads/topic"}},
-        "bodies": {"shared": {"path": "bodies/shared", "max_seq_length": 8, "embedding_dim": 4}},
-        "metrics": {"topic": {"macro_f1": 0.5, "accuracy": 0.5, "n_eval": 2}},
-    }
-    return registry.publish(staging, manifest, actor="test").version
+    return registry.publish(staging, _manifest(0.5), actor="test").version
 
 
 def _never(*_: object) -> list[str]:
