@@ -77,14 +77,24 @@ class ActiveThresholds:
 def replies_paused(version: int | None, calibrated_for: str | None, served_model: str | None) -> str | None:
     """Why automated replies must wait, when thresholds version `version` were calibrated for another model
     than the one serving: a threshold certifies a precision for one model's scores, not for a successor's.
-    None when they match, or when either is not known (thresholds set by hand before any calibration)."""
+    None when they match, or when either is not known (thresholds set by hand before any calibration).
+
+    The reason goes on every decision the router client reads, so it names the versions only; what a lead
+    does about it is `how_to_resume_replies`."""
     if calibrated_for is None or served_model is None or calibrated_for == served_model:
         return None
     return (
         f"automated replies paused: thresholds version {version} were calibrated for model {calibrated_for}, "
-        f"the service runs {served_model}; apply thresholds calibrated for {served_model}: postroom "
-        f"calibrate --model {served_model}, then postroom thresholds suggest --model-version {served_model} "
-        "--apply (or the lead page's apply button), or roll back to a thresholds version calibrated for it"
+        f"the service runs {served_model}"
+    )
+
+
+def how_to_resume_replies(served_model: str) -> str:
+    """What a lead does to end `replies_paused` (the lead page, the service's log)."""
+    return (
+        f"apply thresholds calibrated for {served_model}: postroom calibrate --model {served_model}, then "
+        f"postroom thresholds suggest --model-version {served_model} --apply (or the lead page's apply "
+        "button), or roll back to a thresholds version calibrated for it"
     )
 
 

@@ -76,7 +76,7 @@ class Metrics:
         self.replies_paused = Gauge(
             "postroom_auto_replies_paused",
             "1 while automated replies wait because the active thresholds were calibrated for another model "
-            "than the one serving (as of the last classify call).",
+            "than the one serving (as of this scrape).",
             registry=self.registry,
         )
         self.unhandled = Counter(

@@ -603,6 +603,9 @@ class LeadOverviewPublic(_Out):
     replies_paused: str | None = Field(
         None, description="Why automated replies wait: the thresholds were calibrated for another model."
     )
+    replies_resume: str | None = Field(
+        None, description="While replies wait: what ends the wait (calibrate and apply for the served model)."
+    )
     curve_source: str | None
     note: str | None = Field(description="Why there are no curves, when there are none.")
     target_precision: float

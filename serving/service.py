@@ -8,6 +8,7 @@ is touched.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,11 +32,14 @@ from postroom.store import StoreError, check_store
 from postroom.store.models import Label, Message, Prediction, RoutingDecision, utcnow
 from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdError
+from router.thresholds import ActiveThresholds, how_to_resume_replies
 from serving.errors import InvalidRequest, MessageConflict, MessageNotFound, PayloadTooLarge
 from serving.lifecycle import LoadedModel, ModelHolder
 from serving.metrics import Metrics
 from serving.routing import ActiveThresholdCache, Routing, route
 from serving.runtime import Prediction as ModelPrediction
+
+log = logging.getLogger("postroom.serving")
 
 
 def normalize_id(value: object) -> str:
@@ -212,6 +216,27 @@ class ClassifyService:
         self.metrics = metrics
         self.batch_limit = batch_limit
         self.thresholds = ActiveThresholdCache(taxonomy)
+        self._paused: str | None = None  # the last reason seen, to log a change once
+
+    def replies_paused(self, thresholds: ActiveThresholds, model_version: str | None) -> str | None:
+        """Why automated replies wait (`ActiveThresholds.replies_paused`), kept in the gauge; a change is
+        logged once, with what ends the wait."""
+        paused = thresholds.replies_paused(model_version)
+        self.metrics.replies_paused.set(1 if paused else 0)
+        previous, self._paused = self._paused, paused
+        if paused != previous and model_version is not None:
+            if paused:
+                log.warning("%s: %s", paused, how_to_resume_replies(model_version))
+            else:
+                log.info("automated replies resumed: thresholds version %s fit %s", thresholds.version,
+                         model_version)
+        return paused
+
+    def refresh_paused(self, session: Session) -> None:
+        """Bring `postroom_auto_replies_paused` up to date before a scrape: a promotion or a thresholds
+        change made elsewhere (the CLI, another pod) shows without waiting for a classify call."""
+        model = self.holder.loaded
+        self.replies_paused(self.thresholds.read(session), model.version if model is not None else None)
 
     def classify(self, session: Session, raw_id: object) -> Classification:
         """Classify one stored message and store the prediction and the decision.
@@ -280,8 +305,7 @@ class ClassifyService:
         rows = []
         try:
             thresholds = self.thresholds.read(session)  # one version for the whole call
-            paused = thresholds.replies_paused(model.version)
-            self.metrics.replies_paused.set(1 if paused else 0)
+            paused = self.replies_paused(thresholds, model.version)
             for message, text, prediction in zip(messages, texts, predictions, strict=True):
                 routing = route(
                     thresholds,

@@ -212,7 +212,8 @@
     );
     const children = [el("h2", { text: "Overview" }), facts];
     if (o.replies_paused) {
-      children.push(el("p", { className: "note", id: "replies-paused", text: o.replies_paused }));
+      const text = o.replies_resume ? `${o.replies_paused}: ${o.replies_resume}.` : `${o.replies_paused}.`;
+      children.push(el("p", { className: "note", id: "replies-paused", text }));
     }
     if (active) children.push(el("p", { className: "muted", text: `Why: ${active.reason}` }));
     if (o.curve_source) children.push(el("p", { className: "muted", text: `Curves: ${o.curve_source}.` }));

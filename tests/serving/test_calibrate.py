@@ -3,6 +3,7 @@ measures the routing, over real HTTP, on the real store."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -269,8 +270,11 @@ def test_replies_wait_while_the_thresholds_were_calibrated_for_another_model(
     paused = classify_heldout(get_settings(), taxonomy, "production", None, None, None, log=lambda _m: None)
     expected = (
         "automated replies paused: thresholds version 1 were calibrated for model v0000, the service runs "
-        "v0001; apply thresholds calibrated for v0001: postroom calibrate --model v0001, then postroom "
-        "thresholds suggest --model-version v0001 --apply"
+        "v0001"
+    )
+    resume = (
+        "apply thresholds calibrated for v0001: postroom calibrate --model v0001, then postroom thresholds "
+        "suggest --model-version v0001 --apply"
     )
     with sessions() as session:
         decisions = session.scalars(select(RoutingDecision)).all()
@@ -278,17 +282,35 @@ def test_replies_wait_while_the_thresholds_were_calibrated_for_another_model(
         overview = lead_overview(session, taxonomy, get_settings(), None, "v0001").data
     replacements = sum(served[d.prediction_pk] == "card_replacement" for d in decisions)
     assert replacements >= 1 and paused["routing"]["auto_reply"] == 0
-    assert all(d.reasons["reasons"][0].startswith(expected) for d in decisions)
-    assert overview["replies_paused"].startswith(expected)
-    client = make_client()  # the gauge a dashboard alerts on
-    client.post("/v1/classify", json={"message_id": stored[0]}, headers=auth(serving_env["router"]))
-    assert "postroom_auto_replies_paused 1.0" in client.get("/metrics").text
+    assert all(d.reasons["reasons"][0] == expected for d in decisions)  # what the router client reads
+    assert overview["replies_paused"] == expected and overview["replies_resume"].startswith(resume)
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    logging.getLogger("postroom.serving").addHandler(handler)  # "postroom" does not propagate (app)
+    try:
+        client = make_client()  # the gauge a dashboard alerts on: up to date at a scrape, before any classify
+        assert "postroom_auto_replies_paused 1.0" in client.get("/metrics").text
+        for _ in range(2):
+            answer = client.post(
+                "/v1/classify", json={"message_id": stored[0]}, headers=auth(serving_env["router"])
+            )
+            assert answer.json()["decision"]["reasons"][0] == expected
+        with sessions() as session:  # applied from elsewhere (the CLI): the next scrape shows it
+            applied = {"topic": {"card_replacement": 0.02}}
+            set_thresholds(session, taxonomy, applied, "test", "for v0001", model_version="v0001")
+            session.commit()
+        assert "postroom_auto_replies_paused 0.0" in client.get("/metrics").text
+    finally:
+        logging.getLogger("postroom.serving").removeHandler(handler)
+    messages = [(r.levelno, r.getMessage()) for r in logged if "automated replies" in r.getMessage()]
+    assert messages == [  # once when the wait began (with what ends it), once when it ended
+        (logging.WARNING, f"{expected}: {overview['replies_resume']}"),
+        (logging.INFO, "automated replies resumed: thresholds version 2 fit v0001"),
+    ]
 
-    with sessions() as session:  # calibrated for the served model: the same thresholds answer again
-        set_thresholds(
-            session, taxonomy, {"topic": {"card_replacement": 0.01}}, "test", "v0001", model_version="v0001"
-        )
-        session.commit()
+
+    with sessions() as session:  # calibrated for the served model: the thresholds answer again
         assert lead_overview(session, taxonomy, get_settings(), None, "v0001").data["replies_paused"] is None
     again = classify_heldout(get_settings(), taxonomy, "production", None, None, None, log=lambda _m: None)
     assert again["routing"]["auto_reply"] >= 1

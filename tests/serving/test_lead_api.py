@@ -293,6 +293,7 @@ def test_a_damaged_version_is_named_listed_and_rolled_back_from(
         assert response.json()["error"] == "DamagedThresholdVersion"
         assert response.json()["detail"].startswith(f"thresholds version 2 is damaged: {problem}")
         assert "roll back to an intact version" in response.json()["detail"]
+    assert app_client.get("/metrics").status_code == 200  # the scrape answers; the paused gauge waits
     history = call(app_client, lead, "GET", "/v1/thresholds/history")
     assert history.status_code == 200, history.text
     damaged, intact = history.json()["versions"]

@@ -374,7 +374,7 @@ def test_the_page_says_when_replies_wait_for_thresholds_of_the_served_model(
             banner.wait_for()
             assert banner.inner_text().startswith(
                 "automated replies paused: thresholds version 1 were calibrated for model v0000, the service "
-                "runs v0001"
+                "runs v0001: apply thresholds calibrated for v0001: postroom calibrate --model v0001"
             )
             summary = page.inner_text("#summary").lower()
             assert "calibrated for\nv0000" in summary  # and the curves are the served model's, to calibrate
