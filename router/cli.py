@@ -359,4 +359,7 @@ def monitor_command() -> None:
 
 
 def register(roots: CliRoots) -> None:
+    from router.outcomes_cli import outcomes_command
+
     roots.app.add_typer(thresholds_app, name="thresholds")
+    roots.app.command("outcomes")(outcomes_command)

@@ -19,7 +19,7 @@ from postroom.taxonomy import load_taxonomy
 from serving.auth import KeyStore
 from serving.deps import Services, plain_query
 from serving.errors import install_error_handlers
-from serving.lead.service import export_realized
+from serving.lead.service import export_outcomes, export_realized
 from serving.lifecycle import LoadedModel, ModelHolder, load_model, resolve_source
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     taxonomy = load_taxonomy(settings.taxonomy_path)
     engine = get_engine(settings.database_url)
     metrics = Metrics()
+    sessions = session_factory(engine)
 
     def loader(spec: str, variant: str | None) -> LoadedModel:
         return load_model(resolve_source(settings.registry_dir, spec), settings, variant)
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.model_changed(_info(old) if old else None, _info(new) if new else None)
         if new is not None:
             log.info("serving %s (%s on %s)", new.version, new.variant, new.provider)
+        export_outcomes(sessions, taxonomy, settings, metrics, new.version if new is not None else None)
 
     holder = ModelHolder(loader, settings.serve_model, on_change)
     keys = KeyStore(settings.keys_path)
@@ -79,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         taxonomy=taxonomy,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
         holder=holder,
         keys=keys,
         metrics=metrics,

@@ -6,6 +6,8 @@
 - `postroom_model_batch_size`, `postroom_model_reloads_total{outcome}`, `postroom_unhandled_errors_total`
 - `postroom_realized_precision{label_set,class}`, `postroom_realized_auto_replies{label_set,class}`: feedback
   over the rolling window; `postroom_feedback_total`, `postroom_auto_reply_suspensions_total{label_set,class}`
+- `postroom_realized_label_accuracy{label_set}`, `postroom_realized_label_judged{label_set}`: the served
+  model's predictions against closed cases' final classes over the rolling window (`router.outcomes`)
 
 With several uvicorn workers each process has its own numbers; scale with pods of one worker each, or
 aggregate per pod in Prometheus.
@@ -99,6 +101,20 @@ class Metrics:
             ["label_set", "class"],
             registry=self.registry,
         )
+        self.label_accuracy = Gauge(
+            "postroom_realized_label_accuracy",
+            "Share of the served model's predictions with feedback in the rolling window that equal the "
+            "case's final class, by label set.",
+            ["label_set"],
+            registry=self.registry,
+        )
+        self.label_judged = Gauge(
+            "postroom_realized_label_judged",
+            "The served model's predictions with feedback in the rolling window (the evidence behind the "
+            "accuracy), by label set.",
+            ["label_set"],
+            registry=self.registry,
+        )
         self.feedback = Counter(
             "postroom_feedback", "Feedback records received (closed cases).", registry=self.registry
         )
@@ -125,6 +141,15 @@ class Metrics:
             if replies:
                 self.realized_precision.labels(label_set, class_name).set(correct / replies)
                 self.realized_replies.labels(label_set, class_name).set(replies)
+
+    def outcomes_changed(self, per_set: Mapping[str, tuple[int, int]]) -> None:
+        """Replace the served model's realized-accuracy series with `{label set: (judged, right)}`."""
+        self.label_accuracy.clear()
+        self.label_judged.clear()
+        for label_set, (judged, right) in per_set.items():
+            if judged:
+                self.label_accuracy.labels(label_set).set(right / judged)
+                self.label_judged.labels(label_set).set(judged)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -614,3 +614,40 @@ class LeadOverviewPublic(_Out):
     feedback_alpha: float
     label_sets: list[LeadSetPublic]
     suspensions: list[AuditEventPublic]
+
+
+class SetAccuracyPublic(_Out):
+    """One label set's served predictions with feedback naming the set, and how many equal the final class."""
+
+    label_set: str
+    judged: int
+    right: int
+    accuracy: float | None
+    interval: list[float] | None = Field(description="95 % exact (Clopper-Pearson) interval of the accuracy.")
+
+
+class QueueOutcomePublic(_Out):
+    """Messages sent to one queue (or triage) with feedback: how many belonged there, where others went."""
+
+    queue: str
+    sent: int
+    belonged: int
+    share: float | None
+    went_to: dict[str, int] = Field(description="Final queue -> messages, for those that belonged elsewhere.")
+
+
+class ModelOutcomesPublic(_Out):
+    model_version: str
+    label_sets: list[SetAccuracyPublic]
+    queues: list[QueueOutcomePublic]
+
+
+class OutcomesPublic(_Out):
+    """How routed messages turned out (closed cases' feedback in the window), per model that classified them,
+    newest first. Only cases with feedback count."""
+
+    window_days: int
+    since: datetime
+    triage_queue: str
+    few_cases: int = Field(description="Below this many judged predictions a figure rests on few cases.")
+    models: list[ModelOutcomesPublic]

@@ -158,10 +158,12 @@
     const query = state.model ? `?model_version=${encodeURIComponent(state.model)}` : "";
     let overview;
     let versions;
+    let outcomes;
     try {
-      [overview, versions] = await Promise.all([
+      [overview, versions, outcomes] = await Promise.all([
         api(`/v1/lead/overview${query}`),
         api(`/v1/thresholds/history?limit=${state.historyLimit}`),
+        api("/v1/lead/outcomes"),
       ]);
     } catch (error) {
       if (error.status === 401 || error.status === 403) {
@@ -179,6 +181,7 @@
     renderSummary(overview);
     renderSuspensions(overview);
     renderSets(overview);
+    renderOutcomes(outcomes);
     renderHistory(versions);
     if (message) showBanner(message, false);
     else $("banner").hidden = true;
@@ -261,6 +264,61 @@
       el("h2", { text: "Automatic suspensions" }),
       el("ul", { className: "plain-list" }, items),
     );
+    box.hidden = false;
+  }
+
+  // ---------- outcomes (closed cases' feedback) ----------
+
+  function outcomeTable(className, columns, rows) {
+    const header = el("tr", {}, columns.map((h) => el("th", { text: h })));
+    return el("div", { className: "table-box" }, el("table", { className }, el("thead", {}, header), el("tbody", {}, rows)));
+  }
+
+  function renderOutcomes(data) {
+    const box = $("outcomes");
+    const children = [
+      el("h2", { text: `Outcomes, last ${data.window_days} days` }),
+      el("p", { className: "muted", text: "Closed cases with feedback, by the model that classified them: how often each label set was the case's final class, and where each queue's messages belonged. Only cases with feedback count." }),
+    ];
+    if (!data.models.length) {
+      children.push(el("p", { className: "muted", id: "outcomes-none", text: `No routed message has feedback in the last ${data.window_days} days.` }));
+    }
+    for (const m of data.models.slice(0, 3)) {
+      const sets = m.label_sets.map((s) =>
+        el(
+          "tr",
+          { "data-testid": `outcome-${m.model_version}-${s.label_set}` },
+          el("td", { text: s.label_set }),
+          el("td", { text: `${s.right} of ${s.judged}` }),
+          el("td", { text: pct(s.accuracy) }),
+          el("td", { text: s.interval ? `${pct(s.interval[0])} – ${pct(s.interval[1])}` : "n/a" }),
+          el("td", { className: "muted", text: s.judged < data.few_cases ? "few cases" : "" }),
+        ),
+      );
+      const queues = m.queues.map((q) => {
+        const others = Object.entries(q.went_to).map(([k, v]) => `${k} ${v}`).join(", ") || "–";
+        const belonged = q.queue === data.triage_queue ? "–" : `${q.belonged} (${pct(q.share)})`;
+        return el(
+          "tr",
+          { "data-testid": `sent-${m.model_version}-${q.queue}` },
+          el("td", { className: "mono", text: q.queue }),
+          el("td", { text: String(q.sent) }),
+          el("td", { text: belonged }),
+          el("td", { text: others }),
+        );
+      });
+      children.push(
+        el("h3", { text: `Model ${m.model_version}` }),
+        outcomeTable("outcomes", ["Label set", "Right", "Accuracy", "95 % interval", ""], sets),
+      );
+      if (queues.length) {
+        children.push(outcomeTable("outcomes", ["Sent to", "Messages", "Belonged there", "The others went to"], queues));
+      }
+    }
+    if (data.models.length > 3) {
+      children.push(el("p", { className: "muted", text: `${data.models.length - 3} older models also have feedback in the window: postroom outcomes lists them.` }));
+    }
+    box.replaceChildren(...children);
     box.hidden = false;
   }
 

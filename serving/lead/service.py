@@ -41,6 +41,7 @@ from router.feedback import (
     record_feedback,
     suspend_failing_classes,
 )
+from router.outcomes import routing_outcomes
 from router.suggest import Guarantee, SuggestionReport, apply_suggestion, learned_report, suggest_from_store
 from router.thresholds import (
     Change,
@@ -285,6 +286,35 @@ def export_realized(
         log.warning("realized precision not exported at start: %s", type(exc).__name__)
         return
     metrics.realized_changed(taxonomy.routing.reply_set, realized_series(realized))
+
+
+def outcome_series(
+    session: Session, taxonomy: Taxonomy, settings: Settings, model_version: str | None
+) -> dict[str, tuple[int, int]]:
+    """`{label set: (judged, right)}` of the served model over the window, for `Metrics.outcomes_changed`
+    (empty while no model is served)."""
+    if model_version is None:
+        return {}
+    result = routing_outcomes(session, taxonomy, settings.feedback_window_days, model_version=model_version)
+    return result.judged_of(model_version)
+
+
+def export_outcomes(
+    sessions: sessionmaker[Session],
+    taxonomy: Taxonomy,
+    settings: Settings,
+    metrics: Metrics,
+    model_version: str | None,
+) -> None:
+    """Set the realized-accuracy gauges for the model now served (at a model change); a store problem is
+    logged, not raised."""
+    try:
+        with sessions() as session:
+            series = outcome_series(session, taxonomy, settings, model_version)
+    except (SQLAlchemyError, PostroomError) as exc:
+        log.warning("realized accuracy not exported: %s", type(exc).__name__)
+        return
+    metrics.outcomes_changed(series)
 
 
 def calibration_models(session: Session, limit: int = 20) -> list[str]:

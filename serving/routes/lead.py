@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from router.outcomes import MAX_WINDOW_DAYS, routing_outcomes
 from serving.deps import AppServices, DbSession, LeadKey
 from serving.lead import PAGE_FILES, page_file, service
-from serving.schemas import ErrorPublic, LeadOverviewPublic
+from serving.schemas import ErrorPublic, LeadOverviewPublic, OutcomesPublic
 
 router = APIRouter(tags=["lead"])
 
@@ -72,3 +73,24 @@ def lead_overview(
         service.realized_series(overview.realized),
     )
     return LeadOverviewPublic.model_validate(overview.data)
+
+
+@router.get("/v1/lead/outcomes", responses={code: {"model": ErrorPublic} for code in (401, 403, 422)})
+def lead_outcomes(
+    services: AppServices,
+    db: DbSession,
+    _key: LeadKey,
+    days: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_WINDOW_DAYS, description="Window in days (default: feedback_window_days)."),
+    ] = None,
+) -> OutcomesPublic:
+    """How routed messages turned out, from closed cases' feedback: per model that classified them, each
+    label set's accuracy against the final classes (95 % interval), and per queue how many messages belonged
+    there and where the others went."""
+    window = days or services.settings.feedback_window_days
+    result = routing_outcomes(db, services.taxonomy, window)
+    served = services.holder.loaded
+    if served is not None and window == services.settings.feedback_window_days:  # the window moves on
+        services.metrics.outcomes_changed(result.judged_of(served.version))
+    return OutcomesPublic.model_validate(result.to_dict())

@@ -40,6 +40,7 @@ LEAD_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/thresholds/suggest/apply", {"model_version": "v0001"}),
     ("GET", "/v1/events", None),
     ("GET", "/v1/lead/overview", None),
+    ("GET", "/v1/lead/outcomes", None),
 ]
 FEEDBACK = ("POST", "/v1/feedback", {"message_id": "m1", "final_labels": {"topic": "account_statement"}})
 
@@ -85,9 +86,32 @@ def test_openapi_documents_the_new_endpoints(app_client: TestClient) -> None:
         "/v1/feedback",
         "/v1/events",
         "/v1/lead/overview",
+        "/v1/lead/outcomes",
     ):
         assert path in paths, path
     assert "/lead" not in paths
+
+
+def test_outcomes_count_the_feedback_the_crm_sent(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    """Feedback through the API shows in the outcomes: the replied topic was wrong, the queue right."""
+    with sessions() as session:
+        auto_replied(session, "m1", "account_statement")
+        session.commit()
+    body = {"message_id": "m1", "final_labels": {"topic": "tax_certificate", "queue": "accounts"}}
+    assert call(app_client, keys["router"], "POST", "/v1/feedback", json=body).status_code == 201
+    response = call(app_client, keys["lead"], "GET", "/v1/lead/outcomes?days=7")
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["window_days"] == 7 and data["triage_queue"] == "triage"
+    (model,) = data["models"]
+    assert model["model_version"] == "v0001"
+    assert [(s["label_set"], s["judged"], s["right"]) for s in model["label_sets"]] == [("topic", 1, 0)]
+    assert model["queues"] == [{"queue": "accounts", "sent": 1, "belonged": 1, "share": 1.0, "went_to": {}}]
+    for bad in ("0", "36501", "x", "1.5"):
+        refused = call(app_client, keys["lead"], "GET", f"/v1/lead/outcomes?days={bad}")
+        assert refused.status_code == 422 and "days" in refused.json()["detail"], bad
 
 
 # ---------------------------------------------------------------- changes, history, rollback
@@ -788,3 +812,21 @@ def test_classify_applies_a_change_without_restart(
     version = change(client, lead, {"topic": {topic: 1.0}}).json()["version"]
     third = client.post("/v1/classify", json={"message_id": stored[0]}, headers=router).json()
     assert third["decision"]["thresholds_version"] == version and third["decision"]["decision"] == "human"
+
+
+def test_feedback_updates_the_served_models_realized_accuracy(
+    client: TestClient, serving_env: dict[str, str], stored: list[str]
+) -> None:
+    """The gauges a dashboard alerts on: the served model's predictions against the final classes."""
+    router = serving_env["router"]
+    answer = call(client, router, "POST", "/v1/classify", json={"message_id": stored[0]}).json()
+    predicted = {name: p["class"] for name, p in answer["predictions"].items()}
+    other_queue = next(q for q in ("cards", "payments") if q != predicted["queue"])
+    final = {"topic": predicted["topic"], "queue": other_queue}  # the topic was right, the queue wrong
+    body = {"message_id": stored[0], "final_labels": final, "prediction_id": answer["prediction_id"]}
+    assert call(client, router, "POST", "/v1/feedback", json=body).status_code == 201
+    text = client.get("/metrics").text
+    assert 'postroom_realized_label_accuracy{label_set="topic"} 1.0' in text
+    assert 'postroom_realized_label_accuracy{label_set="queue"} 0.0' in text
+    assert 'postroom_realized_label_judged{label_set="queue"} 1.0' in text
+    assert 'postroom_realized_label_accuracy{label_set="line_of_business"}' not in text  # not in feedback

@@ -38,6 +38,7 @@ CHROMIUM_ARGS = [
 ARTIFACT = REPO_ROOT / "tests" / "artifacts" / "lead-page.png"
 ARTIFACT_TOP = ARTIFACT.with_name("lead-page-top.png")
 ARTIFACT_NARROW = ARTIFACT.with_name("lead-page-narrow.png")
+ARTIFACT_OUTCOMES = ARTIFACT.with_name("lead-page-outcomes.png")
 TINY = 1e-320  # a threshold the page must not show as 0.000
 FILLERS = 12  # versions between the suggestion and the rest, so that the history has more than one page
 DOCS_IMAGE = REPO_ROOT / "docs" / "images" / "lead-page.png"
@@ -149,6 +150,12 @@ def test_lead_page_in_a_browser(
             assert "28 of 29 automated replies right (96.6\u00a0%)" in card.inner_text()
             assert "template de · en" in card.inner_text()
             assert "Automatic suspensions" in page.inner_text("#suspensions")
+            # The outcomes of the same feedback: 46 of the 51 replied topics were the final one.
+            outcome = page.inner_text('[data-testid="outcome-v0001-topic"]')
+            assert "46 of 51" in outcome and "90.2\u00a0%" in outcome, outcome
+            assert "Outcomes, last 30 days" in page.inner_text("#outcomes")
+            ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+            page.locator("#outcomes").screenshot(path=str(ARTIFACT_OUTCOMES))
             # The icon is inline (no request for /favicon.ico) and loads under the page's CSP (img-src data:).
             icon = page.evaluate(
                 """() => new Promise((resolve) => {
@@ -379,6 +386,7 @@ def test_the_page_says_when_replies_wait_for_thresholds_of_the_served_model(
             summary = page.inner_text("#summary").lower()
             assert "calibrated for\nv0000" in summary  # and the curves are the served model's, to calibrate
             assert "curves\ncalibration data of v0001" in summary
+            assert "No routed message has feedback" in page.inner_text("#outcomes-none")
         finally:
             browser.close()
     assert problems == []

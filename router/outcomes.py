@@ -1,0 +1,192 @@
+"""How routed messages turned out: closed cases' final labels against what was served (`postroom outcomes`).
+
+The held-out score says how a model did on the labeled messages it was trained beside; the feedback says how
+it does on today's mail. For the decisions with feedback in a rolling window, per model version that made
+them: the share of each label set's predictions that equal the case's final class (with a 95 % exact
+interval), and per queue the messages sent there, how many belonged there and where the others went (the
+triage queue's show where unsure messages belonged). Each decision counts once per label set, with its
+latest feedback that names the set (a CRM retry or correction replaces, as for realized precision).
+
+Feedback comes from closed cases only, so the figures describe the mail that got feedback, not all mail.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postroom.store.models import Feedback, Prediction, RoutingDecision, utcnow
+from postroom.taxonomy import Taxonomy
+from router.bounds import error_rate_upper_bound
+
+INTERVAL_DELTA = 0.025  # each side of the 95 % interval
+MAX_WINDOW_DAYS = 36_500  # a hundred years: any window a store can answer, a date Python can compute
+FEW_CASES = 30  # below this many judged predictions a figure is flagged as resting on few cases
+
+
+@dataclass(frozen=True)
+class SetAccuracy:
+    """One label set's served predictions that got feedback naming the set."""
+
+    label_set: str
+    judged: int
+    right: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.right / self.judged if self.judged else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """95 % Clopper-Pearson interval of the accuracy (None without cases)."""
+        if not self.judged:
+            return None
+        wrong = self.judged - self.right
+        return (
+            1.0 - error_rate_upper_bound(wrong, self.judged, INTERVAL_DELTA),
+            error_rate_upper_bound(self.right, self.judged, INTERVAL_DELTA),
+        )
+
+
+@dataclass(frozen=True)
+class QueueOutcome:
+    """Messages a model sent to one queue (of the queue set, or triage), judged by their final queue."""
+
+    queue: str
+    sent: int
+    belonged: int  # final queue == this queue (never for triage: it is no final class)
+    went_to: dict[str, int] = field(default_factory=dict)  # final queue -> messages, the others
+
+    @property
+    def share(self) -> float | None:
+        return self.belonged / self.sent if self.sent else None
+
+
+@dataclass(frozen=True)
+class ModelOutcomes:
+    model_version: str
+    label_sets: list[SetAccuracy]
+    queues: list[QueueOutcome]
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    window_days: int
+    since: datetime
+    triage_queue: str
+    models: list[ModelOutcomes]  # newest first (by its newest judged decision)
+
+    def judged_of(self, model_version: str) -> dict[str, tuple[int, int]]:
+        """`{label set: (judged, right)}` of one model's predictions (empty without feedback)."""
+        return {
+            s.label_set: (s.judged, s.right)
+            for m in self.models
+            if m.model_version == model_version
+            for s in m.label_sets
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window_days": self.window_days,
+            "since": self.since.isoformat(),
+            "triage_queue": self.triage_queue,
+            "few_cases": FEW_CASES,
+            "models": [
+                {
+                    "model_version": m.model_version,
+                    "label_sets": [
+                        {
+                            "label_set": s.label_set,
+                            "judged": s.judged,
+                            "right": s.right,
+                            "accuracy": s.accuracy,
+                            "interval": list(s.interval) if s.interval else None,
+                        }
+                        for s in m.label_sets
+                    ],
+                    "queues": [
+                        {"queue": q.queue, "sent": q.sent, "belonged": q.belonged, "share": q.share,
+                         "went_to": q.went_to}
+                        for q in m.queues
+                    ],
+                }
+                for m in self.models
+            ],
+        }
+
+
+def _predicted(results: Any, label_set: str) -> str | None:
+    entry = results.get(label_set) if isinstance(results, dict) else None
+    value = entry.get("class") if isinstance(entry, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def routing_outcomes(
+    session: Session,
+    taxonomy: Taxonomy,
+    window_days: int = 30,
+    now: datetime | None = None,
+    model_version: str | None = None,
+) -> Outcomes:
+    """The outcomes of the decisions with feedback received in the last `window_days` days (of one model's
+    decisions only, with `model_version`)."""
+    since = (now or utcnow()) - timedelta(days=window_days)
+    query = (
+        select(
+            RoutingDecision.id,
+            RoutingDecision.queue,
+            Prediction.model_version,
+            Prediction.results,
+            Feedback.final_labels,
+        )
+        .join(Feedback, Feedback.decision_pk == RoutingDecision.id)
+        .join(Prediction, Prediction.id == RoutingDecision.prediction_pk)
+        .where(Feedback.created_at >= since)
+        .order_by(Feedback.id)
+    )
+    if model_version is not None:
+        query = query.where(Prediction.model_version == model_version)
+    rows = session.execute(query).all()
+    sets = [s.name for s in taxonomy.label_sets]
+    latest: dict[tuple[int, str], str] = {}  # (decision, label set) -> final class; later feedback replaces
+    served: dict[int, tuple[str, str | None, Any]] = {}  # decision -> (model, queue, predictions)
+    newest: dict[str, int] = {}  # model -> its newest judged decision
+    for decision_id, queue, model, results, final_labels in rows:
+        if not isinstance(final_labels, dict):
+            continue
+        for set_name in sets:
+            if isinstance(final_labels.get(set_name), str):
+                latest[(decision_id, set_name)] = final_labels[set_name]
+        served[decision_id] = (model, queue, results)
+        newest[model] = max(newest.get(model, 0), decision_id)
+    judged: dict[str, Counter[str]] = defaultdict(Counter)
+    right: dict[str, Counter[str]] = defaultdict(Counter)
+    went: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    queue_set = taxonomy.routing.queue_set
+    for (decision_id, set_name), final in latest.items():
+        model, queue, results = served[decision_id]
+        predicted = _predicted(results, set_name)
+        if predicted is not None:  # a prediction stored without this set (older records) judges nothing
+            judged[model][set_name] += 1
+            right[model][set_name] += predicted == final
+        if set_name == queue_set and queue is not None:
+            went[model][queue][final] += 1
+    models = []
+    for model in sorted(newest, key=lambda m: -newest[m]):
+        queues = []
+        for queue, finals in sorted(went[model].items()):
+            others = {k: v for k, v in sorted(finals.items(), key=lambda kv: (-kv[1], kv[0])) if k != queue}
+            queues.append(QueueOutcome(queue, sum(finals.values()), finals.get(queue, 0), others))
+        models.append(
+            ModelOutcomes(
+                model,
+                [SetAccuracy(s, judged[model][s], right[model][s]) for s in sets if judged[model][s]],
+                queues,
+            )
+        )
+    return Outcomes(window_days, since, taxonomy.routing.triage_queue, models)
