@@ -68,9 +68,10 @@
   // ---------- the API ----------
 
   class ApiError extends Error {
-    constructor(status, detail) {
+    constructor(status, detail, kind) {
       super(detail);
       this.status = status;
+      this.kind = kind || null; // the service's error name, e.g. "DamagedThresholdVersion"
     }
   }
 
@@ -109,7 +110,7 @@
       data = null;
     }
     if (!response.ok) {
-      throw new ApiError(response.status, (data && data.detail) || response.statusText);
+      throw new ApiError(response.status, (data && data.detail) || response.statusText, data && data.error);
     }
     return data;
   }
@@ -119,7 +120,7 @@
   function showLogin(message) {
     $("login").hidden = false;
     $("session").hidden = true;
-    for (const id of ["summary", "suspensions", "history", "banner"]) $(id).hidden = true;
+    for (const id of ["summary", "suspensions", "outcomes", "history", "banner"]) $(id).hidden = true;
     $("sets").replaceChildren();
     $("login-error").textContent = message || "";
     $("key").focus();
@@ -156,34 +157,44 @@
       return;
     }
     const query = state.model ? `?model_version=${encodeURIComponent(state.model)}` : "";
-    let overview;
-    let versions;
-    let outcomes;
-    try {
-      [overview, versions, outcomes] = await Promise.all([
-        api(`/v1/lead/overview${query}`),
-        api(`/v1/thresholds/history?limit=${state.historyLimit}`),
-        api("/v1/lead/outcomes"),
-      ]);
-    } catch (error) {
-      if (error.status === 401 || error.status === 403) {
-        sessionStorage.removeItem(KEY_STORAGE);
-        showLogin(explain(error));
-      } else {
-        showBanner(explain(error), true);
-      }
+    const [overview, versions, outcomes] = await Promise.allSettled([
+      api(`/v1/lead/overview${query}`),
+      api(`/v1/thresholds/history?limit=${state.historyLimit}`),
+      api("/v1/lead/outcomes"),
+    ]);
+    const refused = [overview, versions, outcomes].find((r) => r.status === "rejected" && [401, 403].includes(r.reason.status));
+    if (refused) {
+      sessionStorage.removeItem(KEY_STORAGE);
+      showLogin(explain(refused.reason));
       return;
     }
-    state.overview = overview;
+    const damaged = overview.status === "rejected" && overview.reason.kind === "DamagedThresholdVersion";
+    const failed = [overview, versions].find((r) => r.status === "rejected");
+    if (failed && !(damaged && versions.status === "fulfilled")) {
+      showBanner(explain(failed.reason), true);
+      return;
+    }
     $("login").hidden = true;
     $("session").hidden = false;
-    renderModels(overview);
-    renderSummary(overview);
-    renderSuspensions(overview);
-    renderSets(overview);
-    renderOutcomes(outcomes);
-    renderHistory(versions);
-    if (message) showBanner(message, false);
+    if (damaged) {
+      // The active version cannot be read (its row was changed outside Postroom): no cards, but the history,
+      // whose Roll back buttons are the way out.
+      state.overview = null;
+      $("summary").hidden = true;
+      $("suspensions").hidden = true;
+      $("sets").replaceChildren();
+    } else {
+      state.overview = overview.value;
+      renderModels(overview.value);
+      renderSummary(overview.value);
+      renderSuspensions(overview.value);
+      renderSets(overview.value);
+    }
+    if (outcomes.status === "fulfilled") renderOutcomes(outcomes.value);
+    else renderOutcomesError(outcomes.reason);
+    renderHistory(versions.value);
+    if (damaged) showBanner(`${explain(overview.reason)}. The history below has the Roll back buttons.`, true);
+    else if (message) showBanner(message, false);
     else $("banner").hidden = true;
   }
 
@@ -319,6 +330,12 @@
       children.push(el("p", { className: "muted", text: `${data.models.length - 3} older models also have feedback in the window: postroom outcomes lists them.` }));
     }
     box.replaceChildren(...children);
+    box.hidden = false;
+  }
+
+  function renderOutcomesError(error) {
+    const box = $("outcomes");
+    box.replaceChildren(el("h2", { text: "Outcomes" }), el("p", { className: "bad-text", text: explain(error) }));
     box.hidden = false;
   }
 
@@ -686,10 +703,12 @@
     }
   }
 
-  // The active values: the active version's (the history's newest), else what the overview's cards show.
+  // The active values: the active version's (the history's newest), else what the overview's cards show;
+  // null when the active version is damaged (its values cannot be read, and there is no overview).
   function activeValues() {
     const active = state.versions.find((v) => v.active);
-    if (active) return active.values;
+    if (active && active.values) return active.values;
+    if (!state.overview) return null;
     const values = {};
     for (const set of state.overview.label_sets) values[set.name] = Object.fromEntries(set.classes.map((c) => [c.name, c.threshold]));
     return values;
@@ -709,6 +728,13 @@
   function rollbackChanges(target) {
     const current = activeValues();
     const changes = [];
+    if (current === null) {
+      // nothing to compare with: every value the target holds (the service leaves out those deciding nothing)
+      for (const [setName, perClass] of Object.entries(target.values || {})) {
+        for (const [name, value] of Object.entries(perClass)) changes.push(`${setName}.${name} → ${exact(value)}`);
+      }
+      return changes;
+    }
     for (const [setName, perClass] of Object.entries(target.values || {})) {
       if (!current[setName]) continue;
       for (const [name, value] of Object.entries(perClass)) {
@@ -724,9 +750,13 @@
   async function rollbackTo(target) {
     const version = target.version;
     const changes = rollbackChanges(target);
-    const what = changes.length
+    const activeVersion = (state.versions.find((v) => v.active) || {}).version || 0;
+    let what = changes.length
       ? `This changes ${changes.length} class${changes.length === 1 ? "" : "es"}:\n${changes.join("\n")}`
       : "No class changes: its values equal the active ones.";
+    if (!state.overview) {
+      what = `The active version ${activeVersion} is damaged (its values cannot be read); this makes version ${version}'s values active:\n${changes.join("\n") || "(none stored)"}`;
+    }
     const reason = askReason(`Roll back to version ${version}? ${what}\n\nWhy? The reason is recorded with the change.`);
     if (reason === null) return;
     if (!reason) {
@@ -736,7 +766,7 @@
     try {
       const created = await api("/v1/thresholds/rollback", {
         method: "POST",
-        json: { version, reason, base_version: state.overview.thresholds_version || 0 },
+        json: { version, reason, base_version: state.overview ? state.overview.thresholds_version || 0 : activeVersion },
       });
       await load(`Version ${created.version} is active (the values of version ${version}: ${changes.length} class${changes.length === 1 ? "" : "es"} changed).`);
     } catch (error) {

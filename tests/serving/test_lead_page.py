@@ -390,3 +390,54 @@ def test_the_page_says_when_replies_wait_for_thresholds_of_the_served_model(
         finally:
             browser.close()
     assert problems == []
+
+
+def test_a_damaged_active_version_leaves_the_history_and_its_roll_back(
+    service_url: str, keys: dict[str, str], sessions: sessionmaker[Session], taxonomy: Any
+) -> None:
+    """The active version's row was changed outside Postroom: the overview answers 503, and the page still
+    shows the history, whose Roll back button is the way out; after it the page is whole again."""
+    from playwright.sync_api import sync_playwright
+
+    from router.thresholds import set_thresholds
+    from tests.router.damaged import damage_version
+
+    with sessions() as session:
+        set_thresholds(session, taxonomy, {"topic": {"account_statement": 0.9}}, "lena", "first")
+        set_thresholds(session, taxonomy, {"topic": {"account_statement": 0.8}}, "lena", "second")
+        session.commit()
+    damage_version(sessions, 2, "values", {"topic": {"account_statement": "high"}})
+    problems: list[str] = []
+    asked: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.goto(f"{service_url}/lead")
+            page.fill("#key", keys["lead"])
+            page.click("#login-form button")
+            page.locator('[data-testid="rollback-1"]').wait_for()
+            banner = page.inner_text("#banner")
+            assert "thresholds version 2 is damaged" in banner and "Roll back buttons" in banner, banner
+            assert page.locator("#summary").is_hidden()
+            assert page.locator('#sets [data-testid^="class-"]').count() == 0
+            assert "damaged: its topic.account_statement is a string" in page.inner_text("#history")
+
+            def confirm(dialog: Any) -> None:
+                asked.append(dialog.message)
+                dialog.accept("version 2 was edited by hand")
+
+            page.once("dialog", confirm)
+            page.click('[data-testid="rollback-1"]')
+            page.wait_for_selector("#banner:has-text('is active')")
+            assert "The active version 2 is damaged" in asked[0]
+            assert "topic.account_statement → 0.9" in asked[0], asked[0]
+            page.locator("#summary").wait_for()
+            assert "version 3" in page.inner_text("#summary")
+        finally:
+            browser.close()
+    assert problems == []
+    lead = {"Authorization": f"Bearer {keys['lead']}"}
+    active = httpx.get(f"{service_url}/v1/thresholds", headers=lead, timeout=30).json()
+    assert active["version"] == 3 and active["values"]["topic"]["account_statement"] == 0.9
