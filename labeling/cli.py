@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labeling.doccano import DoccanoClient
+from labeling.doccano import DoccanoClient, client_from_settings
 from postroom.clikit import (
     SHARED_DATA,
     CliRoots,
@@ -37,13 +37,7 @@ SourceOption = Annotated[
 
 
 def _client(settings: Settings) -> DoccanoClient:
-    return DoccanoClient(
-        settings.doccano_url,
-        settings.doccano_user,
-        settings.doccano_password.get_secret_value(),
-        timeout=settings.doccano_timeout_s,
-        task_timeout=settings.doccano_task_timeout_s,
-    )
+    return client_from_settings(settings)
 
 
 def _some(items: list[str], limit: int = 10) -> str:
@@ -517,5 +511,9 @@ def bench_labeling(
 
 def register(roots: CliRoots) -> None:
     """Add `postroom label …` and `postroom bench labeling`."""
+    from labeling.erase_cli import forget, purge
+
     roots.app.add_typer(label_app, name="label")
+    roots.app.command("forget")(forget)
+    roots.app.command("purge")(purge)
     roots.bench.command("labeling")(friendly_errors(bench_labeling))

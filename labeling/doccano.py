@@ -24,7 +24,7 @@ import time
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -36,6 +36,9 @@ from labeling.errors import (
     DoccanoUnavailable,
     UploadFailed,
 )
+
+if TYPE_CHECKING:
+    from postroom.settings import Settings
 
 PROJECT_TYPE = "DocumentClassification"
 PROJECT_RESOURCE = "TextClassificationProject"
@@ -437,6 +440,15 @@ class DoccanoClient:
         for item in self._paged(f"/v1/projects/{project_id}/examples"):
             yield Example(item["id"], item.get("text") or "", item.get("meta") or {})
 
+    def delete_example(self, project_id: int, example_id: int) -> bool:
+        """Delete one example with its labels and comments (a project admin); False when it was gone. One
+        at a time on purpose: the list endpoint's DELETE deletes *every* example when its `ids` are empty."""
+        response = self.request("DELETE", f"/v1/projects/{project_id}/examples/{example_id}", ok=(204, 404))
+        return response.status_code == 204
+
+    def project_exists(self, project_id: int) -> bool:
+        return self.request("GET", f"/v1/projects/{project_id}", ok=(200, 404)).status_code == 200
+
     def categories(self, project_id: int, example_id: int) -> list[Category]:
         """This user's categories on one example (all users' in a collaborative project)."""
         items = self._json("GET", f"/v1/projects/{project_id}/examples/{example_id}/categories")
@@ -623,4 +635,15 @@ def _project(data: Mapping[str, Any]) -> Project:
         single_class_classification=bool(data.get("single_class_classification")),
         project_type=str(data.get("project_type") or ""),
         created_at=str(data.get("created_at") or ""),
+    )
+
+
+def client_from_settings(settings: Settings) -> DoccanoClient:
+    """The client for the configured Doccano (`POSTROOM_DOCCANO_*`)."""
+    return DoccanoClient(
+        settings.doccano_url,
+        settings.doccano_user,
+        settings.doccano_password.get_secret_value(),
+        timeout=settings.doccano_timeout_s,
+        task_timeout=settings.doccano_task_timeout_s,
     )

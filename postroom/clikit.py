@@ -156,6 +156,17 @@ def named_actor(given: str | None, option: str) -> str:
     return checked_name(given.strip(), option)
 
 
+def required_reason(reason: str | None, example: str) -> str:
+    """`reason` stripped; a blank one is refused (an audit log records why, never a placeholder).
+
+    Raises:
+        PostroomError: `reason` is missing or blank; the message shows `example` (`--reason "…"`).
+    """
+    if reason is None or not reason.strip():
+        raise PostroomError(f"--reason is required: say why, e.g. {example}")
+    return reason.strip()
+
+
 def checked_name(value: str, option: str) -> str:
     """`value` if the store can record it as a name (who acted, a source): at most `NAME_MAX` characters,
     no control characters. Raises `PostroomError` naming `option` otherwise (PostgreSQL would refuse it)."""

@@ -32,6 +32,7 @@ from postroom.clikit import (
     named_actor,
     open_sessions,
     out,
+    required_reason,
 )
 from postroom.errors import PostroomError
 from postroom.ingest.fields import loads_json  # strict JSON: a key given twice is an error
@@ -44,6 +45,8 @@ from training.errors import RegistryError, TrainingError
 from training.model_card import WEAK_RULE, review_version, step_lines
 from training.registry import ModelVersion, Registry
 from training.split import split_line
+
+REASON_EXAMPLE = '--reason "card read, complaints recall ok"'
 
 models_app = typer.Typer(
     no_args_is_help=True, help="The model registry: list, inspect, approve, promote, roll back."
@@ -289,17 +292,6 @@ def _warn_taxonomy_drift(version: ModelVersion) -> None:
         return
     if warning:
         err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-
-
-def _required_reason(reason: str | None) -> str:
-    """`reason` stripped; a blank one is refused (the history and audit log record why, never a placeholder).
-
-    Raises:
-        PostroomError: `reason` is missing or blank.
-    """
-    if reason is None or not reason.strip():
-        raise PostroomError('--reason is required: say why, e.g. --reason "card read, complaints recall ok"')
-    return reason.strip()
 
 
 def _require_export(registry: Registry) -> Callable[[ModelVersion], None]:
@@ -634,7 +626,7 @@ def models_approve(
     Example: postroom models approve v0003 --reason "card read, complaints recall 0.59 accepted"
     """
     actor = named_actor(by, "--by")
-    why = _required_reason(reason)
+    why = required_reason(reason, REASON_EXAMPLE)
     registry = _registry()
     _warn_taxonomy_drift(registry.get(version))
     model = registry.approve(version, actor, why)
@@ -675,7 +667,7 @@ def models_rollback(
     Example: postroom models rollback --reason "macro-F1 dropped on live traffic"
     """
     actor = named_actor(by, "--by")
-    why = _required_reason(reason)
+    why = required_reason(reason, REASON_EXAMPLE)
     registry = _registry()
     model = registry.rollback(to, actor, why, check=_require_export(registry))
     out.print(f"rolled back: {model.version} is in production; {model.replaced} is archived", highlight=False)
