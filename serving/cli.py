@@ -214,10 +214,11 @@ def classify_heldout(
         table.add_row(name, str(entry["n"]), f"{100 * entry['accuracy']:.1f}%")
     out.print(table)
     _print_routing(report["routing"])
-    left_out = report["left_out_for_calibration"]
+    left_out, erased = report["left_out_for_calibration"], report["not_in_store"]
     out.print(
         f"{report['classified']} classified, {report['errors']} errors"
         + (f" ({left_out} calibration messages left out)" if left_out else "")
+        + (f" ({erased} held-out messages no longer in the store)" if erased else "")
         + f"; latency p50 {report['latency']['p50_ms']} ms, p95 {report['latency']['p95_ms']} ms",
         highlight=False,
     )

@@ -24,7 +24,7 @@ from postroom.settings import Settings
 from postroom.store import get_engine, session_factory
 from postroom.taxonomy import Taxonomy
 from serving.auth import add_key
-from serving.heldout import calibrated_ids, current_labels, heldout_ids
+from serving.heldout import calibrated_ids, current_labels, heldout_ids, stored_ids
 from serving.lifecycle import resolve_source
 from serving.loopback import http_problem, running_service
 from training.registry import Registry
@@ -188,7 +188,9 @@ def classify_heldout(
     ids = heldout_ids(Registry(settings.registry_dir).get(source.version).path)
     with session_factory(get_engine(settings.database_url))() as session:
         calibration = calibrated_ids(session, source.version)
-    ids = [i for i in ids if i not in calibration][:limit]
+        stored = stored_ids(session, ids)
+    erased = [i for i in ids if i not in stored]  # `postroom forget` / `purge` since training
+    ids = [i for i in ids if i not in calibration and i in stored][:limit]
     if not ids:
         raise PostroomError(
             f"{source.version} has no held-out messages left to classify"
@@ -205,6 +207,7 @@ def classify_heldout(
         "url": served,
         "classified": len(run["results"]),
         "left_out_for_calibration": len(calibration),
+        "not_in_store": len(erased),
         "errors": len(run["errors"]),
         "error_examples": run["errors"][:5],
         "accuracy": _accuracy(run["results"], truth),

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from postroom.cli import app, register_components
 from postroom.errors import PostroomError
 from postroom.settings import get_settings
-from postroom.store.models import Prediction, ThresholdVersion
+from postroom.store.erasure import erase_messages
+from postroom.store.models import Message, Prediction, ThresholdVersion
 from postroom.taxonomy import Taxonomy, load_taxonomy
 from router.calibration_data import load_calibration, newest_calibrated_version
 from router.errors import ThresholdError
@@ -151,10 +152,17 @@ def test_classify_heldout_leaves_calibration_out_and_routes_over_http(
         set_thresholds(session, taxonomy, {"topic": {"card_replacement": 0.0}}, "test", "demo thresholds")
         session.commit()
         assert session.scalars(select(ThresholdVersion)).first() is not None
+        calibrated = set(
+            session.scalars(select(Message.message_id).join(Prediction, Prediction.message_pk == Message.id))
+        )
+        erased = next(i for i in stored if i not in calibrated)  # a client's erasure request since training
+        erase_messages(session, [erased], "test", "erasure request", {}, record_ids=True)
+        session.commit()
     monkeypatch.setenv("POSTROOM_DATA_DIR", str(tmp_path))
     report = classify_heldout(get_settings(), taxonomy, "production", None, None, None, log=lambda _m: None)
     assert report["errors"] == 0 and report["left_out_for_calibration"] == run.stored
-    assert report["classified"] == len(MESSAGES) - run.stored
+    assert report["not_in_store"] == 1  # not sent: it would be a 404
+    assert report["classified"] == len(MESSAGES) - run.stored - 1
     routing = report["routing"]
     with sessions() as session:
         served = session.scalars(select(Prediction).where(Prediction.purpose == "serve")).all()
