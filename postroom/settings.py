@@ -36,6 +36,7 @@ DEV_USER = "postroom"
 DEV_PASSWORD = "dev-only-postroom-password"  # the dev default of scripts/doccano/start.sh; not a secret
 DEV_SIM_PASSWORD = "dev-only-simulated-expert"  # the demo's simulated expert; loopback only
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+MAX_WINDOW_DAYS = 36_500  # a hundred years: any window a store answers and a date Python can compute
 ProviderChoice = Literal["auto", "cpu", "cuda"]
 VariantChoice = Literal["auto", "fp32", "optimized", "int8"]
 
@@ -132,7 +133,9 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(25 * 1024 * 1024, gt=0, description="Largest single message accepted.")
     target_precision: float = Field(0.95, gt=0, lt=1, description="Precision auto-replies must keep.")
     confidence: float = Field(0.9, gt=0, lt=1, description="Statistical confidence of that promise.")
-    feedback_window_days: int = Field(30, gt=0, description="Rolling window of realized precision.")
+    feedback_window_days: int = Field(
+        30, gt=0, le=MAX_WINDOW_DAYS, description="Rolling window of realized precision and outcomes."
+    )
     feedback_alpha: float = Field(0.05, gt=0, lt=1, description="Evidence needed to suspend an auto-reply.")
     log_level: str = "INFO"
 
@@ -165,6 +168,12 @@ class Settings(BaseSettings):
     )
     serve_watch_seconds: float = Field(
         10.0, ge=0, description="Poll the registry for a new production version this often; 0 = never."
+    )
+    serve_gauges_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Recompute the store-backed gauges (replies paused, realized label accuracy) this often, "
+        "in the background; 0 = only at start and at a model change.",
     )
     serve_metrics_public: bool = Field(True, description="Serve /metrics without an API key.")
     api_keys_file: Path | None = Field(

@@ -25,7 +25,6 @@ from postroom.taxonomy import Taxonomy
 from router.bounds import error_rate_upper_bound
 
 INTERVAL_DELTA = 0.025  # each side of the 95 % interval
-MAX_WINDOW_DAYS = 36_500  # a hundred years: any window a store can answer, a date Python can compute
 FEW_CASES = 30  # below this many judged predictions a figure is flagged as resting on few cases
 
 
@@ -59,12 +58,12 @@ class QueueOutcome:
 
     queue: str
     sent: int
-    belonged: int  # final queue == this queue (never for triage: it is no final class)
+    belonged: int | None  # final queue == this queue (None for triage: it is no final class)
     went_to: dict[str, int] = field(default_factory=dict)  # final queue -> messages, the others
 
     @property
     def share(self) -> float | None:
-        return self.belonged / self.sent if self.sent else None
+        return self.belonged / self.sent if self.sent and self.belonged is not None else None
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ class Outcomes:
     def to_dict(self) -> dict[str, Any]:
         return {
             "window_days": self.window_days,
-            "since": self.since.isoformat(),
+            "since": self.since.isoformat().replace("+00:00", "Z"),  # as the API writes it
             "triage_queue": self.triage_queue,
             "few_cases": FEW_CASES,
             "models": [
@@ -120,10 +119,8 @@ class Outcomes:
         }
 
 
-def _predicted(results: Any, label_set: str) -> str | None:
-    entry = results.get(label_set) if isinstance(results, dict) else None
-    value = entry.get("class") if isinstance(entry, dict) else None
-    return value if isinstance(value, str) else None
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def routing_outcomes(
@@ -134,15 +131,18 @@ def routing_outcomes(
     model_version: str | None = None,
 ) -> Outcomes:
     """The outcomes of the decisions with feedback received in the last `window_days` days (of one model's
-    decisions only, with `model_version`)."""
+    decisions only, with `model_version`). The classes are read out of the JSON columns by the database:
+    decoding every prediction's probabilities in Python cost most of the time on a month of feedback."""
     since = (now or utcnow()) - timedelta(days=window_days)
+    sets = [s.name for s in taxonomy.label_sets]
     query = (
         select(
             RoutingDecision.id,
+            RoutingDecision.decision,
             RoutingDecision.queue,
             Prediction.model_version,
-            Prediction.results,
-            Feedback.final_labels,
+            *(Prediction.results[name]["class"].as_string() for name in sets),
+            *(Feedback.final_labels[name].as_string() for name in sets),
         )
         .join(Feedback, Feedback.decision_pk == RoutingDecision.id)
         .join(Prediction, Prediction.id == RoutingDecision.prediction_pk)
@@ -151,26 +151,27 @@ def routing_outcomes(
     )
     if model_version is not None:
         query = query.where(Prediction.model_version == model_version)
-    rows = session.execute(query).all()
-    sets = [s.name for s in taxonomy.label_sets]
     latest: dict[tuple[int, str], str] = {}  # (decision, label set) -> final class; later feedback replaces
-    served: dict[int, tuple[str, str | None, Any]] = {}  # decision -> (model, queue, predictions)
+    # decision -> (model, the human queue it was sent to, predicted class per label set)
+    served: dict[int, tuple[str, str | None, dict[str, str | None]]] = {}
     newest: dict[str, int] = {}  # model -> its newest judged decision
-    for decision_id, queue, model, results, final_labels in rows:
-        if not isinstance(final_labels, dict):
-            continue
-        for set_name in sets:
-            if isinstance(final_labels.get(set_name), str):
-                latest[(decision_id, set_name)] = final_labels[set_name]
-        served[decision_id] = (model, queue, results)
+    for row in session.execute(query):
+        decision_id, decision, queue, model = row[:4]
+        predicted, finals = row[4 : 4 + len(sets)], row[4 + len(sets) :]
+        for set_name, final in zip(sets, finals, strict=True):
+            if (final := _text(final)) is not None:
+                latest[(decision_id, set_name)] = final
+        human_queue = queue if decision == "human" else None  # an automated reply was sent to no queue
+        classes = {name: _text(value) for name, value in zip(sets, predicted, strict=True)}
+        served[decision_id] = (model, human_queue, classes)
         newest[model] = max(newest.get(model, 0), decision_id)
     judged: dict[str, Counter[str]] = defaultdict(Counter)
     right: dict[str, Counter[str]] = defaultdict(Counter)
     went: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     queue_set = taxonomy.routing.queue_set
     for (decision_id, set_name), final in latest.items():
-        model, queue, results = served[decision_id]
-        predicted = _predicted(results, set_name)
+        model, queue, classes = served[decision_id]
+        predicted = classes[set_name]
         if predicted is not None:  # a prediction stored without this set (older records) judges nothing
             judged[model][set_name] += 1
             right[model][set_name] += predicted == final
@@ -181,7 +182,8 @@ def routing_outcomes(
         queues = []
         for queue, finals in sorted(went[model].items()):
             others = {k: v for k, v in sorted(finals.items(), key=lambda kv: (-kv[1], kv[0])) if k != queue}
-            queues.append(QueueOutcome(queue, sum(finals.values()), finals.get(queue, 0), others))
+            belonged = None if queue == taxonomy.routing.triage_queue else finals.get(queue, 0)
+            queues.append(QueueOutcome(queue, sum(finals.values()), belonged, others))
         models.append(
             ModelOutcomes(
                 model,

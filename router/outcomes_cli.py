@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from postroom.clikit import friendly_errors, load_settings, load_taxonomy_from, open_sessions, out
-from router.outcomes import FEW_CASES, MAX_WINDOW_DAYS, ModelOutcomes, Outcomes, routing_outcomes
+from postroom.settings import MAX_WINDOW_DAYS
+from router.outcomes import FEW_CASES, ModelOutcomes, Outcomes, routing_outcomes
 
 
 def _percent(value: float | None) -> str:

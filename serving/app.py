@@ -19,7 +19,8 @@ from postroom.taxonomy import load_taxonomy
 from serving.auth import KeyStore
 from serving.deps import Services, plain_query
 from serving.errors import install_error_handlers
-from serving.lead.service import export_outcomes, export_realized
+from serving.gauges import StoreGauges
+from serving.lead.service import export_realized
 from serving.lifecycle import LoadedModel, ModelHolder, load_model, resolve_source
 from serving.metrics import Metrics
 from serving.middleware import GuardMiddleware
@@ -73,9 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.model_changed(_info(old) if old else None, _info(new) if new else None)
         if new is not None:
             log.info("serving %s (%s on %s)", new.version, new.variant, new.provider)
-        export_outcomes(sessions, taxonomy, settings, metrics, new.version if new is not None else None)
+        if gauges is not None:
+            gauges.model_changed()
 
+    gauges: StoreGauges | None = None  # built below; the holder tells it of a model change
     holder = ModelHolder(loader, settings.serve_model, on_change)
+    classifier = ClassifyService(taxonomy, holder, metrics, settings.serve_batch_max_ids)
+    gauges = StoreGauges(sessions, taxonomy, settings, metrics, holder, classifier)
     keys = KeyStore(settings.keys_path)
     services = Services(
         settings=settings,
@@ -85,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         holder=holder,
         keys=keys,
         metrics=metrics,
-        classifier=ClassifyService(taxonomy, holder, metrics, settings.serve_batch_max_ids),
+        classifier=classifier,
+        gauges=gauges,
     )
 
     @asynccontextmanager
@@ -98,8 +104,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         await run_in_threadpool(holder.load_at_start)
         await run_in_threadpool(export_realized, services.sessions, taxonomy, settings, metrics)
+        await run_in_threadpool(gauges.refresh)
+        gauges.start()
         holder.watch(settings.registry_dir, settings.serve_watch_seconds)
         yield
+        await run_in_threadpool(gauges.close)
         await run_in_threadpool(holder.close)
 
     try:

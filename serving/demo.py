@@ -192,10 +192,10 @@ def classify_heldout(
     erased = [i for i in ids if i not in stored]  # `postroom forget` / `purge` since training
     ids = [i for i in ids if i not in calibration and i in stored][:limit]
     if not ids:
-        raise PostroomError(
-            f"{source.version} has no held-out messages left to classify"
-            + (f" ({len(calibration)} were used for calibration)" if calibration else "")
-        )
+        why = [f"{len(calibration)} were used for calibration"] if calibration else []
+        why += [f"{len(erased)} are not in the store"] if erased else []
+        reasons = f" ({'; '.join(why)})" if why else ""
+        raise PostroomError(f"{source.version} has no held-out messages left to classify{reasons}")
     if url is not None and key:
         run, served = _classify_all(url, key, ids, log), url
     else:

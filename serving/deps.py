@@ -24,6 +24,7 @@ from postroom.taxonomy import Taxonomy
 from router.thresholds import parse_threshold
 from serving.auth import KEY_STATE, ApiKey, KeyStore, require_role
 from serving.errors import InvalidRequest, UnsupportedMediaType
+from serving.gauges import StoreGauges
 from serving.lifecycle import ModelHolder
 from serving.metrics import Metrics
 from serving.service import ClassifyService
@@ -41,6 +42,7 @@ class Services:
     keys: KeyStore
     metrics: Metrics
     classifier: ClassifyService
+    gauges: StoreGauges
 
 
 async def get_services(request: Request) -> Services:

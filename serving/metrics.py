@@ -78,7 +78,7 @@ class Metrics:
         self.replies_paused = Gauge(
             "postroom_auto_replies_paused",
             "1 while automated replies wait because the active thresholds were calibrated for another model "
-            "than the one serving (as of this scrape).",
+            "than the one serving (set at classify calls and by the background refresh).",
             registry=self.registry,
         )
         self.unhandled = Counter(

@@ -624,6 +624,12 @@ class SetAccuracyPublic(_Out):
     right: int
     accuracy: float | None
     interval: list[float] | None = Field(description="95 % exact (Clopper-Pearson) interval of the accuracy.")
+    held_out_accuracy: float | None = Field(
+        None, description="The model's accuracy on its own held-out messages (registry), when known."
+    )
+    below_held_out: bool = Field(
+        False, description="The interval's upper bound is below the held-out accuracy: the mail has moved."
+    )
 
 
 class QueueOutcomePublic(_Out):
@@ -631,7 +637,7 @@ class QueueOutcomePublic(_Out):
 
     queue: str
     sent: int
-    belonged: int
+    belonged: int | None
     share: float | None
     went_to: dict[str, int] = Field(description="Final queue -> messages, for those that belonged elsewhere.")
 
@@ -649,5 +655,6 @@ class OutcomesPublic(_Out):
     window_days: int
     since: datetime
     triage_queue: str
+    served_model: str | None = Field(None, description="The model this service runs now.")
     few_cases: int = Field(description="Below this many judged predictions a figure rests on few cases.")
     models: list[ModelOutcomesPublic]

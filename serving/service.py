@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -216,20 +217,26 @@ class ClassifyService:
         self.metrics = metrics
         self.batch_limit = batch_limit
         self.thresholds = ActiveThresholdCache(taxonomy)
-        self._paused: str | None = None  # the last reason seen, to log a change once
+        self._paused: tuple[str | None, str] | None = None  # (calibrated for, served) while replies wait
+        self._paused_lock = threading.Lock()
 
     def replies_paused(self, thresholds: ActiveThresholds, model_version: str | None) -> str | None:
-        """Why automated replies wait (`ActiveThresholds.replies_paused`), kept in the gauge; a change is
-        logged once, with what ends the wait."""
+        """Why automated replies wait (`ActiveThresholds.replies_paused`), kept in the gauge. The start of a
+        wait is logged once, with what ends it (another thresholds version for the same old model, e.g. a
+        suspension, is the same wait), and its end once."""
         paused = thresholds.replies_paused(model_version)
         self.metrics.replies_paused.set(1 if paused else 0)
-        previous, self._paused = self._paused, paused
-        if paused != previous and model_version is not None:
+        if model_version is None:
+            return paused
+        key = (thresholds.model_version, model_version) if paused else None
+        with self._paused_lock:
+            previous, self._paused = self._paused, key
+        if key != previous:
             if paused:
                 log.warning("%s: %s", paused, how_to_resume_replies(model_version))
-            else:
-                log.info("automated replies resumed: thresholds version %s fit %s", thresholds.version,
-                         model_version)
+            elif previous is not None:
+                version = thresholds.version
+                log.info("automated replies resumed: thresholds version %s fit %s", version, model_version)
         return paused
 
     def refresh_paused(self, session: Session) -> None:

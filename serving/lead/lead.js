@@ -157,12 +157,11 @@
       return;
     }
     const query = state.model ? `?model_version=${encodeURIComponent(state.model)}` : "";
-    const [overview, versions, outcomes] = await Promise.allSettled([
+    const [overview, versions] = await Promise.allSettled([
       api(`/v1/lead/overview${query}`),
       api(`/v1/thresholds/history?limit=${state.historyLimit}`),
-      api("/v1/lead/outcomes"),
     ]);
-    const refused = [overview, versions, outcomes].find((r) => r.status === "rejected" && [401, 403].includes(r.reason.status));
+    const refused = [overview, versions].find((r) => r.status === "rejected" && [401, 403].includes(r.reason.status));
     if (refused) {
       sessionStorage.removeItem(KEY_STORAGE);
       showLogin(explain(refused.reason));
@@ -190,9 +189,8 @@
       renderSuspensions(overview.value);
       renderSets(overview.value);
     }
-    if (outcomes.status === "fulfilled") renderOutcomes(outcomes.value);
-    else renderOutcomesError(outcomes.reason);
     renderHistory(versions.value);
+    loadOutcomes(); // a month of feedback can take seconds to count: the rest of the page does not wait
     if (damaged) showBanner(`${explain(overview.reason)}. The history below has the Roll back buttons.`, true);
     else if (message) showBanner(message, false);
     else $("banner").hidden = true;
@@ -294,7 +292,10 @@
     if (!data.models.length) {
       children.push(el("p", { className: "muted", id: "outcomes-none", text: `No routed message has feedback in the last ${data.window_days} days.` }));
     }
-    for (const m of data.models.slice(0, 3)) {
+    // the served model first (always shown), then the newest others, three models in all
+    const served = data.models.filter((m) => m.model_version === data.served_model);
+    const shownModels = [...served, ...data.models.filter((m) => m.model_version !== data.served_model)].slice(0, 3);
+    for (const m of shownModels) {
       const sets = m.label_sets.map((s) =>
         el(
           "tr",
@@ -303,7 +304,12 @@
           el("td", { text: `${s.right} of ${s.judged}` }),
           el("td", { text: pct(s.accuracy) }),
           el("td", { text: s.interval ? `${pct(s.interval[0])} – ${pct(s.interval[1])}` : "n/a" }),
-          el("td", { className: "muted", text: s.judged < data.few_cases ? "few cases" : "" }),
+          el("td", { text: s.held_out_accuracy === null ? "n/a" : pct(s.held_out_accuracy) }),
+          el(
+            "td",
+            { className: s.below_held_out ? "bad-text" : "muted" },
+            s.below_held_out ? "below its held-out accuracy: the mail has moved from what was labeled" : s.judged < data.few_cases ? "few cases" : "",
+          ),
         ),
       );
       const queues = m.queues.map((q) => {
@@ -319,18 +325,35 @@
         );
       });
       children.push(
-        el("h3", { text: `Model ${m.model_version}` }),
-        outcomeTable("outcomes", ["Label set", "Right", "Accuracy", "95 % interval", ""], sets),
+        el("h3", { text: `Model ${m.model_version}${m.model_version === data.served_model ? " (served)" : ""}` }),
+        outcomeTable("outcomes", ["Label set", "Right", "Accuracy", "95 % interval", "Held-out", ""], sets),
       );
       if (queues.length) {
         children.push(outcomeTable("outcomes", ["Sent to", "Messages", "Belonged there", "The others went to"], queues));
       }
     }
-    if (data.models.length > 3) {
-      children.push(el("p", { className: "muted", text: `${data.models.length - 3} older models also have feedback in the window: postroom outcomes lists them.` }));
+    if (data.models.length > shownModels.length) {
+      const more = data.models.length - shownModels.length;
+      children.push(el("p", { className: "muted", text: `${more} more model${more === 1 ? "" : "s"} ha${more === 1 ? "s" : "ve"} feedback in the window: postroom outcomes lists every one.` }));
     }
     box.replaceChildren(...children);
     box.hidden = false;
+  }
+
+  async function loadOutcomes() {
+    const box = $("outcomes");
+    if (box.hidden) {
+      box.replaceChildren(el("h2", { text: "Outcomes" }), el("p", { className: "muted", text: "Counting the closed cases…" }));
+      box.hidden = false;
+    }
+    let data;
+    try {
+      data = await api("/v1/lead/outcomes");
+    } catch (error) {
+      if (!$("session").hidden) renderOutcomesError(error);
+      return;
+    }
+    if (!$("session").hidden) renderOutcomes(data); // not after a sign-out meanwhile
   }
 
   function renderOutcomesError(error) {

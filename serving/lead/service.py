@@ -41,7 +41,7 @@ from router.feedback import (
     record_feedback,
     suspend_failing_classes,
 )
-from router.outcomes import routing_outcomes
+from router.outcomes import Outcomes
 from router.suggest import Guarantee, SuggestionReport, apply_suggestion, learned_report, suggest_from_store
 from router.thresholds import (
     Change,
@@ -60,6 +60,7 @@ from router.thresholds import (
 )
 from serving.metrics import Metrics
 from serving.service import find_message, normalize_id
+from training.registry import Registry
 
 log = logging.getLogger("postroom.serving")
 
@@ -288,33 +289,34 @@ def export_realized(
     metrics.realized_changed(taxonomy.routing.reply_set, realized_series(realized))
 
 
-def outcome_series(
-    session: Session, taxonomy: Taxonomy, settings: Settings, model_version: str | None
-) -> dict[str, tuple[int, int]]:
-    """`{label set: (judged, right)}` of the served model over the window, for `Metrics.outcomes_changed`
-    (empty while no model is served)."""
-    if model_version is None:
-        return {}
-    result = routing_outcomes(session, taxonomy, settings.feedback_window_days, model_version=model_version)
-    return result.judged_of(model_version)
-
-
-def export_outcomes(
-    sessions: sessionmaker[Session],
-    taxonomy: Taxonomy,
-    settings: Settings,
-    metrics: Metrics,
-    model_version: str | None,
-) -> None:
-    """Set the realized-accuracy gauges for the model now served (at a model change); a store problem is
-    logged, not raised."""
+def held_out_accuracy(settings: Settings, version: str) -> dict[str, float]:
+    """Per label set, a version's accuracy on its own held-out messages (its manifest); empty when the
+    registry does not hold the version or cannot read it."""
     try:
-        with sessions() as session:
-            series = outcome_series(session, taxonomy, settings, model_version)
-    except (SQLAlchemyError, PostroomError) as exc:
-        log.warning("realized accuracy not exported: %s", type(exc).__name__)
-        return
-    metrics.outcomes_changed(series)
+        metrics = Registry(settings.registry_dir).get(version).manifest.get("metrics") or {}
+    except PostroomError:
+        return {}
+    return {
+        name: float(entry["accuracy"])
+        for name, entry in metrics.items()
+        if isinstance(entry, dict) and isinstance(entry.get("accuracy"), int | float)
+    }
+
+
+def outcomes_data(result: Outcomes, settings: Settings) -> dict[str, Any]:
+    """The outcomes with each label set's held-out accuracy beside its realized one, and whether the
+    realized one is below it with evidence (the interval's upper bound under it): the mail moved away from
+    what the model was trained and tested on."""
+    data = result.to_dict()
+    for model in data["models"]:
+        held = held_out_accuracy(settings, model["model_version"])
+        for entry in model["label_sets"]:
+            expected = held.get(entry["label_set"])
+            entry["held_out_accuracy"] = expected
+            entry["below_held_out"] = bool(
+                expected is not None and entry["interval"] and entry["interval"][1] < expected
+            )
+    return data
 
 
 def calibration_models(session: Session, limit: int = 20) -> list[str]:

@@ -37,10 +37,6 @@ def create_feedback(
     metrics.feedback.inc()
     reply_set = services.taxonomy.routing.reply_set
     metrics.realized_changed(reply_set, service.realized_series(outcome.realized))
-    served = services.holder.loaded
-    metrics.outcomes_changed(
-        service.outcome_series(db, services.taxonomy, services.settings, served.version if served else None)
-    )
     for event in outcome.suspended:
         metrics.suspensions.labels(*(event.subject or ".").split(".", 1)).inc()
     stats = outcome.realized.get(outcome.reply_class) if outcome.reply_class else None

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Response
-from sqlalchemy.exc import SQLAlchemyError
 
-from postroom.errors import PostroomError
 from serving.deps import AdminKey, AppServices
 from serving.schemas import ErrorPublic, HealthPublic, ReadyModelPublic, ReadyPublic
 from serving.service import readiness
 
-log = logging.getLogger("postroom.serving")
 router = APIRouter(tags=["health"])
 
 
@@ -35,11 +30,6 @@ def readyz(services: AppServices) -> ReadyPublic:
 
 
 def _metrics(services: AppServices) -> Response:
-    try:  # a store that does not answer leaves the gauge as it was; /readyz reports the store
-        with services.sessions() as session:
-            services.classifier.refresh_paused(session)
-    except (SQLAlchemyError, PostroomError) as exc:
-        log.debug("replies-paused gauge not refreshed: %s", exc)
     content, media_type = services.metrics.render()
     return Response(content, media_type=media_type)
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from router.outcomes import MAX_WINDOW_DAYS, routing_outcomes
+from postroom.settings import MAX_WINDOW_DAYS
+from router.outcomes import routing_outcomes
 from serving.deps import AppServices, DbSession, LeadKey
 from serving.lead import PAGE_FILES, page_file, service
 from serving.schemas import ErrorPublic, LeadOverviewPublic, OutcomesPublic
@@ -88,9 +89,7 @@ def lead_outcomes(
     """How routed messages turned out, from closed cases' feedback: per model that classified them, each
     label set's accuracy against the final classes (95 % interval), and per queue how many messages belonged
     there and where the others went."""
-    window = days or services.settings.feedback_window_days
-    result = routing_outcomes(db, services.taxonomy, window)
+    result = routing_outcomes(db, services.taxonomy, days or services.settings.feedback_window_days)
     served = services.holder.loaded
-    if served is not None and window == services.settings.feedback_window_days:  # the window moves on
-        services.metrics.outcomes_changed(result.judged_of(served.version))
-    return OutcomesPublic.model_validate(result.to_dict())
+    data = service.outcomes_data(result, services.settings)
+    return OutcomesPublic.model_validate({**data, "served_model": served.version if served else None})

@@ -25,9 +25,16 @@ register_components()
 
 
 def routed(
-    session: Session, message_id: str, model: str, topic: str, queue: str, sent_to: str | None = None
+    session: Session,
+    message_id: str,
+    model: str,
+    topic: str,
+    queue: str,
+    sent_to: str | None = None,
+    decision: str = "human",
 ) -> Message:
-    """A stored message that `model` classified (topic, queue) and sent to `sent_to` (default: its queue)."""
+    """A stored message that `model` classified (topic, queue) and sent to `sent_to` (default: its queue),
+    or answered automatically (`decision`)."""
     message = ingest_one(session, IncomingMessage(message_id, f"Bitte {message_id}", "text", "test")).message
     session.flush()
     prediction = Prediction(
@@ -41,7 +48,7 @@ def routed(
     session.flush()
     session.add(
         RoutingDecision(
-            prediction_pk=prediction.id, message_pk=message.id, decision="human", queue=sent_to or queue
+            prediction_pk=prediction.id, message_pk=message.id, decision=decision, queue=sent_to or queue
         )
     )
     session.flush()
@@ -70,21 +77,23 @@ def test_accuracy_per_label_set_and_where_each_queues_messages_belonged(
             closed(session, taxonomy, message, topic="card_replacement", queue=final_queue)
         unsure = routed(session, "t1", "v0002", "transfer_status", "payments", sent_to="triage")
         closed(session, taxonomy, unsure, queue="payments")  # a report of the queue only
+        answered = routed(session, "a1", "v0002", "card_replacement", "cards", decision="auto_reply")
+        closed(session, taxonomy, answered, topic="card_replacement", queue="cards")  # judged, sent nowhere
         session.commit()
         result = routing_outcomes(session, taxonomy, 30)
     assert [m.model_version for m in result.models] == ["v0002", "v0001"]  # newest first
     new, older = result.models
     sets = {s.label_set: s for s in new.label_sets}
-    assert (sets["topic"].judged, sets["topic"].right) == (4, 2)
-    assert (sets["queue"].judged, sets["queue"].right) == (5, 3)  # triage's message: predicted payments
+    assert (sets["topic"].judged, sets["topic"].right) == (5, 3)
+    assert (sets["queue"].judged, sets["queue"].right) == (6, 4)  # triage's message: predicted payments
     assert "line_of_business" not in sets  # no feedback named it
-    low, high = sets["topic"].interval  # 2 of 4: Clopper-Pearson 95 %
-    assert low == pytest.approx(0.0676, abs=1e-4) and high == pytest.approx(0.9324, abs=1e-4)
+    low, high = sets["topic"].interval  # 3 of 5: Clopper-Pearson 95 %
+    assert low == pytest.approx(0.1466, abs=1e-4) and high == pytest.approx(0.9473, abs=1e-4)
     queues = {q.queue: (q.sent, q.belonged, q.went_to) for q in new.queues}
     assert queues == {
         "cards": (2, 1, {"payments": 1}),
         "payments": (2, 1, {"cards": 1}),
-        "triage": (1, 0, {"payments": 1}),  # triage is no final queue: where unsure messages belonged
+        "triage": (1, None, {"payments": 1}),  # triage is no final queue: where unsure messages belonged
     }
     everything = {s.label_set: (s.judged, s.right) for s in older.label_sets}
     assert everything == {"topic": (1, 1), "queue": (1, 1)}

@@ -149,6 +149,8 @@ def build_version(registry: Registry, taxonomy: Taxonomy, stage_to: str = "produ
     staging = registry.new_staging_dir()
     bodies = {BODY: {"path": f"{BODIES_DIR}/{BODY}", **save_body(body, staging / BODIES_DIR / BODY)}}
     label_sets: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}  # each head's accuracy on the test messages, its held-out set (dataset.json)
+    held_out = body.encode([f"{subject}\n{text}" for subject, text, _ in MESSAGES], convert_to_numpy=True)
     for label_set in taxonomy.label_sets:
         classes = label_set.class_names
         texts, labels = [], []
@@ -165,6 +167,11 @@ def build_version(registry: Registry, taxonomy: Taxonomy, stage_to: str = "produ
             evidence = ConfidenceEvidence(embeddings, labels, second)
             save_evidence(evidence, head, classes, staging / head_dir)
         label_sets[label_set.name] = {"classes": classes, "body": BODY, "head": head_dir}
+        truth = [(i, labels_of[label_set.name]) for i, (_, _, labels_of) in enumerate(MESSAGES)
+                 if label_set.name in labels_of]
+        predicted = head.predict(held_out[[i for i, _ in truth]])
+        right = sum(classes[p] == label for p, (_, label) in zip(predicted, truth, strict=True))
+        metrics[label_set.name] = {"n_eval": len(truth), "accuracy": right / len(truth)}
     ids = [f"msg-{i:03d}@example.org" for i in range(len(MESSAGES))]
     (staging / DATASET_FILE).write_text(
         json.dumps({"train_message_ids": [], "eval_message_ids": ids, "label_sets": {}}), encoding="utf-8"
@@ -177,7 +184,7 @@ def build_version(registry: Registry, taxonomy: Taxonomy, stage_to: str = "produ
         "config": {},
         "label_sets": label_sets,
         "bodies": bodies,
-        "metrics": {},
+        "metrics": metrics,
     }
     version = registry.publish(staging, manifest, actor="test")
     if stage_to in ("approved", "production"):

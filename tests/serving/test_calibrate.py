@@ -4,6 +4,7 @@ measures the routing, over real HTTP, on the real store."""
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -297,24 +298,31 @@ def test_replies_wait_while_the_thresholds_were_calibrated_for_another_model(
     handler.emit = logged.append  # type: ignore[method-assign]
     logging.getLogger("postroom.serving").addHandler(handler)  # "postroom" does not propagate (app)
     try:
-        client = make_client()  # the gauge a dashboard alerts on: up to date at a scrape, before any classify
+        client = make_client(serve_gauges_seconds=0.2)  # the gauge a dashboard alerts on: set at start
         assert "postroom_auto_replies_paused 1.0" in client.get("/metrics").text
-        for _ in range(2):
+        with sessions() as session:  # another version for the old model (a suspension, a hand change)
+            stricter = {"topic": {"account_statement": 0.97}}
+            set_thresholds(session, taxonomy, stricter, "test", "stricter", model_version="v0000")
+            session.commit()
+        for _ in range(2):  # the same wait: not logged again
             answer = client.post(
                 "/v1/classify", json={"message_id": stored[0]}, headers=auth(serving_env["router"])
             )
-            assert answer.json()["decision"]["reasons"][0] == expected
-        with sessions() as session:  # applied from elsewhere (the CLI): the next scrape shows it
+            assert answer.json()["decision"]["reasons"][0] == expected.replace("version 1", "version 2")
+        with sessions() as session:  # applied from elsewhere (the CLI): the background refresh sees it
             applied = {"topic": {"card_replacement": 0.02}}
             set_thresholds(session, taxonomy, applied, "test", "for v0001", model_version="v0001")
             session.commit()
-        assert "postroom_auto_replies_paused 0.0" in client.get("/metrics").text
+        deadline = time.monotonic() + 20
+        while "postroom_auto_replies_paused 0.0" not in client.get("/metrics").text:
+            assert time.monotonic() < deadline, "the gauge was not refreshed in the background"
+            time.sleep(0.1)
     finally:
         logging.getLogger("postroom.serving").removeHandler(handler)
     messages = [(r.levelno, r.getMessage()) for r in logged if "automated replies" in r.getMessage()]
     assert messages == [  # once when the wait began (with what ends it), once when it ended
         (logging.WARNING, f"{expected}: {overview['replies_resume']}"),
-        (logging.INFO, "automated replies resumed: thresholds version 2 fit v0001"),
+        (logging.INFO, "automated replies resumed: thresholds version 3 fit v0001"),
     ]
 
 

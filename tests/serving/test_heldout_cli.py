@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from postroom.cli import app, register_components
 from postroom.errors import PostroomError
 from postroom.settings import get_settings
+from postroom.store import create_store_engine, migrate
 from serving.demo import classify_heldout
 from serving.loopback import free_port, running_service
 from tests.serving.builders import Exported, isolated
@@ -48,11 +49,14 @@ def test_a_url_that_is_no_http_url_is_one_line(url: str) -> None:
 
 
 def test_refused_keys_failed_requests_and_no_service_say_why(
-    serving_env: dict[str, str], shared: Exported, tmp_path: Path
+    serving_env: dict[str, str], shared: Exported, stored: list[str], tmp_path: Path
 ) -> None:
-    settings = get_settings()
+    service_store = f"sqlite:///{tmp_path / 'service.db'}"  # another store: the messages are not there
+    engine = create_store_engine(service_store)
+    migrate(engine)
+    engine.dispose()
     env = {
-        "POSTROOM_DATABASE_URL": settings.database_url,
+        "POSTROOM_DATABASE_URL": service_store,
         "POSTROOM_MODELS_DIR": str(shared.registry_dir),
         "POSTROOM_API_KEYS_FILE": str(tmp_path / "api-keys.json"),
         "POSTROOM_SERVE_WATCH_SECONDS": "0",
@@ -70,7 +74,7 @@ def test_refused_keys_failed_requests_and_no_service_say_why(
         code, output = classify(serving_env["lead"])
         assert code == 1
         _one_line_error(output, "HTTP 403 Forbidden", "needs the router role", "'test-lead' has role lead")
-        # The messages are not in the store: each request fails, and the first ones say why.
+        # The messages are not in the service's store: each request fails, and the first ones say why.
         code, output = classify(serving_env["router"], "--limit", "7")
         assert code == 1 and "0 classified, 7 errors" in output and "Traceback" not in output
         errors = [line for line in output.splitlines() if line.startswith("error:")]
@@ -86,7 +90,7 @@ def test_refused_keys_failed_requests_and_no_service_say_why(
 
 
 def test_a_model_that_cannot_load_fails_at_once_with_the_reason(
-    serving_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    serving_env: dict[str, str], stored: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exported = isolated(tmp_path)
     for graph in exported.export_dir.rglob("*.onnx"):

@@ -23,6 +23,7 @@ from router.feedback import MONITOR_ACTOR, SUSPENSION_EVENT, RealizedPrecision, 
 from serving.routing import ActiveThresholdCache, route
 from serving.runtime import SetPrediction
 from tests.router.damaged import DAMAGES, damage_version, stored_json, write_raw
+from tests.serving.builders import Exported
 from tests.serving.conftest import MakeLeadClient, auth, call, change, counts
 from tests.serving.lead_data import auto_replied, seed_calibration
 
@@ -108,7 +109,8 @@ def test_outcomes_count_the_feedback_the_crm_sent(
     (model,) = data["models"]
     assert model["model_version"] == "v0001"
     assert [(s["label_set"], s["judged"], s["right"]) for s in model["label_sets"]] == [("topic", 1, 0)]
-    assert model["queues"] == [{"queue": "accounts", "sent": 1, "belonged": 1, "share": 1.0, "went_to": {}}]
+    assert model["queues"] == []  # answered automatically: sent to no queue (its topic is judged above)
+    assert data["served_model"] is None  # this app runs without a model
     for bad in ("0", "36501", "x", "1.5"):
         refused = call(app_client, keys["lead"], "GET", f"/v1/lead/outcomes?days={bad}")
         assert refused.status_code == 422 and "days" in refused.json()["detail"], bad
@@ -317,7 +319,8 @@ def test_a_damaged_version_is_named_listed_and_rolled_back_from(
         assert response.json()["error"] == "DamagedThresholdVersion"
         assert response.json()["detail"].startswith(f"thresholds version 2 is damaged: {problem}")
         assert "roll back to an intact version" in response.json()["detail"]
-    assert app_client.get("/metrics").status_code == 200  # the scrape answers; the paused gauge waits
+    app_client.app.state.services.gauges.refresh()  # logs the problem, raises nothing, keeps the gauges
+    assert app_client.get("/metrics").status_code == 200  # a scrape never reads the store
     history = call(app_client, lead, "GET", "/v1/thresholds/history")
     assert history.status_code == 200, history.text
     damaged, intact = history.json()["versions"]
@@ -817,7 +820,8 @@ def test_classify_applies_a_change_without_restart(
 def test_feedback_updates_the_served_models_realized_accuracy(
     client: TestClient, serving_env: dict[str, str], stored: list[str]
 ) -> None:
-    """The gauges a dashboard alerts on: the served model's predictions against the final classes."""
+    """The gauges a dashboard alerts on: the served model's predictions against the final classes, counted
+    in the background (a month of feedback takes seconds to count: no request waits for it)."""
     router = serving_env["router"]
     answer = call(client, router, "POST", "/v1/classify", json={"message_id": stored[0]}).json()
     predicted = {name: p["class"] for name, p in answer["predictions"].items()}
@@ -825,8 +829,39 @@ def test_feedback_updates_the_served_models_realized_accuracy(
     final = {"topic": predicted["topic"], "queue": other_queue}  # the topic was right, the queue wrong
     body = {"message_id": stored[0], "final_labels": final, "prediction_id": answer["prediction_id"]}
     assert call(client, router, "POST", "/v1/feedback", json=body).status_code == 201
+    assert "postroom_realized_label_accuracy{" not in client.get("/metrics").text  # no request counts them
+    client.app.state.services.gauges.refresh()  # what the background thread does every minute
     text = client.get("/metrics").text
     assert 'postroom_realized_label_accuracy{label_set="topic"} 1.0' in text
     assert 'postroom_realized_label_accuracy{label_set="queue"} 0.0' in text
     assert 'postroom_realized_label_judged{label_set="queue"} 1.0' in text
     assert 'postroom_realized_label_accuracy{label_set="line_of_business"}' not in text  # not in feedback
+
+
+def test_outcomes_set_the_realized_accuracy_beside_the_held_out_one(
+    client: TestClient, serving_env: dict[str, str], stored: list[str], shared: Exported
+) -> None:
+    """Every queue prediction wrong on closed cases: below the model's own held-out accuracy with evidence
+    (the interval's upper bound under it), while one right topic out of one is not."""
+    import json
+
+    router, lead = serving_env["router"], serving_env["lead"]
+    manifest = json.loads((shared.registry_dir / shared.version / "manifest.json").read_text("utf-8"))
+    held_queue = manifest["metrics"]["queue"]["accuracy"]
+    for index, message_id in enumerate(stored):
+        answer = call(client, router, "POST", "/v1/classify", json={"message_id": message_id}).json()
+        predicted = {name: p["class"] for name, p in answer["predictions"].items()}
+        final = {"queue": next(q for q in ("cards", "payments") if q != predicted["queue"])}
+        if index == 0:
+            final["topic"] = predicted["topic"]
+        body = {"message_id": message_id, "final_labels": final, "prediction_id": answer["prediction_id"]}
+        assert call(client, router, "POST", "/v1/feedback", json=body).status_code == 201
+    (model,) = call(client, lead, "GET", "/v1/lead/outcomes").json()["models"]
+    sets = {s["label_set"]: s for s in model["label_sets"]}
+    upper = 1 - 0.025 ** (1 / len(stored))  # Clopper-Pearson upper bound of 0 right out of n
+    assert held_queue > upper  # else this test proves nothing
+    assert sets["queue"]["right"] == 0 and sets["queue"]["interval"][1] == pytest.approx(upper, abs=1e-6)
+    assert sets["queue"]["held_out_accuracy"] == pytest.approx(held_queue)
+    assert sets["queue"]["below_held_out"] is True
+    assert sets["topic"]["held_out_accuracy"] == pytest.approx(manifest["metrics"]["topic"]["accuracy"])
+    assert (sets["topic"]["judged"], sets["topic"]["below_held_out"]) == (1, False)
