@@ -144,11 +144,13 @@ class Feedback(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
-    decision_pk: Mapped[int | None] = mapped_column(ForeignKey("routing_decisions.id", ondelete="SET NULL"))
+    decision_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("routing_decisions.id", ondelete="SET NULL"), index=True  # a deleted decision's feedback
+    )
     final_labels: Mapped[dict[str, Any]] = mapped_column(JSON)
     auto_reply_resolved: Mapped[bool | None] = mapped_column(Boolean)
     agent: Mapped[str | None] = mapped_column(String(NAME_MAX))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # the feedback window
 
 
 class ThresholdVersion(Base):
@@ -176,7 +178,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64), index=True)
-    subject: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX))
+    subject: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX), index=True)
     actor: Mapped[str] = mapped_column(String(NAME_MAX))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -36,3 +38,37 @@ def test_unreachable_store_is_a_store_error_with_the_drivers_reason() -> None:
     with pytest.raises(StoreError, match="unreachable: OperationalError: connection failed") as raised:
         check_store(engine)
     assert "refused" in str(raised.value) and "secret-pw" not in str(raised.value)
+
+
+def test_a_store_of_the_first_schema_is_upgraded_in_place(store_url: str) -> None:
+    """A store made before 0002 (indexes for the feedback window, erasure and labeling records): `postroom
+    init` (migrate) adds them and keeps every row."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from postroom.store.db import _alembic_config
+
+    engine = create_store_engine(store_url)
+    migrate_to_first(engine, command, _alembic_config)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO messages (message_id, raw_format, raw_body, raw_encoding, raw_sha256, "
+                "cleaned_text, metadata, source, ingested_at) VALUES ('m1', 'text', 'b', 'text', 'x', 'b', "
+                "'{}', 'test', CURRENT_TIMESTAMP)"
+            )
+        )
+    assert current_revision(engine) == "0001"
+    assert migrate(engine) == head_revision() == current_revision(engine)
+    indexes = {i["name"] for i in inspect(engine).get_indexes("feedback")}
+    assert {"ix_feedback_decision_pk", "ix_feedback_created_at"} <= indexes
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT message_id FROM messages")).scalars().all() == ["m1"]
+    engine.dispose()
+
+
+def migrate_to_first(engine: Engine, command: Any, config_of: Any) -> None:
+    with engine.begin() as connection:
+        config = config_of(engine)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
