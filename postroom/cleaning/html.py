@@ -2,10 +2,11 @@
 
 Dropped: scripts, styles, <head>, comments, images (tracking pixels), forms, hidden elements and link
 targets (anchor text is kept). Kept as structure: blocks and <br> become line breaks, paragraphs are
-separated by a blank line, list items get "- ", table cells are joined with spaces. Quotation markup
-(<blockquote>, Yahoo's quoted div) becomes "> "-prefixed lines, and known signature containers
-(Gmail, Outlook, Thunderbird, Windows Mail) are preceded by a "-- " line, so that the plain-text rules
-downstream treat HTML and plain mail the same way. The walk is iterative (no recursion limit) and
+separated by a blank line (not Outlook's margin-less `p.MsoNormal` paragraphs: each is one line, an
+empty one a blank line, as Outlook shows them), list items get "- ", table cells are joined with spaces.
+Quotation markup (<blockquote>, Yahoo's quoted div) becomes "> "-prefixed lines, and known signature
+containers (Gmail, Outlook, Thunderbird, Windows Mail) are preceded by a "-- " line, so that the plain-text
+rules downstream treat HTML and plain mail the same way. The walk is iterative (no recursion limit) and
 the input is capped at MAX_HTML_CHARS characters.
 """
 
@@ -42,6 +43,11 @@ _ZERO_SIZE = re.compile(
 )
 _OVERFLOW_HIDDEN = re.compile(r"overflow\s*:\s*hidden", re.IGNORECASE)
 _TAG = re.compile(r"<[/!?A-Za-z][^>]{0,2000}>")
+# Outlook's (Word's) paragraph style and its margins in the style sheet: "p.MsoNormal, li.MsoNormal, …
+# {margin:0cm; margin-bottom:.0001pt; …}"
+_MSO_NORMAL_RULE = re.compile(r"\bp\.MsoNormal\b[^{}]{0,200}\{([^{}]{0,2000})\}", re.IGNORECASE)
+_MARGIN = re.compile(r"\bmargin(-top|-bottom)?\s*:\s*([^;]*)", re.IGNORECASE)
+_LENGTH = re.compile(r"^-?(\d*\.?\d*)")
 # Element names of HTML (current and obsolete) and of the mail clients' markup; any other "<name" is text.
 _HTML_TAGS = frozenset(
     {
@@ -187,6 +193,45 @@ def _is_signature(el: lxml.etree._Element, tag: str) -> bool:
     return any(marker in names for marker in _SIGNATURE_MARKERS)
 
 
+def _zero_length(value: str) -> bool:
+    """A CSS length of (nearly) zero: "0", "0cm", ".0001pt"."""
+    match = _LENGTH.match(value.strip())
+    try:
+        return match is not None and float(match.group(1)) < 0.01
+    except ValueError:  # no number ("auto")
+        return False
+
+
+def _margin_less_paragraphs(root: lxml.etree._Element) -> bool:
+    """Does the style sheet give Outlook's paragraphs (`p.MsoNormal`) no top and bottom margin, as Outlook's
+    own does ("{margin:0cm; …}")? Then each such paragraph is one line on screen, and an empty one
+    (`<p class=MsoNormal><o:p>&nbsp;</o:p></p>`) is the blank line between paragraphs."""
+    for style in root.iter("style"):
+        for rule in _MSO_NORMAL_RULE.finditer(style.text or ""):
+            top = bottom = False
+            for side, value in _MARGIN.findall(rule.group(1)):
+                values = value.split()
+                if not side and values:
+                    top = _zero_length(values[0])
+                    bottom = _zero_length(values[2] if len(values) >= 3 else values[0])
+                elif side == "-top":
+                    top = _zero_length(value)
+                elif side == "-bottom":
+                    bottom = _zero_length(value)
+            return top and bottom
+    return False
+
+
+def _mso_line(el: lxml.etree._Element, tag: str, margin_less: bool) -> bool:
+    """An Outlook paragraph shown as one line (see `_margin_less_paragraphs`)."""
+    return margin_less and tag == "p" and "msonormal" in _classes(el).split()
+
+
+def _empty_paragraph(el: lxml.etree._Element) -> bool:
+    """A paragraph with no text and no image: Outlook's blank line."""
+    return not _WS.sub("", el.text_content()) and next(el.iter("img"), None) is None
+
+
 def _is_tag(match: re.Match[str]) -> bool:
     name = match.group(2).lower()
     return name in _HTML_TAGS or _ELEMENT_NAME.fullmatch(name) is not None
@@ -224,6 +269,7 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
     except (lxml.etree.ParserError, ValueError, lxml.etree.XMLSyntaxError):
         return _strip_tags(html), [*flags, "html_parse_error"]
     writer = _Writer()
+    margin_less = _margin_less_paragraphs(root)
     skipped: lxml.etree._Element | None = None
     walker = lxml.etree.iterwalk(root, events=("start", "end"))
     for event, el in walker:
@@ -245,6 +291,8 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
             elif _is_signature(el, tag) and el.text_content().strip():
                 writer.newline()
                 writer.lines.append(("> " * writer.quote_depth) + "-- ")
+            elif _mso_line(el, tag, margin_less):
+                writer.newline()
             elif tag in _PARAGRAPH_TAGS:
                 writer.blank()
                 if tag == "pre":
@@ -266,6 +314,11 @@ def html_to_text(html: str) -> tuple[str, list[str]]:
             writer.quote_depth = max(0, writer.quote_depth - 1)
         elif tag == "blockquote":
             writer.newline()
+        elif _mso_line(el, tag, margin_less):
+            if _empty_paragraph(el):
+                writer.blank()
+            else:
+                writer.newline()
         elif tag in _PARAGRAPH_TAGS:
             writer.blank()
             if tag == "pre":

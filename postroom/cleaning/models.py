@@ -9,7 +9,7 @@ from typing import Any, Literal
 RawFormat = Literal["text", "html", "rfc822"]
 
 #: Bumped whenever the cleaner's output can change, so stored messages can be re-cleaned selectively.
-CLEANER_VERSION = "6"
+CLEANER_VERSION = "7"
 
 #: Line categories the cleaner removes; their counts are reported in `CleanedEmail.metadata()`.
 REMOVED_KINDS = ("quote", "signature", "disclaimer")

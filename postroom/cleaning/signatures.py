@@ -3,7 +3,8 @@
 Labels given to lines of the newest message:
 
 * ``closing`` — the sign-off ("Best regards", "Mit freundlichen Grüßen", "Ystävällisin terveisin",
-  "Vänliga hälsningar", "Thanks very much", …) and the name under it, also where the name heads a contact
+  "Vänliga hälsningar", "Thanks very much", …) and the name under it ("i. A. Nadine Kröger" too; a second
+  name-like line only when it does not head a contact block), also where the name heads a contact
   block after a blank line or, in HTML, the mail client's signature container. Kept in the cleaned text, as
   the fixtures do (Quagga labels them Body, talon's and email_reply_parser's expected replies keep them);
   counted so that a caller can drop them.
@@ -18,7 +19,9 @@ Labels given to lines of the newest message:
   of a message about a change of address.
 * ``disclaimer`` — legal disclaimers, confidentiality notices, impressums (Sitz der Gesellschaft,
   Registergericht, HRB, Y-tunnus, Kotipaikka …, also written in sentences under the closing), mailing-list
-  footers and external-sender banners, in English, German and Finnish. Removed, with what follows them.
+  footers, virus-scan footers of mail gateways and external-sender banners, in English, German and Finnish
+  (confidentiality notices in Swedish too). Removed, with what follows them. A Teams meeting's join block is
+  removed alone, wherever it stands.
   Legal words in the client's own text are not a disclaimer: the phrases need the context a disclaimer
   gives them ("if you have received this e-mail in error", not "I received an e-mail in error"), and a
   paragraph with a sign-off after it or announced by the line above it is the client's; only a banner
@@ -151,6 +154,16 @@ _DISCLAIMER_STRONG = re.compile(
             r"(?:e-?mail|message) (?:\(?and any attachments\)? )?(?:is|are) the property of",
             r"authori[sz]ed and regulated by",
             r"consider the environment before printing",
+            # a mail gateway's virus-scan footer, a sentence of its own ("This email has been scanned by the
+            # Symantec Email Security.cloud service.", "Diese E-Mail wurde von Avast Antivirus-Software auf
+            # Viren geprüft.", "Tämä sähköposti on tarkistettu virusten varalta …"), not a client's "I think
+            # this email has been checked by my antivirus"
+            r"(?:^[\W_]*|[.!?:]\s+)(?:this (?:e-?mail|message)\b(?![^.]{0,80}\b(?:my|your|our|me|us)\b)"
+            r"[^.]{0,40}\bhas been (?:scanned|checked)\b[^.]{0,80}"
+            r"\b(?:virus(?:es)?|malware|spam|anti-?virus|security|service)\b"
+            r"|diese (?:e-?mail|nachricht)\b(?![^.]{0,80}\b(?:mein|meine|meinem|ihr|ihre)\b)[^.]{0,60}"
+            r"\bauf (?:viren|schadsoftware|malware)\b[^.]{0,20}\b(?:geprüft|überprüft|gescannt)"
+            r"|tämä (?:sähköposti(?:viesti)?|viesti) on (?:tarkistettu|skannattu)\b[^.]{0,40}\bvirus)",
             r"information (?:on|about) (?:how we process|the processing of) your personal data",
             r"/listinfo/",
             r"you (?:are )?receiv(?:ed|ing) this (?:message |e-?mail |mailer )?because",
@@ -181,6 +194,14 @@ _DISCLAIMER_STRONG = re.compile(
             r"\b(?:jos|mikäli) (?:et|ette) ole (?:tämän )?(?:viestin )?(?:oikea|tarkoitettu) vastaanottaja",
             r"ajattele ympäristöä",
             r"harkitse ennen kuin tulostat",
+            # Swedish ("Detta meddelande kan innehålla konfidentiell information …", "Om du har fått
+            # meddelandet av misstag …": the message itself, not "om ni har fått min betalning av misstag")
+            r"\b(?:e-?post(?:meddelande)?|e-?brev|meddelande)\w{0,5}\b[^.]{0,60}"
+            r"\b(?:(?:kan innehålla|innehåller)\b[^.]{0,40}\b(?:konfidentiell|sekretessbelagd|förtrolig)"
+            r"|(?:endast|enbart|uteslutande) avsett för)",
+            r"\bom (?:du|ni) (?:har )?(?:fått|mottagit|erhållit) (?:detta |det här )?"
+            r"(?:e-?post(?:meddelande)?|e-?brev|meddelande|mejl|mail)\w{0,3}\b[^.]{0,40}"
+            r"\b(?:av misstag|felaktigt|av fel|oavsiktligt)",
         )
     ),
     re.IGNORECASE,
@@ -230,7 +251,8 @@ _IMPRESSUM = [
         r"sitz der gesellschaft|\bsitz\s*:|registered office|\bkotipaikka\b",
         r"registergericht|amtsgericht|handelsregister|register court"
         r"|registered in (?:england|scotland|ireland)",
-        r"\bhr[ab]\s?\d|company (?:number|registration)|registered number|\by-tunnus\b|\bfn\s?\d{3,}",
+        r"\bhr[ab]\s?\d|company (?:number|registration)|registered number|\by-tunnus\b|\bfn\s?\d{3,}"
+        r"|\bfo-?(?:nummer|nr)\b|\borganisationsnummer\b",
         r"ust\.?[- ]?id|steuer-?nummer|\bvat (?:id|no|number|reg)",
         r"geschäftsführ(?:er|erin|ung)\s*:|managing directors?\s*:|\bvorstand\s*:|toimitusjohtaja\s*:"
         r"|persönlich haftende gesellschafterin",
@@ -246,12 +268,32 @@ _DISCLAIMER_WEAK = re.compile(
     r"\bregulated by\b|\bbafin\b|\bfinanssivalvon|\baufsichtsrat|\bmailing list\b|\bunsubscribe\b|"
     r"\bprivacy policy|\bdatenschutzerklärung|\btietosuojaseloste|\bpowered by\b|\bopt[- ]?out\b|"
     r"\bexternal (?:e-?mail|sender)\b|\bexterne (?:e-?mail|nachricht|absender)|\[extern(?:al)?\]|"
-    r"\bulkoinen (?:lähettäjä|viesti)|\[ulkoinen\]|\berehdyksessä|\birrtümlich",
+    r"\bulkoinen (?:lähettäjä|viesti)|\[ulkoinen\]|\berehdyksessä|\birrtümlich|\bkonfidentiell|"
+    r"\bmeddela avsändaren|\bradera (?:meddelandet|e-?posten)",
     re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"^(?:\S+\s+){5,}\S*[.!?]$")  # six or more words ending like a sentence
 _SEPARATOR_LINE = re.compile(r"^\s*[-_=*+#~|.]{4,}\s*$")
 _SPONSOR_LINE = re.compile(r"^\s*[-_=*~]{5,}.{0,30}\bsponsor\b", re.IGNORECASE)
+# The join block Outlook puts under a Teams meeting invitation: its heading line ("Microsoft Teams meeting",
+# "Microsoft Teams-Besprechung", "Microsoft Teams -kokous", "Microsoft Teams Need help?") and, in the same
+# paragraph, a join link or the meeting ID ("Click here to join the meeting", "Besprechungs-ID: …").
+_MEETING_HEADING = re.compile(
+    r"^microsoft teams(?: meeting|-besprechung|-meeting| -kokous|-möte)?"
+    r"(?: (?:need help|benötigen sie hilfe|brauchen sie hilfe|tarvitsetko apua|behöver du hjälp)\?)?"
+    r"(?:\s*<[^<>\s]*>)?$",
+    re.IGNORECASE,
+)
+_MEETING_JOIN = re.compile(
+    r"^(?:join on your computer|click here to join the meeting|join the meeting now|meeting id:"
+    r"|(?:nehmen sie )?(?:von|über) ihre[mn]? computer"
+    r"|klicken sie hier,? um an der besprechung teilzunehmen"
+    r"|jetzt an der besprechung teilnehmen|besprechungs-id:"
+    r"|liity tietokoneella|liity kokoukseen|kokouksen tunnus:"
+    r"|anslut (?:på|via|från) din dator|klicka här för att ansluta till mötet|anslut till mötet nu"
+    r"|mötes-id:)",
+    re.IGNORECASE,
+)
 _SIG_DELIMITER = re.compile(r"^\s*(?:--|—|––|-- --)\s*$")
 _QUESTION = re.compile(r"[^\W\d_][?](?=[\s\"'“”»)]|$)")  # "… or does she need me to co-sign? She …"
 
@@ -259,7 +301,10 @@ _QUESTION = re.compile(r"[^\W\d_][?](?=[\s\"'“”»)]|$)")  # "… or does she
 _COMPANY = re.compile(
     r"\b(?:gmbh|ag|kg|ohg|e\.\s?v\.|se|oy|oyj|ab|ltd|limited|inc|corp|corporation|llc|llp|plc|co\.|"
     r"bank|sparkasse|volksbank|raiffeisenbank|pankki|osuuspankki|holding|group|gruppe|konzern|"
-    r"enron|university|universität|yliopisto)\b\.?",
+    r"enron|university|universität|yliopisto)\b\.?"
+    # Finnish company forms: "Rakennuspalvelu Saarinen Tmi"; "Ky" and "Ay" after two words at least
+    # ("Saarisen Sähkö Ky"), since "Hüseyin Ay" and "Nguyen Ky" are names; not "ay-jäsenmaksu", a union fee
+    r"|(?:\btmi|\S\s+\S+\s+(?:ky|ay))\b(?!-)",
     re.IGNORECASE,
 )
 _TITLE = re.compile(
@@ -273,7 +318,12 @@ _TITLE = re.compile(
     # "Finanzbuchhalter" (four letters at least before "leiter" …, so that the name Schleiter is no title);
     # Swedish "Ekonomichef", "Kundansvarig"
     r"|\w*(?:johtaja|päällikkö|asiantuntija|neuvoja|koordinaattori|suunnittelija|sihteeri|kirjanpitäjä)"
-    r"|\w{4,}(?:leiter|berater|betreuer|referent)(?:in)?|\w*buchhalter(?:in)?|\w{4,}(?:chef|ansvarig))\b",
+    r"|\w{4,}(?:leiter|berater|betreuer|referent)(?:in)?|\w*buchhalter(?:in)?|\w{4,}(?:chef|ansvarig)"
+    # "Kaufmännische Leitung", "Leitung Buchhaltung", "Geschäftsleitung"; not "Weiterleitung", "Wasserleitung"
+    r"|(?:geschäfts|abteilungs|bereichs|filial|projekt|team|gruppen|niederlassungs|betriebs|büro|kanzlei"
+    r"|praxis|vertriebs|verkaufs|einkaufs|personal|finanz|bau|objekt)?leitung"
+    # Swedish and Norwegian "(Verkställande) direktör", "Ekonomidirektör", "Daglig direktør"
+    r"|\w*direkt[öø]r)\b",
     re.IGNORECASE,
 )
 _ADDRESS = re.compile(
@@ -333,6 +383,8 @@ _ACCOUNT = re.compile(
 # "PS:", "P.S.", "PPS:" — a postscript is the client's text, whatever address or number it mentions
 _POSTSCRIPT = re.compile(r"^\W*(?:p\.\s?(?:p\.\s?)?s\.|pp?s\s*[:.\-–])", re.IGNORECASE)
 _SOCIAL = re.compile(r"\b(?:linkedin|xing|twitter|skype|facebook|instagram)\b", re.IGNORECASE)
+# German signing on someone's behalf: "i. A." (im Auftrag), "i. V." (in Vertretung), "ppa." (Prokura)
+_PROXY = re.compile(r"^(?:i\.\s?a\.|i\.\s?v\.|ppa\.)\s*(?=\S)", re.IGNORECASE)
 _NAME_TOKEN = re.compile(
     r"^[A-ZÄÖÜÅ][\w'’.\-]*$|^(?:van|von|de|der|den|la|le|du|da|di|af|zu)$|^[A-Z]\.?$|^&$"
 )
@@ -358,8 +410,9 @@ def is_mobile_signature(line: str) -> bool:
 
 
 def _name_like(line: str, max_words: int = 5) -> bool:
-    """A short line that looks like a person's name or initials ("Phillip", "-Abhishek Kona", "MM")."""
-    text = _norm(line).strip(_TRAILING_PUNCT + "*_\"'")
+    """A short line that looks like a person's name or initials ("Phillip", "-Abhishek Kona", "MM"), also
+    signed on someone's behalf ("i. A. Nadine Kröger", "i.V. Max Peters", "ppa. Jan Ode")."""
+    text = _PROXY.sub("", _norm(line).strip(_TRAILING_PUNCT + "*_\"'"), count=1)
     if not text or len(text) > 50 or any(ch.isdigit() for ch in text) or "@" in text:
         return False
     words = text.replace(",", " ").split()
@@ -511,6 +564,17 @@ def is_banner(paragraph: Sequence[str]) -> bool:
     return len(paragraph) <= 3 and bool(_BANNER.search(" ".join(_norm(line) for line in paragraph)))
 
 
+def meeting_block(paragraph: Sequence[str]) -> int | None:
+    """Where a Teams meeting's generated join block begins in `paragraph`: its heading, or the rule line right
+    above it (the block goes on to the paragraph's end, as Outlook puts it at the end of an invitation);
+    None when the paragraph holds no heading with a join link or meeting ID under it."""
+    texts = [_norm(line) for line in paragraph]
+    heading = next((n for n, text in enumerate(texts) if _MEETING_HEADING.match(text)), None)
+    if heading is None or not any(_MEETING_JOIN.match(text) for text in texts[heading + 1 :]):
+        return None
+    return heading - 1 if heading and _SEPARATOR_LINE.match(texts[heading - 1]) else heading
+
+
 def is_disclaimer(paragraph: Sequence[str]) -> bool:
     """Legal boilerplate: one specific legal phrase, or several weaker signals in lines that are not sentences
     (an impressum footer), but not a client's sentences that merely mention a register or confidentiality."""
@@ -603,10 +667,12 @@ def label_signatures(lines: Sequence[str], labels: list[str], html: bool = False
         return
     non_empty = [i for i in own if lines[i].strip()]
 
-    # 1. external-sender banners at the top; disclaimer paragraphs and what follows them, but for prose. A
-    # paragraph with a sign-off after it, or announced by the line above it ("unsere Firmendaten:"), is the
-    # client's text whatever legal words it uses ("unbefugte Nutzung meiner Karte", "Sitz: München").
+    # 1. Teams meeting join blocks, alone, wherever they stand; external-sender banners at the top;
+    # disclaimer paragraphs and what follows them, but for prose. A paragraph with a sign-off after it, or
+    # announced by the line above it ("unsere Firmendaten:"), is the client's text whatever legal words it
+    # uses ("unbefugte Nutzung meiner Karte", "Sitz: München").
     paragraphs = _paragraphs(own, lines)
+    _label_meeting_blocks(lines, labels, paragraphs)
     sign_offs = [i for i in non_empty if _sign_off_line(lines[i])]
     cut_from: int | None = None
     for p_index, paragraph in enumerate(paragraphs):
@@ -676,6 +742,24 @@ def label_signatures(lines: Sequence[str], labels: list[str], html: bool = False
 
     # 4. closing and contact blocks at the end of what is left.
     _label_tail(lines, labels, own)
+
+
+def _label_meeting_blocks(lines: Sequence[str], labels: list[str], paragraphs: list[list[int]]) -> None:
+    """A Teams meeting's join block, wherever it stands, is generated text: the block and a rule line alone
+    above or below it are labelled disclaimer; the client's text above and below it stays."""
+    for p_index, paragraph in enumerate(paragraphs):
+        if len(paragraph) > MAX_DISCLAIMER_LINES:
+            continue
+        start = meeting_block([lines[i] for i in paragraph])
+        if start is None:
+            continue
+        block = paragraph[start:]
+        for near in (p_index - 1, p_index + 1):
+            alone = 0 <= near < len(paragraphs) and len(paragraphs[near]) == 1
+            if alone and _SEPARATOR_LINE.match(lines[paragraphs[near][0]]):
+                block.append(paragraphs[near][0])
+        for i in block:
+            labels[i] = "disclaimer"
 
 
 def _sign_off_line(line: str) -> bool:
@@ -797,12 +881,13 @@ def _label_closing(
         texts = [lines[k] for k in paragraph]
         if p_index == 0 and not name_on_sign_off_line:
             if same_paragraph or not any(_contact_signals(t) for t in texts):
-                for k in paragraph:
-                    if names_taken < 2 and _closing_name_line(lines[k]):
-                        labels[k] = "closing"
-                        names_taken += 1
-                    else:
+                for n, k in enumerate(paragraph):
+                    if names_taken >= 2 or not _closing_name_line(lines[k]):
                         break
+                    if names_taken and _heads_contact_block(lines, paragraph[n:]):
+                        break  # "Regards, / Tom Kilbride / Kilbride Joinery / 07700 900 472": a company
+                    labels[k] = "closing"
+                    names_taken += 1
             elif (
                 len(paragraph) > 1
                 and _closing_name_line(texts[0])
@@ -823,6 +908,12 @@ def _label_closing(
             for k in rest:
                 labels[k] = "signature"
     return True
+
+
+def _heads_contact_block(lines: Sequence[str], block: Sequence[int]) -> bool:
+    """Does the first of `block` (a second name-like line under the closing's name) head a contact block with
+    the lines under it ("Kilbride Joinery / 07700 900 472"), as a company without a company word does?"""
+    return len(block) > 1 and _contact_block([lines[k] for k in block], after_closing=True)
 
 
 def _label_unsigned_tail(

@@ -243,7 +243,7 @@ def test_cover_note_keeps_the_earlier_message(
     metadata = cleaned.metadata()
     assert metadata["flags"].count("kept_forwarded") == 1
     assert metadata["removed_lines"]["quote"] >= 1  # the separator and header lines are still removed
-    assert metadata["cleaner_version"] == CLEANER_VERSION == "6"
+    assert metadata["cleaner_version"] == CLEANER_VERSION == "7"
 
 
 def test_kept_message_is_cleaned_like_a_body() -> None:

@@ -462,3 +462,199 @@ def test_register_sentences_under_the_closing_are_a_disclaimer() -> None:
     assert clean_message(f"{body}\n\n{REGISTER}").text == f"{body}\n\n{REGISTER}"
     signed = f"{body}\n\nBeste Grüße\nClaudia Neumann\n\nPS: {REGISTER}"
     assert clean_message(signed).text == signed
+
+
+# --- the third held-out set's rules (tests/cleaning/heldout3_cases.yaml, cleaner version 7): both ways ------
+
+OUTLOOK_STYLE = (
+    "<head><style><!--\np.MsoNormal, li.MsoNormal\n\t{margin:0cm;\n\tfont-size:11.0pt;}\n--></style></head>"
+)
+OUTLOOK_BODY = (
+    '<p class="MsoNormal">Guten Tag,<o:p></o:p></p><p class="MsoNormal"><o:p>&nbsp;</o:p></p>'
+    '<p class="MsoNormal">bitte eröffnen Sie das Mietkautionskonto.<o:p></o:p></p>'
+    '<p class="MsoNormal"><o:p>&nbsp;</o:p></p>'
+    '<p class="MsoNormal">Freundliche Grüße<o:p></o:p></p><p class="MsoNormal">Katrin Brandl<o:p></o:p></p>'
+    '<p class="MsoNormal">Brandl Immobilienverwaltung<o:p></o:p></p>'
+    '<p class="MsoNormal">Schwachhauser Heerstraße 188 · 28211 Bremen<o:p></o:p></p>'
+    '<p class="MsoNormal"><img src="cid:image001.png" alt="Logo"><o:p></o:p></p>'
+    '<p class="MsoNormal">Telefon 0421 3398 760<o:p></o:p></p>'
+)
+
+
+def test_outlook_paragraphs_without_margin_are_lines() -> None:
+    html = f"<html>{OUTLOOK_STYLE}<body>{OUTLOOK_BODY}</body></html>"
+    text = html_to_text(html)[0]
+    assert text.split("\n")[:7] == [
+        "Guten Tag,", "", "bitte eröffnen Sie das Mietkautionskonto.", "",
+        "Freundliche Grüße", "Katrin Brandl", "Brandl Immobilienverwaltung",
+    ]  # fmt: skip
+    assert "Bremen\nTelefon" in text  # a paragraph with only an image is no blank line
+    # the closing and its name stay, the contact block under them goes (before, every paragraph stood alone
+    # after a blank line and the closing was not found: the name went with the signature)
+    expected = "Guten Tag,\n\nbitte eröffnen Sie das Mietkautionskonto.\n\nFreundliche Grüße\nKatrin Brandl"
+    assert clean_message(html, "html").text == expected
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        "",  # no style sheet: paragraphs keep their default margins
+        "<head><style>p.MsoNormal {margin-top:0cm;margin-bottom:8.0pt;}</style></head>",  # a Word document
+        "<head><style>p {margin:0}</style></head>",  # not Outlook's paragraphs
+    ],
+)
+def test_other_paragraphs_are_still_separated_by_a_blank_line(style: str) -> None:
+    paragraphs = '<p class="MsoNormal">Guten Tag,</p><p class="MsoNormal">bitte.</p>'
+    html = f"<html>{style}<body>{paragraphs}</body></html>"
+    assert html_to_text(html)[0] == "Guten Tag,\n\nbitte."
+
+
+SWEDISH = "Hej Johanna,\n\nkan du skicka avtalet för elektronisk signering?"
+
+
+def test_swedish_disclaimers_and_signatures_are_removed() -> None:
+    closing = (
+        "Med vänlig hälsning\nHenrik Lindholm\nVerkställande direktör\nSkärgårdens Båtvarv Ab\n"
+        "Hamngatan 6, 21600 Pargas, Finland\nTfn +358 40 771 2045\nFO-nummer 1023456-7"
+    )
+    disclaimer = (
+        "Detta meddelande kan innehålla konfidentiell information och är endast avsett för mottagaren. "
+        "Om du har fått meddelandet av misstag, vänligen meddela avsändaren och radera meddelandet."
+    )
+    assert is_disclaimer([disclaimer])
+    cleaned = clean_message(f"{SWEDISH}\n\n{closing}\n\n{disclaimer}")
+    assert cleaned.text == f"{SWEDISH}\n\nMed vänlig hälsning\nHenrik Lindholm"
+    assert dict(cleaned.removed) == {"quote": 0, "signature": 5, "disclaimer": 1}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Om ni har fått min betalning av misstag, skicka tillbaka den.",
+        "Ert meddelande innehöll konfidentiell information om en annan kund, jag har raderat det.",
+        "Jag har fått ett meddelande av misstag som var avsett för min granne.",
+    ],
+)
+def test_swedish_client_sentences_with_legal_words_stay(sentence: str) -> None:
+    assert not is_disclaimer([sentence])
+    raw = f"{SWEDISH}\n\n{sentence}\n\nMed vänlig hälsning\nHenrik Lindholm"
+    assert clean_message(raw).text == raw
+
+
+SIGNED_EN = "Dear Sir or Madam,\n\nplease explain the overdraft charge.\n\nRegards,\nTom Kilbride"
+
+
+@pytest.mark.parametrize(
+    "footer",
+    [
+        "This email has been scanned by the Symantec Email Security.cloud service.\n"
+        "For more information please visit http://www.symanteccloud.com",
+        "This email has been checked for viruses by Avast antivirus software.\nwww.avast.com",
+        "Diese E-Mail wurde von Avast Antivirus-Software auf Viren geprüft.\nwww.avast.com",
+        "Tämä sähköposti on tarkistettu virusten varalta Avast-virustorjuntaohjelmistolla.",
+    ],
+)
+def test_virus_scan_footers_are_removed(footer: str) -> None:
+    rule = "_" * 70
+    assert clean_message(f"{SIGNED_EN}\n\n{rule}\n{footer}\n{rule}\n").text == SIGNED_EN
+    assert clean_message(f"{SIGNED_EN}\n\n{footer}\n").text == SIGNED_EN
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I think this email has been checked by my antivirus, it flagged the attachment as a virus.",
+        "This email has been scanned by my security software and it says the link is unsafe.",
+        "Your reply says this message has been checked for viruses, but the attachment is still blocked.",
+        "Ich glaube, diese E-Mail wurde von meinem Programm auf Viren geprüft.",
+    ],
+)
+def test_a_client_sentence_about_a_virus_scan_stays(sentence: str) -> None:
+    assert not is_disclaimer([sentence])
+    raw = SIGNED_EN.replace("\n\nRegards", f"\n\n{sentence}\n\nRegards")
+    assert clean_message(raw).text == raw
+
+
+INVITE = "Hi Sarah,\n\nlet's go through the Q1 covenant certificate.\n\nThanks,\nMarcus"
+RULE80 = "_" * 80
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "Microsoft Teams meeting\nJoin on your computer, mobile app or room device\n"
+        "Click here to join the meeting<https://teams.microsoft.com/l/meetup-join/19%3ameeting>\n"
+        "Meeting ID: 345 118 902 774\nPasscode: xY7kQ2\n"
+        "Download Teams<https://www.microsoft.com/> | Join on the web<https://www.microsoft.com/>\n"
+        "Learn More<https://aka.ms/JoinTeamsMeeting> | Meeting options<https://teams.microsoft.com/>",
+        "Microsoft Teams Need help?<https://aka.ms/JoinTeamsMeeting?omkt=en-GB>\n"
+        "Join the meeting now<https://teams.microsoft.com/l/meetup-join/19%3ameeting>\n"
+        "Meeting ID: 371 234 567 890\nPasscode: Ab3cD4\n" + "_" * 32 + "\nDial in by phone\n"
+        "+44 20 3443 8529,,123456789# United Kingdom, London\nPhone conference ID: 123 456 789#\n"
+        "For organizers: Meeting options<https://teams.microsoft.com/> | Reset dial-in PIN<https://x.y/>",
+        "Microsoft Teams-Besprechung\nNehmen Sie von Ihrem Computer oder der mobilen App aus teil\n"
+        "Klicken Sie hier, um an der Besprechung teilzunehmen<https://teams.microsoft.com/l/x>\n"
+        "Besprechungs-ID: 345 118 902 774\nKennung: xY7kQ2\n"
+        "Weitere Informationen<https://aka.ms/JoinTeamsMeeting> | Besprechungsoptionen<https://x.y/>",
+        "Microsoft Teams -kokous\nLiity tietokoneella, mobiilisovelluksella tai huonelaitteella\n"
+        "Liity kokoukseen napsauttamalla tätä<https://teams.microsoft.com/l/x>\n"
+        "Kokouksen tunnus: 345 118 902 774\nTunnuskoodi: xY7kQ2",
+    ],
+)
+def test_a_teams_join_block_is_removed(block: str) -> None:
+    cleaned = clean_message(f"{INVITE}\n\n{RULE80}\n{block}\n{RULE80}\n")
+    assert cleaned.text == INVITE
+    assert clean_message(f"{INVITE}\n\n{RULE80}\n\n{block}\n\n{RULE80}\n").text == INVITE
+    # the client's text around the block stays: below it (the block is cut, not what follows it), and above
+    # it with no blank line between
+    own = "Please also bring the Q1 accounts."
+    raw = f"Hi Sarah,\n\n{RULE80}\n{block}\n{RULE80}\n\n{own}\n\nThanks,\nMarcus"
+    assert clean_message(raw).text == f"Hi Sarah,\n\n{own}\n\nThanks,\nMarcus"
+    raw = f"{INVITE}\n{RULE80}\n{block}\n{RULE80}"
+    assert clean_message(raw).text == INVITE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Could we have a Microsoft Teams meeting on Friday? Join on your computer if you can.",
+        "Microsoft Teams meeting\nwould suit me better than a visit to the branch.",
+        "Meeting ID: 345 118 902 774\nPasscode: xY7kQ2\nThat is what your colleague sent, it does not work.",
+    ],
+)
+def test_a_client_writing_about_a_teams_meeting_keeps_the_text(text: str) -> None:
+    raw = f"Hi Sarah,\n\n{text}\n\nThanks,\nMarcus"
+    assert clean_message(raw).text == raw
+
+
+BÜRGSCHAFT = "Sehr geehrter Herr Wiegand,\n\nkönnen Sie die Urkunde bis zum 20. Juni ausstellen?"
+
+
+@pytest.mark.parametrize(
+    ("closing", "kept"),
+    [
+        # signed on someone's behalf: the name is the closing's, the title under it is signature
+        ("Mit freundlichen Grüßen\n\ni. A. Nadine Kröger\nKaufmännische Leitung\n\nHessler Bau GmbH\n"
+         "Leipziger Straße 140 | 36037 Fulda", "Mit freundlichen Grüßen\n\ni. A. Nadine Kröger"),
+        ("Mit freundlichen Grüßen\ni.V. Max Peters\nLeitung Buchhaltung",
+         "Mit freundlichen Grüßen\ni.V. Max Peters"),
+        ("Freundliche Grüße\nppa. Jan Ode\nGeschäftsleitung", "Freundliche Grüße\nppa. Jan Ode"),
+        # Finnish company forms under the name; a company with no company word heading a contact block
+        ("Terveisin\nHeikki Saarinen\nSaarisen Sähkö Ky", "Terveisin\nHeikki Saarinen"),
+        ("Terveisin\nHeikki Saarinen\nRakennuspalvelu Saarinen Tmi\npuh. 040 123 4567",
+         "Terveisin\nHeikki Saarinen"),
+        ("Regards,\nTom Kilbride\nKilbride Joinery\n07700 900 472", "Regards,\nTom Kilbride"),
+        # "Ay" and "Ky" after one word are a name's ("Hüseyin Ay"), heading the contact block as the closing's
+        ("Mit freundlichen Grüßen\n\nHüseyin Ay\nFilialleiter\nTel. 0421 3398 760",
+         "Mit freundlichen Grüßen\n\nHüseyin Ay"),
+        # not titles or companies: a second holder's name, the client's words, "i. A." of a person
+        ("Regards,\nTom Kilbride\nSarah Kilbride", None),
+        ("Mit freundlichen Grüßen\nThomas Müller\nBitte um Weiterleitung an die Kreditabteilung", None),
+        ("Mit freundlichen Grüßen\nThomas Müller\ni. A. meiner Mutter", None),
+    ],
+)  # fmt: skip
+def test_names_signed_on_behalf_titles_and_companies(closing: str, kept: str | None) -> None:
+    trace = clean_with_trace(f"{BÜRGSCHAFT}\n\n{closing}")
+    assert trace.cleaned.text == f"{BÜRGSCHAFT}\n\n{kept or closing}"
+    if kept is not None:
+        assert trace.text_without_closing == BÜRGSCHAFT  # the name signed "i. A." is the closing's
