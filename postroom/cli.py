@@ -8,6 +8,7 @@ imports a component. Errors a user can act on (`PostroomError`) print as one lin
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -183,6 +184,78 @@ def summary(
     for set_name, per_class in result.unknown_classes.items():
         counts = ", ".join(f"{name} ({n})" for name, n in sorted(per_class.items()))
         err.print(f"[yellow]labels not in the taxonomy[/yellow] {printable(set_name)}: {printable(counts)}")
+
+
+def _details(payload: object, width: int = 90) -> str:
+    """An event's payload in one line: its reason first, then its other scalar fields."""
+    if not isinstance(payload, dict):
+        return ""
+    parts = [str(payload["reason"])] if payload.get("reason") else []
+    parts += [
+        f"{k}={v}" for k, v in payload.items() if k != "reason" and isinstance(v, str | int | float | bool)
+    ]
+    text = "; ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@app.command()
+@friendly_errors
+def audit(
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind (model.promoted, messages.erased, labeling.* …).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only events from this date on (YYYY-MM-DD, UTC).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many, newest first.")] = 50,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON with each event's whole payload.")
+    ] = False,
+) -> None:
+    """The audit log, newest first: models approved and promoted, thresholds suspended, labels changed in
+    Doccano, messages erased: who, when, what, why. Never message text.
+
+    Example: postroom audit --kind messages.erased --since 2026-12-01
+    """
+    from datetime import UTC, date, datetime
+
+    from postroom.store.audit import list_events
+
+    start = None
+    if since is not None:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", since):
+            raise PostroomError(f"--since takes a date YYYY-MM-DD, got {printable(since[:40])!r}")
+        try:
+            start = datetime.combine(date.fromisoformat(since), datetime.min.time(), UTC)
+        except ValueError:
+            raise PostroomError(f"--since takes a date YYYY-MM-DD, got {since!r}") from None
+    prefix = kind[:-1] if kind and kind.endswith("*") else None
+    settings = load_settings()
+    with open_sessions(settings)() as session:
+        events = list_events(session, None if prefix is not None else kind, limit, start, prefix)
+        rows = [
+            {
+                "id": e.id,
+                "created_at": e.created_at.isoformat().replace("+00:00", "Z"),
+                "kind": e.kind,
+                "subject": e.subject,
+                "actor": e.actor,
+                "payload": e.payload,
+            }
+            for e in events
+        ]
+    if as_json:
+        out.print_json(json.dumps({"events": rows}))
+        return
+    if not rows:
+        which = (f" of kind {kind}" if kind else "") + (f" since {since}" if since else "")
+        out.print(f"no audit event{which}", markup=False)
+        return
+    table = Table("id", "when (UTC)", "kind", "subject", "by", "details")
+    for row in rows:
+        cells = (row["kind"], row["subject"] or "", row["actor"], _details(row["payload"]))
+        table.add_row(str(row["id"]), row["created_at"][:19].replace("T", " "), *(escape(c) for c in cells))
+    out.print(table, highlight=False)
 
 
 @app.command()

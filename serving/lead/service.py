@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from postroom.errors import PostroomError
 from postroom.settings import Settings
 from postroom.store import StoreError
+from postroom.store.audit import list_events
 from postroom.store.models import (
     PURPOSE_CALIBRATION,
     AuditEvent,
@@ -186,14 +187,6 @@ def _describe(version: ThresholdVersion) -> str:
     changes = (version.details or {}).get("changes", [])
     shown = ", ".join(f"{c['label_set']}.{c['class_name']} {c['old']} -> {c['new']}" for c in changes[:10])
     return shown + (f" and {len(changes) - 10} more" if len(changes) > 10 else "")
-
-
-def list_events(session: Session, kind: str | None, limit: int) -> list[AuditEvent]:
-    """Audit events, newest first, optionally of one kind."""
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-    if kind:
-        query = query.where(AuditEvent.kind == kind)
-    return list(session.scalars(query))
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from postroom.store.audit import list_events as audit_events
 from serving.deps import DbSession, LeadKey
-from serving.lead import service
 from serving.schemas import AuditEventPublic, ErrorPublic, EventsPublic
 
 router = APIRouter(prefix="/v1/events", tags=["thresholds"])
@@ -23,4 +23,4 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EventsPublic:
     """Audit events, newest first: who did what to which subject, with the numbers (never message content)."""
-    return EventsPublic(events=[AuditEventPublic.of(e) for e in service.list_events(db, kind, limit)])
+    return EventsPublic(events=[AuditEventPublic.of(e) for e in audit_events(db, kind, limit)])
