@@ -4,8 +4,9 @@ The held-out score says how a model did on the labeled messages it was trained b
 it does on today's mail. For the decisions with feedback in a rolling window, per model version that made
 them: the share of each label set's predictions that equal the case's final class (with a 95 % exact
 interval), and per queue the messages sent there (automated replies were sent to none), how many belonged
-there and where the others went (the triage queue's show where unsure messages belonged). Each decision counts once per label set, with its
-latest feedback that names the set (a CRM retry or correction replaces, as for realized precision).
+there and where the others went (the triage queue's show where unsure messages belonged). Each decision
+counts once per label set, with its latest feedback that names the set (a CRM retry or correction replaces,
+as for realized precision).
 
 Feedback comes from closed cases only, so the figures describe the mail that got feedback, not all mail.
 """
