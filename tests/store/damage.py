@@ -10,15 +10,21 @@ from postroom.store.db import dispose_engines
 
 
 def damage_data_pages(db: Path) -> None:
-    """Overwrite the header of every page after the tables' root pages: the schema reads, the rows do not."""
+    """Overwrite the header of every page of the tables' rows but their root pages (found with SQLite's
+    `dbstat`): the schema reads, the rows do not. Pages of the schema itself (`sqlite_master`, which spills
+    past page 1 once there are enough tables and indexes) are left alone."""
     dispose_engines()
     with closing(sqlite3.connect(db)) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-        last_root = connection.execute("SELECT max(rootpage) FROM sqlite_master").fetchone()[0]
+        roots = {row[0] for row in connection.execute("SELECT rootpage FROM sqlite_master")}
+        schema = "('sqlite_master', 'sqlite_schema')"  # the schema's own pages, by either name
+        rows = connection.execute(f"SELECT pageno FROM dbstat WHERE name NOT IN {schema}")
+        pages = [row[0] for row in rows if row[0] not in roots]
     data = bytearray(db.read_bytes())
-    assert len(data) // page_size > last_root + 5, "fill the store first: too few data pages to damage"
-    for start in range(last_root * page_size, len(data), page_size):  # page n starts at (n - 1) * size
+    assert len(pages) > 5, "fill the store first: too few data pages to damage"
+    for page in pages:  # page n starts at (n - 1) * size
+        start = (page - 1) * page_size
         data[start : start + 100] = b"\xff" * 100
     db.write_bytes(bytes(data))
 
