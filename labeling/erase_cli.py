@@ -22,6 +22,7 @@ from labeling.doccano import client_from_settings
 from labeling.erasure import (
     IN_LABELING,
     MESSAGE_RECORDS,
+    PENDING_KEY,
     DoccanoErasureFailed,
     RecordedProject,
     doccano_in_use,
@@ -136,7 +137,7 @@ def sender_address(value: str) -> str:
     """
     text = value.strip()
     if text.casefold().startswith("mailto:"):
-        text = text[len("mailto:") :]
+        text = text[len("mailto:") :].split("?", 1)[0]  # a mailto link's ?subject=… is no part of the address
     found = addresses(text)
     if len(found) != 1:
         what = "no e-mail address" if not found else f"{len(found)} addresses"
@@ -311,7 +312,9 @@ def _erase(
     deleted: int | None = None
     if (where.recorded or where.configured) and skip_doccano:
         keep = {m for p in where.recorded.values() for m in p.message_ids}
-        erasure = replace(erasure, criteria={**erasure.criteria, "doccano_left_in": where.left()})
+        pending = sorted(sha256(m) for m in keep)  # what `forget --leftovers` may finish, and nothing else
+        criteria = {**erasure.criteria, "doccano_left_in": where.left(), PENDING_KEY: pending}
+        erasure = replace(erasure, criteria=criteria)
         found_later = (
             "their labeling records stay too, so that `postroom forget --leftovers` erases those copies once "
             "Doccano answers; "

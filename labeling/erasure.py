@@ -35,6 +35,7 @@ from labeling.sync import (
     EVENT_SELECTED,
     EVENT_UPLOAD_QUEUED,
 )
+from postroom.store.erasure import ERASED_EVENT, sha256
 from postroom.store.models import AuditEvent, Message
 
 CHUNK = 500
@@ -177,9 +178,25 @@ def scrub_pull_problems(session: Session, message_ids: Collection[str]) -> int:
     return changed
 
 
+PENDING_KEY = "doccano_pending_sha256"  # in a `--skip-doccano` erasure's criteria: the IDs whose copies stay
+
+
+def pending_hashes(session: Session) -> set[str]:
+    """SHA-256 of the message IDs whose Doccano copies `--skip-doccano` erasures left."""
+    found: set[str] = set()
+    for payload in session.scalars(select(AuditEvent.payload).where(AuditEvent.kind == ERASED_EVENT)):
+        criteria = (payload or {}).get("criteria") if isinstance(payload, dict) else None
+        hashes = criteria.get(PENDING_KEY) if isinstance(criteria, dict) else None
+        if isinstance(hashes, list):
+            found.update(h for h in hashes if isinstance(h, str))
+    return found
+
+
 def leftover_message_ids(session: Session) -> list[str]:
-    """Message IDs that per-message labeling records name but the store no longer holds (erased with
-    `--skip-doccano`: their Doccano copies may still be there)."""
+    """Message IDs a `--skip-doccano` erasure left in Doccano: named by per-message labeling records, no
+    longer in the store, and recorded as pending by that erasure (by hash). A copy of a message this store
+    never held (another environment's, one not ingested yet) is never a leftover: an expert's work on it
+    is not erased by mistake."""
     query = (
         select(AuditEvent.subject)
         .where(
@@ -189,4 +206,5 @@ def leftover_message_ids(session: Session) -> list[str]:
         )
         .distinct()
     )
-    return sorted(s for s in session.scalars(query) if s)
+    pending = pending_hashes(session)
+    return sorted(s for s in session.scalars(query) if s and sha256(s) in pending)

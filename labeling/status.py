@@ -133,6 +133,7 @@ def labeling_status(
                 .having(func.count(func.distinct(Label.label_set)) >= len(taxonomy.label_sets))
             )
         )
-        status.awaiting_expert = len(pushed - done)
+        stored = set(session.scalars(select(Message.message_id).where(Message.message_id.in_(pushed))))
+        status.awaiting_expert = len((pushed & stored) - done)  # not messages erased since (forget, purge)
         status.pull_problems = last_pull_problems(session, project)
     return status
