@@ -187,13 +187,19 @@ def summary(
 
 
 def _details(payload: object, width: int = 90) -> str:
-    """An event's payload in one line: its reason first, then its other scalar fields."""
+    """An event's payload in one line: its reason first, then its other scalar fields and those of its
+    `criteria` (an erasure's: leftovers, a cut-off), and the length of its lists (`doccano_left_in: 1`)."""
     if not isinstance(payload, dict):
         return ""
     parts = [str(payload["reason"])] if payload.get("reason") else []
-    parts += [
-        f"{k}={v}" for k, v in payload.items() if k != "reason" and isinstance(v, str | int | float | bool)
-    ]
+    fields = {k: v for k, v in payload.items() if k not in ("reason", "criteria")}
+    if isinstance(payload.get("criteria"), dict):
+        fields.update(payload["criteria"])
+    for key, value in fields.items():
+        if isinstance(value, str | int | float | bool):
+            parts.append(f"{key}={value}")
+        elif isinstance(value, list) and value:
+            parts.append(f"{key}: {len(value)}")
     text = "; ".join(parts)
     return text if len(text) <= width else text[: width - 1] + "…"
 

@@ -32,7 +32,13 @@ def events(sessions: sessionmaker[Session]) -> None:
                 AuditEvent(kind="labeling.pushed", subject="[red]m1[/red]", actor="postroom", payload={}),
                 AuditEvent(kind="labeling.pulled", subject="bank", actor="postroom", payload={"added": 3}),
                 AuditEvent(
-                    kind="messages.erased", actor="omar", payload={"reason": "request 7", "messages": 2}
+                    kind="messages.erased",
+                    actor="omar",
+                    payload={
+                        "reason": "request 7",
+                        "messages": 2,
+                        "criteria": {"message_ids": 2, "doccano_left_in": [{"project": "bank"}]},
+                    },
                 ),
             ]
         )
@@ -43,7 +49,8 @@ def test_the_log_newest_first_with_its_details(events: None) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout
     assert lines.index("messages.erased") < lines.index("labeling.pulled") < lines.index("model.promoted")
-    assert "request 7; messages=2" in lines and "card read; stage=production" in lines
+    assert "request 7; messages=2; message_ids=2; doccano_left_in: 1" in lines  # what an erasure left
+    assert "card read; stage=production" in lines
     assert "[red]m1[/red]" in lines  # a subject is text, never markup
 
 
@@ -51,7 +58,7 @@ def test_filters_by_kind_prefix_and_date(events: None) -> None:
     data = json.loads(runner.invoke(app, ["audit", "--kind", "labeling.*", "--json"]).stdout)
     assert [e["kind"] for e in data["events"]] == ["labeling.pulled", "labeling.pushed"]
     erased = json.loads(runner.invoke(app, ["audit", "--kind", "messages.erased", "--json"]).stdout)["events"]
-    assert len(erased) == 1 and erased[0]["payload"] == {"reason": "request 7", "messages": 2}
+    assert len(erased) == 1 and erased[0]["payload"]["criteria"]["doccano_left_in"] == [{"project": "bank"}]
     assert erased[0]["created_at"].endswith("Z")
     recent = json.loads(runner.invoke(app, ["audit", "--since", "2026-11-02", "--json"]).stdout)["events"]
     assert "model.promoted" not in {e["kind"] for e in recent} and len(recent) == 3
