@@ -330,10 +330,17 @@ def bench_clean(
     out.print(f"wrote {out_dir / 'clean.json'} and {out_dir / 'clean.md'}")
 
 
+_registered: set[str] = set()  # components whose commands are in `app` (typer keeps every registration)
+
+
 def register_components() -> None:
-    """Let every installed component add its commands (entry-point group `postroom.cli`)."""
+    """Let every installed component add its commands (entry-point group `postroom.cli`), once per process:
+    typer keeps every registration and rebuilds all of them on each invocation, so a second call would
+    double every command and slow each invocation down."""
     roots = CliRoots(app=app, bench=bench_app)
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if entry.name in _registered:
+            continue
         try:
             register = entry.load()
         except ImportError as exc:  # a component whose optional dependencies are not installed
@@ -341,6 +348,7 @@ def register_components() -> None:
             err.print(f"[yellow]warning:[/yellow] `{entry.name}` commands unavailable: {reason}")
             continue
         register(roots)
+        _registered.add(entry.name)
 
 
 def main() -> None:

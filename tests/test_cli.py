@@ -27,6 +27,15 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, list(args))
 
 
+def test_registering_the_components_again_adds_no_command() -> None:
+    def count() -> int:
+        return len(app.registered_commands) + len(app.registered_groups)
+
+    before = count()
+    register_components()
+    assert count() == before and before > 10
+
+
 def test_init_creates_the_store_and_is_repeatable(tmp_path: Path) -> None:
     first, second = invoke("init"), invoke("init")
     assert first.exit_code == second.exit_code == 0, first.output
