@@ -90,16 +90,24 @@ class Where:
     recorded: dict[int, RecordedProject]
     configured: str | None
 
-    def _unrecorded(self) -> str | None:
+    def unrecorded(self) -> str | None:
         """The configured project, unless a recorded project has its name (then it is looked at anyway)."""
         names = {p.name for p in self.recorded.values()}
         return self.configured if self.configured and self.configured not in names else None
 
+    def shown_recorded(self) -> str:
+        items = self.recorded.items()
+        return ", ".join(f"{p.name} (id {i}: {len(p.message_ids)} message(s))" for i, p in items)
+
     def shown(self) -> str:
-        parts = [f"{p.name} (id {i}: {len(p.message_ids)} message(s))" for i, p in self.recorded.items()]
-        if unrecorded := self._unrecorded():
+        parts = [self.shown_recorded()] if self.recorded else []
+        if unrecorded := self.unrecorded():
             parts.append(f"{unrecorded} (the configured project: any copies without a record)")
         return ", ".join(parts)
+
+    def copied(self) -> int:
+        """How many messages the records send to Doccano."""
+        return len({m for p in self.recorded.values() for m in p.message_ids})
 
     def left(self) -> list[dict[str, Any]]:
         """The projects `--skip-doccano` leaves copies in, for the audit event (names and counts)."""
@@ -107,7 +115,7 @@ class Where:
             {"project": p.name, "project_id": i, "messages": len(p.message_ids)}
             for i, p in self.recorded.items()
         ]
-        if unrecorded := self._unrecorded():
+        if unrecorded := self.unrecorded():
             left.append({"project": unrecorded, "project_id": None, "messages": None})
         return left
 
@@ -119,7 +127,7 @@ def _checked_reason(reason: str | None, example: str) -> str:
     return why
 
 
-def _stored_ids(values: list[str]) -> list[str]:
+def _checked_ids(values: list[str]) -> list[str]:
     ids = []
     for value in values:
         try:
@@ -198,10 +206,12 @@ def _print_list(sessions: sessionmaker[Session], message_ids: Sequence[str]) -> 
             out.print(printable(line), highlight=False, soft_wrap=True)
 
 
-def _plan(selection: Selection, where: Where, kept: str) -> str:
+def _plan(selection: Selection, where: Where, kept: str, absent: int) -> str:
     line = f"{len(selection.message_ids)} message(s) to erase"
     if selection.labeled:
         line += f", {selection.labeled} labeled (training data: trained models keep what they learned)"
+    if absent:
+        line += f"; {absent} ID(s) not in the store: their Doccano copies and labeling records go too"
     if kept:
         line += f"; {kept}"
     if shown := where.shown():
@@ -215,7 +225,8 @@ def _kept(selection: Selection, sources: Collection[str] | None) -> str:
     if selection.kept_labeled:
         parts.append(f"{selection.kept_labeled} message(s) labeled ({', '.join(sources or ())})")
     if selection.kept_in_labeling:
-        parts.append(f"{selection.kept_in_labeling} message(s) being labeled in Doccano")
+        sent = selection.kept_in_labeling
+        parts.append(f"{sent} message(s) being labeled in Doccano (sent since the cut-off)")
     return f"kept: {' and '.join(parts)} (--include-labeled erases them too)" if parts else ""
 
 
@@ -303,6 +314,25 @@ def _erase_in_store(
         ) from None
 
 
+def _print_skipped(where: Where) -> None:
+    """What `--skip-doccano` leaves: the recorded copies (found later by their records), and the configured
+    project, not searched."""
+    if where.recorded:
+        err.print(
+            f"[yellow]Doccano skipped:[/yellow] the copies in {escape(where.shown_recorded())} stay; their "
+            "labeling records stay too, so that `postroom forget --leftovers` erases those copies once "
+            "Doccano answers; the audit event lists the projects",
+            highlight=False,
+        )
+    if unrecorded := where.unrecorded():
+        err.print(
+            f"[yellow]Doccano skipped:[/yellow] the configured project {escape(unrecorded)} was not searched "
+            "for copies without a record; once Doccano answers, `postroom forget ID...` searches it for IDs "
+            "the store no longer holds",
+            highlight=False,
+        )
+
+
 def _erase(
     settings: Settings, erasure: Erasure, where: Where, skip_doccano: bool, leftovers: bool = False
 ) -> tuple[int, int]:
@@ -315,17 +345,7 @@ def _erase(
         pending = sorted(sha256(m) for m in keep)  # what `forget --leftovers` may finish, and nothing else
         criteria = {**erasure.criteria, "doccano_left_in": where.left(), PENDING_KEY: pending}
         erasure = replace(erasure, criteria=criteria)
-        found_later = (
-            "their labeling records stay too, so that `postroom forget --leftovers` erases those copies once "
-            "Doccano answers; "
-            if keep
-            else ""
-        )
-        err.print(
-            f"[yellow]Doccano skipped:[/yellow] the copies in {escape(where.shown())} stay; {found_later}the "
-            "audit event lists the projects",
-            highlight=False,
-        )
+        _print_skipped(where)
     elif where.recorded or where.configured:
         deleted = _erase_in_doccano(settings, where, erasure.message_ids, leftovers)
     return _erase_in_store(sessions, erasure, keep, deleted)
@@ -340,26 +360,43 @@ def _run(
     skip_doccano: bool,
     show_list: bool,
     kept: str = "",
+    pull_first: bool = False,
 ) -> None:
-    """Print what the selection holds and the plan (`kept`: what retention keeps); with `yes`, erase."""
+    """Print what the selection holds and the plan (`kept`: what retention keeps); with `yes`, erase.
+
+    `erasure.message_ids` may name IDs the store does not hold (`forget` names them all): while Doccano is in
+    use their copies there and their labeling records are erased too; otherwise they are nowhere and are
+    dropped. `pull_first` warns that expert work not pulled yet goes with the Doccano copies."""
     sessions = open_sessions(settings)
     for message_id in selection.not_found:
         err.print(f"[yellow]not in the store[/yellow] {printable(message_id)}", highlight=False)
     _print_senders(selection.per_sender)
-    if not selection.message_ids:
+    where = _where(settings, sessions, erasure.message_ids) if erasure.message_ids else Where({}, None)
+    if where.configured is None:  # Doccano never used: an ID the store does not hold is nowhere else
+        erasure = replace(erasure, message_ids=selection.message_ids)
+    absent = len(erasure.message_ids) - len(selection.message_ids)
+    if not erasure.message_ids:
         out.print(f"nothing to erase{f' ({kept})' if kept else ''}", markup=False)
         return
+    if absent:
+        erasure = replace(erasure, criteria={**erasure.criteria, "not_in_store": absent})
     if show_list:
         _print_list(sessions, selection.message_ids)
-    where = _where(settings, sessions, selection.message_ids)
-    out.print(_plan(selection, where, kept), markup=False, highlight=False)
+    out.print(_plan(selection, where, kept, absent), markup=False, highlight=False)
+    if pull_first and (copied := where.copied()):
+        err.print(
+            f"[yellow]pull first:[/yellow] {copied} of them have copies in Doccano; labels the experts gave "
+            "those copies since the last `postroom label pull` are erased with them",
+            highlight=False,
+        )
     if not yes:
         out.print("dry run: nothing erased; add --yes to erase")
         return
     event_id, erased = _erase(settings, erasure, where, skip_doccano)
+    tail = f", and the labeling records of {absent} ID(s) not in the store" if absent else ""
     out.print(
-        f"erased {erased} message(s) from the store with their labels, predictions, decisions and feedback "
-        f"(audit event {event_id})"
+        f"erased {erased} message(s) from the store with their labels, predictions, decisions and feedback"
+        f"{tail} (audit event {event_id})"
     )
 
 
@@ -422,7 +459,7 @@ def forget(
     """
     why = _checked_reason(reason, '--reason "erasure request 2026-118"')
     actor = named_actor(by, "--by")
-    ids = _stored_ids(message_ids or [])
+    ids = _checked_ids(message_ids or [])
     senders = list(dict.fromkeys(sender_address(s) for s in sender or []))
     if leftovers:
         if ids or senders or skip_doccano:
@@ -435,7 +472,7 @@ def forget(
     with open_sessions(settings)() as session:
         selection = select_messages(session, ids, senders)
     criteria = {"message_ids": len(ids), "senders_sha256": sorted(sha256(s) for s in senders)}
-    erasure = Erasure(selection.message_ids, actor, why, criteria, record_ids=True)
+    erasure = Erasure([*selection.message_ids, *selection.not_found], actor, why, criteria, record_ids=True)
     _run(settings, selection, erasure, yes=yes, skip_doccano=skip_doccano, show_list=show_list)
 
 
@@ -461,7 +498,8 @@ def purge(
         bool,
         typer.Option(
             "--include-labeled",
-            help="Erase the kept ones too: labeled ones (training data) and those being labeled in Doccano.",
+            help="Erase the kept ones too: labeled ones (training data) and those sent to Doccano for "
+            "labeling since the cut-off.",
         ),
     ] = False,
     show_list: ListOption = False,
@@ -473,7 +511,8 @@ def purge(
     """Erase e-mails past their retention: received before a date (ingested before it when the e-mail has
     no date), with everything derived from them, from the store and from Doccano. Kept unless
     --include-labeled: messages with a current label of a --keep-source (the training data) and messages
-    pushed to Doccano for labeling.
+    sent to Doccano for labeling since the cut-off (those sent before it that no expert labeled go, with
+    their copies there).
 
     Example: postroom purge --older-than 365 --reason "retention policy CS-7" --yes
     """
@@ -493,6 +532,7 @@ def purge(
             received_before=cutoff,
             keep_sources=sources,
             keep_recorded=IN_LABELING if sources is not None else (),
+            recorded_since=cutoff,
         )
     out.print(f"received before {cutoff:%Y-%m-%d %H:%M} UTC", markup=False)
     criteria = {
@@ -502,4 +542,13 @@ def purge(
     }
     erasure = Erasure(selection.message_ids, actor, why, criteria, record_ids=False)
     kept = _kept(selection, sources)
-    _run(settings, selection, erasure, yes=yes, skip_doccano=skip_doccano, show_list=show_list, kept=kept)
+    _run(
+        settings,
+        selection,
+        erasure,
+        yes=yes,
+        skip_doccano=skip_doccano,
+        show_list=show_list,
+        kept=kept,
+        pull_first=True,
+    )

@@ -37,8 +37,8 @@ from labeling.sync import (
 )
 from postroom.store.erasure import ERASED_EVENT, sha256
 from postroom.store.models import AuditEvent, Message
+from postroom.store.queries import chunks
 
-CHUNK = 500
 LABELING = "labeling."  # the prefix of every labeling record's kind
 # Labeling records whose subject is a message ID: they go with the message.
 MESSAGE_RECORDS = (EVENT_SELECTED, EVENT_PUSHED, EVENT_UPLOAD_QUEUED, EVENT_SEEN, EVENT_LABEL_CHANGED)
@@ -84,9 +84,9 @@ def recorded_projects(session: Session, message_ids: Collection[str]) -> dict[in
     ids = sorted(set(message_ids))
     names: dict[int, str] = {}
     sent: dict[int, set[str]] = defaultdict(set)
-    for start in range(0, len(ids), CHUNK):
+    for chunk in chunks(ids):
         query = select(AuditEvent.subject, AuditEvent.payload).where(
-            AuditEvent.kind.in_(COPY_RECORDS), AuditEvent.subject.in_(ids[start : start + CHUNK])
+            AuditEvent.kind.in_(COPY_RECORDS), AuditEvent.subject.in_(chunk)
         )
         for subject, payload in session.execute(query):
             project_id = _project_id(payload or {})

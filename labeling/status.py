@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from labeling.sync import last_pull_problems, pushed_message_ids
 from postroom.store.models import Label, Message
+from postroom.store.queries import stored_message_ids
 from postroom.taxonomy import Taxonomy
 
 
@@ -133,7 +134,7 @@ def labeling_status(
                 .having(func.count(func.distinct(Label.label_set)) >= len(taxonomy.label_sets))
             )
         )
-        stored = set(session.scalars(select(Message.message_id).where(Message.message_id.in_(pushed))))
+        stored = stored_message_ids(session, pushed)
         status.awaiting_expert = len((pushed & stored) - done)  # not messages erased since (forget, purge)
         status.pull_problems = last_pull_problems(session, project)
     return status

@@ -22,9 +22,10 @@ from postroom.errors import PostroomError, shown
 from postroom.latency import percentiles
 from postroom.settings import Settings
 from postroom.store import get_engine, session_factory
+from postroom.store.queries import stored_message_ids
 from postroom.taxonomy import Taxonomy
 from serving.auth import add_key
-from serving.heldout import calibrated_ids, current_labels, heldout_ids, stored_ids
+from serving.heldout import calibrated_ids, current_labels, heldout_ids
 from serving.lifecycle import resolve_source
 from serving.loopback import http_problem, running_service
 from training.registry import Registry
@@ -188,7 +189,7 @@ def classify_heldout(
     ids = heldout_ids(Registry(settings.registry_dir).get(source.version).path)
     with session_factory(get_engine(settings.database_url))() as session:
         calibration = calibrated_ids(session, source.version)
-        stored = stored_ids(session, ids)
+        stored = stored_message_ids(session, ids)
     erased = [i for i in ids if i not in stored]  # `postroom forget` / `purge` since training
     ids = [i for i in ids if i not in calibration and i in stored][:limit]
     if not ids:

@@ -33,15 +33,6 @@ def heldout_ids(version_dir: Path) -> list[str]:
     return list(dict.fromkeys(str(i) for i in ids))
 
 
-def stored_ids(session: Session, ids: list[str]) -> set[str]:
-    """Those of `ids` the store holds (a message erased since training is not)."""
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        query = select(Message.message_id).where(Message.message_id.in_(ids[start : start + 500]))
-        found.update(session.scalars(query))
-    return found
-
-
 def current_labels(session: Session, ids: list[str]) -> dict[str, dict[str, str]]:
     """`{message_id: {label_set: class}}` of the current labels of these messages."""
     labels: dict[str, dict[str, str]] = {}

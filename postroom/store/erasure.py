@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import getaddresses
@@ -25,9 +25,9 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from postroom.store.models import AuditEvent, Label, Message
+from postroom.store.queries import chunks
 
 ERASED_EVENT = "messages.erased"
-CHUNK = 500  # IDs per IN (…) clause
 SCAN_ROWS = 2_000  # senders read per round trip when scanning for an address
 HASHED_IDS_MAX = 10_000  # an erasure by ID records at most this many ID hashes (retention records none)
 # A bare address anywhere in a From header as stored, well-formed or not ("Anna anna@example.org",
@@ -52,11 +52,6 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
-
 def _folded(address: str) -> str:
     return address.strip(_AROUND).casefold()
 
@@ -75,7 +70,7 @@ def addresses(sender: str | None) -> set[str]:
 def _current_labels(session: Session, pks: Sequence[int], sources: Collection[str] | None) -> set[int]:
     """Of `pks`, the messages with a current label (of one of `sources`; None: of any)."""
     found: set[int] = set()
-    for chunk in _chunks(pks):
+    for chunk in chunks(pks):
         query = select(Label.message_pk).where(Label.message_pk.in_(chunk), Label.is_current)
         if sources is not None:
             query = query.where(Label.source.in_(sorted(sources)))
@@ -83,13 +78,18 @@ def _current_labels(session: Session, pks: Sequence[int], sources: Collection[st
     return found
 
 
-def _named_by(session: Session, message_ids: Sequence[str], kinds: Collection[str]) -> set[str]:
-    """Of `message_ids`, those that an audit event of `kinds` has as its subject."""
+def _named_by(
+    session: Session, message_ids: Sequence[str], kinds: Collection[str], since: datetime | None
+) -> set[str]:
+    """Of `message_ids`, those that an audit event of `kinds` (recorded at `since` or later) has as its
+    subject."""
     found: set[str] = set()
-    for chunk in _chunks(message_ids):
+    for chunk in chunks(message_ids):
         query = select(AuditEvent.subject).where(
             AuditEvent.kind.in_(sorted(kinds)), AuditEvent.subject.in_(chunk)
         )
+        if since is not None:
+            query = query.where(AuditEvent.created_at >= since)
         found.update(s for s in session.scalars(query.distinct()) if s is not None)
     return found
 
@@ -118,6 +118,7 @@ def select_messages(
     received_before: datetime | None = None,
     keep_sources: Collection[str] | None = None,
     keep_recorded: Collection[str] = (),
+    recorded_since: datetime | None = None,
 ) -> Selection:
     """The messages with one of `message_ids` (stored form), whose From shows one of `senders` (addresses,
     matched case-folded, anywhere in it: `addresses`), or received before `received_before` (ingested before
@@ -125,10 +126,10 @@ def select_messages(
 
     Left out and counted: with `keep_sources`, messages with a current label of one of those sources
     (`kept_labeled`); then messages that an audit event of a `keep_recorded` kind (kinds whose subject is a
-    message ID) names (`kept_in_labeling`).
+    message ID) recorded at `recorded_since` or later names (`kept_in_labeling`).
     """
     rows: dict[int, str] = {}
-    for chunk in _chunks(list(message_ids)):
+    for chunk in chunks(list(message_ids)):
         query = select(Message.id, Message.message_id).where(Message.message_id.in_(chunk))
         rows.update((pk, m) for pk, m in session.execute(query))
     per_sender: dict[str, int] = {}
@@ -147,7 +148,7 @@ def select_messages(
         kept_labeled = len(kept)
         rows = {pk: m for pk, m in rows.items() if pk not in kept}
     if keep_recorded:
-        recorded = _named_by(session, sorted(rows.values()), keep_recorded)
+        recorded = _named_by(session, sorted(rows.values()), keep_recorded, recorded_since)
         kept_recorded = len(recorded)
         rows = {pk: m for pk, m in rows.items() if m not in recorded}
     found_ids = set(rows.values())
@@ -167,7 +168,7 @@ StoredMessage = tuple[str, datetime | None, str | None]  # message ID, received 
 def stored_messages(session: Session, message_ids: Sequence[str]) -> list[StoredMessage]:
     """(message ID, received date, stored sender) of the stored ones of `message_ids`, by ID."""
     found = []
-    for chunk in _chunks(sorted(set(message_ids))):
+    for chunk in chunks(sorted(set(message_ids))):
         query = select(Message.message_id, Message.received_at, Message.sender).where(
             Message.message_id.in_(chunk)
         )
@@ -197,7 +198,7 @@ def erase_messages(
     ids = list(dict.fromkeys(message_ids))
     kept = set(keep_records_of)
     erased = 0
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         records = [m for m in chunk if m not in kept]
         if record_kinds and records:
             session.execute(

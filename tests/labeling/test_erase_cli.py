@@ -26,7 +26,7 @@ from labeling.errors import DoccanoUnavailable
 from labeling.project import open_project
 from labeling.sync import EVENT_PULL_PROBLEMS, push_messages
 from postroom.settings import get_settings
-from postroom.store.erasure import ERASED_EVENT, erase_messages
+from postroom.store.erasure import ERASED_EVENT, erase_messages, sha256
 from postroom.store.models import AuditEvent, Label, Message
 from postroom.taxonomy import Taxonomy
 from tests.labeling.builders import bank_mails, store_mails
@@ -237,38 +237,87 @@ def test_purge_erases_what_is_past_retention_and_keeps_the_training_data(
     store_mails(sessions, mails[2:3], with_labels=True, source="feedback")  # a closed case's final classes
     store_mails(sessions, mails[3:])
     ids = [m.message_id for m in mails]
-    pushed(sessions, ids[4])  # being labeled
-    fake = fake_doccano(monkeypatch, {7: (PROJECT, [ids[4]])})
+    pushed(sessions, ids[4])  # being labeled: sent to Doccano now, after the cut-off
+    pushed(sessions, ids[3])  # sent before the cut-off, and no expert labeled it: not kept
+    fake = fake_doccano(monkeypatch, {7: (PROJECT, [ids[3], ids[4]])})
+    long_ago = datetime(2020, 6, 1, tzinfo=UTC)
     with sessions.begin() as session:  # one without a date: its ingestion counts
         session.execute(update(Message).values(received_at=datetime(2020, 1, 1, tzinfo=UTC)))
         undated = update(Message).where(Message.message_id == ids[5])
-        session.execute(undated.values(received_at=None))
-    args = ["purge", "--received-before", "2999-01-01", "--reason", "policy CS-7"]
+        session.execute(undated.values(received_at=None, ingested_at=long_ago))
+        old_push = update(AuditEvent).where(AuditEvent.subject == ids[3])
+        session.execute(old_push.values(created_at=long_ago))
+    args = ["purge", "--received-before", "2021-01-01", "--reason", "policy CS-7"]
     dry = runner.invoke(cli, [*args, "--list"])
     assert dry.exit_code == 0, dry.output
     kept = "kept: 2 message(s) labeled (doccano, import) and 1 message(s) being labeled in Doccano"
     assert kept in joined(dry.stdout)
     assert f"{ids[2]}  2020-01-01 00:00 UTC" in dry.stdout and ids[0] not in dry.stdout
+    assert "pull first: 1 of them have copies in Doccano" in joined(dry.stderr)
     result = runner.invoke(cli, [*args, "--yes"])
     assert result.exit_code == 0, result.output
     assert "3 message(s) to erase, 1 labeled" in result.stdout
     assert stored(sessions) == [ids[0], ids[1], ids[4]]
+    assert fake.message_ids(7) == [ids[4]]
     (payload,) = erasures(sessions)
     assert payload["criteria"] == {
-        "received_before": "2999-01-01T00:00:00+00:00",
+        "received_before": "2021-01-01T00:00:00+00:00",
         "include_labeled": False,
         "keep_sources": ["doccano", "import"],
     }
     assert "message_id_sha256" not in payload  # retention records counts, not IDs
     only_feedback = runner.invoke(cli, [*args, "--keep-source", "feedback", "--yes"])
     assert only_feedback.exit_code == 0, only_feedback.output
-    assert "kept: 1 message(s) being labeled in Doccano (--include-labeled" in joined(only_feedback.stdout)
+    kept_one = "kept: 1 message(s) being labeled in Doccano (sent since the cut-off) (--include-labeled"
+    assert kept_one in joined(only_feedback.stdout)
+    assert "pull first" not in only_feedback.stderr  # none of those erased was sent to Doccano
     assert stored(sessions) == [ids[4]]
     assert fake.message_ids(7) == [ids[4]]
     everything = runner.invoke(cli, [*args, "--include-labeled", "--yes"])
     assert everything.exit_code == 0 and stored(sessions) == [] and fake.message_ids(7) == []
+    assert "pull first: 1 of them have copies in Doccano" in joined(everything.stderr)
     recent = runner.invoke(cli, ["purge", "--older-than", "30", "--reason", "x", "--yes"])
     assert recent.exit_code == 0 and "nothing to erase" in recent.stdout
+
+
+def test_forget_erases_the_doccano_copies_and_records_of_an_id_the_store_no_longer_holds(
+    cli: typer.Typer, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client's ID that is not in the store (erased with --skip-doccano, records lost, never ingested here)
+    may still have a copy in the configured project and be named by labeling records: those go."""
+    mails = bank_mails(2)
+    store_mails(sessions, mails)
+    ids = [m.message_id for m in mails]
+    gone = "client-7@mail.example"
+    pushed(sessions, ids[0])  # Doccano is in use
+    record(sessions, "labeling.annotations_seen", gone, project=PROJECT, project_id=7)
+    problems = {"conflicting": {"count": 2, "message_ids": [gone, ids[1]]}}
+    record(sessions, EVENT_PULL_PROBLEMS, PROJECT, project=PROJECT, project_id=7, problems=problems)
+    fake = fake_doccano(monkeypatch, {7: (PROJECT, [ids[0], gone])})
+    dry = runner.invoke(cli, ["forget", gone, "--reason", "request 12"])
+    assert dry.exit_code == 0, dry.output
+    assert f"not in the store {gone}" in dry.stderr
+    plan = "0 message(s) to erase; 1 ID(s) not in the store: their Doccano copies and labeling records go too"
+    assert plan in joined(dry.stdout) and fake.deletions == []
+    skipped = runner.invoke(cli, ["forget", gone, "--reason", "request 12", "--skip-doccano", "--yes"])
+    assert skipped.exit_code == 0, skipped.output
+    assert f"the configured project {PROJECT} was not searched for copies without a record" in joined(
+        skipped.stderr
+    )
+    assert "stay" not in skipped.stderr and fake.message_ids(7) == sorted([ids[0], gone])
+    done = runner.invoke(cli, ["forget", gone, "--reason", "request 12", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert f"Doccano {PROJECT} (id 7): 1 example(s) of 1 message(s) deleted" in done.stdout
+    assert "erased 0 message(s) from the store" in joined(done.stdout)
+    assert "and the labeling records of 1 ID(s) not in the store" in joined(done.stdout)
+    assert fake.message_ids(7) == [ids[0]] and stored(sessions) == ids
+    assert all(subject != gone for _, subject in records(sessions))
+    with sessions() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.kind == EVENT_PULL_PROBLEMS)).one()
+        assert event.payload["problems"] == {"conflicting": {"count": 1, "message_ids": [ids[1]]}}
+    last = erasures(sessions)[-1]
+    assert last["messages"] == 0 and last["criteria"]["not_in_store"] == 1
+    assert last["message_id_sha256"] == [sha256(gone)]
 
 
 def test_erasure_deletes_the_per_message_records_and_scrubs_the_pull_problems(
@@ -429,8 +478,11 @@ def test_copies_in_a_doccano_that_cannot_be_reached_stop_the_erasure_unless_skip
     skipped = runner.invoke(cli, [*args, "--skip-doccano"])
     assert skipped.exit_code == 0, skipped.output
     assert (
-        "Doccano skipped: the copies in postroom-bank (id 7: 2 message(s)), second (id 8: 1 message(s)), "
-        "postroom-nordhafen-bank (the configured project: any copies without a record) stay"
+        "Doccano skipped: the copies in postroom-bank (id 7: 2 message(s)), second (id 8: 1 message(s)) stay"
+    ) in joined(skipped.stderr)
+    assert (
+        "Doccano skipped: the configured project postroom-nordhafen-bank was not searched for copies without "
+        "a record"
     ) in joined(skipped.stderr)
     assert "postroom forget --leftovers" in joined(skipped.stderr)
     assert stored(sessions) == [ids[2]]

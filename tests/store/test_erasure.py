@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.ingest.records import IncomingMessage
 from postroom.ingest.service import ingest_one
-from postroom.store import erasure
+from postroom.store import erasure, queries
 from postroom.store.erasure import (
     ERASED_EVENT,
     addresses,
@@ -237,7 +237,7 @@ def test_a_large_erasure_goes_in_chunks(
         for i in range(7):
             store(session, f"m{i}", "x@example.org")
         session.commit()
-        monkeypatch.setattr(erasure, "CHUNK", 3)
+        monkeypatch.setattr(queries, "IN_CHUNK", 3)
         selection = select_messages(session, [f"m{i}" for i in range(6)])
         erase_messages(session, selection.message_ids, "t", "r", {}, False, record_kinds=PER_MESSAGE)
         session.commit()
@@ -246,3 +246,17 @@ def test_a_large_erasure_goes_in_chunks(
         assert event.payload["messages"] == 6 and "message_id_sha256" not in event.payload
         pushed = session.scalars(select(AuditEvent.subject).where(AuditEvent.kind == "labeling.pushed"))
         assert list(pushed) == ["m6"]
+
+
+def test_stored_message_ids_looks_up_in_chunks(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "IN_CHUNK", 2)
+    assert [list(c) for c in queries.chunks([1, 2, 3, 4, 5])] == [[1, 2], [3, 4], [5]]
+    with sessions() as session:
+        for name in ("a", "b", "c"):
+            store(session, name, None)
+        session.commit()
+        asked = ["c", "never", "a", "c", "b", "gone"]
+        assert queries.stored_message_ids(session, asked) == {"a", "b", "c"}
+        assert queries.stored_message_ids(session, []) == set()
