@@ -120,13 +120,6 @@ class Where:
         return left
 
 
-def _checked_reason(reason: str | None, example: str) -> str:
-    why = required_reason(reason, example)
-    if any(ord(char) < 32 or ord(char) == 127 for char in why):
-        raise PostroomError("--reason contains control characters: give it on one line of plain text")
-    return why
-
-
 def _checked_ids(values: list[str]) -> list[str]:
     ids = []
     for value in values:
@@ -457,7 +450,7 @@ def forget(
 
     Example: postroom forget --sender anna.becker@example.org --reason "erasure request 2026-118" --yes
     """
-    why = _checked_reason(reason, '--reason "erasure request 2026-118"')
+    why = required_reason(reason, '--reason "erasure request 2026-118"')
     actor = named_actor(by, "--by")
     ids = _checked_ids(message_ids or [])
     senders = list(dict.fromkeys(sender_address(s) for s in sender or []))
@@ -516,7 +509,7 @@ def purge(
 
     Example: postroom purge --older-than 365 --reason "retention policy CS-7" --yes
     """
-    why = _checked_reason(reason, '--reason "retention policy CS-7"')
+    why = required_reason(reason, '--reason "retention policy CS-7"')
     actor = named_actor(by, "--by")
     if (older_than is None) == (received_before is None):
         raise PostroomError("give one of --older-than DAYS and --received-before YYYY-MM-DD")

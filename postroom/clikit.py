@@ -157,14 +157,19 @@ def named_actor(given: str | None, option: str) -> str:
 
 
 def required_reason(reason: str | None, example: str) -> str:
-    """`reason` stripped; a blank one is refused (an audit log records why, never a placeholder).
+    """`reason` stripped; a blank one is refused (an audit log records why, never a placeholder), and so is
+    one with control characters (a line break, a terminal escape: the log shows one line of plain text).
 
     Raises:
-        PostroomError: `reason` is missing or blank; the message shows `example` (`--reason "…"`).
+        PostroomError: `reason` is missing, blank or holds control characters; the message for a missing
+            one shows `example` (`--reason "…"`).
     """
     if reason is None or not reason.strip():
         raise PostroomError(f"--reason is required: say why, e.g. {example}")
-    return reason.strip()
+    why = reason.strip()
+    if any(ord(char) < 32 or ord(char) == 127 for char in why):
+        raise PostroomError("--reason contains control characters: give it on one line of plain text")
+    return why
 
 
 def checked_name(value: str, option: str) -> str:

@@ -223,6 +223,10 @@ def test_promote_and_rollback_refuse_a_version_without_an_export(
         assert refused.exit_code == 1 and refused.stderr.strip().splitlines() == [
             'error: --reason is required: say why, e.g. --reason "card read, complaints recall ok"'
         ]
+    escaped = invoke("models", "rollback", "--reason", "v0002\x1b[2J misroutes")
+    assert escaped.exit_code == 1 and escaped.stderr.strip().splitlines() == [
+        "error: --reason contains control characters: give it on one line of plain text"
+    ]
     assert stages()["v0002"] == "production"
     back = invoke("models", "rollback", "--reason", "v0002 misroutes complaints")
     assert back.exit_code == 0 and "v0001 is in production; v0002 is archived" in back.stdout
