@@ -359,7 +359,4 @@ def monitor_command() -> None:
 
 
 def register(roots: CliRoots) -> None:
-    from router.outcomes_cli import outcomes_command
-
     roots.app.add_typer(thresholds_app, name="thresholds")
-    roots.app.command("outcomes")(outcomes_command)

@@ -1,73 +1,69 @@
-"""`postroom outcomes`: how routed messages turned out, from closed cases' feedback (`router.outcomes`)."""
+"""What `postroom outcomes` prints: how routed messages turned out, from closed cases' feedback
+(`router.outcomes`).
+
+The command is registered by serving (`serving.cli`): it sets each label set's held-out accuracy from the
+model registry beside the realized one, as `GET /v1/lead/outcomes` does, and the router may not read the
+registry. This module prints that data.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from typing import Any
 
-import typer
 from rich.table import Table
 
-from postroom.clikit import friendly_errors, load_settings, load_taxonomy_from, open_sessions, out
-from postroom.settings import MAX_WINDOW_DAYS
-from router.outcomes import FEW_CASES, ModelOutcomes, Outcomes, routing_outcomes
+from postroom.clikit import out
+from router.outcomes import FEW_CASES
 
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _print_model(model: ModelOutcomes, triage: str) -> None:
-    out.print(f"\nmodel {model.model_version}", markup=False)
-    table = Table("label set", "judged", "right", "accuracy", "95 % interval", "")
-    for s in model.label_sets:
-        low, high = s.interval or (0.0, 0.0)
-        note = f"fewer than {FEW_CASES} cases" if s.judged < FEW_CASES else ""
-        shown = f"{low:.1%}-{high:.1%}"
-        table.add_row(s.label_set, str(s.judged), str(s.right), _percent(s.accuracy), shown, note)
+def _note(entry: dict[str, Any]) -> str:
+    notes = []
+    if entry["judged"] < FEW_CASES:
+        notes.append(f"fewer than {FEW_CASES} cases")
+    if entry.get("below_held_out"):
+        notes.append("below held-out: the mail moved")
+    return "; ".join(notes)
+
+
+def _print_model(model: dict[str, Any], triage: str) -> None:
+    out.print(f"\nmodel {model['model_version']}", markup=False)
+    table = Table("label set", "judged", "right", "accuracy", "95 % interval", "held-out", "")
+    for s in model["label_sets"]:
+        low, high = s["interval"] or (0.0, 0.0)
+        held = s.get("held_out_accuracy")
+        table.add_row(
+            s["label_set"],
+            str(s["judged"]),
+            str(s["right"]),
+            _percent(s["accuracy"]),
+            f"{low:.1%}-{high:.1%}",
+            "-" if held is None else f"{held:.1%}",
+            _note(s),
+        )
     out.print(table)
-    if not model.queues:
+    if not model["queues"]:
         return
     table = Table("sent to", "messages", "belonged there", "the others went to")
-    for q in model.queues:
-        others = ", ".join(f"{k} {v}" for k, v in q.went_to.items()) or "-"
-        belonged = "-" if q.queue == triage else f"{q.belonged} ({_percent(q.share)})"
-        table.add_row(q.queue, str(q.sent), belonged, others)
+    for q in model["queues"]:
+        others = ", ".join(f"{k} {v}" for k, v in q["went_to"].items()) or "-"
+        belonged = "-" if q["queue"] == triage else f"{q['belonged']} ({_percent(q['share'])})"
+        table.add_row(q["queue"], str(q["sent"]), belonged, others)
     out.print(table)
 
 
-def print_outcomes(result: Outcomes) -> None:
+def print_outcomes(data: dict[str, Any]) -> None:
+    """Print `data` (`Outcomes.to_dict()`, with `held_out_accuracy` and `below_held_out` per label set where
+    known) as tables, one block per model."""
+    since = data["since"].replace("T", " ")[:16]
     out.print(
-        f"outcomes of routed messages with feedback over the last {result.window_days} days "
-        f"(since {result.since:%Y-%m-%d %H:%M} UTC), by the model that classified them"
-        + ("" if result.models else ": no routed message has feedback"),
+        f"outcomes of routed messages with feedback over the last {data['window_days']} days "
+        f"(since {since} UTC), by the model that classified them"
+        + ("" if data["models"] else ": no routed message has feedback"),
         markup=False,
     )
-    for model in result.models:
-        _print_model(model, result.triage_queue)
-
-
-@friendly_errors
-def outcomes_command(
-    days: Annotated[
-        int | None,
-        typer.Option(
-            min=1, max=MAX_WINDOW_DAYS, help="Window in days (default: POSTROOM_FEEDBACK_WINDOW_DAYS, 30)."
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-) -> None:
-    """How routed messages turned out: per model, each label set's accuracy against the closed cases' final
-    classes (95 % interval), and per queue how many messages belonged there and where the others went.
-
-    Only cases closed with feedback count (POST /v1/feedback): the figures describe that mail, not all mail.
-    Example: postroom outcomes --days 7
-    """
-    settings = load_settings()
-    taxonomy = load_taxonomy_from(settings)
-    with open_sessions(settings)() as session:
-        result = routing_outcomes(session, taxonomy, days or settings.feedback_window_days)
-    if as_json:
-        out.print_json(json.dumps(result.to_dict()))
-    else:
-        print_outcomes(result)
+    for model in data["models"]:
+        _print_model(model, data["triage_queue"])

@@ -1,4 +1,5 @@
-"""`postroom serve`, `postroom keys …`, `postroom classify-heldout`, `postroom bench serve`. No torch here.
+"""`postroom serve`, `postroom keys …`, `postroom classify-heldout`, `postroom outcomes`,
+`postroom bench serve`. No torch here.
 
 Registered through the `postroom.cli` entry point (`serving = "serving.cli:register"`).
 """
@@ -17,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from postroom.clikit import SHARED_DATA, CliRoots, err, friendly_errors, load_settings, out, printable
+from postroom.settings import MAX_WINDOW_DAYS
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of the HTTP service (stored hashed).")
 
@@ -317,8 +319,46 @@ def bench_serve(
     out.print(f"wrote {out_dir / 'serve.json'} and {out_dir / 'serve.md'}")
 
 
+@friendly_errors
+def outcomes(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=MAX_WINDOW_DAYS, help="Window in days (default: POSTROOM_FEEDBACK_WINDOW_DAYS, 30)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print JSON (what GET /v1/lead/outcomes answers) instead of tables."),
+    ] = False,
+) -> None:
+    """How routed messages turned out: per model, each label set's accuracy against the closed cases' final
+    classes (95 % interval) beside the model's held-out accuracy (flagged when even the interval's upper
+    bound is below it: the mail moved), and per queue how many messages belonged there and where the others
+    went.
+
+    Only cases closed with feedback count (POST /v1/feedback): the figures describe that mail, not all mail.
+    Example: postroom outcomes --days 7
+    """
+    from postroom.clikit import load_taxonomy_from, open_sessions
+    from router.outcomes import routing_outcomes
+    from router.outcomes_cli import print_outcomes
+    from serving.lead.service import outcomes_data
+
+    settings = load_settings()
+    taxonomy = load_taxonomy_from(settings)
+    with open_sessions(settings)() as session:
+        result = routing_outcomes(session, taxonomy, days or settings.feedback_window_days)
+    data = outcomes_data(result, settings)
+    if as_json:
+        out.print_json(json.dumps(data))
+    else:
+        print_outcomes(data)
+
+
 def register(roots: CliRoots) -> None:
     roots.app.command("serve")(serve)
+    roots.app.command("outcomes")(outcomes)
     roots.app.command("classify-heldout")(classify_heldout)
     roots.app.command("calibrate")(calibrate)
     roots.app.add_typer(keys_app, name="keys")

@@ -15,7 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from postroom.cli import app as cli_app
+from postroom.cli import register_components
 from postroom.store.models import Label, ThresholdVersion
 from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdError
@@ -26,6 +29,8 @@ from tests.router.damaged import DAMAGES, damage_version, stored_json, write_raw
 from tests.serving.builders import Exported
 from tests.serving.conftest import MakeLeadClient, auth, call, change, counts
 from tests.serving.lead_data import auto_replied, seed_calibration
+
+register_components()
 
 JSON = {"Content-Type": "application/json"}
 
@@ -865,3 +870,9 @@ def test_outcomes_set_the_realized_accuracy_beside_the_held_out_one(
     assert sets["queue"]["below_held_out"] is True
     assert sets["topic"]["held_out_accuracy"] == pytest.approx(manifest["metrics"]["topic"]["accuracy"])
     assert (sets["topic"]["judged"], sets["topic"]["below_held_out"]) == (1, False)
+    printed = CliRunner().invoke(cli_app, ["outcomes"])  # the CLI sets the same figures side by side
+    assert printed.exit_code == 0, printed.output
+    queue_row = next(line for line in printed.stdout.splitlines() if line.strip("│ ").startswith("queue"))
+    assert f"{held_queue:.1%}" in queue_row and "below held-out: the mail moved" in queue_row
+    as_json = json.loads(CliRunner().invoke(cli_app, ["outcomes", "--json"]).stdout)
+    assert as_json["models"] == call(client, lead, "GET", "/v1/lead/outcomes").json()["models"]
