@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labeling.doccano import client_from_settings
 from labeling.erasure import (
-    IN_LABELING,
+    LEFT_IN_KEY,
     MESSAGE_RECORDS,
     PENDING_KEY,
     DoccanoErasureFailed,
     RecordedProject,
     doccano_in_use,
     erase_from_doccano,
+    in_labeling,
     leftover_message_ids,
     recorded_projects,
     scrub_pull_problems,
@@ -76,8 +77,9 @@ SkipDoccanoOption = Annotated[
     bool,
     typer.Option(
         "--skip-doccano",
-        help="Erase the store's copies even though Doccano cannot be reached; its copies stay (listed) and "
-        "their labeling records too, so that `postroom forget --leftovers` erases them later.",
+        help="Erase the store's copies even though Doccano cannot be reached: the copies the labeling "
+        "records name stay (listed), with those records, so that `postroom forget --leftovers` erases them "
+        "later; the configured project is not searched (`postroom forget ID...` searches it later).",
     ),
 ]
 
@@ -219,7 +221,7 @@ def _kept(selection: Selection, sources: Collection[str] | None) -> str:
         parts.append(f"{selection.kept_labeled} message(s) labeled ({', '.join(sources or ())})")
     if selection.kept_in_labeling:
         sent = selection.kept_in_labeling
-        parts.append(f"{sent} message(s) being labeled in Doccano (sent since the cut-off)")
+        parts.append(f"{sent} message(s) being labeled in Doccano (sent since the cut-off, or labeled there)")
     return f"kept: {' and '.join(parts)} (--include-labeled erases them too)" if parts else ""
 
 
@@ -238,8 +240,8 @@ def _erase_in_doccano(settings: Settings, where: Where, message_ids: Sequence[st
     except DoccanoError as exc:
         deleted = exc.deleted if isinstance(exc, DoccanoErasureFailed) else 0
         hint = "" if leftovers else (
-            ", or add --skip-doccano to erase the store's copies now (their labeling records stay, so that "
-            "`postroom forget --leftovers` erases the Doccano copies later)"
+            ", or add --skip-doccano to erase the store's copies now (the records of the copies sent to "
+            "Doccano stay, so that `postroom forget --leftovers` erases those copies later)"
         )
         raise PostroomError(
             f"Doccano failed after {deleted} example(s) were deleted: {exc}; the store is untouched: run the "
@@ -336,7 +338,7 @@ def _erase(
     if (where.recorded or where.configured) and skip_doccano:
         keep = {m for p in where.recorded.values() for m in p.message_ids}
         pending = sorted(sha256(m) for m in keep)  # what `forget --leftovers` may finish, and nothing else
-        criteria = {**erasure.criteria, "doccano_left_in": where.left(), PENDING_KEY: pending}
+        criteria = {**erasure.criteria, LEFT_IN_KEY: where.left(), PENDING_KEY: pending}
         erasure = replace(erasure, criteria=criteria)
         _print_skipped(where)
     elif where.recorded or where.configured:
@@ -376,17 +378,19 @@ def _run(
     if show_list:
         _print_list(sessions, selection.message_ids)
     out.print(_plan(selection, where, kept, absent), markup=False, highlight=False)
-    if pull_first and (copied := where.copied()):
+    if pull_first and not skip_doccano and (copied := where.copied()):
         err.print(
-            f"[yellow]pull first:[/yellow] {copied} of them have copies in Doccano; labels the experts gave "
-            "those copies since the last `postroom label pull` are erased with them",
+            f"[yellow]pull first:[/yellow] {copied} of them were sent to Doccano; labels the experts gave "
+            "their copies since the last `postroom label pull` are erased with them",
             highlight=False,
         )
     if not yes:
         out.print("dry run: nothing erased; add --yes to erase")
         return
     event_id, erased = _erase(settings, erasure, where, skip_doccano)
-    tail = f", and the labeling records of {absent} ID(s) not in the store" if absent else ""
+    tail = ""
+    if absent:
+        tail = f"; {absent} ID(s) not in the store looked for in Doccano and the labeling records"
     out.print(
         f"erased {erased} message(s) from the store with their labels, predictions, decisions and feedback"
         f"{tail} (audit event {event_id})"
@@ -445,8 +449,9 @@ def forget(
     skip_doccano: SkipDoccanoOption = False,
 ) -> None:
     """Erase a client's e-mails (a right-to-erasure request): from the store, with everything derived from
-    them, and from the Doccano projects they were pushed to. The audit log keeps who, why, how many, and the
-    SHA-256 of each erased ID, never the IDs or addresses themselves.
+    them, and from Doccano (the projects they were sent to, and the configured project). An ID the store
+    does not hold is looked for in Doccano and in the labeling records too. The audit log keeps who, why,
+    how many, and the SHA-256 of each erased ID, never the IDs or addresses themselves.
 
     Example: postroom forget --sender anna.becker@example.org --reason "erasure request 2026-118" --yes
     """
@@ -464,6 +469,7 @@ def forget(
     settings = load_settings()
     with open_sessions(settings)() as session:
         selection = select_messages(session, ids, senders)
+    ids = list(dict.fromkeys(ids))
     criteria = {"message_ids": len(ids), "senders_sha256": sorted(sha256(s) for s in senders)}
     erasure = Erasure([*selection.message_ids, *selection.not_found], actor, why, criteria, record_ids=True)
     _run(settings, selection, erasure, yes=yes, skip_doccano=skip_doccano, show_list=show_list)
@@ -491,8 +497,8 @@ def purge(
         bool,
         typer.Option(
             "--include-labeled",
-            help="Erase the kept ones too: labeled ones (training data) and those sent to Doccano for "
-            "labeling since the cut-off.",
+            help="Erase the kept ones too: labeled ones (training data), those sent to Doccano since the "
+            "cut-off and those experts labeled there.",
         ),
     ] = False,
     show_list: ListOption = False,
@@ -503,9 +509,9 @@ def purge(
 ) -> None:
     """Erase e-mails past their retention: received before a date (ingested before it when the e-mail has
     no date), with everything derived from them, from the store and from Doccano. Kept unless
-    --include-labeled: messages with a current label of a --keep-source (the training data) and messages
-    sent to Doccano for labeling since the cut-off (those sent before it that no expert labeled go, with
-    their copies there).
+    --include-labeled: messages with a current label of a --keep-source (the training data), messages sent to
+    Doccano for labeling since the cut-off, and messages experts labeled there (a pull saw their labels,
+    accepted or not). Those sent before the cut-off that no expert labeled go, with their copies there.
 
     Example: postroom purge --older-than 365 --reason "retention policy CS-7" --yes
     """
@@ -524,8 +530,7 @@ def purge(
             session,
             received_before=cutoff,
             keep_sources=sources,
-            keep_recorded=IN_LABELING if sources is not None else (),
-            recorded_since=cutoff,
+            keep_recorded=in_labeling(cutoff) if sources is not None else None,
         )
     out.print(f"received before {cutoff:%Y-%m-%d %H:%M} UTC", markup=False)
     criteria = {

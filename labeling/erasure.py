@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -40,10 +41,12 @@ from postroom.store.models import AuditEvent, Message
 from postroom.store.queries import chunks
 
 LABELING = "labeling."  # the prefix of every labeling record's kind
+# In a `--skip-doccano` erasure's criteria: the projects not searched, and the IDs whose copies stay.
+LEFT_IN_KEY = "doccano_left_in"
+PENDING_KEY = "doccano_pending_sha256"
 # Labeling records whose subject is a message ID: they go with the message.
 MESSAGE_RECORDS = (EVENT_SELECTED, EVENT_PUSHED, EVENT_UPLOAD_QUEUED, EVENT_SEEN, EVENT_LABEL_CHANGED)
 COPY_RECORDS = (EVENT_SELECTED, EVENT_UPLOAD_QUEUED, EVENT_PUSHED)  # a message sent to a project (its id)
-IN_LABELING = (EVENT_SELECTED, EVENT_PUSHED)  # a message being labeled (retention keeps it)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,13 @@ def _project_id(payload: Mapping[str, Any]) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def in_labeling(cutoff: datetime) -> dict[str, datetime | None]:
+    """The records that make retention keep a message as being labeled (kind -> from when they count): sent
+    to Doccano since the cut-off (a labeling round in progress), or labeled there by experts at any time (a
+    pull saw their annotations, accepted or not: conflicting and incomplete ones wait for an expert)."""
+    return {EVENT_SELECTED: cutoff, EVENT_PUSHED: cutoff, EVENT_SEEN: None}
+
+
 def recorded_projects(session: Session, message_ids: Collection[str]) -> dict[int, RecordedProject]:
     """Doccano project id -> the project and which of `message_ids` the records send to it."""
     ids = sorted(set(message_ids))
@@ -97,9 +107,16 @@ def recorded_projects(session: Session, message_ids: Collection[str]) -> dict[in
 
 
 def doccano_in_use(session: Session) -> bool:
-    """Whether the store holds any labeling record (of any kind)."""
+    """Whether the store holds any labeling record (of any kind), or an erasure left Doccano unsearched
+    (`--skip-doccano`: its records may have been the last ones)."""
     query = select(AuditEvent.id).where(AuditEvent.kind.startswith(LABELING, autoescape=True)).limit(1)
-    return session.scalar(query) is not None
+    if session.scalar(query) is not None:
+        return True
+    for payload in session.scalars(select(AuditEvent.payload).where(AuditEvent.kind == ERASED_EVENT)):
+        criteria = (payload or {}).get("criteria") if isinstance(payload, dict) else None
+        if isinstance(criteria, dict) and criteria.get(LEFT_IN_KEY):
+            return True
+    return False
 
 
 def with_configured(
@@ -178,7 +195,6 @@ def scrub_pull_problems(session: Session, message_ids: Collection[str]) -> int:
     return changed
 
 
-PENDING_KEY = "doccano_pending_sha256"  # in a `--skip-doccano` erasure's criteria: the IDs whose copies stay
 
 
 def pending_hashes(session: Session) -> set[str]:

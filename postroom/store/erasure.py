@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import getaddresses
@@ -117,8 +117,7 @@ def select_messages(
     senders: Sequence[str] = (),
     received_before: datetime | None = None,
     keep_sources: Collection[str] | None = None,
-    keep_recorded: Collection[str] = (),
-    recorded_since: datetime | None = None,
+    keep_recorded: Mapping[str, datetime | None] | None = None,
 ) -> Selection:
     """The messages with one of `message_ids` (stored form), whose From shows one of `senders` (addresses,
     matched case-folded, anywhere in it: `addresses`), or received before `received_before` (ingested before
@@ -126,7 +125,7 @@ def select_messages(
 
     Left out and counted: with `keep_sources`, messages with a current label of one of those sources
     (`kept_labeled`); then messages that an audit event of a `keep_recorded` kind (kinds whose subject is a
-    message ID) recorded at `recorded_since` or later names (`kept_in_labeling`).
+    message ID, each with the time from which its records count; None: any time) names (`kept_in_labeling`).
     """
     rows: dict[int, str] = {}
     for chunk in chunks(list(message_ids)):
@@ -148,7 +147,12 @@ def select_messages(
         kept_labeled = len(kept)
         rows = {pk: m for pk, m in rows.items() if pk not in kept}
     if keep_recorded:
-        recorded = _named_by(session, sorted(rows.values()), keep_recorded, recorded_since)
+        recorded: set[str] = set()
+        by_since: dict[datetime | None, list[str]] = {}
+        for kind, since in keep_recorded.items():
+            by_since.setdefault(since, []).append(kind)
+        for since, kinds in by_since.items():
+            recorded |= _named_by(session, sorted(rows.values()), kinds, since)
         kept_recorded = len(recorded)
         rows = {pk: m for pk, m in rows.items() if m not in recorded}
     found_ids = set(rows.values())

@@ -232,33 +232,35 @@ def test_forget_reads_a_sender_pasted_from_a_from_header_and_counts_each(
 def test_purge_erases_what_is_past_retention_and_keeps_the_training_data(
     cli: typer.Typer, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mails = bank_mails(6)
+    mails = bank_mails(7)
     store_mails(sessions, mails[:2], with_labels=True)  # the corpus's labels (source import)
     store_mails(sessions, mails[2:3], with_labels=True, source="feedback")  # a closed case's final classes
     store_mails(sessions, mails[3:])
     ids = [m.message_id for m in mails]
     pushed(sessions, ids[4])  # being labeled: sent to Doccano now, after the cut-off
     pushed(sessions, ids[3])  # sent before the cut-off, and no expert labeled it: not kept
-    fake = fake_doccano(monkeypatch, {7: (PROJECT, [ids[3], ids[4]])})
+    pushed(sessions, ids[6])  # sent before the cut-off; experts labeled it, their labels conflict: kept
+    record(sessions, "labeling.annotations_seen", ids[6], project=PROJECT, project_id=7)
+    fake = fake_doccano(monkeypatch, {7: (PROJECT, [ids[3], ids[4], ids[6]])})
     long_ago = datetime(2020, 6, 1, tzinfo=UTC)
     with sessions.begin() as session:  # one without a date: its ingestion counts
         session.execute(update(Message).values(received_at=datetime(2020, 1, 1, tzinfo=UTC)))
         undated = update(Message).where(Message.message_id == ids[5])
         session.execute(undated.values(received_at=None, ingested_at=long_ago))
-        old_push = update(AuditEvent).where(AuditEvent.subject == ids[3])
-        session.execute(old_push.values(created_at=long_ago))
+        old = update(AuditEvent).where(AuditEvent.subject.in_([ids[3], ids[6]]))
+        session.execute(old.values(created_at=long_ago))
     args = ["purge", "--received-before", "2021-01-01", "--reason", "policy CS-7"]
     dry = runner.invoke(cli, [*args, "--list"])
     assert dry.exit_code == 0, dry.output
-    kept = "kept: 2 message(s) labeled (doccano, import) and 1 message(s) being labeled in Doccano"
+    kept = "kept: 2 message(s) labeled (doccano, import) and 2 message(s) being labeled in Doccano"
     assert kept in joined(dry.stdout)
     assert f"{ids[2]}  2020-01-01 00:00 UTC" in dry.stdout and ids[0] not in dry.stdout
-    assert "pull first: 1 of them have copies in Doccano" in joined(dry.stderr)
+    assert "pull first: 1 of them were sent to Doccano" in joined(dry.stderr)
     result = runner.invoke(cli, [*args, "--yes"])
     assert result.exit_code == 0, result.output
     assert "3 message(s) to erase, 1 labeled" in result.stdout
-    assert stored(sessions) == [ids[0], ids[1], ids[4]]
-    assert fake.message_ids(7) == [ids[4]]
+    assert stored(sessions) == sorted([ids[0], ids[1], ids[4], ids[6]])
+    assert fake.message_ids(7) == sorted([ids[4], ids[6]])
     (payload,) = erasures(sessions)
     assert payload["criteria"] == {
         "received_before": "2021-01-01T00:00:00+00:00",
@@ -268,14 +270,18 @@ def test_purge_erases_what_is_past_retention_and_keeps_the_training_data(
     assert "message_id_sha256" not in payload  # retention records counts, not IDs
     only_feedback = runner.invoke(cli, [*args, "--keep-source", "feedback", "--yes"])
     assert only_feedback.exit_code == 0, only_feedback.output
-    kept_one = "kept: 1 message(s) being labeled in Doccano (sent since the cut-off) (--include-labeled"
-    assert kept_one in joined(only_feedback.stdout)
+    kept_two = (
+        "kept: 2 message(s) being labeled in Doccano (sent since the cut-off, or labeled there) "
+        "(--include-labeled"
+    )
+    assert kept_two in joined(only_feedback.stdout)
     assert "pull first" not in only_feedback.stderr  # none of those erased was sent to Doccano
-    assert stored(sessions) == [ids[4]]
-    assert fake.message_ids(7) == [ids[4]]
+    assert stored(sessions) == sorted([ids[4], ids[6]])
+    skipping = runner.invoke(cli, [*args, "--include-labeled", "--skip-doccano"])
+    assert skipping.exit_code == 0 and "pull first" not in skipping.stderr  # the copies would stay
     everything = runner.invoke(cli, [*args, "--include-labeled", "--yes"])
     assert everything.exit_code == 0 and stored(sessions) == [] and fake.message_ids(7) == []
-    assert "pull first: 1 of them have copies in Doccano" in joined(everything.stderr)
+    assert "pull first: 2 of them were sent to Doccano" in joined(everything.stderr)
     recent = runner.invoke(cli, ["purge", "--older-than", "30", "--reason", "x", "--yes"])
     assert recent.exit_code == 0 and "nothing to erase" in recent.stdout
 
@@ -309,7 +315,7 @@ def test_forget_erases_the_doccano_copies_and_records_of_an_id_the_store_no_long
     assert done.exit_code == 0, done.output
     assert f"Doccano {PROJECT} (id 7): 1 example(s) of 1 message(s) deleted" in done.stdout
     assert "erased 0 message(s) from the store" in joined(done.stdout)
-    assert "and the labeling records of 1 ID(s) not in the store" in joined(done.stdout)
+    assert "1 ID(s) not in the store looked for in Doccano and the labeling records" in joined(done.stdout)
     assert fake.message_ids(7) == [ids[0]] and stored(sessions) == ids
     assert all(subject != gone for _, subject in records(sessions))
     with sessions() as session:
@@ -318,6 +324,27 @@ def test_forget_erases_the_doccano_copies_and_records_of_an_id_the_store_no_long
     last = erasures(sessions)[-1]
     assert last["messages"] == 0 and last["criteria"]["not_in_store"] == 1
     assert last["message_id_sha256"] == [sha256(gone)]
+
+
+def test_an_id_forgotten_without_doccano_is_searched_for_later_even_when_its_records_were_the_last(
+    cli: typer.Typer, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--skip-doccano` may erase the store's last labeling record: Doccano still counts as in use, so the
+    same `forget`, once Doccano answers, searches the configured project as the warning said."""
+    gone = "client-8@mail.example"
+    record(sessions, "labeling.annotations_seen", gone, project=PROJECT, project_id=7)
+    fake = fake_doccano(monkeypatch, {7: (PROJECT, [gone])})
+    args = ["forget", gone, "--reason", "request 13", "--yes"]
+    skipped = runner.invoke(cli, [*args, "--skip-doccano"])
+    assert skipped.exit_code == 0 and "was not searched" in joined(skipped.stderr), skipped.output
+    assert records(sessions) == [] and fake.message_ids(7) == [gone]
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    assert f"Doccano {PROJECT} (id 7): 1 example(s) of 1 message(s) deleted" in again.stdout
+    assert fake.message_ids(7) == []
+    assert [e["criteria"]["message_ids"] for e in erasures(sessions)] == [1, 1]
+    twice = runner.invoke(cli, ["forget", gone, f"<{gone}>", "--reason", "request 13", "--yes"])
+    assert twice.exit_code == 0 and erasures(sessions)[-1]["criteria"]["message_ids"] == 1  # one ID
 
 
 def test_erasure_deletes_the_per_message_records_and_scrubs_the_pull_problems(

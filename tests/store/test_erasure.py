@@ -212,11 +212,15 @@ def test_select_by_date_uses_the_received_date_else_the_ingestion_and_may_keep_s
         cutoff = now - timedelta(days=365)
         everything = select_messages(session, received_before=cutoff)
         assert everything.message_ids == sorted([*old, "undated"]) and everything.labeled == 2
+        any_time = {"labeling.selected": None}
         kept = select_messages(
-            session, received_before=cutoff, keep_sources=["import"], keep_recorded=["labeling.selected"]
+            session, received_before=cutoff, keep_sources=["import"], keep_recorded=any_time
         )
         assert kept.message_ids == ["old", "old-feedback", "undated"]
         assert (kept.labeled, kept.kept_labeled, kept.kept_in_labeling) == (1, 1, 1)
+        since_now = {"labeling.selected": now + timedelta(seconds=1), "other.kind": None}
+        sent_before = select_messages(session, received_before=cutoff, keep_recorded=since_now)
+        assert "old-pushed" in sent_before.message_ids and sent_before.kept_in_labeling == 0
         feedback_too = select_messages(session, received_before=cutoff, keep_sources=["import", "feedback"])
         assert feedback_too.message_ids == ["old", "old-pushed", "undated"] and feedback_too.kept_labeled == 2
 
