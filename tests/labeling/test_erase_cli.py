@@ -602,7 +602,7 @@ def test_forget_deletes_the_copies_in_a_real_doccano(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Pushed for labeling, labeled by an expert, then a client asks for erasure: the example goes from the
-    project with its label, the others stay; a second run finds nothing."""
+    project with its label, the others stay; a second run looks again and deletes nothing."""
     mails = bank_mails(3)
     store_mails(sessions, mails)
     gone = mails[0].message_id
@@ -620,7 +620,9 @@ def test_forget_deletes_the_copies_in_a_real_doccano(
     assert left == sorted(m.message_id for m in mails[1:])
     assert stored(sessions) == sorted(m.message_id for m in mails[1:])
     again = runner.invoke(cli, ["forget", gone, "--reason", "erasure request 2026-118", "--yes"])
-    assert again.exit_code == 0 and "nothing to erase" in again.stdout
+    assert again.exit_code == 0, again.output
+    assert f"Doccano {project_name} (id {layout.id}): 0 example(s) of 0 message(s) deleted" in again.stdout
+    assert "0 message(s) to erase; 1 ID(s) not in the store" in joined(again.stdout)
 
 
 @pytest.mark.slow
