@@ -195,8 +195,6 @@ def scrub_pull_problems(session: Session, message_ids: Collection[str]) -> int:
     return changed
 
 
-
-
 def pending_hashes(session: Session) -> set[str]:
     """SHA-256 of the message IDs whose Doccano copies `--skip-doccano` erasures left."""
     found: set[str] = set()
