@@ -18,7 +18,7 @@ problem): `scrub_pull_problems` takes the erased IDs out. `labeling.pulled`, `la
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,13 +110,7 @@ def doccano_in_use(session: Session) -> bool:
     """Whether the store holds any labeling record (of any kind), or an erasure left Doccano unsearched
     (`--skip-doccano`: its records may have been the last ones)."""
     query = select(AuditEvent.id).where(AuditEvent.kind.startswith(LABELING, autoescape=True)).limit(1)
-    if session.scalar(query) is not None:
-        return True
-    for payload in session.scalars(select(AuditEvent.payload).where(AuditEvent.kind == ERASED_EVENT)):
-        criteria = (payload or {}).get("criteria") if isinstance(payload, dict) else None
-        if isinstance(criteria, dict) and criteria.get(LEFT_IN_KEY):
-            return True
-    return False
+    return session.scalar(query) is not None or any(c.get(LEFT_IN_KEY) for c in _erasure_criteria(session))
 
 
 def with_configured(
@@ -195,12 +189,19 @@ def scrub_pull_problems(session: Session, message_ids: Collection[str]) -> int:
     return changed
 
 
+def _erasure_criteria(session: Session) -> Iterator[dict[str, Any]]:
+    """The criteria of every recorded erasure (`messages.erased`) that has them."""
+    for payload in session.scalars(select(AuditEvent.payload).where(AuditEvent.kind == ERASED_EVENT)):
+        criteria = payload.get("criteria") if isinstance(payload, dict) else None
+        if isinstance(criteria, dict):
+            yield criteria
+
+
 def pending_hashes(session: Session) -> set[str]:
     """SHA-256 of the message IDs whose Doccano copies `--skip-doccano` erasures left."""
     found: set[str] = set()
-    for payload in session.scalars(select(AuditEvent.payload).where(AuditEvent.kind == ERASED_EVENT)):
-        criteria = (payload or {}).get("criteria") if isinstance(payload, dict) else None
-        hashes = criteria.get(PENDING_KEY) if isinstance(criteria, dict) else None
+    for criteria in _erasure_criteria(session):
+        hashes = criteria.get(PENDING_KEY)
         if isinstance(hashes, list):
             found.update(h for h in hashes if isinstance(h, str))
     return found

@@ -156,6 +156,10 @@ def named_actor(given: str | None, option: str) -> str:
     return checked_name(given.strip(), option)
 
 
+def _has_control_characters(text: str) -> bool:
+    return any(ord(char) < 32 or ord(char) == 127 for char in text)
+
+
 def required_reason(reason: str | None, example: str) -> str:
     """`reason` stripped; a blank one is refused (an audit log records why, never a placeholder), and so is
     one with control characters (a line break, a terminal escape: the log shows one line of plain text).
@@ -167,7 +171,7 @@ def required_reason(reason: str | None, example: str) -> str:
     if reason is None or not reason.strip():
         raise PostroomError(f"--reason is required: say why, e.g. {example}")
     why = reason.strip()
-    if any(ord(char) < 32 or ord(char) == 127 for char in why):
+    if _has_control_characters(why):
         raise PostroomError("--reason contains control characters: give it on one line of plain text")
     return why
 
@@ -177,6 +181,6 @@ def checked_name(value: str, option: str) -> str:
     no control characters. Raises `PostroomError` naming `option` otherwise (PostgreSQL would refuse it)."""
     if len(value) > NAME_MAX:
         raise PostroomError(f"{option} is longer than {NAME_MAX} characters")
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    if _has_control_characters(value):
         raise PostroomError(f"{option} contains control characters")
     return value

@@ -17,7 +17,17 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from postroom.clikit import SHARED_DATA, CliRoots, err, friendly_errors, load_settings, out, printable
+from postroom.clikit import (
+    SHARED_DATA,
+    CliRoots,
+    err,
+    friendly_errors,
+    load_settings,
+    load_taxonomy_from,
+    open_sessions,
+    out,
+    printable,
+)
 from postroom.settings import MAX_WINDOW_DAYS
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of the HTTP service (stored hashed).")
@@ -154,7 +164,6 @@ def calibrate(
     `postroom thresholds suggest --model-version V --apply`. `classify-heldout` leaves these messages out.
     Example: postroom calibrate --model latest --fraction 0.5
     """
-    from postroom.clikit import load_taxonomy_from
     from serving.calibrate import calibrate as run
 
     settings = load_settings()
@@ -194,7 +203,6 @@ def classify_heldout(
     on a free loopback port with a temporary key and stops it afterwards.
     Example: postroom classify-heldout
     """
-    from postroom.clikit import load_taxonomy_from
     from serving.demo import classify_heldout as run
 
     settings = load_settings()
@@ -340,7 +348,6 @@ def outcomes(
     Only cases closed with feedback count (POST /v1/feedback): the figures describe that mail, not all mail.
     Example: postroom outcomes --days 7
     """
-    from postroom.clikit import load_taxonomy_from, open_sessions
     from router.outcomes import routing_outcomes
     from router.outcomes_cli import print_outcomes
     from serving.lead.service import outcomes_data
