@@ -377,7 +377,7 @@ def status(
     sources: SourceOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """Labeled messages per label set and class against the target N; which classes block training.
+    """Labeled messages per label set and class against the target N; which classes are below it.
 
     Example: postroom label status --source doccano
     """
@@ -402,13 +402,12 @@ def status(
     )
     _print_pull_problems(result.pull_problems)
     for label_set in result.sets:
+        short = len(label_set.below_target)
         verdict = (
-            "[green]ready to train[/green]"
-            if label_set.ready
-            else (
-                f"[red]blocked by {len(label_set.blocking)} "
-                f"{'class' if len(label_set.blocking) == 1 else 'classes'}[/red]"
-            )
+            f"[green]every class at target N = {result.target}[/green]"
+            if label_set.at_target
+            else f"[yellow]{short} {'class' if short == 1 else 'classes'} below target N = {result.target}"
+            "[/yellow]"
         )
         table = Table(title=f"{label_set.name}: {verdict}")
         table.add_column("class")

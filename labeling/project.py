@@ -151,13 +151,14 @@ def guideline_markdown(taxonomy: Taxonomy, shortcuts: Mapping[str, str] | None =
         f"# Labeling guideline: {taxonomy.name}",
         "",
         f"Pick **exactly one label of each of the {len(taxonomy.label_sets)} label sets** below for every "
-        "email, then press Enter: an email you have not marked done is still yours. An email marked done "
-        "with a set left out, or with two labels of one set, is not imported into Postroom; the team lead "
-        "sees it as a problem and may ask you about it.",
+        "email, then press Enter. An email you have not marked done is still yours while a set has no label "
+        "or two: Postroom takes nothing of it and reports nothing. Once it has exactly one label of each "
+        "set it is imported, done or not. An email marked done with a set left out, or with two labels of "
+        "one set, is not imported into Postroom; the team lead sees it as a problem and may ask you about "
+        "it.",
         "",
         "Label names start with the set's prefix (`prefix:class`); each set has its own colour. The metadata "
-        "panel shows the message ID, the language, the subject, the sender and when the email arrived: the "
-        "sender's company often tells business from retail.",
+        "panel shows the message ID, the language, the subject, the sender and when the email arrived.",
         "",
         "**Keyboard:** press a label's key (column *key*) to add or remove it, **Enter** to mark the email "
         "done (again: not done), **→** / **←** for the next / previous email.",

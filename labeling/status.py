@@ -1,6 +1,8 @@
 """How far labeling is: per label set and class, labeled messages against the target N.
 
-A class with fewer than N labeled messages blocks training of its label set. Only labels from the counted
+A class with fewer than N labeled messages is *below target*: `train` still runs while every class has
+`min_examples_per_class` training messages, but warns, and the model learns such a class from few examples.
+Only labels from the counted
 sources (`labeling_sources`, e.g. just `doccano` in the demo) count. With a project, also what the last pull
 recorded about its problems (per kind: a count and the first message IDs).
 """
@@ -37,13 +39,13 @@ class SetStatus:
     classes: list[ClassStatus]
 
     @property
-    def blocking(self) -> list[str]:
-        """Classes below the target: training this set waits for them."""
+    def below_target(self) -> list[str]:
+        """Classes with fewer labeled messages than the target N."""
         return [c.name for c in self.classes if c.missing]
 
     @property
-    def ready(self) -> bool:
-        return not self.blocking
+    def at_target(self) -> bool:
+        return not self.below_target
 
     @property
     def labeled(self) -> int:
@@ -62,8 +64,8 @@ class LabelingStatus:
     pull_problems: dict[str, dict[str, Any]] | None = None
 
     @property
-    def ready(self) -> bool:
-        return all(s.ready for s in self.sets)
+    def at_target(self) -> bool:
+        return all(s.at_target for s in self.sets)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -71,11 +73,11 @@ class LabelingStatus:
             "sources": list(self.sources),
             "messages": self.messages,
             "awaiting_expert": self.awaiting_expert,
-            "ready": self.ready,
+            "at_target": self.at_target,
             "label_sets": {
                 s.name: {
-                    "ready": s.ready,
-                    "blocking": s.blocking,
+                    "at_target": s.at_target,
+                    "below_target": s.below_target,
                     "classes": {c.name: {"labeled": c.labeled, "missing": c.missing} for c in s.classes},
                 }
                 for s in self.sets

@@ -1,8 +1,9 @@
 """Check the experts' labels of an export: exactly one label per label set, and annotators agreeing.
 
 Pure functions over Doccano's export (username -> rows), so every rule is tested without a server.
-An example nobody has labeled yet is *pending*, not a problem; one an expert has labeled in part and not
-marked done is *in progress* (the expert is still at it), not a problem either. An example with any problem
+An example nobody has labeled yet is *pending*, not a problem; one an expert has not marked done and whose
+labels are not yet one per label set (a set left out, or two labels of one set) is *in progress* (the expert
+is still at it), not a problem either. An example with any problem
 is reported with its message ID, what is wrong and who labeled it, and none of its labels are imported. A
 message that is in the project more than once (a duplicate example) is listed; its copies' labels are merged
 only when no annotator labeled two copies differently.
@@ -56,7 +57,7 @@ class Validation:
     accepted: list[Accepted] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     pending: int = 0  # examples nobody has labeled yet
-    in_progress: int = 0  # examples an annotator labeled in part and has not marked done
+    in_progress: int = 0  # examples an annotator is still at: not marked done, not yet one label per set
     examples: int = 0
     duplicates: dict[str, tuple[int, ...]] = field(default_factory=dict)  # message ID -> its example ids
 
@@ -93,9 +94,9 @@ def validate_export(
     """Validate every example of an export (username -> that annotator's rows).
 
     `confirmed` (username -> example ids that user marked done) finds examples marked done without any
-    label, and examples in progress: an annotator left a label set out and has not marked the example done,
-    so nothing of it is imported or reported yet. Without it, an example nobody labeled is pending and a
-    missing set is a problem.
+    label, and examples in progress: an annotator has not marked the example done and its labels are not yet
+    one per label set (a set left out, or two of one set), so nothing of it is imported or reported yet.
+    Without it, an example nobody labeled is pending and a missing set or a second label is a problem.
     """
     # message (or example, when it has no message ID) -> annotator -> label names
     labels_by_key: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -131,7 +132,7 @@ def validate_export(
             result.pending += 1
             continue
         if confirmed is not None and any(
-            annotator not in done_by[key] and _missing_sets(taxonomy, names)
+            annotator not in done_by[key] and _unsettled(taxonomy, names)
             for annotator, names in per_annotator.items()
         ):
             result.in_progress += 1
@@ -151,16 +152,18 @@ def validate_export(
     return result
 
 
-def _missing_sets(taxonomy: Taxonomy, names: Sequence[str]) -> bool:
-    """Whether the label names leave a label set of the taxonomy without a label; False for a name not in
-    the taxonomy, which is a problem to report whatever else is missing."""
-    covered = set()
+def _unsettled(taxonomy: Taxonomy, names: Sequence[str]) -> bool:
+    """Whether the label names are not yet one per label set: a set without a label, or with two (an
+    expert changing a label adds the new one before removing the old). False for a name not in the
+    taxonomy, which is a problem to report whatever else is wrong."""
+    chosen: dict[str, set[str]] = defaultdict(set)
     for name in names:
         try:
-            covered.add(parse_label(taxonomy, name)[0])
+            set_name, class_name = parse_label(taxonomy, name)
         except TaxonomyError:
             return False
-    return any(s not in covered for s in taxonomy.set_names)
+        chosen[set_name].add(class_name)
+    return any(len(chosen.get(s, ())) != 1 for s in taxonomy.set_names)
 
 
 def _check_one(

@@ -192,7 +192,9 @@ class Settings(BaseSettings):
     doccano_sim_password: SecretStr = Field(
         SecretStr(DEV_SIM_PASSWORD), description="Password of the demo's simulated expert user."
     )
-    labeling_target_per_class: int = Field(8, ge=1, description="Labels per class needed to train (N).")
+    labeling_target_per_class: int = Field(
+        8, ge=1, description="Labeled messages per class the experts aim for (N); `train` warns below it."
+    )
     labeling_sources: tuple[str, ...] = Field(
         ("doccano", "feedback", "api", "import"),
         description="Label sources that count as labeled (status, selection).",

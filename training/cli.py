@@ -117,6 +117,55 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _unmeasured(metrics: Any) -> list[str]:
+    """The classes a label set's held-out evaluation had no message of (its metrics' list)."""
+    missing = metrics.get("classes_without_eval_examples") if isinstance(metrics, dict) else None
+    return [str(c) for c in missing] if isinstance(missing, list) else []
+
+
+def unmeasured_warning(label_set: str, metrics: Any) -> str | None:
+    """The warning `train` prints when a class of the set had no held-out message (None when all had)."""
+    missing = _unmeasured(metrics)
+    if not missing:
+        return None
+    them = "them" if len(missing) > 1 else "it"
+    return (
+        f"warning: {label_set}: no held-out message of {', '.join(missing)}, so its macro-F1 leaves {them} "
+        f"out (label more of {them}; `postroom models show` has the per-class figures)"
+    )
+
+
+def below_target_warnings(dataset_file: Path, target: int) -> list[str]:
+    """One warning per label set with classes labeled fewer times than the labeling target N: `train` needs
+    only `min_examples_per_class` training messages, `label status` calls such classes "below target"."""
+    try:
+        sets = json.loads(dataset_file.read_text(encoding="utf-8"))["label_sets"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    lines = []
+    for name, entry in sets.items():
+        counts = entry.get("counts", {}) if isinstance(entry, dict) else {}
+        short = sorted(c for c, n in counts.items() if n.get("train", 0) + n.get("eval", 0) < target)
+        if short:
+            shown = ", ".join(short[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
+            one = len(short) == 1
+            lines.append(
+                f"warning: {name}: {len(short)} {'class has' if one else 'classes have'} fewer than the "
+                f"labeling target N = {target} labeled messages ({shown}): the model learned "
+                f"{'it' if one else 'them'} from few examples and its held-out figures rest on few "
+                "(`postroom label status`)"
+            )
+    return lines
+
+
+def _f1_with_coverage(metrics: Any, classes: int) -> str:
+    """macro-F1, and over how many classes when some had no held-out message (a 1.000 over one class of
+    two is not a perfect model)."""
+    f1 = _fmt(metrics.get("macro_f1") if isinstance(metrics, dict) else None)
+    missing = _unmeasured(metrics)
+    return f"{f1} (over {classes - len(missing)} of {classes} classes)" if missing and classes else f1
+
+
 def train(
     config_file: Annotated[
         Path | None, typer.Option("--config", help="TOML/JSON with TrainConfig fields.")
@@ -214,7 +263,7 @@ def train(
             name,
             str(len(version.manifest["label_sets"][name]["classes"])),
             str(metrics["n_eval"]),
-            _fmt(metrics["macro_f1"]),
+            _f1_with_coverage(metrics, len(version.manifest["label_sets"][name]["classes"])),
             _fmt(metrics["accuracy"]),
             _fmt(metrics["ece"]),
             f"{100 * trunc['rate']:.0f}%",
@@ -222,6 +271,11 @@ def train(
     out.print(table)
     for name, metrics in outcome.metrics.items():
         out.print(f"macro-F1 {name}: {_fmt(metrics['macro_f1'])}", highlight=False)
+    for name, metrics in outcome.metrics.items():
+        if line := unmeasured_warning(name, metrics):
+            err.print(line, highlight=False, markup=False)
+    for line in below_target_warnings(version.path / "dataset.json", settings.labeling_target_per_class):
+        err.print(line, highlight=False, markup=False)
     note = " (contrastive phase capped for CPU; --full for the full schedule)" if outcome.capped else ""
     out.print(f"trained in {outcome.seconds:.0f} s on {outcome.device}{note}", highlight=False)
     out.print(f"registered {version.version} as candidate at {version.path}", highlight=False, markup=False)
@@ -391,7 +445,8 @@ def models_list(
             table.add_row(e.name, "[red]corrupt[/red]", "", "", escape(e.problem or ""))
             continue
         m = e.version.manifest
-        f1 = ", ".join(f"{k} {_fmt(v)}" for k, v in e.version.macro_f1().items())
+        classes = {k: len(entry.get("classes", [])) for k, entry in m["label_sets"].items()}
+        f1 = ", ".join(f"{k} {_f1_with_coverage(m['metrics'][k], classes.get(k, 0))}" for k in m["metrics"])
         table.add_row(e.name, e.version.stage, m["created_at"][:19], m["variant"], f1)
     out.print(table)
 

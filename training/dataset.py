@@ -175,8 +175,9 @@ def load_unlabeled(session: Session, label_sets: list[str], limit: int, seed: in
 def split_messages(
     messages: list[LabeledMessage], config: TrainConfig
 ) -> tuple[list[LabeledMessage], list[LabeledMessage], SplitPlan]:
-    """(train, held-out, plan) by message: stable, stratified on `LabeledMessage.stratum`, near-duplicates
-    together (training.split)."""
+    """(train, held-out, plan) by message: stable, stratified on `LabeledMessage.stratum` with a held-out
+    message for every class of every trained set where a swap allows, near-duplicates together
+    (training.split)."""
     groups = near_duplicate_groups([m.text for m in messages], config.near_duplicate_cosine)
     plan = plan_split(
         [m.message_id for m in messages],
@@ -184,6 +185,7 @@ def split_messages(
         groups,
         config.eval_fraction,
         config.split_seed,
+        [m.labels for m in messages],
     )
     train = [m for i, m in enumerate(messages) if i not in plan.held_out]
     held = [m for i, m in enumerate(messages) if i in plan.held_out]
@@ -300,6 +302,7 @@ def build_training_data(
             "near_duplicate_cosine": config.near_duplicate_cosine,
             "near_duplicate_groups": plan.groups_joined,
             "near_duplicate_messages": plan.messages_joined,
+            "swapped_in": list(plan.swapped_in),
         },
         ignored_unknown=unknown,
         unlabeled_ids=[mid for mid, _ in pool],

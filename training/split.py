@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,7 @@ class SplitPlan:
     held_out: frozenset[int]  # indices into the messages given
     groups_joined: int  # units of two or more messages
     messages_joined: int  # messages in such units
+    swapped_in: tuple[str, ...] = ()  # `set.class` given a held-out message by a swap (`labels`)
 
 
 def plan_split(
@@ -83,6 +84,7 @@ def plan_split(
     groups: Sequence[int],
     eval_fraction: float,
     seed: int,
+    labels: Sequence[Mapping[str, str]] | None = None,
 ) -> SplitPlan:
     """Choose the held-out messages: per stratum, units in stable-rank order until its share is reached.
 
@@ -92,6 +94,10 @@ def plan_split(
     left of that share (a group larger than that is passed over for the smaller units after it), so training
     never has fewer messages of a class than a split without groups would leave it. The last unit always
     trains, so a stratum of one unit stays in training.
+
+    With `labels` (each message's label set -> class), a class of a set that does not nest in the strata's
+    (urgency beside topic) and got no held-out message this way swaps one of its units for a held-out unit
+    of the same stratum, where that keeps every class within its share (`_hold_out_every_class`).
     """
     members: dict[int, list[int]] = defaultdict(list)
     for index, group in enumerate(groups):
@@ -115,8 +121,111 @@ def plan_split(
             if taken + len(unit) <= want:  # never more than the share: training keeps what it had before
                 held.update(unit)
                 taken += len(unit)
+    if labels is not None:
+        ranked = sorted((rank, mid, s, unit) for s, units in by_stratum.items() for rank, mid, unit in units)
+        swapped = _hold_out_every_class([(unit, s) for _, _, s, unit in ranked], held, labels, eval_fraction)
+    else:
+        swapped = []
     joined = [u for u in members.values() if len(u) > 1]
-    return SplitPlan(frozenset(held), len(joined), sum(len(u) for u in joined))
+    return SplitPlan(frozenset(held), len(joined), sum(len(u) for u in joined), tuple(swapped))
+
+
+class _Sides:
+    """Held-out and training counts per class (set, class), kept as units move between the sides."""
+
+    def __init__(
+        self, units: Sequence[list[int]], held: set[int], labels: Sequence[Mapping[str, str]]
+    ) -> None:
+        self.units, self.held = units, held
+        self.counts = [Counter(item for i in unit for item in labels[i].items()) for unit in units]
+        self.held_msgs: Counter[tuple[str, str]] = Counter()
+        self.held_units: Counter[tuple[str, str]] = Counter()
+        self.train_units: Counter[tuple[str, str]] = Counter()
+        for k in range(len(units)):
+            self._add(k, 1)
+
+    def is_held(self, k: int) -> bool:
+        return self.units[k][0] in self.held
+
+    def _add(self, k: int, sign: int) -> None:
+        for key, n in self.counts[k].items():
+            if self.is_held(k):
+                self.held_msgs[key] += sign * n
+                self.held_units[key] += sign
+            else:
+                self.train_units[key] += sign
+
+    def move(self, k: int) -> None:
+        """Move unit `k` to the other side."""
+        self._add(k, -1)
+        if self.is_held(k):
+            self.held.difference_update(self.units[k])
+        else:
+            self.held.update(self.units[k])
+        self._add(k, 1)
+
+
+def _hold_out_every_class(
+    units: Sequence[tuple[list[int], str]],
+    held: set[int],
+    labels: Sequence[Mapping[str, str]],
+    eval_fraction: float,
+) -> list[str]:
+    """Give each class that has none a held-out unit, by a swap within one stratum (in `held`, in place);
+    the classes (`set.class`) that got one.
+
+    `units` are (members, stratum) in rank order. For a class of two or more units whose share
+    (`round(messages * eval_fraction)`) is at least one message and that has no held-out unit: the first of
+    its units and the last held unit of that unit's stratum for which the swap leaves every class they carry
+    within its share, with a unit in training, and with a held-out unit if it had one. Classes are visited in
+    (set, class) order, so the outcome depends on the messages alone. Where no swap qualifies, the class
+    stays without held-out messages (the evaluation names it).
+    """
+    sides = _Sides([unit for unit, _ in units], held, labels)
+    size: Counter[tuple[str, str]] = Counter(item for one in labels for item in one.items())
+    share = {key: int(np.floor(n * eval_fraction + 0.5)) for key, n in size.items()}
+    swapped = []
+    for key in sorted(size):
+        if sides.held_units[key] or share[key] < 1 or sides.train_units[key] < 2:
+            continue
+        swap = next(
+            (
+                (k, j)
+                for k in range(len(units))
+                if key in sides.counts[k] and not sides.is_held(k)
+                for j in reversed(range(len(units)))
+                if units[j][1] == units[k][1] and sides.is_held(j) and key not in sides.counts[j]
+                and _swap_keeps_shares(sides, share, k, j)
+            ),
+            None,
+        )
+        if swap is not None:
+            for k in swap:
+                sides.move(k)
+            swapped.append(".".join(key))
+    return swapped
+
+
+def _swap_keeps_shares(
+    sides: _Sides, share: Mapping[tuple[str, str], int], taken: int, returned: int
+) -> bool:
+    """Whether holding out unit `taken` and returning unit `returned` keeps every class they carry within its
+    held-out share (or no further past it than before), with a training unit, and with a held-out unit if it
+    had one."""
+    keys = {*sides.counts[taken], *sides.counts[returned]}
+    before = {key: sides.held_msgs[key] for key in keys}
+    sides.move(taken)
+    sides.move(returned)
+    try:
+        return all(
+            sides.held_msgs[key] <= max(share[key], before[key])  # within the share, or no further past it
+            and sides.train_units[key] >= 1
+            and (sides.held_units[key] >= 1 or not before[key])
+            for key in keys
+        )
+    finally:
+        sides.move(returned)
+        sides.move(taken)
 
 
 def split_line(record: dict[str, Any]) -> str:
@@ -128,7 +237,9 @@ def split_line(record: dict[str, Any]) -> str:
         if cosine is not None
         else "near-copies not grouped"
     )
+    swapped = record.get("swapped_in") or []
+    swaps = f"; a held-out message swapped in for {', '.join(swapped)}" if swapped else ""
     return (
         f"{record.get('eval_fraction')} of each {record.get('stratified_on')} class held out, stable order "
-        f"(split seed {record.get('seed')}); {copies}"
+        f"(split seed {record.get('seed')}); {copies}{swaps}"
     )

@@ -28,7 +28,7 @@ from tests.labeling.conftest import DoccanoServer, free_port, use_doccano
 runner = CliRunner()
 
 
-def test_status_shows_counts_and_blocking_classes(
+def test_status_shows_counts_and_classes_below_target(
     cli: typer.Typer, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mails = bank_mails(8)
@@ -42,10 +42,10 @@ def test_status_shows_counts_and_blocking_classes(
     data = json.loads(result.output)
     assert data["target"] == 1 and data["sources"] == ["doccano"]
     assert data["label_sets"]["topic"]["classes"]["card_replacement"] == {"labeled": 1, "missing": 0}
-    assert "account_closure" in data["label_sets"]["topic"]["blocking"]
-    assert data["label_sets"]["queue"]["ready"] is True
+    assert "account_closure" in data["label_sets"]["topic"]["below_target"]
+    assert data["label_sets"]["queue"]["at_target"] is True and data["at_target"] is False
     table = runner.invoke(cli, ["label", "status", "--source", "doccano"])
-    assert "blocked by" in table.output and "ready to train" in table.output
+    assert "classes below target N = 1" in table.output and "every class at target N = 1" in table.output
 
 
 def test_status_lists_the_problems_the_last_pull_recorded(

@@ -152,15 +152,15 @@ def test_status_counts_per_class_against_the_target_and_names_blockers(
     with sessions() as session:
         status = labeling_status(session, taxonomy, 2, ["doccano"], project="p")
         only_import = labeling_status(session, taxonomy, 2, ["import"])
-    assert status.awaiting_expert == 4 and not status.ready
+    assert status.awaiting_expert == 4 and not status.at_target
     topic = next(s for s in status.sets if s.name == "topic")
     counts = {c.name: c.labeled for c in topic.classes}
     assert (
         counts["card_replacement"] == 2 and counts["order_execution"] == 1 and counts["account_closure"] == 0
     )
-    assert "account_closure" in topic.blocking and "card_replacement" not in topic.blocking
+    assert "account_closure" in topic.below_target and "card_replacement" not in topic.below_target
     lob = next(s for s in status.sets if s.name == "line_of_business")
-    assert lob.labeled == 12 and lob.blocking == ["business"]  # 9 retail, 2 brokerage, 1 business
+    assert lob.labeled == 12 and lob.below_target == ["business"]  # 9 retail, 2 brokerage, 1 business
     assert all(c.labeled == 0 for s in only_import.sets for c in s.classes)
     assert status.as_dict()["label_sets"]["topic"]["classes"]["account_closure"] == {
         "labeled": 0,

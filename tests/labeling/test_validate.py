@@ -159,6 +159,20 @@ def test_two_labels_of_one_set_conflict(taxonomy: Taxonomy) -> None:
     assert str(problem) == "m-1: 2 labels for topic: card_replacement, fee_complaint (anna)"
 
 
+
+def test_two_labels_of_one_set_before_the_expert_marked_it_done_is_in_progress_not_a_problem(
+    taxonomy: Taxonomy,
+) -> None:
+    """An expert changing a label may add the new one before removing the old: no problem while not done."""
+    changing = [*GOOD, "topic:fee_complaint"]
+    result = validate_export(taxonomy, {"anna": [row(1, changing)]}, {"anna": set()})
+    assert result.in_progress == 1 and result.problems == [] and result.accepted == []
+    done = validate_export(taxonomy, {"anna": [row(1, changing)]}, {"anna": {1}})
+    assert done.in_progress == 0 and [p.kinds for p in done.problems] == [("conflicting",)]
+    unknown = validate_export(taxonomy, {"anna": [row(1, [*GOOD[:2], "topic:weather"])]}, {"anna": set()})
+    assert unknown.problems[0].kinds[0] == "unknown_label"  # a label no key gives: reported at once
+    assert "done or not" in guideline_markdown(taxonomy)
+
 def test_an_annotator_not_named_by_a_problem_is_listed_once_at_the_end(taxonomy: Taxonomy) -> None:
     result = validate_export(taxonomy, {"anna": [row(1, GOOD)], "ben": [row(1, GOOD[:2])]})
     [problem] = result.problems

@@ -68,6 +68,10 @@ def test_train_prints_macro_f1_and_the_lifecycle_works(
     assert result.exit_code == 0, result.output
     assert "macro-F1 queue:" in result.stdout and "macro-F1 topic:" in result.stdout
     assert "registered v0001 as candidate" in result.stdout
+    # 6 messages a class (card_limit 3) against the default labeling target of 8: said, not refused
+    warned = " ".join(result.stderr.split())
+    assert "classes have fewer than the labeling target N = 8 labeled messages (card_limit, " in warned
+    assert "warning: topic: " in warned and "warning: queue: " in warned
     assert not (tmp_path / "checkpoints").exists()
 
     listing = json.loads(invoke("models", "list", "--json").stdout)
@@ -119,6 +123,29 @@ def test_train_refuses_zero_head_jobs_in_one_line(engine: Engine) -> None:
     result = invoke("train", *TINY, "--head-jobs", "0")
     assert result.exit_code == 1
     assert "`head_jobs` must be None or >= 1, got 0" in result.stderr and "Traceback" not in result.output
+
+
+def test_models_list_says_when_macro_f1_leaves_out_a_class_without_held_out_messages(tmp_path: Path) -> None:
+    """A 1.000 over one class of two is not a perfect model: the listing says over how many classes."""
+    from tests.training.test_registry import publish
+    from training.cli import unmeasured_warning
+    from training.registry import MANIFEST, Registry
+
+    registry = Registry(tmp_path / "data" / "models")
+    publish(registry, f1=1.0)
+    publish(registry, f1=0.9)
+    path = registry.root / "v0001" / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["metrics"]["topic"]["classes_without_eval_examples"] = ["b"]
+    path.write_text(json.dumps(manifest))
+    rows = {line.split()[1]: line for line in invoke("models", "list").stdout.splitlines() if "│ v" in line}
+    assert "topic 1.000 (over 1 of 2 classes)" in rows["v0001"]
+    assert "topic 0.900" in rows["v0002"] and "classes)" not in rows["v0002"]
+    assert unmeasured_warning("urgency", {"macro_f1": 1.0, "classes_without_eval_examples": ["urgent"]}) == (
+        "warning: urgency: no held-out message of urgent, so its macro-F1 leaves it out (label more of it; "
+        "`postroom models show` has the per-class figures)"
+    )
+    assert unmeasured_warning("topic", {"macro_f1": 0.8, "classes_without_eval_examples": []}) is None
 
 
 @pytest.mark.parametrize(

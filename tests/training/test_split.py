@@ -70,6 +70,31 @@ def test_adding_labels_moves_at_most_the_boundary_message_of_each_class() -> Non
         # the shuffled split used before moved 44-103 of the 300 here (docs/training.md)
 
 
+def test_a_class_of_a_set_that_does_not_nest_gets_a_held_out_message_by_a_swap() -> None:
+    """Urgency beside topic: stratifying on topic alone can hold out no urgent message; a swap inside one
+    topic holds one out, and every topic keeps its share."""
+    ids = [f"m-{i:02d}" for i in range(40)]
+    strata = [f"topic.t{i % 4}" for i in range(40)]
+    first = plan_split(ids, strata, list(range(40)), 0.2, 0)
+    urgent = [i for i in range(40) if i not in first.held_out][:5]  # the main pass holds none of them out
+    labels = [
+        {"topic": f"t{i % 4}", "urgency": "urgent" if i in urgent else "normal"} for i in range(40)
+    ]
+    plan = plan_split(ids, strata, list(range(40)), 0.2, 0, labels)
+    assert plan.held_out & set(urgent), "no urgent message held out"
+    for topic in range(4):
+        before = sum(1 for i in first.held_out if i % 4 == topic)
+        assert sum(1 for i in plan.held_out if i % 4 == topic) == before
+    assert len(plan.held_out & set(urgent)) == 1  # the urgent share: round(5 * 0.2)
+    assert len(plan.held_out ^ first.held_out) == 2  # one swap, nothing else moved
+    assert plan.swapped_in == ("urgency.urgent",) and first.swapped_in == ()
+    record = {"eval_fraction": 0.2, "stratified_on": "topic", "seed": 0, "swapped_in": list(plan.swapped_in)}
+    assert split_line(record).endswith("; a held-out message swapped in for urgency.urgent")
+    # a class whose share rounds to no message (2 of 40 at 0.2) is left in training, as a stratum would be
+    rare = [{**labels[i], "urgency": "urgent" if i in urgent[:2] else "normal"} for i in range(40)]
+    assert not plan_split(ids, strata, list(range(40)), 0.2, 0, rare).held_out & set(urgent[:2])
+
+
 def test_a_near_duplicate_group_goes_to_one_side() -> None:
     ids = [f"m{i:02d}" for i in range(20)]
     strata = ["x"] * 20
