@@ -52,6 +52,56 @@ def _parse_assignments(assignments: list[str], off: list[str]) -> Values:
     return updates
 
 
+def _warn_outside_the_promise(session: Any, taxonomy: Any, settings: Any, version: Any) -> None:
+    """After a change: each reply class it turned on or changed that the feedback monitor had switched off,
+    and each that the calibration does not certify at its new value (router.backing)."""
+    from router.backing import (
+        calibration_models,
+        certifying_report,
+        curve_reports,
+        monitor_suspended,
+        unbacked_replies,
+    )
+    from router.thresholds import damage, history
+
+    reply_set = taxonomy.routing.reply_set
+    changed = sorted(
+        c["class_name"]
+        for c in (version.details or {}).get("changes", [])
+        if c["label_set"] == reply_set and c["new"] is not None
+    )
+    if not changed:
+        return
+    versions = [v for v in history(session, 200) if damage(v) is None]
+    suspended = monitor_suspended([v for v in versions if v.id != version.id])
+    for name in changed:
+        if (off := suspended.get((reply_set, name))) is not None:
+            err.print(
+                f"warning: {reply_set}.{name} was switched off by the feedback monitor (thresholds version "
+                f"{off.id}, too many wrong replies): this turns its automated replies back on",
+                markup=False,
+                highlight=False,
+            )
+    model = version.model_version or next(iter(calibration_models(session, 1)), None)
+    reports, _, note = curve_reports(
+        session, taxonomy, versions, model, settings.target_precision, settings.confidence
+    )
+    values = {name: version.values.get(reply_set, {}).get(name) for name in changed}
+    certifying = certifying_report(versions, model, reply_set, reports.get(reply_set))
+    for unbacked in unbacked_replies(values, certifying):
+        basis = (
+            unbacked.why()
+            if certifying is not None
+            else f"{unbacked.class_name} at {unbacked.threshold:g} ({note})"
+        )
+        err.print(
+            f"warning: {reply_set}.{basis}: outside the promise; its automated replies rest on this choice, "
+            "not on measured precision (`thresholds suggest` shows what is certified)",
+            markup=False,
+            highlight=False,
+        )
+
+
 def _share(value: float | None, option: str) -> float | None:
     """An option that must be a share strictly between 0 and 1 when given (0 is refused, not the default)."""
     if value is not None and not 0.0 < value < 1.0:
@@ -127,7 +177,8 @@ def set_command(
         session.commit()
         for change in version.details["changes"]:
             out.print(f"{change['label_set']}.{change['class_name']}: {_change_text(change)}")
-    out.print(f"thresholds version {version.id} is active")
+        out.print(f"thresholds version {version.id} is active")
+        _warn_outside_the_promise(session, taxonomy, settings, version)
 
 
 @thresholds_app.command("history")
@@ -144,9 +195,13 @@ def history_command(
         if not versions:
             out.print("no threshold versions yet: the defaults are active (no automated replies)")
         for version in versions:
-            when = f"{version.created_at:%Y-%m-%d %H:%M}"
+            when = f"{version.created_at:%Y-%m-%d %H:%M} UTC"
+            details = version.details if isinstance(version.details, dict) else {}  # damaged: any JSON
+            target = details.get("rollback_to")
+            kind = f" (rollback to version {target})" if isinstance(target, int) else ""
             out.print(
-                f"[bold]v{version.id}[/bold] {when} by {escape(version.created_by)}: {escape(version.reason)}"
+                f"[bold]v{version.id}[/bold] {when} by {escape(version.created_by)}{kind}: "
+                f"{escape(version.reason)}"
             )
             if (problem := damage(version)) is not None:
                 out.print(f"    [red]damaged[/red]: {escape(problem)} (changed outside Postroom; kept as is)")
@@ -176,7 +231,10 @@ def rollback_command(
     with open_sessions(settings)() as session:
         new = rollback(session, taxonomy, version, named_actor(actor, "--actor"), reason)
         session.commit()
-    out.print(f"thresholds version {new.id} is active (values of version {version})")
+        for change in new.details["changes"]:
+            out.print(f"{change['label_set']}.{change['class_name']}: {_change_text(change)}", markup=False)
+        out.print(f"thresholds version {new.id} is active (values of version {version})")
+        _warn_outside_the_promise(session, taxonomy, settings, new)
 
 
 @thresholds_app.command("suggest")

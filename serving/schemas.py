@@ -575,6 +575,24 @@ class LeadClassPublic(_Out):
     suspended: bool
     suspension: AuditEventPublic | None
     last_change: LastChangePublic | None
+    certified_threshold: float | None = Field(
+        None,
+        description="Reply set: the lowest threshold the calibration certifies for the class, from the "
+        "newest stored suggestion for the model (None: none certified, or no calibration).",
+    )
+    backed: bool | None = Field(
+        None,
+        description="Reply set, class answered automatically: whether its threshold is at or above what the "
+        "calibration certifies (router.backing); None when off, for queues, or while replies wait.",
+    )
+
+
+class UnbackedPublic(_Out):
+    """A reply class answered automatically below what the calibration certifies (set by hand)."""
+
+    class_name: str
+    threshold: float
+    certified: float | None = Field(description="The lowest certified threshold (None: the class has none).")
 
 
 class LeadSetPublic(_Out):
@@ -608,8 +626,17 @@ class LeadOverviewPublic(_Out):
     )
     curve_source: str | None
     note: str | None = Field(description="Why there are no curves, when there are none.")
-    target_precision: float
-    confidence: float
+    target_precision: float = Field(description="The active thresholds' promise (else the setting).")
+    confidence: float = Field(description="The active thresholds' confidence (else the setting).")
+    guarantee: str | None = Field(
+        None,
+        description="The active thresholds' guarantee: per-class, pooled or learned (None: set by hand).",
+    )
+    unbacked_replies: list[UnbackedPublic] = Field(
+        default_factory=list,
+        description="Reply classes whose automated replies the promise does not cover: set by hand below "
+        "what the calibration certifies.",
+    )
     feedback_window_days: int
     feedback_alpha: float
     label_sets: list[LeadSetPublic]

@@ -10,6 +10,12 @@
   const HISTORY_PAGE = 15; // versions shown at first; "Show more" adds as many again
   const HISTORY_MAX = 500; // what the history API gives at most (it has no offset: a larger limit is asked)
   const state = { overview: null, model: null, historyLimit: HISTORY_PAGE, versions: [] };
+  // How each guarantee of `thresholds suggest` keeps the promise, in the page's words.
+  const GUARANTEES = {
+    "per-class": "every class on its own",
+    pooled: "all automated replies together",
+    learned: "all automated replies together, on the learned confidence",
+  };
 
   // ---------- small helpers ----------
 
@@ -217,7 +223,7 @@
       fact("Active thresholds", active ? `version ${active.version}` : "none yet (defaults)"),
       active ? fact("Set by", `${active.created_by}, ${when(active.created_at)}`) : null,
       active && active.model_version ? fact("Calibrated for", active.model_version) : null,
-      fact("Promise", `precision ≥ ${pct(o.target_precision)} at ${pct(o.confidence)} confidence`),
+      fact("Promise", `precision ≥ ${pct(o.target_precision)} at ${pct(o.confidence)} confidence${o.guarantee ? `, ${GUARANTEES[o.guarantee] || o.guarantee}` : ""}`),
       fact("Served model", o.loaded_model || "none loaded"),
       fact("Curves", o.model_version ? `calibration data of ${o.model_version}` : "none"),
       fact("Feedback window", `${o.feedback_window_days} days`),
@@ -226,6 +232,16 @@
     if (o.replies_paused) {
       const text = o.replies_resume ? `${o.replies_paused}: ${o.replies_resume}.` : `${o.replies_paused}.`;
       children.push(el("p", { className: "note", id: "replies-paused", text }));
+    }
+    if (o.unbacked_replies.length) {
+      const listed = o.unbacked_replies.map((u) => `${u.class_name} at ${exact(u.threshold)} (${u.certified === null ? "the calibration certifies no threshold of it" : `certified from ${exact(u.certified)}`})`);
+      children.push(
+        el("p", {
+          className: "note",
+          id: "unbacked-replies",
+          text: `Not covered by the promise: ${listed.join("; ")}. These automated replies rest on a threshold set by hand, not on measured precision; the feedback monitor still watches them.`,
+        }),
+      );
     }
     if (active) children.push(el("p", { className: "muted", text: `Why: ${active.reason}` }));
     if (o.curve_source) children.push(el("p", { className: "muted", text: `Curves: ${o.curve_source}.` }));
@@ -244,7 +260,9 @@
           button,
           el("span", {
             className: "muted",
-            text: "Every class gets the lowest threshold certified at the promise above (classes that cannot reach it: off).",
+            text: (o.guarantee || "per-class") === "per-class"
+              ? "Every class gets the lowest threshold certified on its own at the promise above (classes that cannot reach it: off)."
+              : `Thresholds that keep the promise above for ${GUARANTEES[o.guarantee]} (classes that cannot reach it: off).`,
           }),
         ),
       );
@@ -485,6 +503,7 @@
 
   function statusBadge(c, reply) {
     if (c.suspended) return el("span", { className: "badge suspended", text: "suspended" });
+    if (reply && c.backed === false) return el("span", { className: "badge veto", "data-testid": "not-certified", text: `on · ${thr(c.threshold)} · not certified`, title: "set by hand below what the calibration certifies: outside the promise" });
     if (!reply) {
       // a queue's threshold sends low-confidence predictions to triage; 0 (or none) trusts every prediction
       if (c.threshold === null || Number(c.threshold) === 0) {
@@ -711,14 +730,22 @@
   }
 
   async function applySuggestion(o) {
+    const guarantee = o.guarantee || "per-class"; // the active thresholds' own, so one click keeps the promise's kind
     const reason = askReason(
-      `Apply the suggested thresholds for ${o.model_version} (precision ≥ ${pct(o.target_precision)} at ${pct(o.confidence)} confidence)? Optional note for the record:`,
+      `Apply the suggested thresholds for ${o.model_version} (precision ≥ ${pct(o.target_precision)} at ${pct(o.confidence)} confidence, ${GUARANTEES[guarantee] || guarantee})? Optional note for the record:`,
     );
     if (reason === null) return;
     try {
       const version = await api("/v1/thresholds/suggest/apply", {
         method: "POST",
-        json: { model_version: o.model_version, reason: reason || null, base_version: o.thresholds_version || 0 },
+        json: {
+          model_version: o.model_version,
+          target_precision: o.target_precision,
+          confidence: o.confidence,
+          guarantee,
+          reason: reason || null,
+          base_version: o.thresholds_version || 0,
+        },
       });
       await load(`Version ${version.version} is active: ${version.changes.length} threshold(s) changed.`);
     } catch (error) {
@@ -764,10 +791,23 @@
         if (!(name in current[setName]) || !decides(setName, name, value)) continue;
         const now = current[setName][name];
         if ((now ?? null) === (value ?? null)) continue;
-        changes.push(`${setName}.${name} ${exact(now)} → ${exact(value)}`);
+        changes.push(`${setName}.${name} ${exact(now)} → ${exact(value)}${rollbackWarning(setName, name, value)}`);
       }
     }
     return changes;
+  }
+
+  // What a lead should know before a rollback turns a reply class on: the monitor switched it off, or the
+  // calibration does not certify the value (as the service's router.backing judges it).
+  function rollbackWarning(setName, name, value) {
+    const set = state.overview && state.overview.label_sets.find((s) => s.name === setName);
+    const c = set && set.role === "reply" && value !== null && value !== undefined ? set.classes.find((k) => k.name === name) : null;
+    if (!c) return "";
+    const notes = [];
+    if (c.suspended) notes.push("switched off by the feedback monitor: this turns its automated replies back on");
+    const certified = c.certified_threshold;
+    if (certified === null || certified === undefined || value < certified) notes.push(certified === null || certified === undefined ? "not certified: the calibration certifies no threshold of it" : `not certified: certified from ${exact(certified)}`);
+    return notes.length ? ` (${notes.join("; ")})` : "";
   }
 
   async function rollbackTo(target) {

@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,14 +24,13 @@ from postroom.settings import Settings
 from postroom.store import StoreError
 from postroom.store.audit import list_events
 from postroom.store.models import (
-    PURPOSE_CALIBRATION,
     AuditEvent,
     Feedback,
-    Prediction,
     RoutingDecision,
     ThresholdVersion,
 )
 from postroom.taxonomy import ClassDef, Taxonomy
+from router.backing import calibration_models, certifying_report, curve_reports, unbacked_replies
 from router.errors import ThresholdError
 from router.feedback import (
     MONITOR_ACTOR,
@@ -43,11 +41,10 @@ from router.feedback import (
     suspend_failing_classes,
 )
 from router.outcomes import Outcomes
-from router.suggest import Guarantee, SuggestionReport, apply_suggestion, learned_report, suggest_from_store
+from router.suggest import Guarantee, SuggestionReport, apply_suggestion, suggest_from_store
 from router.thresholds import (
     Change,
     Values,
-    active_confidence_model,
     active_values,
     damage,
     diff,
@@ -78,12 +75,6 @@ SUGGESTED_KEYS = (
     "straight_share",  # queues only (router.report.queue_to_json)
     "straight_precision",
 )
-NO_CALIBRATION = (
-    "no calibration predictions in the store yet: run `postroom calibrate --model VERSION` (the served "
-    "variant on held-out labeled messages), then reload"
-)
-
-
 def commit(session: Session) -> None:
     """Commit, or roll back and raise `StoreError` (503) naming only the error type."""
     try:
@@ -312,87 +303,10 @@ def outcomes_data(result: Outcomes, settings: Settings) -> dict[str, Any]:
     return data
 
 
-def calibration_models(session: Session, limit: int = 20) -> list[str]:
-    """Model versions with calibration predictions in the store, newest first."""
-    newest = func.max(Prediction.id)
-    rows = session.execute(
-        select(Prediction.model_version, newest)
-        .where(Prediction.purpose == PURPOSE_CALIBRATION)
-        .group_by(Prediction.model_version)
-        .order_by(newest.desc())
-        .limit(limit)
-    ).all()
-    return [row[0] for row in rows]
-
-
-def _has_curves(part: Any) -> bool:
-    classes = part.get("classes") if isinstance(part, dict) else None
-    return bool(classes) and all(isinstance(c, dict) and "curve" in c for c in classes.values())
-
-
-def _reports(
-    session: Session,
-    taxonomy: Taxonomy,
-    settings: Settings,
-    versions: list[ThresholdVersion],
-    model_version: str | None,
-) -> tuple[dict[str, Any], list[str], str | None]:
-    """Per label set the report with curves: the newest stored suggestion for `model_version`, else
-    computed from its calibration predictions. Returns (reports, where they came from, why none)."""
-    wanted = [taxonomy.routing.reply_set, taxonomy.routing.queue_set]
-    if model_version is None:
-        return {}, [], NO_CALIBRATION
-    reports: dict[str, Any] = {}
-    sources = []
-    stored = next(
-        (
-            v
-            for v in versions
-            if v.model_version == model_version and isinstance((v.details or {}).get("report"), dict)
-        ),
-        None,
-    )
-    if stored is not None:
-        for name, part in stored.details["report"].items():
-            if name in wanted and _has_curves(part):
-                reports[name] = part
-        if reports:
-            sources.append(f"the suggestion stored with thresholds version {stored.id}")
-    active = versions[0] if versions else None
-    target = promised(active, "target_precision", settings.target_precision)
-    confidence = promised(active, "confidence", settings.confidence)
-    learned = active_confidence_model(session, taxonomy)
-    reply_set = taxonomy.routing.reply_set
-    if learned is not None:  # the reply thresholds compare the learned confidence: so must the curves
-        try:
-            reports[reply_set] = learned_report(
-                session,
-                taxonomy,
-                model_version,
-                learned,
-                target,
-                confidence,
-            )
-            sources.append(
-                f"the learned confidence of thresholds version {versions[0].id} on {model_version}"
-            )
-        except ThresholdError as exc:
-            reports.pop(reply_set, None)
-            return reports, sources, str(exc)
-    if all(name in reports for name in wanted):
-        return reports, sources, None
-    try:
-        fresh = suggest_from_store(
-            session, taxonomy, model_version, target, confidence, "per-class", queue_precision=target
-        )
-    except ThresholdError as exc:
-        return reports, sources, str(exc)
-    added = [name for name in wanted if name not in reports and name in fresh.report]
-    for name in added:
-        reports[name] = fresh.report[name]
-    if added:
-        sources.append(f"computed from the calibration predictions of {model_version} ({', '.join(added)})")
-    return reports, sources, None
+def _guarantee_of(version: ThresholdVersion | None) -> str | None:
+    """The guarantee the version's values were suggested under (carried over to manual changes of them)."""
+    value = (version.details or {}).get("guarantee") if version is not None else None
+    return value if isinstance(value, str) else None
 
 
 def _version_brief(version: ThresholdVersion) -> dict[str, Any]:
@@ -549,14 +463,21 @@ def lead_overview(
         or loaded_version
         or (models[0] if models else None)
     )
-    reports, sources, note = _reports(session, taxonomy, settings, versions, chosen)
+    reports, sources, note = curve_reports(
+        session, taxonomy, versions, chosen, settings.target_precision, settings.confidence
+    )
     last_change: dict[tuple[str, str], tuple[ThresholdVersion, dict[str, Any]]] = {}
     for version in reversed(versions):  # oldest first: later versions overwrite
         for change in (version.details or {}).get("changes", []):
             last_change[(change["label_set"], change["class_name"])] = (version, change)
+    reply_set = taxonomy.routing.reply_set
+    # Replies the promise does not cover: compared with the curves of the model the values were set for
+    # (while replies wait for another model's thresholds, none go out at all).
+    same_model = active is None or active.model_version in (None, chosen)
+    certifying = certifying_report(versions, chosen, reply_set, reports.get(reply_set))
+    unbacked = unbacked_replies(values[reply_set], certifying) if same_model and not paused else []
     events = list_events(session, SUSPENSION_EVENT, 200)
     realized = realized_precision(session, taxonomy, settings.feedback_window_days)
-    reply_set = taxonomy.routing.reply_set
     label_sets = []
     for set_name, role in ((reply_set, "reply"), (taxonomy.routing.queue_set, "queue")):
         label_set = taxonomy.label_set(set_name)
@@ -588,6 +509,16 @@ def lead_overview(
                 ],
             }
         )
+    unbacked_names = {u.class_name for u in unbacked}
+    certified = certifying.get("classes", {}) if isinstance(certifying, dict) else {}
+    for label_set in label_sets:
+        if label_set["role"] != "reply":
+            continue
+        for entry in label_set["classes"]:
+            stored = certified.get(entry["name"])
+            entry["certified_threshold"] = stored.get("threshold") if isinstance(stored, dict) else None
+            if entry["threshold"] is not None and same_model and not paused:
+                entry["backed"] = entry["name"] not in unbacked_names
     data = {
         "thresholds_version": version_id,
         "active": _version_brief(active) if active is not None else None,
@@ -598,8 +529,10 @@ def lead_overview(
         "replies_resume": how_to_resume_replies(loaded_version) if paused and loaded_version else None,
         "curve_source": "; ".join(sources) or None,
         "note": note,
-        "target_precision": settings.target_precision,
-        "confidence": settings.confidence,
+        "target_precision": promised(active, "target_precision", settings.target_precision),
+        "confidence": promised(active, "confidence", settings.confidence),
+        "guarantee": _guarantee_of(active),
+        "unbacked_replies": [u.__dict__ for u in unbacked],
         "feedback_window_days": settings.feedback_window_days,
         "feedback_alpha": settings.feedback_alpha,
         "label_sets": label_sets,

@@ -114,7 +114,9 @@ def test_bad_input_is_one_line_and_stores_nothing(sessions: sessionmaker[Session
         assert result.exit_code == 2 and "Traceback" not in result.output, result.output
 
 
-def test_suggest_applies_certified_thresholds(sessions: sessionmaker[Session]) -> None:
+def _calibrate_v1(sessions: sessionmaker[Session]) -> None:
+    """400 calibration predictions of model v1: account_statement right and sure (certifiable), the
+    fee complaints predicted as it with low scores; card_replacement never predicted (not certifiable)."""
     rng = np.random.default_rng(0)
     with sessions() as session:
         for i in range(400):
@@ -136,6 +138,10 @@ def test_suggest_applies_certified_thresholds(sessions: sessionmaker[Session]) -
                 )
             )
         session.commit()
+
+
+def test_suggest_applies_certified_thresholds(sessions: sessionmaker[Session]) -> None:
+    _calibrate_v1(sessions)
     result = invoke("suggest", "--model-version", "v1", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)["topic"]
@@ -289,6 +295,52 @@ def load_taxonomy():  # type: ignore[no-untyped-def]
     from postroom.clikit import load_settings, load_taxonomy_from
 
     return load_taxonomy_from(load_settings())
+
+
+def test_set_and_rollback_warn_about_replies_outside_the_promise(sessions: sessionmaker[Session]) -> None:
+    """A lead may set any threshold, but is told when an automated reply is not certified by the
+    calibration, and when a rollback turns back on a class the feedback monitor switched off."""
+    from postroom.clikit import load_settings, load_taxonomy_from
+    from router.feedback import MONITOR_ACTOR
+    from router.thresholds import set_thresholds
+
+    _calibrate_v1(sessions)
+    assert invoke("suggest", "--model-version", "v1", "--apply", "--actor", "lena").exit_code == 0
+    report = json.loads(invoke("suggest", "--model-version", "v1", "--json").stdout)["topic"]
+    certified = report["classes"]["account_statement"]["threshold"]
+
+    def warned(result: Any) -> str:
+        assert result.exit_code == 0, result.output
+        return " ".join(result.stderr.split())
+
+    uncertified = warned(invoke("set", "--set", "topic.card_replacement=0.9", "--reason", "trial"))
+    assert (
+        "warning: topic.card_replacement at 0.9 (the calibration certifies no threshold of it): outside the "
+        "promise" in uncertified
+    )
+    low = warned(invoke("set", "--set", f"topic.account_statement={certified - 0.2:.3f}", "--reason", "more"))
+    assert f"warning: topic.account_statement at {certified - 0.2:.3f}".rstrip("0") in low
+    assert f"the calibration certifies {certified:g} and above" in low
+    assert "card_replacement" not in low  # only the classes this change touches
+    assert warned(invoke("set", "--set", f"topic.account_statement={certified}", "--reason", "back")) == ""
+    taxonomy = load_taxonomy_from(load_settings())
+    with sessions() as session:  # the monitor switches account_statement off, as `monitor` would
+        set_thresholds(
+            session,
+            taxonomy,
+            {"topic": {"account_statement": None}},
+            MONITOR_ACTOR,
+            "too many wrong replies",
+            details={"suspension": True},
+        )
+        session.commit()
+    back = invoke("rollback", "1", "--reason", "the suggestion again")
+    assert f"topic.account_statement: off -> {certified:.3f}" in back.stdout
+    assert "topic.card_replacement: 0.900 -> off" in back.stdout  # every change listed, as `set` does
+    monitor = "topic.account_statement was switched off by the feedback monitor (thresholds version 5"
+    assert f"warning: {monitor}" in warned(back)
+    history = invoke("history").stdout
+    assert "(rollback to version 1): the suggestion again" in history and " UTC by " in history
 
 
 def test_monitor_prints_realized_precision_and_suspends_with_evidence(

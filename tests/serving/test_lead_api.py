@@ -536,6 +536,41 @@ def test_overview_curves_from_the_stored_suggestion_and_from_calibration(
     assert "no calibration predictions for model version 'v0404'" in missing["note"]
 
 
+def test_overview_names_replies_outside_the_promise(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    """A class set by hand below what the calibration certifies, or with none certified, is outside the
+    promise: the overview lists it and marks its card; a pooled suggestion's thresholds are the yardstick
+    when the active values came from one."""
+    with sessions() as session:
+        seed_calibration(session, "v0001", per_class=200, classes=("account_statement",))
+    lead = keys["lead"]
+    apply = {"model_version": "v0001", "guarantee": "pooled"}
+    assert call(app_client, lead, "POST", "/v1/thresholds/suggest/apply", json=apply).status_code == 201
+    data = call(app_client, lead, "GET", "/v1/lead/overview").json()
+    assert data["guarantee"] == "pooled" and data["unbacked_replies"] == []
+    statement = next(c for c in data["label_sets"][0]["classes"] if c["name"] == "account_statement")
+    pooled = statement["certified_threshold"]
+    assert statement["threshold"] == pooled and statement["backed"] is True
+    card = next(c for c in data["label_sets"][0]["classes"] if c["name"] == "card_replacement")
+    assert card["backed"] is None  # off
+
+    lower = round(pooled - 0.1, 3)
+    changes = {"topic": {"account_statement": lower, "card_replacement": 0.9}}
+    assert change(app_client, lead, changes, "by hand").status_code == 201
+    data = call(app_client, lead, "GET", "/v1/lead/overview").json()
+    assert data["guarantee"] == "pooled"  # carried over to the manual change, as the promise is
+    assert sorted(data["unbacked_replies"], key=lambda u: u["class_name"]) == [
+        {"class_name": "account_statement", "threshold": lower, "certified": pooled},
+        {"class_name": "card_replacement", "threshold": 0.9, "certified": None},
+    ]
+    cards = {c["name"]: c for c in data["label_sets"][0]["classes"]}
+    assert cards["account_statement"]["backed"] is False and cards["card_replacement"]["backed"] is False
+    assert change(app_client, lead, {"topic": {"account_statement": 0.999}}, "stricter").status_code == 201
+    data = call(app_client, lead, "GET", "/v1/lead/overview").json()
+    assert [u["class_name"] for u in data["unbacked_replies"]] == ["card_replacement"]  # above: backed
+
+
 def test_overview_computes_curves_when_the_stored_report_is_pooled(
     app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session]
 ) -> None:

@@ -150,6 +150,9 @@ def test_lead_page_in_a_browser(
             assert "28 of 29 automated replies right (96.6\u00a0%)" in card.inner_text()
             assert "template de · en" in card.inner_text()
             assert "Automatic suspensions" in page.inner_text("#suspensions")
+            summary = page.inner_text("#summary")
+            assert "at 90.0 % confidence, every class on its own" in summary, summary  # per-class
+            assert not page.locator("#unbacked-replies").count()  # every reply within the promise
             # The outcomes of the same feedback: 46 of the 51 replied topics were the final one.
             outcome = page.inner_text('[data-testid="outcome-v0001-topic"]')
             assert "46 of 51" in outcome and "90.2\u00a0%" in outcome, outcome
@@ -290,12 +293,25 @@ def test_lead_page_in_a_browser(
             assert f"This changes {len(differ)} classes:" in asked[0]
             assert all(f"\n{name} " in asked[0] for name in differ), (differ, asked[0])
             assert "topic.tax_certificate 0.9 → " in asked[0] and "queue.payments 1e-320 → " in asked[0]
+            assert "topic.card_replacement off → " in asked[0]
+            monitor = "(switched off by the feedback monitor: this turns its automated replies back on)"
+            assert monitor in asked[0]
             newest_url = f"{service_url}/v1/thresholds/history?limit=1"
             rolled = httpx.get(newest_url, headers=lead).json()["versions"][0]
             assert rolled["rollback_to"] == 1 and len(rolled["changes"]) == len(differ)
             mark = page.locator(f'[data-testid="rolled-back-{rolled["version"]}"]')
             assert mark.inner_text() == "rollback to version 1"
             assert page.locator("#history tbody tr").count() == rolled["version"]  # still showing more
+
+            # A reply set by hand below what the calibration certifies is named as outside the promise.
+            low = {"changes": {"topic": {"account_statement": 0.01}}, "reason": "answer them all"}
+            assert httpx.post(f"{service_url}/v1/thresholds", json=low, headers=lead).status_code == 201
+            page.click("#refresh")
+            outside = page.locator("#unbacked-replies")
+            outside.wait_for()
+            assert outside.inner_text().startswith("Not covered by the promise: account_statement at 0.01 (")
+            statement_badge = page.locator('[data-testid="class-topic-account_statement"] .badge').first
+            assert statement_badge.inner_text() == "on · 0.010 · not certified"
 
             # No queue precision was ever asked of v0002: its queue cards have no target and nothing red, and
             # each badge says what the text says.
