@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from postroom.errors import shown
-from postroom.store.models import ThresholdVersion
+from postroom.store.models import MAX_ROW_ID, ThresholdVersion
 from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.confidence import ConfidenceModel
 from router.errors import (
@@ -538,8 +538,6 @@ def history(session: Session, limit: int = 50) -> list[ThresholdVersion]:
     return read_versions(session, select(ThresholdVersion).order_by(ThresholdVersion.id.desc()).limit(limit))
 
 
-# The largest version number a store can hold (SQLite's and PostgreSQL's 64-bit integers).
-MAX_VERSION_ID = 2**63 - 1
 
 
 def get_version(session: Session, version_id: int) -> ThresholdVersion:
@@ -548,7 +546,7 @@ def get_version(session: Session, version_id: int) -> ThresholdVersion:
     Raises:
         ThresholdVersionNotFound: none, including a number no store can hold (not looked up).
     """
-    in_range = 1 <= version_id <= MAX_VERSION_ID
+    in_range = 1 <= version_id <= MAX_ROW_ID
     query = select(ThresholdVersion).where(ThresholdVersion.id == version_id)
     version = next(iter(read_versions(session, query)), None) if in_range else None
     if version is None:

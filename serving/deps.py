@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.errors import shown
-from postroom.ingest.fields import DuplicateKeyError, RecordError, has_lone_surrogate, loads_json
+from postroom.ingest.fields import DuplicateKeyError, RecordError, loads_json
 from postroom.settings import Settings
 from postroom.taxonomy import Taxonomy
 from router.thresholds import parse_threshold
@@ -28,6 +28,7 @@ from serving.gauges import StoreGauges
 from serving.lifecycle import ModelHolder
 from serving.metrics import Metrics
 from serving.service import ClassifyService
+from serving.strings import text_problem, unstorable_string
 
 
 @dataclass
@@ -145,42 +146,10 @@ def _json_body(exact_numbers: bool) -> Callable[[Request], Awaitable[None]]:
     return check
 
 
-def _text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character (U+0000), which no field accepts"
-    if has_lone_surrogate(text):
-        return "not valid Unicode (lone surrogate)"
-    return None
-
-
-# Message IDs have their own check (`check_message_id`: controls, lone surrogates), per item in a batch.
-_ID_FIELDS = frozenset({"message_id", "message_ids"})
-
-
-def unstorable_string(value: object) -> tuple[str, str] | None:
-    """(where, what) for the first key or string in a parsed JSON body that no store can keep: a NUL
-    (PostgreSQL refuses it in text) or a lone surrogate; None when there is none. Iterative."""
-    stack: list[tuple[str, object]] = [("body", value)]
-    while stack:
-        where, item = stack.pop()
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if (problem := _text_problem(key)) is not None:
-                    return f"{where}: a key", problem
-                if where == "body" and key in _ID_FIELDS:
-                    continue
-                stack.append((f"{where}.{key}" if len(key) <= 40 else f"{where}.{key[:39]}\u2026", child))
-        elif isinstance(item, list):
-            stack.extend((f"{where}[{i}]", child) for i, child in enumerate(item))
-        elif isinstance(item, str) and (problem := _text_problem(item)) is not None:
-            return where, problem
-    return None
-
-
 async def plain_query(request: Request) -> None:
     """Every route's query parameters: 422 for a NUL character (`%00`), which no store keeps."""
     for key, value in request.query_params.multi_items():
-        if (problem := _text_problem(key) or _text_problem(value)) is not None:
+        if (problem := text_problem(key) or text_problem(value)) is not None:
             raise InvalidRequest(f"query parameter {shown(key, 40)}: {problem}")
 
 

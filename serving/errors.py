@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postroom.errors import PostroomError
+from postroom.store import StoreError
 
 
 class ServingError(PostroomError):
@@ -61,6 +62,12 @@ class ModelUnavailable(ServingError):
     """A model cannot be loaded: no export, no published variant, a corrupt file."""
 
     status_code = 503
+
+
+class ModelNotApproved(ServingError):
+    """A reload named a registry version nobody has approved."""
+
+    status_code = 409
 
 
 class NotAuthenticated(ServingError):
@@ -118,7 +125,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PostroomError)
     async def _domain(_: Request, exc: PostroomError) -> JSONResponse:
-        return JSONResponse(error_body(type(exc).__name__, str(exc)), exc.status_code, headers=_headers(exc))
+        # a store that is damaged, read-only, full or unreachable is a StoreError to clients, whatever kind
+        name = "StoreError" if isinstance(exc, StoreError) else type(exc).__name__
+        return JSONResponse(error_body(name, str(exc)), exc.status_code, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -20,9 +20,9 @@ from postroom.machine import usable_cores
 from postroom.settings import Settings
 from serving.artifacts import EXPORT_MANIFEST, export_dir
 from serving.batching import MicroBatcher
-from serving.errors import ModelNotLoaded, ModelUnavailable
+from serving.errors import ModelNotApproved, ModelNotLoaded, ModelUnavailable
 from serving.runtime import OnnxClassifier, Prediction
-from training.registry import Registry
+from training.registry import CANDIDATE, Registry
 
 log = logging.getLogger("postroom.serving")
 
@@ -98,6 +98,28 @@ def resolve_source(registry_dir: Path, spec: str) -> ModelSource:
             f"version {version.version} has no ONNX export: run `postroom export {version.version}`"
         )
     return ModelSource(path, version.version, spec)
+
+
+def refuse_candidate(registry_dir: Path, spec: str | None) -> None:
+    """Refuse to serve a registry version that nobody has approved (`POST /v1/admin/reload` with a version):
+    approval is the registry's gate (`postroom models approve`, with a reason), so a candidate is served only
+    where the configuration names it (`POSTROOM_SERVE_MODEL`, as `make demo`'s held-out run does).
+    `production` and export directories pass; an unknown version is left to the loader (404).
+
+    Raises:
+        ModelNotApproved: `spec` names a candidate version.
+    """
+    if spec is None or spec == "production" or _is_export(Path(spec)):
+        return
+    try:
+        version = Registry(registry_dir).get(spec)
+    except PostroomError:
+        return  # the loader says what is wrong with it
+    if version.stage == CANDIDATE:
+        raise ModelNotApproved(
+            f"{version.version} is a candidate: approve it before serving it "
+            f"(postroom models approve {version.version} --reason …)"
+        )
 
 
 def build_classifier(source: ModelSource, settings: Settings, variant: str | None = None) -> OnnxClassifier:

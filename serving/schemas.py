@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
-from postroom.store.models import NAME_MAX, AuditEvent, ThresholdVersion
+from postroom.store.models import MAX_ROW_ID, NAME_MAX, AuditEvent, ThresholdVersion
 from router.thresholds import damage, details_of
 from serving.lifecycle import LoadedModel
 from serving.routing import Routing
@@ -477,7 +477,7 @@ class FeedbackCreate(BaseModel):
     prediction_id: StrictInt | None = Field(
         None,
         ge=1,
-        le=2**63 - 1,
+        le=MAX_ROW_ID,
         description="The `prediction_id` of the /v1/classify answer the case was handled on (default: the "
         "message's latest classification); 422 when it is not a classification of this message.",
     )

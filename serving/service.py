@@ -39,6 +39,7 @@ from serving.lifecycle import LoadedModel, ModelHolder
 from serving.metrics import Metrics
 from serving.routing import ActiveThresholdCache, Routing, route
 from serving.runtime import Prediction as ModelPrediction
+from serving.strings import ID_FIELDS, MESSAGE_TEXT_FIELDS, unstorable_string
 
 log = logging.getLogger("postroom.serving")
 
@@ -85,6 +86,9 @@ def parse_json_message(data: bytes, taxonomy: Taxonomy, max_bytes: int) -> Incom
         raise InvalidRequest(f"the body is not valid JSON{where}") from None
     if not isinstance(record, dict):
         raise InvalidRequest(f"the body must be a JSON object, got {type(record).__name__}")
+    if (found := unstorable_string(record, skip=ID_FIELDS | MESSAGE_TEXT_FIELDS)) is not None:
+        where, problem = found  # a sender or metadata value: refused, never silently changed
+        raise InvalidRequest(f"{where}: {problem}")
     return _incoming(record_to_message(record, taxonomy, "api"))
 
 
@@ -117,6 +121,9 @@ def store_message(session: Session, incoming: IncomingMessage) -> IngestResult:
             session.rollback()
             if attempt == 2:
                 raise StoreError("the message could not be stored (concurrent writes); retry") from None
+        except StoreError:  # damaged, read-only, full or unreachable: its message says which, and no values
+            session.rollback()
+            raise
         except SQLAlchemyError as exc:
             session.rollback()
             raise StoreError(f"the message could not be stored: {type(exc).__name__}") from None

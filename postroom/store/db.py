@@ -20,6 +20,7 @@ from sqlalchemy.exc import (
     DatabaseError,
     DBAPIError,
     NoSuchModuleError,
+    OperationalError,
     SQLAlchemyError,
     StatementError,
 )
@@ -112,12 +113,30 @@ def describe_store_error(exc: BaseException, url: str | URL) -> str | None:
     return f"the store at {masked_url(url)} {condition}: {_first_line(orig)}"
 
 
+def _server_unreachable(context: ExceptionContext, cause: DBAPIError) -> bool:
+    """Whether the error says the database server cannot be reached: no connection could be made (the
+    hook runs without a statement then), the connection was lost, or PostgreSQL says so (class 08:
+    connection exception; 57P01-57P03: shutting down, starting up)."""
+    state = str(getattr(cause.orig, "sqlstate", "") or "")
+    connecting = context.statement is None and context.connection is None
+    return (
+        (connecting and isinstance(cause, OperationalError))
+        or context.is_disconnect
+        or state.startswith("08")
+        or state in {"57P01", "57P02", "57P03"}
+    )
+
+
 def _translate_store_error(context: ExceptionContext) -> BaseException | None:
-    """`handle_error` hook: a damaged, read-only or full store becomes a `StoreUnusableError`."""
+    """`handle_error` hook: a damaged, read-only, full or unreachable store becomes a `StoreUnusableError`
+    (a `StoreError`: HTTP 503, one CLI line)."""
     cause = context.sqlalchemy_exception
     if not isinstance(cause, DBAPIError) or isinstance(cause, StoreUnusableError):
         return None
-    message = describe_store_error(cause, context.engine.url if context.engine else "")
+    url = context.engine.url if context.engine else None
+    message = describe_store_error(cause, url or "")
+    if message is None and url is not None and _server_unreachable(context, cause):
+        message = _unreachable(url, cause)
     return StoreUnusableError(message, cause) if message else None
 
 
@@ -262,15 +281,14 @@ def missing_sqlite_file(url: URL) -> Path | None:
     return None if path.exists() else path
 
 
-def _unreachable(engine: Engine, exc: SQLAlchemyError) -> str:
+def _unreachable(url: URL, exc: SQLAlchemyError) -> str:
     """`store … unreachable: OperationalError: <the driver's first line>` (e.g. the database does not exist,
     the connection is refused), without the password."""
     orig = exc.orig if isinstance(exc, DBAPIError) else None
     reason = _first_line(orig) if orig is not None else ""
-    password = engine.url.password
-    if password:
-        reason = reason.replace(str(password), "***")
-    found = f"store {_safe_url(engine)} unreachable: {exc.__class__.__name__}"
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    found = f"store {masked_url(url)} unreachable: {exc.__class__.__name__}"
     return f"{found}: {reason}" if reason else found
 
 
@@ -286,7 +304,7 @@ def check_store(engine: Engine) -> None:
     except StoreError:
         raise
     except SQLAlchemyError as exc:
-        raise StoreError(_unreachable(engine, exc)) from None
+        raise StoreError(_unreachable(engine.url, exc)) from None
     _refuse_unknown_revision(revision)
     if revision != head_revision():
         raise StoreError(
@@ -314,7 +332,7 @@ def check_integrity(engine: Engine) -> str:
     except StoreError:
         raise
     except SQLAlchemyError as exc:
-        raise StoreError(_unreachable(engine, exc)) from None
+        raise StoreError(_unreachable(engine.url, exc)) from None
     if found == ["ok"]:
         return "every page readable (PRAGMA quick_check)"
     # one row may hold several lines, headed by which database they are in

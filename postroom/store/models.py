@@ -16,6 +16,9 @@ from sqlalchemy.types import TypeDecorator
 
 MESSAGE_ID_MAX = 512  # external IDs: RFC 5322 Message-IDs are at most 998 octets; real ones are short
 NAME_MAX = 128
+# The largest row id every store holds: ids are `Integer` columns, 32-bit on PostgreSQL (SQLite's hold more).
+# An id given from outside above it names no row; checked before a query, which PostgreSQL would refuse.
+MAX_ROW_ID = 2**31 - 1
 LABEL_SOURCE_MAX = 32
 SENDER_MAX = 1024  # a From header's mailboxes as read; longer ones are cut at ingestion
 

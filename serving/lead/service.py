@@ -79,6 +79,9 @@ def commit(session: Session) -> None:
     """Commit, or roll back and raise `StoreError` (503) naming only the error type."""
     try:
         session.commit()
+    except StoreError:  # damaged, read-only, full or unreachable: its message says which, and no values
+        session.rollback()
+        raise
     except SQLAlchemyError as exc:
         session.rollback()
         raise StoreError(f"the change could not be stored: {type(exc).__name__}") from None

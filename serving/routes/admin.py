@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Body
 
-from serving.deps import AdminKey, AppServices, JsonOnly
+from postroom.store.models import AuditEvent
+from serving.deps import AdminKey, AppServices, DbSession, JsonOnly
+from serving.lead.service import commit
+from serving.lifecycle import refuse_candidate
 from serving.schemas import ErrorPublic, ModelPublic, ReloadRequest, ReloadResponse
+
+log = logging.getLogger("postroom.serving")
+RELOAD_EVENT = "model.reloaded"
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -18,17 +26,36 @@ def current_model(services: AppServices, _key: AdminKey) -> ModelPublic:
 
 @router.post(
     "/reload",
-    responses={code: {"model": ErrorPublic} for code in (401, 403, 404, 415, 422, 503)},
+    responses={code: {"model": ErrorPublic} for code in (401, 403, 404, 409, 415, 422, 503)},
     dependencies=[JsonOnly],
 )
 def reload_model(
     services: AppServices,
-    _key: AdminKey,
+    key: AdminKey,
+    db: DbSession,
     body: ReloadRequest | None = Body(None),  # noqa: B008
 ) -> ReloadResponse:
     """Load a model and swap it in atomically: requests in flight finish on the old one, none fail. Without a
-    body, reloads the configured model (`production` follows promotions). A model that cannot be loaded
-    leaves the current one in place (503 with the reason)."""
+    body, reloads the configured model (`production` follows promotions). A registry version nobody has
+    approved is refused (409); a model that cannot be loaded leaves the current one in place (503 with the
+    reason). Each reload is an audit event (`model.reloaded`) naming the key."""
     request = body or ReloadRequest()
+    refuse_candidate(services.settings.registry_dir, request.model)
     old, new = services.holder.load(request.model, request.variant)
+    db.add(
+        AuditEvent(
+            kind=RELOAD_EVENT,
+            subject=new.version,
+            actor=key.name,
+            payload={
+                "asked": request.model or "configured",
+                "variant": new.variant,
+                "provider": new.provider,
+                "previous": old.version if old else None,
+                "previous_variant": old.variant if old else None,
+            },
+        )
+    )
+    commit(db)
+    log.info("model %s (%s) loaded at the request of key %s", new.version, new.variant, key.name)
     return ReloadResponse(previous=ModelPublic.of(old) if old else None, current=ModelPublic.of(new))

@@ -11,17 +11,17 @@ from serving.service import readiness
 router = APIRouter(tags=["health"])
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"])
+# GET and HEAD each get a route of their own: one route with both methods gives both operations the same
+# OpenAPI operationId, which client generators refuse. HEAD (load balancers' probes) is not in the schema.
+@router.get("/healthz")
+@router.head("/healthz", include_in_schema=False)
 def healthz() -> HealthPublic:
     """Alive: the process answers. No key needed."""
     return HealthPublic(status="alive")
 
 
-@router.api_route(
-    "/readyz",
-    methods=["GET", "HEAD"],
-    responses={503: {"model": ErrorPublic, "description": "No model, or no store."}},
-)
+@router.get("/readyz", responses={503: {"model": ErrorPublic, "description": "No model, or no store."}})
+@router.head("/readyz", include_in_schema=False)
 def readyz(services: AppServices) -> ReadyPublic:
     """Ready: a model is loaded and the store answers at the current schema. No key needed, so it names the
     model but not its files, its classes or the API keys (`GET /v1/admin/model` has the rest)."""

@@ -326,6 +326,9 @@ class TestHealth:
             "/readyz",
         } <= set(spec["paths"])
         assert "message/rfc822" in spec["paths"]["/v1/messages"]["post"]["requestBody"]["content"]
+        # client generators need every operationId once (GET and HEAD of one route once shared theirs)
+        ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
+        assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
         assert "HTTPBearer" in spec["components"]["securitySchemes"]
 
 
@@ -422,3 +425,29 @@ class TestAdmin:
         assert response.status_code == 200, response.text
         assert response.json()["current"]["variant"] == published[0]
         assert response.json()["previous"]["version"] == shared.version
+        # every reload is recorded with the key that asked; the refused ones are not reloads
+        events = client.get("/v1/events?kind=model.reloaded", headers=auth(serving_env["admin"])).json()
+        [event] = events["events"]
+        assert event["actor"] == "test-admin" and event["subject"] == shared.version
+        assert event["payload"]["variant"] == published[0] and event["payload"]["asked"] == "configured"
+        assert event["payload"]["previous"] == shared.version
+
+    def test_reload_to_a_candidate_nobody_approved_is_409(
+        self, make_client, serving_env: dict[str, str], tmp_path
+    ) -> None:
+        from tests.training.test_registry import publish
+        from training.registry import Registry
+
+        registry = Registry(tmp_path / "registry")
+        version = publish(registry)  # a candidate
+        client = make_client(models_dir=tmp_path / "registry")
+        admin = auth(serving_env["admin"])
+        response = client.post("/v1/admin/reload", json={"model": version}, headers=admin)
+        assert response.status_code == 409, response.text
+        assert response.json()["detail"] == (
+            f"{version} is a candidate: approve it before serving it (postroom models approve {version} "
+            "--reason …)"
+        )
+        assert client.get("/readyz").status_code == 503  # nothing was loaded
+        events = client.get("/v1/events?kind=model.reloaded", headers=admin).json()
+        assert events["events"] == []

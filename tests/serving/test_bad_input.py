@@ -424,6 +424,13 @@ def test_without_a_valid_key_the_body_is_not_read(
             "body.model_version",
         ),
         ("/v1/admin/reload", "admin", {"model": "v\x00"}, "body.model"),
+        ("/v1/messages", "router", {"message_id": "n1", "sender": "a\x00@x", "body": "b"}, "body.sender"),
+        (
+            "/v1/messages",
+            "router",
+            {"message_id": "n2", "metadata": {"k": "v\x00"}, "body": "b"},
+            "body.metadata.k",
+        ),
     ],
 )
 def test_a_nul_character_in_any_json_string_is_422_on_every_store(
@@ -445,6 +452,7 @@ def test_a_nul_character_in_any_json_string_is_422_on_every_store(
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(ThresholdVersion)) == 0
         assert session.scalar(select(func.count()).select_from(Feedback)) == 0
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
 
 
 @pytest.mark.parametrize(
@@ -579,3 +587,32 @@ def test_a_json_body_in_another_encoding_than_utf8_is_422_saying_so(
     response = client.post("/v1/classify", content=body, headers=headers)
     assert response.status_code == 422, response.text
     assert "not UTF-8" in response.json()["detail"]
+
+
+def test_a_store_that_cannot_be_reached_is_503_on_every_endpoint(
+    make_client: MakeClient, serving_env: dict[str, str]
+) -> None:
+    """A PostgreSQL server that is down (nothing listens on port 1): every endpoint that reads or writes
+    the store answers 503 StoreError naming it, never a 500 (the fixture fails on any unhandled error)."""
+    client = make_client(database_url="postgresql+psycopg://postgres:s3cret@127.0.0.1:1/postroom")
+    router, lead = auth(serving_env["router"]), auth(serving_env["lead"])
+    requests = [
+        ("POST", "/v1/classify", router, {"message_id": "m1"}),
+        ("POST", "/v1/messages", router, {"message_id": "m1", "body": "hello"}),
+        ("GET", "/v1/messages/m1", router, None),
+        ("POST", "/v1/feedback", router, {"message_id": "m1", "final_labels": {"topic": "card_replacement"}}),
+        ("GET", "/v1/thresholds", lead, None),
+        ("GET", "/v1/events", lead, None),
+        ("GET", "/v1/lead/overview", lead, None),
+        ("GET", "/v1/lead/outcomes", lead, None),
+    ]
+    for method, path, key, body in requests:
+        response = client.request(method, path, json=body, headers=key)
+        assert response.status_code == 503, (path, response.status_code, response.text)
+        assert response.json()["error"] == "StoreError", (path, response.text)
+        assert "unreachable" in response.json()["detail"] and "s3cret" not in response.text, path
+    batch = client.post("/v1/classify/batch", json={"message_ids": ["m1", "m2"]}, headers=router)
+    assert batch.status_code in (200, 503), batch.text
+    if batch.status_code == 200:
+        assert [r["status"] for r in batch.json()["results"]] == [503, 503]
+    assert client.get("/readyz").status_code == 503

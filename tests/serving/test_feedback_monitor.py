@@ -55,11 +55,22 @@ def test_rollback_to_a_version_no_store_can_hold_is_404(
     sessions: sessionmaker[Session],
 ) -> None:
     before = counts(sessions)
-    for version in (2**63, 10**20):
+    for version in (2**31, 2**40, 2**63, 10**20):  # past PostgreSQL's 32-bit ids: never queried there
         body = {"version": version, "reason": "x"}
         response = call(app_client, keys["lead"], "POST", "/v1/thresholds/rollback", json=body)
         assert response.status_code == 404, response.text
         assert response.json()["detail"] == f"no threshold version {version}"
+    assert counts(sessions) == before
+
+
+def test_a_prediction_id_no_store_can_hold_is_422(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    before = counts(sessions)
+    body = {"message_id": "m1", "final_labels": {"queue": "cards"}, "prediction_id": 2**31}
+    response = call(app_client, keys["router"], "POST", "/v1/feedback", json=body)
+    assert response.status_code == 422, response.text
+    assert "prediction_id: Input should be less than or equal to 2147483647" in response.json()["detail"]
     assert counts(sessions) == before
 
 

@@ -36,6 +36,7 @@ def test_reload_under_concurrent_requests_fails_none(
     stored: list[str],
     sessions: sessionmaker[Session],
 ) -> None:
+    two_versions.approve("v0002", actor="test", reason="canary")  # a candidate may not be reloaded
     client = make_client(serve_max_batch=8)
     router, admin = auth(serving_env["router"]), auth(serving_env["admin"])
     statuses: Counter[int] = Counter()
@@ -107,6 +108,7 @@ def test_promotion_is_followed_and_a_version_without_export_is_not(
 def test_a_corrupt_export_is_refused_with_the_reason(
     make_client: MakeClient, two_versions: Registry, serving_env: dict[str, str]
 ) -> None:
+    two_versions.approve("v0002", actor="test", reason="canary")
     client = make_client()
     admin = auth(serving_env["admin"])
     graph = two_versions.root / "exports" / "v0002" / "fp32" / "shared.onnx"
