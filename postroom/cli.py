@@ -218,14 +218,14 @@ def audit(
         bool, typer.Option("--json", help="Print JSON with each event's whole payload.")
     ] = False,
 ) -> None:
-    """The audit log, newest first: models approved and promoted, thresholds suspended, labels changed in
-    Doccano, messages erased: who, when, what, why. Never message text.
+    """The audit log, newest first: models approved, promoted and reloaded, thresholds changed and
+    suspended, labels changed in Doccano, messages erased: who, when, what, why. Never message text.
 
     Example: postroom audit --kind messages.erased --since 2026-12-01
     """
     from datetime import UTC, date, datetime
 
-    from postroom.store.audit import list_events
+    from postroom.store.audit import event_kinds, list_events
 
     start = None
     if since is not None:
@@ -239,6 +239,7 @@ def audit(
     settings = load_settings()
     with open_sessions(settings)() as session:
         events = list_events(session, None if prefix is not None else kind, limit, start, prefix)
+        known = event_kinds(session) if kind and not events else []
         rows = [
             {
                 "id": e.id,
@@ -255,7 +256,8 @@ def audit(
         return
     if not rows:
         which = (f" of kind {kind}" if kind else "") + (f" since {since}" if since else "")
-        out.print(f"no audit event{which}", markup=False)
+        kinds = f" (kinds in the log: {', '.join(known)})" if known else ""
+        out.print(f"no audit event{which}{kinds}", markup=False)
         return
     table = Table("id", "when (UTC)", "kind", "subject", "by", "details")
     for row in rows:

@@ -73,8 +73,8 @@ def record_feedback(
     otherwise have the reply's outcome judged against the later decision.
 
     Raises:
-        FeedbackError: a final label is not in the taxonomy, or `prediction_id` is not a classification of
-            this message.
+        FeedbackError: a final label is not in the taxonomy, `prediction_id` is not a classification of
+            this message, or `auto_reply_resolved` is given for a decision that sent no automated reply.
     """
     for set_name, class_name in final_labels.items():
         try:
@@ -89,6 +89,12 @@ def record_feedback(
         raise FeedbackError(
             f"prediction {prediction_id} is not a classification of message {message.message_id!r} "
             "(use the prediction_id of its /v1/classify answer, or leave it out for the latest)"
+        )
+    if auto_reply_resolved is not None and (decision is None or decision.decision != "auto_reply"):
+        what = "was never classified" if decision is None else f"went to a human ({decision.queue})"
+        raise FeedbackError(
+            f"auto_reply_resolved says whether an automated reply resolved the case, but message "
+            f"{message.message_id!r} {what}: send null"
         )
     feedback = Feedback(
         message_pk=message.id,

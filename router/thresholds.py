@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from postroom.errors import shown
-from postroom.store.models import MAX_ROW_ID, ThresholdVersion
+from postroom.store.models import MAX_ROW_ID, AuditEvent, ThresholdVersion
 from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.confidence import ConfidenceModel
 from router.errors import (
@@ -32,6 +32,7 @@ from router.errors import (
 )
 
 Values = dict[str, dict[str, float | None]]
+CHANGE_EVENT = "thresholds.changed"  # the audit event of every new version
 # What a version was calibrated for, carried over to manual changes of it; `confidence_model` is what the
 # reply set's thresholds compare against (router.confidence; None: the probability).
 PROMISE_KEYS = ("target_precision", "confidence", "guarantee", "confidence_model")
@@ -517,6 +518,19 @@ def set_thresholds(
     )
     session.add(version)
     session.flush()
+    session.add(  # `postroom audit` lists who changed thresholds beside the other changes of note
+        AuditEvent(
+            kind=CHANGE_EVENT,
+            subject=f"thresholds v{version.id}",
+            actor=actor,
+            payload={
+                "reason": reason,
+                "changes": len(changes),
+                "model_version": calibrated_for,
+                **({"rollback_to": details["rollback_to"]} if details and "rollback_to" in details else {}),
+            },
+        )
+    )
     return version
 
 

@@ -350,13 +350,13 @@ def outcomes(
     """
     from router.outcomes import routing_outcomes
     from router.outcomes_cli import print_outcomes
-    from serving.lead.service import outcomes_data
+    from serving.lead.service import configured_model, outcomes_data
 
     settings = load_settings()
     taxonomy = load_taxonomy_from(settings)
     with open_sessions(settings)() as session:
         result = routing_outcomes(session, taxonomy, days or settings.feedback_window_days)
-    data = outcomes_data(result, settings)
+    data = outcomes_data(result, settings, configured_model(settings))
     if as_json:
         out.print_json(json.dumps(data))
     else:

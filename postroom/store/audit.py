@@ -28,3 +28,8 @@ def list_events(
     if since is not None:
         query = query.where(AuditEvent.created_at >= since)
     return list(session.scalars(query))
+
+
+def event_kinds(session: Session) -> list[str]:
+    """Every kind of event the log holds, sorted."""
+    return sorted(session.scalars(select(AuditEvent.kind).distinct()))

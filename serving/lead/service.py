@@ -56,6 +56,7 @@ from router.thresholds import (
     rollback,
     set_thresholds,
 )
+from serving.lifecycle import resolve_source
 from serving.metrics import Metrics
 from serving.service import find_message, normalize_id
 from training.registry import Registry
@@ -290,11 +291,12 @@ def held_out_accuracy(settings: Settings, version: str) -> dict[str, float]:
     }
 
 
-def outcomes_data(result: Outcomes, settings: Settings) -> dict[str, Any]:
+def outcomes_data(result: Outcomes, settings: Settings, served_model: str | None) -> dict[str, Any]:
     """The outcomes with each label set's held-out accuracy beside its realized one, and whether the
     realized one is below it with evidence (the interval's upper bound under it): the mail moved away from
-    what the model was trained and tested on."""
-    data = result.to_dict()
+    what the model was trained and tested on. `served_model`: the version serving (the API's loaded model;
+    the CLI's, the one the configuration names: the registry's production version by default)."""
+    data = {**result.to_dict(), "served_model": served_model}
     for model in data["models"]:
         held = held_out_accuracy(settings, model["model_version"])
         for entry in model["label_sets"]:
@@ -304,6 +306,15 @@ def outcomes_data(result: Outcomes, settings: Settings) -> dict[str, Any]:
                 expected is not None and entry["interval"] and entry["interval"][1] < expected
             )
     return data
+
+
+def configured_model(settings: Settings) -> str | None:
+    """The version a service started with these settings serves: `POSTROOM_SERVE_MODEL`'s (the registry's
+    production version by default); None when it names none there (nothing in production, a path)."""
+    try:
+        return resolve_source(settings.registry_dir, settings.serve_model).version
+    except PostroomError:
+        return None
 
 
 def _guarantee_of(version: ThresholdVersion | None) -> str | None:

@@ -91,5 +91,5 @@ def lead_outcomes(
     there and where the others went."""
     result = routing_outcomes(db, services.taxonomy, days or services.settings.feedback_window_days)
     served = services.holder.loaded
-    data = service.outcomes_data(result, services.settings)
-    return OutcomesPublic.model_validate({**data, "served_model": served.version if served else None})
+    data = service.outcomes_data(result, services.settings, served.version if served else None)
+    return OutcomesPublic.model_validate(data)

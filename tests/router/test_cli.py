@@ -341,6 +341,10 @@ def test_set_and_rollback_warn_about_replies_outside_the_promise(sessions: sessi
     assert f"warning: {monitor}" in warned(back)
     history = invoke("history").stdout
     assert "(rollback to version 1): the suggestion again" in history and " UTC by " in history
+    logged = json.loads(runner.invoke(app, ["audit", "--kind", "thresholds.changed", "--json"]).stdout)
+    newest = logged["events"][0]
+    assert len(logged["events"]) == 6 and newest["subject"] == "thresholds v6"  # every version, newest first
+    assert newest["payload"]["rollback_to"] == 1 and newest["payload"]["reason"] == "the suggestion again"
 
 
 def test_monitor_prints_realized_precision_and_suspends_with_evidence(

@@ -688,6 +688,13 @@ def test_feedback_on_a_human_case_and_labels(
         )
         session.commit()
     body = {"message_id": "<h1@x>", "final_labels": {"topic": "service_complaint", "queue": "complaints"}}
+    # no automated reply was sent (h1 was never classified), so none can have resolved the case
+    claimed = {**body, "auto_reply_resolved": True}
+    resolved = call(app_client, keys["router"], "POST", "/v1/feedback", json=claimed)
+    assert resolved.status_code == 422 and resolved.json()["detail"] == (
+        "auto_reply_resolved says whether an automated reply resolved the case, but message 'h1@x' was never "
+        "classified: send null"
+    )
     response = call(app_client, keys["router"], "POST", "/v1/feedback", json=body)
     assert response.status_code == 201, response.text
     data = response.json()
@@ -910,4 +917,6 @@ def test_outcomes_set_the_realized_accuracy_beside_the_held_out_one(
     queue_row = next(line for line in printed.stdout.splitlines() if line.strip("│ ").startswith("queue"))
     assert f"{held_queue:.1%}" in queue_row and "below held-out: the mail moved" in queue_row
     as_json = json.loads(CliRunner().invoke(cli_app, ["outcomes", "--json"]).stdout)
-    assert as_json["models"] == call(client, lead, "GET", "/v1/lead/outcomes").json()["models"]
+    answered = call(client, lead, "GET", "/v1/lead/outcomes").json()
+    assert answered["served_model"] == shared.version  # the CLI: the production version the service serves
+    assert {**as_json, "since": None} == {**answered, "since": None}  # exactly what the API answers

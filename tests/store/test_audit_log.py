@@ -65,6 +65,9 @@ def test_filters_by_kind_prefix_and_date(events: None) -> None:
     assert len(json.loads(runner.invoke(app, ["audit", "--limit", "1", "--json"]).stdout)["events"]) == 1
     none = runner.invoke(app, ["audit", "--kind", "model.approved"])
     assert none.exit_code == 0 and "no audit event of kind model.approved" in none.stdout
+    assert "(kinds in the log: labeling.pulled, labeling.pushed, messages.erased, model.promoted)" in (
+        " ".join(none.stdout.split())
+    )
 
 
 @pytest.mark.parametrize(
