@@ -38,6 +38,7 @@ class Choice:
     strategy: str  # what was used: cold | uncertain (proxy|model) | random
     candidates: int
     labeled: int
+    near_copies: int = 0  # candidates left out as near-copies of messages labeled or picked (fewer than k)
 
 
 def _labeled(session: Session, taxonomy: Taxonomy, sources: Sequence[str]) -> dict[int, dict[str, str]]:
@@ -117,4 +118,6 @@ def choose_for_labeling(
             pool_vecs, k, languages=[m.language for m in pool], avoid=known_vecs, config=config, seed=seed
         )
         used = "cold start (clusters)"
-    return Choice([pool[i].message_id for i in picks], used, len(pool), len(known))
+    # fewer picks than asked for: every candidate left is a near-copy of a labeled or picked message
+    near_copies = len(pool) - len(picks) if len(picks) < k else 0
+    return Choice([pool[i].message_id for i in picks], used, len(pool), len(known), near_copies)

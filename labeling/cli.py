@@ -178,6 +178,7 @@ def push(
     project = settings.doccano_project_name(taxonomy.name)
     suggestions: dict[str, str] = {}
     used = "given"
+    near_copies = 0
     if message_ids and not corrections:
         with sessions() as session:
             unknown = not_stored(session, message_ids)
@@ -211,10 +212,22 @@ def push(
                         )
                     used = choice.strategy + (f" (+{len(ids)} from an interrupted push)" if ids else "")
                     ids += choice.message_ids
+                    near_copies = choice.near_copies
                 else:
                     used = "finishing an interrupted push"
+        if near_copies:
+            err.print(
+                f"[yellow]near-copies not sent[/yellow] {near_copies} messages neither labeled nor in "
+                "Doccano are near-copies of messages already labeled or chosen (a resend, a reminder): their "
+                "labels would teach little; `--message-id ID` sends one anyway",
+                highlight=False,
+                soft_wrap=True,
+            )
         if not ids:
-            out.print("nothing to push: every message is labeled or already in Doccano")
+            out.print(
+                "nothing to push: every message is labeled, already in Doccano"
+                + (", or a near-copy of one of those" if near_copies else "")
+            )
             return
         with err.status(f"pushing {len(ids)} messages to {settings.doccano_url}…"):
             report = push_messages(
@@ -319,8 +332,8 @@ def pull(
     if report.deleted:
         err.print(
             f"[yellow]deleted in Doccano[/yellow] {len(report.deleted)} pushed messages are no longer "
-            f"examples of the project: {escape(_some(report.deleted))}; "
-            "`postroom label push --message-id ID` sends one again",
+            f"examples of the project: {escape(_some(report.deleted))}; set aside (no longer awaiting an "
+            "expert, not chosen again); `postroom label push --message-id ID` sends one again",
             highlight=False,
             soft_wrap=True,
         )

@@ -32,6 +32,7 @@ from labeling.sync import (
     EVENT_LABEL_CHANGED,
     EVENT_PULL_PROBLEMS,
     EVENT_PUSHED,
+    EVENT_REMOVED,
     EVENT_SEEN,
     EVENT_SELECTED,
     EVENT_UPLOAD_QUEUED,
@@ -45,7 +46,14 @@ LABELING = "labeling."  # the prefix of every labeling record's kind
 LEFT_IN_KEY = "doccano_left_in"
 PENDING_KEY = "doccano_pending_sha256"
 # Labeling records whose subject is a message ID: they go with the message.
-MESSAGE_RECORDS = (EVENT_SELECTED, EVENT_PUSHED, EVENT_UPLOAD_QUEUED, EVENT_SEEN, EVENT_LABEL_CHANGED)
+MESSAGE_RECORDS = (
+    EVENT_SELECTED,
+    EVENT_PUSHED,
+    EVENT_UPLOAD_QUEUED,
+    EVENT_SEEN,
+    EVENT_LABEL_CHANGED,
+    EVENT_REMOVED,
+)
 COPY_RECORDS = (EVENT_SELECTED, EVENT_UPLOAD_QUEUED, EVENT_PUSHED)  # a message sent to a project (its id)
 
 

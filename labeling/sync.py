@@ -68,6 +68,8 @@ EVENT_PROJECT_GONE = "labeling.project_gone"
 EVENT_PULL_PROBLEMS = "labeling.pull_problems"
 EVENT_SEEN = "labeling.annotations_seen"  # per message and project: who labeled it with what, and the outcome
 EVENT_ANNOTATOR_DROPPED = "labeling.annotator_dropped"  # the team lead stopped counting a removed annotator
+# a pushed message a pull no longer found in the project: deleted in Doccano (the team lead left it out)
+EVENT_REMOVED = "labeling.removed_in_doccano"
 # The kinds of problem a pull records, in the order `label status` lists them, with what `label status` calls
 # them: a validation problem's kinds, then messages in the project more than once, then valid labels of
 # messages the store lacks.
@@ -197,6 +199,14 @@ def messages_elsewhere(session: Session, project: str, message_ids: Sequence[str
 def pushed_message_ids(session: Session, project: str) -> set[str]:
     """Messages recorded as in the Doccano project."""
     return set(project_events(session, EVENT_PUSHED, project))
+
+
+def removed_message_ids(session: Session, project: str) -> set[str]:
+    """Pushed messages a pull found deleted from the project in Doccano and not pushed again since: set
+    aside (no longer awaiting an expert; not chosen again, since their push records stay)."""
+    pushed = project_events(session, EVENT_PUSHED, project)
+    removed = project_events(session, EVENT_REMOVED, project)
+    return {m for m, event in removed.items() if m in pushed and event.id > pushed[m].id}
 
 
 def project_message_ids(session: Session, project: str) -> set[str]:
@@ -546,7 +556,9 @@ def _record_pushed(
     in_doccano: Mapping[str, int],
 ) -> int:
     with sessions.begin() as session:
-        known = project_events(session, EVENT_PUSHED, layout.project.name)
+        # recorded and still there: one a pull found deleted in Doccano is recorded again when sent again
+        known = set(project_events(session, EVENT_PUSHED, layout.project.name))
+        known -= removed_message_ids(session, layout.project.name)
         stored = set()
         fresh = [m for m in in_doccano if m not in known]
         for batch in _chunks(fresh):
@@ -580,7 +592,7 @@ class PullReport:
     not_in_store: list[str] = field(default_factory=list)
     gone: list[GoneProject] = field(default_factory=list)
     duplicates: dict[str, tuple[int, ...]] = field(default_factory=dict)  # message_id -> example ids
-    deleted: list[str] = field(default_factory=list)  # pushed, but no longer examples of the project
+    deleted: list[str] = field(default_factory=list)  # pushed, found deleted in Doccano by this pull
     # annotators no longer in the export -> messages whose labels, as last pulled, still count
     missing_annotators: dict[str, list[str]] = field(default_factory=dict)
     dropped: dict[str, list[str]] = field(default_factory=dict)  # dropped now -> messages no longer counted
@@ -660,7 +672,10 @@ def pull_labels(
     in_export = {str(row["message_id"]) for rows in export.values() for row in rows if row.get("message_id")}
     outcome = {a.message_id: a.labels for a in validation.accepted}  # this project's own, before comparing
     with sessions.begin() as session:
-        report.deleted = sorted(pushed_message_ids(session, project_name) - in_export)
+        removed = pushed_message_ids(session, project_name) - in_export
+        report.deleted = sorted(removed - removed_message_ids(session, project_name))  # said once
+        for message_id in report.deleted:
+            session.add(_event(EVENT_REMOVED, message_id, client.username, layout))
         for annotator, message_ids in report.dropped.items():
             session.add(
                 _event(EVENT_ANNOTATOR_DROPPED, annotator, client.username, layout, messages=len(message_ids))

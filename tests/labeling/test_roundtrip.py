@@ -479,6 +479,14 @@ def test_an_example_deleted_in_doccano_is_reported_by_pull_and_push_sends_it_aga
         gone = next(e for e in admin.examples(project.id) if e.meta["message_id"] == mails[1].message_id)
         admin.request("DELETE", f"/v1/projects/{project.id}/examples/{gone.id}")
         assert pull_labels(sessions, admin, taxonomy, project_name).deleted == [mails[1].message_id]
+        # set aside: said once, no longer awaiting an expert
+        assert pull_labels(sessions, admin, taxonomy, project_name).deleted == []
+        with sessions() as session:
+            status = labeling_status(session, taxonomy, 2, ["doccano"], project=project_name)
+        assert status.awaiting_expert == 2
         again = push_messages(sessions, admin, taxonomy, project_name, [mails[1].message_id])
         assert again.pushed == [mails[1].message_id]
         assert pull_labels(sessions, admin, taxonomy, project_name).deleted == []
+        with sessions() as session:  # sent again: awaiting an expert again
+            status = labeling_status(session, taxonomy, 2, ["doccano"], project=project_name)
+        assert status.awaiting_expert == 3

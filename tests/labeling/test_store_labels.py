@@ -233,6 +233,35 @@ def test_a_deleted_project_frees_its_never_labeled_messages_and_keeps_pulled_lab
         assert events == 30  # nothing deleted: the old records stay as history
 
 
+def test_a_choice_counts_the_near_copies_it_left_out(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    """Resends of one email are near-copies: one is chosen, the others counted, so push can say why it sent
+    fewer than asked (it once said "every message is labeled or already in Doccano")."""
+    import numpy as np
+
+    mails = bank_mails(3)
+    resends = [Mail(f"resend-{i}@mail.example", "Card lost", "My card is gone, please block it.", "en")
+               for i in range(3)]  # fmt: skip
+    store_mails(sessions, [*mails, *resends])
+
+    def embed(texts):  # type: ignore[no-untyped-def]
+        """One direction per distinct text: copies coincide (cosine 1), the rest are orthogonal."""
+        distinct = sorted(set(texts))
+        return np.eye(len(distinct))[[distinct.index(t) for t in texts]]
+
+    with sessions() as session:
+        choice = choose_for_labeling(
+            session, taxonomy, 10, project="p", sources=["doccano"], target=2, embed=embed
+        )
+        assert len(choice.message_ids) == 4 and choice.near_copies == 2
+        assert len([m for m in choice.message_ids if m.startswith("resend-")]) == 1
+        enough = choose_for_labeling(
+            session, taxonomy, 3, project="p", sources=["doccano"], target=2, embed=embed
+        )
+        assert len(enough.message_ids) == 3 and enough.near_copies == 0  # as many as asked: none left out
+
+
 def test_messages_in_another_project_are_not_chosen_until_that_project_is_gone(
     sessions: sessionmaker[Session], taxonomy: Taxonomy
 ) -> None:
