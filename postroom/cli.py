@@ -186,6 +186,63 @@ def summary(
         err.print(f"[yellow]labels not in the taxonomy[/yellow] {printable(set_name)}: {printable(counts)}")
 
 
+@app.command()
+@friendly_errors
+def show(
+    message_id: Annotated[str, typer.Argument(help="The message's ID (`<…>` around it is ignored).")],
+    lines: Annotated[
+        bool,
+        typer.Option("--lines", help="Each line of the raw input, kept or removed and why (today's cleaner)"),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One stored message: its fields and labels, what the models read, what the cleaner removed, its latest
+    classification. Shows client text: for your terminal, not for logs.
+
+    Example: postroom show "<a1@mail.example>" --lines
+    """
+    from postroom.show import message_view
+
+    settings = load_settings()
+    with open_sessions(settings)() as session:
+        view = message_view(session, message_id, lines=lines)
+    if as_json:
+        out.print_json(json.dumps(view.as_dict()))
+        return
+    table = Table(show_header=False, box=None)
+    for name in ("message_id", "subject", "sender", "received_at", "language", "source", "ingested_at"):
+        table.add_row(name, escape(printable(str(view.fields[name] or "–"))))
+    labels = ", ".join(
+        f"{x['label_set']}={x['class']} ({x['source']}{', ' + x['annotator'] if x['annotator'] else ''})"
+        for x in view.labels
+    )
+    table.add_row("labels", escape(printable(labels or "none")))
+    removed = ", ".join(f"{n} {kind}" for kind, n in view.cleaning["removed_lines"].items())
+    flags = ", ".join(view.cleaning["flags"])
+    removed = f"removed lines: {removed}" if removed else "removed nothing"
+    table.add_row("cleaner", f"{removed}{'; flags: ' + flags if flags else ''}")
+    if (latest := view.latest) is not None:
+        classes = ", ".join(
+            f"{name} {r['class']} {r['probability']:.2f}" if isinstance(r["probability"], float) else
+            f"{name} {r['class']}"
+            for name, r in latest["predictions"].items()
+        )
+        decision = latest["decision"]
+        routed = (
+            f"; {decision['decision']} ({decision['reply_class'] or decision['queue']})" if decision else ""
+        )
+        when = f"{latest['model_version']} {latest['created_at']}"
+        table.add_row("latest", escape(f"{when}: {classes}{routed}"))
+    out.print(table, highlight=False)
+    out.print("\n[bold]what the models read[/bold]")
+    out.print(escape(view.model_text) or "(nothing: the cleaner left no text)", highlight=False)
+    if lines:
+        out.print("\n[bold]the raw input, line by line[/bold] (+ kept, - removed; today's cleaner)")
+        for line in view.lines:
+            kept = "+" if line.kind in ("body", "closing") else "-"
+            out.print(f"{kept} {line.kind:<10} {escape(printable(line.text))}", highlight=False)
+
+
 def _details(payload: object, width: int = 90) -> str:
     """An event's payload in one line: its reason first, then its other scalar fields and those of its
     `criteria` (an erasure's: leftovers, a cut-off), and the length of its lists (`doccano_left_in: 1`)."""
