@@ -368,6 +368,8 @@ def taxonomy_check(
             + (f", {replies} with auto-reply templates" if replies else "")
         )
     out.print(f"fingerprint {taxonomy.fingerprint()}")
+    for warning in taxonomy.coverage_warnings():
+        err.print(f"warning: {warning}", markup=False, highlight=False)
 
 
 @bench_app.command("clean")

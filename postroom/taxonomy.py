@@ -7,6 +7,7 @@ queue and which set's classes may carry an auto-reply template.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from pathlib import Path
 
@@ -139,10 +140,50 @@ class Taxonomy(_Strict):
     """All label sets of one deployment."""
 
     name: str = Field(min_length=1)
-    languages: tuple[str, ...] = ("en",)
+    languages: tuple[str, ...] = ("en",)  # the languages clients write in (`coverage_warnings`)
     routing: Routing = Routing()
     reply_frames: dict[str, ReplyFrame] = Field(default_factory=dict)
     label_sets: tuple[LabelSet, ...]
+
+    @field_validator("languages")
+    @classmethod
+    def _languages_are_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for lang in value:
+            if not re.fullmatch(r"[a-z]{2}", lang):
+                raise ValueError(f"languages must be two-letter codes (de, en, fi), got {lang!r}")
+        return value
+
+    @field_validator("reply_frames")
+    @classmethod
+    def _frames_are_per_language(cls, value: dict[str, ReplyFrame]) -> dict[str, ReplyFrame]:
+        for lang in value:  # a frame under another key would never be used: its replies would go out bare
+            if not re.fullmatch(r"[a-z]{2}", lang):
+                raise ValueError(f"reply_frames keys must be two-letter language codes, got {lang!r}")
+        return value
+
+    def coverage_warnings(self) -> list[str]:
+        """What the taxonomy leaves out that its users likely meant to cover: a language of `languages`
+        without an auto-reply for templated classes (its mail predicted as them goes to a human), and a
+        language with auto-replies but no reply frame (they go out without greeting and closing)."""
+        reply_set = self.label_set(self.routing.reply_set)
+        templated = [c for c in reply_set.classes if c.auto_reply]
+        found = []
+        for lang in self.languages:
+            missing = [c.name for c in templated if lang not in c.auto_reply]
+            if missing:
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                shown_names = ", ".join(missing[:5]) + more
+                found.append(
+                    f"no auto-reply in {lang} for {len(missing)} of the {len(templated)} templated classes "
+                    f"({shown_names}): {lang} mail predicted as them goes to a human"
+                )
+        for lang in sorted({lang for c in templated for lang in c.auto_reply}):
+            if lang not in self.reply_frames:
+                found.append(
+                    f"auto-replies in {lang} have no reply_frames.{lang}: they go out without greeting and "
+                    "closing"
+                )
+        return found
 
     @model_validator(mode="after")
     def _check(self) -> Taxonomy:
@@ -195,6 +236,13 @@ class Taxonomy(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+# What each name pattern asks for, in words (pydantic would print the regular expression).
+_PATTERN_WORDS = {
+    NAME_PATTERN: "must be lower-case letters, digits and _, starting with a letter (card_replacement)",
+    r"^[0-9a-z]$": "must be one character, 0-9 or a-z",
+}
+
+
 def _format_validation_error(path: Path, exc: ValidationError) -> str:
     problems = []
     for err in exc.errors():
@@ -202,6 +250,8 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = _PATTERN_WORDS.get(str((err.get("ctx") or {}).get("pattern")), msg)
         problems.append(f"{where}: {msg}")
     return f"{path}: invalid taxonomy: " + "; ".join(problems)
 
@@ -239,8 +289,10 @@ def load_taxonomy(path: Path) -> Taxonomy:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaxonomyError(f"cannot read taxonomy {path}: {exc}") from None
+    stream = io.StringIO(text)
+    stream.name = str(path)  # YAML's error marks name the file, not "<unicode string>"
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+        data = yaml.load(stream, Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise TaxonomyError(f"{path}: not valid YAML: {exc}") from None
     return parse_taxonomy(data, path)

@@ -21,6 +21,7 @@ from tests.store.damage import damage_data_pages, read_only_url, schema_revision
 
 runner = CliRunner()
 register_components()
+DEFAULT_TAXONOMY = Path(__file__).parent.parent / "postroom" / "resources" / "taxonomy.yaml"
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -134,6 +135,12 @@ def test_taxonomy_check_good_and_bad(tmp_path: Path) -> None:
     result = invoke("taxonomy", "check", str(bad))
     assert result.exit_code == 1 and "at least two classes" in result.stderr
     assert "Traceback" not in result.output
+    assert good.stderr == ""  # the demo's taxonomy covers both its languages
+    finnish = tmp_path / "fi.yaml"
+    text = DEFAULT_TAXONOMY.read_text(encoding="utf-8")
+    finnish.write_text(text.replace("languages: [de, en]", "languages: [de, en, fi]"))
+    warned = invoke("taxonomy", "check", str(finnish))
+    assert warned.exit_code == 0 and "no auto-reply in fi for 6 of the 6 templated classes" in warned.stderr
 
 
 def test_doctor_checks_store_taxonomy_and_onnxruntime(engine: Engine) -> None:

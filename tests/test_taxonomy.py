@@ -151,5 +151,52 @@ def test_a_class_may_fix_its_shortcut_key_once_in_the_taxonomy() -> None:
     with pytest.raises(TaxonomyError, match=r"key 'q' is given to both queue\.b and topic\.x"):
         parse_taxonomy(data)
     data["label_sets"][0]["classes"][1]["key"] = "Q"  # Doccano 1.8.4 takes 0-9 and a-z only
-    with pytest.raises(TaxonomyError, match=r"label_sets\.0\.classes\.1\.key: String should match"):
+    with pytest.raises(TaxonomyError, match=r"label_sets\.0\.classes\.1\.key: must be one character, 0-9 or a-z"):
         parse_taxonomy(data)
+
+
+def test_languages_and_reply_frame_keys_are_language_codes() -> None:
+    sets = (label_set("queue", "a", "b"), label_set("topic", "x", "y"))
+    with pytest.raises(TaxonomyError, match="languages must be two-letter codes .* got 'Finnish'"):
+        parse_taxonomy(small(*sets, languages=["Finnish", "en"]))
+    with pytest.raises(TaxonomyError, match="reply_frames keys must be two-letter language codes, got 'suo"):
+        parse_taxonomy(small(*sets, reply_frames={"suomi": {"greeting": "Hei,"}}))
+
+
+def test_check_warns_where_replies_or_frames_are_missing_for_a_language() -> None:
+    reply = {"subject": "s", "body": "b"}
+    topic = {
+        "name": "topic",
+        "classes": [
+            {"name": "x", "auto_reply": {"en": reply, "de": reply}},
+            {"name": "y", "auto_reply": {"en": reply}},
+            {"name": "z"},
+        ],
+    }
+    taxonomy = parse_taxonomy(
+        small(label_set("queue", "a", "b"), topic, languages=["en", "de", "fi"], reply_frames={"en": {}})
+    )
+    assert taxonomy.coverage_warnings() == [
+        "no auto-reply in de for 1 of the 2 templated classes (y): de mail predicted as them goes to a human",
+        "no auto-reply in fi for 2 of the 2 templated classes (x, y): fi mail predicted as them goes to a "
+        "human",
+        "auto-replies in de have no reply_frames.de: they go out without greeting and closing",
+    ]
+    assert load_taxonomy(DEFAULT).coverage_warnings() == []  # the demo's: both languages, both frames
+
+
+def test_errors_name_the_file_and_say_what_a_name_must_be(tmp_path: Path) -> None:
+    tabbed = tmp_path / "tabbed.yaml"
+    tabbed.write_text("name: x\nlabel_sets:\n\t- name: q\n")
+    with pytest.raises(TaxonomyError, match=rf'in "{tabbed}", line 3, column 1'):
+        load_taxonomy(tabbed)
+    named = small(
+        {"name": "queue", "classes": [{"name": "Bad-Name"}, {"name": "b", "key": "AB"}]},
+        label_set("topic", "x", "y"),
+    )
+    with pytest.raises(TaxonomyError) as raised:
+        parse_taxonomy(named)
+    wanted = "label_sets.0.classes.0.name: must be lower-case letters, digits and _, starting with a letter"
+    assert wanted in str(raised.value)
+    assert "label_sets.0.classes.1.key: must be one character, 0-9 or a-z" in str(raised.value)
+    assert "String should match pattern" not in str(raised.value)
