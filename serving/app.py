@@ -6,6 +6,7 @@ uvicorn runs it as a factory: `uvicorn --factory serving.app:create_app` (what `
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -13,7 +14,7 @@ from importlib import metadata
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from postroom.settings import Settings, get_settings
+from postroom.settings import Settings, get_settings, unknown_variables
 from postroom.store import get_engine, session_factory
 from postroom.taxonomy import load_taxonomy
 from serving.auth import KeyStore
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     classify answers 503 with the reason."""
     settings = settings or get_settings()
     _configure_logging(settings.log_level)
+    for line in unknown_variables(os.environ):  # a misspelt setting would be silently ignored
+        log.warning("%s: ignored", line)
     taxonomy = load_taxonomy(settings.taxonomy_path)
     engine = get_engine(settings.database_url)
     metrics = Metrics()

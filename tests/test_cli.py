@@ -148,6 +148,19 @@ def test_doctor_checks_store_taxonomy_and_onnxruntime(engine: Engine) -> None:
     assert result.exit_code == 0, result.output
     assert "ok   store" in result.stdout and "ok   onnxruntime: cpu" in result.stdout
     assert "ok   leftovers: no staging or scratch directories of interrupted runs" in result.stdout
+    assert "ok   environment: every POSTROOM_ variable is a setting" in result.stdout
+
+
+def test_doctor_warns_of_a_misspelt_setting_without_its_value(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTROOM_SERVE_MODLE", "v0001-secret-value")
+    monkeypatch.setenv("POSTROOM_DOCCANO_HOME", "/srv/doccano")  # start.sh's, not a typo
+    result = invoke("doctor")
+    assert result.exit_code == 0, result.output  # a warning, not a failure
+    line = next(x for x in result.stdout.splitlines() if x.startswith("warn environment"))
+    assert line == "warn environment: 'POSTROOM_SERVE_MODLE' is not a setting (POSTROOM_SERVE_MODEL?)"
+    assert "secret-value" not in result.output
 
 
 def _leftover(path: Path, size: int, age_seconds: float) -> Path:
