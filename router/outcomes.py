@@ -72,6 +72,7 @@ class ModelOutcomes:
     model_version: str
     label_sets: list[SetAccuracy]
     queues: list[QueueOutcome]
+    auto_replied: int = 0  # automated replies with a final queue: in no queue's row (sent to none)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class Outcomes:
                          "went_to": q.went_to}
                         for q in m.queues
                     ],
+                    "auto_replied": m.auto_replied,
                 }
                 for m in self.models
             ],
@@ -169,6 +171,7 @@ def routing_outcomes(
     judged: dict[str, Counter[str]] = defaultdict(Counter)
     right: dict[str, Counter[str]] = defaultdict(Counter)
     went: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    replied: Counter[str] = Counter()  # model -> automated replies with a final queue
     queue_set = taxonomy.routing.queue_set
     for (decision_id, set_name), final in latest.items():
         model, queue, classes = served[decision_id]
@@ -178,6 +181,8 @@ def routing_outcomes(
             right[model][set_name] += predicted == final
         if set_name == queue_set and queue is not None:
             went[model][queue][final] += 1
+        elif set_name == queue_set:  # answered automatically: sent to no queue (and judged for the queue set)
+            replied[model] += 1
     models = []
     for model in sorted(newest, key=lambda m: -newest[m]):
         queues = []
@@ -190,6 +195,7 @@ def routing_outcomes(
                 model,
                 [SetAccuracy(s, judged[model][s], right[model][s]) for s in sets if judged[model][s]],
                 queues,
+                replied[model],
             )
         )
     return Outcomes(window_days, since, taxonomy.routing.triage_queue, models)

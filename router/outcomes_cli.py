@@ -45,13 +45,16 @@ def _print_model(model: dict[str, Any], triage: str) -> None:
             _note(s),
         )
     out.print(table)
-    if not model["queues"]:
+    replied = model.get("auto_replied", 0)
+    if not model["queues"] and not replied:
         return
     table = Table("sent to", "messages", "belonged there", "the others went to")
     for q in model["queues"]:
         others = ", ".join(f"{k} {v}" for k, v in q["went_to"].items()) or "-"
         belonged = "-" if q["queue"] == triage else f"{q['belonged']} ({_percent(q['share'])})"
         table.add_row(q["queue"], str(q["sent"]), belonged, others)
+    if replied:  # so that the rows add up to the judged messages
+        table.add_row("(answered automatically)", str(replied), "-", "sent to no queue")
     out.print(table)
 
 

@@ -673,6 +673,11 @@ class ModelOutcomesPublic(_Out):
     model_version: str
     label_sets: list[SetAccuracyPublic]
     queues: list[QueueOutcomePublic]
+    auto_replied: int = Field(
+        0,
+        description="Messages with a final queue that the model answered automatically: sent to no queue, so "
+        "in no row above (with the rows, every message whose queue was judged).",
+    )
 
 
 class OutcomesPublic(_Out):

@@ -346,6 +346,19 @@
         el("h3", { text: `Model ${m.model_version}${m.model_version === data.served_model ? " (served)" : ""}` }),
         outcomeTable("outcomes", ["Label set", "Right", "Accuracy", "95 % interval", "Held-out", ""], sets),
       );
+      if (m.auto_replied) {
+        // so that the rows add up: automated replies went to no queue
+        queues.push(
+          el(
+            "tr",
+            { "data-testid": `sent-${m.model_version}-auto-replied` },
+            el("td", { className: "muted", text: "(answered automatically)" }),
+            el("td", { text: String(m.auto_replied) }),
+            el("td", { text: "–" }),
+            el("td", { className: "muted", text: "sent to no queue" }),
+          ),
+        );
+      }
       if (queues.length) {
         children.push(outcomeTable("outcomes", ["Sent to", "Messages", "Belonged there", "The others went to"], queues));
       }

@@ -95,6 +95,9 @@ def test_accuracy_per_label_set_and_where_each_queues_messages_belonged(
         "payments": (2, 1, {"cards": 1}),
         "triage": (1, None, {"payments": 1}),  # triage is no final queue: where unsure messages belonged
     }
+    assert new.auto_replied == 1  # a1: with the 5 sent, the 6 whose queue was judged
+    assert sum(q.sent for q in new.queues) + new.auto_replied == sets["queue"].judged
+    assert older.auto_replied == 0
     everything = {s.label_set: (s.judged, s.right) for s in older.label_sets}
     assert everything == {"topic": (1, 1), "queue": (1, 1)}
     (only,) = [s for s in older.label_sets if s.label_set == "topic"]
@@ -142,15 +145,20 @@ def test_the_cli_prints_tables_and_json(sessions: sessionmaker[Session], taxonom
     with sessions() as session:
         message = routed(session, "m1", "v0001", "card_replacement", "cards")
         closed(session, taxonomy, message, topic="card_replacement", queue="payments")
+        answered = routed(session, "a1", "v0001", "card_replacement", "cards", decision="auto_reply")
+        closed(session, taxonomy, answered, topic="card_replacement", queue="cards")
         session.commit()
     tables = runner.invoke(app, ["outcomes", "--days", "7"])
     assert tables.exit_code == 0, tables.output
     assert "over the last 7 days" in tables.stdout and "model v0001" in tables.stdout
     assert "fewer than 30 cases" in tables.stdout and "payments 1" in tables.stdout
+    answered_row = next(line for line in tables.stdout.splitlines() if "(answered automatically)" in line)
+    assert " 1 " in answered_row and "sent to no queue" in answered_row
     data = json.loads(runner.invoke(app, ["outcomes", "--json"]).stdout)
     assert data["window_days"] == 30 and data["models"][0]["queues"] == [
         {"queue": "cards", "sent": 1, "belonged": 0, "share": 0.0, "went_to": {"payments": 1}}
     ]
+    assert data["models"][0]["auto_replied"] == 1
     for bad in ("0", "36501", "x"):
         refused = runner.invoke(app, ["outcomes", "--days", bad])
         assert refused.exit_code == 2 and "--days" in refused.output and "Traceback" not in refused.output

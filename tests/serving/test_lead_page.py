@@ -313,6 +313,18 @@ def test_lead_page_in_a_browser(
             statement_badge = page.locator('[data-testid="class-topic-account_statement"] .badge').first
             assert statement_badge.inner_text() == "on · 0.010 · not certified"
 
+            # An automated reply whose final queue the CRM reports went to no queue: its own row, so that the
+            # rows add up to the judged messages.
+            final = {"topic": "account_statement", "queue": "accounts"}
+            body = {"message_id": "account_statement-0@example.org", "final_labels": final}
+            router = {"Authorization": f"Bearer {keys['router']}"}
+            assert httpx.post(f"{service_url}/v1/feedback", json=body, headers=router).status_code == 201
+            page.click("#refresh")
+            answered = page.locator('[data-testid="sent-v0001-auto-replied"]')
+            answered.wait_for()
+            cells = answered.inner_text().split("\t")
+            assert cells == ["(answered automatically)", "1", "–", "sent to no queue"]
+
             # No queue precision was ever asked of v0002: its queue cards have no target and nothing red, and
             # each badge says what the text says.
             with_target = httpx.get(f"{service_url}/v1/lead/overview", headers=lead).json()
