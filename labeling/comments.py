@@ -20,12 +20,12 @@ from labeling.validate import Problem
 MARK = "[Postroom]"  # the start of every comment Postroom writes
 FOOTER = "Postroom removes this comment once the problem is settled (at the next `postroom label pull`)."
 ADVICE = {
-    "conflicting": "Settle it: keep one label per set; annotators (or projects) who disagree agree on one, "
-    "and one of them changes their labels.",
+    "conflicting": "Settle it: keep one label per set (remove the extra one); where annotators (or "
+    "projects) disagree, they agree on one and one of them changes their labels.",
     "incomplete": "Add a label for each set left out (Enter first if the email is marked done), then mark it "
     "done.",
     "done_without_label": "Marked done without a label: the team lead decides whether it is labeled or left "
-    "out.",
+    "out (deleted from the project).",
     "unknown_label": "Remove the label that is not in the guideline and choose one of the guideline's.",
     "no_message_id": "Not sent by Postroom (no message_id in its metadata): a project admin deletes it.",
 }

@@ -327,7 +327,10 @@ def rfc822_to_message(data: bytes, origin: str, taxonomy: Taxonomy) -> Item:
         return Rejection(origin, "empty message")
     headers = BytesHeaderParser(policy=default_policy).parsebytes(data)
     try:
-        message_id = check_message_id(_msg_id(_header(headers, "Message-ID")))
+        found = _msg_id(_header(headers, "Message-ID"))
+        if found is None or not str(found).strip():  # say it as a mail admin knows it
+            raise RecordError("no Message-ID header (an email is stored and classified by its ID)")
+        message_id = check_message_id(found)
         labels: dict[str, str] = {}
         for key in headers:
             lowered = key.lower()

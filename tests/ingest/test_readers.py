@@ -142,7 +142,7 @@ def test_eml_without_message_id_or_with_bad_label_header(tmp_path: Path, taxonom
     good, bad = read(tmp_path, taxonomy)
     assert good == []
     assert [Path(r.origin).name for r in bad] == ["a.eml", "b.eml", "c.eml"]
-    assert bad[0].reason == "missing message_id"
+    assert bad[0].reason == "no Message-ID header (an email is stored and classified by its ID)"
     assert "unknown label set 'urgency'" in bad[1].reason
     assert bad[2].reason == "empty message"
 
