@@ -490,9 +490,10 @@ def set_thresholds(
     parent = active_version(session)
     parent_id = None if parent is None else parent.id
     if base_version is not None and (parent_id or 0) != base_version:
+        active = f"version {parent_id} is active" if parent_id else "no version is active yet (the defaults)"
         raise ThresholdsChanged(
-            f"the thresholds changed since you read them: version {parent_id} is active, not {base_version}; "
-            "reload and apply again"
+            f"the thresholds changed since you read them: {active}, not {base_version}; reload and apply "
+            "again"
         )
     damaged = parent is not None and damage(parent) is not None
     current = default_values(taxonomy) if damaged and over_damaged else _filled(parent, taxonomy)

@@ -28,6 +28,7 @@ from postroom.clikit import (
     out,
     printable,
 )
+from postroom.errors import PostroomError
 from postroom.settings import MAX_WINDOW_DAYS
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of the HTTP service (stored hashed).")
@@ -80,6 +81,7 @@ def serve(
             os.environ[f"POSTROOM_SERVE_{name}"] = str(value)  # workers are new processes: they read the env
     get_settings.cache_clear()
     settings = load_settings()  # fails early on bad settings
+    _refuse_a_taken_port(settings.serve_host, settings.serve_port)  # before minutes of model loading
     err.print(f"serving on http://{settings.serve_host}:{settings.serve_port} (docs at /docs)")
     uvicorn.run(
         "serving.app:create_app",
@@ -90,6 +92,25 @@ def serve(
         access_log=access_log,
         log_level=settings.log_level.lower(),
     )
+
+
+def _refuse_a_taken_port(host: str, port: int) -> None:
+    """Fail in one line when something already listens on `host:port` (another `postroom serve`), as uvicorn
+    would only after loading the model."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PostroomError(
+                    f"port {port} on {host} is in use (another `postroom serve`?): stop it or choose --port"
+                ) from None
+            raise PostroomError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @keys_app.command("add")

@@ -248,9 +248,9 @@ def record_to_message(record: dict[str, Any], taxonomy: Taxonomy, origin: str) -
         message_id = check_message_id(raw_id)
         bodies = [k for k in BODY_FIELDS if record.get(k) not in (None, "")]
         if len(bodies) != 1:
-            raise RecordError(
-                "needs exactly one of body, html or raw" + (f", got {', '.join(bodies)}" if bodies else "")
-            )
+            empty = [k for k in BODY_FIELDS if record.get(k) == ""]
+            got = f", got {', '.join(bodies)}" if bodies else (f", got an empty {empty[0]}" if empty else "")
+            raise RecordError("needs exactly one of body, html or raw" + got)
         body_key = bodies[0]
         raw = record[body_key]
         if not isinstance(raw, str):

@@ -84,11 +84,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 def masked_url(url: str | URL) -> str:
-    """`url` fit to print: its password replaced by ***, even when it does not parse as a URL."""
+    """`url` fit to print: its password replaced by ***, even when it does not parse as a URL, and up to the
+    last `@` (a password with an `@` that is not URL-encoded, `p@ss`, parses as the host `ss@db`)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        shown = make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+        shown = str(url)
+    return re.sub(r"(://[^:/@]*:).*@(?=[^@]*$)", r"\1***@", shown)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -86,6 +86,22 @@ def test_keys_commands(app: typer.Typer, tmp_path: Path) -> None:
     assert CliRunner().invoke(app, ["keys", "remove", "crm-router", "--file", str(path)]).exit_code == 0
 
 
+def test_serve_on_a_port_in_use_is_one_line_before_any_model_loads(
+    app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setenv("POSTROOM_SERVE_PORT", "8000")  # serve writes its options there: undone after the test
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert f"port {port} on 127.0.0.1 is in use (another `postroom serve`?)" in result.output
+    assert "serving on" not in result.output and "Traceback" not in result.output
+
+
 def test_serving_never_loads_torch() -> None:
     code = (
         "import sys, serving.app, serving.cli, serving.bench, serving.demo;"

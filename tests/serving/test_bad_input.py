@@ -132,7 +132,7 @@ def test_an_id_in_the_path_with_line_breaks_is_422_not_404(
     [
         ({"message_id": "m1", "body": 5}, "body must be a string"),
         ({"message_id": "m1"}, "needs exactly one of body, html or raw"),
-        ({"message_id": "m1", "body": ""}, "needs exactly one of body, html or raw"),
+        ({"message_id": "m1", "body": ""}, "needs exactly one of body, html or raw, got an empty body"),
         ({"message_id": "m1", "body": "a", "html": "<p>b</p>"}, "needs exactly one"),
         ({"message_id": "m1", "body": "a", "colour": "red"}, "unknown field"),
         ({"message_id": "m1", "body": "a", "topic": "no_such_class"}, "unknown class"),

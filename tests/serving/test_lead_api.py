@@ -246,6 +246,10 @@ def test_base_version_guards_against_a_concurrent_change(
     app_client: TestClient, keys: dict[str, str]
 ) -> None:
     lead = keys["lead"]
+    ahead = {"changes": {"topic": {"card_replacement": 0.9}}, "reason": "x", "base_version": 3}
+    early = call(app_client, lead, "POST", "/v1/thresholds", json=ahead)  # no version yet: says so
+    assert early.status_code == 409
+    assert "no version is active yet (the defaults), not 3" in early.json()["detail"]
     body = {"changes": {"topic": {"card_replacement": 0.9}}, "reason": "x", "base_version": 0}
     assert call(app_client, lead, "POST", "/v1/thresholds", json=body).status_code == 201
     body["changes"] = {"topic": {"card_replacement": 0.8}}

@@ -80,6 +80,11 @@ def test_a_sqlite_uri_creates_no_folders_in_the_working_directory(tmp_path: Path
 def test_masked_url_hides_the_password_even_of_an_unparsable_url() -> None:
     assert masked_url(f"postgresql+psycopg://u:{SECRET}@db/x") == "postgresql+psycopg://u:***@db/x"
     assert SECRET not in masked_url(f"pg ://u:{SECRET}@db:port/x")
+    # an @ in the password that is not URL-encoded: nothing of it is shown
+    assert masked_url("postgresql+psycopg://postroom:p@ss@127.0.0.1:5432/postroom") == (
+        "postgresql+psycopg://postroom:***@127.0.0.1:5432/postroom"
+    )
+    assert masked_url("postgresql+psycopg://postroom@db/x") == "postgresql+psycopg://postroom@db/x"  # none
 
 
 def _filled_store(tmp_path: Path) -> Path:
