@@ -61,7 +61,8 @@
   const short = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
   const when = (iso) => {
     const date = new Date(iso);
-    return Number.isNaN(date.getTime()) ? String(iso) : date.toLocaleString();
+    // the reader's local time, with its zone named (the CLI prints UTC): "6.12.2026, 17:46:15 MEZ"
+    return Number.isNaN(date.getTime()) ? String(iso) : date.toLocaleString(undefined, { dateStyle: "short", timeStyle: "long" });
   };
 
   function showBanner(message, isError) {
