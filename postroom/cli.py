@@ -342,6 +342,7 @@ def doctor() -> None:
         ("onnxruntime", lambda: check_onnxruntime()),
         ("leftovers", lambda: check_leftovers(settings)),
         ("environment", _environment_check),
+        ("api keys", lambda: _keys_check(settings.keys_path)),
     ]
     failed = False
     for name, check in checks:
@@ -354,6 +355,18 @@ def doctor() -> None:
             out.print(f"[red]fail[/red] {name}: {escape(str(exc))}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _keys_check(path: Path) -> str:
+    """`doctor`'s look at the service's API keys file: without one every request is refused (401)."""
+    from postroom.workdirs import DoctorWarning
+
+    if not path.exists():
+        raise DoctorWarning(
+            f"no API keys file at {path}: the service refuses every request (401) until "
+            "`postroom keys add NAME --role router` (and lead, admin) makes one"
+        )
+    return f"{path}"
 
 
 def _environment_check() -> str:

@@ -149,6 +149,8 @@ def test_doctor_checks_store_taxonomy_and_onnxruntime(engine: Engine) -> None:
     assert "ok   store" in result.stdout and "ok   onnxruntime: cpu" in result.stdout
     assert "ok   leftovers: no staging or scratch directories of interrupted runs" in result.stdout
     assert "ok   environment: every POSTROOM_ variable is a setting" in result.stdout
+    keys = next(line for line in result.stdout.splitlines() if " api keys: " in line)
+    assert keys.startswith("warn api keys: no API keys file at ") and "postroom keys add NAME" in keys
 
 
 def test_doctor_warns_of_a_misspelt_setting_without_its_value(
