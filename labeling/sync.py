@@ -201,10 +201,14 @@ def pushed_message_ids(session: Session, project: str) -> set[str]:
     return set(project_events(session, EVENT_PUSHED, project))
 
 
-def removed_message_ids(session: Session, project: str) -> set[str]:
+def removed_message_ids(
+    session: Session, project: str, pushed: Mapping[str, AuditEvent] | None = None
+) -> set[str]:
     """Pushed messages a pull found deleted from the project in Doccano and not pushed again since: set
-    aside (no longer awaiting an expert; not chosen again, since their push records stay)."""
-    pushed = project_events(session, EVENT_PUSHED, project)
+    aside (no longer awaiting an expert; not chosen again, since their push records stay). `pushed`: the
+    project's push records when the caller has read them already."""
+    if pushed is None:
+        pushed = project_events(session, EVENT_PUSHED, project)
     removed = project_events(session, EVENT_REMOVED, project)
     return {m for m, event in removed.items() if m in pushed and event.id > pushed[m].id}
 
@@ -557,8 +561,8 @@ def _record_pushed(
 ) -> int:
     with sessions.begin() as session:
         # recorded and still there: one a pull found deleted in Doccano is recorded again when sent again
-        known = set(project_events(session, EVENT_PUSHED, layout.project.name))
-        known -= removed_message_ids(session, layout.project.name)
+        pushed = project_events(session, EVENT_PUSHED, layout.project.name)
+        known = set(pushed) - removed_message_ids(session, layout.project.name, pushed)
         stored = set()
         fresh = [m for m in in_doccano if m not in known]
         for batch in _chunks(fresh):
@@ -672,8 +676,9 @@ def pull_labels(
     in_export = {str(row["message_id"]) for rows in export.values() for row in rows if row.get("message_id")}
     outcome = {a.message_id: a.labels for a in validation.accepted}  # this project's own, before comparing
     with sessions.begin() as session:
-        removed = pushed_message_ids(session, project_name) - in_export
-        report.deleted = sorted(removed - removed_message_ids(session, project_name))  # said once
+        pushed = project_events(session, EVENT_PUSHED, project_name)
+        removed = set(pushed) - in_export
+        report.deleted = sorted(removed - removed_message_ids(session, project_name, pushed))  # said once
         for message_id in report.deleted:
             session.add(_event(EVENT_REMOVED, message_id, client.username, layout))
         for annotator, message_ids in report.dropped.items():

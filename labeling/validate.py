@@ -131,9 +131,10 @@ def validate_export(
         if not per_annotator and not done_unlabeled[key]:
             result.pending += 1
             continue
-        if confirmed is not None and any(
-            annotator not in done_by[key] and _unsettled(taxonomy, names)
-            for annotator, names in per_annotator.items()
+        if confirmed is not None and any(  # each copy on its own: two copies labeled apart are a conflict
+            annotator not in done_by[key]
+            and any(_unsettled(taxonomy, names) for names in per_copy[key][annotator].values() if names)
+            for annotator in per_annotator
         ):
             result.in_progress += 1
             continue

@@ -236,7 +236,9 @@ def show(
         table.add_row("latest", escape(f"{when}: {classes}{routed}"))
     out.print(table, highlight=False)
     out.print("\n[bold]what the models read[/bold]")
-    out.print(escape(view.model_text) or "(nothing: the cleaner left no text)", highlight=False)
+    # a client's text: its control characters (an ANSI or OSC escape) are shown, never sent to the terminal
+    text = printable(view.model_text, keep="\n\t")
+    out.print(text or "(nothing: the cleaner left no text)", highlight=False)
     if lines:
         out.print("\n[bold]the raw input, line by line[/bold] (+ kept, - removed; today's cleaner)")
         for line in view.lines:

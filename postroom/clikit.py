@@ -119,10 +119,11 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def printable(text: str) -> str:
+def printable(text: str, keep: str = "") -> str:
     """`text` with control characters written as escapes (`\\x1b`): input echoed in a message (an ID, a
-    file name) cannot recolour or erase the terminal. Rich markup is escaped too."""
-    return escape("".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text))
+    file name, a client's email) cannot recolour or erase the terminal. Rich markup is escaped too. `keep`:
+    characters left as they are (`"\\n\\t"` for a multi-line text)."""
+    return escape("".join(c if c.isprintable() or c == " " or c in keep else repr(c)[1:-1] for c in text))
 
 
 def load_settings() -> Settings:

@@ -334,12 +334,15 @@ def describe(settings: Settings) -> dict[str, Any]:
     return values
 
 
-# POSTROOM_ variables that are not settings: the helper scripts' (scripts/doccano, compose.yaml, the device
-# scripts) and the tests'. Any other POSTROOM_ variable is most likely a misspelt setting, which the settings
-# would silently ignore.
+# POSTROOM_ variables that are not settings: command options' (`envvar=`), the helper scripts'
+# (scripts/doccano, compose.yaml, the device scripts) and the tests' (POSTROOM_TEST_*). Any other POSTROOM_
+# variable is most likely a misspelt setting, which the settings would silently ignore; a test checks every
+# name the repository uses.
 NOT_SETTINGS = frozenset(
     {
         CONFIG_ENV,
+        "POSTROOM_USER",  # --by / --actor of train, models, forget, purge
+        "POSTROOM_API_KEY",  # classify-heldout --key
         "POSTROOM_DB_PASSWORD",
         "POSTROOM_DOCCANO_EMAIL",
         "POSTROOM_DOCCANO_HOME",

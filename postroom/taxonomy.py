@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -45,6 +46,13 @@ class ReplyTemplate(_Strict):
     body: str = Field(min_length=1)
 
 
+def _language_codes(codes: Iterable[str], problem: str) -> None:
+    """Refuse the first of `codes` that is not an ISO 639-1 code as written (`fi`, not `Finnish` or `FI`)."""
+    for lang in codes:
+        if not re.fullmatch(r"[a-z]{2}", lang):
+            raise ValueError(f"{problem}, got {lang!r}")
+
+
 class ReplyFrame(_Strict):
     """The greeting and closing around every auto-reply body in one language."""
 
@@ -73,9 +81,7 @@ class ClassDef(_Strict):
     @field_validator("auto_reply")
     @classmethod
     def _languages_are_codes(cls, value: dict[str, ReplyTemplate]) -> dict[str, ReplyTemplate]:
-        for lang in value:
-            if not re.fullmatch(r"[a-z]{2}", lang):
-                raise ValueError(f"auto_reply language must be a two-letter code, got {lang!r}")
+        _language_codes(value, "auto_reply language must be a two-letter code")
         return value
 
 
@@ -148,17 +154,14 @@ class Taxonomy(_Strict):
     @field_validator("languages")
     @classmethod
     def _languages_are_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for lang in value:
-            if not re.fullmatch(r"[a-z]{2}", lang):
-                raise ValueError(f"languages must be two-letter codes (de, en, fi), got {lang!r}")
+        _language_codes(value, "languages must be two-letter codes (de, en, fi)")
         return value
 
     @field_validator("reply_frames")
     @classmethod
     def _frames_are_per_language(cls, value: dict[str, ReplyFrame]) -> dict[str, ReplyFrame]:
-        for lang in value:  # a frame under another key would never be used: its replies would go out bare
-            if not re.fullmatch(r"[a-z]{2}", lang):
-                raise ValueError(f"reply_frames keys must be two-letter language codes, got {lang!r}")
+        # a frame under another key would never be used: its replies would go out bare
+        _language_codes(value, "reply_frames keys must be two-letter language codes")
         return value
 
     def coverage_warnings(self) -> list[str]:

@@ -158,15 +158,24 @@ def unbacked_replies(values: Mapping[str, float | None], part: Mapping[str, Any]
     return found
 
 
+def last_changes(
+    versions: Sequence[ThresholdVersion],
+) -> dict[tuple[str, str], tuple[ThresholdVersion, dict[str, Any]]]:
+    """(label set, class) -> the version of `versions` (newest first, intact) that last changed it, and that
+    change (`old`, `new`)."""
+    last: dict[tuple[str, str], tuple[ThresholdVersion, dict[str, Any]]] = {}
+    for version in reversed(versions):  # oldest first: later versions overwrite
+        for change in (version.details or {}).get("changes", []):
+            last[(change["label_set"], change["class_name"])] = (version, change)
+    return last
+
+
+def is_suspension(version: ThresholdVersion) -> bool:
+    """Whether the feedback monitor wrote `version` to switch classes off."""
+    return version.created_by == MONITOR_ACTOR and bool((version.details or {}).get("suspension"))
+
+
 def monitor_suspended(versions: Sequence[ThresholdVersion]) -> dict[tuple[str, str], ThresholdVersion]:
     """(label set, class) -> the version in which the feedback monitor switched it off, for each class whose
     last change among `versions` (newest first, intact) was that suspension."""
-    last: dict[tuple[str, str], ThresholdVersion] = {}
-    for version in reversed(versions):  # oldest first: later versions overwrite
-        for change in (version.details or {}).get("changes", []):
-            last[(change["label_set"], change["class_name"])] = version
-    return {
-        key: version
-        for key, version in last.items()
-        if version.created_by == MONITOR_ACTOR and (version.details or {}).get("suspension")
-    }
+    return {key: version for key, (version, _) in last_changes(versions).items() if is_suspension(version)}

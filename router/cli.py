@@ -54,7 +54,24 @@ def _parse_assignments(assignments: list[str], off: list[str]) -> Values:
 
 def _warn_outside_the_promise(session: Any, taxonomy: Any, settings: Any, version: Any) -> None:
     """After a change: each reply class it turned on or changed that the feedback monitor had switched off,
-    and each that the calibration does not certify at its new value (router.backing)."""
+    and each that the calibration does not certify at its new value (router.backing). The change is stored
+    by now: a check that fails says so as a warning, never as the command's failure."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from postroom.errors import PostroomError
+
+    try:
+        _outside_the_promise(session, taxonomy, settings, version)
+    except (PostroomError, SQLAlchemyError) as exc:
+        reason = str(exc) if isinstance(exc, PostroomError) else type(exc).__name__
+        _warn(f"the change is stored, but could not be checked against the calibration: {reason}")
+
+
+def _warn(line: str) -> None:
+    err.print(f"warning: {line}", markup=False, highlight=False)
+
+
+def _outside_the_promise(session: Any, taxonomy: Any, settings: Any, version: Any) -> None:
     from router.backing import (
         calibration_models,
         certifying_report,
@@ -76,29 +93,27 @@ def _warn_outside_the_promise(session: Any, taxonomy: Any, settings: Any, versio
     suspended = monitor_suspended([v for v in versions if v.id != version.id])
     for name in changed:
         if (off := suspended.get((reply_set, name))) is not None:
-            err.print(
-                f"warning: {reply_set}.{name} was switched off by the feedback monitor (thresholds version "
-                f"{off.id}, too many wrong replies): this turns its automated replies back on",
-                markup=False,
-                highlight=False,
+            _warn(
+                f"{reply_set}.{name} was switched off by the feedback monitor (thresholds version {off.id}, "
+                "too many wrong replies): this turns its automated replies back on"
             )
     model = version.model_version or next(iter(calibration_models(session, 1)), None)
-    reports, _, note = curve_reports(
-        session, taxonomy, versions, model, settings.target_precision, settings.confidence
-    )
+    certifying, note = certifying_report(versions, model, reply_set, None), None
+    if certifying is None:  # no suggestion stored for the model: its curves from the calibration predictions
+        reports, _, note = curve_reports(
+            session, taxonomy, versions, model, settings.target_precision, settings.confidence
+        )
+        certifying = reports.get(reply_set)
     values = {name: version.values.get(reply_set, {}).get(name) for name in changed}
-    certifying = certifying_report(versions, model, reply_set, reports.get(reply_set))
     for unbacked in unbacked_replies(values, certifying):
         basis = (
             unbacked.why()
             if certifying is not None
             else f"{unbacked.class_name} at {unbacked.threshold:g} ({note})"
         )
-        err.print(
-            f"warning: {reply_set}.{basis}: outside the promise; its automated replies rest on this choice, "
-            "not on measured precision (`thresholds suggest` shows what is certified)",
-            markup=False,
-            highlight=False,
+        _warn(
+            f"{reply_set}.{basis}: outside the promise; its automated replies rest on this choice, not on "
+            "measured precision (`thresholds suggest` shows what is certified)"
         )
 
 

@@ -91,10 +91,25 @@ def record_feedback(
             "(use the prediction_id of its /v1/classify answer, or leave it out for the latest)"
         )
     if auto_reply_resolved is not None and (decision is None or decision.decision != "auto_reply"):
-        what = "was never classified" if decision is None else f"went to a human ({decision.queue})"
+        what = (
+            "was never classified"
+            if decision is None
+            else "went to a human" + (f" ({decision.queue})" if decision.queue else "")
+        )
+        replied = session.scalar(  # classified again after an automated reply: that answer is the one
+            select(RoutingDecision.prediction_pk)
+            .where(RoutingDecision.message_pk == message.id, RoutingDecision.decision == "auto_reply")
+            .order_by(RoutingDecision.id.desc())
+            .limit(1)
+        )
+        advice = (
+            f"give the prediction_id of the automated reply's /v1/classify answer ({replied})"
+            if replied is not None and prediction_id is None
+            else "send null"
+        )
         raise FeedbackError(
             f"auto_reply_resolved says whether an automated reply resolved the case, but message "
-            f"{message.message_id!r} {what}: send null"
+            f"{message.message_id!r} {what}: {advice}"
         )
     feedback = Feedback(
         message_pk=message.id,

@@ -104,15 +104,19 @@ def refuse_candidate(registry_dir: Path, spec: str | None) -> None:
     """Refuse to serve a registry version that nobody has approved (`POST /v1/admin/reload` with a version):
     approval is the registry's gate (`postroom models approve`, with a reason), so a candidate is served only
     where the configuration names it (`POSTROOM_SERVE_MODEL`, as `make demo`'s held-out run does).
-    `production` and export directories pass; an unknown version is left to the loader (404).
+    `production` passes; an export directory counts as the version it is named after; an unknown version is
+    left to the loader (404).
 
     Raises:
         ModelNotApproved: `spec` names a candidate version.
     """
-    if spec is None or spec == "production" or _is_export(Path(spec)):
+    if spec is None or spec == "production":
         return
+    # an export directory counts as the registry version it is named after (the registry's own exports are
+    # `exports/vNNNN`): a path is no way around the gate; one the registry does not know is served as named
+    name = Path(spec).name if _is_export(Path(spec)) else spec
     try:
-        version = Registry(registry_dir).get(spec)
+        version = Registry(registry_dir).get(name)
     except PostroomError:
         return  # the loader says what is wrong with it
     if version.stage == CANDIDATE:

@@ -206,3 +206,24 @@ def test_a_list_setting_that_is_not_json_names_the_variable_and_the_form(
 def test_a_json_list_setting_from_the_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTROOM_LABELING_SOURCES", '["doccano"]')
     assert get_settings().labeling_sources == ("doccano",)
+
+
+def test_every_postroom_variable_the_repository_names_is_a_setting_or_known_not_to_be() -> None:
+    """`doctor` warns of a POSTROOM_ variable that is no setting (a typo would be ignored): none that the
+    code, the scripts or the docs name may set that warning off."""
+    import re
+
+    from postroom.settings import unknown_variables
+    from tests.conftest import REPO_ROOT
+
+    pattern = re.compile(r"\bPOSTROOM_[A-Z0-9_]*[A-Z0-9]\b")
+    files = [REPO_ROOT / p for p in ("README.md", "Makefile", "compose.yaml", "Dockerfile")]
+    for folder in ("postroom", "labeling", "training", "serving", "router", "benchmarks", "scripts", "docs"):
+        suffixes = {".py", ".sh", ".md", ".yaml", ".js"}
+        files += [p for p in (REPO_ROOT / folder).rglob("*") if p.suffix in suffixes]
+    names = {name for path in files for name in pattern.findall(path.read_text("utf-8", "replace"))}
+    # `POSTROOM_SERVE_*` and the like in the docs
+    wildcards = {n for n in names if n.endswith(("_SERVE", "_DOCCANO", "_LABELING", "_FEEDBACK"))}
+    typo = {"POSTROOM_SERVE_MODLE"}  # the docs' own example of what doctor warns of
+    assert len(names) > 40
+    assert unknown_variables(dict.fromkeys(names - wildcards - typo, "x")) == []

@@ -80,3 +80,18 @@ def test_show_of_an_unknown_or_impossible_id_is_one_line(engine: Engine) -> None
     for given, reason in cases:
         result = runner.invoke(app, ["show", given])
         assert result.exit_code == 1 and reason in result.stderr and "Traceback" not in result.output
+
+
+def test_show_never_sends_a_clients_control_characters_to_the_terminal(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """An email can carry ANSI or OSC escapes (recolour, retitle, write the clipboard): shown as text."""
+    source = tmp_path / "esc.jsonl"
+    subject, body = "hi \u001b]0;pwned\u0007 there", "Hello \u001b[31mRED"
+    record = {"message_id": "esc-1", "subject": subject, "body": body}
+    source.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert runner.invoke(app, ["ingest", str(source)]).exit_code == 0
+    shown = runner.invoke(app, ["show", "esc-1", "--lines"])
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert "\\x1b[31mRED" in shown.stdout  # written out, readable

@@ -87,10 +87,13 @@ def masked_url(url: str | URL) -> str:
     """`url` fit to print: its password replaced by ***, even when it does not parse as a URL, and up to the
     last `@` (a password with an `@` that is not URL-encoded, `p@ss`, parses as the host `ss@db`)."""
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except (ArgumentError, ValueError):
-        shown = str(url)
-    return re.sub(r"(://[^:/@]*:).*@(?=[^@]*$)", r"\1***@", shown)
+        return re.sub(r"(://[^:/@]*:).*@(?=[^@/]*(/|$))", r"\1***@", str(url))
+    shown = parsed.render_as_string(hide_password=True)
+    if "@" in (parsed.host or ""):  # a password's unencoded @: mask up to the last @ before the host
+        shown = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", shown)
+    return shown
 
 
 def _first_line(exc: BaseException) -> str:

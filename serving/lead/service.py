@@ -30,7 +30,14 @@ from postroom.store.models import (
     ThresholdVersion,
 )
 from postroom.taxonomy import ClassDef, Taxonomy
-from router.backing import calibration_models, certifying_report, curve_reports, unbacked_replies
+from router.backing import (
+    calibration_models,
+    certifying_report,
+    curve_reports,
+    is_suspension,
+    last_changes,
+    unbacked_replies,
+)
 from router.errors import ThresholdError
 from router.feedback import (
     MONITOR_ACTOR,
@@ -375,7 +382,7 @@ def _class_entry(
     suspension = None
     if value is None and last is not None:
         version, _ = last
-        if version.created_by == MONITOR_ACTOR and (version.details or {}).get("suspension"):
+        if is_suspension(version):
             subject = f"{set_name}.{class_def.name}"
             suspension = next(
                 (
@@ -480,10 +487,7 @@ def lead_overview(
     reports, sources, note = curve_reports(
         session, taxonomy, versions, chosen, settings.target_precision, settings.confidence
     )
-    last_change: dict[tuple[str, str], tuple[ThresholdVersion, dict[str, Any]]] = {}
-    for version in reversed(versions):  # oldest first: later versions overwrite
-        for change in (version.details or {}).get("changes", []):
-            last_change[(change["label_set"], change["class_name"])] = (version, change)
+    last_change = last_changes(versions)
     reply_set = taxonomy.routing.reply_set
     # Replies the promise does not cover: compared with the curves of the model the values were set for
     # (while replies wait for another model's thresholds, none go out at all).

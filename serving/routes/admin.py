@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter, Body
 
+from postroom.store import StoreError
 from postroom.store.models import AuditEvent
 from serving.deps import AdminKey, AppServices, DbSession, JsonOnly
 from serving.lead.service import commit
@@ -38,24 +39,28 @@ def reload_model(
     """Load a model and swap it in atomically: requests in flight finish on the old one, none fail. Without a
     body, reloads the configured model (`production` follows promotions). A registry version nobody has
     approved is refused (409); a model that cannot be loaded leaves the current one in place (503 with the
-    reason). Each reload is an audit event (`model.reloaded`) naming the key."""
+    reason). Each reload is an audit event (`model.reloaded`) naming the key; where the store cannot take it
+    the reload still stands and the service's log names the key instead."""
     request = body or ReloadRequest()
     refuse_candidate(services.settings.registry_dir, request.model)
     old, new = services.holder.load(request.model, request.variant)
-    db.add(
-        AuditEvent(
-            kind=RELOAD_EVENT,
-            subject=new.version,
-            actor=key.name,
-            payload={
-                "asked": request.model or "configured",
-                "variant": new.variant,
-                "provider": new.provider,
-                "previous": old.version if old else None,
-                "previous_variant": old.variant if old else None,
-            },
-        )
-    )
-    commit(db)
     log.info("model %s (%s) loaded at the request of key %s", new.version, new.variant, key.name)
+    try:  # the swap is done: a store that fails now must not make the answer say it was not
+        db.add(
+            AuditEvent(
+                kind=RELOAD_EVENT,
+                subject=new.version,
+                actor=key.name,
+                payload={
+                    "asked": request.model or "configured",
+                    "variant": new.variant,
+                    "provider": new.provider,
+                    "previous": old.version if old else None,
+                    "previous_variant": old.variant if old else None,
+                },
+            )
+        )
+        commit(db)
+    except StoreError as exc:  # the log line above holds what the event would have
+        log.error("the audit event of the reload to %s could not be stored: %s", new.version, exc)
     return ReloadResponse(previous=ModelPublic.of(old) if old else None, current=ModelPublic.of(new))

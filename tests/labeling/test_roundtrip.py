@@ -128,9 +128,9 @@ def test_round_trip_push_label_pull(
         )  # fmt: skip
         at_work = mails[23]  # a set left out, not marked done: anna is still at it, not a problem
         label_as(anna, admin, taxonomy, project_name, at_work, {"line_of_business": "retail"})
-        label_as(
+        label_as(  # two topics, marked done: a problem (not yet done, it would be anna still at it)
             anna, admin, taxonomy, project_name, conflicting,
-            {**conflicting.labels, "topic": [conflicting.labels["topic"], "fee_complaint"]},
+            {**conflicting.labels, "topic": [conflicting.labels["topic"], "fee_complaint"]}, done=True,
         )  # fmt: skip
         label_as(ben, admin, taxonomy, project_name, disputed, {**disputed.labels, "queue": "complaints"})
         unclear = mails[22]  # anna marks it done without a label: she found it unclear

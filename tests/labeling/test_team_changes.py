@@ -153,9 +153,9 @@ def test_problems_are_written_into_doccano_as_comments_once_and_removed_when_set
         layout = open_project(admin, taxonomy, project_name)
         private = admin.create_label_type(layout.id, "lob:private", "#000000", "#ffffff")  # not Postroom's
         label_as(anna, admin, taxonomy, project_name, incomplete, {"line_of_business": "retail"}, done=True)
-        label_as(
+        label_as(  # marked done with two topics: a problem (not yet done, anna would still be at it)
             anna, admin, taxonomy, project_name, two_topics,
-            {**two_topics.labels, "topic": [two_topics.labels["topic"], "fee_complaint"]},
+            {**two_topics.labels, "topic": [two_topics.labels["topic"], "fee_complaint"]}, done=True,
         )  # fmt: skip
         label_as(anna, admin, taxonomy, project_name, good, good.labels)
         label_as(anna, admin, taxonomy, project_name, strange, {"queue": "cards", "topic": "fee_complaint"})

@@ -347,6 +347,24 @@ def test_set_and_rollback_warn_about_replies_outside_the_promise(sessions: sessi
     assert newest["payload"]["rollback_to"] == 1 and newest["payload"]["reason"] == "the suggestion again"
 
 
+def test_a_set_whose_check_fails_is_stored_and_says_so_as_a_warning(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postroom.store import StoreError
+    from router import backing
+
+    def unreadable(*_args: Any) -> None:
+        raise StoreError("store postgresql://db/x unreachable: OperationalError: connection lost")
+
+    monkeypatch.setattr(backing, "certifying_report", unreadable)
+    result = invoke("set", "--set", "topic.card_replacement=0.9", "--reason", "trial")
+    assert result.exit_code == 0, result.output  # the change is stored: a failing check does not undo that
+    assert "thresholds version 1 is active" in result.stdout
+    assert "warning: the change is stored, but could not be checked against the calibration: store " in (
+        " ".join(result.stderr.split())
+    )
+
+
 def test_monitor_prints_realized_precision_and_suspends_with_evidence(
     sessions: sessionmaker[Session],
 ) -> None:

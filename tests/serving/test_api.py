@@ -432,9 +432,25 @@ class TestAdmin:
         assert event["payload"]["variant"] == published[0] and event["payload"]["asked"] == "configured"
         assert event["payload"]["previous"] == shared.version
 
+    def test_a_reload_stands_when_the_store_cannot_take_its_audit_event(
+        self, client: TestClient, serving_env: dict[str, str], shared: Exported, monkeypatch, caplog
+    ) -> None:
+        from postroom.store import StoreError
+        from serving.routes import admin as admin_routes
+
+        def failing(_session) -> None:  # type: ignore[no-untyped-def]
+            raise StoreError("the store at sqlite:///x is read-only")
+
+        monkeypatch.setattr(admin_routes, "commit", failing)
+        response = client.post("/v1/admin/reload", headers=auth(serving_env["admin"]))
+        assert response.status_code == 200, response.text  # the new model serves: the answer says so
+        assert response.json()["current"]["version"] == shared.version
+        assert any("audit event of the reload" in r.getMessage() for r in caplog.records)
+
     def test_reload_to_a_candidate_nobody_approved_is_409(
         self, make_client, serving_env: dict[str, str], tmp_path
     ) -> None:
+        from serving.artifacts import EXPORT_MANIFEST
         from tests.training.test_registry import publish
         from training.registry import Registry
 
@@ -448,6 +464,11 @@ class TestAdmin:
             f"{version} is a candidate: approve it before serving it (postroom models approve {version} "
             "--reason …)"
         )
+        export = tmp_path / "registry" / "exports" / version  # its export named as a path: the same gate
+        export.mkdir(parents=True)
+        (export / EXPORT_MANIFEST).write_text("{}")
+        by_path = client.post("/v1/admin/reload", json={"model": str(export)}, headers=admin)
+        assert by_path.status_code == 409 and f"{version} is a candidate" in by_path.json()["detail"]
         assert client.get("/readyz").status_code == 503  # nothing was loaded
         events = client.get("/v1/events?kind=model.reloaded", headers=admin).json()
         assert events["events"] == []

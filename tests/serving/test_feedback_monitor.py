@@ -104,6 +104,11 @@ def test_feedback_judges_the_decision_its_prediction_id_names(
     wrong = call(app_client, router, "POST", "/v1/feedback", json={**body, "prediction_id": foreign})
     assert wrong.status_code == 422, wrong.text
     assert f"prediction {foreign} is not a classification of message 'twice@x'" in wrong.json()["detail"]
+    resolved = call(app_client, router, "POST", "/v1/feedback", json={**body, "auto_reply_resolved": True})
+    assert resolved.status_code == 422  # judged against the human decision: the reply's answer is meant
+    assert resolved.json()["detail"].endswith(
+        f"went to a human: give the prediction_id of the automated reply's /v1/classify answer ({first_id})"
+    )
     assert counts(sessions) == before
 
     named = call(app_client, router, "POST", "/v1/feedback", json={**body, "prediction_id": first_id}).json()

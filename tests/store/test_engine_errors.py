@@ -85,6 +85,8 @@ def test_masked_url_hides_the_password_even_of_an_unparsable_url() -> None:
         "postgresql+psycopg://postroom:***@127.0.0.1:5432/postroom"
     )
     assert masked_url("postgresql+psycopg://postroom@db/x") == "postgresql+psycopg://postroom@db/x"  # none
+    query = "postgresql+psycopg://u:pw@db:5432/x?sslrootcert=/a@b"  # an @ after the host: the host stays
+    assert masked_url(query) == "postgresql+psycopg://u:***@db:5432/x?sslrootcert=%2Fa%40b"
 
 
 def _filled_store(tmp_path: Path) -> Path:
