@@ -2,9 +2,8 @@
 
 A class with fewer than N labeled messages is *below target*: `train` still runs while every class has
 `min_examples_per_class` training messages, but warns, and the model learns such a class from few examples.
-Only labels from the counted
-sources (`labeling_sources`, e.g. just `doccano` in the demo) count. With a project, also what the last pull
-recorded about its problems (per kind: a count and the first message IDs).
+Only labels from the counted sources (`labeling_sources`, e.g. just `doccano` in the demo) count. With a
+project, also what the last pull recorded about its problems (per kind: a count and the first message IDs).
 """
 
 from __future__ import annotations

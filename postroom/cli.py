@@ -212,12 +212,12 @@ def show(
         return
     table = Table(show_header=False, box=None)
     for name in ("message_id", "subject", "sender", "received_at", "language", "source", "ingested_at"):
-        table.add_row(name, escape(printable(str(view.fields[name] or "–"))))
+        table.add_row(name, printable(str(view.fields[name] or "–")))
     labels = ", ".join(
         f"{x['label_set']}={x['class']} ({x['source']}{', ' + x['annotator'] if x['annotator'] else ''})"
         for x in view.labels
     )
-    table.add_row("labels", escape(printable(labels or "none")))
+    table.add_row("labels", printable(labels or "none"))
     removed = ", ".join(f"{n} {kind}" for kind, n in view.cleaning["removed_lines"].items())
     flags = ", ".join(view.cleaning["flags"])
     removed = f"removed lines: {removed}" if removed else "removed nothing"
@@ -243,7 +243,7 @@ def show(
         out.print("\n[bold]the raw input, line by line[/bold] (+ kept, - removed; today's cleaner)")
         for line in view.lines:
             kept = "+" if line.kind in ("body", "closing") else "-"
-            out.print(f"{kept} {line.kind:<10} {escape(printable(line.text))}", highlight=False)
+            out.print(f"{kept} {line.kind:<10} {printable(line.text)}", highlight=False)
 
 
 def _details(payload: object, width: int = 90) -> str:

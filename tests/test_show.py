@@ -94,4 +94,4 @@ def test_show_never_sends_a_clients_control_characters_to_the_terminal(
     shown = runner.invoke(app, ["show", "esc-1", "--lines"])
     assert shown.exit_code == 0, shown.output
     assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
-    assert "\\x1b[31mRED" in shown.stdout  # written out, readable
+    assert "\\x1b[31mRED" in shown.stdout  # written out, readable, the bracket as it is (no markup, no \\[)

@@ -83,6 +83,8 @@ SUGGESTED_KEYS = (
     "straight_share",  # queues only (router.report.queue_to_json)
     "straight_precision",
 )
+
+
 def commit(session: Session) -> None:
     """Commit, or roll back and raise `StoreError` (503) naming only the error type."""
     try:
