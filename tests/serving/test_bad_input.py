@@ -172,7 +172,7 @@ def test_wrong_media_type_method_and_route(client: TestClient, serving_env: dict
     no_id = client.post(
         "/v1/messages", content=b"Subject: hi\r\n\r\nbody", headers={**key, "Content-Type": "message/rfc822"}
     )
-    assert no_id.status_code == 422 and "message_id" in no_id.json()["detail"]
+    assert no_id.status_code == 422 and "no Message-ID header" in no_id.json()["detail"]
 
 
 class TestHugeBodies:
