@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from labeling.sync import last_pull_problems, pushed_message_ids, removed_message_ids
+from labeling.sync import last_pull_problems, present_message_ids
 from postroom.store.models import Label, Message
 from postroom.store.queries import stored_message_ids
 from postroom.taxonomy import Taxonomy
@@ -125,7 +125,7 @@ def labeling_status(
         target, tuple(sources), sets, session.scalar(select(func.count(Message.id))) or 0, unknown=unknown
     )
     if project:
-        pushed = pushed_message_ids(session, project) - removed_message_ids(session, project)
+        pushed = present_message_ids(session, project)
         done = set(
             session.scalars(
                 select(Message.message_id)

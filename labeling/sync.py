@@ -201,16 +201,13 @@ def pushed_message_ids(session: Session, project: str) -> set[str]:
     return set(project_events(session, EVENT_PUSHED, project))
 
 
-def removed_message_ids(
-    session: Session, project: str, pushed: Mapping[str, AuditEvent] | None = None
-) -> set[str]:
-    """Pushed messages a pull found deleted from the project in Doccano and not pushed again since: set
-    aside (no longer awaiting an expert; not chosen again, since their push records stay). `pushed`: the
-    project's push records when the caller has read them already."""
-    if pushed is None:
-        pushed = project_events(session, EVENT_PUSHED, project)
+def present_message_ids(session: Session, project: str) -> set[str]:
+    """Pushed messages the project still has: not found deleted there by a pull since their last push. One
+    a pull found deleted is set aside (no longer awaiting an expert; not chosen again, since its push records
+    stay) until it is pushed again."""
+    pushed = project_events(session, EVENT_PUSHED, project)
     removed = project_events(session, EVENT_REMOVED, project)
-    return {m for m, event in removed.items() if m in pushed and event.id > pushed[m].id}
+    return {m for m, event in pushed.items() if m not in removed or removed[m].id < event.id}
 
 
 def project_message_ids(session: Session, project: str) -> set[str]:
@@ -561,8 +558,7 @@ def _record_pushed(
 ) -> int:
     with sessions.begin() as session:
         # recorded and still there: one a pull found deleted in Doccano is recorded again when sent again
-        pushed = project_events(session, EVENT_PUSHED, layout.project.name)
-        known = set(pushed) - removed_message_ids(session, layout.project.name, pushed)
+        known = present_message_ids(session, layout.project.name)
         stored = set()
         fresh = [m for m in in_doccano if m not in known]
         for batch in _chunks(fresh):
@@ -676,9 +672,7 @@ def pull_labels(
     in_export = {str(row["message_id"]) for rows in export.values() for row in rows if row.get("message_id")}
     outcome = {a.message_id: a.labels for a in validation.accepted}  # this project's own, before comparing
     with sessions.begin() as session:
-        pushed = project_events(session, EVENT_PUSHED, project_name)
-        removed = set(pushed) - in_export
-        report.deleted = sorted(removed - removed_message_ids(session, project_name, pushed))  # said once
+        report.deleted = sorted(present_message_ids(session, project_name) - in_export)  # said once
         for message_id in report.deleted:
             session.add(_event(EVENT_REMOVED, message_id, client.username, layout))
         for annotator, message_ids in report.dropped.items():

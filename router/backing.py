@@ -20,8 +20,9 @@ from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdError
 from router.feedback import MONITOR_ACTOR
 from router.suggest import learned_report, suggest_from_store
-from router.thresholds import active_confidence_model, promised
+from router.thresholds import active_confidence_model, damage, history, promised
 
+HISTORY_SCAN = 200  # versions searched for each class's last change and the newest suggestion report
 NO_CALIBRATION = (
     "no calibration predictions in the store yet: run `postroom calibrate --model VERSION` (the served "
     "variant on held-out labeled messages), then reload"
@@ -44,6 +45,12 @@ class Unbacked:
             else f"the calibration certifies {self.certified:g} and above"
         )
         return f"{self.class_name} at {self.threshold:g} ({basis})"
+
+
+def intact_history(session: Session) -> list[ThresholdVersion]:
+    """The newest HISTORY_SCAN versions, newest first, but those that cannot be read (`damage`: the history
+    marks them)."""
+    return [v for v in history(session, HISTORY_SCAN) if damage(v) is None]
 
 
 def calibration_models(session: Session, limit: int = 20) -> list[str]:

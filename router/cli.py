@@ -76,10 +76,10 @@ def _outside_the_promise(session: Any, taxonomy: Any, settings: Any, version: An
         calibration_models,
         certifying_report,
         curve_reports,
+        intact_history,
         monitor_suspended,
         unbacked_replies,
     )
-    from router.thresholds import damage, history
 
     reply_set = taxonomy.routing.reply_set
     changed = sorted(
@@ -89,7 +89,7 @@ def _outside_the_promise(session: Any, taxonomy: Any, settings: Any, version: An
     )
     if not changed:
         return
-    versions = [v for v in history(session, 200) if damage(v) is None]
+    versions = intact_history(session)
     suspended = monitor_suspended([v for v in versions if v.id != version.id])
     for name in changed:
         if (off := suspended.get((reply_set, name))) is not None:

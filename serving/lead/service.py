@@ -34,6 +34,7 @@ from router.backing import (
     calibration_models,
     certifying_report,
     curve_reports,
+    intact_history,
     is_suspension,
     last_changes,
     unbacked_replies,
@@ -53,9 +54,7 @@ from router.thresholds import (
     Change,
     Values,
     active_values,
-    damage,
     diff,
-    history,
     how_to_resume_replies,
     promised,
     refuse_zero_replies,
@@ -70,7 +69,6 @@ from training.registry import Registry
 
 log = logging.getLogger("postroom.serving")
 
-HISTORY_SCAN = 200  # versions searched for each class's last change and the newest suggestion report
 EVENTS_SHOWN = 20
 # What a card shows of a class's suggestion, from a stored suggestion report.
 SUGGESTED_KEYS = (
@@ -425,17 +423,12 @@ class Overview:
     realized: dict[str, RealizedPrecision]  # per reply class, for the metrics
 
 
-def _intact_history(session: Session) -> list[ThresholdVersion]:
-    """The newest HISTORY_SCAN versions but those that cannot be read (`damage`: the history marks them)."""
-    return [v for v in history(session, HISTORY_SCAN) if damage(v) is None]
-
-
 def _queue_report(db: Session, queue_set: str, model_version: str | None) -> dict[str, Any] | None:
     """The queue set's part of the newest suggestion stored for `model_version` that was asked for a queue
     precision (`queue_precision`), else None: no queue precision target exists for these curves."""
     if model_version is None:
         return None
-    for version in _intact_history(db):
+    for version in intact_history(db):
         report = (version.details or {}).get("report")
         if version.model_version == model_version and isinstance(report, dict):
             part = report.get(queue_set)
@@ -475,7 +468,7 @@ def lead_overview(
     says why there are none.
     """
     version_id, values = active_values(session, taxonomy)  # DamagedThresholdVersion when it cannot be read
-    versions = _intact_history(session)
+    versions = intact_history(session)
     models = calibration_models(session)
     active = versions[0] if versions else None
     paused = replies_paused(version_id, active.model_version if active is not None else None, loaded_version)
@@ -493,9 +486,9 @@ def lead_overview(
     reply_set = taxonomy.routing.reply_set
     # Replies the promise does not cover: compared with the curves of the model the values were set for
     # (while replies wait for another model's thresholds, none go out at all).
-    same_model = active is None or active.model_version in (None, chosen)
+    judged = not paused and (active is None or active.model_version in (None, chosen))
     certifying = certifying_report(versions, chosen, reply_set, reports.get(reply_set))
-    unbacked = unbacked_replies(values[reply_set], certifying) if same_model and not paused else []
+    unbacked = unbacked_replies(values[reply_set], certifying) if judged else []
     events = list_events(session, SUSPENSION_EVENT, 200)
     realized = realized_precision(session, taxonomy, settings.feedback_window_days)
     label_sets = []
@@ -537,7 +530,7 @@ def lead_overview(
         for entry in label_set["classes"]:
             stored = certified.get(entry["name"])
             entry["certified_threshold"] = stored.get("threshold") if isinstance(stored, dict) else None
-            if entry["threshold"] is not None and same_model and not paused:
+            if entry["threshold"] is not None and judged:
                 entry["backed"] = entry["name"] not in unbacked_names
     data = {
         "thresholds_version": version_id,
