@@ -286,6 +286,7 @@ def audit(
     from datetime import UTC, date, datetime
 
     from postroom.store.audit import event_kinds, list_events
+    from postroom.store.models import iso_utc
 
     start = None
     if since is not None:
@@ -303,7 +304,7 @@ def audit(
         rows = [
             {
                 "id": e.id,
-                "created_at": e.created_at.isoformat().replace("+00:00", "Z"),
+                "created_at": iso_utc(e.created_at),
                 "kind": e.kind,
                 "subject": e.subject,
                 "actor": e.actor,

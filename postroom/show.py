@@ -14,7 +14,7 @@ from postroom.cleaning import clean_with_trace
 from postroom.errors import PostroomError
 from postroom.ingest.fields import RecordError, check_message_id
 from postroom.ingest.rawcodec import decode_input
-from postroom.store.models import Message, Prediction, RoutingDecision
+from postroom.store.models import Message, Prediction, RoutingDecision, iso_utc
 
 
 class MessageNotStored(PostroomError):
@@ -51,7 +51,7 @@ class MessageView:
 
 def _iso(value: Any) -> str | None:
     """UTC to the second, as the API writes times (`2026-12-06T16:34:52Z`)."""
-    return value.replace(microsecond=0).isoformat().replace("+00:00", "Z") if value is not None else None
+    return iso_utc(value.replace(microsecond=0)) if value is not None else None
 
 
 def message_view(session: Session, message_id: str, lines: bool = False) -> MessageView:

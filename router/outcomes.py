@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from postroom.store.models import Feedback, Prediction, RoutingDecision, utcnow
+from postroom.store.models import Feedback, Prediction, RoutingDecision, iso_utc, utcnow
 from postroom.taxonomy import Taxonomy
 from router.bounds import error_rate_upper_bound
 
@@ -94,7 +94,7 @@ class Outcomes:
     def to_dict(self) -> dict[str, Any]:
         return {
             "window_days": self.window_days,
-            "since": self.since.isoformat().replace("+00:00", "Z"),  # as the API writes it
+            "since": iso_utc(self.since),  # as the API writes it
             "triage_queue": self.triage_queue,
             "few_cases": FEW_CASES,
             "models": [

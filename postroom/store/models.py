@@ -31,6 +31,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_utc(value: datetime) -> str:
+    """A stored (UTC) time as the API writes it: ISO 8601 with `Z` (`2026-12-06T16:34:52.120431Z`)."""
+    return value.isoformat().replace("+00:00", "Z")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A point in time, stored in UTC and read back aware (UTC) on every database.
 
