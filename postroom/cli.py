@@ -32,7 +32,7 @@ from postroom.clikit import (
     printable,
 )
 from postroom.errors import PostroomError
-from postroom.settings import describe
+from postroom.settings import Settings, describe
 from postroom.taxonomy import load_taxonomy
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ taxonomy_app = typer.Typer(no_args_is_help=True, help="Inspect and check the tax
 app.add_typer(bench_app, name="bench")
 app.add_typer(taxonomy_app, name="taxonomy")
 ENTRY_POINT_GROUP = "postroom.cli"
+DOCTOR_GROUP = "postroom.doctor"  # components' `checks(settings)` for `postroom doctor`
 
 
 @app.command()
@@ -330,7 +331,8 @@ def audit(
 @app.command()
 @friendly_errors
 def doctor() -> None:
-    """Show the settings and check the store, the taxonomy and ONNX Runtime. Example: postroom doctor"""
+    """Show the settings and check the store, the taxonomy, ONNX Runtime and the model the service would
+    serve. Example: postroom doctor"""
     from postroom.runtime import check_onnxruntime
     from postroom.store import check_integrity, check_store, get_engine
     from postroom.workdirs import DoctorWarning, check_leftovers
@@ -346,11 +348,12 @@ def doctor() -> None:
         ("leftovers", lambda: check_leftovers(settings)),
         ("environment", _environment_check),
         ("api keys", lambda: _keys_check(settings.keys_path)),
+        *_component_checks(settings),
     ]
     failed = False
     for name, check in checks:
         try:
-            out.print(f"[green]ok[/green]   {name}: {escape(str(check()))}")
+            out.print(f"[green]ok[/green]   {name}: {escape(str(check()))}", soft_wrap=True)
         except DoctorWarning as exc:
             out.print(f"[yellow]warn[/yellow] {name}: {escape(str(exc))}", highlight=False, soft_wrap=True)
         except PostroomError as exc:
@@ -358,6 +361,25 @@ def doctor() -> None:
             out.print(f"[red]fail[/red] {name}: {escape(str(exc))}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _component_checks(settings: Settings) -> list[tuple[str, Callable[[], object]]]:
+    """The checks installed components add (entry-point group `postroom.doctor`, a `checks(settings)` each);
+    one whose dependencies are missing is a failing check that says so."""
+    found: list[tuple[str, Callable[[], object]]] = []
+    for entry in sorted(entry_points(group=DOCTOR_GROUP), key=lambda e: e.name):
+        try:
+            found += entry.load()(settings)
+        except ImportError as exc:
+            found.append((entry.name, _raiser(PostroomError(f"its checks cannot load here: {exc}"))))
+    return found
+
+
+def _raiser(exc: Exception) -> Callable[[], object]:
+    def check() -> object:
+        raise exc
+
+    return check
 
 
 def _keys_check(path: Path) -> str:

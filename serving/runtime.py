@@ -335,13 +335,19 @@ class OnnxClassifier:
             fallback_file = None
             if second is not None and key in second.files:
                 fallback_file = verify_file(self.path, second.files[key], self.manifest)
+            tokenizer_file = verify_file(self.path, body.tokenizer, self.manifest)
             try:
                 session = _session(ort, model_file, options, providers)
                 fallback = None if fallback_file is None else _session(ort, fallback_file, options, providers)
-                tokenizer = Tokenizer.from_file(str(verify_file(self.path, body.tokenizer, self.manifest)))
-            except Exception as exc:  # ORT and tokenizers raise their own types for corrupt files
+            except Exception as exc:  # ORT raises its own types for corrupt files
                 raise ModelUnavailable(
                     f"cannot load {files[key]} of {self.manifest.version}: {type(exc).__name__}"
+                ) from None
+            try:
+                tokenizer = Tokenizer.from_file(str(tokenizer_file))
+            except Exception as exc:  # tokenizers raises its own type for a file it cannot parse
+                raise ModelUnavailable(
+                    f"cannot load {body.tokenizer} of {self.manifest.version}: {type(exc).__name__}"
                 ) from None
             active.update(session.get_providers())
             with_evidence = [n for n in sets if signals and self.manifest.label_sets[n].evidence]
