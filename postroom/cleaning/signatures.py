@@ -215,7 +215,7 @@ _LIST_FOOTER = re.compile(
 # "this e-mail was sent to the following address: …"), not a client's doubt ("I don't think this email was
 # sent by you").
 _SENT_BY_FOOTER = re.compile(
-    r"(?:^[\W_]*|[.!?:]\s+|[-_=*]{3,}\s*)this (?:e-?mail|message|mailer) was sent (?:by|to)\b"
+    r"(?:^[\W_]*|[.!?:]\s+|(?<![-_=*])[-_=*]{3,}\s*)this (?:e-?mail|message|mailer) was sent (?:by|to)\b"
     r"(?! (?:you|your|me|my|us|our|someone|somebody|mistake|error)\b)"
     r"|\bthis (?:e-?mail|message|mailer) was sent to "
     r"(?:the following (?:e-?mail )?address|(?:address )?\S+@)",
