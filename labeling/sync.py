@@ -55,6 +55,7 @@ from labeling.errors import (
 from labeling.project import KeyDrift, ProjectLayout, ensure_project, open_project
 from labeling.seen import Seen, observe, remember_missing
 from labeling.validate import Accepted, Problem, duplicate_line, validate_export
+from postroom.store.labels import lock_messages
 from postroom.store.models import NAME_MAX, AuditEvent, Label, Message, as_utc, utcnow
 from postroom.taxonomy import Taxonomy
 
@@ -797,10 +798,10 @@ def apply_labels(
     report.not_in_store = sorted(set(by_id) - set(messages))
     history: dict[int, list[Label]] = defaultdict(list)
     pks = [m.id for m in messages.values()]
+    lock_messages(session, pks)  # feedback for one of them at the same time waits, and is read after
     for start in range(0, len(pks), CHUNK):
-        for label in session.scalars(
-            select(Label).where(Label.message_pk.in_(pks[start : start + CHUNK])).order_by(Label.id)
-        ):
+        query = select(Label).where(Label.message_pk.in_(pks[start : start + CHUNK])).order_by(Label.id)
+        for label in session.scalars(query.execution_options(populate_existing=True)):
             history[label.message_pk].append(label)
     for message_id, message in messages.items():
         result = by_id[message_id]

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from postroom.store.labels import current_labels, lock_messages
 from postroom.store.models import (
     AuditEvent,
     Feedback,
@@ -119,7 +120,8 @@ def record_feedback(
         agent=agent,
     )
     session.add(feedback)
-    current = {label.label_set: label for label in message.labels if label.is_current}
+    lock_messages(session, [message.id])  # a retried report of the same case waits for this one
+    current = current_labels(session, message.id)
     for set_name, class_name in final_labels.items():
         existing = current.get(set_name)
         if existing is not None and existing.class_name == class_name:

@@ -108,7 +108,10 @@ class DecisionPublic(_Out):
 class PredictionPublic(_Out):
     prediction_id: int
     model_version: str
-    variant: str
+    variant: str = Field(
+        description="What computed it, as stored: `onnx-int8`, `onnx-fp32`, `onnx-optimized` (the service; "
+        "its classify answer names the export variant alone: `int8`), `torch` (PyTorch, a calibration)."
+    )
     created_at: datetime
     predictions: dict[str, LabelSetResult]
     decision: DecisionPublic | None
@@ -171,7 +174,10 @@ class ClassifyRequest(BaseModel):
 class ClassifyResponse(_Out):
     message_id: str
     model_version: str
-    variant: str
+    variant: str = Field(
+        description="The export variant that ran: `int8`, `fp32` or `optimized` (stored, and shown by "
+        "GET /v1/messages/{id}, as `onnx-int8` …)."
+    )
     provider: str
     prediction_id: int
     created_at: datetime

@@ -40,7 +40,7 @@ def test_registering_the_components_again_adds_no_command() -> None:
 def test_init_creates_the_store_and_is_repeatable(tmp_path: Path) -> None:
     first, second = invoke("init"), invoke("init")
     assert first.exit_code == second.exit_code == 0, first.output
-    assert "store ready at schema 0002" in first.stdout
+    assert "store ready at schema 0003" in first.stdout
     assert (tmp_path / "data" / "postroom.db").is_file()
 
 
@@ -337,13 +337,13 @@ def test_a_read_only_store_is_one_line_and_keeps_its_rows(
 
 def test_a_store_at_a_newer_schema_says_upgrade_postroom(tmp_path: Path) -> None:
     db = _filled(tmp_path)
-    set_schema_revision(db, "0003")
-    expected = "error: the store is at schema 0003, newer than this Postroom (0002): upgrade Postroom"
+    set_schema_revision(db, "0004")
+    expected = "error: the store is at schema 0004, newer than this Postroom (0003): upgrade Postroom"
     assert _one_error_line(invoke("init")) == expected
     assert _one_error_line(invoke("summary")) == expected
     assert _fail_store_line(invoke("doctor")) == f"fail store: {expected.removeprefix('error: ')}"
-    assert schema_revision(db) == "0003"
-    set_schema_revision(db, "0002")
+    assert schema_revision(db) == "0004"
+    set_schema_revision(db, "0003")
     assert json.loads(invoke("summary", "--json").stdout)["messages"] == 120
 
 

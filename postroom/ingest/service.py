@@ -23,6 +23,7 @@ from postroom.ingest.fields import RecordError, to_utc
 from postroom.ingest.rawcodec import decode_input, encode_raw, raw_digest
 from postroom.ingest.records import IncomingMessage, Rejection
 from postroom.store.db import StoreUnusableError
+from postroom.store.labels import current_labels, lock_messages
 from postroom.store.models import SENDER_MAX, Label, Message, utcnow
 
 Outcome = Literal["inserted", "unchanged", "changed"]
@@ -138,9 +139,11 @@ def _ignored_fields(stored: Message, incoming: IncomingMessage) -> list[str]:
     return ignored
 
 
-def _import_labels(session: Session, message: Message, labels: dict[str, str], source: str) -> IngestResult:
+def _import_labels(
+    session: Session, message: Message, labels: dict[str, str], source: str, current: dict[str, Label]
+) -> IngestResult:
+    """Add `labels` where `current` (the message's current labels) has none of the set; report conflicts."""
     result = IngestResult("inserted", message)
-    current = {label.label_set: label for label in message.labels if label.is_current}
     for set_name, class_name in labels.items():
         existing = current.get(set_name)
         if existing is None:
@@ -165,7 +168,11 @@ def ingest_one(session: Session, incoming: IncomingMessage, source: str = "impor
             or _other_subject(existing, incoming)
         ):
             return IngestResult("changed", existing)
-        result = _import_labels(session, existing, incoming.labels, source)
+        current: dict[str, Label] = {}
+        if incoming.labels:  # sent twice at once: the second waits and sees the first's labels
+            lock_messages(session, [existing.id])
+            current = current_labels(session, existing.id)
+        result = _import_labels(session, existing, incoming.labels, source, current)
         result.outcome = "unchanged"
         result.ignored = _ignored_fields(existing, incoming)
         return result
@@ -186,7 +193,7 @@ def ingest_one(session: Session, incoming: IncomingMessage, source: str = "impor
     )
     _apply_cleaning(message, cleaned)
     session.add(message)
-    return _import_labels(session, message, incoming.labels, source)
+    return _import_labels(session, message, incoming.labels, source, {})
 
 
 def ingest_messages(

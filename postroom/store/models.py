@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -98,7 +98,18 @@ class Label(Base):
     """A class of one label set for one message, with who said so and when."""
 
     __tablename__ = "labels"
-    __table_args__ = (Index("ix_labels_current", "message_pk", "label_set", "is_current"),)
+    __table_args__ = (
+        Index("ix_labels_current", "message_pk", "label_set", "is_current"),
+        # at most one current label per message and set (postroom.store.labels: how writers keep it)
+        Index(
+            "ux_labels_one_current",
+            "message_pk",
+            "label_set",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))

@@ -72,3 +72,44 @@ def migrate_to_first(engine: Engine, command: Any, config_of: Any) -> None:
         config = config_of(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
+
+
+def test_schema_0003_keeps_the_newest_of_several_current_labels(store_url: str) -> None:
+    """A store that concurrent writers left with several current labels of one set (before 0003): the
+    upgrade keeps the newest current, the older ones as history, and adds the index that refuses more."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from postroom.store.db import _alembic_config
+
+    engine = create_store_engine(store_url)
+    with engine.begin() as connection:
+        config = _alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    rows = [(1, "queue", "cards", True), (2, "queue", "payments", True), (3, "queue", "cards", True),
+            (4, "topic", "card_replacement", True), (5, "queue", "accounts", False)]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO messages (id, message_id, raw_format, raw_body, raw_encoding, raw_sha256, "
+                "cleaned_text, metadata, source, ingested_at) "
+                "VALUES (1, 'm1', 'text', 'b', 'text', 'x', 'b', '{}', 'test', CURRENT_TIMESTAMP)"
+            )
+        )
+        for pk, label_set, class_name, current in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO labels (id, message_pk, label_set, class_name, source, created_at, "
+                    "is_current) VALUES (:pk, 1, :s, :c, 'feedback', CURRENT_TIMESTAMP, :current)"
+                ),
+                {"pk": pk, "s": label_set, "c": class_name, "current": current},
+            )
+    assert migrate(engine) == head_revision() == "0003"
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT id, is_current FROM labels ORDER BY id")).all()
+    assert [(pk, bool(current)) for pk, current in found] == [
+        (1, False), (2, False), (3, True), (4, True), (5, False)
+    ]
+    assert "ux_labels_one_current" in {i["name"] for i in inspect(engine).get_indexes("labels")}
+    engine.dispose()
