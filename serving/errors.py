@@ -7,6 +7,8 @@ Anything unexpected is caught by `serving.middleware.GuardMiddleware`: a 500 tha
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from postroom.errors import PostroomError
 from postroom.store import StoreError
 
+log = logging.getLogger(__name__)
 
 class ServingError(PostroomError):
     """Base of the service's own errors."""
@@ -116,6 +119,24 @@ def describe_validation(errors: list[Any]) -> str:
     return "; ".join(parts[:20]) + (f"; … {len(parts) - 20} more" if len(parts) > 20 else "")
 
 
+STORE_LOG_EVERY_S = 60.0  # the same store problem is logged once a minute, not once per request
+_store_logged: dict[str, float] = {}
+
+
+def public_store_detail(exc: StoreError) -> str:
+    """What a client is told about a store that failed, damaged, read-only, full or unreachable (a
+    `StoreError` whatever kind): not the database's URL, user, host or port, nor the driver's message
+    (`/readyz` needs no key); the service log has the whole reason, once a minute per reason."""
+    reason = str(exc)
+    now = time.monotonic()
+    if now - _store_logged.get(reason, -STORE_LOG_EVERY_S) >= STORE_LOG_EVERY_S:
+        _store_logged[reason] = now
+        log.warning("answering 503 StoreError: %s", reason)  # URLs masked; never client data
+    if "unreachable" in reason:
+        return "the store cannot be reached: retry later; the service log says why"
+    return "the store cannot be used now: retry later; the service log says why"
+
+
 def _headers(exc: PostroomError) -> dict[str, str] | None:
     return {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
 
@@ -125,9 +146,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PostroomError)
     async def _domain(_: Request, exc: PostroomError) -> JSONResponse:
-        # a store that is damaged, read-only, full or unreachable is a StoreError to clients, whatever kind
-        name = "StoreError" if isinstance(exc, StoreError) else type(exc).__name__
-        return JSONResponse(error_body(name, str(exc)), exc.status_code, headers=_headers(exc))
+        if isinstance(exc, StoreError):
+            return JSONResponse(error_body("StoreError", public_store_detail(exc)), exc.status_code)
+        return JSONResponse(error_body(type(exc).__name__, str(exc)), exc.status_code, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,10 +4,11 @@ last resort.
 A request to `/v1/…` without a valid API key gets 401 before its body is read, and one whose key's role the
 route does not take 403: no one without a key can make the service hold a body, and no one without the role
 learns how it parses one (the routes check the role again). The body is read
-here, up to `max_bytes`, before the app sees it: a larger body (by its Content-Length or as it streams in)
-gets 413 without reaching an endpoint. An exception no handler turned into a response becomes a 500 with an
-error name only; the log gets the exception type and the route, never the request content. Starlette's own
-last-resort handler would re-raise, and uvicorn would log the exception message.
+here, up to `max_bytes` on `/v1/` and 4 KiB elsewhere (paths that need no key and take no body), before the
+app sees it: a larger body (by its Content-Length or as it streams in) gets 413 without reaching an endpoint.
+An exception no handler turned into a response becomes a 500 with an error name only; the log gets the
+exception type and the route, never the request content. Starlette's own last-resort handler would re-raise,
+and uvicorn would log the exception message.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from serving.errors import Forbidden, error_body
 from serving.metrics import Metrics
 
 log = logging.getLogger("postroom.serving")
+
+
+OUTSIDE_API_MAX_BYTES = 4096  # a body sent to a path outside /v1/ (no key needed there, no route reads one)
 
 
 class _Disconnected(Exception):
@@ -127,11 +131,7 @@ class GuardMiddleware:
                 await _send_json(
                     tracking_send,
                     413,
-                    error_body(
-                        "PayloadTooLarge",
-                        f"the request body is larger than {self.max_bytes} bytes "
-                        "(POSTROOM_SERVE_MAX_REQUEST_BYTES)",
-                    ),
+                    error_body("PayloadTooLarge", self._too_large(scope)),
                     [(b"connection", b"close")],
                 )
             else:
@@ -164,6 +164,12 @@ class GuardMiddleware:
                 time.perf_counter() - started
             )
 
+    def _too_large(self, scope: Scope) -> str:
+        limit = self._limit(scope)
+        if limit == self.max_bytes:
+            return f"the request body is larger than {limit} bytes (POSTROOM_SERVE_MAX_REQUEST_BYTES)"
+        return f"the request body is larger than {limit} bytes: no endpoint outside /v1/ takes a body"
+
     def _refused(self, scope: Scope) -> NotAuthenticated | Forbidden | None:
         """The 401 for a `/v1/` request without a valid key, the 403 for a key whose role the route does not
         take (None: it may go on). The key found is kept in the request's state, so the route's own role check
@@ -184,12 +190,18 @@ class GuardMiddleware:
             return exc
         return None
 
+    def _limit(self, scope: Scope) -> int:
+        """The largest body a request may send: `max_bytes` on `/v1/` (behind the key check), a few KiB
+        elsewhere (no route outside `/v1/` takes a body, and those paths need no key)."""
+        return self.max_bytes if str(scope.get("path", "")).startswith("/v1/") else OUTSIDE_API_MAX_BYTES
+
     async def _read_body(self, scope: Scope, receive: Receive) -> Receive | None:
         """A receive() that replays the whole body, or None when the body is over the limit."""
+        limit = self._limit(scope)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
-                    if int(value) > self.max_bytes:
+                    if int(value) > limit:
                         return None
                 except ValueError:
                     pass
@@ -201,7 +213,7 @@ class GuardMiddleware:
                 raise _Disconnected
             body = message.get("body", b"")
             size += len(body)
-            if size > self.max_bytes:
+            if size > limit:
                 return None
             chunks.append(body)
             if not message.get("more_body", False):

@@ -83,17 +83,23 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+# a password given as a query parameter (libpq reads `?password=…`, as it reads `user:password@`)
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pass|pwd|sslpassword)=)[^&#]*", re.IGNORECASE)
+
+
 def masked_url(url: str | URL) -> str:
     """`url` fit to print: its password replaced by ***, even when it does not parse as a URL, and up to the
-    last `@` (a password with an `@` that is not URL-encoded, `p@ss`, parses as the host `ss@db`)."""
+    last `@` (a password with an `@` that is not URL-encoded, `p@ss`, parses as the host `ss@db`), and a
+    `password` query parameter too."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        return re.sub(r"(://[^:/@]*:).*@(?=[^@/]*(/|$))", r"\1***@", str(url))
+        shown = re.sub(r"(://[^:/@]*:).*@(?=[^@/]*(/|$))", r"\1***@", str(url))
+        return _QUERY_PASSWORD.sub(r"\1***", shown)
     shown = parsed.render_as_string(hide_password=True)
     if "@" in (parsed.host or ""):  # a password's unencoded @: mask up to the last @ before the host
         shown = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", shown)
-    return shown
+    return _QUERY_PASSWORD.sub(r"\1***", shown)
 
 
 def _first_line(exc: BaseException) -> str:

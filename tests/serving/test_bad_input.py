@@ -206,6 +206,20 @@ class TestHugeBodies:
         )
         assert response.status_code == 413
 
+    @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/lead", "/metrics", "/nowhere"])
+    def test_a_body_sent_outside_the_api_is_413_unread(self, client: TestClient, path: str) -> None:
+        """Paths outside /v1/ need no key: a body there (no route takes one) is not held in memory."""
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(64):
+                yield b"x" * 1024
+
+        response = client.post(path, content=chunks())  # no Content-Length: counted as it comes
+        assert response.status_code == 413 and "no endpoint outside /v1/ takes a body" in response.text
+        declared = client.post(path, content=b"x" * 5000)
+        assert declared.status_code == 413
+        assert client.post(path, content=b"x" * 100).status_code in (404, 405)  # small: the route's answer
+
     def test_message_over_the_message_limit_is_413(
         self, small: TestClient, serving_env: dict[str, str]
     ) -> None:
@@ -590,11 +604,12 @@ def test_a_json_body_in_another_encoding_than_utf8_is_422_saying_so(
 
 
 def test_a_store_that_cannot_be_reached_is_503_on_every_endpoint(
-    make_client: MakeClient, serving_env: dict[str, str]
+    make_client: MakeClient, serving_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A PostgreSQL server that is down (nothing listens on port 1): every endpoint that reads or writes
-    the store answers 503 StoreError naming it, never a 500 (the fixture fails on any unhandled error)."""
-    client = make_client(database_url="postgresql+psycopg://postgres:s3cret@127.0.0.1:1/postroom")
+    the store answers 503 StoreError, never a 500 (the fixture fails on any unhandled error), and names
+    neither the database's URL, user, host nor port (`/readyz` needs no key): the log has them."""
+    client = make_client(database_url="postgresql+psycopg://dbuser:s3cret@127.0.0.1:1/postroom?password=s3cret")
     router, lead = auth(serving_env["router"]), auth(serving_env["lead"])
     requests = [
         ("POST", "/v1/classify", router, {"message_id": "m1"}),
@@ -610,9 +625,14 @@ def test_a_store_that_cannot_be_reached_is_503_on_every_endpoint(
         response = client.request(method, path, json=body, headers=key)
         assert response.status_code == 503, (path, response.status_code, response.text)
         assert response.json()["error"] == "StoreError", (path, response.text)
-        assert "unreachable" in response.json()["detail"] and "s3cret" not in response.text, path
+        assert "the store cannot be reached" in response.json()["detail"], path
+        shown = ("s3cret", "dbuser", "127.0.0.1", "postroom")
+        assert not any(secret in response.text for secret in shown), path
     batch = client.post("/v1/classify/batch", json={"message_ids": ["m1", "m2"]}, headers=router)
     assert batch.status_code in (200, 503), batch.text
     if batch.status_code == 200:
         assert [r["status"] for r in batch.json()["results"]] == [503, 503]
-    assert client.get("/readyz").status_code == 503
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "dbuser" not in ready.text and "127.0.0.1" not in ready.text
+    assert any("answering 503 StoreError: store postgresql+psycopg://dbuser:***@127.0.0.1:1" in r.getMessage()
+               and "s3cret" not in r.getMessage() for r in caplog.records)

@@ -87,6 +87,11 @@ def test_masked_url_hides_the_password_even_of_an_unparsable_url() -> None:
     assert masked_url("postgresql+psycopg://postroom@db/x") == "postgresql+psycopg://postroom@db/x"  # none
     query = "postgresql+psycopg://u:pw@db:5432/x?sslrootcert=/a@b"  # an @ after the host: the host stays
     assert masked_url(query) == "postgresql+psycopg://u:***@db:5432/x?sslrootcert=%2Fa%40b"
+    # libpq takes a password as a query parameter too
+    assert masked_url(f"postgresql+psycopg://u@db/x?sslmode=require&Password={SECRET}&a=1") == (
+        "postgresql+psycopg://u@db/x?Password=***&a=1&sslmode=require"
+    )
+    assert masked_url(f"pg ://u@db:port/x?password={SECRET}") == "pg ://u@db:port/x?password=***"
 
 
 def _filled_store(tmp_path: Path) -> Path:
