@@ -324,7 +324,8 @@ def audit(
     table = Table("id", "when (UTC)", "kind", "subject", "by", "details")
     for row in rows:
         cells = (row["kind"], row["subject"] or "", row["actor"], _details(row["payload"]))
-        table.add_row(str(row["id"]), row["created_at"][:19].replace("T", " "), *(escape(c) for c in cells))
+        when = row["created_at"][:19].replace("T", " ")
+        table.add_row(str(row["id"]), when, *(printable(c) for c in cells))
     out.print(table, highlight=False)
 
 

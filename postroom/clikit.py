@@ -158,7 +158,7 @@ def named_actor(given: str | None, option: str) -> str:
 
 
 def _has_control_characters(text: str) -> bool:
-    return any(ord(char) < 32 or ord(char) == 127 for char in text)
+    return any(ord(char) < 32 or 127 <= ord(char) < 160 for char in text)  # C0, DEL and C1 (a CSI: U+009B)
 
 
 def required_reason(reason: str | None, example: str) -> str:

@@ -18,6 +18,7 @@ from postroom.clikit import (
     named_actor,
     open_sessions,
     out,
+    printable,
 )
 from router.errors import ThresholdError
 from router.thresholds import Values, parse_threshold
@@ -215,8 +216,8 @@ def history_command(
             target = details.get("rollback_to")
             kind = f" (rollback to version {target})" if isinstance(target, int) else ""
             out.print(
-                f"[bold]v{version.id}[/bold] {when} by {escape(version.created_by)}{kind}: "
-                f"{escape(version.reason)}"
+                f"[bold]v{version.id}[/bold] {when} by {printable(version.created_by)}{kind}: "
+                f"{printable(version.reason)}"
             )
             if (problem := damage(version)) is not None:
                 out.print(f"    [red]damaged[/red]: {escape(problem)} (changed outside Postroom; kept as is)")

@@ -20,7 +20,7 @@ from postroom.machine import usable_cores
 from postroom.settings import Settings
 from serving.artifacts import EXPORT_MANIFEST, export_dir
 from serving.batching import MicroBatcher
-from serving.errors import ModelNotApproved, ModelNotLoaded, ModelUnavailable
+from serving.errors import InvalidRequest, ModelNotApproved, ModelNotLoaded, ModelUnavailable
 from serving.runtime import OnnxClassifier, Prediction
 from training.registry import CANDIDATE, Registry
 
@@ -100,23 +100,36 @@ def resolve_source(registry_dir: Path, spec: str) -> ModelSource:
     return ModelSource(path, version.version, spec)
 
 
+def refuse_path(spec: str | None) -> None:
+    """Refuse an export directory named over the API (`POST /v1/admin/reload`): approval is the registry's
+    gate, and a directory outside the registry would be served under the version its manifest claims. A
+    path is served only where the configuration names it (`POSTROOM_SERVE_MODEL`).
+
+    Raises:
+        InvalidRequest: `spec` is a path (a separator, `.`/`..`, or a directory here holding an export).
+    """
+    if spec is None:
+        return
+    if "/" in spec or "\\" in spec or spec in (".", "..") or _is_export(Path(spec)):
+        raise InvalidRequest(
+            "model names a registry version (v0004, 4, latest) or production, not a path: an export "
+            "directory is served only where the configuration names it (POSTROOM_SERVE_MODEL)"
+        )
+
+
 def refuse_candidate(registry_dir: Path, spec: str | None) -> None:
-    """Refuse to serve a registry version that nobody has approved (`POST /v1/admin/reload` with a version):
-    approval is the registry's gate (`postroom models approve`, with a reason), so a candidate is served only
-    where the configuration names it (`POSTROOM_SERVE_MODEL`, as `make demo`'s held-out run does).
-    `production` passes; an export directory counts as the version it is named after; an unknown version is
-    left to the loader (404).
+    """Refuse to serve a registry version that nobody has approved (`POST /v1/admin/reload` with a version,
+    after `refuse_path`): approval is the registry's gate, so a candidate is served only where the
+    configuration names it (`POSTROOM_SERVE_MODEL`, as `make demo`'s held-out run does). `production`
+    passes; an unknown version is left to the loader (404).
 
     Raises:
         ModelNotApproved: `spec` names a candidate version.
     """
     if spec is None or spec == "production":
         return
-    # an export directory counts as the registry version it is named after (the registry's own exports are
-    # `exports/vNNNN`): a path is no way around the gate; one the registry does not know is served as named
-    name = Path(spec).name if _is_export(Path(spec)) else spec
     try:
-        version = Registry(registry_dir).get(name)
+        version = Registry(registry_dir).get(spec)
     except PostroomError:
         return  # the loader says what is wrong with it
     if version.stage == CANDIDATE:

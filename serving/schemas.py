@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
 from postroom.store.models import MAX_ROW_ID, NAME_MAX, AuditEvent, ThresholdVersion
 from router.thresholds import damage, details_of
@@ -13,6 +13,7 @@ from serving.lifecycle import LoadedModel
 from serving.routing import Routing
 from serving.runtime import SetPrediction
 from serving.service import Classification, ItemError, MessageView
+from serving.strings import one_line
 
 MessageIdIn = StrictStr | StrictInt
 
@@ -261,7 +262,8 @@ class ReloadRequest(BaseModel):
         None,
         min_length=1,
         max_length=4096,
-        description="production (default: the configured one), a version, or a path.",
+        description="production, latest or a registry version (v0004, 4); default: the configured one. "
+        "Not a path: an export directory is served only where the configuration names it.",
     )
     variant: Literal["auto", "fp32", "optimized", "int8"] | None = None
 
@@ -306,7 +308,14 @@ class ThresholdsPublic(_Out):
 Threshold = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 Precision = Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False)]
 Reason = Annotated[
-    StrictStr, Field(min_length=1, max_length=2000, description="Why: recorded with the change.")
+    StrictStr,
+    Field(
+        min_length=1,
+        max_length=2000,
+        description="Why: recorded with the change. One line of plain text (no line breaks or other control "
+        "characters).",
+    ),
+    AfterValidator(one_line),
 ]
 BaseVersion = Annotated[
     StrictInt | None,

@@ -17,6 +17,18 @@ def text_problem(text: str) -> str | None:
     return None
 
 
+def one_line(text: str) -> str:
+    """`text` stripped, for a reason the audit log records: refused (ValueError) when blank or holding a
+    control character (a line break, a terminal escape), as the CLI's `--reason` is: every view of the log
+    shows one line of plain text, so one lead cannot forge another entry or recolour the terminal."""
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError("a reason is required: it is recorded with the change")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in stripped):
+        raise ValueError("contains control characters: give it on one line of plain text")
+    return stripped
+
+
 # Message IDs have their own check (`check_message_id`: controls, lone surrogates), per item in a batch.
 ID_FIELDS = frozenset({"message_id", "message_ids"})
 # A message's text: a NUL is removed when it is stored, a lone surrogate refused by ingestion.

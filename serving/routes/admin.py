@@ -10,7 +10,7 @@ from postroom.store import StoreError
 from postroom.store.models import AuditEvent
 from serving.deps import AdminKey, AppServices, DbSession, JsonOnly
 from serving.lead.service import commit
-from serving.lifecycle import refuse_candidate
+from serving.lifecycle import refuse_candidate, refuse_path
 from serving.schemas import ErrorPublic, ModelPublic, ReloadRequest, ReloadResponse
 
 log = logging.getLogger("postroom.serving")
@@ -38,10 +38,12 @@ def reload_model(
 ) -> ReloadResponse:
     """Load a model and swap it in atomically: requests in flight finish on the old one, none fail. Without a
     body, reloads the configured model (`production` follows promotions). A registry version nobody has
-    approved is refused (409); a model that cannot be loaded leaves the current one in place (503 with the
-    reason). Each reload is an audit event (`model.reloaded`) naming the key; where the store cannot take it
-    the reload still stands and the service's log names the key instead."""
+    approved is refused (409), and so is a path (422: only the configuration names one); a model that cannot
+    be loaded leaves the current one in place (503 with the reason). Each reload is an audit event
+    (`model.reloaded`) naming the key; where the store cannot take it the reload still stands and the
+    service's log names the key instead."""
     request = body or ReloadRequest()
+    refuse_path(request.model)
     refuse_candidate(services.settings.registry_dir, request.model)
     old, new = services.holder.load(request.model, request.variant)
     log.info("model %s (%s) loaded at the request of key %s", new.version, new.variant, key.name)

@@ -485,3 +485,21 @@ def test_damaged_versions_are_one_line_and_history_marks_them(
     assert back.exit_code == 0, back.output
     assert "active thresholds version: 3" in invoke("show").stdout
     assert "damaged" in invoke("history").stdout and stored_json(sessions, 2) == stored
+
+
+def test_history_and_audit_show_a_stored_reason_as_one_line_of_plain_text(
+    sessions: sessionmaker[Session], taxonomy: Any
+) -> None:
+    """A reason written before the API refused control characters (or into the store by hand) cannot
+    recolour the terminal or print a forged second entry: its controls are shown as escapes."""
+    from router.thresholds import set_thresholds
+
+    forged = "ok\nv9 2026-12-06 20:01 UTC by boss: approved \x1b[31mred\x9b2J"
+    with sessions() as session:
+        set_thresholds(session, taxonomy, {"topic": {"card_replacement": 0.9}}, "lena", forged)
+        session.commit()
+    history = invoke("history").stdout
+    audit = runner.invoke(app, ["audit"]).stdout
+    for shown in (history, audit):
+        assert "\x1b" not in shown and "\x9b" not in shown and "\\x1b[31mred" in shown
+    assert not any(line.startswith("v9 ") for line in history.splitlines())

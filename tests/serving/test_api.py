@@ -464,11 +464,12 @@ class TestAdmin:
             f"{version} is a candidate: approve it before serving it (postroom models approve {version} "
             "--reason …)"
         )
-        export = tmp_path / "registry" / "exports" / version  # its export named as a path: the same gate
+        export = tmp_path / "registry" / "exports" / version  # a path, in the registry or not: refused
         export.mkdir(parents=True)
         (export / EXPORT_MANIFEST).write_text("{}")
-        by_path = client.post("/v1/admin/reload", json={"model": str(export)}, headers=admin)
-        assert by_path.status_code == 409 and f"{version} is a candidate" in by_path.json()["detail"]
+        for path in (str(export), "../registry", "..", "C:\\exports\\v0001"):
+            by_path = client.post("/v1/admin/reload", json={"model": path}, headers=admin)
+            assert by_path.status_code == 422 and "not a path" in by_path.json()["detail"], path
         assert client.get("/readyz").status_code == 503  # nothing was loaded
         events = client.get("/v1/events?kind=model.reloaded", headers=admin).json()
         assert events["events"] == []

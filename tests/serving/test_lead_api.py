@@ -164,6 +164,10 @@ def test_change_history_rollback(app_client: TestClient, keys: dict[str, str]) -
         (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": ""}', "reason: String should have"),
         (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "   "}', "a reason is required"),
         (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": 5}', "reason: Input should be"),
+        # a lead cannot write a forged second entry or a terminal escape into the log's views
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "ok\\nv9 boss: ok"}', "one line"),
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "\\u001b[31m"}', "control char"),
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "\\u009b2J"}', "control characters"),
         (b'{"changes": {}, "reason": "x"}', "changes: Dictionary should have at least 1 item"),
         (b'{"changes": {"topic": 0.9}, "reason": "x"}', "changes.topic: Input should be a valid dictionary"),
         (b'{"changes": {"topic": {"card_replacement": "0.9"}}, "reason": "x"}', "valid number"),
