@@ -280,7 +280,8 @@ def audit(
     ] = False,
 ) -> None:
     """The audit log, newest first: models approved, promoted and reloaded, thresholds changed and
-    suspended, labels changed in Doccano, messages erased: who, when, what, why. Never message text.
+    suspended, labels changed in Doccano, messages erased, API keys added and revoked: who, when, what,
+    why. Never message text.
 
     Example: postroom audit --kind messages.erased --since 2026-12-01
     """

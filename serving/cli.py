@@ -24,6 +24,7 @@ from postroom.clikit import (
     friendly_errors,
     load_settings,
     load_taxonomy_from,
+    named_actor,
     open_sessions,
     out,
     printable,
@@ -125,20 +126,24 @@ def keys_add(
     ],
     role: Annotated[str, typer.Option(help="router | lead | admin.")] = "router",
     file: Annotated[Path | None, typer.Option(help="Keys file (POSTROOM_API_KEYS_FILE).")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who adds it (default: your user name).")] = None,
 ) -> None:
-    """Create an API key; prints it once (only its salted hash is stored).
+    """Create an API key; prints it once (only its salted hash is stored). The audit log records who added
+    which key with which role (`keys.added`).
 
     The name identifies the key in `keys list`, `keys remove` and the audit log.
     Example: postroom keys add crm-router --role router
     """
     from serving.auth import add_key
 
+    actor = named_actor(by, "--by")
     path = _keys_file(file)
     key = add_key(path, name, role)
     err.print(
         f"added key {name!r} with role {role} to {path}; it is shown only now:", markup=False, highlight=False
     )
     out.print(key, markup=False, highlight=False)
+    _audit_key(KEY_ADDED_EVENT, name, role, path, actor)
 
 
 @keys_app.command("list")
@@ -161,12 +166,40 @@ def keys_list(file: Annotated[Path | None, typer.Option(help="Keys file.")] = No
 def keys_remove(
     name: Annotated[str, typer.Argument(help="The key's name.")],
     file: Annotated[Path | None, typer.Option(help="Keys file.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who revokes it (default: your user name).")] = None,
 ) -> None:
-    """Revoke a key; a running service stops accepting it at once. Example: postroom keys remove crm-router"""
-    from serving.auth import remove_key
+    """Revoke a key; a running service stops accepting it at once. The audit log records who revoked it
+    (`keys.removed`). Example: postroom keys remove crm-router"""
+    from serving.auth import list_keys, remove_key
 
-    remove_key(_keys_file(file), name)
+    actor = named_actor(by, "--by")
+    path = _keys_file(file)
+    role = next((k.role for k in list_keys(path) if k.name == name), None)
+    remove_key(path, name)
     out.print(f"removed key {name!r}", markup=False, highlight=False)
+    _audit_key(KEY_REMOVED_EVENT, name, role, path, actor)
+
+
+KEY_ADDED_EVENT, KEY_REMOVED_EVENT = "keys.added", "keys.removed"
+
+
+def _audit_key(kind: str, name: str, role: str | None, path: Path, actor: str) -> None:
+    """Record a key's creation or revocation in the store's audit log (never the key): who, which key, which
+    role. The keys file is changed first: a store that cannot take the event leaves a note, not a failure."""
+    from postroom.machine import default_actor
+    from postroom.store.models import AuditEvent
+
+    payload = {"role": role, "keys_file": str(path), "os_user": default_actor()}
+    try:
+        with open_sessions(load_settings())() as session:
+            session.add(AuditEvent(kind=kind, subject=name, actor=actor, payload=payload))
+            session.commit()
+    except PostroomError as exc:
+        err.print(
+            f"note: the audit log did not record it ({printable(str(exc))}); record it by hand",
+            markup=False,
+            highlight=False,
+        )
 
 
 @friendly_errors

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from postroom.clikit import CliRoots
 from postroom.errors import ConfigError
+from postroom.store.models import AuditEvent
 from serving import cli as serving_cli
 from serving.auth import KeyStore, add_key, grants, hash_key, list_keys, remove_key
 from serving.errors import Forbidden, NotAuthenticated
@@ -84,6 +87,29 @@ def test_keys_commands(app: typer.Typer, tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["keys", "add", "x", "--role", "root", "--file", str(path)])
     assert bad.exit_code == 1 and "role must be one of" in bad.output
     assert CliRunner().invoke(app, ["keys", "remove", "crm-router", "--file", str(path)]).exit_code == 0
+
+
+def test_adding_and_revoking_a_key_is_in_the_audit_log(
+    app: typer.Typer, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    path = tmp_path / "keys.json"
+    args = ["--file", str(path), "--by", "security-officer"]
+    added = CliRunner().invoke(app, ["keys", "add", "ops", "--role", "admin", *args])
+    key = added.stdout.strip().splitlines()[-1]
+    assert CliRunner().invoke(app, ["keys", "remove", "ops", *args]).exit_code == 0
+    with sessions() as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(e.kind, e.subject, e.actor, e.payload["role"]) for e in events] == [
+        ("keys.added", "ops", "security-officer", "admin"),
+        ("keys.removed", "ops", "security-officer", "admin"),
+    ]
+    assert all(key not in json.dumps(e.payload) for e in events)
+
+
+def test_a_key_added_without_a_store_says_the_audit_log_missed_it(app: typer.Typer, tmp_path: Path) -> None:
+    added = CliRunner().invoke(app, ["keys", "add", "ops", "--role", "admin", "--file", str(tmp_path / "k")])
+    assert added.exit_code == 0 and added.stdout.strip().startswith("pr_")  # the key stands
+    assert "note: the audit log did not record it" in added.stderr and "run `postroom init`" in added.stderr
 
 
 def test_serve_on_a_port_in_use_is_one_line_before_any_model_loads(
