@@ -97,3 +97,15 @@ def test_a_bad_command_would_be_caught() -> None:
     for bad in (["serve", "--hots", "0.0.0.0"], ["serve", "--port", "http"], ["server"]):
         with pytest.raises(AssertionError, match="postroom"):
             _parses(bad)
+
+
+def test_the_image_runs_as_a_user_that_is_not_root(services: dict[str, Any]) -> None:
+    """The service parses client mail: the image's last USER is not root, owns /data, and the compose
+    services drop every capability (no Docker here to run it: the files are read)."""
+    lines = (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert any("chown postroom:postroom /data" in line for line in lines)
+    for name in ("postroom", "serve"):
+        assert services[name]["cap_drop"] == ["ALL"]
+        assert "no-new-privileges:true" in services[name]["security_opt"]

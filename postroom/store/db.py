@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,13 +157,21 @@ def _sqlite_uri(parsed: URL) -> bool:
     return asbool(parsed.query.get("uri", False)) or (parsed.database or "").startswith("file:")
 
 
-def _make_sqlite_dir(parsed: URL) -> None:
-    """Create the directory of a SQLite file, or raise `StoreError` saying why it cannot be."""
+def _make_sqlite_file(parsed: URL) -> None:
+    """Create the directory of a SQLite file (owner only, 0700, when it creates it) and the empty file
+    itself readable by its owner only (0600: it holds every client e-mail; SQLite gives its `-wal` and
+    `-shm` files the same mode), or raise `StoreError` saying why it cannot be. An existing file is left as
+    it is."""
     if not parsed.database or parsed.database == ":memory:" or _sqlite_uri(parsed):
         return
-    parent = Path(parsed.database).parent
+    path = Path(parsed.database)
+    parent = path.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another `init` created it meanwhile
     except OSError as exc:
         blocker = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
         why = f"{blocker} exists and is not a directory" if blocker else exc.strerror or str(exc)
@@ -236,7 +245,7 @@ def migrate(engine: Engine) -> str:
     A store at a schema this code does not know (a newer Postroom migrated it) is left as it is: `StoreError`.
     """
     if engine.dialect.name == "sqlite":  # only `init` (this) creates a store, and so its directory
-        _make_sqlite_dir(engine.url)
+        _make_sqlite_file(engine.url)
     try:
         _refuse_unknown_revision(current_revision(engine))
         with engine.begin() as connection:

@@ -41,6 +41,8 @@ if [[ -z "$ADMIN_USER" || -z "$ADMIN_PASSWORD" ]]; then
   ADMIN_PASSWORD="${ADMIN_PASSWORD:-$DEV_PASSWORD}"
 fi
 
+# Doccano's database, media and logs hold the experts' view of client e-mails: owner only (0700/0600)
+umask 077
 mkdir -p "$DATA"
 DATA="$(cd "$DATA" && pwd -P)"
 RUN="$DATA/run"

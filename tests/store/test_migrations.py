@@ -1,3 +1,5 @@
+import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,4 +114,21 @@ def test_schema_0003_keeps_the_newest_of_several_current_labels(store_url: str) 
         (1, False), (2, False), (3, True), (4, True), (5, False)
     ]
     assert "ux_labels_one_current" in {i["name"] for i in inspect(engine).get_indexes("labels")}
+    engine.dispose()
+
+
+def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds every client e-mail: the file (and the WAL beside it) 0600, a directory it creates 0700."""
+    from sqlalchemy import text
+
+    db = tmp_path / "data" / "postroom.db"
+    engine = create_store_engine(f"sqlite:///{db}")
+    migrate(engine)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE probe (x INTEGER)"))
+        wal = Path(f"{db}-wal")
+        assert wal.exists()
+        assert stat.S_IMODE(wal.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
     engine.dispose()
