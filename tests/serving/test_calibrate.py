@@ -111,6 +111,27 @@ def test_calibrate_stores_the_served_variants_predictions(
         assert len(calibrated_ids(session, shared.version)) == run.stored
 
 
+def test_calibration_scores_are_the_ones_a_lone_request_gets(
+    make_client: MakeClient, serving_env: dict[str, str], stored: list[str], sessions: sessionmaker[Session]
+) -> None:
+    """Thresholds certify the scores production computes: `/v1/classify` of one message gets exactly the
+    probabilities calibration stored for it (int8's scores depend on the other rows of a run)."""
+    _calibrate(0.9)
+    with sessions() as session:
+        rows = session.execute(
+            select(Message.message_id, Prediction.results)
+            .join(Message, Message.id == Prediction.message_pk)
+            .where(Prediction.purpose == "calibration")
+        ).all()
+    assert len(rows) >= 4
+    client, key = make_client(serve_variant="int8"), auth(serving_env["router"])
+    for message_id, results in rows:
+        answer = client.post("/v1/classify", json={"message_id": message_id}, headers=key)
+        served = answer.json()["predictions"]
+        for name, record in results.items():
+            assert served[name]["probability"] == record["probability"], (message_id, name)
+
+
 def test_calibrate_without_labeled_held_out_messages_says_so(serving_env: dict[str, str]) -> None:
     with pytest.raises(PostroomError, match=f"none of the {len(MESSAGES)} held-out messages"):
         _calibrate()
