@@ -151,6 +151,27 @@ def _check_options(url: str | None, key: str | None, limit: int | None) -> str |
     return service_url(url)
 
 
+def _ready_version(url: str) -> str | None:
+    """The model version the service at `url` says it serves (`/readyz`), if it answers so."""
+    try:
+        response = httpx.get(f"{url}/readyz", timeout=TIMEOUT)
+        return response.json()["model"]["version"] if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None  # the requests themselves say what is wrong
+
+
+def _refuse_other_model(url: str, version: str, *served: str | None) -> None:
+    """Refuse figures of another model than `version` (the held-out IDs and calibration exclusions are
+    `version`'s): a service not yet reloaded after a promotion, or `--model` naming another version."""
+    others = sorted({v for v in served if v is not None and v != version})
+    if others:
+        raise PostroomError(
+            f"the service at {url} serves {', '.join(others)}, not {version}: its figures would be reported "
+            f"as {version}'s, on messages chosen for {version}; name the served version with --model, or "
+            "reload the service (POST /v1/admin/reload)"
+        )
+
+
 def _classify_on_loopback(
     model: str, version: str, ids: list[str], log: Callable[[str], None]
 ) -> tuple[dict[str, Any], str]:
@@ -198,7 +219,10 @@ def classify_heldout(
         reasons = f" ({'; '.join(why)})" if why else ""
         raise PostroomError(f"{source.version} has no held-out messages left to classify{reasons}")
     if url is not None and key:
+        _refuse_other_model(url, source.version, _ready_version(url))
         run, served = _classify_all(url, key, ids, log), url
+        answered = Counter(r.get("model_version") for r in run["results"].values())
+        _refuse_other_model(url, source.version, *(v for v in answered if v != source.version))
     else:
         run, served = _classify_on_loopback(model, source.version, ids, log)
     with session_factory(get_engine(settings.database_url))() as session:

@@ -103,3 +103,30 @@ def test_a_model_that_cannot_load_fails_at_once_with_the_reason(
     assert result.exit_code == 1
     _one_line_error(result.output, "cannot serve: no model loaded", "does not match its checksum")
     assert time.monotonic() - started < 90  # not the 180 s it waits for a service that is still starting
+
+
+def test_a_service_serving_another_version_is_refused_before_any_request(
+    serving_env: dict[str, str], shared: Exported, stored: list[str], tmp_path: Path
+) -> None:
+    """The held-out IDs and calibration exclusions are the asked version's: figures of whatever the service
+    runs (not yet reloaded after a promotion) must not be reported under its name."""
+    import json
+    import shutil
+
+    other = tmp_path / "v0009"
+    shutil.copytree(shared.export_dir, other)
+    manifest = json.loads((other / "export.json").read_text(encoding="utf-8"))
+    (other / "export.json").write_text(json.dumps({**manifest, "version": "v0009"}), encoding="utf-8")
+    env = {
+        "POSTROOM_MODELS_DIR": str(shared.registry_dir),
+        "POSTROOM_SERVE_MODEL": str(other),
+        "POSTROOM_API_KEYS_FILE": str(Path(get_settings().keys_path)),
+        "POSTROOM_SERVE_WATCH_SECONDS": "0",
+        "POSTROOM_SERVE_THREADS": "1",
+    }
+    with running_service(env) as service:
+        args = ["classify-heldout", "--url", service.url, "--key", serving_env["router"]]
+        result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    _one_line_error(result.output, f"serves v0009, not {shared.version}", "reload the service")
+    assert "classified" not in result.output
