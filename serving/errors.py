@@ -120,34 +120,42 @@ def describe_validation(errors: list[Any]) -> str:
 
 
 STORE_LOG_EVERY_S = 60.0  # the same store problem is logged once a minute, not once per request
-_store_logged: dict[str, float] = {}
 
 
-def public_store_detail(exc: StoreError) -> str:
+def public_store_detail(exc: StoreError, logged: dict[str, float]) -> str:
     """What a client is told about a store that failed, damaged, read-only, full or unreachable (a
     `StoreError` whatever kind): not the database's URL, user, host or port, nor the driver's message
-    (`/readyz` needs no key); the service log has the whole reason, once a minute per reason."""
+    (`/readyz` needs no key); the service log has the whole reason, once a minute per reason (`logged`: the
+    app's reasons and when each was last logged)."""
     reason = str(exc)
     now = time.monotonic()
-    if now - _store_logged.get(reason, -STORE_LOG_EVERY_S) >= STORE_LOG_EVERY_S:
-        _store_logged[reason] = now
+    if now - logged.get(reason, -STORE_LOG_EVERY_S) >= STORE_LOG_EVERY_S:
+        logged[reason] = now
         log.warning("answering 503 StoreError: %s", reason)  # URLs masked; never client data
     if "unreachable" in reason:
         return "the store cannot be reached: retry later; the service log says why"
     return "the store cannot be used now: retry later; the service log says why"
 
 
+RETRY_LATER = {"Retry-After": "5"}  # a 503 (no store, no model) may pass: a hint for the router's retries
+
+
 def _headers(exc: PostroomError) -> dict[str, str] | None:
-    return {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    if isinstance(exc, NotAuthenticated):
+        return {"WWW-Authenticate": "Bearer"}
+    return RETRY_LATER if exc.status_code == 503 else None
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers: domain errors, validation errors, HTTP errors (404 route, 405 method)."""
 
+    store_logged: dict[str, float] = {}
+
     @app.exception_handler(PostroomError)
     async def _domain(_: Request, exc: PostroomError) -> JSONResponse:
         if isinstance(exc, StoreError):
-            return JSONResponse(error_body("StoreError", public_store_detail(exc)), exc.status_code)
+            detail = public_store_detail(exc, store_logged)
+            return JSONResponse(error_body("StoreError", detail), exc.status_code, headers=RETRY_LATER)
         return JSONResponse(error_body(type(exc).__name__, str(exc)), exc.status_code, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)

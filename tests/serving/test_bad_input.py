@@ -269,7 +269,7 @@ def test_no_model_is_503_with_the_reason_and_ingest_still_works(
         response = client.post(path, json=body, headers=key)
         assert response.status_code == 503, response.text
         assert response.json()["error"] == "ModelNotLoaded"
-        assert "v0099" in response.json()["detail"]
+        assert "v0099" in response.json()["detail"] and response.headers["retry-after"] == "5"
     assert client.get("/healthz").status_code == 200
     assert "postroom_model_loaded 0.0" in client.get("/metrics").text
     assert _counts(sessions) == (1, 0, 0)
@@ -626,6 +626,7 @@ def test_a_store_that_cannot_be_reached_is_503_on_every_endpoint(
         assert response.status_code == 503, (path, response.status_code, response.text)
         assert response.json()["error"] == "StoreError", (path, response.text)
         assert "the store cannot be reached" in response.json()["detail"], path
+        assert response.headers["retry-after"] == "5", path
         shown = ("s3cret", "dbuser", "127.0.0.1", "postroom")
         assert not any(secret in response.text for secret in shown), path
     batch = client.post("/v1/classify/batch", json={"message_ids": ["m1", "m2"]}, headers=router)
