@@ -49,6 +49,22 @@ def _human_queue(
     return queue.class_name, f"{queue_set} {queue.class_name} at {queue.probability:.3f}"
 
 
+def answerable(taxonomy: Taxonomy, classes: Mapping[str, str], language: str | None) -> bool:
+    """Whether a message predicted as `classes` (label set -> class) in `language` could get its reply-set
+    class's automated reply at all, whatever the threshold: the class has a template in that language and no
+    other predicted class vetoes replies. The rules `decide` applies besides the threshold (a test checks
+    they agree); calibration certifies only the messages that pass them (`router.calibration_data`)."""
+    reply_set = taxonomy.routing.reply_set
+    class_def = taxonomy.label_set(reply_set).get(classes[reply_set])
+    if not class_def.auto_reply or language is None or render_reply(taxonomy, class_def, language) is None:
+        return False
+    return all(
+        taxonomy.label_set(name).get(name_class).auto_reply_allowed
+        for name, name_class in classes.items()
+        if name != reply_set and name in taxonomy.set_names
+    )
+
+
 def decide(
     predictions: Mapping[str, LabelPrediction],
     values: Values,

@@ -125,13 +125,16 @@ STORE_LOG_EVERY_S = 60.0  # the same store problem is logged once a minute, not 
 def public_store_detail(exc: StoreError, logged: dict[str, float]) -> str:
     """What a client is told about a store that failed, damaged, read-only, full or unreachable (a
     `StoreError` whatever kind): not the database's URL, user, host or port, nor the driver's message
-    (`/readyz` needs no key); the service log has the whole reason, once a minute per reason (`logged`: the
-    app's reasons and when each was last logged)."""
+    (`/readyz` needs no key: the store layer's messages name the database by its URL); the service log has
+    the whole reason, once a minute per reason (`logged`: the app's reasons and when each was last logged).
+    A reason the service gave itself names no database and is passed on."""
     reason = str(exc)
     now = time.monotonic()
     if now - logged.get(reason, -STORE_LOG_EVERY_S) >= STORE_LOG_EVERY_S:
         logged[reason] = now
         log.warning("answering 503 StoreError: %s", reason)  # URLs masked; never client data
+    if "://" not in reason:  # the service's own words (not stored, thresholds unreadable): no database
+        return reason
     if "unreachable" in reason:
         return "the store cannot be reached: retry later; the service log says why"
     return "the store cannot be used now: retry later; the service log says why"

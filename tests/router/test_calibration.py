@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from router.bounds import binomial_cdf, error_rate_upper_bound, examples_needed
 from router.calibration import class_threshold, precision_curve
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from postroom.taxonomy import Taxonomy
 
 
 def test_binomial_cdf_matches_the_exact_sum() -> None:
@@ -105,3 +111,43 @@ def test_the_split_is_seeded() -> None:
     runs = [class_threshold("a", scores, correct, 2000, 0.85, 0.9, seed=s).threshold for s in (0, 0, 1, 2)]
     assert runs[0] == runs[1]
     assert all(t is not None for t in runs)
+
+
+def test_calibration_counts_a_message_no_threshold_would_answer_as_never_answered(
+    sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    """The promise is about the replies actually sent: a templated topic predicted for a business client
+    (vetoed), or in a language without its template, or without a language, is never answered, so it must
+    not count as a certifying answer; a retail client's in English is."""
+    from postroom.ingest.records import IncomingMessage
+    from postroom.ingest.service import ingest_one
+    from postroom.store.models import Prediction
+    from router.calibration_data import NEVER_ANSWERED, load_calibration
+
+    cases = {  # message ID -> (line of business, language as stored)
+        "retail-en": ("retail", "en"),
+        "business-en": ("business", "en"),
+        "retail-fi": ("retail", "fi"),
+        "retail-none": ("retail", None),
+    }
+    with sessions() as session:
+        for message_id, (lob, language) in cases.items():
+            message = ingest_one(
+                session,
+                IncomingMessage(message_id, "Please send me my statement.", "text", "t",
+                                labels={"topic": "account_statement", "line_of_business": lob}),
+            ).message
+            message.language = language
+            session.flush()
+            results = {
+                "topic": {"class": "account_statement", "probability": 0.99},
+                "line_of_business": {"class": lob, "probability": 0.9},
+            }
+            session.add(Prediction(message_pk=message.id, model_version="v1", variant="onnx-int8",
+                                   purpose="calibration", results=results))
+        session.commit()
+        calibration = load_calibration(session, taxonomy, "v1")
+    topic = calibration["topic"]
+    assert sorted(topic.predicted) == sorted(["account_statement", *[NEVER_ANSWERED] * 3])
+    assert list(calibration["line_of_business"].predicted).count("business") == 1  # other sets as predicted
+    assert len(topic.truth) == 4  # still calibration messages: the share answered counts them

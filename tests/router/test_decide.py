@@ -103,3 +103,23 @@ def test_thresholds_of_another_model_pause_every_reply(taxonomy: Taxonomy, value
     decision = decide(predictions(), values, 3, taxonomy, "de", paused=why)
     assert decision.decision == "human" and decision.queue == "accounts"  # the queue threshold still routes
     assert decision.reasons[0] == why and decision.reply is None
+
+
+def test_answerable_is_what_decide_answers_at_any_threshold(taxonomy: Taxonomy) -> None:
+    """Calibration certifies only the messages `answerable` lets through: for every combination of line of
+    business, topic and language it must agree with `decide` given a threshold of 0 for every topic."""
+    from itertools import product
+
+    from router.decide import answerable
+
+    open_all = default_values(taxonomy)
+    open_all["topic"] = dict.fromkeys(open_all["topic"], 0.0)
+    lobs = taxonomy.label_set("line_of_business").class_names
+    topics = taxonomy.label_set("topic").class_names
+    checked = 0
+    for lob, topic, language in product(lobs, topics, ("de", "en", "fi", None)):
+        classes = {"line_of_business": lob, "queue": "accounts", "topic": topic}
+        decision = decide(predictions(lob=lob, topic=topic), open_all, 1, taxonomy, language)
+        assert answerable(taxonomy, classes, language) == (decision.decision == "auto_reply"), classes
+        checked += decision.decision == "auto_reply"
+    assert checked > 0  # some combinations are answered
