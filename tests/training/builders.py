@@ -85,11 +85,17 @@ def add_labeled(session: Session, message_id: str, subject: str, body: str, labe
 def add_raw_label(
     session: Session, message_id: str, label_set: str, class_name: str, current: bool = True
 ) -> None:
-    """Attach a label row directly (for labels ingestion would refuse, e.g. a class not in the taxonomy)."""
+    """Attach a label row directly (for labels ingestion would refuse, e.g. a class not in the taxonomy); a
+    current one replaces the set's current label, as every writer does (one current label per set)."""
     from sqlalchemy import select
 
     message = session.scalar(select(Message).where(Message.message_id == message_id))
     assert message is not None
+    if current:
+        for label in message.labels:
+            if label.label_set == label_set and label.is_current:
+                label.is_current = False
+        session.flush()
     session.add(
         Label(message=message, label_set=label_set, class_name=class_name, source="test", is_current=current)
     )
