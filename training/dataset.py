@@ -10,6 +10,7 @@ parts are recorded.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,10 @@ class TrainingData:
                     "train_message_ids": data.train_ids,
                     "eval_message_ids": data.eval_ids,
                     "counts": data.counts(),
+                    # the class each message had when this version trained: current labels change later
+                    "train_labels": [data.classes[i] for i in data.train_labels],
+                    "eval_labels": [data.classes[i] for i in data.eval_labels],
+                    "texts_sha256": _texts_digest(data),
                     "pseudo_labeled_message_ids": used.get(name, []),
                 }
                 for name, data in self.label_sets.items()
@@ -92,6 +97,15 @@ class TrainingData:
             "unlabeled_message_ids": self.unlabeled_ids,
             "pseudo_labeled_message_ids": sorted({mid for ids in used.values() for mid in ids}),
         }
+
+
+def _texts_digest(data: LabelSetData) -> str:
+    """One SHA-256 over the texts the label set trained and was evaluated on, in order: whether a retraining
+    reads the same texts (a cleaner change alters them), without keeping any text or a per-text hash."""
+    digest = hashlib.sha256()
+    for text in (*data.train_texts, *data.eval_texts):
+        digest.update(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+    return digest.hexdigest()
 
 
 def load_labeled_messages(

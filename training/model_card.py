@@ -230,7 +230,8 @@ def render_model_card(manifest: dict[str, Any], root: Path | None = None) -> str
         "",
         "## Model",
         "",
-        f"- Base model: `{manifest['base_model']}`",
+        f"- Base model: `{manifest['base_model']}`" + _base_digest(manifest),
+        _code_line(manifest),
         f"- Variant: **{manifest['variant']}** "
         + (
             "(one fine-tuned body shared by every label set, one head per label set)"
@@ -327,3 +328,18 @@ def render_model_card(manifest: dict[str, Any], root: Path | None = None) -> str
         "",
     ]
     return "\n".join(lines)
+
+
+def _base_digest(manifest: dict[str, Any]) -> str:
+    digest = (manifest.get("provenance") or {}).get("base_model_sha256")
+    return f" (its files' SHA-256 `{digest[:16]}…`)" if digest else ""
+
+
+def _code_line(manifest: dict[str, Any]) -> str:
+    found = manifest.get("provenance")
+    if not found:
+        return "- Code: not recorded (trained before Postroom recorded it)"
+    commit = found.get("git_commit")
+    where = f", commit `{commit[:12]}`" if commit else ", no git commit recorded"
+    dirty = " with uncommitted changes" if found.get("git_uncommitted_changes") else ""
+    return f"- Code: Postroom {found.get('postroom_version') or '?'}{where}{dirty}"

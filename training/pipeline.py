@@ -19,6 +19,7 @@ from postroom.workdirs import SCRATCH_DIR, SCRATCH_PREFIX
 from training.config import TrainConfig
 from training.dataset import TrainingData, build_training_data
 from training.progress import NullReporter, Reporter
+from training.provenance import provenance
 from training.registry import (
     BODIES_DIR,
     DATASET_FILE,
@@ -45,7 +46,7 @@ def _library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {}
-    for name in ("setfit", "sentence-transformers", "transformers", "torch", "scikit-learn"):
+    for name in ("setfit", "sentence-transformers", "transformers", "torch", "scikit-learn", "numpy"):
         try:
             found[name.replace("-", "_")] = version(name)
         except PackageNotFoundError:
@@ -178,6 +179,7 @@ def train_and_register(
                 "self_training": {n: r.to_dict() for n, r in models.self_training.items()},
             },
             "libraries": _library_versions(),
+            "provenance": provenance(base_model),
             "model_card": MODEL_CARD,
         }
         version = registry.publish(staging, manifest, actor=actor, render={MODEL_CARD: render_model_card})

@@ -265,6 +265,7 @@ MANIFEST_OPTIONAL: dict[str, type] = {
     "truncation": dict,
     "dataset": dict,
     "libraries": dict,
+    "provenance": dict,  # base model files' digest, Postroom's version and commit (training.provenance)
     "model_card": str,
     CONTENT_DIGEST: str,
 }

@@ -42,6 +42,13 @@ def test_split_is_stratified_disjoint_and_seeded(sessions: sessionmaker[Session]
     assert re.match(r"^card limit \d+\n\S", topic.train_texts[0])  # subject line, then the cleaned body
     record = data.record()
     assert record["label_sets"]["topic"]["train_message_ids"] == topic.train_ids
+    # the classes as they were when it trained (current labels change later), aligned with the IDs
+    assert record["label_sets"]["topic"]["train_labels"] == [topic.classes[i] for i in topic.train_labels]
+    assert len(record["label_sets"]["topic"]["eval_labels"]) == len(topic.eval_ids)
+    def texts(of) -> str:  # type: ignore[no-untyped-def]
+        return of.record()["label_sets"]["topic"]["texts_sha256"]
+
+    assert re.fullmatch(r"[0-9a-f]{64}", texts(data)) and texts(data) == texts(again) != texts(other)
     stored = json.dumps(record, ensure_ascii=False)
     assert not any(text.split("\n")[1] in stored for text in topic.train_texts)  # IDs, never text
 
