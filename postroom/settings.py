@@ -138,7 +138,13 @@ class Settings(BaseSettings):
     feedback_window_days: int = Field(
         30, gt=0, le=MAX_WINDOW_DAYS, description="Rolling window of realized precision and outcomes."
     )
-    feedback_alpha: float = Field(0.05, gt=0, lt=1, description="Evidence needed to suspend an auto-reply.")
+    feedback_alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="Evidence needed to suspend an auto-reply: the chance of ever suspending a class that "
+        "meets its target.",
+    )
     log_level: str = "INFO"
 
     # The HTTP service (serving/)

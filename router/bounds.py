@@ -69,3 +69,25 @@ def examples_needed(
             return n
         low, n = n, max(n + 1, int(n * 1.25))
     return None
+
+
+def excess_error_evidence(errors: int, n: int, allowed: float) -> float:
+    """How strongly `errors` wrong out of `n` speak against an error rate of at most `allowed`: the likelihood
+    ratio of the data under an error rate drawn uniformly from (allowed, 1] against `allowed` itself.
+
+    Checked after every new outcome, it crosses 1/alpha with probability at most alpha over the whole stream
+    when the true rate is at most `allowed` (a nonnegative supermartingale starting at 1: Ville's
+    inequality), whereas a fixed-sample test repeated after each outcome rejects far more often. Closed form:
+    the integral of q^e (1-q)^m over (allowed, 1] is B(e+1, m+1) P(Binomial(n+1, allowed) <= e).
+    """
+    if n <= 0:
+        return 1.0
+    if allowed <= 0.0:
+        return math.inf if errors else 0.0
+    right = n - errors
+    tail = binomial_cdf(errors, n + 1, allowed)
+    if tail <= 0.0:
+        return 0.0
+    log_beta = math.lgamma(errors + 1) + math.lgamma(right + 1) - math.lgamma(n + 2)
+    log_null = errors * math.log(allowed) + right * math.log1p(-allowed)
+    return math.exp(min(700.0, log_beta + math.log(tail) - log_null - math.log1p(-allowed)))

@@ -26,7 +26,7 @@ from postroom.store.models import (
     utcnow,
 )
 from postroom.taxonomy import Taxonomy, TaxonomyError
-from router.bounds import binomial_cdf
+from router.bounds import excess_error_evidence
 from router.errors import ThresholdError
 from router.thresholds import (
     active_values,
@@ -202,13 +202,18 @@ def _counted_since(stats: RealizedPrecision) -> str:
 
 
 def below_target(stats: RealizedPrecision, target: float, alpha: float) -> bool:
-    """True when `correct` of `auto_replies` is too few for precision >= target (one-sided, p < alpha).
+    """True when `correct` of `auto_replies` are evidence that precision is below `target`: the likelihood
+    ratio of a higher error rate (`router.bounds.excess_error_evidence`) reaches 1/alpha.
 
-    Strictly below: one wrong reply out of one (p = 1 - target = 0.05) is not evidence at alpha 0.05.
+    The monitor asks after every feedback. A fixed-sample test (p < alpha) asked that often switched off a
+    class exactly at its target in 10-33 % of windows, measured by simulation; this one does so with
+    probability at most alpha over all the replies counted since the class was switched on (Ville's
+    inequality), at the cost of needing somewhat more wrong replies: 2 wrong of 2, 5 of 15, 10 of 40.
     """
     if not stats.auto_replies:
         return False
-    return binomial_cdf(stats.correct, stats.auto_replies, target) < alpha
+    errors = stats.auto_replies - stats.correct
+    return excess_error_evidence(errors, stats.auto_replies, 1.0 - target) >= 1.0 / alpha
 
 
 def suspend_failing_classes(
@@ -244,7 +249,7 @@ def suspend_failing_classes(
     reason = "; ".join(
         f"{c}: {s.correct}/{s.auto_replies} automated replies right ({s.precision:.1%}) "
         f"over {window_days} days{_counted_since(s)}, "
-        f"below target {target:.0%} (one-sided test, alpha {alpha})"
+        f"below target {target:.0%} (sequential test, alpha {alpha})"
         for c, s in failing.items()
     )
     new_version = set_thresholds(

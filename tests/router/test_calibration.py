@@ -151,3 +151,26 @@ def test_calibration_counts_a_message_no_threshold_would_answer_as_never_answere
     assert sorted(topic.predicted) == sorted(["account_statement", *[NEVER_ANSWERED] * 3])
     assert list(calibration["line_of_business"].predicted).count("business") == 1  # other sets as predicted
     assert len(topic.truth) == 4  # still calibration messages: the share answered counts them
+
+
+def test_the_monitors_evidence_is_a_martingale_at_the_allowed_error_rate() -> None:
+    """What keeps the feedback monitor's false suspensions at alpha although it asks after every reply: at
+    the allowed error rate the evidence's expected next value is its value now (below it, smaller), so by
+    Ville's inequality it ever reaches 1/alpha with probability at most alpha. Checked exactly, and the
+    closed form against a numerical integral."""
+    from router.bounds import excess_error_evidence as evidence
+
+    allowed = 0.05
+    for n in range(0, 60, 7):
+        for errors in range(0, n + 1, 3):
+            now = evidence(errors, n, allowed)
+            for rate in (allowed, 0.02):
+                wrong, right = evidence(errors + 1, n + 1, allowed), evidence(errors, n + 1, allowed)
+                ahead = rate * wrong + (1 - rate) * right
+                assert ahead <= now * (1 + 1e-9) and (rate < allowed or ahead == pytest.approx(now, rel=1e-9))
+    grid = np.linspace(allowed, 1.0, 200_001)
+    for errors, n in ((2, 2), (5, 15), (10, 40)):
+        ratio = (grid / allowed) ** errors * ((1 - grid) / (1 - allowed)) ** (n - errors)
+        integral = float(np.sum((ratio[1:] + ratio[:-1]) / 2 * np.diff(grid))) / (1 - allowed)
+        assert evidence(errors, n, allowed) == pytest.approx(integral, rel=1e-4)
+    assert evidence(1, 1, allowed) < 20 <= evidence(2, 2, allowed)  # one wrong of one is no evidence

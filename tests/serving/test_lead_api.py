@@ -612,7 +612,7 @@ def test_feedback_suspends_a_failing_class_logs_lists_and_exports_it(
             for i in range(16)
         ]
         session.commit()
-    # 10 right, then wrong ones until the evidence is enough (at target 0.95, alpha 0.05: the 3rd wrong one).
+    # 10 right, then wrong ones until the evidence is enough (at target 0.95, alpha 0.05: the 5th wrong one).
     outcomes = [True] * 10 + [False] * 6
     expected = next(
         n
@@ -641,13 +641,13 @@ def test_feedback_suspends_a_failing_class_logs_lists_and_exports_it(
                 assert (event["payload"]["auto_replies"], event["payload"]["correct"]) == (n, 10)
     finally:
         logger.removeHandler(caplog.handler)
-    assert suspended_at == [expected] == [13]
+    assert suspended_at == [expected] == [15]
 
     assert (
         call(app_client, lead, "GET", "/v1/thresholds").json()["values"]["topic"]["account_statement"] is None
     )
     newest = call(app_client, lead, "GET", "/v1/thresholds/history?limit=1").json()["versions"][0]
-    assert newest["created_by"] == MONITOR_ACTOR and newest["suspension"] and "10/13" in newest["reason"]
+    assert newest["created_by"] == MONITOR_ACTOR and newest["suspension"] and "10/15" in newest["reason"]
     events = call(app_client, lead, "GET", f"/v1/events?kind={SUSPENSION_EVENT}").json()["events"]
     assert [e["subject"] for e in events] == ["topic.account_statement"]
     assert events[0]["payload"]["thresholds_version"] == newest["version"]
@@ -660,7 +660,7 @@ def test_feedback_suspends_a_failing_class_logs_lists_and_exports_it(
     assert "postroom_feedback_total 16.0" in metrics
 
     logged = {r.getMessage() for r in caplog.records if "suspended" in r.getMessage()}  # a set: see above
-    assert len(logged) == 1 and "topic.account_statement: 10 of 13" in logged.pop()
+    assert len(logged) == 1 and "topic.account_statement: 10 of 15" in logged.pop()
     assert not any("IBAN" in r.getMessage() for r in caplog.records)
 
     overview = call(app_client, lead, "GET", "/v1/lead/overview").json()
