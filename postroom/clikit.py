@@ -21,6 +21,7 @@ from rich.markup import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.errors import PostroomError
+from postroom.ingest.fields import hidden_character
 from postroom.machine import default_actor
 from postroom.settings import Settings, get_settings
 from postroom.store.models import NAME_MAX
@@ -158,7 +159,9 @@ def named_actor(given: str | None, option: str) -> str:
 
 
 def _has_control_characters(text: str) -> bool:
-    return any(ord(char) < 32 or 127 <= ord(char) < 160 for char in text)  # C0, DEL and C1 (a CSI: U+009B)
+    """Controls (C0, DEL, C1: a CSI is U+009B), format characters (bidirectional overrides), line and
+    paragraph separators: what would break a one-line view of the audit log or disguise it."""
+    return hidden_character(text) is not None
 
 
 def required_reason(reason: str | None, example: str) -> str:

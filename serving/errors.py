@@ -123,21 +123,21 @@ STORE_LOG_EVERY_S = 60.0  # the same store problem is logged once a minute, not 
 
 
 def public_store_detail(exc: StoreError, logged: dict[str, float]) -> str:
-    """What a client is told about a store that failed, damaged, read-only, full or unreachable (a
-    `StoreError` whatever kind): not the database's URL, user, host or port, nor the driver's message
-    (`/readyz` needs no key: the store layer's messages name the database by its URL); the service log has
-    the whole reason, once a minute per reason (`logged`: the app's reasons and when each was last logged).
-    A reason the service gave itself names no database and is passed on."""
+    """What a client is told about a store that failed (damaged, read-only, full, unreachable, not migrated:
+    a `StoreError` whatever kind): its `public` words, never the database's URL, user, host, port or path
+    (`/readyz` needs no key); the service log has the whole reason, once a minute per reason (`logged`: the
+    app's reasons and when each was last logged)."""
     reason = str(exc)
     now = time.monotonic()
     if now - logged.get(reason, -STORE_LOG_EVERY_S) >= STORE_LOG_EVERY_S:
         logged[reason] = now
         log.warning("answering 503 StoreError: %s", reason)  # URLs masked; never client data
-    if "://" not in reason:  # the service's own words (not stored, thresholds unreadable): no database
-        return reason
-    if "unreachable" in reason:
-        return "the store cannot be reached: retry later; the service log says why"
-    return "the store cannot be used now: retry later; the service log says why"
+    return f"{exc.public or 'the store cannot be used now'}; the service log says more"
+
+
+def store_failed(message: str) -> StoreError:
+    """A store failure in the service's own words (no database named): told to the client as it is."""
+    return StoreError(message, public=message)
 
 
 RETRY_LATER = {"Retry-After": "5"}  # a 503 (no store, no model) may pass: a hint for the router's retries
@@ -158,7 +158,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_: Request, exc: PostroomError) -> JSONResponse:
         if isinstance(exc, StoreError):
             detail = public_store_detail(exc, store_logged)
-            return JSONResponse(error_body("StoreError", detail), exc.status_code, headers=RETRY_LATER)
+            headers = RETRY_LATER if getattr(exc, "transient", True) else None
+            return JSONResponse(error_body("StoreError", detail), exc.status_code, headers=headers)
         return JSONResponse(error_body(type(exc).__name__, str(exc)), exc.status_code, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -381,7 +381,9 @@ class SuggestionApply(BaseModel):
     confidence: Precision | None = Field(None, description="Default: POSTROOM_CONFIDENCE.")
     guarantee: Literal["per-class", "pooled", "learned"] = "per-class"
     queue_precision: Precision | None = Field(None, description="Also set queue thresholds (triage).")
-    reason: StrictStr | None = Field(None, max_length=2000, description="Put before the generated reason.")
+    reason: Annotated[StrictStr, AfterValidator(one_line)] | None = Field(
+        None, max_length=2000, description="Put before the generated reason; one line of plain text."
+    )
     base_version: BaseVersion = None
 
 

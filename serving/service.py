@@ -34,7 +34,7 @@ from postroom.store.models import Label, Message, Prediction, RoutingDecision, u
 from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdError
 from router.thresholds import ActiveThresholds, how_to_resume_replies
-from serving.errors import InvalidRequest, MessageConflict, MessageNotFound, PayloadTooLarge
+from serving.errors import InvalidRequest, MessageConflict, MessageNotFound, PayloadTooLarge, store_failed
 from serving.lifecycle import LoadedModel, ModelHolder
 from serving.metrics import Metrics
 from serving.routing import ActiveThresholdCache, Routing, route
@@ -120,13 +120,13 @@ def store_message(session: Session, incoming: IncomingMessage) -> IngestResult:
         except IntegrityError:  # the same new ID stored concurrently: read it back and compare
             session.rollback()
             if attempt == 2:
-                raise StoreError("the message could not be stored (concurrent writes); retry") from None
+                raise store_failed("the message could not be stored (concurrent writes); retry") from None
         except StoreError:  # damaged, read-only, full or unreachable: its message says which, and no values
             session.rollback()
             raise
         except SQLAlchemyError as exc:
             session.rollback()
-            raise StoreError(f"the message could not be stored: {type(exc).__name__}") from None
+            raise store_failed(f"the message could not be stored: {type(exc).__name__}") from None
     raise AssertionError("unreachable")
 
 
@@ -266,7 +266,7 @@ class ClassifyService:
         message = find_message(session, message_id)
         outcome = self._classify(session, model, [message])[0]
         if isinstance(outcome, ItemError):  # only a store error gets here
-            raise StoreError(outcome.detail)
+            raise store_failed(outcome.detail)
         return outcome
 
     def classify_batch(self, session: Session, raw_ids: Sequence[object]) -> list[Classification | ItemError]:

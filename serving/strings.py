@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from postroom.ingest.fields import has_lone_surrogate
+from postroom.ingest.fields import has_lone_surrogate, hidden_character
 
 
 def text_problem(text: str) -> str | None:
@@ -24,7 +24,7 @@ def one_line(text: str) -> str:
     stripped = text.strip()
     if not stripped:
         raise ValueError("a reason is required: it is recorded with the change")
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in stripped):
+    if hidden_character(stripped) is not None:  # also line separators and bidirectional overrides
         raise ValueError("contains control characters: give it on one line of plain text")
     return stripped
 

@@ -14,21 +14,22 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from training.registry import file_sha256
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def tree_digest(root: Path) -> str | None:
-    """One SHA-256 over every file under `root` (relative path and content, in path order); None when
-    `root` is not a folder (a hub id)."""
+    """One SHA-256 over every file under `root`: each file's relative path and the SHA-256 of its content,
+    one line each in path order (so no two different folders give the same lines); None when `root` is not
+    a folder (a hub id)."""
     if not root.is_dir():
         return None
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
+    lines = [
+        f"{file_sha256(path)}  {path.relative_to(root).as_posix()}\n"
+        for path in sorted(p for p in root.rglob("*") if p.is_file())
+    ]
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _git(*args: str) -> str | None:

@@ -107,9 +107,10 @@ def normalise_message_id(text: str) -> str:
         text = inner
 
 
-def _hidden_character(text: str) -> str | None:
+def hidden_character(text: str) -> str | None:
     """The first character of `text` that is a control, a format character (zero-width, bidirectional
-    control, soft hyphen…), a line or paragraph separator or another invisible one; None if there is none."""
+    control, soft hyphen…), a line or paragraph separator or another invisible one; None if there is none.
+    IDs, and every reason or name an audit log shows on one line, refuse them."""
     for char in text:
         if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") or char in _ID_IGNORABLE:
             return char
@@ -129,7 +130,7 @@ def check_message_id(value: object) -> str:
     if len(text) > MAX_ID_LENGTH:
         raise RecordError(f"message_id longer than {MAX_ID_LENGTH} characters")
     check_text(text, "message_id")
-    if (found := _hidden_character(text)) is not None:
+    if (found := hidden_character(text)) is not None:
         if unicodedata.category(found) == "Cc":
             raise RecordError(f"message_id contains the control character U+{ord(found):04X}")
         raise RecordError(

@@ -47,13 +47,26 @@ _POSTGRES_CONDITIONS = {
     "53100": "cannot be written",  # disk_full
     "XX001": "cannot be read",  # data_corrupted
     "XX002": "cannot be read",  # index_corrupted
+    # a write that lost to a concurrent one: nothing was written, and the same request again succeeds
+    "40P01": "gave up a write that deadlocked with another; retry",  # deadlock_detected
+    "40001": "refused a write that conflicted with another; retry",  # serialization_failure
 }
 
 
 class StoreError(PostroomError):
-    """The store cannot be reached or is not at the expected schema version."""
+    """The store cannot be reached or is not at the expected schema version.
+
+    `public`: what an HTTP client may be told (`/readyz` needs no key): the message without the database's
+    URL, user, host, port or path; None where the message holds them. `transient`: whether retrying later
+    may succeed without anyone acting (not for a schema to migrate or a newer Postroom's store).
+    """
 
     status_code = 503
+
+    def __init__(self, message: str, public: str | None = None, transient: bool = True) -> None:
+        super().__init__(message)
+        self.public = public
+        self.transient = transient
 
 
 class StoreUnusableError(StoreError, DatabaseError):
@@ -63,12 +76,14 @@ class StoreUnusableError(StoreError, DatabaseError):
     back on a `SQLAlchemyError` still does, and the CLI prints it as one line like every `PostroomError`.
     """
 
-    def __init__(self, message: str, cause: DBAPIError) -> None:
+    def __init__(self, message: str, cause: DBAPIError, public: str | None = None) -> None:
         statement, params, orig = cause.statement, cause.params, cause.orig
         StatementError.__init__(
             self, message, statement, params, orig, hide_parameters=True, ismulti=cause.ismulti
         )
         self.message = message
+        self.public = public
+        self.transient = True
         self.connection_invalidated = cause.connection_invalidated
 
     def __str__(self) -> str:
@@ -114,15 +129,22 @@ def describe_store_error(exc: BaseException, url: str | URL) -> str | None:
     lost connection, a bug) gives None and keeps its own handling.
     """
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    condition = _store_condition(exc)
+    if condition is None or orig is None:
+        return None
+    return f"the store at {masked_url(url)} {condition}: {_first_line(orig)}"
+
+
+def _store_condition(exc: BaseException) -> str | None:
+    """The store's own condition a database error says (`is damaged`, `is read-only`, …), or None."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
     code = str(getattr(orig, "sqlite_errorname", "") or "")
     state = str(getattr(orig, "sqlstate", "") or "")
     condition = _POSTGRES_CONDITIONS.get(state)
     for name, meaning in _SQLITE_CONDITIONS.items():
         if code == name or code.startswith(f"{name}_"):  # extended codes: SQLITE_IOERR_WRITE, …
             condition = meaning
-    if condition is None or orig is None:
-        return None
-    return f"the store at {masked_url(url)} {condition}: {_first_line(orig)}"
+    return condition
 
 
 def _server_unreachable(context: ExceptionContext, cause: DBAPIError) -> bool:
@@ -147,9 +169,10 @@ def _translate_store_error(context: ExceptionContext) -> BaseException | None:
         return None
     url = context.engine.url if context.engine else None
     message = describe_store_error(cause, url or "")
+    public = f"the store {_store_condition(cause)}" if message else None
     if message is None and url is not None and _server_unreachable(context, cause):
-        message = _unreachable(url, cause)
-    return StoreUnusableError(message, cause) if message else None
+        message, public = _unreachable(url, cause), UNREACHABLE
+    return StoreUnusableError(message, cause, public) if message else None
 
 
 def _sqlite_uri(parsed: URL) -> bool:
@@ -167,7 +190,8 @@ def _make_sqlite_file(parsed: URL) -> None:
     path = Path(parsed.database)
     parent = path.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for folder in reversed([p for p in (parent, *parent.parents) if not p.exists()]):
+            folder.mkdir(mode=0o700, exist_ok=True)
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
@@ -282,9 +306,8 @@ def _refuse_unknown_revision(revision: str | None) -> None:
     """`StoreError` when the store is at a revision no migration here defines: a newer Postroom's."""
     if revision is not None and revision not in known_revisions():
         head = head_revision()
-        raise StoreError(
-            f"the store is at schema {revision}, newer than this Postroom ({head}): upgrade Postroom"
-        )
+        message = f"the store is at schema {revision}, newer than this Postroom ({head}): upgrade Postroom"
+        raise StoreError(message, public=message, transient=False)
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -299,6 +322,9 @@ def missing_sqlite_file(url: URL) -> Path | None:
         return None
     path = Path(str(url.database))
     return None if path.exists() else path
+
+
+UNREACHABLE = "the store cannot be reached"
 
 
 def _unreachable(url: URL, exc: SQLAlchemyError) -> str:
@@ -316,7 +342,11 @@ def check_store(engine: Engine) -> None:
     """Raise `StoreError` unless the database answers and its schema is current. A SQLite file that does not
     exist is reported, not created: only `postroom init` (`migrate`) creates a store."""
     if (missing := missing_sqlite_file(engine.url)) is not None:
-        raise StoreError(f"no store at {missing}: run `postroom init` (or check POSTROOM_DATA_DIR)")
+        raise StoreError(
+            f"no store at {missing}: run `postroom init` (or check POSTROOM_DATA_DIR)",
+            public="no store yet: run `postroom init`",
+            transient=False,
+        )
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -324,13 +354,11 @@ def check_store(engine: Engine) -> None:
     except StoreError:
         raise
     except SQLAlchemyError as exc:
-        raise StoreError(_unreachable(engine.url, exc)) from None
+        raise StoreError(_unreachable(engine.url, exc), public=UNREACHABLE) from None
     _refuse_unknown_revision(revision)
     if revision != head_revision():
-        raise StoreError(
-            f"store {_safe_url(engine)} is at schema {revision or 'none'}, expected {head_revision()}: "
-            "run `postroom init`"
-        )
+        schema = f"is at schema {revision or 'none'}, expected {head_revision()}: run `postroom init`"
+        raise StoreError(f"store {_safe_url(engine)} {schema}", public=f"the store {schema}", transient=False)
 
 
 INTEGRITY_PROBLEMS_SHOWN = 3

@@ -62,6 +62,7 @@ from router.thresholds import (
     rollback,
     set_thresholds,
 )
+from serving.errors import store_failed
 from serving.lifecycle import resolve_source
 from serving.metrics import Metrics
 from serving.service import find_message, normalize_id
@@ -92,7 +93,7 @@ def commit(session: Session) -> None:
         raise
     except SQLAlchemyError as exc:
         session.rollback()
-        raise StoreError(f"the change could not be stored: {type(exc).__name__}") from None
+        raise store_failed(f"the change could not be stored: {type(exc).__name__}") from None
 
 
 def change_thresholds(

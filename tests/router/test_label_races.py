@@ -118,3 +118,43 @@ def test_the_store_refuses_a_second_current_label(sessions: sessionmaker[Session
         session.add(Label(message_pk=message.id, label_set="queue", class_name="payments", source="test"))
         with pytest.raises(IntegrityError):
             session.flush()
+
+
+def test_writers_that_inserted_before_locking_do_not_deadlock(
+    sessions: sessionmaker[Session], stored: None
+) -> None:
+    """Inserting a row that references the message (feedback, a label) takes a key-share lock on it on
+    PostgreSQL; a FOR UPDATE lock taken after that by two writers deadlocked (one answered 500)."""
+    from postroom.store.labels import current_labels, lock_messages
+    from postroom.store.models import Feedback
+
+    if sessions.kw["bind"].dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: two sessions cannot both have inserted")
+    first, second = sessions(), sessions()
+    outcome: dict[str, str] = {}
+    for session in (first, second):  # both have inserted before either locks
+        session.add(Feedback(message_pk=_message(session).id, final_labels={"queue": "cards"}, agent="crm"))
+        session.flush()
+
+    def write(name: str, session: Session) -> None:
+        try:
+            pk = _message(session).id
+            lock_messages(session, [pk])
+            if "queue" not in current_labels(session, pk):
+                session.add(Label(message_pk=pk, label_set="queue", class_name="cards", source="feedback"))
+            session.commit()
+            outcome[name] = "ok"
+        except Exception as exc:  # the test reports it
+            session.rollback()
+            outcome[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=write, args=(n, s)) for n, s in (("first", first), ("second", second))]
+    threads[0].start()
+    time.sleep(HELD_S)
+    threads[1].start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert outcome == {"first": "ok", "second": "ok"}
+    assert _current(sessions) == [("queue", "cards", "feedback")]

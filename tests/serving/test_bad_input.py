@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -601,6 +602,29 @@ def test_a_json_body_in_another_encoding_than_utf8_is_422_saying_so(
     response = client.post("/v1/classify", content=body, headers=headers)
     assert response.status_code == 422, response.text
     assert "not UTF-8" in response.json()["detail"]
+
+
+def test_a_store_to_migrate_says_so_without_its_path_and_without_retry_after(
+    make_client: MakeClient, serving_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Retrying will not help a store that is not there or not migrated: /readyz (no key) says what to run,
+    names no path, and gives no Retry-After."""
+    from postroom.store import create_store_engine, migrate
+    from tests.store.damage import set_schema_revision
+
+    missing = make_client(database_url=f"sqlite:///{tmp_path / 'secret-dir' / 'none.db'}").get("/readyz")
+    assert missing.status_code == 503 and "retry-after" not in missing.headers
+    assert missing.json()["detail"].startswith("no store yet: run `postroom init`")
+    assert "secret-dir" not in missing.text
+    old = tmp_path / "secret-dir" / "old.db"
+    engine = create_store_engine(f"sqlite:///{old}")
+    migrate(engine)
+    engine.dispose()
+    set_schema_revision(old, "0002")
+    behind = make_client(database_url=f"sqlite:///{old}").get("/readyz")
+    assert behind.status_code == 503 and "retry-after" not in behind.headers
+    assert behind.json()["detail"].startswith("the store is at schema 0002, expected 0003: run `postroom")
+    assert "secret-dir" not in behind.text
 
 
 def test_a_store_that_cannot_be_reached_is_503_on_every_endpoint(

@@ -168,6 +168,8 @@ def test_change_history_rollback(app_client: TestClient, keys: dict[str, str]) -
         (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "ok\\nv9 boss: ok"}', "one line"),
         (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "\\u001b[31m"}', "control char"),
         (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "\\u009b2J"}', "control characters"),
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "a\\u2028b"}', "control characters"),
+        (b'{"changes": {"topic": {"card_replacement": 0.9}}, "reason": "\\u202eevil"}', "control characters"),
         (b'{"changes": {}, "reason": "x"}', "changes: Dictionary should have at least 1 item"),
         (b'{"changes": {"topic": 0.9}, "reason": "x"}', "changes.topic: Input should be a valid dictionary"),
         (b'{"changes": {"topic": {"card_replacement": "0.9"}}, "reason": "x"}', "valid number"),
@@ -425,6 +427,9 @@ def test_suggest_then_apply(
     pooled = call(app_client, lead, "GET", "/v1/thresholds/suggest?model_version=v0001&guarantee=pooled")
     assert pooled.status_code == 200 and pooled.json()["report"]["topic"]["guarantee"] == "pooled"
 
+    forged = {"model_version": "v0001", "reason": "ok\nv9 by boss: approved \x1b[8m", "base_version": 0}
+    refused = call(app_client, lead, "POST", "/v1/thresholds/suggest/apply", json=forged)
+    assert refused.status_code == 422 and "control characters" in refused.json()["detail"]
     applied = call(
         app_client,
         lead,

@@ -158,6 +158,11 @@ def test_describe_store_error_names_the_condition_and_masks_the_password() -> No
         "cannot execute INSERT in a read-only transaction"
     )
     assert describe_store_error(_PostgresError("duplicate key", "23505"), url) is None
+    deadlock = _PostgresError("deadlock detected", "40P01")  # 503 with Retry-After, not a 500
+    assert describe_store_error(deadlock, url) == (
+        "the store at postgresql+psycopg://u:***@db/x gave up a write that deadlocked with another; retry: "
+        "deadlock detected"
+    )
     with sqlite3.connect(":memory:") as connection:
         connection.execute("CREATE TABLE t (a INTEGER UNIQUE)")
         connection.execute("INSERT INTO t VALUES (1)")

@@ -121,7 +121,7 @@ def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path: Path) -> Non
     """It holds every client e-mail: the file (and the WAL beside it) 0600, a directory it creates 0700."""
     from sqlalchemy import text
 
-    db = tmp_path / "data" / "postroom.db"
+    db = tmp_path / "var" / "data" / "postroom.db"  # two directories to create
     engine = create_store_engine(f"sqlite:///{db}")
     migrate(engine)
     with engine.begin() as connection:
@@ -130,5 +130,5 @@ def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path: Path) -> Non
         assert wal.exists()
         assert stat.S_IMODE(wal.stat().st_mode) == 0o600
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
-    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(db.parent.stat().st_mode) == stat.S_IMODE(db.parent.parent.stat().st_mode) == 0o700
     engine.dispose()

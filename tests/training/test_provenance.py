@@ -20,6 +20,12 @@ def test_the_base_models_digest_changes_with_any_of_its_files(tmp_path: Path) ->
     (base / "sub" / "weights.bin").rename(base / "weights.bin")  # same bytes, another place
     assert tree_digest(base) not in (first, None)
     assert tree_digest(tmp_path / "sentence-transformers/some-hub-id") is None
+    one, two = tmp_path / "one", tmp_path / "two"  # file contents and names do not run into each other
+    for folder, files in ((one, {"a": b"X", "b": b"Y"}), (two, {"a": b"Xb\0Y"})):
+        folder.mkdir()
+        for name, content in files.items():
+            (folder / name).write_bytes(content)
+    assert tree_digest(one) != tree_digest(two)
 
 
 def test_the_code_is_recorded_by_version_and_commit(tmp_path: Path) -> None:
