@@ -18,45 +18,13 @@ from postroom.ingest.service import ingest_one
 from postroom.store import Label, Message
 from postroom.taxonomy import Taxonomy
 from router.feedback import record_feedback
+from tests.router.races import HELD_S, while_another_writes
 
-HELD_S = 0.5  # how long the first writer holds its uncommitted labels while the second one tries
 MESSAGE_ID = "race@example.org"
 
 
 def _message(session: Session) -> Message:
     return session.scalars(select(Message).where(Message.message_id == MESSAGE_ID)).one()
-
-
-def _while_another_writes(
-    sessions: sessionmaker[Session], first: Callable[[Session], object], second: Callable[[Session], object]
-) -> object:
-    """`first` writes in one session and holds its transaction open for HELD_S while `second` runs in
-    another; returns what `second` returned or raised."""
-    outcome: list[object] = []
-    started = threading.Event()
-
-    def run() -> None:
-        with sessions() as session:
-            started.set()
-            try:
-                outcome.append(second(session))
-                session.commit()
-            except Exception as exc:  # the test inspects it
-                session.rollback()
-                outcome.append(exc)
-
-    with sessions() as session:
-        first(session)
-        session.flush()
-        thread = threading.Thread(target=run)
-        thread.start()
-        started.wait()
-        time.sleep(HELD_S)
-        assert not outcome, "the second writer did not wait for the first"
-        session.commit()
-    thread.join(timeout=30)
-    assert outcome, "the second writer never finished"
-    return outcome[0]
 
 
 def _current(sessions: sessionmaker[Session]) -> list[tuple[str, str, str]]:
@@ -79,7 +47,7 @@ def _feedback(taxonomy: Taxonomy, queue: str) -> Callable[[Session], object]:
 def test_a_report_racing_another_replaces_its_label(
     sessions: sessionmaker[Session], taxonomy: Taxonomy, stored: None
 ) -> None:
-    second = _while_another_writes(sessions, _feedback(taxonomy, "cards"), _feedback(taxonomy, "payments"))
+    second = while_another_writes(sessions, _feedback(taxonomy, "cards"), _feedback(taxonomy, "payments"))
     assert not isinstance(second, Exception), second
     assert _current(sessions) == [("queue", "payments", "feedback")]
     with sessions() as session:  # the first report's label is history, not lost
@@ -90,7 +58,7 @@ def test_a_report_racing_another_replaces_its_label(
 def test_a_retried_report_adds_no_second_label(
     sessions: sessionmaker[Session], taxonomy: Taxonomy, stored: None
 ) -> None:
-    second = _while_another_writes(sessions, _feedback(taxonomy, "cards"), _feedback(taxonomy, "cards"))
+    second = while_another_writes(sessions, _feedback(taxonomy, "cards"), _feedback(taxonomy, "cards"))
     assert not isinstance(second, Exception), second
     with sessions() as session:
         assert len(session.scalars(select(Label)).all()) == 1
@@ -104,7 +72,7 @@ def test_the_same_message_ingested_twice_at_once_keeps_the_first_label(
         incoming = IncomingMessage(MESSAGE_ID, "Meine Karte ist weg", "text", "test", labels={"queue": queue})
         return lambda s: ingest_one(s, incoming)
 
-    second = _while_another_writes(sessions, ingest("cards"), ingest("payments"))
+    second = while_another_writes(sessions, ingest("cards"), ingest("payments"))
     assert not isinstance(second, Exception), second
     assert second.label_conflicts and "is 'cards'" in second.label_conflicts[0]  # type: ignore[attr-defined]
     assert _current(sessions) == [("queue", "cards", "import")]

@@ -3,8 +3,6 @@ the version its caller read (`base_version`), is refused with 409; no change is 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -13,39 +11,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdsChanged
 from router.thresholds import active_values, history, rollback, set_thresholds
-
-HELD_S = 0.5  # how long the first writer holds its uncommitted version while the second one tries
+from tests.router.races import while_another_writes
 
 
 def _while_another_writes(
     sessions: sessionmaker[Session], taxonomy: Taxonomy, second: Callable[[Session], object]
 ) -> object:
-    """Run `second` in its own session while a first writer holds an uncommitted version; the first commits
-    after HELD_S. Returns what `second` returned or raised."""
-    outcome: list[object] = []
-    started = threading.Event()
+    """Run `second` while a first writer holds an uncommitted version; returns what `second` returned or
+    raised."""
 
-    def run() -> None:
-        with sessions() as session:
-            started.set()
-            try:
-                outcome.append(second(session))
-                session.commit()
-            except Exception as exc:  # the test inspects it
-                session.rollback()
-                outcome.append(exc)
+    def first(session: Session) -> None:
+        set_thresholds(session, taxonomy, {"topic": {"card_replacement": 0.8}}, "lena", "first writer")
 
-    with sessions() as first:
-        set_thresholds(first, taxonomy, {"topic": {"card_replacement": 0.8}}, "lena", "first writer")
-        thread = threading.Thread(target=run)
-        thread.start()
-        started.wait()
-        time.sleep(HELD_S)
-        assert not outcome, "the second writer did not wait for the first"
-        first.commit()
-    thread.join(timeout=30)
-    assert outcome, "the second writer never finished"
-    return outcome[0]
+    return while_another_writes(sessions, first, second)
 
 
 def _base(sessions: sessionmaker[Session], taxonomy: Taxonomy) -> int:
