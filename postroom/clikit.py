@@ -145,6 +145,26 @@ def open_sessions(settings: Settings, *, must_exist: bool = True) -> sessionmake
     return session_factory(engine)
 
 
+def record_event(kind: str, subject: str, actor: str, payload: dict[str, Any], otherwise: str) -> None:
+    """Add one event to the store's audit log for a change a command has already made elsewhere (the model
+    registry, the keys file), with the OS user in its payload. A store that cannot take it leaves a note on
+    stderr saying why and `otherwise` (where the change is still on record), not a failure."""
+    from postroom.store.models import AuditEvent
+
+    payload = {**payload, "os_user": default_actor()}
+    event = AuditEvent(kind=kind, subject=subject, actor=actor, payload=payload)
+    try:
+        with open_sessions(load_settings())() as session:
+            session.add(event)
+            session.commit()
+    except PostroomError as exc:
+        err.print(
+            f"note: the audit log did not record it ({printable(str(exc))}); {otherwise}",
+            markup=False,
+            highlight=False,
+        )
+
+
 def named_actor(given: str | None, option: str) -> str:
     """Who a CLI change is recorded as: `given` (the `option`), else the OS user.
 

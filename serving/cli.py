@@ -28,6 +28,7 @@ from postroom.clikit import (
     open_sessions,
     out,
     printable,
+    record_event,
 )
 from postroom.errors import PostroomError
 from postroom.settings import MAX_WINDOW_DAYS
@@ -186,20 +187,7 @@ KEY_ADDED_EVENT, KEY_REMOVED_EVENT = "keys.added", "keys.removed"
 def _audit_key(kind: str, name: str, role: str | None, path: Path, actor: str) -> None:
     """Record a key's creation or revocation in the store's audit log (never the key): who, which key, which
     role. The keys file is changed first: a store that cannot take the event leaves a note, not a failure."""
-    from postroom.machine import default_actor
-    from postroom.store.models import AuditEvent
-
-    payload = {"role": role, "keys_file": str(path), "os_user": default_actor()}
-    try:
-        with open_sessions(load_settings())() as session:
-            session.add(AuditEvent(kind=kind, subject=name, actor=actor, payload=payload))
-            session.commit()
-    except PostroomError as exc:
-        err.print(
-            f"note: the audit log did not record it ({printable(str(exc))}); record it by hand",
-            markup=False,
-            highlight=False,
-        )
+    record_event(kind, name, actor, {"role": role, "keys_file": str(path)}, "record it by hand")
 
 
 @friendly_errors

@@ -22,6 +22,7 @@ from postroom.store import StoreError
 
 log = logging.getLogger(__name__)
 
+
 class ServingError(PostroomError):
     """Base of the service's own errors."""
 
@@ -146,7 +147,8 @@ RETRY_LATER = {"Retry-After": "5"}  # a 503 (no store, no model) may pass: a hin
 def _headers(exc: PostroomError) -> dict[str, str] | None:
     if isinstance(exc, NotAuthenticated):
         return {"WWW-Authenticate": "Bearer"}
-    return RETRY_LATER if exc.status_code == 503 else None
+    # not for a store to migrate or a newer Postroom's (StoreError.transient): retrying will not help
+    return RETRY_LATER if exc.status_code == 503 and getattr(exc, "transient", True) else None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -156,11 +158,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PostroomError)
     async def _domain(_: Request, exc: PostroomError) -> JSONResponse:
+        # a store that is damaged, read-only, full or unreachable is a StoreError to clients, whatever kind
         if isinstance(exc, StoreError):
-            detail = public_store_detail(exc, store_logged)
-            headers = RETRY_LATER if getattr(exc, "transient", True) else None
-            return JSONResponse(error_body("StoreError", detail), exc.status_code, headers=headers)
-        return JSONResponse(error_body(type(exc).__name__, str(exc)), exc.status_code, headers=_headers(exc))
+            name, detail = "StoreError", public_store_detail(exc, store_logged)
+        else:
+            name, detail = type(exc).__name__, str(exc)
+        return JSONResponse(error_body(name, detail), exc.status_code, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

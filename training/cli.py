@@ -32,11 +32,11 @@ from postroom.clikit import (
     named_actor,
     open_sessions,
     out,
+    record_event,
     required_reason,
 )
 from postroom.errors import PostroomError
 from postroom.ingest.fields import loads_json  # strict JSON: a key given twice is an error
-from postroom.machine import default_actor
 from postroom.offline import force_offline
 from postroom.taxonomy import Taxonomy
 from training.compare import BOOTSTRAP_MAX, BOOTSTRAP_SAMPLES, FEW_MESSAGES, Comparison
@@ -388,26 +388,10 @@ def _require_export(registry: Registry) -> Callable[[ModelVersion], None]:
 def _audit(kind: str, version: ModelVersion, actor: str, reason: str, replaced: str | None = None) -> None:
     """Record the stage change in the store's audit log too, when the store is there. For a promotion or a
     rollback `replaced` is the version that left production (archived), `version` the one now in it."""
-    from postroom.store.models import AuditEvent
-
-    payload: dict[str, Any] = {"stage": version.stage, "reason": reason, "os_user": default_actor()}
+    payload: dict[str, Any] = {"stage": version.stage, "reason": reason}
     if kind != "model.approved":  # both versions: the one now in production, the one it archived
         payload.update(production=version.version, archived=replaced)
-    try:
-        sessions = open_sessions(load_settings())
-        with sessions() as session:
-            session.add(
-                AuditEvent(
-                    kind=kind,
-                    subject=version.version,
-                    actor=actor,
-                    payload=payload,
-                )
-            )
-            session.commit()
-    except PostroomError as exc:
-        reason = escape(str(exc))
-        err.print(f"[yellow]note:[/yellow] audit event not stored ({reason}); the registry history has it")
+    record_event(kind, version.version, actor, payload, "the registry history has it")
 
 
 @models_app.command("list")
