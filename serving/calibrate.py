@@ -21,7 +21,7 @@ from postroom.settings import Settings
 from postroom.store import get_engine, session_factory
 from postroom.store.models import PURPOSE_CALIBRATION, Message, Prediction, utcnow
 from postroom.taxonomy import Taxonomy
-from serving.heldout import calibration_split, current_labels, heldout_ids
+from serving.heldout import calibration_split, current_labels, heldout_ids, near_copy_groups
 from serving.lifecycle import build_classifier, resolve_source
 from training.registry import Registry
 
@@ -67,7 +67,8 @@ def calibrate(
         ModelUnavailable: the version has no export (or no published variant).
     """
     source = resolve_source(settings.registry_dir, model)
-    ids = heldout_ids(Registry(settings.registry_dir).get(source.version).path)
+    version_dir = Registry(settings.registry_dir).get(source.version).path
+    ids = heldout_ids(version_dir)
     if not ids:
         raise PostroomError(f"{source.version} has no held-out messages to calibrate on")
     engine = get_engine(settings.database_url)
@@ -77,9 +78,8 @@ def calibrate(
         if not labeled:
             raise PostroomError(f"none of the {len(ids)} held-out messages of {source.version} has a label")
         reply_set = taxonomy.routing.reply_set
-        chosen, _rest = calibration_split(
-            labeled, {i: truth[i].get(reply_set, "") for i in labeled}, fraction
-        )
+        strata = {i: truth[i].get(reply_set, "") for i in labeled}
+        chosen, _rest = calibration_split(labeled, strata, fraction, near_copy_groups(version_dir))
         if not chosen:
             raise PostroomError(
                 f"a calibration fraction of {fraction} of {len(labeled)} held-out messages selects none"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select
@@ -31,6 +32,17 @@ def heldout_ids(version_dir: Path) -> list[str]:
     for entry in (record.get("label_sets") or {}).values():
         ids.extend(entry.get("eval_message_ids") or [])
     return list(dict.fromkeys(str(i) for i in ids))
+
+
+def near_copy_groups(version_dir: Path) -> list[list[str]]:
+    """The version's held-out near-copy groups (message IDs; none for a version trained before they were
+    recorded, or with grouping off)."""
+    path = version_dir / DATASET_FILE
+    if not path.is_file():
+        return []
+    record = json.loads(path.read_text(encoding="utf-8"))
+    groups = (record.get("split") or {}).get("eval_near_copies") or []
+    return [[str(i) for i in group] for group in groups if isinstance(group, list) and len(group) > 1]
 
 
 def current_labels(session: Session, ids: list[str]) -> dict[str, dict[str, str]]:
@@ -60,19 +72,38 @@ def _order_key(message_id: str) -> str:
     return hashlib.sha256(message_id.encode("utf-8")).hexdigest()
 
 
-def calibration_split(ids: list[str], strata: dict[str, str], fraction: float) -> tuple[list[str], list[str]]:
-    """Split `ids` into (calibration, rest), stratified by `strata[id]` (missing: one stratum of its own).
+def calibration_split(
+    ids: list[str], strata: dict[str, str], fraction: float, groups: Sequence[Sequence[str]] = ()
+) -> tuple[list[str], list[str]]:
+    """Split `ids` into (calibration, rest), stratified by `strata[id]` (missing: one stratum of its own),
+    each near-copy group of `groups` wholly on one side.
 
-    Deterministic: within a stratum the IDs are ordered by the SHA-256 of the ID, and the first
-    `round(fraction * n)` calibrate. A stratum of one message stays in the rest.
+    A unit is a group (its members among `ids`) or a message alone; its stratum is its members' most common
+    one (ties: the first by name). Deterministic: within a stratum the units are ordered by the SHA-256 of
+    their first member's ID (IDs sorted), and units in that order calibrate while they fit in
+    `round(fraction * n)` messages. A stratum of one unit stays in the rest. Without the groups a resent
+    e-mail could set a threshold on one side and be counted again as unseen on the other.
     """
     if not 0.0 < fraction < 1.0:
         raise PostroomError(f"the calibration fraction must be in (0, 1), got {fraction!r}")
-    groups: dict[str, list[str]] = defaultdict(list)
-    for message_id in ids:
-        groups[strata.get(message_id, "")].append(message_id)
+    present = set(ids)
+    unit_of: dict[str, tuple[str, ...]] = {}
+    for group in groups:
+        members = tuple(sorted(set(group) & present))
+        for message_id in members:
+            unit_of[message_id] = members
+    by_stratum: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for unit in dict.fromkeys(unit_of.get(i, (i,)) for i in ids):
+        counts = Counter(strata.get(i, "") for i in unit)
+        by_stratum[min(counts, key=lambda s: (-counts[s], s))].append(unit)
     chosen: set[str] = set()
-    for members in groups.values():
-        n = int(fraction * len(members) + 0.5) if len(members) > 1 else 0
-        chosen.update(sorted(members, key=_order_key)[:n])
+    for units in by_stratum.values():
+        if len(units) < 2:
+            continue
+        want = int(fraction * sum(len(u) for u in units) + 0.5)
+        taken = 0
+        for unit in sorted(units, key=lambda u: _order_key(u[0])):
+            if taken + len(unit) <= want:
+                chosen.update(unit)
+                taken += len(unit)
     return [i for i in ids if i in chosen], [i for i in ids if i not in chosen]

@@ -3,6 +3,7 @@ measures the routing, over real HTTP, on the real store."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -25,9 +26,10 @@ from router.suggest import suggest_from_store
 from router.thresholds import set_thresholds
 from serving.calibrate import calibrate
 from serving.demo import classify_heldout, routing_outcome
-from serving.heldout import calibrated_ids, calibration_split
+from serving.heldout import calibrated_ids, calibration_split, near_copy_groups
 from tests.serving.builders import MESSAGES, Exported
 from tests.serving.conftest import MakeClient, auth
+from training.registry import DATASET_FILE
 
 runner = CliRunner()
 register_components()
@@ -42,6 +44,56 @@ def test_split_is_stratified_deterministic_and_keeps_singletons_out() -> None:
     assert Counter(strata[i] for i in calibration) == {"a": 3, "b": 2}
     assert "lonely" in rest and set(calibration).isdisjoint(rest) and set(calibration) | set(rest) == set(ids)
     assert calibration == [i for i in ids if i in set(calibration)]  # input order kept
+
+
+def test_split_keeps_a_near_copy_group_on_one_side() -> None:
+    ids = [f"m{i:02d}" for i in range(40)]
+    strata = {i: "a" for i in ids}
+    plain, _ = calibration_split(ids, strata, 0.5)
+    # a pair the plain split puts on both sides, and a triple of another stratum's majority
+    pair = (next(i for i in ids if i in plain), next(i for i in ids if i not in plain))
+    triple = ["m30", "m31", "m32"]
+    strata.update({"m30": "b", "m31": "b"})
+    calibration, rest = calibration_split(ids, strata, 0.5, [list(pair), triple, ["gone", "m33"]])
+    for group in (pair, triple):
+        assert len({i in calibration for i in group}) == 1, group
+    assert len(calibration) == 19 and set(calibration) | set(rest) == set(ids)  # round(0.5 * 37) in a
+    assert calibration_split(ids, strata, 0.5, [list(pair), triple]) == (calibration, rest)
+    plain_rest = [i for i in ids if i not in plain]
+    assert calibration_split(ids, {i: "a" for i in ids}, 0.5, []) == (plain, plain_rest)
+
+
+def test_near_copy_groups_come_from_the_versions_dataset_record(tmp_path: Path) -> None:
+    assert near_copy_groups(tmp_path) == []  # no dataset.json
+    (tmp_path / DATASET_FILE).write_text(json.dumps({"eval_message_ids": ["a"]}), encoding="utf-8")
+    assert near_copy_groups(tmp_path) == []  # trained before groups were recorded
+    split = {"eval_near_copies": [["a", "b"], ["c"], "junk"]}
+    (tmp_path / DATASET_FILE).write_text(json.dumps({"split": split}), encoding="utf-8")
+    assert near_copy_groups(tmp_path) == [["a", "b"]]
+
+
+def test_calibrate_keeps_a_versions_near_copies_on_one_side(
+    serving_env: dict[str, str], stored: list[str], sessions: sessionmaker[Session], shared: Exported
+) -> None:
+    """The groups training recorded reach the calibration split: a pair it would part stays together."""
+    record_path = shared.registry_dir / shared.version / DATASET_FILE
+    before = record_path.read_text(encoding="utf-8")
+    _calibrate()
+    with sessions() as session:
+        plain = calibrated_ids(session, shared.version)
+        session.query(Prediction).delete()
+        session.commit()
+    pair = [next(i for i in stored if i in plain), next(i for i in stored if i not in plain)]
+    record = json.loads(before)
+    record["split"] = {"eval_near_copies": [sorted(pair)]}
+    try:
+        record_path.write_text(json.dumps(record), encoding="utf-8")
+        _calibrate()
+    finally:
+        record_path.write_text(before, encoding="utf-8")
+    with sessions() as session:
+        calibrated = calibrated_ids(session, shared.version)
+    assert calibrated != plain and len({i in calibrated for i in pair}) == 1
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.2, 1.5])
