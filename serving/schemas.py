@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
+from postroom.ingest.records import RawFormat
 from postroom.store.models import MAX_ROW_ID, NAME_MAX, AuditEvent, ThresholdVersion
 from router.thresholds import damage, details_of
 from serving.lifecycle import LoadedModel
@@ -19,7 +20,10 @@ MessageIdIn = StrictStr | StrictInt
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    """A response body. Every field is always sent (null where empty), so the OpenAPI schema lists every one
+    as required: client generators then type them as present, not as optional."""
+
+    model_config = ConfigDict(populate_by_name=True, json_schema_serialization_defaults_required=True)
 
 
 class ErrorPublic(BaseModel):
@@ -124,7 +128,7 @@ class MessagePublic(_Out):
     sender: str | None
     received_at: datetime | None
     ingested_at: datetime
-    raw_format: str
+    raw_format: RawFormat
     raw_sha256: str
     language: str | None
     cleaned_text: str

@@ -331,6 +331,30 @@ class TestHealth:
         assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
         assert "HTTPBearer" in spec["components"]["securitySchemes"]
 
+    def test_openapi_requires_every_field_a_response_always_sends(
+        self, client: TestClient, serving_env: dict[str, str], stored: list[str]
+    ) -> None:
+        """Nullable response fields are sent as null, never left out, so the schema says they are required
+        (a generated client otherwise types `decision.reply_class` or a batch item's `error` as optional)."""
+        schemas = client.get("/openapi.json").json()["components"]["schemas"]
+        key = auth(serving_env["router"])
+        classified = client.post("/v1/classify", json={"message_id": stored[0]}, headers=key).json()
+        batch = client.post("/v1/classify/batch", json={"message_ids": [stored[0], "nope"]}, headers=key)
+        message = client.get(f"/v1/messages/{quote(stored[0], safe='')}", headers=key).json()
+        for name, body in [
+            ("ClassifyResponse", classified),
+            ("DecisionPublic", classified["decision"]),
+            ("ClassifyBatchResponse", batch.json()),
+            ("BatchItemPublic", batch.json()["results"][0]),
+            ("BatchItemPublic", batch.json()["results"][1]),
+            ("MessagePublic", message),
+            ("PredictionPublic", message["latest_prediction"]),
+        ]:
+            schema = schemas[name]
+            assert set(schema["required"]) == set(schema["properties"]) == set(body), name
+        assert classified["decision"]["reply_class"] is None  # required, and null here: no thresholds yet
+        assert schemas["MessagePublic"]["properties"]["raw_format"]["enum"] == ["text", "html", "rfc822"]
+
 
 class TestAuth:
     ENDPOINTS = [
