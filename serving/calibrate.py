@@ -3,7 +3,8 @@
 Thresholds must be calibrated on the variant actually served (an int8 graph's probabilities differ from the
 PyTorch model's), on labeled messages the model never trained on. This classifies a stratified share of
 the version's held-out messages in-process with the same runtime the service uses, one message per run as
-the service scores a lone request, and stores each prediction with purpose `calibration`; `postroom
+the service scores a lone request, one message per near-copy group (the rest of a group stays out of both
+halves), and stores each prediction with purpose `calibration`; `postroom
 thresholds suggest --model-version V` reads them back. The rest of the held-out messages stay unseen by the
 thresholds, for `postroom classify-heldout` to measure the routing on.
 """
@@ -21,7 +22,13 @@ from postroom.settings import Settings
 from postroom.store import get_engine, session_factory
 from postroom.store.models import PURPOSE_CALIBRATION, Message, Prediction, utcnow
 from postroom.taxonomy import Taxonomy
-from serving.heldout import calibration_split, current_labels, heldout_ids, near_copy_groups
+from serving.heldout import (
+    calibration_split,
+    current_labels,
+    heldout_ids,
+    near_copy_groups,
+    one_per_group,
+)
 from serving.lifecycle import build_classifier, resolve_source
 from training.registry import Registry
 
@@ -36,6 +43,7 @@ class CalibrationRun:
     stored: int
     held_out: int
     skipped_unlabeled: int
+    copies_left_out: int = 0  # near-copies of a calibration message: a group calibrates once
     correct: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -46,6 +54,7 @@ class CalibrationRun:
             "stored": self.stored,
             "held_out": self.held_out,
             "skipped_unlabeled": self.skipped_unlabeled,
+            "copies_left_out": self.copies_left_out,
             "accuracy": {
                 name: {"correct": c, "n": n, "accuracy": c / n if n else 0.0}
                 for name, (c, n) in self.correct.items()
@@ -79,18 +88,30 @@ def calibrate(
             raise PostroomError(f"none of the {len(ids)} held-out messages of {source.version} has a label")
         reply_set = taxonomy.routing.reply_set
         strata = {i: truth[i].get(reply_set, "") for i in labeled}
-        chosen, _rest = calibration_split(labeled, strata, fraction, near_copy_groups(version_dir))
+        groups = near_copy_groups(version_dir)
+        if groups is None:
+            log(
+                f"{source.version} records no near-copy groups (trained before they were recorded): its "
+                "near-copies may fall on both sides and count as separate messages; retrain to keep them "
+                "together"
+            )
+        split, _rest = calibration_split(labeled, strata, fraction, groups or [])
+        chosen = one_per_group(split, groups or [])
         if not chosen:
+            grouped = " (near-copies count as one message, and a class that is one group calibrates none)"
             raise PostroomError(
                 f"a calibration fraction of {fraction} of {len(labeled)} held-out messages selects none"
+                + (grouped if groups else "")
             )
         messages = {
             m.message_id: m for m in session.scalars(select(Message).where(Message.message_id.in_(chosen)))
         }
         classifier = build_classifier(source, settings)
+        copies = len(split) - len(chosen)
         log(
             f"calibrating {source.version} ({classifier.variant} on {classifier.provider}) on "
             f"{len(chosen)} of {len(labeled)} held-out messages"
+            + (f" ({copies} near-copies of them left out)" if copies else "")
         )
         ordered = [messages[i] for i in chosen if i in messages]
         # One message per run, as the service scores a lone request: dynamic int8 quantises each run's
@@ -104,6 +125,7 @@ def calibrate(
             stored=len(ordered),
             held_out=len(ids),
             skipped_unlabeled=len(ids) - len(labeled),
+            copies_left_out=copies,
         )
         now = utcnow()
         for message, prediction in zip(ordered, predictions, strict=True):

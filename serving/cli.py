@@ -224,7 +224,9 @@ def calibrate(
     )
     out.print(
         f"stored {report['stored']} calibration predictions of {report['version']} "
-        f"({report['variant']} on {report['provider']}); accuracy {accuracy}. Next: postroom thresholds "
+        f"({report['variant']} on {report['provider']})"
+        + (f", {report['copies_left_out']} near-copies of them left out" if report["copies_left_out"] else "")
+        + f"; accuracy {accuracy}. Next: postroom thresholds "
         f"suggest --model-version {report['version']} --apply",
         highlight=False,
     )
@@ -267,9 +269,11 @@ def classify_heldout(
     out.print(table)
     _print_routing(report["routing"])
     left_out, erased = report["left_out_for_calibration"], report["not_in_store"]
+    copies = report.get("left_out_as_copies", 0)
     out.print(
         f"{report['classified']} classified, {report['errors']} errors"
-        + (f" ({left_out} calibration messages left out)" if left_out else "")
+        + (f" ({left_out} calibration messages left out)" if left_out and not copies else "")
+        + (f" ({left_out} calibration messages and {copies} near-copies of them left out)" if copies else "")
         + (f" ({erased} held-out messages no longer in the store)" if erased else "")
         + f"; latency p50 {report['latency']['p50_ms']} ms, p95 {report['latency']['p95_ms']} ms",
         highlight=False,

@@ -25,7 +25,7 @@ from postroom.store import get_engine, session_factory
 from postroom.store.queries import stored_message_ids
 from postroom.taxonomy import Taxonomy
 from serving.auth import add_key
-from serving.heldout import calibrated_ids, current_labels, heldout_ids
+from serving.heldout import calibrated_ids, copies_of, current_labels, heldout_ids, near_copy_groups
 from serving.lifecycle import resolve_source
 from serving.loopback import http_problem, running_service
 from training.registry import Registry
@@ -207,14 +207,17 @@ def classify_heldout(
     that cannot be reached or cannot load the model, and a key it refuses."""
     url = _check_options(url, key, limit)
     source = resolve_source(settings.registry_dir, model)
-    ids = heldout_ids(Registry(settings.registry_dir).get(source.version).path)
+    version_dir = Registry(settings.registry_dir).get(source.version).path
+    ids = heldout_ids(version_dir)
     with session_factory(get_engine(settings.database_url))() as session:
         calibration = calibrated_ids(session, source.version)
         stored = stored_message_ids(session, ids)
+    copies = copies_of(calibration, near_copy_groups(version_dir) or [])  # a near-copy of one is not unseen
     erased = [i for i in ids if i not in stored]  # `postroom forget` / `purge` since training
-    ids = [i for i in ids if i not in calibration and i in stored][:limit]
+    ids = [i for i in ids if i not in calibration and i not in copies and i in stored][:limit]
     if not ids:
         why = [f"{len(calibration)} were used for calibration"] if calibration else []
+        why += [f"{len(copies)} are near-copies of those"] if copies else []
         why += [f"{len(erased)} are not in the store"] if erased else []
         reasons = f" ({'; '.join(why)})" if why else ""
         raise PostroomError(f"{source.version} has no held-out messages left to classify{reasons}")
@@ -232,6 +235,7 @@ def classify_heldout(
         "url": served,
         "classified": len(run["results"]),
         "left_out_for_calibration": len(calibration),
+        "left_out_as_copies": len(copies),
         "not_in_store": len(erased),
         "errors": len(run["errors"]),
         "error_examples": run["errors"][:5],

@@ -34,15 +34,31 @@ def heldout_ids(version_dir: Path) -> list[str]:
     return list(dict.fromkeys(str(i) for i in ids))
 
 
-def near_copy_groups(version_dir: Path) -> list[list[str]]:
-    """The version's held-out near-copy groups (message IDs; none for a version trained before they were
-    recorded, or with grouping off)."""
+def near_copy_groups(version_dir: Path) -> list[list[str]] | None:
+    """The version's held-out near-copy groups (message IDs); None for a version trained before they were
+    recorded (its near-copies cannot be kept together), [] for none or grouping off."""
     path = version_dir / DATASET_FILE
     if not path.is_file():
-        return []
+        return None
     record = json.loads(path.read_text(encoding="utf-8"))
-    groups = (record.get("split") or {}).get("eval_near_copies") or []
+    groups = (record.get("split") or {}).get("eval_near_copies")
+    if not isinstance(groups, list):
+        return None
     return [[str(i) for i in group] for group in groups if isinstance(group, list) and len(group) > 1]
+
+
+def one_per_group(ids: list[str], groups: Sequence[Sequence[str]]) -> list[str]:
+    """`ids` with only the first (by ID) of each near-copy group's members among them: a resent e-mail and
+    its original are one trial for the thresholds' tests, not two."""
+    units = _units(ids, groups)
+    return [i for i in ids if units.get(i, (i,))[0] == i]
+
+
+def copies_of(ids: set[str], groups: Sequence[Sequence[str]]) -> set[str]:
+    """The other members of every near-copy group with a member in `ids` (`ids` themselves excluded)."""
+    everything = sorted({m for group in groups for m in group} | ids)
+    units = _units(everything, groups)
+    return {m for i in ids for m in units.get(i, ())} - ids
 
 
 def current_labels(session: Session, ids: list[str]) -> dict[str, dict[str, str]]:
@@ -72,6 +88,20 @@ def _order_key(message_id: str) -> str:
     return hashlib.sha256(message_id.encode("utf-8")).hexdigest()
 
 
+def _units(ids: list[str], groups: Sequence[Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """Each grouped ID of `ids` -> its unit (sorted members among `ids`); groups sharing an ID merge."""
+    present = set(ids)
+    unit_of: dict[str, tuple[str, ...]] = {}
+    for group in groups:
+        members = set(group) & present
+        for message_id in list(members):
+            members.update(unit_of.get(message_id, ()))
+        unit = tuple(sorted(members))
+        for message_id in unit:
+            unit_of[message_id] = unit
+    return unit_of
+
+
 def calibration_split(
     ids: list[str], strata: dict[str, str], fraction: float, groups: Sequence[Sequence[str]] = ()
 ) -> tuple[list[str], list[str]]:
@@ -81,21 +111,18 @@ def calibration_split(
     A unit is a group (its members among `ids`) or a message alone; its stratum is its members' most common
     one (ties: the first by name). Deterministic: within a stratum the units are ordered by the SHA-256 of
     their first member's ID (IDs sorted), and units in that order calibrate while they fit in
-    `round(fraction * n)` messages. A stratum of one unit stays in the rest. Without the groups a resent
-    e-mail could set a threshold on one side and be counted again as unseen on the other.
+    `round(fraction * n)` messages. A stratum of one unit stays in the rest (so a stratum that is one pair
+    of near-copies calibrates nothing). Without the groups a resent e-mail could set a threshold on one side
+    and be counted again as unseen on the other.
     """
     if not 0.0 < fraction < 1.0:
         raise PostroomError(f"the calibration fraction must be in (0, 1), got {fraction!r}")
-    present = set(ids)
-    unit_of: dict[str, tuple[str, ...]] = {}
-    for group in groups:
-        members = tuple(sorted(set(group) & present))
-        for message_id in members:
-            unit_of[message_id] = members
+    unit_of = _units(ids, groups)
     by_stratum: dict[str, list[tuple[str, ...]]] = defaultdict(list)
     for unit in dict.fromkeys(unit_of.get(i, (i,)) for i in ids):
         counts = Counter(strata.get(i, "") for i in unit)
-        by_stratum[min(counts, key=lambda s: (-counts[s], s))].append(unit)
+        # a member without a label does not decide the stratum while another member has one
+        by_stratum[min(counts, key=lambda s: (-counts[s], s == "", s))].append(unit)
     chosen: set[str] = set()
     for units in by_stratum.values():
         if len(units) < 2:

@@ -162,7 +162,8 @@ def train_and_register(
                 "file": DATASET_FILE,
                 "train_messages": len(data.train_message_ids),
                 "eval_messages": len(data.eval_message_ids),
-                "split": data.split,
+                # counts and settings; the held-out groups' message IDs stay in dataset.json
+                "split": {k: v for k, v in data.split.items() if k != "eval_near_copies"},
                 "per_label_set": {
                     n: {"train": len(d.train_ids), "eval": len(d.eval_ids)}
                     for n, d in data.label_sets.items()

@@ -26,7 +26,13 @@ from router.suggest import suggest_from_store
 from router.thresholds import set_thresholds
 from serving.calibrate import calibrate
 from serving.demo import classify_heldout, routing_outcome
-from serving.heldout import calibrated_ids, calibration_split, near_copy_groups
+from serving.heldout import (
+    calibrated_ids,
+    calibration_split,
+    copies_of,
+    near_copy_groups,
+    one_per_group,
+)
 from tests.serving.builders import MESSAGES, Exported
 from tests.serving.conftest import MakeClient, auth
 from training.registry import DATASET_FILE
@@ -57,43 +63,90 @@ def test_split_keeps_a_near_copy_group_on_one_side() -> None:
     calibration, rest = calibration_split(ids, strata, 0.5, [list(pair), triple, ["gone", "m33"]])
     for group in (pair, triple):
         assert len({i in calibration for i in group}) == 1, group
+    assert not set(triple) & set(calibration)  # its majority is b, and a stratum of one unit calibrates none
     assert len(calibration) == 19 and set(calibration) | set(rest) == set(ids)  # round(0.5 * 37) in a
     assert calibration_split(ids, strata, 0.5, [list(pair), triple]) == (calibration, rest)
     plain_rest = [i for i in ids if i not in plain]
     assert calibration_split(ids, {i: "a" for i in ids}, 0.5, []) == (plain, plain_rest)
 
 
+def test_split_merges_groups_that_share_a_message_and_prefers_a_labeled_stratum() -> None:
+    ids = [f"m{i:02d}" for i in range(20)]
+    strata = {i: "a" for i in ids} | {"m01": ""}
+    chained = [["m00", "m01"], ["m01", "m02"]]  # m00-m01-m02 is one unit, in either order
+    for groups in (chained, chained[::-1]):
+        calibration, _ = calibration_split(ids, strata, 0.5, groups)
+        assert len({i in calibration for i in ("m00", "m01", "m02")}) == 1
+    # a pair of a labeled and an unlabeled member is the labeled one's: stratum "a" has more than one unit
+    calibration, _ = calibration_split(["x", "y", "z", "w"], {"x": "a", "y": "", "z": "a", "w": "a"}, 0.9,
+                                       [["x", "y"]])
+    assert set(calibration) == {"x", "y", "z", "w"}  # in "", the pair alone would calibrate none
+    assert one_per_group(["m00", "m01", "m02"], [["m00", "m01"], ["m01", "m02"]]) == ["m00"]
+    assert copies_of({"m02"}, [["m00", "m01"], ["m01", "m02"]]) == {"m00", "m01"}
+
+
+def test_one_message_per_group_and_the_copies_of_chosen_ones() -> None:
+    groups = [["b", "a", "c"], ["x", "y"], ["q"]]
+    assert one_per_group(["c", "b", "x", "z"], groups) == ["b", "x", "z"]  # "a" is not among them
+    assert one_per_group(["y"], groups) == ["y"] and one_per_group([], groups) == []
+    assert copies_of({"b", "z"}, groups) == {"a", "c"}
+    assert copies_of({"x", "y"}, groups) == set() and copies_of(set(), groups) == set()
+
+
 def test_near_copy_groups_come_from_the_versions_dataset_record(tmp_path: Path) -> None:
-    assert near_copy_groups(tmp_path) == []  # no dataset.json
+    assert near_copy_groups(tmp_path) is None  # no dataset.json
     (tmp_path / DATASET_FILE).write_text(json.dumps({"eval_message_ids": ["a"]}), encoding="utf-8")
-    assert near_copy_groups(tmp_path) == []  # trained before groups were recorded
+    assert near_copy_groups(tmp_path) is None  # trained before groups were recorded
+    (tmp_path / DATASET_FILE).write_text(json.dumps({"split": {"eval_near_copies": []}}), encoding="utf-8")
+    assert near_copy_groups(tmp_path) == []  # recorded: none held out
     split = {"eval_near_copies": [["a", "b"], ["c"], "junk"]}
     (tmp_path / DATASET_FILE).write_text(json.dumps({"split": split}), encoding="utf-8")
     assert near_copy_groups(tmp_path) == [["a", "b"]]
 
 
-def test_calibrate_keeps_a_versions_near_copies_on_one_side(
-    serving_env: dict[str, str], stored: list[str], sessions: sessionmaker[Session], shared: Exported
+def test_a_near_copy_group_calibrates_once_and_is_not_counted_as_unseen(
+    serving_env: dict[str, str],
+    stored: list[str],
+    sessions: sessionmaker[Session],
+    shared: Exported,
+    taxonomy: Taxonomy,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The groups training recorded reach the calibration split: a pair it would part stays together."""
+    """The groups training recorded reach calibration: a pair the plain split would part goes to one side,
+    only its first member calibrates (one trial for the thresholds' tests), and `classify-heldout` leaves
+    the other out too (a near-copy of a calibration message is not unseen)."""
     record_path = shared.registry_dir / shared.version / DATASET_FILE
     before = record_path.read_text(encoding="utf-8")
-    _calibrate()
+    plain_run = _calibrate()
     with sessions() as session:
         plain = calibrated_ids(session, shared.version)
         session.query(Prediction).delete()
         session.commit()
-    pair = [next(i for i in stored if i in plain), next(i for i in stored if i not in plain)]
+    first, copy = next(i for i in stored if i in plain), next(i for i in reversed(stored) if i not in plain)
+    assert first < copy
     record = json.loads(before)
-    record["split"] = {"eval_near_copies": [sorted(pair)]}
+    record["split"] = {"eval_near_copies": [[first, copy]]}
     try:
         record_path.write_text(json.dumps(record), encoding="utf-8")
-        _calibrate()
+        run = _calibrate()
+        monkeypatch.setenv("POSTROOM_DATA_DIR", str(tmp_path))
+        report = classify_heldout(get_settings(), taxonomy, "production", None, None, None, lambda _m: None)
     finally:
         record_path.write_text(before, encoding="utf-8")
     with sessions() as session:
         calibrated = calibrated_ids(session, shared.version)
-    assert calibrated != plain and len({i in calibrated for i in pair}) == 1
+        served = set(
+            session.scalars(
+                select(Message.message_id)
+                .join(Prediction, Prediction.message_pk == Message.id)
+                .where(Prediction.purpose == "serve")
+            )
+        )
+    assert first in calibrated and copy not in calibrated and run.copies_left_out == 1
+    assert run.stored == len(calibrated) and plain_run.stored > 0
+    assert copy not in served and report["left_out_as_copies"] == 1
+    assert report["classified"] == len(MESSAGES) - run.stored - 1
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.2, 1.5])

@@ -143,6 +143,21 @@ def test_a_group_is_held_out_as_often_as_a_single_message() -> None:
     assert 0.8 < pairs / singles < 1.25, (pairs, singles)
 
 
+def test_the_split_does_not_depend_on_the_order_messages_come_in() -> None:
+    """A group's rank comes from its members' IDs, not from where they stand in the input."""
+    rng = random.Random(5)
+    ids = [f"m{i:03d}" for i in range(120)]
+    strata = [f"c{i % 4}" for i in range(120)]
+    groups = [i // 3 if i < 60 else i for i in range(120)]  # 20 triples, 60 single messages
+    plan = plan_split(ids, strata, groups, 0.3, 1)
+    expected = {ids[i] for i in plan.held_out}
+    for _ in range(5):
+        order = rng.sample(range(120), 120)
+        shuffled = plan_split([ids[i] for i in order], [strata[i] for i in order], [groups[i] for i in order],
+                              0.3, 1)
+        assert {ids[order[k]] for k in shuffled.held_out} == expected
+
+
 def test_a_group_larger_than_the_share_is_passed_over() -> None:
     ids = [f"m{i:02d}" for i in range(12)]
     groups = [0] * 8 + [8, 9, 10, 11]  # eight copies, four others: a share of 3

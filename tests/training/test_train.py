@@ -31,12 +31,17 @@ def test_train_registers_a_complete_version(tmp_path: Path, variant: str) -> Non
     from training.artifacts import load_predictor
 
     data = mini_training_data()
+    data.split = {"method": "stable-rank", "eval_near_copies": [[data.eval_message_ids[0], "copy@x"]]}
     registry = Registry(tmp_path / "models")
     outcome = train_and_register(
         data, packaged_model(), tiny_config(variant=variant), registry, tmp_path / "scratch"
     )
     version = outcome.version
     manifest = version.manifest
+    # message IDs stay in dataset.json: the manifest (models show --json, the model card) holds counts
+    assert manifest["dataset"]["split"] == {"method": "stable-rank"}
+    dataset = json.loads((version.path / "dataset.json").read_text(encoding="utf-8"))
+    assert dataset["split"]["eval_near_copies"] == [[data.eval_message_ids[0], "copy@x"]]
     assert version.version == "v0001" and version.stage == "candidate" and version.verify() == []
     assert manifest["variant"] == variant
     assert set(manifest["bodies"]) == ({"shared"} if variant == "shared" else {"queue", "topic"})
