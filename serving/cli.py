@@ -203,7 +203,8 @@ def calibrate(
     """Classify part of the model's held-out messages with the served ONNX variant, for the thresholds.
 
     The predictions are stored with purpose `calibration`; then run
-    `postroom thresholds suggest --model-version V --apply`. `classify-heldout` leaves these messages out.
+    `postroom thresholds suggest --model-version V --apply`. A group of near-copies counts once: its first
+    message calibrates, the others are left out. `classify-heldout` leaves all of them out.
     Example: postroom calibrate --model latest --fraction 0.5
     """
     from serving.calibrate import calibrate as run
