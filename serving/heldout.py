@@ -109,9 +109,9 @@ def calibration_split(
     each near-copy group of `groups` wholly on one side.
 
     A unit is a group (its members among `ids`) or a message alone; its stratum is its members' most common
-    one (ties: the first by name). Deterministic: within a stratum the units are ordered by the SHA-256 of
-    their first member's ID (IDs sorted), and units in that order calibrate while they fit in
-    `round(fraction * n)` messages. A stratum of one unit stays in the rest (so a stratum that is one pair
+    one (ties: a labeled one, then the first by name). Deterministic: within a stratum the units are ordered
+    by the SHA-256 of their first member's ID (IDs sorted), and units in that order calibrate while they fit
+    in `round(fraction * n)` messages. A stratum of one unit stays in the rest (so a stratum that is one pair
     of near-copies calibrates nothing). Without the groups a resent e-mail could set a threshold on one side
     and be counted again as unseen on the other.
     """

@@ -317,7 +317,7 @@ def build_training_data(
             "near_duplicate_groups": plan.groups_joined,
             "near_duplicate_messages": plan.messages_joined,
             "swapped_in": list(plan.swapped_in),
-            # held-out near-copies: serving keeps each group on one side of the calibration split
+            # held-out near-copy groups: calibration keeps each on one side and counts it once
             "eval_near_copies": [
                 sorted(messages[i].message_id for i in group) for group in plan.held_out_groups
             ],
