@@ -9,8 +9,9 @@ length and run in batches of at most `max_batch` so padding stays short; results
 On the CPU the work runs in `streams` single-threaded runs at once (one per core by default) rather than one
 run over every core: a body's batch splits into one part per stream, and the bodies of one message run side
 by side. Small transformer matrices use two threads poorly; two independent runs use two cores fully
-(measured in docs/serving.md). int8's fp32 second look gathers the hesitant rows of the whole call and runs
-them as batches of their own, padded to their own length.
+(measured in docs/serving.md). A CPU run takes at most 8 rows, and an int8 row runs alone (`cpu_run_rows`),
+so its scores do not depend on the other messages of a call. int8's fp32 second look gathers the hesitant
+rows of the whole call and runs them again.
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ MIN_ROWS_PER_STREAM = 8  # a batch splits across streams only when each part get
 # per message they ran faster (one int8 body, one thread, calls of 32 BANKING77 texts: 283 msg/s in runs of
 # 16 rows, 321 in runs of 8, 307 in runs of 4; fp32 166 / 203 / 194; docs/serving.md). A GPU takes the batch.
 CPU_RUN_ROWS = 8
+# Except dynamic int8, whose rows each run alone on the CPU: it quantises a run's activations with one range
+# over all its rows, so a message scored beside others got other probabilities (up to 0.09 apart on the
+# demo) than alone, which is how calibration scores it. Alone, a message scores the same in a batch, among
+# concurrent requests and in calibration. It also ran faster on e-mails (the served int8 with its second
+# look, 2 streams, calls of 32, session 28's Xeon: the 200 longest demo e-mails 37.0 against 24.7 msg/s,
+# BANKING77's one-line texts 141 against 156: docs/serving.md).
+RUN_DEPENDENT_VARIANTS = frozenset({"int8"})
+
+
+def cpu_run_rows(variant: str) -> int:
+    """The most rows one CPU session run of `variant` takes."""
+    return 1 if variant in RUN_DEPENDENT_VARIANTS else CPU_RUN_ROWS
 
 
 _preloaded: list[bool] = []  # onnxruntime.preload_dlls ran in this process
@@ -308,7 +321,7 @@ class OnnxClassifier:
 
         on_gpu = providers[0] == CUDA
         self.variant = pick_variant(self.manifest, variant, on_gpu, allow_unpublished)
-        self.run_rows = self.max_batch if on_gpu else min(self.max_batch, CPU_RUN_ROWS)
+        self.run_rows = self.max_batch if on_gpu else min(self.max_batch, cpu_run_rows(self.variant))
         self.streams, self.threads = plan_streams(streams, threads, on_gpu=on_gpu, cores=cores)
         files = self.manifest.variants[self.variant].files
         second = self.manifest.variants[self.variant].fallback if second_look else None

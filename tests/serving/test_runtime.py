@@ -21,12 +21,13 @@ from serving.runtime import (
     CUDA,
     OnnxClassifier,
     choose_providers,
+    cpu_run_rows,
     pick_variant,
     plan_streams,
 )
 from tests.serving.builders import LONG_TEXT, Exported, isolated
 from training.export import layout
-from training.export.predict import SERVED_RUN_ROWS, run_graph, served_parts
+from training.export.predict import SERVED_RUN_ROWS, run_graph, served_parts, served_run_rows
 
 
 def test_layout_names_match_the_exporter() -> None:
@@ -44,7 +45,8 @@ def _publish_everything(exp: Exported) -> None:
 
 def test_serving_computes_what_the_parity_gate_measured(tmp_path: Path) -> None:
     """serving.runtime and training.export.predict give the same numbers for every variant, int8 included:
-    the gate runs each graph in the parts serving runs a call in, so dynamic int8 sees the same runs."""
+    the gate runs each graph in the parts serving runs a call in (int8's rows alone), so dynamic int8 sees
+    the same runs."""
     exp = isolated(tmp_path)
     _publish_everything(exp)  # int8 may have failed the gate here; the contract holds for every graph
     manifest = read_export(exp.export_dir)
@@ -70,7 +72,10 @@ def test_serving_computes_what_the_parity_gate_measured(tmp_path: Path) -> None:
             outputs,
             lowercase=body.lowercase,
             batch_size=7,
+            run_rows=served_run_rows(variant),
         )
+        assert served_run_rows(variant) == cpu_run_rows(variant)
+        assert classifier.run_rows == min(7, cpu_run_rows(variant))
         for name, output in zip(classifier.label_sets, outputs, strict=True):
             assert ours[name].shape == (len(texts), len(manifest.label_sets[name].classes))
             np.testing.assert_allclose(ours[name], theirs[output], atol=2e-5)
@@ -193,7 +198,7 @@ class TestProviders:
         assert pick_variant(manifest, "auto", on_gpu=True) != pick_variant(manifest, "auto", on_gpu=False)
         assert classifier.variant == pick_variant(manifest, "auto", on_gpu=False)
         assert (classifier.streams, classifier.threads) == plan_streams(0, 1, on_gpu=False)
-        assert classifier.run_rows == CPU_RUN_ROWS
+        assert classifier.run_rows == cpu_run_rows(classifier.variant)
         assert "choosing the variant and runs for the CPU" in caplog.text
 
     def test_the_variant_follows_the_device(self, shared: Exported) -> None:
@@ -492,6 +497,22 @@ def test_on_the_cpu_a_batch_runs_in_parts_of_at_most_eight_rows_with_the_same_nu
     for name, matrix in expected.items():
         np.testing.assert_allclose(result[name], matrix, atol=2e-5)
     assert max(len(part) for part in parted._parts(list(range(len(texts))))) <= CPU_RUN_ROWS
+
+
+def test_an_int8_message_scores_the_same_alone_and_in_any_call(shared: Exported) -> None:
+    """int8 rows run alone on the CPU: a message's probabilities do not depend on the others of a call (a
+    batch, concurrent requests merged by the micro-batcher), so they are the ones calibration stored."""
+    classifier = OnnxClassifier(shared.export_dir, variant="int8", provider="cpu", allow_unpublished=True)
+    assert classifier.run_rows == cpu_run_rows("int8") == 1 and cpu_run_rows("fp32") == CPU_RUN_ROWS
+    texts = [*shared.texts[:20], LONG_TEXT, "Karte verloren", LONG_TEXT[:300]]
+    together = classifier.predict_proba(texts)
+    for row, text in enumerate(texts):
+        alone = classifier.predict_proba([text])
+        for name, matrix in together.items():
+            np.testing.assert_array_equal(matrix[row], alone[name][0], err_msg=f"{name} row {row}")
+    classifier.run_rows = CPU_RUN_ROWS  # in runs of eight rows, as before: the scores move
+    parted = classifier.predict_proba(texts)
+    assert any(not np.array_equal(parted[name], matrix) for name, matrix in together.items())
 
 
 class _Recorder:

@@ -79,7 +79,7 @@ from training.export.parity import (
     refused_label_sets,
     with_runs_alone,
 )
-from training.export.predict import near_ties, run_graph
+from training.export.predict import RUN_DEPENDENT, near_ties, run_graph, served_run_rows
 from training.export.smoothing import DEFAULT_ALPHA, Smoothed, smooth
 
 Int8Target = Literal["auto", "avx512_vnni", "avx2", "arm64"]
@@ -87,9 +87,6 @@ INT8_TARGETS: tuple[str, ...] = get_args(Int8Target)
 Int8KeepOption = Literal["auto", "ffn_output", "none"]
 INT8_KEEPS: tuple[str, ...] = get_args(Int8KeepOption)
 SMOOTHING_TEXTS = 500  # activation ranges settle well before; more only costs export time
-# Variants whose numbers depend on which texts share a session run (dynamic quantisation scales each run's
-# activations by that run's range): the gate runs them in a batch call's runs and one text per run.
-RUN_DEPENDENT = frozenset({"int8"})
 # The bodies' ONNX opset. From 18 on, ReduceL2 (the Normalize module) takes its axes as an input, ONNX
 # Runtime's symbolic shape inference then types nothing after it, and the O2 optimiser skips every
 # SkipLayerNormalization fusion ("symbolic shape inference disabled or failed"): measured on MiniLM, all 13
@@ -335,6 +332,7 @@ def _run_variant(
                 outputs,
                 lowercase=lowercase[key],
                 batch_size=batch_size,
+                run_rows=served_run_rows(variant),  # the second look runs as the served variant's rows do
             )
 
         values = run(variant, texts)
@@ -529,7 +527,9 @@ def export_bundle(
                 bundle, staging, variant, texts, lowercase, options.batch_size, looks
             )
             result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
-            if variant in RUN_DEPENDENT:  # also as a single /classify runs it: one text per run
+            # Dynamic int8 depends on which texts share a run: gated as a single /classify runs it too. Since
+            # session 28 serving runs its rows alone in every call, so both passes see the same runs.
+            if variant in RUN_DEPENDENT:
                 alone = _run_variant(bundle, staging, variant, texts, lowercase, 1, looks)
                 single = compare(variant, reference, alone[0], alone[1], options.min_agreement)
                 result = with_runs_alone(result, single)

@@ -19,6 +19,14 @@ from postroom.runtime import CPU_PROVIDER, disabled_optimizers
 # its twin): dynamic int8 quantises each run's activations with that run's own range, so the gate runs
 # its graphs in the parts serving runs them in.
 SERVED_RUN_ROWS = 8
+# ... except int8's, whose rows each run alone (`serving.runtime.cpu_run_rows`, its twin), its fp32 second
+# look included: dynamic int8 quantises a run's activations with one range over all its rows.
+RUN_DEPENDENT = frozenset({"int8"})
+
+
+def served_run_rows(variant: str) -> int:
+    """The most rows serving runs at once on the CPU when it serves `variant`."""
+    return 1 if variant in RUN_DEPENDENT else SERVED_RUN_ROWS
 
 
 def served_parts(texts: Sequence[str], batch_size: int, run_rows: int = SERVED_RUN_ROWS) -> list[list[int]]:
