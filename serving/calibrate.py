@@ -95,8 +95,9 @@ def calibrate(
                 "near-copies may fall on both sides and count as separate messages; retrain to keep them "
                 "together"
             )
-        split, _rest = calibration_split(labeled, strata, fraction, groups or [])
-        chosen = one_per_group(split, groups or [])
+            groups = []
+        split, _rest = calibration_split(labeled, strata, fraction, groups)
+        chosen = one_per_group(split, groups)
         if not chosen:
             grouped = " (near-copies count as one message, and a class that is one group calibrates none)"
             raise PostroomError(

@@ -271,10 +271,10 @@ def classify_heldout(
     _print_routing(report["routing"])
     left_out, erased = report["left_out_for_calibration"], report["not_in_store"]
     copies = report.get("left_out_as_copies", 0)
+    and_copies = f" and {copies} near-copies of them" if copies else ""
     out.print(
         f"{report['classified']} classified, {report['errors']} errors"
-        + (f" ({left_out} calibration messages left out)" if left_out and not copies else "")
-        + (f" ({left_out} calibration messages and {copies} near-copies of them left out)" if copies else "")
+        + (f" ({left_out} calibration messages{and_copies} left out)" if left_out else "")
         + (f" ({erased} held-out messages no longer in the store)" if erased else "")
         + f"; latency p50 {report['latency']['p50_ms']} ms, p95 {report['latency']['p95_ms']} ms",
         highlight=False,

@@ -13,6 +13,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,12 +23,17 @@ from postroom.store.models import PURPOSE_CALIBRATION, Label, Message, Predictio
 from training.registry import DATASET_FILE
 
 
+def _dataset_record(version_dir: Path) -> dict[str, Any] | None:
+    """The version's `dataset.json`, or None when it has none."""
+    path = version_dir / DATASET_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def heldout_ids(version_dir: Path) -> list[str]:
     """The held-out message IDs of a version (every label set's), in first-seen order."""
-    path = version_dir / DATASET_FILE
-    if not path.is_file():
+    record = _dataset_record(version_dir)
+    if record is None:
         raise PostroomError(f"{version_dir.name} has no {DATASET_FILE}: no held-out messages to classify")
-    record = json.loads(path.read_text(encoding="utf-8"))
     ids = list(record.get("eval_message_ids") or [])
     for entry in (record.get("label_sets") or {}).values():
         ids.extend(entry.get("eval_message_ids") or [])
@@ -37,11 +43,7 @@ def heldout_ids(version_dir: Path) -> list[str]:
 def near_copy_groups(version_dir: Path) -> list[list[str]] | None:
     """The version's held-out near-copy groups (message IDs); None for a version trained before they were
     recorded (its near-copies cannot be kept together), [] for none or grouping off."""
-    path = version_dir / DATASET_FILE
-    if not path.is_file():
-        return None
-    record = json.loads(path.read_text(encoding="utf-8"))
-    groups = (record.get("split") or {}).get("eval_near_copies")
+    groups = ((_dataset_record(version_dir) or {}).get("split") or {}).get("eval_near_copies")
     if not isinstance(groups, list):
         return None
     return [[str(i) for i in group] for group in groups if isinstance(group, list) and len(group) > 1]
@@ -56,8 +58,7 @@ def one_per_group(ids: list[str], groups: Sequence[Sequence[str]]) -> list[str]:
 
 def copies_of(ids: set[str], groups: Sequence[Sequence[str]]) -> set[str]:
     """The other members of every near-copy group with a member in `ids` (`ids` themselves excluded)."""
-    everything = sorted({m for group in groups for m in group} | ids)
-    units = _units(everything, groups)
+    units = _units([m for group in groups for m in group], groups)
     return {m for i in ids for m in units.get(i, ())} - ids
 
 
