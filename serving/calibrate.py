@@ -117,7 +117,7 @@ def calibrate(
         ordered = [messages[i] for i in chosen if i in messages]
         # One message per call, as the router's request: dynamic int8 quantises each run's activations with
         # one range over its rows (up to 0.09 apart on the demo among others). The runtime runs int8's rows
-        # alone anyway (`serving.runtime.cpu_run_rows`); this keeps calibration right whatever it does.
+        # alone anyway (`postroom.runs.cpu_run_rows`); this keeps calibration right whatever it does.
         predictions = [classifier.predict([m.model_text])[0] for m in ordered]
         run = CalibrationRun(
             source.version,

@@ -3,15 +3,16 @@
 One `OnnxClassifier` holds one session per body of an export. It is immutable once built, so any number of
 request threads may use it; a model swap builds a new one (see `serving.lifecycle`).
 
-Texts are prepared as sentence-transformers does (stripped, lower-cased when the body says so), sorted by
-length and run in batches of at most `max_batch` so padding stays short; results come back in input order.
+Texts are prepared as sentence-transformers does (stripped, lower-cased when the body says so), tokenised
+once per body, sorted by token count and run in batches of at most `max_batch`, each cut into runs that
+pad only to their own longest text (`postroom.runs`); results come back in input order.
 
 On the CPU the work runs in `streams` single-threaded runs at once (one per core by default) rather than one
 run over every core: a body's batch splits into one part per stream, and the bodies of one message run side
 by side. Small transformer matrices use two threads poorly; two independent runs use two cores fully
-(measured in docs/serving.md). A CPU run takes at most 8 rows, and an int8 row runs alone (`cpu_run_rows`),
-so its scores do not depend on the other messages of a call. int8's fp32 second look gathers the hesitant
-rows of the whole call and runs them again.
+(measured in docs/serving.md). A CPU run takes at most 8 rows and 256 padded tokens, and an int8 row runs
+alone, so its scores do not depend on the other messages of a call. int8's fp32 second look gathers the
+hesitant rows of the whole call and runs them again, in fp32's runs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ from typing import Any
 import numpy as np
 
 from postroom.machine import usable_cores
+from postroom.runs import (
+    CPU_RUN_TOKENS,
+    Padding,
+    Tokens,
+    cpu_run_rows,
+    cut_runs,
+    feeds,
+    load_tokenizer,
+    tokenize,
+)
 from postroom.runtime import CPU_PROVIDER, check_onnxruntime, disabled_optimizers
 from postroom.settings import ProviderChoice
 from serving.artifacts import ExportManifest, FallbackEntry, read_export, verify_file
@@ -36,23 +47,6 @@ from serving.evidence import SetEvidence, load_evidence
 log = logging.getLogger("postroom.serving")
 CUDA, CPU = "CUDAExecutionProvider", CPU_PROVIDER
 TOP_K = 3
-MIN_ROWS_PER_STREAM = 8  # a batch splits across streams only when each part gets at least this many rows
-# On the CPU a session run takes at most this many rows: of a batch sorted by length, small runs pad less, and
-# per message they ran faster (one int8 body, one thread, calls of 32 BANKING77 texts: 283 msg/s in runs of
-# 16 rows, 321 in runs of 8, 307 in runs of 4; fp32 166 / 203 / 194; docs/serving.md). A GPU takes the batch.
-CPU_RUN_ROWS = 8
-# Except dynamic int8, whose rows each run alone on the CPU: it quantises a run's activations with one range
-# over all its rows, so a message scored beside others got other probabilities (up to 0.09 apart on the
-# demo) than alone, which is how calibration scores it. Alone, a message scores the same in a batch, among
-# concurrent requests and in calibration. It also ran faster on e-mails (the served int8 with its second
-# look, 2 streams, calls of 32, session 28's Xeon: the 200 longest demo e-mails 37.0 against 24.7 msg/s,
-# BANKING77's one-line texts 141 against 156: docs/serving.md).
-RUN_DEPENDENT_VARIANTS = frozenset({"int8"})
-
-
-def cpu_run_rows(variant: str) -> int:
-    """The most rows one CPU session run of `variant` takes."""
-    return 1 if variant in RUN_DEPENDENT_VARIANTS else CPU_RUN_ROWS
 
 
 _preloaded: list[bool] = []  # onnxruntime.preload_dlls ran in this process
@@ -146,7 +140,8 @@ Prediction = dict[str, SetPrediction]
 class _Body:
     key: str
     session: Any
-    tokenizer: Any
+    tokenizer: Any  # unpadded: each run pads its own rows (`postroom.runs`)
+    padding: Padding
     inputs: frozenset[str]
     lowercase: bool
     outputs: tuple[str, ...]
@@ -317,14 +312,18 @@ class OnnxClassifier:
         """Choose the variant and the runs for `providers`, open every body's sessions; the providers the
         sessions run on."""
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         on_gpu = providers[0] == CUDA
         self.variant = pick_variant(self.manifest, variant, on_gpu, allow_unpublished)
         self.run_rows = self.max_batch if on_gpu else min(self.max_batch, cpu_run_rows(self.variant))
+        self.run_tokens = None if on_gpu else CPU_RUN_TOKENS
         self.streams, self.threads = plan_streams(streams, threads, on_gpu=on_gpu, cores=cores)
         files = self.manifest.variants[self.variant].files
         second = self.manifest.variants[self.variant].fallback if second_look else None
+        # The second look's runs are cut for its own variant (fp32: several short rows per run).
+        self.second_run_rows = (
+            self.max_batch if on_gpu or second is None else min(self.max_batch, cpu_run_rows(second.variant))
+        )
         bodies = []
         active: set[str] = set()
         self.evidence: dict[str, SetEvidence] = {}
@@ -357,7 +356,7 @@ class OnnxClassifier:
                     f"cannot load {files[key]} of {self.manifest.version}: {type(exc).__name__}"
                 ) from None
             try:
-                tokenizer = Tokenizer.from_file(str(tokenizer_file))
+                tokenizer, padding = load_tokenizer(tokenizer_file)
             except Exception as exc:  # tokenizers raises its own type for a file it cannot parse
                 raise ModelUnavailable(
                     f"cannot load {body.tokenizer} of {self.manifest.version}: {type(exc).__name__}"
@@ -373,6 +372,7 @@ class OnnxClassifier:
                     key=key,
                     session=session,
                     tokenizer=tokenizer,
+                    padding=padding,
                     inputs=frozenset(i.name for i in session.get_inputs()),
                     lowercase=body.lowercase,
                     outputs=tuple(self.manifest.label_sets[n].output for n in sets),
@@ -396,10 +396,6 @@ class OnnxClassifier:
     def version(self) -> str:
         return self.manifest.version
 
-    def _prepare(self, text: str, lowercase: bool) -> str:
-        text = text.strip()
-        return text.lower() if lowercase else text
-
     def predict_proba(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Probabilities per label set, rows in input order, columns in `classes[label_set]` order."""
         return self._run(texts)[0]
@@ -407,12 +403,16 @@ class OnnxClassifier:
     def _run(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Probabilities per label set and, for label sets with evidence, their body's embeddings."""
         n = len(texts)
-        order = sorted(range(n), key=lambda i: len(texts[i]))
         result = {name: np.zeros((n, len(self.classes[name])), dtype=np.float32) for name in self.label_sets}
         embeddings: dict[str, np.ndarray] = {}
-        first = [_Unit(body, body.session, rows) for body in self._bodies for rows in self._parts(order)]
+        tokens = {body.key: tokenize(body.tokenizer, texts, body.lowercase) for body in self._bodies}
+        first = [
+            _Unit(body, body.session, rows)
+            for body in self._bodies
+            for rows in self._cut(tokens[body.key], range(n), self.run_rows)
+        ]
         hesitant: dict[str, list[int]] = {}
-        for unit, values in zip(first, self._execute(first, texts), strict=True):
+        for unit, values in zip(first, self._execute(first, tokens), strict=True):
             self._keep(unit, values, result, embeddings, n)
             if unit.body.fallback is not None:
                 mask = near_ties(values[: len(unit.body.outputs)], unit.body.fallback_margins)
@@ -423,14 +423,14 @@ class OnnxClassifier:
             with self._count_lock:
                 self.rows_seen += n * len(hesitant)
                 self.rows_fallen_back += sum(len(rows) for rows in hesitant.values())
-        # The second look: each body's hesitant rows of the whole call, in batches of their own.
+        # The second look: each body's hesitant rows of the whole call, in runs of their own.
         second = [
             _Unit(body, body.fallback, rows)
             for body in self._bodies
             if hesitant.get(body.key)
-            for rows in self._parts(sorted(hesitant[body.key], key=lambda i: len(texts[i])))
+            for rows in self._cut(tokens[body.key], sorted(hesitant[body.key]), self.second_run_rows)
         ]
-        for unit, values in zip(second, self._execute(second, texts), strict=True):
+        for unit, values in zip(second, self._execute(second, tokens), strict=True):
             self._keep(unit, values, result, embeddings, n)
         by_set = {
             name: embeddings[self.manifest.label_sets[name].body]
@@ -439,35 +439,23 @@ class OnnxClassifier:
         }
         return result, by_set
 
-    def _parts(self, order: list[int]) -> list[list[int]]:
-        """Batches of at most `max_batch` rows, each split into one part per stream when large enough and
-        into parts of at most `run_rows` rows (even sizes; `order` is sorted by length, so each part pads
-        only to its own longest text)."""
-        parts = []
-        for start in range(0, len(order), self.max_batch):
-            rows = order[start : start + self.max_batch]
-            by_stream = min(self.streams, len(rows) // MIN_ROWS_PER_STREAM) or 1
-            pieces = max(by_stream, -(-len(rows) // self.run_rows))
-            size = -(-len(rows) // pieces)
-            parts.extend(rows[i : i + size] for i in range(0, len(rows), size))
-        return parts
+    def _cut(self, tokens: Tokens, rows: Sequence[int], run_rows: int) -> list[list[int]]:
+        """`rows` of the call cut into session runs (`postroom.runs.cut_runs`)."""
+        rows = list(rows)
+        lengths = tokens.lengths
+        runs = cut_runs([lengths[r] for r in rows], self.max_batch, run_rows, self.run_tokens, self.streams)
+        return [[rows[i] for i in run] for run in runs]
 
-    def _execute(self, units: list[_Unit], texts: Sequence[str]) -> list[list[Any]]:
+    def _execute(self, units: list[_Unit], tokens: dict[str, Tokens]) -> list[list[Any]]:
         """Every unit's session outputs, in order; `streams` of them at a time."""
         if self._pool is None or len(units) < 2:
-            return [self._run_unit(unit, texts) for unit in units]
-        return list(self._pool.map(lambda unit: self._run_unit(unit, texts), units))
+            return [self._run_unit(unit, tokens[unit.body.key]) for unit in units]
+        return list(self._pool.map(lambda unit: self._run_unit(unit, tokens[unit.body.key]), units))
 
-    def _run_unit(self, unit: _Unit, texts: Sequence[str]) -> list[Any]:
+    @staticmethod
+    def _run_unit(unit: _Unit, tokens: Tokens) -> list[Any]:
         body = unit.body
-        encodings = body.tokenizer.encode_batch([self._prepare(texts[i], body.lowercase) for i in unit.rows])
-        feeds = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        }
-        if "token_type_ids" in body.inputs:
-            feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        return unit.session.run(body.fetched, feeds)
+        return unit.session.run(body.fetched, feeds(tokens, unit.rows, body.padding, body.inputs))
 
     @staticmethod
     def _keep(

@@ -11,23 +11,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from postroom.runs import CPU_RUN_ROWS, CPU_RUN_TOKENS, cpu_run_rows, cut_runs, load_tokenizer, tokenize
 from postroom.runtime import RuntimeSetupError, disabled_optimizers
 from serving import artifacts
 from serving.artifacts import read_export
 from serving.errors import ModelUnavailable
-from serving.runtime import (
-    CPU,
-    CPU_RUN_ROWS,
-    CUDA,
-    OnnxClassifier,
-    choose_providers,
-    cpu_run_rows,
-    pick_variant,
-    plan_streams,
-)
+from serving.runtime import CPU, CUDA, OnnxClassifier, choose_providers, pick_variant, plan_streams
 from tests.serving.builders import LONG_TEXT, Exported, isolated
 from training.export import layout
-from training.export.predict import SERVED_RUN_ROWS, run_graph, served_parts, served_run_rows
+from training.export.predict import run_graph, served_runs
 
 
 def test_layout_names_match_the_exporter() -> None:
@@ -72,9 +64,8 @@ def test_serving_computes_what_the_parity_gate_measured(tmp_path: Path) -> None:
             outputs,
             lowercase=body.lowercase,
             batch_size=7,
-            run_rows=served_run_rows(variant),
+            variant=variant,
         )
-        assert served_run_rows(variant) == cpu_run_rows(variant)
         assert classifier.run_rows == min(7, cpu_run_rows(variant))
         for name, output in zip(classifier.label_sets, outputs, strict=True):
             assert ours[name].shape == (len(texts), len(manifest.label_sets[name].classes))
@@ -82,21 +73,52 @@ def test_serving_computes_what_the_parity_gate_measured(tmp_path: Path) -> None:
 
 
 def test_the_gate_cuts_a_call_into_the_runs_serving_makes_on_the_cpu(shared: Exported) -> None:
-    assert SERVED_RUN_ROWS == CPU_RUN_ROWS
-    texts = [LONG_TEXT[: 7 * i % 500] for i in range(75)]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    for streams in (1, 2):  # on the CPU the 8-row cap always cuts at least as finely as the streams
-        for max_batch in (1, 5, 8, 32, 100):
-            classifier = OnnxClassifier(
-                shared.export_dir,
-                variant="fp32",
-                provider="cpu",
-                streams=streams,
-                threads=1,
-                max_batch=max_batch,
-            )
-            assert served_parts(texts, max_batch) == classifier._parts(order)
-    assert served_parts([], 32) == []
+    texts = [LONG_TEXT[: 7 * i % 900] for i in range(75)]
+    body = read_export(shared.export_dir).bodies["shared"]
+    tokenizer, _ = load_tokenizer(shared.export_dir / body.tokenizer)
+    tokens = tokenize(tokenizer, texts, body.lowercase)
+    assert len(set(tokens.lengths)) > 20 and max(tokens.lengths) > CPU_RUN_TOKENS // 2
+    for variant in ("fp32", "int8"):
+        for streams in (1, 2):  # on the CPU the 8-row cap always cuts at least as finely as the streams
+            for max_batch in (1, 5, 8, 32, 100):
+                classifier = OnnxClassifier(
+                    shared.export_dir,
+                    variant=variant,
+                    provider="cpu",
+                    streams=streams,
+                    threads=1,
+                    max_batch=max_batch,
+                    allow_unpublished=True,
+                )
+                assert served_runs(tokens, max_batch, variant) == classifier._cut(
+                    tokens, range(len(texts)), classifier.run_rows
+                )
+                hesitant = list(range(3, 75, 4))  # the second look's rows, cut for fp32
+                assert served_runs(tokens, max_batch, "fp32", hesitant) == classifier._cut(
+                    tokens, hesitant, min(max_batch, CPU_RUN_ROWS)
+                )
+    assert served_runs(tokenize(tokenizer, [], False), 32) == []
+
+
+def test_runs_pad_as_the_tokenizer_file_pads(shared: Exported) -> None:
+    """Each run pads its rows itself (the call is tokenised once): the same arrays the tokenizer's own
+    padding gives."""
+    from tokenizers import Tokenizer
+
+    from postroom.runs import feeds
+
+    body = read_export(shared.export_dir).bodies["shared"]
+    padded = Tokenizer.from_file(str(shared.export_dir / body.tokenizer))
+    assert padded.padding is not None  # the export sets padding explicitly
+    tokenizer, padding = load_tokenizer(shared.export_dir / body.tokenizer)
+    texts = ["Karte verloren", LONG_TEXT, "", "Where is my transfer?"]
+    tokens = tokenize(tokenizer, texts, lowercase=False)
+    assert max(tokens.lengths) == padded.truncation["max_length"]  # truncation stays
+    ours = feeds(tokens, range(len(texts)), padding, {"input_ids", "attention_mask", "token_type_ids"})
+    theirs = padded.encode_batch(texts)
+    np.testing.assert_array_equal(ours["input_ids"], [e.ids for e in theirs])
+    np.testing.assert_array_equal(ours["attention_mask"], [e.attention_mask for e in theirs])
+    np.testing.assert_array_equal(ours["token_type_ids"], [e.type_ids for e in theirs])
 
 
 def test_results_keep_input_order_whatever_the_batching(shared: Exported) -> None:
@@ -453,8 +475,8 @@ def test_streams_answer_what_one_run_answers(tmp_path: Path) -> None:
         alone, split = one.predict_proba(texts), two.predict_proba(texts)
         assert len(_pool_threads() - before) >= 1  # the work really ran in the pool
         for name in alone:
-            if variant == "int8":  # dynamic int8 depends on the batch's composition; labels must hold
-                assert (alone[name].argmax(1) == split[name].argmax(1)).mean() >= 0.95
+            if variant == "int8":  # int8's rows run alone: the same numbers whichever stream runs them
+                np.testing.assert_array_equal(split[name], alone[name])
             else:
                 np.testing.assert_allclose(split[name], alone[name], atol=2e-5)
         if variant == "int8":
@@ -463,7 +485,8 @@ def test_streams_answer_what_one_run_answers(tmp_path: Path) -> None:
 
 
 def test_the_second_look_runs_the_hesitant_rows_of_the_whole_call_together(tmp_path: Path) -> None:
-    """Every row hesitates: each body's second look runs once per batch of hesitant rows, not per batch."""
+    """Every row hesitates: each body's second look runs the call's hesitant rows in fp32's runs (several
+    short rows to a run, where int8's ran alone), once per batch of hesitant rows, not per batch."""
     exp = isolated(tmp_path)
     _set_second_look(exp, 0.999)
     texts = [*exp.texts, LONG_TEXT] * 2
@@ -474,44 +497,55 @@ def test_the_second_look_runs_the_hesitant_rows_of_the_whole_call_together(tmp_p
     result = looked.predict_proba(texts)
     assert looked.fallback_share == 1.0
     assert sum(runs) == len(texts) * len(looked._bodies) and max(runs) <= 4
+    assert looked.run_rows == 1 and max(runs) > 1
     expected = fp32.predict_proba(texts)
     for name, matrix in expected.items():
         np.testing.assert_allclose(result[name], matrix, atol=2e-5)
 
 
-def test_on_the_cpu_a_batch_runs_in_parts_of_at_most_eight_rows_with_the_same_numbers(tmp_path: Path) -> None:
-    """Of a length-sorted batch, small runs pad less (CPU_RUN_ROWS); a GPU would take the whole batch."""
+def test_on_the_cpu_a_batch_runs_in_short_runs_with_the_same_numbers(tmp_path: Path) -> None:
+    """Of a length-sorted batch, runs of at most 8 rows and 256 padded tokens pad less (`postroom.runs`); a
+    GPU would take the whole batch."""
     exp = isolated(tmp_path)
     texts = [*exp.texts, LONG_TEXT, "Karte verloren", LONG_TEXT[:200]] * 3
     assert len(texts) > 2 * CPU_RUN_ROWS
     parted = OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu", streams=1, threads=1)
     whole = OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu", streams=1, threads=1)
-    whole.run_rows = 32  # what CUDA gets
-    assert parted.run_rows == CPU_RUN_ROWS
+    whole.run_rows, whole.run_tokens = 32, None  # what CUDA gets
+    assert (parted.run_rows, parted.run_tokens) == (CPU_RUN_ROWS, CPU_RUN_TOKENS)
     runs: list[int] = []
     parted._bodies = tuple(replace(b, session=_Recorder(b.session, runs)) for b in parted._bodies)
-    result = parted.predict_proba(texts[:20])
-    # 20 rows: three even runs per body (7, 7, 6), never more than eight
-    assert sorted(runs) == sorted([7, 7, 6] * len(parted._bodies))
-    expected = whole.predict_proba(texts[:20])
+    result = parted.predict_proba(texts)
+    body = parted._bodies[0]
+    lengths = tokenize(body.tokenizer, texts, body.lowercase).lengths
+    expected_runs = cut_runs(lengths, 32, CPU_RUN_ROWS, CPU_RUN_TOKENS)
+    assert sorted(runs) == sorted([len(r) for r in expected_runs] * len(parted._bodies))
+    assert max(runs) <= CPU_RUN_ROWS and 1 in runs and max(runs) > 1  # long texts alone, short ones together
+    expected = whole.predict_proba(texts)
     for name, matrix in expected.items():
         np.testing.assert_allclose(result[name], matrix, atol=2e-5)
-    assert max(len(part) for part in parted._parts(list(range(len(texts))))) <= CPU_RUN_ROWS
 
 
 def test_an_int8_message_scores_the_same_alone_and_in_any_call(shared: Exported) -> None:
     """int8 rows run alone on the CPU: a message's probabilities do not depend on the others of a call (a
-    batch, concurrent requests merged by the micro-batcher), so they are the ones calibration stored."""
-    classifier = OnnxClassifier(shared.export_dir, variant="int8", provider="cpu", allow_unpublished=True)
-    assert classifier.run_rows == cpu_run_rows("int8") == 1 and cpu_run_rows("fp32") == CPU_RUN_ROWS
+    batch, concurrent requests merged by the micro-batcher), so they are the ones calibration stored. Its
+    fp32 second look runs several rows at a time: the same to float rounding."""
+    raw = OnnxClassifier(
+        shared.export_dir, variant="int8", provider="cpu", allow_unpublished=True, second_look=False
+    )
+    served = OnnxClassifier(shared.export_dir, variant="int8", provider="cpu", allow_unpublished=True)
+    assert raw.run_rows == served.run_rows == cpu_run_rows("int8") == 1
+    assert cpu_run_rows("fp32") == CPU_RUN_ROWS
     texts = [*shared.texts[:20], LONG_TEXT, "Karte verloren", LONG_TEXT[:300]]
-    together = classifier.predict_proba(texts)
+    together, looked = raw.predict_proba(texts), served.predict_proba(texts)
+    assert served.fallback_share and served.rows_fallen_back > 1  # the second look ran several rows
     for row, text in enumerate(texts):
-        alone = classifier.predict_proba([text])
+        alone, looked_alone = raw.predict_proba([text]), served.predict_proba([text])
         for name, matrix in together.items():
             np.testing.assert_array_equal(matrix[row], alone[name][0], err_msg=f"{name} row {row}")
-    classifier.run_rows = CPU_RUN_ROWS  # in runs of eight rows, as before: the scores move
-    parted = classifier.predict_proba(texts)
+            np.testing.assert_allclose(looked[name][row], looked_alone[name][0], atol=1e-6, rtol=0)
+    raw.run_rows = CPU_RUN_ROWS  # in runs of eight rows, as before: the scores move
+    parted = raw.predict_proba(texts)
     assert any(not np.array_equal(parted[name], matrix) for name, matrix in together.items())
 
 

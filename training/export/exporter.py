@@ -43,6 +43,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from postroom.machine import cpu_features
+from postroom.runs import RUN_DEPENDENT
 from postroom.workdirs import REPLACED_PREFIX, STAGING_PREFIX
 from training.export.bundle import BodySpec, ModelBundle, body_lowercases, read_body_modules
 from training.export.errors import ExportError, NothingPublished
@@ -79,7 +80,7 @@ from training.export.parity import (
     refused_label_sets,
     with_runs_alone,
 )
-from training.export.predict import RUN_DEPENDENT, near_ties, run_graph, served_run_rows
+from training.export.predict import near_ties, run_graph
 from training.export.smoothing import DEFAULT_ALPHA, Smoothed, smooth
 
 Int8Target = Literal["auto", "avx512_vnni", "avx2", "arm64"]
@@ -325,6 +326,7 @@ def _run_variant(
         outputs = [EMBEDDING_OUTPUT, *(probabilities_output(h.label_set) for h in heads)]
 
         def run(name: str, subset: Sequence[str], key: str = key, outputs: list[str] = outputs) -> dict:
+            # Each graph in the runs serving cuts for it (int8's rows alone; its second look's in fp32's).
             return run_graph(
                 staging / name / f"{key}.onnx",
                 staging / TOKENIZER_DIR / key / TOKENIZER_FILE,
@@ -332,7 +334,7 @@ def _run_variant(
                 outputs,
                 lowercase=lowercase[key],
                 batch_size=batch_size,
-                run_rows=served_run_rows(variant),  # the second look runs as the served variant's rows do
+                variant=name,
             )
 
         values = run(variant, texts)

@@ -22,8 +22,9 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from postroom.runs import feeds, load_tokenizer, tokenize
 from postroom.runtime import CPU_PROVIDER
-from training.export.predict import encode, served_parts
+from training.export.predict import served_runs
 
 DEFAULT_ALPHA = 0.8
 SCALE_LIMITS = (1e-2, 1e2)  # a channel's factor stays within these (dead channels and huge rows)
@@ -69,9 +70,8 @@ def activation_ranges(
     batch_size: int,
 ) -> dict[str, np.ndarray]:
     """Each named activation's largest |value| per channel (last axis) over `texts`, run as serving runs
-    them (padding included: quantisation sees it too)."""
+    int8's rows: alone, so no padding (what quantisation sees)."""
     import onnxruntime as ort
-    from tokenizers import Tokenizer
 
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
@@ -82,11 +82,12 @@ def activation_ranges(
         if name not in present
     )
     session = ort.InferenceSession(probe.SerializeToString(), providers=[CPU_PROVIDER])
-    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    tokenizer, padding = load_tokenizer(tokenizer_path)
+    tokens = tokenize(tokenizer, texts, lowercase)
     inputs = {i.name for i in session.get_inputs()}
     ranges: dict[str, np.ndarray] = {}
-    for rows in served_parts(texts, batch_size):
-        values = session.run(list(names), encode(tokenizer, [texts[i] for i in rows], lowercase, inputs))
+    for rows in served_runs(tokens, batch_size, "int8"):
+        values = session.run(list(names), feeds(tokens, rows, padding, inputs))
         for name, value in zip(names, values, strict=True):
             largest = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
             ranges[name] = largest if name not in ranges else np.maximum(ranges[name], largest)

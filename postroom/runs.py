@@ -1,0 +1,148 @@
+"""How a call's texts become ONNX Runtime session runs: tokenised once, cut into runs, each padded on its own.
+
+One rule for the service (`serving.runtime`) and the parity gate (`training.export.predict`), so the gate
+measures the runs serving makes: dynamic int8 quantises a run's activations with one range over all its rows,
+so what shares a run changes its numbers.
+
+A call's rows are sorted by token count and taken in batches; on the CPU a batch is cut into runs of at most
+`CPU_RUN_ROWS` rows and at most `CPU_RUN_TOKENS` padded tokens (rows x the run's longest row): a few short
+texts share a run, a long e-mail runs alone (measured in docs/serving.md). An int8 row always runs alone
+(`RUN_DEPENDENT`), so its scores do not depend on the other messages of a call. A GPU takes a batch whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# On the CPU a session run takes at most this many rows: of a batch sorted by length, small runs pad less, and
+# per message they ran faster (one int8 body, one thread, calls of 32 BANKING77 texts: 283 msg/s in runs of
+# 16 rows, 321 in runs of 8, 307 in runs of 4; fp32 166 / 203 / 194; docs/serving.md).
+CPU_RUN_ROWS = 8
+# ... and at most this many padded tokens: a run of 8 long e-mails is 8 x 256 token rows, whose activations
+# leave the core's cache; alone they ran 1.43x faster, while one-line texts ran 1.32x faster eight at a
+# time (fp32, session 28; docs/serving.md).
+CPU_RUN_TOKENS = 256
+# Dynamic int8 rows run alone on the CPU: a message scored beside others got other probabilities (up to 0.09
+# apart on the demo) than alone, which is how calibration scores it.
+RUN_DEPENDENT = frozenset({"int8"})
+MIN_ROWS_PER_STREAM = 8  # a batch splits across streams only when each part gets at least this many rows
+
+
+def cpu_run_rows(variant: str) -> int:
+    """The most rows one CPU session run of `variant` takes."""
+    return 1 if variant in RUN_DEPENDENT else CPU_RUN_ROWS
+
+
+@dataclass(frozen=True)
+class Padding:
+    """How a tokenizer file pads a batch: `pad_id` and `type_id` after (or, `left`, before) a text."""
+
+    pad_id: int = 0
+    type_id: int = 0
+    left: bool = False
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A call's texts tokenised, unpadded: per text its token IDs and type IDs."""
+
+    ids: list[list[int]]
+    type_ids: list[list[int]]
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(row) for row in self.ids]
+
+
+def load_tokenizer(path: Path) -> tuple[Any, Padding]:
+    """A `tokenizers` tokenizer from `path` with its padding switched off (each run pads its own rows), and
+    that padding. Truncation stays as the file sets it."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    config = tokenizer.padding
+    padding = Padding()
+    if config:
+        if config.get("pad_to_multiple_of") or config.get("length"):
+            raise ValueError(f"{path}: fixed-length padding (the export pads to the longest text of a run)")
+        padding = Padding(
+            pad_id=int(config.get("pad_id", 0)),
+            type_id=int(config.get("pad_type_id", 0)),
+            left=str(config.get("direction", "right")).lower() == "left",
+        )
+    tokenizer.no_padding()
+    return tokenizer, padding
+
+
+def prepare(text: str, lowercase: bool) -> str:
+    """What sentence-transformers does to a text before tokenising: strip, and lower-case if configured."""
+    text = text.strip()
+    return text.lower() if lowercase else text
+
+
+def tokenize(tokenizer: Any, texts: Sequence[str], lowercase: bool) -> Tokens:
+    """`texts` prepared and tokenised by an unpadded tokenizer (`load_tokenizer`)."""
+    encodings = tokenizer.encode_batch([prepare(t, lowercase) for t in texts])
+    return Tokens([e.ids for e in encodings], [e.type_ids for e in encodings])
+
+
+def feeds(tokens: Tokens, rows: Sequence[int], padding: Padding, inputs: frozenset[str] | set[str]) -> dict:
+    """One run's inputs: `rows` of `tokens` padded to the longest of them, as the tokenizer would pad them;
+    only the inputs the graph has (`token_type_ids` is optional)."""
+    width = max(len(tokens.ids[r]) for r in rows)
+    ids = np.full((len(rows), width), padding.pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    types = np.full((len(rows), width), padding.type_id, dtype=np.int64)
+    for k, row in enumerate(rows):
+        n = len(tokens.ids[row])
+        span = slice(width - n, width) if padding.left else slice(0, n)
+        ids[k, span] = tokens.ids[row]
+        mask[k, span] = 1
+        types[k, span] = tokens.type_ids[row]
+    out = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    return {name: value for name, value in out.items() if name in inputs}
+
+
+def cut_runs(
+    lengths: Sequence[int],
+    batch_size: int,
+    run_rows: int,
+    run_tokens: int | None = None,
+    streams: int = 1,
+) -> list[list[int]]:
+    """Row indices of each session run of one call: rows sorted by token count (`lengths`), in batches of
+    at most `batch_size`; a batch cut into as few runs as `run_rows` and `run_tokens` (rows x the run's
+    longest row; None: no limit) allow, rows shared out evenly, and into at least one run per stream when
+    each gets `MIN_ROWS_PER_STREAM` rows."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    runs: list[list[int]] = []
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        by_stream = min(streams, len(batch) // MIN_ROWS_PER_STREAM) or 1
+        segments = _token_segments(batch, lengths, run_tokens) if run_tokens else [batch]
+        for rows in segments:
+            share = -(-by_stream * len(rows) // len(batch))  # the segment's share of the streams' runs
+            pieces = max(share, -(-len(rows) // run_rows))
+            size = -(-len(rows) // pieces)
+            runs.extend(rows[i : i + size] for i in range(0, len(rows), size))
+    return runs
+
+
+def _token_segments(batch: list[int], lengths: Sequence[int], run_tokens: int) -> list[list[int]]:
+    """`batch` (sorted by length) cut where a run would pass `run_tokens` padded tokens; a row longer than
+    that makes a segment of its own."""
+    segments: list[list[int]] = []
+    current: list[int] = []
+    for row in batch:
+        if current and (len(current) + 1) * max(lengths[row], 1) > run_tokens:
+            segments.append(current)
+            current = []
+        current.append(row)
+    if current:
+        segments.append(current)
+    return segments
