@@ -142,6 +142,7 @@ class _Body:
     session: Any
     tokenizer: Any  # unpadded: each run pads its own rows (`postroom.runs`)
     padding: Padding
+    tokens_key: tuple[str, bool]  # bodies with the same tokenizer file and casing share a call's tokens
     inputs: frozenset[str]
     lowercase: bool
     outputs: tuple[str, ...]
@@ -373,6 +374,7 @@ class OnnxClassifier:
                     session=session,
                     tokenizer=tokenizer,
                     padding=padding,
+                    tokens_key=(self.manifest.files[body.tokenizer], body.lowercase),
                     inputs=frozenset(i.name for i in session.get_inputs()),
                     lowercase=body.lowercase,
                     outputs=tuple(self.manifest.label_sets[n].output for n in sets),
@@ -405,7 +407,11 @@ class OnnxClassifier:
         n = len(texts)
         result = {name: np.zeros((n, len(self.classes[name])), dtype=np.float32) for name in self.label_sets}
         embeddings: dict[str, np.ndarray] = {}
-        tokens = {body.key: tokenize(body.tokenizer, texts, body.lowercase) for body in self._bodies}
+        shared: dict[tuple[str, bool], Tokens] = {}
+        for body in self._bodies:
+            if body.tokens_key not in shared:
+                shared[body.tokens_key] = tokenize(body.tokenizer, texts, body.lowercase)
+        tokens = {body.key: shared[body.tokens_key] for body in self._bodies}
         first = [
             _Unit(body, body.session, rows)
             for body in self._bodies

@@ -526,6 +526,35 @@ def test_on_the_cpu_a_batch_runs_in_short_runs_with_the_same_numbers(tmp_path: P
         np.testing.assert_allclose(result[name], matrix, atol=2e-5)
 
 
+def test_bodies_with_the_same_tokenizer_tokenise_a_call_once(
+    shared: Exported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three bodies trained from one base model have the same tokenizer file: a call tokenises once for
+    them (a single message's latency), and a body that lower-cases gets its own tokens."""
+    import serving.runtime as runtime
+
+    calls: list[bool] = []
+
+    def counted(tokenizer: Any, texts: Any, lowercase: bool) -> Any:
+        calls.append(lowercase)
+        return tokenize(tokenizer, texts, lowercase)
+
+    monkeypatch.setattr(runtime, "tokenize", counted)
+    classifier = OnnxClassifier(shared.export_dir, variant="fp32", provider="cpu", streams=1, threads=1)
+    (body,) = classifier._bodies
+    texts = ["Karte verloren", "WHERE IS MY TRANSFER?"]
+    alone = classifier.predict_proba(texts)
+    assert calls == [body.lowercase]
+    twin = replace(body, key="twin")
+    cased = replace(body, key="cased", lowercase=True, tokens_key=(body.tokens_key[0], True))
+    classifier._bodies = (body, twin, cased)
+    calls.clear()
+    together = classifier.predict_proba(texts)
+    assert sorted(calls) == [False, True]  # the twin shared the first body's tokens
+    for name in alone:
+        np.testing.assert_allclose(together[name], alone[name], atol=2e-5)
+
+
 def test_an_int8_message_scores_the_same_alone_and_in_any_call(shared: Exported) -> None:
     """int8 rows run alone on the CPU: a message's probabilities do not depend on the others of a call (a
     batch, concurrent requests merged by the micro-batcher), so they are the ones calibration stored. Its
