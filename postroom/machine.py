@@ -1,6 +1,6 @@
 """What machine a benchmark figure comes from: CPU model, the instruction sets that decide inference speed,
 usable cores, memory. Every benchmark report states it (figures from two hosts that both call themselves
-"AMD EPYC" differed by 1.6x in ONNX throughput: one had AVX-512 VNNI, see docs/benchmarks/serve.md)."""
+"AMD EPYC" differed by 1.6x in ONNX throughput: one had AVX-512 VNNI, see docs/serving.md)."""
 
 from __future__ import annotations
 
