@@ -12,6 +12,7 @@ texts share a run, a long e-mail runs alone (measured in docs/serving.md). An in
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,35 +115,59 @@ def cut_runs(
     run_rows: int,
     run_tokens: int | None = None,
     streams: int = 1,
+    rows: Sequence[int] | None = None,
 ) -> list[list[int]]:
-    """Row indices of each session run of one call: rows sorted by token count (`lengths`), in batches of
-    at most `batch_size`; a batch cut into as few runs as `run_rows` and `run_tokens` (rows x the run's
-    longest row; None: no limit) allow, rows shared out evenly, and into at least one run per stream when
-    each gets `MIN_ROWS_PER_STREAM` rows."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    """Row indices of each session run of one call (or of its `rows`): rows sorted by token count
+    (`lengths`, indexed by row), in batches of at most `batch_size`; a batch cut into as few runs as
+    `run_rows` and `run_tokens` (rows x the run's longest row; None: no limit) allow, rows shared out as
+    evenly as both limits allow, and into at least one run per stream when each gets `MIN_ROWS_PER_STREAM`
+    rows."""
+    chosen = range(len(lengths)) if rows is None else rows
+    order = sorted(chosen, key=lambda i: lengths[i])
+    tokens = run_tokens or None
     runs: list[list[int]] = []
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
+        cut = _balance(_fill(batch, lengths, run_rows, tokens), lengths, run_rows, tokens)
         by_stream = min(streams, len(batch) // MIN_ROWS_PER_STREAM) or 1
-        segments = _token_segments(batch, lengths, run_tokens) if run_tokens else [batch]
-        for rows in segments:
-            share = -(-by_stream * len(rows) // len(batch))  # the segment's share of the streams' runs
-            pieces = max(share, -(-len(rows) // run_rows))
-            size = -(-len(rows) // pieces)
-            runs.extend(rows[i : i + size] for i in range(0, len(rows), size))
+        while len(cut) < by_stream:  # a part of a run is within both limits too
+            largest = max(range(len(cut)), key=lambda k: len(cut[k]))
+            run = cut[largest]
+            cut[largest : largest + 1] = [run[: -(-len(run) // 2)], run[-(-len(run) // 2) :]]
+        runs.extend(cut)
     return runs
 
 
-def _token_segments(batch: list[int], lengths: Sequence[int], run_tokens: int) -> list[list[int]]:
-    """`batch` (sorted by length) cut where a run would pass `run_tokens` padded tokens; a row longer than
-    that makes a segment of its own."""
-    segments: list[list[int]] = []
-    current: list[int] = []
+def _fits(count: int, longest: int, run_rows: int, run_tokens: int | None) -> bool:
+    return count <= run_rows and (run_tokens is None or count * max(longest, 1) <= run_tokens)
+
+
+def _fill(batch: list[int], lengths: Sequence[int], run_rows: int, run_tokens: int | None) -> list[list[int]]:
+    """`batch` (sorted by length) in the fewest runs: each takes rows while both limits allow (a row
+    longer than `run_tokens` runs alone)."""
+    runs: list[list[int]] = []
     for row in batch:
-        if current and (len(current) + 1) * max(lengths[row], 1) > run_tokens:
-            segments.append(current)
-            current = []
-        current.append(row)
-    if current:
-        segments.append(current)
-    return segments
+        if runs and _fits(len(runs[-1]) + 1, lengths[row], run_rows, run_tokens):
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    return runs
+
+
+def _balance(
+    runs: list[list[int]], lengths: Sequence[int], run_rows: int, run_tokens: int | None
+) -> list[list[int]]:
+    """Rows moved between neighbouring runs, from the larger to the smaller, while both limits allow:
+    8 + 1 rows become 5 + 4, so runs side by side finish together. Each move makes the sizes more alike,
+    so it ends."""
+    moved = True
+    while moved:
+        moved = False
+        for a, b in itertools.pairwise(runs):
+            while len(a) > len(b) + 1 and _fits(len(b) + 1, lengths[b[-1]], run_rows, run_tokens):
+                b.insert(0, a.pop())  # b's longest row stays its longest
+                moved = True
+            while len(b) > len(a) + 1 and _fits(len(a) + 1, lengths[b[0]], run_rows, run_tokens):
+                a.append(b.pop(0))  # b's shortest row becomes a's longest
+                moved = True
+    return runs

@@ -360,7 +360,8 @@ class OnnxClassifier:
                 tokenizer, padding = load_tokenizer(tokenizer_file)
             except Exception as exc:  # tokenizers raises its own type for a file it cannot parse
                 raise ModelUnavailable(
-                    f"cannot load {body.tokenizer} of {self.manifest.version}: {type(exc).__name__}"
+                    f"cannot load {body.tokenizer} of {self.manifest.version}: {type(exc).__name__}: "
+                    f"{str(exc)[:200]}"
                 ) from None
             active.update(session.get_providers())
             with_evidence = [n for n in sets if signals and self.manifest.label_sets[n].evidence]
@@ -447,10 +448,7 @@ class OnnxClassifier:
 
     def _cut(self, tokens: Tokens, rows: Sequence[int], run_rows: int) -> list[list[int]]:
         """`rows` of the call cut into session runs (`postroom.runs.cut_runs`)."""
-        rows = list(rows)
-        lengths = tokens.lengths
-        runs = cut_runs([lengths[r] for r in rows], self.max_batch, run_rows, self.run_tokens, self.streams)
-        return [[rows[i] for i in run] for run in runs]
+        return cut_runs(tokens.lengths, self.max_batch, run_rows, self.run_tokens, self.streams, rows)
 
     def _execute(self, units: list[_Unit], tokens: dict[str, Tokens]) -> list[list[Any]]:
         """Every unit's session outputs, in order; `streams` of them at a time."""

@@ -38,10 +38,10 @@ def test_short_texts_share_runs_and_long_ones_run_alone() -> None:
     lengths = [12] * 20 + [200, 256, 40, 60]
     runs = cut_runs(lengths, batch_size=32, run_rows=8, run_tokens=256)
     _check(runs, lengths, 32, 8, 256)
-    sizes = {lengths[run[0]]: len(run) for run in runs}
-    assert [len(run) for run in runs[:3]] == [7, 7, 6]  # 20 short rows: as few runs as 8 rows allow, even
-    assert sizes[200] == sizes[256] == 1  # a long e-mail alone
-    assert any(lengths[run[0]] == 40 and len(run) == 2 for run in runs)  # 40 and 60 fit together (120)
+    shown = [[lengths[r] for r in run] for run in runs]
+    # The 22 rows of up to 60 tokens in four runs (8 rows of 60 would pass 256), shared out from the
+    # shortest; a long e-mail alone.
+    assert shown == [[12] * 7, [12] * 6, [12] * 5, [12, 12, 40, 60], [200], [256]]
 
 
 def test_cuts_hold_their_limits_on_random_calls() -> None:
@@ -58,8 +58,13 @@ def test_a_run_is_cut_only_where_a_limit_forces_it() -> None:
     """The token limit cuts where one more row would pass it; the row limit then shares rows out evenly."""
     assert cut_runs([100] * 4, 32, 8, 256) == [[0, 1], [2, 3]]  # 3 x 100 > 256
     assert cut_runs([10] * 9, 32, 8, 256) == [[0, 1, 2, 3, 4], [5, 6, 7, 8]]  # 9 rows: 5 + 4, not 8 + 1
+    assert [len(r) for r in cut_runs([30] * 9, 32, 8, 256)] == [5, 4]  # both limits at once: 8 x 30 = 240
+    # Two limits together: 7 x 10; 2 x 10 + 4 x 28; 5 x 28 (three runs, where cutting for tokens first and
+    # rows after took four).
+    assert [len(r) for r in cut_runs([10] * 9 + [28] * 9, 32, 8, 256)] == [7, 6, 5]
     assert cut_runs([300], 32, 8, 256) == [[0]]  # a row past the limit still runs
     assert cut_runs([], 32, 8, 256) == []
+    assert cut_runs([5, 3, 9, 1], 32, 8, 256, rows=[2, 0, 3]) == [[3, 0, 2]]  # some rows of a call only
 
 
 def test_without_a_token_limit_a_batch_splits_only_for_rows_and_streams() -> None:

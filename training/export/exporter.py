@@ -530,7 +530,8 @@ def export_bundle(
             )
             result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
             # Dynamic int8 depends on which texts share a run: gated as a single /classify runs it too. Since
-            # session 28 serving runs its rows alone in every call, so both passes see the same runs.
+            # session 28 serving runs int8's rows alone in every call, so both passes run int8 the same way;
+            # only its fp32 second look is cut differently (runs of a call's hesitant rows, or one each).
             if variant in RUN_DEPENDENT:
                 alone = _run_variant(bundle, staging, variant, texts, lowercase, 1, looks)
                 single = compare(variant, reference, alone[0], alone[1], options.min_agreement)

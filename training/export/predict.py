@@ -16,16 +16,10 @@ from postroom.runs import CPU_RUN_TOKENS, Tokens, cpu_run_rows, cut_runs, feeds,
 from postroom.runtime import CPU_PROVIDER, disabled_optimizers
 
 
-def served_runs(
-    tokens: Tokens, batch_size: int, variant: str = "fp32", rows: Sequence[int] | None = None
-) -> list[list[int]]:
-    """Row indices of each session run, as `serving.runtime` cuts one call (or its `rows`) of `variant`
-    on the CPU (`postroom.runs.cut_runs`; one stream, which cuts as finely as two on the CPU)."""
-    rows = list(range(len(tokens.ids))) if rows is None else list(rows)
-    lengths = tokens.lengths
-    run_rows = min(batch_size, cpu_run_rows(variant))
-    runs = cut_runs([lengths[r] for r in rows], batch_size, run_rows, CPU_RUN_TOKENS)
-    return [[rows[i] for i in run] for run in runs]
+def served_runs(tokens: Tokens, batch_size: int, variant: str = "fp32") -> list[list[int]]:
+    """Row indices of each session run, as `serving.runtime` cuts one call of `variant` on the CPU
+    (`postroom.runs.cut_runs`; one stream, which cuts as finely as two on the CPU)."""
+    return cut_runs(tokens.lengths, batch_size, min(batch_size, cpu_run_rows(variant)), CPU_RUN_TOKENS)
 
 
 def run_graph(
