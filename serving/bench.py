@@ -37,6 +37,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from postroom.errors import PostroomError
 from postroom.latency import percentiles
 from postroom.machine import describe, one_line
+from postroom.runs import CPU_RUN_ROWS, RUN_DEPENDENT
 from postroom.settings import Settings
 from postroom.store.models import Message
 from serving.artifacts import read_export
@@ -198,9 +199,11 @@ def _onnx_variant(
     second_look: bool = True,
     signals: bool = True,
     one_stream: bool = False,
+    shared_runs: bool = False,
 ) -> dict:
     """One variant as the service runs it on `options.threads` cores: that many single-threaded runs at
-    once, or (`one_stream`) one run on all of them, as the service did before streams. On the GPU: the CUDA
+    once, or (`one_stream`) one run on all of them, as the service did before streams; `shared_runs`: its
+    rows in runs of up to `CPU_RUN_ROWS`, even int8's (which the service runs alone). On the GPU: the CUDA
     provider, one run at a time (the service's default there).
 
     Raises:
@@ -220,6 +223,7 @@ def _onnx_variant(
         allow_unpublished=True,
         second_look=second_look,
         signals=signals,
+        run_rows=CPU_RUN_ROWS if shared_runs else None,
     )
     if options.on_gpu and classifier.provider != CUDA:
         raise PostroomError(
@@ -232,6 +236,7 @@ def _onnx_variant(
         ("" if second_look or variant != "int8" else "-no-second-look")
         + ("" if signals else "-no-signals")
         + ("-1-stream" if one_stream else "")
+        + ("-shared-runs" if shared_runs else "")
     )
     result: dict[str, Any] = {
         "backend": f"onnx-{variant}{suffix}",
@@ -462,6 +467,9 @@ def run_serve_benchmark(
             measured(served, None, " without the learned confidence's signals", signals=False)  # their cost
         if served is not None and options.threads > 1 and not options.on_gpu:
             measured(served, None, f" as one run on {options.threads} threads", one_stream=True)  # vs streams
+        for variant in sorted(RUN_DEPENDENT):  # what running its rows alone costs (measurable: on the CPU)
+            if measurable(variant):
+                measured(variant, None, f" in shared runs of up to {CPU_RUN_ROWS} rows", shared_runs=True)
         log("HTTP")
         http = _http(source.path, texts, options, work, log)
         http_postgresql = None
@@ -616,6 +624,13 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
             f"`-1-stream`: the served variant as one run on {o['threads']} intra-op threads at a time (how "
             "the service ran before streams), against the other rows' single-threaded runs side by side.",
+        ]
+    if any(b["backend"].endswith("-shared-runs") for b in report["backends"]):
+        lines += [
+            "",
+            f"`-shared-runs`: the variant with its rows in runs of up to {CPU_RUN_ROWS}, as before "
+            "session 28. The service runs each int8 row alone, so that a message's scores do not depend on "
+            "the other messages of its call (in shared runs they move with them): this row is what it costs.",
         ]
     if any(b["backend"].endswith("-no-signals") for b in report["backends"]):
         lines += [

@@ -261,12 +261,14 @@ class OnnxClassifier:
         signals: bool = True,
         streams: int = 0,
         cores: int | None = None,
+        run_rows: int | None = None,
     ) -> None:
         """`streams`: session runs at once (0: one per core on the CPU, one on CUDA); `threads`: intra-op
         threads of each (0: the cores shared out among the streams); `cores`: how many this classifier may
         use (default: every usable one). `second_look=False` runs a variant
         without its fp32 second look (the benchmark's raw int8); `signals=False` ignores the export's
-        evidence (the benchmark measures what the signals cost)."""
+        evidence (the benchmark measures what the signals cost); `run_rows` overrides the most rows of a CPU
+        run (the benchmark measures int8 with its rows in shared runs, which the service does not do)."""
         limit_blas_threads()
         self.path = path
         self.manifest = read_export(path)
@@ -277,7 +279,9 @@ class OnnxClassifier:
         providers = choose_providers(provider)
 
         def load(on: list[str]) -> set[str]:
-            return self._load(on, variant, second_look, signals, streams, threads, cores, allow_unpublished)
+            return self._load(
+                on, variant, second_look, signals, streams, threads, cores, allow_unpublished, run_rows
+            )
 
         active = load(providers)
         if providers[0] == CUDA and CUDA not in active:
@@ -309,6 +313,7 @@ class OnnxClassifier:
         threads: int,
         cores: int | None,
         allow_unpublished: bool,
+        run_rows: int | None = None,
     ) -> set[str]:
         """Choose the variant and the runs for `providers`, open every body's sessions; the providers the
         sessions run on."""
@@ -316,7 +321,8 @@ class OnnxClassifier:
 
         on_gpu = providers[0] == CUDA
         self.variant = pick_variant(self.manifest, variant, on_gpu, allow_unpublished)
-        self.run_rows = self.max_batch if on_gpu else min(self.max_batch, cpu_run_rows(self.variant))
+        rows = cpu_run_rows(self.variant) if run_rows is None else run_rows
+        self.run_rows = self.max_batch if on_gpu else min(self.max_batch, rows)
         self.run_tokens = None if on_gpu else CPU_RUN_TOKENS
         self.streams, self.threads = plan_streams(streams, threads, on_gpu=on_gpu, cores=cores)
         files = self.manifest.variants[self.variant].files

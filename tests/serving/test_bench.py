@@ -83,6 +83,7 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
             _backend("torch", 30.0, 50.0),
             _backend("onnx-int8", 10.0, 150.0, published=False),
             _backend("onnx-int8-1-stream", 12.0, 120.0),
+            _backend("onnx-int8-shared-runs", 9.0, 200.0),
         ],
         "http": {
             "model": {"variant": "optimized", "provider": "CPUExecutionProvider"},
@@ -109,6 +110,7 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
     assert "- int8: not published: x" in text
     assert "2 threads for PyTorch (intra-op), 2 single-threaded runs at once (streams) for ONNX" in text
     assert "`-1-stream`: the served variant as one run on 2 intra-op threads" in text
+    assert "`-shared-runs`: the variant with its rows in runs of up to 8" in text
     older = render_markdown({**report, "options": {**report["options"], "streams": None}} | {"backends": []})
     assert "2 threads for PyTorch (intra-op), 2 intra-op threads for ONNX Runtime" in older
     h100 = {**report["machine"], "gpu": ["NVIDIA H100 80GB HBM3, 81559 MiB"]}
