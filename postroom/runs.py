@@ -124,11 +124,10 @@ def cut_runs(
     rows."""
     chosen = range(len(lengths)) if rows is None else rows
     order = sorted(chosen, key=lambda i: lengths[i])
-    tokens = run_tokens or None
     runs: list[list[int]] = []
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
-        cut = _balance(_fill(batch, lengths, run_rows, tokens), lengths, run_rows, tokens)
+        cut = _balance(_fill(batch, lengths, run_rows, run_tokens), lengths, run_rows, run_tokens)
         by_stream = min(streams, len(batch) // MIN_ROWS_PER_STREAM) or 1
         while len(cut) < by_stream:  # a part of a run is within both limits too
             largest = max(range(len(cut)), key=lambda k: len(cut[k]))

@@ -142,7 +142,7 @@ class _Body:
     session: Any
     tokenizer: Any  # unpadded: each run pads its own rows (`postroom.runs`)
     padding: Padding
-    tokens_key: tuple[str, bool]  # bodies with the same tokenizer file and casing share a call's tokens
+    tokenizer_digest: str  # the tokenizer file's SHA-256, from the manifest
     inputs: frozenset[str]
     lowercase: bool
     outputs: tuple[str, ...]
@@ -150,6 +150,11 @@ class _Body:
     fallback: Any = None  # the fp32 session of int8's second look
     fallback_margins: tuple[float, ...] = ()  # one per label set, in `label_sets` order
     embedding_output: str | None = None  # fetched too when a label set of this body has evidence
+
+    @property
+    def tokens_key(self) -> tuple[str, bool]:
+        """Bodies with the same tokenizer file and casing share a call's tokens."""
+        return self.tokenizer_digest, self.lowercase
 
     @property
     def fetched(self) -> list[str]:
@@ -381,7 +386,7 @@ class OnnxClassifier:
                     session=session,
                     tokenizer=tokenizer,
                     padding=padding,
-                    tokens_key=(self.manifest.files[body.tokenizer], body.lowercase),
+                    tokenizer_digest=self.manifest.files[body.tokenizer],
                     inputs=frozenset(i.name for i in session.get_inputs()),
                     lowercase=body.lowercase,
                     outputs=tuple(self.manifest.label_sets[n].output for n in sets),
