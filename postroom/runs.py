@@ -1,13 +1,13 @@
 """How a call's texts become ONNX Runtime session runs: tokenised once, cut into runs, each padded on its own.
 
 One rule for the service (`serving.runtime`) and the parity gate (`training.export.predict`), so the gate
-measures the runs serving makes: dynamic int8 quantises a run's activations with one range over all its rows,
-so what shares a run changes its numbers.
+measures the runs serving makes.
 
 A call's rows are sorted by token count and taken in batches; on the CPU a batch is cut into runs of at most
 `CPU_RUN_ROWS` rows and at most `CPU_RUN_TOKENS` padded tokens (rows x the run's longest row): a few short
-texts share a run, a long e-mail runs alone (measured in docs/serving.md). An int8 row always runs alone
-(`RUN_DEPENDENT`), so its scores do not depend on the other messages of a call. A GPU takes a batch whole.
+texts share a run, a long e-mail runs alone (measured in docs/serving.md). A GPU takes a batch whole. A row's
+scores do not depend on the rows beside it (int8 quantises each token on its own; the export's gate checks
+it), except in int8 graphs exported before that (`shares_runs`): their rows run alone.
 """
 
 from __future__ import annotations
@@ -28,15 +28,22 @@ CPU_RUN_ROWS = 8
 # leave the core's cache; alone they ran 1.43x faster, while one-line texts ran 1.32x faster eight at a
 # time (fp32, session 28; docs/serving.md).
 CPU_RUN_TOKENS = 256
-# Dynamic int8 rows run alone on the CPU: a message scored beside others got other probabilities (up to 0.09
-# apart on the demo) than alone, which is how calibration scores it.
-RUN_DEPENDENT = frozenset({"int8"})
+# Exports made before int8 was quantised per token (session 30) say nothing of their runs; their int8
+# quantised a run's activations with one range, so a row's scores depended on its neighbours (up to 0.09 on
+# the demo): such rows run alone.
+PER_RUN_QUANTISED = frozenset({"int8"})
 MIN_ROWS_PER_STREAM = 8  # a batch splits across streams only when each part gets at least this many rows
 
 
-def cpu_run_rows(variant: str) -> int:
-    """The most rows one CPU session run of `variant` takes."""
-    return 1 if variant in RUN_DEPENDENT else CPU_RUN_ROWS
+def shares_runs(variant: str, declared: bool | None) -> bool:
+    """Whether rows of `variant` may share a session run: as its export declares, or for an export that does
+    not, unless it is int8 (`PER_RUN_QUANTISED`)."""
+    return declared if declared is not None else variant not in PER_RUN_QUANTISED
+
+
+def cpu_run_rows(shared: bool) -> int:
+    """The most rows one CPU session run takes: `CPU_RUN_ROWS`, or 1 where rows may not share runs."""
+    return CPU_RUN_ROWS if shared else 1
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,9 @@ class VariantEntry(_Entry):
     reason: str = ""
     files: dict[str, str] = {}
     fallback: FallbackEntry | None = None
+    # Rows may share a session run (the gate checked they score the same as alone); None: an export made
+    # before the export said so (`postroom.runs.shares_runs`).
+    shares_runs: bool | None = None
 
 
 class ExportManifest(_Entry):

@@ -37,7 +37,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from postroom.errors import PostroomError
 from postroom.latency import percentiles
 from postroom.machine import describe, one_line
-from postroom.runs import CPU_RUN_ROWS, RUN_DEPENDENT
+from postroom.runs import CPU_RUN_ROWS, shares_runs
 from postroom.settings import Settings
 from postroom.store.models import Message
 from serving.artifacts import read_export
@@ -203,8 +203,8 @@ def _onnx_variant(
 ) -> dict:
     """One variant as the service runs it on `options.threads` cores: that many single-threaded runs at
     once, or (`one_stream`) one run on all of them, as the service did before streams; `shared_runs`: its
-    rows in runs of up to `CPU_RUN_ROWS`, even int8's (which the service runs alone). On the GPU: the CUDA
-    provider, one run at a time (the service's default there).
+    rows in runs of up to `CPU_RUN_ROWS`, even where the service runs them alone (an older export's int8).
+    On the GPU: the CUDA provider, one run at a time (the service's default there).
 
     Raises:
         PostroomError: the GPU was asked for and the CUDA provider did not start (the figures would be CPU's).
@@ -467,8 +467,8 @@ def run_serve_benchmark(
             measured(served, None, " without the learned confidence's signals", signals=False)  # their cost
         if served is not None and options.threads > 1 and not options.on_gpu:
             measured(served, None, f" as one run on {options.threads} threads", one_stream=True)  # vs streams
-        for variant in sorted(RUN_DEPENDENT):  # what running its rows alone costs (measurable: on the CPU)
-            if measurable(variant):
+        for variant, entry in manifest.variants.items():  # an older export's int8: what running alone costs
+            if measurable(variant) and not options.on_gpu and not shares_runs(variant, entry.shares_runs):
                 measured(variant, None, f" in shared runs of up to {CPU_RUN_ROWS} rows", shared_runs=True)
         log("HTTP")
         http = _http(source.path, texts, options, work, log)
@@ -628,9 +628,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     if any(b["backend"].endswith("-shared-runs") for b in report["backends"]):
         lines += [
             "",
-            f"`-shared-runs`: the variant with its rows in runs of up to {CPU_RUN_ROWS}, as before "
-            "session 28. The service runs each int8 row alone, so that a message's scores do not depend on "
-            "the other messages of its call (in shared runs they move with them): this row is what it costs.",
+            f"`-shared-runs`: the variant with its rows in runs of up to {CPU_RUN_ROWS}. This export's int8 "
+            "quantises a run's activations with one range (exported before int8 was quantised per token), so "
+            "the service runs each of its rows alone, that a message's scores do not depend on the other "
+            "messages of its call (in shared runs they move with them): this row is what that costs.",
         ]
     if any(b["backend"].endswith("-no-signals") for b in report["backends"]):
         lines += [

@@ -115,9 +115,9 @@ def calibrate(
             + (f" ({copies} near-copies of them left out)" if copies else "")
         )
         ordered = [messages[i] for i in chosen if i in messages]
-        # One message per call, as the router's request: dynamic int8 quantises each run's activations with
-        # one range over its rows (up to 0.09 apart on the demo among others). The runtime runs int8's rows
-        # alone anyway (`postroom.runs.cpu_run_rows`); this keeps calibration right whatever it does.
+        # One message per call, as the router's request. A message scores the same in any run (int8 is
+        # quantised per token, checked by the export's gate; older exports' int8 rows run alone:
+        # `postroom.runs.shares_runs`); this keeps calibration right whatever the runtime does.
         predictions = [classifier.predict([m.model_text])[0] for m in ordered]
         run = CalibrationRun(
             source.version,

@@ -36,6 +36,7 @@ from postroom.runs import (
     cut_runs,
     feeds,
     load_tokenizer,
+    shares_runs,
     tokenize,
 )
 from postroom.runtime import CPU_PROVIDER, check_onnxruntime, disabled_optimizers
@@ -326,15 +327,18 @@ class OnnxClassifier:
 
         on_gpu = providers[0] == CUDA
         self.variant = pick_variant(self.manifest, variant, on_gpu, allow_unpublished)
-        rows = cpu_run_rows(self.variant) if run_rows is None else run_rows
+        entry = self.manifest.variants[self.variant]
+        rows = cpu_run_rows(self._shares_runs(self.variant)) if run_rows is None else run_rows
         self.run_rows = self.max_batch if on_gpu else min(self.max_batch, rows)
         self.run_tokens = None if on_gpu else CPU_RUN_TOKENS
         self.streams, self.threads = plan_streams(streams, threads, on_gpu=on_gpu, cores=cores)
-        files = self.manifest.variants[self.variant].files
-        second = self.manifest.variants[self.variant].fallback if second_look else None
+        files = entry.files
+        second = entry.fallback if second_look else None
         # The second look's runs are cut for its own variant (fp32: several short rows per run).
         self.second_run_rows = (
-            self.max_batch if on_gpu or second is None else min(self.max_batch, cpu_run_rows(second.variant))
+            self.max_batch
+            if on_gpu or second is None
+            else min(self.max_batch, cpu_run_rows(self._shares_runs(second.variant)))
         )
         bodies = []
         active: set[str] = set()
@@ -405,6 +409,11 @@ class OnnxClassifier:
         )
         self.provider = CUDA if CUDA in active else CPU
         return active
+
+    def _shares_runs(self, variant: str) -> bool:
+        """Whether `variant`'s rows may share CPU session runs (`postroom.runs.shares_runs`)."""
+        entry = self.manifest.variants.get(variant)
+        return shares_runs(variant, entry.shares_runs if entry is not None else None)
 
     @property
     def version(self) -> str:

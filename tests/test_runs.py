@@ -16,6 +16,7 @@ from postroom.runs import (
     cpu_run_rows,
     cut_runs,
     feeds,
+    shares_runs,
 )
 
 
@@ -76,9 +77,11 @@ def test_without_a_token_limit_a_batch_splits_only_for_rows_and_streams() -> Non
     assert len(cut_runs(few, 32, 32, None, streams=2)) == 1  # too few rows for two streams
 
 
-def test_rows_alone_for_int8_only() -> None:
-    assert cpu_run_rows("int8") == 1
-    assert cpu_run_rows("fp32") == cpu_run_rows("optimized") == CPU_RUN_ROWS
+def test_rows_share_runs_as_the_export_says_and_older_int8_runs_alone() -> None:
+    assert cpu_run_rows(True) == CPU_RUN_ROWS and cpu_run_rows(False) == 1
+    assert shares_runs("int8", True) and not shares_runs("fp32", False)  # declared: as declared
+    assert not shares_runs("int8", None)  # an export before per-token int8: its int8 quantised per run
+    assert shares_runs("fp32", None) and shares_runs("optimized", None)
 
 
 def test_feeds_pad_each_run_to_its_own_longest_row() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from postroom.runs import CPU_RUN_ROWS, CPU_RUN_TOKENS, cpu_run_rows, cut_runs, load_tokenizer, tokenize
+from postroom.runs import CPU_RUN_ROWS, CPU_RUN_TOKENS, cut_runs, load_tokenizer, tokenize
 from postroom.runtime import RuntimeSetupError, disabled_optimizers
 from serving import artifacts
 from serving.artifacts import read_export
@@ -37,8 +37,7 @@ def _publish_everything(exp: Exported) -> None:
 
 def test_serving_computes_what_the_parity_gate_measured(tmp_path: Path) -> None:
     """serving.runtime and training.export.predict give the same numbers for every variant, int8 included:
-    the gate runs each graph in the parts serving runs a call in (int8's rows alone), so dynamic int8 sees
-    the same runs."""
+    the gate runs each graph in the runs serving cuts a call into."""
     exp = isolated(tmp_path)
     _publish_everything(exp)  # int8 may have failed the gate here; the contract holds for every graph
     manifest = read_export(exp.export_dir)
@@ -64,9 +63,8 @@ def test_serving_computes_what_the_parity_gate_measured(tmp_path: Path) -> None:
             outputs,
             lowercase=body.lowercase,
             batch_size=7,
-            variant=variant,
         )
-        assert classifier.run_rows == min(7, cpu_run_rows(variant))
+        assert classifier.run_rows == min(7, CPU_RUN_ROWS)  # every variant of a new export shares runs
         for name, output in zip(classifier.label_sets, outputs, strict=True):
             assert ours[name].shape == (len(texts), len(manifest.label_sets[name].classes))
             np.testing.assert_allclose(ours[name], theirs[output], atol=2e-5)
@@ -90,13 +88,13 @@ def test_the_gate_cuts_a_call_into_the_runs_serving_makes_on_the_cpu(shared: Exp
                     max_batch=max_batch,
                     allow_unpublished=True,
                 )
-                assert served_runs(tokens, max_batch, variant) == classifier._cut(
+                assert served_runs(tokens, max_batch) == classifier._cut(
                     tokens, range(len(texts)), classifier.run_rows
                 )
                 # The second look's rows, cut for fp32: the gate runs them as a call of their own.
                 hesitant = list(range(3, 75, 4))
                 subset = tokenize(tokenizer, [texts[i] for i in hesitant], body.lowercase)
-                theirs = [[hesitant[i] for i in run] for run in served_runs(subset, max_batch, "fp32")]
+                theirs = [[hesitant[i] for i in run] for run in served_runs(subset, max_batch)]
                 assert theirs == classifier._cut(tokens, hesitant, classifier.second_run_rows)
     assert served_runs(tokenize(tokenizer, [], False), 32) == []
 
@@ -221,7 +219,7 @@ class TestProviders:
         assert pick_variant(manifest, "auto", on_gpu=True) != pick_variant(manifest, "auto", on_gpu=False)
         assert classifier.variant == pick_variant(manifest, "auto", on_gpu=False)
         assert (classifier.streams, classifier.threads) == plan_streams(0, 1, on_gpu=False)
-        assert classifier.run_rows == cpu_run_rows(classifier.variant)
+        assert classifier.run_rows == CPU_RUN_ROWS
         assert "choosing the variant and runs for the CPU" in caplog.text
 
     def test_the_variant_follows_the_device(self, shared: Exported) -> None:
@@ -498,10 +496,7 @@ def test_streams_answer_what_one_run_answers(tmp_path: Path) -> None:
         alone, split = one.predict_proba(texts), two.predict_proba(texts)
         assert len(_pool_threads() - before) >= 1  # the work really ran in the pool
         for name in alone:
-            if variant == "int8":  # int8's rows run alone: the same numbers whichever stream runs them
-                np.testing.assert_array_equal(split[name], alone[name])
-            else:
-                np.testing.assert_allclose(split[name], alone[name], atol=2e-5)
+            np.testing.assert_allclose(split[name], alone[name], atol=2e-5)
         if variant == "int8":
             assert two.fallback_share is not None and 0.0 <= two.fallback_share <= 1.0
             assert two.rows_seen == one.rows_seen == len(texts) * len(two._bodies)
@@ -509,7 +504,7 @@ def test_streams_answer_what_one_run_answers(tmp_path: Path) -> None:
 
 def test_the_second_look_runs_the_hesitant_rows_of_the_whole_call_together(tmp_path: Path) -> None:
     """Every row hesitates: each body's second look runs the call's hesitant rows in fp32's runs (several
-    short rows to a run, where int8's ran alone), once per batch of hesitant rows, not per batch."""
+    short rows to a run), once per batch of hesitant rows, not per batch."""
     exp = isolated(tmp_path)
     _set_second_look(exp, 0.999)
     texts = [*exp.texts, LONG_TEXT] * 2
@@ -520,7 +515,7 @@ def test_the_second_look_runs_the_hesitant_rows_of_the_whole_call_together(tmp_p
     result = looked.predict_proba(texts)
     assert looked.fallback_share == 1.0
     assert sum(runs) == len(texts) * len(looked._bodies) and max(runs) <= 4
-    assert looked.run_rows == 1 and max(runs) > 1
+    assert max(runs) > 1
     expected = fp32.predict_proba(texts)
     for name, matrix in expected.items():
         np.testing.assert_allclose(result[name], matrix, atol=2e-5)
@@ -578,34 +573,42 @@ def test_bodies_with_the_same_tokenizer_tokenise_a_call_once(
 
 
 def test_an_int8_message_scores_the_same_alone_and_in_any_call(shared: Exported) -> None:
-    """int8 rows run alone on the CPU: a message's probabilities do not depend on the others of a call (a
-    batch, concurrent requests merged by the micro-batcher), so they are the ones calibration stored. Its
-    fp32 second look runs several rows at a time: the same to float rounding."""
+    """int8 is quantised per token, so its rows share runs: a message's probabilities do not depend on the
+    others of a call (a batch, concurrent requests merged by the micro-batcher) beyond float rounding, and
+    are the ones calibration stored; with its fp32 second look too."""
     raw = OnnxClassifier(
         shared.export_dir, variant="int8", provider="cpu", allow_unpublished=True, second_look=False
     )
     served = OnnxClassifier(shared.export_dir, variant="int8", provider="cpu", allow_unpublished=True)
-    assert raw.run_rows == served.run_rows == cpu_run_rows("int8") == 1
-    assert cpu_run_rows("fp32") == CPU_RUN_ROWS
+    assert raw.run_rows == served.run_rows == CPU_RUN_ROWS
+    assert read_export(shared.export_dir).variants["int8"].shares_runs is True
     texts = [*shared.texts[:20], LONG_TEXT, "Karte verloren", LONG_TEXT[:300]]
     together, looked = raw.predict_proba(texts), served.predict_proba(texts)
     assert served.fallback_share and served.rows_fallen_back > 1  # several rows took the second look
     for row, text in enumerate(texts):
         alone, looked_alone = raw.predict_proba([text]), served.predict_proba([text])
         for name, matrix in together.items():
-            np.testing.assert_array_equal(matrix[row], alone[name][0], err_msg=f"{name} row {row}")
-            np.testing.assert_allclose(looked[name][row], looked_alone[name][0], atol=1e-6, rtol=0)
-    shared_runs = OnnxClassifier(  # in runs of eight rows, as before (the benchmark's row): the scores move
-        shared.export_dir,
-        variant="int8",
-        provider="cpu",
-        allow_unpublished=True,
-        second_look=False,
-        run_rows=CPU_RUN_ROWS,
+            np.testing.assert_allclose(matrix[row], alone[name][0], atol=1e-5, rtol=0)
+            np.testing.assert_allclose(looked[name][row], looked_alone[name][0], atol=1e-5, rtol=0)
+
+
+def test_an_older_exports_int8_runs_its_rows_alone(tmp_path: Path) -> None:
+    """Exports made before int8 was quantised per token declare nothing: their int8 quantised a run at a
+    time, so its rows still run alone; their fp32 shares runs."""
+    exp = isolated(tmp_path)
+    path = exp.export_dir / "export.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    for entry in manifest["variants"].values():
+        del entry["shares_runs"]
+    path.unlink()  # a symlink into the shared export
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    int8 = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", allow_unpublished=True)
+    fp32 = OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu")
+    assert (int8.run_rows, int8.second_run_rows, fp32.run_rows) == (1, CPU_RUN_ROWS, CPU_RUN_ROWS)
+    shared_runs = OnnxClassifier(  # what the benchmark measures beside it: the same graph in runs of eight
+        exp.export_dir, variant="int8", provider="cpu", allow_unpublished=True, run_rows=CPU_RUN_ROWS
     )
     assert shared_runs.run_rows == CPU_RUN_ROWS
-    parted = shared_runs.predict_proba(texts)
-    assert any(not np.array_equal(parted[name], matrix) for name, matrix in together.items())
 
 
 class _Recorder:

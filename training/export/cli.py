@@ -177,7 +177,8 @@ _RECIPES = {"ffn_output": "feed-forward outputs in fp32", "none": "every weight 
 
 
 def _int8_line(chosen: dict) -> str:
-    """How int8 was built: its weights' target and whether (and on what) its inputs were smoothed."""
+    """How int8 was built: its weights' target, how its activations are quantised, and whether (and on
+    what) its inputs were smoothed."""
     target = chosen["int8_target"]
     asked = " (this CPU's)" if chosen.get("int8_target_asked") == "auto" else ""
     smoothing = chosen["int8_smoothing"]
@@ -187,7 +188,10 @@ def _int8_line(chosen: dict) -> str:
     refused = "".join(
         f"; first {_RECIPES[a['int8_keep_fp32']]}: {a['reason']}" for a in chosen.get("int8_keep_refused", [])
     )
-    return f"int8 built for {target}{asked}, {_RECIPES[chosen['int8_keep_fp32']]}{refused}; {how}"
+    per_token = chosen.get("int8_activations", {}).get("quantised") == "per_token"
+    activations = ", activations quantised per token" if per_token else ""
+    recipe = _RECIPES[chosen["int8_keep_fp32"]]
+    return f"int8 built for {target}{asked}, {recipe}{activations}{refused}; {how}"
 
 
 def _second_look(fallback: dict) -> str:

@@ -19,7 +19,9 @@ token-embeddings output is dropped, and then
   superset of the rows looked at again; `margins.next_margins`).
   Before quantising, each quantised MatMul's input is smoothed per channel on the calibration texts
   (`training.export.smoothing`, exact in fp32), and the int8 target (signed or unsigned weights) follows
-  the exporting CPU unless named: the gate measures the kernels of the CPU it runs on.
+  the exporting CPU unless named: the gate measures the kernels of the CPU it runs on. After quantising, the
+  activations are quantised per token instead of per run (`training.export.tokenwise`), so a row scores the
+  same in any run: the gate checks that (`parity.with_rows_checked`) and serving shares int8 runs.
 The heads are appended to every variant. The tokenizer is saved with truncation at the body's
 `max_seq_length` and padding to the longest text of a batch, set explicitly: the packaged MiniLM's
 tokenizer.json says 128 tokens and fixed padding, the model reads 256.
@@ -34,7 +36,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -43,7 +45,6 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from postroom.machine import cpu_features
-from postroom.runs import RUN_DEPENDENT
 from postroom.workdirs import REPLACED_PREFIX, STAGING_PREFIX
 from training.export.bundle import BodySpec, ModelBundle, body_lowercases, read_body_modules
 from training.export.errors import ExportError, NothingPublished
@@ -78,10 +79,11 @@ from training.export.parity import (
     compare,
     reference_outputs,
     refused_label_sets,
-    with_runs_alone,
+    with_rows_checked,
 )
 from training.export.predict import near_ties, run_graph
 from training.export.smoothing import DEFAULT_ALPHA, Smoothed, smooth
+from training.export.tokenwise import PerToken, per_token
 
 Int8Target = Literal["auto", "avx512_vnni", "avx2", "arm64"]
 INT8_TARGETS: tuple[str, ...] = get_args(Int8Target)
@@ -264,7 +266,7 @@ def _quantize(
     cpu: Int8Target,
     keep: Int8Keep,
     smoothing: SmoothingInput | None,
-) -> tuple[Path, list[str], Smoothed | None]:
+) -> tuple[Path, list[str], Smoothed | None, PerToken]:
     import onnx
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
@@ -294,7 +296,9 @@ def _quantize(
         is_static=False, per_channel=True, operators_to_quantize=["MatMul"], nodes_to_exclude=excluded
     )
     ORTQuantizer.from_pretrained(source).quantize(config, target, file_suffix=None)
-    return target / "model.onnx", excluded, smoothed
+    graph, tokenwise = per_token(onnx.load(str(target / "model.onnx")))
+    onnx.save(graph, str(target / "model.onnx"))
+    return target / "model.onnx", excluded, smoothed, tokenwise
 
 
 def _with_heads(graph: Path, bundle: ModelBundle, body: str, target: Path) -> None:
@@ -326,7 +330,7 @@ def _run_variant(
         outputs = [EMBEDDING_OUTPUT, *(probabilities_output(h.label_set) for h in heads)]
 
         def run(name: str, subset: Sequence[str], key: str = key, outputs: list[str] = outputs) -> dict:
-            # Each graph in the runs serving cuts for it (int8's rows alone; its second look's in fp32's).
+            # Each graph in the runs serving cuts a call into (the second look: a call of the hesitant rows).
             return run_graph(
                 staging / name / f"{key}.onnx",
                 staging / TOKENIZER_DIR / key / TOKENIZER_FILE,
@@ -334,7 +338,6 @@ def _run_variant(
                 outputs,
                 lowercase=lowercase[key],
                 batch_size=batch_size,
-                variant=name,
             )
 
         values = run(variant, texts)
@@ -351,6 +354,27 @@ def _run_variant(
     return embeddings, probabilities, shares
 
 
+def _rows_difference(
+    bundle: ModelBundle,
+    staging: Path,
+    variant: str,
+    texts: Sequence[str],
+    lowercase: dict[str, bool],
+    batch_size: int,
+) -> float:
+    """The largest difference of any output of `variant` (no second look) between `texts` run as serving
+    cuts a call of them and each text run alone."""
+    largest = 0.0
+    for key in bundle.bodies:
+        outputs = [EMBEDDING_OUTPUT, *(probabilities_output(h.label_set) for h in bundle.heads_of(key))]
+        graph, tokenizer = staging / variant / f"{key}.onnx", staging / TOKENIZER_DIR / key / TOKENIZER_FILE
+        shared = run_graph(graph, tokenizer, texts, outputs, lowercase=lowercase[key], batch_size=batch_size)
+        alone = run_graph(graph, tokenizer, texts, outputs, lowercase=lowercase[key], batch_size=1)
+        for name in outputs:
+            largest = max(largest, float(np.abs(shared[name].astype(np.float64) - alone[name]).max()))
+    return largest
+
+
 def _int8_margins(
     bundle: ModelBundle,
     staging: Path,
@@ -359,8 +383,8 @@ def _int8_margins(
     options: ExportOptions,
     say: Progress,
 ) -> MarginChoice:
-    """The second look's margin per label set: calibrated on `texts` (int8 in both its shapes against
-    fp32), or fixed."""
+    """The second look's margin per label set: calibrated on `texts` (int8 as served against fp32), or
+    fixed."""
     names, ceiling = list(bundle.heads), options.int8_fallback_margin
     if not options.calibrate_int8_margins:
         return fixed_margins(names, ceiling, "fixed margin asked for")
@@ -369,12 +393,9 @@ def _int8_margins(
     if few is not None:
         return few
     say(f"int8 second look: calibrating its margins on {len(texts)} texts")
-    # In both shapes the gate runs int8 in (a batch call's runs, and one text per run).
-    shapes = [
-        _run_variant(bundle, staging, "int8", texts, lowercase, size)[1] for size in (options.batch_size, 1)
-    ]
+    _, int8, _ = _run_variant(bundle, staging, "int8", texts, lowercase, options.batch_size)
     _, fp32, _ = _run_variant(bundle, staging, "fp32", texts, lowercase, options.batch_size)
-    return calibrate_margins(shapes, fp32, ceiling)
+    return calibrate_margins([int8], fp32, ceiling)
 
 
 def _build_failure(exc: Exception) -> str:
@@ -466,6 +487,8 @@ def export_bundle(
         smoothing_texts = [t for t in calibration_texts if t.strip()][:SMOOTHING_TEXTS]
         smoothing_note = _smoothing_note(options, len(smoothing_texts))
         smoothed: dict[str, dict[str, Any]] = {}
+        per_token_counts: dict[str, dict[str, int]] = {}
+        rows_checked: dict[str, float] = {}  # int8 recipe -> its rows' largest difference alone vs. in runs
         fusions: dict[str, dict[str, int]] = {}
 
         def build_int8(key: str, keep: Int8Keep) -> None:
@@ -474,7 +497,10 @@ def export_bundle(
                 tokenizer = staging / TOKENIZER_DIR / key / TOKENIZER_FILE
                 plan = SmoothingInput(tokenizer, smoothing_texts, lowercase[key])
             target = work / key / f"int8-{keep}"
-            graph_path, excluded[key], done = _quantize(fp32_dirs[key], target, options, cpu, keep, plan)
+            graph_path, excluded[key], done, tokenwise = _quantize(
+                fp32_dirs[key], target, options, cpu, keep, plan
+            )
+            per_token_counts[key] = asdict(tokenwise)
             if done is not None:
                 smoothed[key] = {"activations": done.activations, "matmuls": done.matmuls}
             _with_heads(graph_path, bundle, key, staging / "int8" / f"{key}.onnx")
@@ -529,13 +555,12 @@ def export_bundle(
                 bundle, staging, variant, texts, lowercase, options.batch_size, looks
             )
             result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
-            # Dynamic int8 depends on which texts share a run: gated as a single /classify runs it too. Since
-            # session 28 serving runs int8's rows alone in every call, so both passes run int8 the same way;
-            # only its fp32 second look is cut differently (runs of a call's hesitant rows, or one each).
-            if variant in RUN_DEPENDENT:
-                alone = _run_variant(bundle, staging, variant, texts, lowercase, 1, looks)
-                single = compare(variant, reference, alone[0], alone[1], options.min_agreement)
-                result = with_runs_alone(result, single)
+            if variant == "int8":  # quantised per token: its rows must not depend on their runs' others
+                if keep not in rows_checked:
+                    rows_checked[keep] = _rows_difference(
+                        bundle, staging, variant, texts, lowercase, options.batch_size
+                    )
+                result = with_rows_checked(result, rows_checked[keep])
             if fallback is not None:
                 result.fallback = {**_second_look(*fallback), "share": shares, **fallback[1].to_dict()}
             return result
@@ -655,6 +680,7 @@ def export_bundle(
                     **({"note": smoothing_note} if smoothing_note else {}),
                 },
                 "int8_fp32_nodes": excluded,
+                "int8_activations": {"quantised": "per_token", "bodies": per_token_counts},
                 "int8_fallback_margin": options.int8_fallback_margin,
                 "calibrate_int8_margins": options.calibrate_int8_margins,
                 **({"int8_margins": fallbacks["int8"][1].to_dict()} if "int8" in fallbacks else {}),
@@ -674,6 +700,7 @@ def export_bundle(
                 p.variant: {
                     "published": p.published,
                     "reason": p.reason,
+                    "shares_runs": p.shares_runs,  # int8 too: quantised per token, checked by the gate
                     **({"files": built[p.variant]} if p.published or options.keep_unpublished else {}),
                     **(
                         {

@@ -4,8 +4,7 @@ int8 can change a row's label only where the gap between its top two int8 probab
 int8's error on those two classes together, which is at most twice its largest probability error on the row.
 So with a margin of `2 * e`, a label can flip unseen only on a row whose error exceeds `e`. `e` is the 99th
 percentile of int8's largest probability error (against the fp32 graph, which the second look runs) per label
-set, each row's error the larger of the two shapes int8 is served in (a batch call's runs of up to 8 rows, and
-one text per run as a single /classify runs it: dynamic int8 depends on a run's rows), measured on the
+set, int8 run as served (a row scores the same in any run: it is quantised per token), measured on the
 version's training messages and other stored messages that are not held out: the
 held-out messages stay the gate's, which then checks the margins as served. The margin never exceeds
 `--int8-fallback-margin` (the fixed margin, used for every label set when there are too few texts).

@@ -49,7 +49,16 @@ class VariantParity:
     seconds: float = 0.0
     disagreements: dict[str, list[int]] = field(default_factory=dict)
     fallback: dict[str, Any] = field(default_factory=dict)  # second-look variant, margin, share per body
-    alone: dict[str, Any] = field(default_factory=dict)  # the same gate with every text run on its own
+    rows: dict[str, Any] = field(default_factory=dict)  # whether a row's outputs depend on its run's others
+
+    @property
+    def shares_runs(self) -> bool:
+        """Whether serving may put the variant's rows in shared runs: unchecked (the float variants) or
+        checked within `ROWS_TOLERANCE`."""
+        if not self.rows:
+            return True
+        difference = self.rows["max_difference_alone"]
+        return bool(np.isfinite(difference)) and difference <= ROWS_TOLERANCE
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,7 +72,7 @@ class VariantParity:
             },
             "disagreements": self.disagreements,
             **({"fallback": self.fallback} if self.fallback else {}),
-            **({"one_at_a_time": self.alone} if self.alone else {}),
+            **({"rows": self.rows} if self.rows else {}),
         }
 
 
@@ -132,29 +141,27 @@ def compare(
     return result
 
 
-ALONE = "one message at a time"
+# A row's outputs may differ between a run of its own and a run shared with others by float rounding (the
+# kernels block a run's rows differently: about 1e-6 on the demo's bodies), never by more than this.
+ROWS_TOLERANCE = 1e-4
 
 
 def refused_label_sets(result: VariantParity, min_agreement: float) -> list[str]:
-    """The label sets below the gate in either shape the variant was measured in."""
-    alone = result.alone.get("label_sets", {})
-    return [
-        name
-        for name, together in result.label_sets.items()
-        if together.agreement < min_agreement or alone.get(name, {}).get("agreement", 1.0) < min_agreement
-    ]
+    """The label sets below the gate."""
+    return [name for name, p in result.label_sets.items() if p.agreement < min_agreement]
 
 
-def with_runs_alone(together: VariantParity, alone: VariantParity) -> VariantParity:
-    """The gate's verdict over both shapes a variant is served in: texts in the runs of a batch call
-    (`together`) and each text in a run of its own (`alone`, what a single `/classify` runs). Dynamic int8
-    depends on a run's rows, so it is published only when both pass; the report keeps both."""
-    shown = ("published", "reason", "cosine_min", "label_sets")
-    together.alone = {key: value for key, value in alone.to_dict().items() if key in shown}
-    if together.published and not alone.published:
-        together.published = False
-        together.reason = alone.reason.replace("not published: ", f"not published ({ALONE}): ", 1)
-    elif together.published:
-        worst = min(alone.label_sets.values(), key=lambda p: p.agreement)
-        together.reason += f"; {ALONE}: lowest {100 * worst.agreement:.2f}% on {worst.label_set}"
-    return together
+def with_rows_checked(result: VariantParity, difference: float) -> VariantParity:
+    """`result` with the largest difference of any output between the gate's texts run in served runs and each
+    alone; a variant whose rows depend on the other rows of their run (more than `ROWS_TOLERANCE`) is not
+    published: serving puts the rows of a call in shared runs, so a message would score differently with
+    different neighbours than the thresholds were calibrated with."""
+    result.rows = {"max_difference_alone": float(difference), "tolerance": ROWS_TOLERANCE}
+    if result.shares_runs or not result.published:
+        return result
+    result.published = False
+    result.reason = (
+        f"not published: a row's outputs depend on the other rows of its run (they differ by up to "
+        f"{difference:.3g} from the row run alone, more than {ROWS_TOLERANCE:g})"
+    )
+    return result

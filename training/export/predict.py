@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from postroom.runs import CPU_RUN_TOKENS, Tokens, cpu_run_rows, cut_runs, feeds, load_tokenizer, tokenize
+from postroom.runs import CPU_RUN_ROWS, CPU_RUN_TOKENS, Tokens, cut_runs, feeds, load_tokenizer, tokenize
 from postroom.runtime import CPU_PROVIDER, disabled_optimizers
 
 
-def served_runs(tokens: Tokens, batch_size: int, variant: str = "fp32") -> list[list[int]]:
-    """Row indices of each session run, as `serving.runtime` cuts one call of `variant` on the CPU
-    (`postroom.runs.cut_runs`; one stream, which cuts as finely as two on the CPU)."""
-    return cut_runs(tokens.lengths, batch_size, min(batch_size, cpu_run_rows(variant)), CPU_RUN_TOKENS)
+def served_runs(tokens: Tokens, batch_size: int, run_rows: int = CPU_RUN_ROWS) -> list[list[int]]:
+    """Row indices of each session run, as `serving.runtime` cuts one call on the CPU
+    (`postroom.runs.cut_runs`; one stream, which cuts as finely as two); `run_rows` 1: every row alone."""
+    return cut_runs(tokens.lengths, batch_size, min(batch_size, run_rows), CPU_RUN_TOKENS)
 
 
 def run_graph(
@@ -30,10 +30,9 @@ def run_graph(
     lowercase: bool = False,
     batch_size: int = 32,
     threads: int = 0,
-    variant: str = "fp32",
 ) -> dict[str, np.ndarray]:
     """The named outputs of one exported body graph for `texts`, in input order (CPU), run in the runs
-    serving cuts a call of `texts` into when it serves `variant` (`served_runs`)."""
+    serving cuts a call of `texts` into (`served_runs`; `batch_size` 1: each text alone)."""
     import onnxruntime as ort
 
     tokenizer, padding = load_tokenizer(tokenizer_path)  # truncation comes from the file; runs pad
@@ -46,7 +45,7 @@ def run_graph(
     )
     inputs = {i.name for i in session.get_inputs()}
     tokens = tokenize(tokenizer, texts, lowercase)
-    runs = served_runs(tokens, batch_size, variant)
+    runs = served_runs(tokens, batch_size)
     if not runs:
         raise ValueError("no texts to run")
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in outputs}

@@ -69,8 +69,8 @@ def activation_ranges(
     lowercase: bool,
     batch_size: int,
 ) -> dict[str, np.ndarray]:
-    """Each named activation's largest |value| per channel (last axis) over `texts`, run as serving runs
-    int8's rows: alone, so no padding (what quantisation sees)."""
+    """Each named activation's largest |value| per channel (last axis) over `texts`, each text run alone, so
+    no padding token's values count."""
     import onnxruntime as ort
 
     probe = onnx.ModelProto()
@@ -86,7 +86,7 @@ def activation_ranges(
     tokens = tokenize(tokenizer, texts, lowercase)
     inputs = {i.name for i in session.get_inputs()}
     ranges: dict[str, np.ndarray] = {}
-    for rows in served_runs(tokens, batch_size, "int8"):
+    for rows in served_runs(tokens, batch_size, run_rows=1):
         values = session.run(list(names), feeds(tokens, rows, padding, inputs))
         for name, value in zip(names, values, strict=True):
             largest = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
