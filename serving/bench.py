@@ -628,10 +628,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     if any(b["backend"].endswith("-shared-runs") for b in report["backends"]):
         lines += [
             "",
-            f"`-shared-runs`: the variant with its rows in runs of up to {CPU_RUN_ROWS}. This export's int8 "
-            "quantises a run's activations with one range (exported before int8 was quantised per token), so "
-            "the service runs each of its rows alone, that a message's scores do not depend on the other "
-            "messages of its call (in shared runs they move with them): this row is what that costs.",
+            f"`-shared-runs`: the variant with its rows in runs of up to {CPU_RUN_ROWS}. Its rows do not "
+            "share runs in the service (an int8 exported before int8 was quantised per token, or one whose "
+            "rows the gate found to depend on their runs): each runs alone, so that a message's scores do "
+            "not depend on the other messages of its call (in shared runs they move with them); this row is "
+            "what that costs.",
         ]
     if any(b["backend"].endswith("-no-signals") for b in report["backends"]):
         lines += [

@@ -159,6 +159,7 @@ def test_bench_end_to_end(
     served = report["http"]["model"]["variant"]  # what the service chose by the export's preference
     assert f"onnx-{served}-no-signals" in backends
     assert f"onnx-{served}-1-stream" in backends and report["options"]["streams"] == 2
+    assert "onnx-int8-shared-runs" not in backends  # per-token int8 shares runs as served: nothing to add
     markdown = (tmp_path / "out" / "serve.md").read_text(encoding="utf-8")
     assert "fp32 second look:" in markdown and "By text set" in markdown and "`-no-signals`" in markdown
     assert (tmp_path / "out" / "serve.json").is_file()

@@ -19,6 +19,7 @@ from serving.errors import ModelUnavailable
 from serving.runtime import CPU, CUDA, OnnxClassifier, choose_providers, pick_variant, plan_streams
 from tests.serving.builders import LONG_TEXT, Exported, isolated
 from training.export import layout
+from training.export.parity import ROWS_TOLERANCE
 from training.export.predict import run_graph, served_runs
 
 
@@ -588,13 +589,14 @@ def test_an_int8_message_scores_the_same_alone_and_in_any_call(shared: Exported)
     for row, text in enumerate(texts):
         alone, looked_alone = raw.predict_proba([text]), served.predict_proba([text])
         for name, matrix in together.items():
-            np.testing.assert_allclose(matrix[row], alone[name][0], atol=1e-5, rtol=0)
-            np.testing.assert_allclose(looked[name][row], looked_alone[name][0], atol=1e-5, rtol=0)
+            np.testing.assert_allclose(matrix[row], alone[name][0], atol=ROWS_TOLERANCE, rtol=0)
+            np.testing.assert_allclose(looked[name][row], looked_alone[name][0], atol=ROWS_TOLERANCE, rtol=0)
 
 
 def test_an_older_exports_int8_runs_its_rows_alone(tmp_path: Path) -> None:
     """Exports made before int8 was quantised per token declare nothing: their int8 quantised a run at a
-    time, so its rows still run alone; their fp32 shares runs."""
+    time, so its rows still run alone; their fp32 shares runs. A variant declared not to share runs (its rows
+    failed the gate's check, kept with --keep-unpublished) runs alone too."""
     exp = isolated(tmp_path)
     path = exp.export_dir / "export.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -605,6 +607,11 @@ def test_an_older_exports_int8_runs_its_rows_alone(tmp_path: Path) -> None:
     int8 = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", allow_unpublished=True)
     fp32 = OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu")
     assert (int8.run_rows, int8.second_run_rows, fp32.run_rows) == (1, CPU_RUN_ROWS, CPU_RUN_ROWS)
+    manifest["variants"]["int8"]["shares_runs"] = False
+    manifest["variants"]["fp32"]["shares_runs"] = True
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    declared = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", allow_unpublished=True)
+    assert (declared.run_rows, declared.second_run_rows) == (1, CPU_RUN_ROWS)
     shared_runs = OnnxClassifier(  # what the benchmark measures beside it: the same graph in runs of eight
         exp.export_dir, variant="int8", provider="cpu", allow_unpublished=True, run_rows=CPU_RUN_ROWS
     )

@@ -77,6 +77,7 @@ from training.export.parity import (
     Reference,
     VariantParity,
     compare,
+    largest_difference,
     reference_outputs,
     refused_label_sets,
     with_rows_checked,
@@ -364,15 +365,14 @@ def _rows_difference(
 ) -> float:
     """The largest difference of any output of `variant` (no second look) between `texts` run as serving
     cuts a call of them and each text run alone."""
-    largest = 0.0
+    differences = []
     for key in bundle.bodies:
         outputs = [EMBEDDING_OUTPUT, *(probabilities_output(h.label_set) for h in bundle.heads_of(key))]
         graph, tokenizer = staging / variant / f"{key}.onnx", staging / TOKENIZER_DIR / key / TOKENIZER_FILE
         shared = run_graph(graph, tokenizer, texts, outputs, lowercase=lowercase[key], batch_size=batch_size)
         alone = run_graph(graph, tokenizer, texts, outputs, lowercase=lowercase[key], batch_size=1)
-        for name in outputs:
-            largest = max(largest, float(np.abs(shared[name].astype(np.float64) - alone[name]).max()))
-    return largest
+        differences.append(largest_difference(shared, alone))
+    return float("nan") if any(np.isnan(differences)) else max(differences, default=0.0)
 
 
 def _int8_margins(
@@ -570,8 +570,9 @@ def export_bundle(
             t0 = time.perf_counter()
             result = gate(variant)
             looked = fallbacks.get(variant)
-            while looked is not None and not result.published:
-                # Refused: look again at more rows, the refused label sets' then every set's (fixed margin).
+            while looked is not None and not result.published and result.shares_runs:
+                # Refused: look again at more rows, the refused label sets' then every set's (fixed margin);
+                # rows that depend on their run are not something a second look mends.
                 refused = refused_label_sets(result, options.min_agreement)
                 following = next_margins(looked[1], refused, options.int8_fallback_margin, result.reason)
                 if following is None:
@@ -700,7 +701,8 @@ def export_bundle(
                 p.variant: {
                     "published": p.published,
                     "reason": p.reason,
-                    "shares_runs": p.shares_runs,  # int8 too: quantised per token, checked by the gate
+                    # int8 too: quantised per token, checked by the gate (null: the variant was not built)
+                    "shares_runs": p.shares_runs if p.variant not in failures else None,
                     **({"files": built[p.variant]} if p.published or options.keep_unpublished else {}),
                     **(
                         {

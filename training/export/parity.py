@@ -151,6 +151,18 @@ def refused_label_sets(result: VariantParity, min_agreement: float) -> list[str]
     return [name for name, p in result.label_sets.items() if p.agreement < min_agreement]
 
 
+def largest_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
+    """The largest absolute difference between the same-named arrays of `a` and `b`; NaN if any value of
+    either is not finite (a row that breaks in one shape only must not look like no difference)."""
+    largest = 0.0
+    for name, left in a.items():
+        difference = np.abs(np.asarray(left, np.float64) - np.asarray(b[name], np.float64))
+        if not np.isfinite(difference).all():
+            return float("nan")
+        largest = max(largest, float(difference.max(initial=0.0)))
+    return largest
+
+
 def with_rows_checked(result: VariantParity, difference: float) -> VariantParity:
     """`result` with the largest difference of any output between the gate's texts run in served runs and each
     alone; a variant whose rows depend on the other rows of their run (more than `ROWS_TOLERANCE`) is not

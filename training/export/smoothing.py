@@ -1,7 +1,8 @@
 """Per-channel smoothing before dynamic int8 (SmoothQuant, Xiao et al. 2023): exact in fp32, kinder to int8.
 
-Dynamic int8 quantises a MatMul's activations with one range per run, so a few input channels with large
-values (transformers have them) leave the rest only a few of the 256 steps. For a MatMul `x @ W` smoothing
+int8 quantises a MatMul's activations with one range per token (`training.export.tokenwise`; per run
+before), so a few input channels with large values (transformers have them) leave the rest only a few of the
+256 steps. For a MatMul `x @ W` smoothing
 divides channel j of `x` by `s_j` and multiplies row j of `W` by `s_j`: the product is unchanged in fp32,
 the activation's channels become more alike, and per-channel weight quantisation absorbs the larger rows.
 `s_j = a_j ** alpha / w_j ** (1 - alpha)`, with `a_j` the channel's largest |value| on calibration texts

@@ -137,19 +137,26 @@ def per_token(model: onnx.ModelProto) -> tuple[onnx.ModelProto, PerToken]:
     Raises:
         ExportError: the graph does not have the shape Optimum's dynamic quantiser writes.
     """
-    converted = version_converter.convert_version(model, OPSET) if _opset(model) < OPSET else model
+    if _opset(model) < OPSET:
+        converted = version_converter.convert_version(model, OPSET)
+    else:
+        converted = onnx.ModelProto()
+        converted.CopyFrom(model)
     converted.ir_version = max(converted.ir_version, 10)  # what opset 21 needs
     if not any(o.domain == MS_DOMAIN for o in converted.opset_import):
         converted.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     graph = _Graph(converted)
-    scales = {n.output[0]: n.output[1] for n in converted.graph.node if n.op_type == "DynamicQuantizeLinear"}
-    chains = {
-        n.name: _chain(graph, n, scales[n.input[0]])
+    dynamic = [n for n in converted.graph.node if n.op_type == "DynamicQuantizeLinear"]
+    if not dynamic:
+        raise ExportError("unexpected int8 graph: no DynamicQuantizeLinear, nothing to quantise per token")
+    scales = {n.output[0]: n.output[1] for n in dynamic}
+    chains = {  # by the MatMul's output: Optimum names its nodes, other writers may not
+        n.output[0]: _chain(graph, n, scales[n.input[0]])
         for n in converted.graph.node
         if n.op_type == "MatMulInteger" and n.input[0] in scales
     }
     dropped = {name for chain in chains.values() for name in chain[:3]}
-    constants = _Constants(graph)
+    constants = _Constants(graph, _ranks(converted, [n.input[0] for n in dynamic]))
     quantised: dict[str, tuple[str, str | None]] = {}  # quantised activation -> (its scale, its lower bound)
     nodes: list[onnx.NodeProto] = []
     for node in converted.graph.node:
@@ -157,14 +164,14 @@ def per_token(model: onnx.ModelProto) -> tuple[onnx.ModelProto, PerToken]:
             continue
         if node.op_type == "DynamicQuantizeLinear":
             nodes += _quantise(graph, node, quantised, constants)
-        elif node.name in chains:
-            nodes += _matmul(graph, node, quantised, chains[node.name], constants)
+        elif node.op_type == "MatMulInteger" and node.output[0] in chains:
+            nodes += _matmul(graph, node, quantised, chains[node.output[0]], constants)
         else:
             nodes.append(node)
     del converted.graph.node[:]
     converted.graph.node.extend(nodes)
     # The scales change shape (one per token) and the dropped values are gone: no stale shapes for them.
-    changed = dropped | {n.input[1] for n in converted.graph.node if n.op_type == "QuantizeLinear"}
+    changed = dropped | {o for n in dynamic for o in n.output[1:]}
     kept = [v for v in converted.graph.value_info if v.name not in changed]
     del converted.graph.value_info[:]
     converted.graph.value_info.extend(kept)
@@ -172,9 +179,20 @@ def per_token(model: onnx.ModelProto) -> tuple[onnx.ModelProto, PerToken]:
     return converted, PerToken(len(quantised) - shifted, shifted, len(chains))
 
 
+def _ranks(model: onnx.ModelProto, names: list[str]) -> dict[str, int]:
+    """The rank of each named activation where ONNX shape inference knows it."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    known = {
+        v.name: len(v.type.tensor_type.shape.dim)
+        for v in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
+        if v.type.tensor_type.HasField("shape")
+    }
+    return {name: known[name] for name in names if name in known}
+
+
 class _Constants:
-    """The rewrite's shared constants, each added to the graph when first used; and the zero point 128 per
-    token, once it exists."""
+    """The rewrite's shared constants, each added to the graph when first used; and the zero points 128 per
+    token, one per rank of activation (one per activation whose rank is unknown)."""
 
     _VALUES = {
         "last_axis": np.array([-1], np.int64),
@@ -185,9 +203,10 @@ class _Constants:
         "mid_u8": np.array(128, np.uint8),
     }
 
-    def __init__(self, graph: _Graph) -> None:
+    def __init__(self, graph: _Graph, ranks: dict[str, int]) -> None:
         self._graph = graph
-        self.mid_per_token: str | None = None
+        self.ranks = ranks
+        self.mid_per_token: dict[str, str] = {}  # rank (or activation) -> its zero points
 
     def __getattr__(self, name: str) -> str:
         if name not in self._VALUES:
@@ -236,15 +255,15 @@ def _quantise(
         helper.make_node("ReduceMax", [f"{at}/abs", constants.last_axis], [f"{at}/max"], keepdims=1),
         helper.make_node("Mul", [f"{at}/max", constants.inv127], [scale]),
     ]
-    if constants.mid_per_token is None:  # once per graph: every activation's scales have one shape
-        constants.mid_per_token = f"{_PREFIX}/128_per_token"
+    # The scales of activations of one rank have one shape ([batch, tokens, 1]): their zero points are shared.
+    key = f"rank{constants.ranks[x]}" if x in constants.ranks else x
+    if key not in constants.mid_per_token:
+        zero_point = constants.mid_per_token[key] = f"{at}/128_per_token"
         made += [
-            helper.make_node("Shape", [scale], [f"{_PREFIX}/token_shape"]),
-            helper.make_node(
-                "Expand", [constants.mid_u8, f"{_PREFIX}/token_shape"], [constants.mid_per_token]
-            ),
+            helper.make_node("Shape", [scale], [f"{at}/token_shape"]),
+            helper.make_node("Expand", [constants.mid_u8, f"{at}/token_shape"], [zero_point]),
         ]
-    zero_point = constants.mid_per_token
+    zero_point = constants.mid_per_token[key]
     made.append(helper.make_node("QuantizeLinear", [x, scale, zero_point], [q], axis=-1, block_size=width))
     return made
 
@@ -279,9 +298,9 @@ def _matmul(
             [node.input[0], node.input[1], constants.one, w_scale, zero_point, node.input[3]],
             [f"{out}/per_weight"],
             domain=MS_DOMAIN,
-            name=node.name,
+            name=node.name or out,
         ),
-        helper.make_node("Mul", [f"{out}/per_weight", scale], [out], name=f"{node.name}/per_token"),
+        helper.make_node("Mul", [f"{out}/per_weight", scale], [out], name=f"{out}/per_token"),
     ]
     if bound is None:
         return made

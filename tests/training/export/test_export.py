@@ -16,7 +16,14 @@ from training.export.bundle import BodySpec, HeadSpec, ModelBundle, read_body_mo
 from training.export.errors import ExportError
 from training.export.exporter import ExportOptions
 from training.export.graph import append_heads, int8_exclusions
-from training.export.parity import ROWS_TOLERANCE, Reference, VariantParity, compare, with_rows_checked
+from training.export.parity import (
+    ROWS_TOLERANCE,
+    Reference,
+    VariantParity,
+    compare,
+    largest_difference,
+    with_rows_checked,
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +110,12 @@ class TestParity:
             "0.09 from the row run alone, more than 0.0001)"
         )
         assert not with_rows_checked(gate(), float("nan")).published
+        # what the export measures: any output, any row; a value that breaks in one shape is no "0"
+        a = {"e": np.zeros((3, 2)), "p": np.full((3, 2), 0.5)}
+        b = {"e": np.zeros((3, 2)), "p": np.array([[0.5, 0.5], [0.5, 0.52], [0.5, 0.5]])}
+        assert largest_difference(a, b) == pytest.approx(0.02)
+        b["e"][2, 1] = np.nan
+        assert np.isnan(largest_difference(a, b)) and not with_rows_checked(gate(), float("nan")).shares_runs
         refused = compare("int8", reference, {"b": np.ones((200, 4))}, {"s": 1 - ref}, 0.995)
         kept = with_rows_checked(refused, 0.09)  # refused already: its own reason stays
         assert kept.reason.startswith("not published: label agreement on s is 0.00%")

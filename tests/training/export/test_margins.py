@@ -152,7 +152,7 @@ def _parity(agreed: dict[str, int], n: int = 200) -> VariantParity:
 
 
 class TestAfterARefusal:
-    CALIBRATED = MarginChoice({"a": 0.05, "b": 0.08, "c": 0.2}, "calibrated", texts=300, errors={}, shapes=2)
+    CALIBRATED = MarginChoice({"a": 0.05, "b": 0.08, "c": 0.2}, "calibrated", texts=300, errors={}, shapes=1)
 
     def test_refused_label_sets(self) -> None:
         result = _parity({"a": 200, "b": 198, "c": 199})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -85,11 +86,16 @@ def _gelu(graph_nodes: list[onnx.NodeProto], x: str, out: str) -> None:
     ]
 
 
-def _toy(tmp_path: Path, smoothing: np.ndarray | None) -> tuple[Path, dict[str, np.ndarray]]:
-    """x -> GELU -> [smoothing] -> MatMul(w_down) (no bias); x -> MatMul(w_up) + bias."""
+def _toy(
+    tmp_path: Path, smoothing: np.ndarray | None, weights: QuantType = QuantType.QInt8
+) -> tuple[Path, dict[str, np.ndarray]]:
+    """x -> GELU -> [smoothing] -> MatMul(w_down) (no bias) and MatMul(w_side) + side_bias;
+    x -> MatMul(w_up) + bias. Quantised by ONNX Runtime as Optimum does (`weights`: signed or unsigned)."""
     rng = np.random.default_rng(7)
     consts = {
         "w_down": rng.normal(size=(8, 5)).astype(np.float32),
+        "w_side": rng.normal(size=(8, 3)).astype(np.float32),
+        "side_bias": rng.normal(size=3).astype(np.float32),
         "w_up": rng.normal(size=(8, 6)).astype(np.float32),
         "bias": rng.normal(size=6).astype(np.float32),
     }
@@ -102,6 +108,8 @@ def _toy(tmp_path: Path, smoothing: np.ndarray | None) -> tuple[Path, dict[str, 
         down_in = "gelu/smoothed"
     nodes += [
         helper.make_node("MatMul", [down_in, "w_down"], ["down"], name="down"),
+        helper.make_node("MatMul", [down_in, "w_side"], ["side/raw"], name="side"),
+        helper.make_node("Add", ["side/raw", "side_bias"], ["side"]),
         helper.make_node("MatMul", ["x", "w_up"], ["up/raw"], name="up"),
         helper.make_node("Add", ["up/raw", "bias"], ["up"]),
     ]
@@ -110,13 +118,14 @@ def _toy(tmp_path: Path, smoothing: np.ndarray | None) -> tuple[Path, dict[str, 
         nodes,
         "toy",
         [value("x", TensorProto.FLOAT, ["batch", "tokens", 8])],
-        [value("down", TensorProto.FLOAT, None), value("up", TensorProto.FLOAT, None)],
+        [value(name, TensorProto.FLOAT, None) for name in ("down", "side", "up")],
         [numpy_helper.from_array(v, k) for k, v in consts.items()],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
     onnx.save(model, str(tmp_path / "toy.onnx"))
-    quantize_dynamic(str(tmp_path / "toy.onnx"), str(tmp_path / "toy-int8.onnx"), per_channel=True)
-    return tmp_path / "toy-int8.onnx", consts
+    target = tmp_path / "toy-int8.onnx"
+    quantize_dynamic(str(tmp_path / "toy.onnx"), str(target), per_channel=True, weight_type=weights)
+    return target, consts
 
 
 def _dequantised(model: onnx.ModelProto, weight: str) -> np.ndarray:
@@ -138,28 +147,33 @@ def _quantised_per_token(x: np.ndarray, low: np.ndarray | None) -> np.ndarray:
     return steps * scale + low
 
 
+@pytest.mark.parametrize("weights", [QuantType.QInt8, QuantType.QUInt8])
 @pytest.mark.parametrize("smoothing", [None, np.linspace(0.5, 2.0, 8)])
-def test_the_graph_computes_per_token_quantisation(tmp_path: Path, smoothing: np.ndarray | None) -> None:
-    path, consts = _toy(tmp_path, smoothing)
+def test_the_graph_computes_per_token_quantisation(
+    tmp_path: Path, smoothing: np.ndarray | None, weights: QuantType
+) -> None:
+    path, consts = _toy(tmp_path, smoothing, weights)
     int8 = onnx.load(str(path))
     graph, done = per_token(int8)
-    assert done == PerToken(symmetric=1, shifted=1, matmuls=2)
+    assert done == PerToken(symmetric=1, shifted=1, matmuls=3)
     assert not any(n.op_type == "DynamicQuantizeLinear" for n in graph.graph.node)
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(3).normal(scale=2.0, size=(3, 5, 8)).astype(np.float32)
     x[1, 2] = 0.0  # a token of zeros: its scale is 0 and its product exactly what fp32 gives
-    down, up = session.run(["down", "up"], {"x": x})
+    down, side, up = session.run(["down", "side", "up"], {"x": x})
     x64 = x.astype(np.float64)
     gelu = x64 * (np.vectorize(math.erf)(x64 / math.sqrt(2)) + 1) * 0.5
     factors = np.ones(8) if smoothing is None else smoothing
-    smoothed = gelu * factors
-    want_down = _quantised_per_token(smoothed, GELU_MIN * factors) @ _dequantised(int8, "w_down")
+    smoothed = _quantised_per_token(gelu * factors, GELU_MIN * factors)
+    # the down-projection has no bias of its own (the shift is added by a node), the side one has (folded)
+    np.testing.assert_allclose(down, smoothed @ _dequantised(int8, "w_down"), atol=2e-5, rtol=1e-5)
+    want_side = smoothed @ _dequantised(int8, "w_side") + consts["side_bias"]
+    np.testing.assert_allclose(side, want_side, atol=2e-5, rtol=1e-5)
     want_up = _quantised_per_token(x64, None) @ _dequantised(int8, "w_up") + consts["bias"]
-    np.testing.assert_allclose(down, want_down, atol=2e-5, rtol=1e-5)
     np.testing.assert_allclose(up, want_up, atol=2e-5, rtol=1e-5)
     np.testing.assert_allclose(up[1, 2], consts["bias"], atol=1e-6)
     # and close to the float graph (int8 weights too: about 1 % here)
-    exact = smoothed @ consts["w_down"]
+    exact = (gelu * factors) @ consts["w_down"]
     assert np.abs(down - exact).max() < 0.02 * np.abs(exact).max()
 
 
@@ -186,9 +200,40 @@ def test_only_gelu_outputs_get_a_lower_bound(tmp_path: Path) -> None:
 
 def test_a_graph_not_shaped_as_optimum_writes_it_is_refused(tmp_path: Path) -> None:
     path, _ = _toy(tmp_path, None)
-    model = onnx.load(str(path))
-    cast = next(n for n in model.graph.node if n.op_type == "Cast")
-    cast.op_type = "Identity"  # the int32 product no longer cast and scaled as the rewrite expects
-    del cast.attribute[:]
-    with pytest.raises(ExportError, match="unexpected int8 graph"):
-        per_token(model)
+
+    def broken(change: Callable[[onnx.ModelProto], None], reason: str) -> None:
+        model = onnx.load(str(path))
+        change(model)
+        with pytest.raises(ExportError, match=reason):
+            per_token(model)
+
+    def uncast(model: onnx.ModelProto) -> None:  # the int32 product not cast and scaled as expected
+        cast = next(n for n in model.graph.node if n.op_type == "Cast")
+        cast.op_type = "Identity"
+        del cast.attribute[:]
+
+    def read_elsewhere(model: onnx.ModelProto) -> None:  # a quantised activation read by more than MatMuls
+        quantised = next(n for n in model.graph.node if n.op_type == "DynamicQuantizeLinear").output[0]
+        model.graph.node.append(helper.make_node("Identity", [quantised], ["peek"]))
+
+    def shared_product(model: onnx.ModelProto) -> None:  # one scale product read by two Muls
+        scales = next(n for n in model.graph.node if n.output[0].endswith("scales_mul:0"))
+        model.graph.node.append(helper.make_node("Mul", [scales.output[0], scales.output[0]], ["twice"]))
+
+    broken(uncast, "is read by .'Identity'., not by one Cast")
+    broken(read_elsewhere, "is read by more than weight MatMuls")
+    broken(shared_product, "is read by more than")
+    float_graph = onnx.load(str(tmp_path / "toy.onnx"))  # not quantised at all
+    with pytest.raises(ExportError, match="no DynamicQuantizeLinear"):
+        per_token(float_graph)
+
+
+def test_the_callers_graph_is_left_as_it_was(tmp_path: Path) -> None:
+    """The rewrite works on a copy, also of a graph already at opset 21 (no conversion to copy it)."""
+    path, _ = _toy(tmp_path, None)
+    model = onnx.version_converter.convert_version(onnx.load(str(path)), 21)
+    before = model.SerializeToString()
+    rewritten, done = per_token(model)
+    assert done.matmuls == 3 and model.SerializeToString() == before
+    assert any(n.op_type == "DynamicQuantizeLinear" for n in model.graph.node)
+    assert not any(n.op_type == "DynamicQuantizeLinear" for n in rewritten.graph.node)
