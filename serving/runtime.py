@@ -297,8 +297,10 @@ class OnnxClassifier:
         second = self.manifest.variants[self.variant].fallback if second_look else None
         self.label_sets = tuple(self.manifest.label_sets)
         self.classes = {n: tuple(s.classes) for n, s in self.manifest.label_sets.items()}
+        alone = self.provider == CPU and not self._shares_runs(self.variant)
         log.info(
-            "loaded model %s variant %s on %s (asked %s; available here: %s; %d stream(s) x %d thread(s))%s",
+            "loaded model %s variant %s on %s (asked %s; available here: %s; %d stream(s) x %d thread(s); "
+            "runs of up to %d row(s)%s)%s",
             self.version,
             self.variant,
             self.provider,
@@ -306,6 +308,11 @@ class OnnxClassifier:
             ", ".join(providers),
             self.streams,
             self.threads,
+            self.run_rows,
+            ": this export's int8 quantises per run, so each row runs alone; exporting the version again "
+            "quantises per token and shares runs"
+            if alone
+            else "",
             f"; near ties ({_margins_text(second)}) run again on {second.variant}" if second else "",
         )
 

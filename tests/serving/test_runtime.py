@@ -593,7 +593,7 @@ def test_an_int8_message_scores_the_same_alone_and_in_any_call(shared: Exported)
             np.testing.assert_allclose(looked[name][row], looked_alone[name][0], atol=ROWS_TOLERANCE, rtol=0)
 
 
-def test_an_older_exports_int8_runs_its_rows_alone(tmp_path: Path) -> None:
+def test_an_older_exports_int8_runs_its_rows_alone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Exports made before int8 was quantised per token declare nothing: their int8 quantised a run at a
     time, so its rows still run alone; their fp32 shares runs. A variant declared not to share runs (its rows
     failed the gate's check, kept with --keep-unpublished) runs alone too."""
@@ -604,7 +604,9 @@ def test_an_older_exports_int8_runs_its_rows_alone(tmp_path: Path) -> None:
         del entry["shares_runs"]
     path.unlink()  # a symlink into the shared export
     path.write_text(json.dumps(manifest), encoding="utf-8")
-    int8 = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", allow_unpublished=True)
+    with caplog.at_level(logging.INFO, logger="postroom.serving"):
+        int8 = OnnxClassifier(exp.export_dir, variant="int8", provider="cpu", allow_unpublished=True)
+    assert "runs of up to 1 row(s): this export's int8 quantises per run" in caplog.text  # re-export it
     fp32 = OnnxClassifier(exp.export_dir, variant="fp32", provider="cpu")
     assert (int8.run_rows, int8.second_run_rows, fp32.run_rows) == (1, CPU_RUN_ROWS, CPU_RUN_ROWS)
     manifest["variants"]["int8"]["shares_runs"] = False
@@ -632,7 +634,7 @@ class _Recorder:
 def test_the_load_log_names_streams_and_threads(shared: Exported, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="postroom.serving"):
         OnnxClassifier(shared.export_dir, variant="fp32", provider="cpu", streams=2, threads=1)
-    assert "2 stream(s) x 1 thread(s)" in caplog.text
+    assert "2 stream(s) x 1 thread(s); runs of up to 8 row(s))" in caplog.text
 
 
 def _residual_layer_norm(path: Path) -> Path:
