@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, select, text
+from sqlalchemy import ScalarSelect, Select, Text, cast, select, text
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -232,12 +232,30 @@ def active_version(session: Session) -> ThresholdVersion | None:
     return next(iter(read_versions(session, query)), None)
 
 
-def active_version_key(session: Session) -> tuple[int, datetime] | None:
+VersionKey = tuple[int, datetime]  # a version's number and creation time: what says it changed
+
+
+def active_version_key(session: Session) -> VersionKey | None:
     """The active version's number and creation time, without its values (a cheap check for a change)."""
     row = session.execute(
         select(ThresholdVersion.id, ThresholdVersion.created_at).order_by(ThresholdVersion.id.desc()).limit(1)
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+def active_version_key_columns() -> tuple[ScalarSelect[int], ScalarSelect[datetime]]:
+    """`active_version_key` as two scalar subqueries, to read it in the statement that reads something else
+    (one round trip to the store less); `version_key` makes the key of the two values read."""
+    newest = select().order_by(ThresholdVersion.id.desc()).limit(1)
+    return (
+        newest.add_columns(ThresholdVersion.id).scalar_subquery(),
+        newest.add_columns(ThresholdVersion.created_at).scalar_subquery(),
+    )
+
+
+def version_key(number: int | None, created_at: datetime | None) -> VersionKey | None:
+    """The key read by `active_version_key_columns` (None: no version stored yet)."""
+    return None if number is None or created_at is None else (number, created_at)
 
 
 def _filled(version: ThresholdVersion | None, taxonomy: Taxonomy) -> Values:

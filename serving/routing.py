@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from postroom.taxonomy import Taxonomy, TaxonomyError
 from router.confidence import ConfidenceModel
 from router.decide import LabelPrediction, decide
-from router.thresholds import ActiveThresholds, active_thresholds, active_version_key
+from router.thresholds import ActiveThresholds, VersionKey, active_thresholds, active_version_key
 from serving.runtime import SetPrediction
 
 
@@ -68,7 +68,11 @@ class ActiveThresholdCache:
 
     def read(self, session: Session) -> ActiveThresholds:
         """The active version's thresholds (raises `ThresholdError` for an unreadable confidence model)."""
-        key = active_version_key(session)
+        return self.read_at(session, active_version_key(session))
+
+    def read_at(self, session: Session, key: VersionKey | None) -> ActiveThresholds:
+        """`read` where the active version's key was already read (`active_version_key_columns`, beside the
+        messages): the full version is read only when it is not the one held."""
         cached = self._cached
         if cached is not None and _key(cached) == key:
             return cached

@@ -33,7 +33,13 @@ from postroom.store import StoreError, check_store
 from postroom.store.models import Label, Message, Prediction, RoutingDecision, utcnow
 from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdError
-from router.thresholds import ActiveThresholds, how_to_resume_replies
+from router.thresholds import (
+    ActiveThresholds,
+    VersionKey,
+    active_version_key_columns,
+    how_to_resume_replies,
+    version_key,
+)
 from serving.errors import InvalidRequest, MessageConflict, MessageNotFound, PayloadTooLarge, store_failed
 from serving.lifecycle import LoadedModel, ModelHolder
 from serving.metrics import Metrics
@@ -133,8 +139,25 @@ def store_message(session: Session, incoming: IncomingMessage) -> IngestResult:
 def find_message(session: Session, message_id: str) -> Message:
     message = session.scalar(select(Message).where(Message.message_id == message_id))
     if message is None:
-        raise MessageNotFound(f"no message with ID {message_id!r}; store it first (POST /v1/messages)")
+        raise _not_found(message_id)
     return message
+
+
+def _not_found(message_id: str) -> MessageNotFound:
+    return MessageNotFound(f"no message with ID {message_id!r}; store it first (POST /v1/messages)")
+
+
+def _messages_and_thresholds_key(
+    session: Session, message_ids: list[str]
+) -> tuple[list[Message], VersionKey | None]:
+    """The stored messages among `message_ids` and the active thresholds version's key, in one statement
+    (classification needs both; on PostgreSQL each statement is a round trip)."""
+    rows = session.execute(
+        select(Message, *active_version_key_columns()).where(Message.message_id.in_(message_ids))
+    ).all()
+    if not rows:
+        return [], None  # nothing to classify: the key is not needed
+    return [row[0] for row in rows], version_key(rows[0][1], rows[0][2])
 
 
 @dataclass(frozen=True)
@@ -263,8 +286,10 @@ class ClassifyService:
         """
         message_id = normalize_id(raw_id)
         model = self.holder.current
-        message = find_message(session, message_id)
-        outcome = self._classify(session, model, [message])[0]
+        found, key = _messages_and_thresholds_key(session, [message_id])
+        if not found:
+            raise _not_found(message_id)
+        outcome = self._classify(session, model, found, key)[0]
         if isinstance(outcome, ItemError):  # only a store error gets here
             raise store_failed(outcome.detail)
         return outcome
@@ -286,14 +311,8 @@ class ClassifyService:
                 wanted.setdefault(normalize_id(raw), []).append(index)
             except InvalidRequest as exc:
                 results[index] = ItemError(_shown_id(raw), "InvalidRequest", str(exc), 422)
-        found = (
-            {
-                m.message_id: m
-                for m in session.scalars(select(Message).where(Message.message_id.in_(list(wanted))))
-            }
-            if wanted
-            else {}
-        )
+        stored, key = _messages_and_thresholds_key(session, list(wanted)) if wanted else ([], None)
+        found = {m.message_id: m for m in stored}
         for message_id, indexes in wanted.items():
             if message_id not in found:
                 for index in indexes:
@@ -302,14 +321,16 @@ class ClassifyService:
                     )
         messages = [found[m] for m in wanted if m in found]
         if messages:
-            for message, outcome in zip(messages, self._classify(session, model, messages), strict=True):
+            for message, outcome in zip(messages, self._classify(session, model, messages, key), strict=True):
                 for index in wanted[message.message_id]:
                     results[index] = outcome
         return [r for r in results if r is not None]
 
     def _classify(
-        self, session: Session, model: LoadedModel, messages: list[Message]
+        self, session: Session, model: LoadedModel, messages: list[Message], key: VersionKey | None
     ) -> list[Classification] | list[ItemError]:
+        """Classify stored messages with the thresholds version `key` names (read with them: one version
+        for the whole call); store and return a result per message, or a store error for each."""
         texts = [m.model_text for m in messages]
         predictions = model.predict(texts)
         self.metrics.batch_size.observe(len(texts))
@@ -318,7 +339,7 @@ class ClassifyService:
             self.metrics.second_look.set(second_look)
         rows = []
         try:
-            thresholds = self.thresholds.read(session)  # one version for the whole call
+            thresholds = self.thresholds.read_at(session, key)
             paused = self.replies_paused(thresholds, model.version)
             for message, text, prediction in zip(messages, texts, predictions, strict=True):
                 routing = route(

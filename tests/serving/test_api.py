@@ -6,7 +6,7 @@ import re
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.store.models import Label, Message, Prediction, RoutingDecision
@@ -163,6 +163,32 @@ class TestClassify:
         with sessions() as session:
             assert session.scalar(select(func.count()).select_from(Prediction)) == 3
             assert session.scalar(select(func.count()).select_from(RoutingDecision)) == 3
+
+    def test_classify_reads_in_one_statement_and_writes_in_two(
+        self, client: TestClient, serving_env: dict[str, str], stored: list[str]
+    ) -> None:
+        """Each statement is a round trip to PostgreSQL: the messages and the active thresholds' version are
+        read together, then each message's prediction and decision written; for one ID and for a batch."""
+        key = auth(serving_env["router"])
+        statements: list[str] = []
+
+        def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            statements.append(statement.split()[0].upper())
+
+        engine = client.app.state.services.engine  # type: ignore[attr-defined]
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            for path, body, classified in (
+                ("/v1/classify", {"message_id": stored[0]}, 1),
+                ("/v1/classify/batch", {"message_ids": [stored[1], stored[2], "missing@x"]}, 2),
+            ):
+                statements.clear()
+                assert client.post(path, json=body, headers=key).status_code == 200
+                # one INSERT per table on PostgreSQL (insertmanyvalues), one per row on SQLite
+                assert statements[0] == "SELECT" and set(statements[1:]) == {"INSERT"}, (path, statements)
+                assert 2 <= len(statements) - 1 <= 2 * classified, (path, statements)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
 
     def test_unknown_id_is_404_with_a_reason(self, client: TestClient, serving_env: dict[str, str]) -> None:
         response = client.post(

@@ -23,6 +23,7 @@ from postroom.store.models import Label, ThresholdVersion
 from postroom.taxonomy import Taxonomy
 from router.errors import ThresholdError
 from router.feedback import MONITOR_ACTOR, SUSPENSION_EVENT, RealizedPrecision, below_target
+from router.thresholds import active_version_key, active_version_key_columns, version_key
 from serving.routing import ActiveThresholdCache, route
 from serving.runtime import SetPrediction
 from tests.router.damaged import DAMAGES, damage_version, stored_json, write_raw
@@ -855,6 +856,32 @@ def test_the_service_parses_thresholds_again_only_for_a_new_version(
         session.commit()
         with pytest.raises(ThresholdError, match="holds an unreadable confidence model"):
             cache.read(session)
+
+
+def test_the_version_key_read_beside_messages_is_the_active_ones(
+    app_client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session], taxonomy: Taxonomy
+) -> None:
+    """What classification reads in its message query (`active_version_key_columns`) is the active version's
+    key, as the cache compares it: the parsed version is reused, a new one read (a key that differs, e.g. a
+    time read back in another type, would parse every version again on every call)."""
+    cache = ActiveThresholdCache(taxonomy)
+
+    def beside_a_message() -> tuple[Any, Any]:  # as classification reads it, and alone
+        with sessions() as session:
+            read = version_key(*session.execute(select(*active_version_key_columns())).one())
+            return read, active_version_key(session)
+
+    assert beside_a_message() == (None, None)
+    with sessions() as session:
+        defaults = cache.read_at(session, None)
+        assert defaults.version is None and cache.read_at(session, None) is defaults
+    version = change(app_client, keys["lead"], {"topic": {"card_replacement": 0.9}}).json()["version"]
+    read, active = beside_a_message()
+    assert read == active and read is not None and read[0] == version
+    with sessions() as session:
+        changed = cache.read_at(session, read)
+        assert changed.version == version and changed.values["topic"]["card_replacement"] == 0.9
+        assert cache.read_at(session, read) is changed and cache.read(session) is changed
 
 
 def test_classify_applies_a_change_without_restart(
