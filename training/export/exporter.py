@@ -309,6 +309,16 @@ def _with_heads(graph: Path, bundle: ModelBundle, body: str, target: Path) -> No
     onnx.save(append_heads(onnx.load(str(graph)), bundle.heads_of(body)), str(target))
 
 
+@dataclass(frozen=True)
+class VariantRun:
+    """One variant's outputs on the gate's texts, in the runs serving cuts a call into."""
+
+    embeddings: dict[str, np.ndarray]  # per body, as served (after the second look)
+    probabilities: dict[str, np.ndarray]  # per label set, as served
+    shares: dict[str, float]  # per body, the share of rows the second look took
+    first_look: dict[str, dict[str, np.ndarray]]  # per body, every output of the variant's own graph
+
+
 def _run_variant(
     bundle: ModelBundle,
     staging: Path,
@@ -317,20 +327,16 @@ def _run_variant(
     lowercase: dict[str, bool],
     batch_size: int,
     fallback: tuple[str, dict[str, float]] | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
-    """Embeddings per body, probabilities per label set, and per body the share of rows that fell back.
-
-    With `fallback=(variant, margins by label set)`, rows where the graph hesitates (`near_ties`) are taken
-    from the fallback variant's graph instead, as `serving.runtime` serves them.
-    """
-    embeddings: dict[str, np.ndarray] = {}
-    probabilities: dict[str, np.ndarray] = {}
-    shares: dict[str, float] = {}
+) -> VariantRun:
+    """`variant`'s outputs as served. With `fallback=(variant, margins by label set)`, rows where the graph
+    hesitates (`near_ties`) are taken from the fallback variant's graph instead, as `serving.runtime` serves
+    them."""
+    run = VariantRun({}, {}, {}, {})
     for key in bundle.bodies:
         heads = bundle.heads_of(key)
         outputs = [EMBEDDING_OUTPUT, *(probabilities_output(h.label_set) for h in heads)]
 
-        def run(name: str, subset: Sequence[str], key: str = key, outputs: list[str] = outputs) -> dict:
+        def graph_run(name: str, subset: Sequence[str], key: str = key, outputs: list[str] = outputs) -> dict:
             # Each graph in the runs serving cuts a call into (the second look: a call of the hesitant rows).
             return run_graph(
                 staging / name / f"{key}.onnx",
@@ -341,18 +347,20 @@ def _run_variant(
                 batch_size=batch_size,
             )
 
-        values = run(variant, texts)
+        first = run.first_look[key] = graph_run(variant, texts)
+        values = dict(first)
         if fallback is not None:
-            mask = near_ties([values[o] for o in outputs[1:]], [fallback[1][h.label_set] for h in heads])
-            shares[key] = float(mask.mean()) if len(mask) else 0.0
+            mask = near_ties([first[o] for o in outputs[1:]], [fallback[1][h.label_set] for h in heads])
+            run.shares[key] = float(mask.mean()) if len(mask) else 0.0
             if mask.any():
-                again = run(fallback[0], [t for t, m in zip(texts, mask, strict=True) if m])
+                again = graph_run(fallback[0], [t for t, m in zip(texts, mask, strict=True) if m])
                 for name in outputs:
+                    values[name] = first[name].copy()
                     values[name][mask] = again[name]
-        embeddings[key] = values[EMBEDDING_OUTPUT]
+        run.embeddings[key] = values[EMBEDDING_OUTPUT]
         for head in heads:
-            probabilities[head.label_set] = values[probabilities_output(head.label_set)]
-    return embeddings, probabilities, shares
+            run.probabilities[head.label_set] = values[probabilities_output(head.label_set)]
+    return run
 
 
 def _rows_difference(
@@ -361,17 +369,17 @@ def _rows_difference(
     variant: str,
     texts: Sequence[str],
     lowercase: dict[str, bool],
-    batch_size: int,
+    shared: dict[str, dict[str, np.ndarray]],
 ) -> float:
-    """The largest difference of any output of `variant` (no second look) between `texts` run as serving
-    cuts a call of them and each text run alone."""
+    """The largest difference of any output of `variant` (no second look) between `shared`, its outputs per
+    body with `texts` run as serving cuts a call of them (`VariantRun.first_look`), and each text run
+    alone."""
     differences = []
     for key in bundle.bodies:
         outputs = [EMBEDDING_OUTPUT, *(probabilities_output(h.label_set) for h in bundle.heads_of(key))]
         graph, tokenizer = staging / variant / f"{key}.onnx", staging / TOKENIZER_DIR / key / TOKENIZER_FILE
-        shared = run_graph(graph, tokenizer, texts, outputs, lowercase=lowercase[key], batch_size=batch_size)
         alone = run_graph(graph, tokenizer, texts, outputs, lowercase=lowercase[key], batch_size=1)
-        differences.append(largest_difference(shared, alone))
+        differences.append(largest_difference(shared[key], alone))
     return float("nan") if any(np.isnan(differences)) else max(differences, default=0.0)
 
 
@@ -393,8 +401,8 @@ def _int8_margins(
     if few is not None:
         return few
     say(f"int8 second look: calibrating its margins on {len(texts)} texts")
-    _, int8, _ = _run_variant(bundle, staging, "int8", texts, lowercase, options.batch_size)
-    _, fp32, _ = _run_variant(bundle, staging, "fp32", texts, lowercase, options.batch_size)
+    int8 = _run_variant(bundle, staging, "int8", texts, lowercase, options.batch_size).probabilities
+    fp32 = _run_variant(bundle, staging, "fp32", texts, lowercase, options.batch_size).probabilities
     return calibrate_margins([int8], fp32, ceiling)
 
 
@@ -551,18 +559,16 @@ def export_bundle(
         def gate(variant: str) -> VariantParity:
             fallback = fallbacks.get(variant)
             looks = None if fallback is None else (fallback[0], fallback[1].margins)
-            embeddings, probabilities, shares = _run_variant(
-                bundle, staging, variant, texts, lowercase, options.batch_size, looks
-            )
-            result = compare(variant, reference, embeddings, probabilities, options.min_agreement)
+            run = _run_variant(bundle, staging, variant, texts, lowercase, options.batch_size, looks)
+            result = compare(variant, reference, run.embeddings, run.probabilities, options.min_agreement)
             if variant == "int8":  # quantised per token: its rows must not depend on their runs' others
                 if keep not in rows_checked:
                     rows_checked[keep] = _rows_difference(
-                        bundle, staging, variant, texts, lowercase, options.batch_size
+                        bundle, staging, variant, texts, lowercase, run.first_look
                     )
                 result = with_rows_checked(result, rows_checked[keep])
             if fallback is not None:
-                result.fallback = {**_second_look(*fallback), "share": shares, **fallback[1].to_dict()}
+                result.fallback = {**_second_look(*fallback), "share": run.shares, **fallback[1].to_dict()}
             return result
 
         def gated(variant: str) -> VariantParity:
