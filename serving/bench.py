@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -324,15 +324,27 @@ def scratch_store(work: Path, database_url: str | None = None) -> Iterator[str]:
         admin.dispose()
 
 
-def _http(
+@dataclass(frozen=True)
+class BenchService:
+    """A service the benchmark started on a scratch store holding the texts as messages."""
+
+    url: str
+    headers: dict[str, str]
+    ids: list[str]
+    store: str  # sqlite | postgresql
+    model: dict[str, Any]
+
+
+@contextmanager
+def _bench_service(
     export_path: Path,
     texts: dict[str, list[str]],
     options: BenchOptions,
     work: Path,
-    log: Log,
     database_url: str | None = None,
-) -> dict:
-    """Start uvicorn on a scratch store holding the texts as messages; time /v1/classify by ID."""
+) -> Iterator[BenchService]:
+    """uvicorn serving the export on a scratch store (SQLite, or a schema in `database_url`) that holds the
+    first `http_requests` texts of each set as messages; stopped and the store dropped afterwards."""
     from postroom.ingest.records import IncomingMessage
     from postroom.ingest.service import ingest_one
     from postroom.store import create_store_engine, session_factory
@@ -353,7 +365,7 @@ def _http(
         key = add_key(work / "keys.json", f"bench-{store}", "router")  # one key per store measured
         env = {
             "POSTROOM_DATABASE_URL": url,
-            "POSTROOM_DATA_DIR": str(work / "data"),
+            "POSTROOM_DATA_DIR": str(work / f"data-{store}"),
             "POSTROOM_SERVE_MODEL": str(export_path),
             "POSTROOM_SERVE_STREAMS": "0" if options.on_gpu else str(options.threads),
             "POSTROOM_SERVE_THREADS": "0" if options.on_gpu else "1",
@@ -363,17 +375,46 @@ def _http(
             "POSTROOM_LOG_LEVEL": "WARNING",
         }
         with running_service(env) as service:
-            headers = {"Authorization": f"Bearer {key}"}
-            results: dict[str, Any] = {
-                "model": service.model,
-                "store": store,
-                "messages": len(ids),
-                "concurrency": {},
-            }
-            for clients in options.concurrency:
-                log(f"HTTP /v1/classify on {store} with {clients} concurrent client(s)")
-                results["concurrency"][str(clients)] = _load(service.url, headers, ids, clients)
-            return results
+            yield BenchService(service.url, {"Authorization": f"Bearer {key}"}, ids, store, service.model)
+
+
+def _http(
+    export_path: Path,
+    texts: dict[str, list[str]],
+    options: BenchOptions,
+    work: Path,
+    log: Log,
+    database_url: str | None = None,
+) -> list[dict[str, Any]]:
+    """Time /v1/classify by ID on a SQLite store and, with `database_url`, on PostgreSQL too; one result per
+    store. Both services run at once: with one client each request goes to both in turn (which first
+    alternates), so the two stores are compared on the same moments of the host; with several clients each
+    store is loaded in turn."""
+    with ExitStack() as stack:
+        services = [
+            stack.enter_context(_bench_service(export_path, texts, options, work, url))
+            for url in ([None, database_url] if database_url else [None])
+        ]
+        results: list[dict[str, Any]] = [
+            {"model": s.model, "store": s.store, "messages": len(s.ids), "concurrency": {}} for s in services
+        ]
+        for clients in options.concurrency:
+            if clients == 1 and len(services) > 1:
+                stores = " and ".join(s.store for s in services)
+                log(f"HTTP /v1/classify with 1 client, each request on {stores} in turn")
+                alternated, differences = _alternated(services)
+                for result, measured in zip(results, alternated, strict=True):
+                    result["concurrency"]["1"] = measured
+                results[1]["paired_with"] = {
+                    "store": services[0].store,
+                    "requests": len(differences),
+                    "median_difference_ms": round(statistics.median(differences) * 1000, 2),
+                }
+                continue
+            for service, result in zip(services, results, strict=True):
+                log(f"HTTP /v1/classify on {service.store} with {clients} concurrent client(s)")
+                result["concurrency"][str(clients)] = _load(service, clients)
+        return results
 
 
 def _text_set(message_id: str) -> str:
@@ -381,27 +422,51 @@ def _text_set(message_id: str) -> str:
     return message_id.split("-")[1]
 
 
-def _load(base: str, headers: dict[str, str], ids: list[str], clients: int) -> dict[str, Any]:
-    latencies: list[float] = []
-    by_set: dict[str, list[float]] = {}
-    errors = 0
+class _Timings:
+    """One service's request latencies, overall and per text set, and its errors."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.by_set: dict[str, list[float]] = {}
+        self.errors = 0
+
+    def add(self, message_id: str, response: httpx.Response, elapsed: float) -> None:
+        if response.status_code != 200:
+            self.errors += 1
+            return
+        self.latencies.append(elapsed)
+        self.by_set.setdefault(_text_set(message_id), []).append(elapsed)
+
+    def result(self, seconds: float) -> dict[str, Any]:
+        return {
+            "requests": len(self.latencies) + self.errors,
+            "errors": self.errors,
+            "seconds": round(seconds, 2),
+            "per_second": round(len(self.latencies) / seconds, 1) if seconds > 0 else 0.0,
+            **percentiles(self.latencies or [0.0]),
+            "by_text_set": {name: percentiles(values) for name, values in self.by_set.items()},
+        }
+
+
+def _timed_post(client: httpx.Client, message_id: str) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = client.post("/v1/classify", json={"message_id": message_id})
+    return response, time.perf_counter() - started
+
+
+def _load(service: BenchService, clients: int) -> dict[str, Any]:
+    """`clients` threads, each with its own connection, classifying their share of the IDs one by one."""
+    timings = _Timings()
     lock = threading.Lock()
-    shares = [ids[i::clients] for i in range(clients)]
+    shares = [service.ids[i::clients] for i in range(clients)]
 
     def worker(share: list[str]) -> None:
-        nonlocal errors
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        with httpx.Client(base_url=service.url, headers=service.headers, timeout=60) as client:
             client.post("/v1/classify", json={"message_id": share[0]})  # connect and warm up
             for message_id in share:
-                started = time.perf_counter()
-                response = client.post("/v1/classify", json={"message_id": message_id})
-                elapsed = time.perf_counter() - started
+                response, elapsed = _timed_post(client, message_id)
                 with lock:
-                    if response.status_code == 200:
-                        latencies.append(elapsed)
-                        by_set.setdefault(_text_set(message_id), []).append(elapsed)
-                    else:
-                        errors += 1
+                    timings.add(message_id, response, elapsed)
 
     threads = [threading.Thread(target=worker, args=(share,)) for share in shares if share]
     started = time.perf_counter()
@@ -409,15 +474,32 @@ def _load(base: str, headers: dict[str, str], ids: list[str], clients: int) -> d
         t.start()
     for t in threads:
         t.join()
-    seconds = time.perf_counter() - started
-    return {
-        "requests": len(latencies) + errors,
-        "errors": errors,
-        "seconds": round(seconds, 2),
-        "per_second": round(len(latencies) / seconds, 1),
-        **percentiles(latencies or [0.0]),
-        "by_text_set": {name: percentiles(values) for name, values in by_set.items()},
-    }
+    return timings.result(time.perf_counter() - started)
+
+
+def _alternated(services: list[BenchService]) -> tuple[list[dict[str, Any]], list[float]]:
+    """One client: each message classified by every service in turn, the order rotating per message; a
+    result per service (its seconds: its own requests' time) and, per message both answered, the second
+    service's latency minus the first's."""
+    timings = [_Timings() for _ in services]
+    differences: list[float] = []
+    with ExitStack() as stack:
+        clients = [
+            stack.enter_context(httpx.Client(base_url=s.url, headers=s.headers, timeout=60)) for s in services
+        ]
+        for client, service in zip(clients, services, strict=True):
+            client.post("/v1/classify", json={"message_id": service.ids[0]})  # connect and warm up
+        for index, message_id in enumerate(services[0].ids):
+            elapsed: dict[int, float] = {}
+            shift = index % len(services)
+            for at in [*range(shift, len(services)), *range(shift)]:
+                response, elapsed[at] = _timed_post(clients[at], message_id)
+                timings[at].add(message_id, response, elapsed[at])
+                if response.status_code != 200:
+                    elapsed.pop(at)
+            if len(elapsed) == len(services):
+                differences.append(elapsed[1] - elapsed[0])
+    return [t.result(sum(t.latencies)) for t in timings], differences
 
 
 def run_serve_benchmark(
@@ -471,10 +553,8 @@ def run_serve_benchmark(
             if measurable(variant) and not options.on_gpu and not shares_runs(variant, entry.shares_runs):
                 measured(variant, None, f" in shared runs of up to {CPU_RUN_ROWS} rows", shared_runs=True)
         log("HTTP")
-        http = _http(source.path, texts, options, work, log)
-        http_postgresql = None
-        if options.http_database_url:
-            http_postgresql = _http(source.path, texts, options, work, log, options.http_database_url)
+        http, *others = _http(source.path, texts, options, work, log, options.http_database_url)
+        http_postgresql = others[0] if others else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = {
@@ -676,6 +756,16 @@ def _http_lines(http: dict[str, Any]) -> list[str]:
             f"| {clients} | {r['requests']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | "
             f"{r['p99_ms']} | {r['per_second']} |"
         )
+    paired = http.get("paired_with")
+    if paired:
+        other = STORE_NAMES.get(paired["store"], paired["store"])
+        lines += [
+            "",
+            f"With 1 client each message went to the {other} service and to this one in turn (which first "
+            f"alternating), both running: the two stores measured at the same moments of the host. {store} "
+            f"minus {other}, per message, median: **{paired['median_difference_ms']} ms** "
+            f"({paired['requests']} messages).",
+        ]
     sets = sorted({name for r in http["concurrency"].values() for name in r.get("by_text_set", {})})
     if sets:
         lines += ["", "By text set (the same requests):", ""]

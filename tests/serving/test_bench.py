@@ -99,8 +99,10 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
             },
         },
     }
-    report["http_postgresql"] = {**report["http"], "store": "postgresql"}
+    paired = {"store": "sqlite", "requests": 10, "median_difference_ms": 1.25}
+    report["http_postgresql"] = {**report["http"], "store": "postgresql", "paired_with": paired}
     text = render_markdown(report)
+    assert "PostgreSQL minus SQLite, per message, median: **1.25 ms** (10 messages)" in text
     assert "AMD EPYC (avx2, avx512_vnni), 2 usable cores" in text and "**CPU**" in text
     assert "## HTTP `/v1/classify` on loopback, SQLite" in text
     assert "## HTTP `/v1/classify` on loopback, PostgreSQL" in text
@@ -168,6 +170,11 @@ def test_bench_end_to_end(
         assert postgres["store"] == "postgresql" and postgres["messages"] == report["http"]["messages"]
         assert all(r["errors"] == 0 for r in postgres["concurrency"].values())
         assert "on loopback, PostgreSQL" in markdown
+        # one client: every message on both stores in turn, the difference per message kept
+        assert postgres["concurrency"]["1"]["requests"] == report["http"]["concurrency"]["1"]["requests"]
+        assert postgres["paired_with"]["store"] == "sqlite"
+        assert postgres["paired_with"]["requests"] == report["http"]["messages"]
+        assert "PostgreSQL minus SQLite, per message, median:" in markdown
 
 
 @pytest.mark.parametrize(
