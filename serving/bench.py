@@ -387,9 +387,9 @@ def _http(
     database_url: str | None = None,
 ) -> list[dict[str, Any]]:
     """Time /v1/classify by ID on a SQLite store and, with `database_url`, on PostgreSQL too; one result per
-    store. Both services run at once: with one client each request goes to both in turn (which first
-    alternates), so the two stores are compared on the same moments of the host; with several clients each
-    store is loaded in turn."""
+    store. Both services run at once: with one client each message goes to both in turn (the order
+    alternating per message), so the two stores are compared on the same moments of the host; with several
+    clients each store is loaded in turn."""
     with ExitStack() as stack:
         services = [
             stack.enter_context(_bench_service(export_path, texts, options, work, url))
@@ -405,11 +405,12 @@ def _http(
                 alternated, differences = _alternated(services)
                 for result, measured in zip(results, alternated, strict=True):
                     result["concurrency"]["1"] = measured
-                results[1]["paired_with"] = {
-                    "store": services[0].store,
-                    "requests": len(differences),
-                    "median_difference_ms": round(statistics.median(differences) * 1000, 2),
-                }
+                if differences:  # none when no message was answered by both
+                    results[1]["paired_with"] = {
+                        "store": services[0].store,
+                        "requests": len(differences),
+                        "median_difference_ms": round(statistics.median(differences) * 1000, 2),
+                    }
                 continue
             for service, result in zip(services, results, strict=True):
                 log(f"HTTP /v1/classify on {service.store} with {clients} concurrent client(s)")
@@ -479,8 +480,8 @@ def _load(service: BenchService, clients: int) -> dict[str, Any]:
 
 def _alternated(services: list[BenchService]) -> tuple[list[dict[str, Any]], list[float]]:
     """One client: each message classified by every service in turn, the order rotating per message; a
-    result per service (its seconds: its own requests' time) and, per message both answered, the second
-    service's latency minus the first's."""
+    result per service (its seconds, and so its requests per second: its own requests' time) and, per
+    message both answered, the second service's latency minus the first's."""
     timings = [_Timings() for _ in services]
     differences: list[float] = []
     with ExitStack() as stack:
@@ -488,7 +489,8 @@ def _alternated(services: list[BenchService]) -> tuple[list[dict[str, Any]], lis
             stack.enter_context(httpx.Client(base_url=s.url, headers=s.headers, timeout=60)) for s in services
         ]
         for client, service in zip(clients, services, strict=True):
-            client.post("/v1/classify", json={"message_id": service.ids[0]})  # connect and warm up
+            if service.ids:
+                client.post("/v1/classify", json={"message_id": service.ids[0]})  # connect and warm up
         for index, message_id in enumerate(services[0].ids):
             elapsed: dict[int, float] = {}
             shift = index % len(services)
@@ -761,10 +763,10 @@ def _http_lines(http: dict[str, Any]) -> list[str]:
         other = STORE_NAMES.get(paired["store"], paired["store"])
         lines += [
             "",
-            f"With 1 client each message went to the {other} service and to this one in turn (which first "
-            f"alternating), both running: the two stores measured at the same moments of the host. {store} "
-            f"minus {other}, per message, median: **{paired['median_difference_ms']} ms** "
-            f"({paired['requests']} messages).",
+            f"With 1 client each message went to the {other} service and to this one in turn (the order "
+            f"alternating per message), both running: the two stores measured at the same moments of the "
+            f"host (req/s: over each store's own request time). {store} minus {other}, per message, median: "
+            f"**{paired['median_difference_ms']} ms** ({paired['requests']} messages).",
         ]
     sets = sorted({name for r in http["concurrency"].values() for name in r.get("by_text_set", {})})
     if sets:

@@ -55,7 +55,8 @@ def learned_confidence(model: ConfidenceModel, taxonomy: Taxonomy, prediction: S
 
 
 class ActiveThresholdCache:
-    """The active thresholds for the service: one small query per call, the full version only when new.
+    """The active thresholds for the service: the active version's key per call (its own small query, or read
+    with the messages: `read_at`), the full version only when new.
 
     A version is immutable (a change writes a new one), so the parsed values and learned confidence of the
     newest version stay right until a newer one appears: its number and creation time say when.
@@ -101,7 +102,7 @@ def route(
     has_text: bool = True,
     paused: str | None = None,
 ) -> Routing:
-    """Decide for one classified message with these thresholds (`ActiveThresholdCache.read`); `paused`
+    """Decide for one classified message with these thresholds (`ActiveThresholdCache.read_at`); `paused`
     (`ActiveThresholds.replies_paused` of the served model, once per call) withholds automated replies."""
     if not has_text:
         return _triage(taxonomy, "the message has no text after cleaning: triage")

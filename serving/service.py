@@ -329,8 +329,9 @@ class ClassifyService:
     def _classify(
         self, session: Session, model: LoadedModel, messages: list[Message], key: VersionKey | None
     ) -> list[Classification] | list[ItemError]:
-        """Classify stored messages with the thresholds version `key` names (read with them: one version
-        for the whole call); store and return a result per message, or a store error for each."""
+        """Classify stored messages with the thresholds version `key` names (read with them, before the
+        model runs: one version for the whole call, so a change written while the model runs applies from the
+        next call); store and return a result per message, or a store error for each."""
         texts = [m.model_text for m in messages]
         predictions = model.predict(texts)
         self.metrics.batch_size.observe(len(texts))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postroom.store.models import Label, Message, Prediction, RoutingDecision
 from tests.serving.builders import Exported
-from tests.serving.conftest import auth
+from tests.serving.conftest import auth, change
 
 RFC822 = (
     b"Message-ID: <rfc-1@example.org>\r\nFrom: Anna <anna@example.org>\r\nSubject: Karte weg\r\n"
@@ -168,8 +168,13 @@ class TestClassify:
         self, client: TestClient, serving_env: dict[str, str], stored: list[str]
     ) -> None:
         """Each statement is a round trip to PostgreSQL: the messages and the active thresholds' version are
-        read together, then each message's prediction and decision written; for one ID and for a batch."""
+        read together, then each message's prediction and decision written; for one ID and for a batch. With
+        a version stored: its key read beside the messages must match the one the cache holds (a time read
+        back in another type would read the whole version again on every call)."""
         key = auth(serving_env["router"])
+        version = change(client, serving_env["lead"], {"topic": {"card_replacement": 0.9}}).json()["version"]
+        first = client.post("/v1/classify", json={"message_id": stored[3]}, headers=key)
+        assert first.json()["decision"]["thresholds_version"] == version  # read, parsed and cached
         statements: list[str] = []
 
         def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:

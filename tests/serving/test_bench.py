@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,9 @@ from postroom.errors import PostroomError
 from postroom.settings import get_settings
 from serving.bench import (
     BenchOptions,
+    BenchService,
     _agreement,
+    _alternated,
     _onnx_variant,
     percentiles,
     postgres_url,
@@ -269,3 +275,60 @@ def test_scratch_store_is_migrated_and_leaves_nothing_behind(
         engine.dispose()
     assert schemas() == before
     admin.dispose()
+
+
+@contextmanager
+def _recording_service(name: str, calls: list[tuple[str, str]], failing: set[str]) -> Iterator[str]:
+    """A plain HTTP server standing in for a store's service: records (name, message ID) per classify call
+    and answers 200, or 503 for the IDs in `failing`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            message_id = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["message_id"]
+            calls.append((name, message_id))
+            self.send_response(503 if message_id in failing else 200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_one_client_sends_each_message_to_both_stores_in_turn() -> None:
+    """The order alternates per message; a message one store fails counts as its error and has no paired
+    difference; with no messages nothing is sent and nothing breaks."""
+    ids = ["bench-banking77-00000", "bench-banking77-00001", "bench-demo_long-00000"]
+    calls: list[tuple[str, str]] = []
+    with (
+        _recording_service("sqlite", calls, set()) as lite,
+        _recording_service("postgresql", calls, {ids[2]}) as pg,
+    ):
+        services = [BenchService(lite, {}, ids, "sqlite", {}), BenchService(pg, {}, ids, "postgresql", {})]
+        results, differences = _alternated(services)
+        measured = calls[2:]  # after one warm-up call each
+        assert measured == [
+            ("sqlite", ids[0]),
+            ("postgresql", ids[0]),
+            ("postgresql", ids[1]),
+            ("sqlite", ids[1]),
+            ("sqlite", ids[2]),
+            ("postgresql", ids[2]),
+        ]
+        assert len(differences) == 2  # the third message failed on PostgreSQL
+        assert [(r["requests"], r["errors"]) for r in results] == [(3, 0), (3, 1)]
+        assert set(results[0]["by_text_set"]) == {"banking77", "demo_long"}
+        assert set(results[1]["by_text_set"]) == {"banking77"}
+        calls.clear()
+        empty = [BenchService(s.url, {}, [], s.store, {}) for s in services]
+        results, differences = _alternated(empty)
+        assert calls == [] and differences == [] and [r["requests"] for r in results] == [0, 0]

@@ -52,9 +52,9 @@ class TestParity:
         # quantised per token: a row's outputs are the same alone as in a run with others, to float rounding
         rows = report["rows"]
         assert rows["tolerance"] == ROWS_TOLERANCE and 0.0 <= rows["max_difference_alone"] < 1e-5
-        # most rows took the fp32 second look: the rows check compares int8's own outputs (its first look in
-        # the gate's runs, not run again), not the served ones, which mix in fp32 rows
-        assert report["fallback"]["share"]["shared"] > 0.5
+        # rows took the fp32 second look: the rows check compares int8's own outputs (its first look in the
+        # gate's runs, not run again), not the served ones, which mix in fp32 rows
+        assert report["fallback"]["share"]["shared"] > 0
         assert report["published"] == (lowest >= 0.995)
         if not report["published"]:
             assert "below the 99.50% gate" in report["reason"]
