@@ -237,10 +237,7 @@ VersionKey = tuple[int, datetime]  # a version's number and creation time: what 
 
 def active_version_key(session: Session) -> VersionKey | None:
     """The active version's number and creation time, without its values (a cheap check for a change)."""
-    row = session.execute(
-        select(ThresholdVersion.id, ThresholdVersion.created_at).order_by(ThresholdVersion.id.desc()).limit(1)
-    ).first()
-    return None if row is None else (row[0], row[1])
+    return version_key(*session.execute(select(*active_version_key_columns())).one())
 
 
 def active_version_key_columns() -> tuple[ScalarSelect[int], ScalarSelect[datetime]]:

@@ -402,7 +402,7 @@ def _http(
             if clients == 1 and len(services) > 1:
                 stores = " and ".join(s.store for s in services)
                 log(f"HTTP /v1/classify with 1 client, each request on {stores} in turn")
-                alternated, differences = _alternated(services)
+                alternated, differences = _alternated(*services)
                 for result, measured in zip(results, alternated, strict=True):
                     result["concurrency"]["1"] = measured
                 if differences:  # none when no message was answered by both
@@ -478,11 +478,12 @@ def _load(service: BenchService, clients: int) -> dict[str, Any]:
     return timings.result(time.perf_counter() - started)
 
 
-def _alternated(services: list[BenchService]) -> tuple[list[dict[str, Any]], list[float]]:
-    """One client: each message classified by every service in turn, the order rotating per message; a
+def _alternated(first: BenchService, second: BenchService) -> tuple[list[dict[str, Any]], list[float]]:
+    """One client: each message classified by both services in turn, which first alternating per message; a
     result per service (its seconds, and so its requests per second: its own requests' time) and, per
     message both answered, the second service's latency minus the first's."""
-    timings = [_Timings() for _ in services]
+    services = (first, second)
+    timings = (_Timings(), _Timings())
     differences: list[float] = []
     with ExitStack() as stack:
         clients = [
@@ -491,15 +492,14 @@ def _alternated(services: list[BenchService]) -> tuple[list[dict[str, Any]], lis
         for client, service in zip(clients, services, strict=True):
             if service.ids:
                 client.post("/v1/classify", json={"message_id": service.ids[0]})  # connect and warm up
-        for index, message_id in enumerate(services[0].ids):
+        for index, message_id in enumerate(first.ids):
             elapsed: dict[int, float] = {}
-            shift = index % len(services)
-            for at in [*range(shift, len(services)), *range(shift)]:
-                response, elapsed[at] = _timed_post(clients[at], message_id)
-                timings[at].add(message_id, response, elapsed[at])
-                if response.status_code != 200:
-                    elapsed.pop(at)
-            if len(elapsed) == len(services):
+            for at in (0, 1) if index % 2 == 0 else (1, 0):
+                response, seconds = _timed_post(clients[at], message_id)
+                timings[at].add(message_id, response, seconds)
+                if response.status_code == 200:
+                    elapsed[at] = seconds
+            if len(elapsed) == 2:
                 differences.append(elapsed[1] - elapsed[0])
     return [t.result(sum(t.latencies)) for t in timings], differences
 

@@ -314,7 +314,7 @@ def test_one_client_sends_each_message_to_both_stores_in_turn() -> None:
         _recording_service("postgresql", calls, {ids[2]}) as pg,
     ):
         services = [BenchService(lite, {}, ids, "sqlite", {}), BenchService(pg, {}, ids, "postgresql", {})]
-        results, differences = _alternated(services)
+        results, differences = _alternated(*services)
         measured = calls[2:]  # after one warm-up call each
         assert measured == [
             ("sqlite", ids[0]),
@@ -330,5 +330,5 @@ def test_one_client_sends_each_message_to_both_stores_in_turn() -> None:
         assert set(results[1]["by_text_set"]) == {"banking77"}
         calls.clear()
         empty = [BenchService(s.url, {}, [], s.store, {}) for s in services]
-        results, differences = _alternated(empty)
+        results, differences = _alternated(*empty)
         assert calls == [] and differences == [] and [r["requests"] for r in results] == [0, 0]
