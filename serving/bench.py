@@ -5,13 +5,15 @@ All on the same texts (BANKING77 test texts; the longest demo emails of the stor
    (`training.export.bench_torch`: serving never imports torch);
 2. every published ONNX variant in this process: single-message latency, batch throughput, label agreement
    with PyTorch per label set;
-3. a real uvicorn on 127.0.0.1 with a scratch SQLite store holding the same texts as messages: `/v1/classify`
-   latency at 1 and at 8 concurrent clients (the clients run on the same machine).
+3. a real uvicorn on 127.0.0.1 with a scratch SQLite store holding the same texts as messages (and one on
+   PostgreSQL beside it, when asked): `/v1/classify` latency at 1 and at 8 concurrent clients (the clients,
+   `http.client`, run on the same machine), and the same first messages with httpx as the client.
 Writes `serve.json` and `serve.md` with the machine, the device of every figure and the command.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -23,11 +25,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import URL, create_engine, make_url, select
@@ -387,9 +390,9 @@ def _http(
     database_url: str | None = None,
 ) -> list[dict[str, Any]]:
     """Time /v1/classify by ID on a SQLite store and, with `database_url`, on PostgreSQL too; one result per
-    store. Both services run at once: with one client each message goes to both in turn (the order
-    alternating per message), so the two stores are compared on the same moments of the host; with several
-    clients each store is loaded in turn."""
+    store. Both services run at once: with one client the same messages go to both in blocks (`_paired`), so
+    the two stores are compared over the same minutes of the host; with several clients each store is loaded
+    in turn. The SQLite result also gets `client_check`: how much of a figure is the client's own time."""
     with ExitStack() as stack:
         services = [
             stack.enter_context(_bench_service(export_path, texts, options, work, url))
@@ -401,20 +404,24 @@ def _http(
         for clients in options.concurrency:
             if clients == 1 and len(services) > 1:
                 stores = " and ".join(s.store for s in services)
-                log(f"HTTP /v1/classify with 1 client, each request on {stores} in turn")
-                alternated, differences = _alternated(*services)
-                for result, measured in zip(results, alternated, strict=True):
+                log(f"HTTP /v1/classify with 1 client on {stores}, {PAIR_BLOCK} messages at a time each")
+                paired, differences = _paired(*services)
+                for result, measured in zip(results, paired, strict=True):
                     result["concurrency"]["1"] = measured
                 if differences:  # none when no message was answered by both
                     results[1]["paired_with"] = {
                         "store": services[0].store,
                         "requests": len(differences),
+                        "block": PAIR_BLOCK,
                         "median_difference_ms": round(statistics.median(differences) * 1000, 2),
                     }
                 continue
             for service, result in zip(services, results, strict=True):
                 log(f"HTTP /v1/classify on {service.store} with {clients} concurrent client(s)")
                 result["concurrency"][str(clients)] = _load(service, clients)
+        log(f"HTTP /v1/classify on {services[0].store}: this benchmark's client against httpx")
+        if (check := _client_check(services[0])) is not None:
+            results[0]["client_check"] = check
         return results
 
 
@@ -431,8 +438,8 @@ class _Timings:
         self.by_set: dict[str, list[float]] = {}
         self.errors = 0
 
-    def add(self, message_id: str, response: httpx.Response, elapsed: float) -> None:
-        if response.status_code != 200:
+    def add(self, message_id: str, status: int, elapsed: float) -> None:
+        if status != 200:
             self.errors += 1
             return
         self.latencies.append(elapsed)
@@ -449,10 +456,36 @@ class _Timings:
         }
 
 
-def _timed_post(client: httpx.Client, message_id: str) -> tuple[httpx.Response, float]:
-    started = time.perf_counter()
-    response = client.post("/v1/classify", json={"message_id": message_id})
-    return response, time.perf_counter() - started
+class _Client:
+    """The benchmark's HTTP client: one keep-alive connection to a service (the standard library's
+    `http.client`). It runs on the cores the service runs on, and its own time is in every figure: httpx
+    added about 1.3 ms to a /v1/classify on 2 cores (docs/serving.md), so it is not the measuring client;
+    `_client_check` measures the difference in every run."""
+
+    def __init__(self, service: BenchService) -> None:
+        parts = urlsplit(service.url)
+        self._connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+        self._headers = {**service.headers, "Content-Type": "application/json"}
+
+    def classify(self, message_id: str) -> tuple[int, float]:
+        """(status, seconds) of one `POST /v1/classify`. A connection the server closed while idle (uvicorn
+        closes one after 5 s) is opened again once, and that request timed from the new attempt."""
+        body = json.dumps({"message_id": message_id})
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                self._connection.request("POST", "/v1/classify", body=body, headers=self._headers)
+                response = self._connection.getresponse()
+                response.read()
+                return response.status, time.perf_counter() - started
+            except ConnectionError:  # http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError
+                self._connection.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._connection.close()
 
 
 def _load(service: BenchService, clients: int) -> dict[str, Any]:
@@ -462,12 +495,12 @@ def _load(service: BenchService, clients: int) -> dict[str, Any]:
     shares = [service.ids[i::clients] for i in range(clients)]
 
     def worker(share: list[str]) -> None:
-        with httpx.Client(base_url=service.url, headers=service.headers, timeout=60) as client:
-            client.post("/v1/classify", json={"message_id": share[0]})  # connect and warm up
+        with closing(_Client(service)) as client:
+            client.classify(share[0])  # connect and warm up
             for message_id in share:
-                response, elapsed = _timed_post(client, message_id)
+                status, elapsed = client.classify(message_id)
                 with lock:
-                    timings.add(message_id, response, elapsed)
+                    timings.add(message_id, status, elapsed)
 
     threads = [threading.Thread(target=worker, args=(share,)) for share in shares if share]
     started = time.perf_counter()
@@ -478,30 +511,76 @@ def _load(service: BenchService, clients: int) -> dict[str, Any]:
     return timings.result(time.perf_counter() - started)
 
 
-def _alternated(first: BenchService, second: BenchService) -> tuple[list[dict[str, Any]], list[float]]:
-    """One client: each message classified by both services in turn, which first alternating per message; a
-    result per service (its seconds, and so its requests per second: its own requests' time) and, per
-    message both answered, the second service's latency minus the first's."""
+PAIR_BLOCK = 50  # messages one service classifies in a row when one client compares two stores
+
+
+def _paired(
+    first: BenchService, second: BenchService, block: int = PAIR_BLOCK
+) -> tuple[list[dict[str, Any]], list[float]]:
+    """One client, two services: the messages in blocks of `block`, each block classified by one service and
+    then by the other (which goes first alternating per block). Each service runs `block` requests in a row,
+    as a service alone would: a request per message alternating between the two processes cost each about
+    0.6 ms more, each evicting the other's model from the caches (docs/serving.md). A result per service (its
+    seconds, and so its requests per second: its own requests' time) and, per message both answered, the
+    second service's latency minus the first's."""
     services = (first, second)
     timings = (_Timings(), _Timings())
-    differences: list[float] = []
+    answered: tuple[dict[str, float], dict[str, float]] = ({}, {})
     with ExitStack() as stack:
-        clients = [
-            stack.enter_context(httpx.Client(base_url=s.url, headers=s.headers, timeout=60)) for s in services
-        ]
+        clients = [stack.enter_context(closing(_Client(s))) for s in services]
         for client, service in zip(clients, services, strict=True):
             if service.ids:
-                client.post("/v1/classify", json={"message_id": service.ids[0]})  # connect and warm up
-        for index, message_id in enumerate(first.ids):
-            elapsed: dict[int, float] = {}
-            for at in (0, 1) if index % 2 == 0 else (1, 0):
-                response, seconds = _timed_post(clients[at], message_id)
-                timings[at].add(message_id, response, seconds)
-                if response.status_code == 200:
-                    elapsed[at] = seconds
-            if len(elapsed) == 2:
-                differences.append(elapsed[1] - elapsed[0])
+                client.classify(service.ids[0])  # connect and warm up
+        for number, start in enumerate(range(0, len(first.ids), block)):
+            for at in (0, 1) if number % 2 == 0 else (1, 0):
+                for message_id in first.ids[start : start + block]:
+                    status, seconds = clients[at].classify(message_id)
+                    timings[at].add(message_id, status, seconds)
+                    if status == 200:
+                        answered[at][message_id] = seconds
+    differences = [seconds - answered[0][m] for m, seconds in answered[1].items() if m in answered[0]]
     return [t.result(sum(t.latencies)) for t in timings], differences
+
+
+CLIENT_CHECK = 100  # messages `_client_check` sends with each client
+CLIENT_CHECK_BLOCK = 25
+
+
+def _client_check(service: BenchService, count: int = CLIENT_CHECK) -> dict[str, Any] | None:
+    """/v1/classify p50 with this benchmark's client and with httpx on the same first `count` messages, the
+    clients taking turns in blocks: how much of a latency figure is the client's own time (None: no
+    messages answered by both)."""
+    ids = service.ids[:count]
+    latencies: dict[str, list[float]] = {"http_client": [], "httpx": []}
+    with (
+        closing(_Client(service)) as plain,
+        httpx.Client(base_url=service.url, headers=service.headers, timeout=60) as rich,
+    ):
+
+        def with_httpx(message_id: str) -> tuple[int, float]:
+            started = time.perf_counter()
+            response = rich.post("/v1/classify", json={"message_id": message_id})
+            return response.status_code, time.perf_counter() - started
+
+        clients: dict[str, Callable[[str], tuple[int, float]]] = {
+            "http_client": plain.classify,
+            "httpx": with_httpx,
+        }
+        if ids:
+            for post in clients.values():
+                post(ids[0])  # connect and warm up
+        for number, start in enumerate(range(0, len(ids), CLIENT_CHECK_BLOCK)):
+            for name in list(clients) if number % 2 == 0 else list(clients)[::-1]:
+                for message_id in ids[start : start + CLIENT_CHECK_BLOCK]:
+                    status, seconds = clients[name](message_id)
+                    if status == 200:
+                        latencies[name].append(seconds)
+    if not all(latencies.values()):
+        return None
+    return {
+        "messages": len(ids),
+        **{f"{name}_p50_ms": percentiles(values)["p50_ms"] for name, values in latencies.items()},
+    }
 
 
 def run_serve_benchmark(
@@ -761,12 +840,27 @@ def _http_lines(http: dict[str, Any]) -> list[str]:
     paired = http.get("paired_with")
     if paired:
         other = STORE_NAMES.get(paired["store"], paired["store"])
+        how = (
+            f"in blocks of {paired['block']} messages, each block classified by one service and then by the "
+            "other (the order alternating per block)"
+            if "block" in paired
+            else "in turn (the order alternating per message)"  # reports before session 32
+        )
         lines += [
             "",
-            f"With 1 client each message went to the {other} service and to this one in turn (the order "
-            f"alternating per message), both running: the two stores measured at the same moments of the "
-            f"host (req/s: over each store's own request time). {store} minus {other}, per message, median: "
+            f"With 1 client the same messages went to the {other} service and to this one {how}, both "
+            f"running: the two stores measured over the same minutes of the host (req/s: over each store's "
+            f"own request time). {store} minus {other}, per message, median: "
             f"**{paired['median_difference_ms']} ms** ({paired['requests']} messages).",
+        ]
+    check = http.get("client_check")
+    if check:
+        lines += [
+            "",
+            "The measuring client is Python's `http.client` on one keep-alive connection, on the same cores "
+            f"as the service. The first {check['messages']} messages again, with it and with httpx in turn: "
+            f"p50 **{check['http_client_p50_ms']} ms** with `http.client`, **{check['httpx_p50_ms']} ms** "
+            "with httpx; the difference is the client's own time, not the service's.",
         ]
     sets = sorted({name for r in http["concurrency"].values() for name in r.get("by_text_set", {})})
     if sets:

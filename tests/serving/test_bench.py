@@ -19,8 +19,10 @@ from serving.bench import (
     BenchOptions,
     BenchService,
     _agreement,
-    _alternated,
+    _Client,
+    _client_check,
     _onnx_variant,
+    _paired,
     percentiles,
     postgres_url,
     render_markdown,
@@ -105,10 +107,16 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
             },
         },
     }
-    paired = {"store": "sqlite", "requests": 10, "median_difference_ms": 1.25}
+    paired = {"store": "sqlite", "requests": 10, "block": 50, "median_difference_ms": 1.25}
     report["http_postgresql"] = {**report["http"], "store": "postgresql", "paired_with": paired}
+    report["http"]["client_check"] = {"messages": 100, "http_client_p50_ms": 12.5, "httpx_p50_ms": 13.75}
     text = render_markdown(report)
     assert "PostgreSQL minus SQLite, per message, median: **1.25 ms** (10 messages)" in text
+    assert "in blocks of 50 messages, each block classified by one service and then by the other" in text
+    assert "p50 **12.5 ms** with `http.client`, **13.75 ms** with httpx" in text
+    assert text.count("with `http.client`") == 1  # the SQLite section's check only
+    del paired["block"]  # a report from before the blocks
+    assert "in turn (the order alternating per message)" in render_markdown(report)
     assert "AMD EPYC (avx2, avx512_vnni), 2 usable cores" in text and "**CPU**" in text
     assert "## HTTP `/v1/classify` on loopback, SQLite" in text
     assert "## HTTP `/v1/classify` on loopback, PostgreSQL" in text
@@ -158,6 +166,8 @@ def test_bench_end_to_end(
     assert all(r["errors"] == 0 for r in report["http"]["concurrency"].values())
     sets = {"banking77", "demo_long"}
     assert all(set(r["by_text_set"]) == sets for r in report["http"]["concurrency"].values())
+    check = report["http"]["client_check"]  # the same 12 messages with http.client and with httpx
+    assert check["messages"] == report["http"]["messages"] == 12 and check["httpx_p50_ms"] > 0
     backends = {b["backend"]: b for b in report["backends"]}
     # The shared export publishes int8 with an fp32 second look: measured with it, and without it beside.
     assert set(backends["onnx-int8"]["second_look_share"]) == {"banking77", "demo_long"}
@@ -278,11 +288,16 @@ def test_scratch_store_is_migrated_and_leaves_nothing_behind(
 
 
 @contextmanager
-def _recording_service(name: str, calls: list[tuple[str, str]], failing: set[str]) -> Iterator[str]:
-    """A plain HTTP server standing in for a store's service: records (name, message ID) per classify call
-    and answers 200, or 503 for the IDs in `failing`."""
+def _recording_service(
+    name: str, calls: list[tuple[str, str]], failing: set[str], close_after: bool = False
+) -> Iterator[str]:
+    """A plain HTTP/1.1 server standing in for a store's service: records (name, message ID) per classify
+    call and answers 200, or 503 for the IDs in `failing`. `close_after`: it closes the connection after each
+    answer without saying so, as a server does with a connection idle for too long."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
             message_id = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["message_id"]
             calls.append((name, message_id))
@@ -290,6 +305,7 @@ def _recording_service(name: str, calls: list[tuple[str, str]], failing: set[str
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
+            self.close_connection = close_after
 
         def log_message(self, *_: object) -> None:
             pass
@@ -304,9 +320,9 @@ def _recording_service(name: str, calls: list[tuple[str, str]], failing: set[str
         server.server_close()
 
 
-def test_one_client_sends_each_message_to_both_stores_in_turn() -> None:
-    """The order alternates per message; a message one store fails counts as its error and has no paired
-    difference; with no messages nothing is sent and nothing breaks."""
+def test_one_client_sends_the_messages_to_both_stores_in_blocks() -> None:
+    """Each block goes to one store, then to the other, which goes first alternating per block; a message one
+    store fails counts as its error and has no paired difference; with no messages nothing is sent."""
     ids = ["bench-banking77-00000", "bench-banking77-00001", "bench-demo_long-00000"]
     calls: list[tuple[str, str]] = []
     with (
@@ -314,15 +330,15 @@ def test_one_client_sends_each_message_to_both_stores_in_turn() -> None:
         _recording_service("postgresql", calls, {ids[2]}) as pg,
     ):
         services = [BenchService(lite, {}, ids, "sqlite", {}), BenchService(pg, {}, ids, "postgresql", {})]
-        results, differences = _alternated(*services)
+        results, differences = _paired(*services, block=2)
         measured = calls[2:]  # after one warm-up call each
         assert measured == [
             ("sqlite", ids[0]),
+            ("sqlite", ids[1]),
             ("postgresql", ids[0]),
             ("postgresql", ids[1]),
-            ("sqlite", ids[1]),
-            ("sqlite", ids[2]),
             ("postgresql", ids[2]),
+            ("sqlite", ids[2]),
         ]
         assert len(differences) == 2  # the third message failed on PostgreSQL
         assert [(r["requests"], r["errors"]) for r in results] == [(3, 0), (3, 1)]
@@ -330,5 +346,31 @@ def test_one_client_sends_each_message_to_both_stores_in_turn() -> None:
         assert set(results[1]["by_text_set"]) == {"banking77"}
         calls.clear()
         empty = [BenchService(s.url, {}, [], s.store, {}) for s in services]
-        results, differences = _alternated(*empty)
+        results, differences = _paired(*empty)
         assert calls == [] and differences == [] and [r["requests"] for r in results] == [0, 0]
+
+
+def test_the_client_opens_a_connection_the_server_closed_again() -> None:
+    """A server that drops the keep-alive connection after each answer (uvicorn does after 5 idle seconds):
+    every request still gets its answer, and is sent once."""
+    calls: list[tuple[str, str]] = []
+    with _recording_service("sqlite", calls, {"b"}, close_after=True) as url:
+        client = _Client(BenchService(url, {"Authorization": "Bearer k"}, [], "sqlite", {}))
+        try:
+            assert [client.classify(m)[0] for m in ("a", "b", "c")] == [200, 503, 200]
+        finally:
+            client.close()
+    assert calls == [("sqlite", "a"), ("sqlite", "b"), ("sqlite", "c")]
+
+
+def test_client_check_measures_both_clients_on_the_same_messages() -> None:
+    ids = [f"bench-banking77-{i:05d}" for i in range(6)]
+    calls: list[tuple[str, str]] = []
+    with _recording_service("sqlite", calls, set()) as url:
+        check = _client_check(BenchService(url, {}, ids, "sqlite", {}), count=4)
+        assert check is not None and check["messages"] == 4
+        assert check["http_client_p50_ms"] > 0 and check["httpx_p50_ms"] > 0
+        assert sorted(m for _, m in calls[2:]) == sorted(ids[:4] * 2)  # each of the 4 with both clients
+        calls.clear()
+    with _recording_service("sqlite", calls, set(ids)) as url:  # nothing answered: nothing to compare
+        assert _client_check(BenchService(url, {}, ids, "sqlite", {}), count=4) is None
