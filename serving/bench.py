@@ -542,7 +542,7 @@ def _paired(
     return [t.result(sum(t.latencies)) for t in timings], differences
 
 
-CLIENT_CHECK = 100  # messages `_client_check` sends with each client
+CLIENT_CHECK = 200  # messages `_client_check` sends with each client
 CLIENT_CHECK_BLOCK = 25
 
 
