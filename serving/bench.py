@@ -519,8 +519,8 @@ def _paired(
 ) -> tuple[list[dict[str, Any]], list[float]]:
     """One client, two services: the messages in blocks of `block`, each block classified by one service and
     then by the other (which goes first alternating per block). Each service runs `block` requests in a row,
-    as a service alone would: a request per message alternating between the two processes cost each about
-    0.6 ms more, each evicting the other's model from the caches (docs/serving.md). A result per service (its
+    as a service alone would: a request per message alternating between the two processes cost each 0.8 to
+    1.5 ms more, each evicting the other's model from the caches (docs/serving.md). A result per service (its
     seconds, and so its requests per second: its own requests' time) and, per message both answered, the
     second service's latency minus the first's."""
     services = (first, second)
