@@ -422,6 +422,8 @@ def _http(
         log(f"HTTP /v1/classify on {services[0].store}: this benchmark's client against httpx")
         if (check := _client_check(services[0])) is not None:
             results[0]["client_check"] = check
+        else:
+            log("no message was answered with both clients: no client check")
         return results
 
 
@@ -458,9 +460,9 @@ class _Timings:
 
 class _Client:
     """The benchmark's HTTP client: one keep-alive connection to a service (the standard library's
-    `http.client`). It runs on the cores the service runs on, and its own time is in every figure: httpx
-    added about 1.3 ms to a /v1/classify on 2 cores (docs/serving.md), so it is not the measuring client;
-    `_client_check` measures the difference in every run."""
+    `http.client`). It runs on the cores the service runs on, and its own time is in every figure; httpx,
+    which took about 1.3 ms more a /v1/classify on 2 cores (docs/serving.md), is not the measuring client, and
+    `_client_check` measures how much more it takes in every run."""
 
     def __init__(self, service: BenchService) -> None:
         parts = urlsplit(service.url)
@@ -469,19 +471,22 @@ class _Client:
 
     def classify(self, message_id: str) -> tuple[int, float]:
         """(status, seconds) of one `POST /v1/classify`. A connection the server closed while idle (uvicorn
-        closes one after 5 s) is opened again once, and that request timed from the new attempt."""
-        body = json.dumps({"message_id": message_id})
+        closes one after 5 s) is opened again once, and that request timed from the new attempt: only when
+        sending failed or the server closed the connection before answering, so no message is classified
+        twice; a failure while reading an answer is raised."""
+        body = json.dumps({"message_id": message_id}).encode()
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
                 self._connection.request("POST", "/v1/classify", body=body, headers=self._headers)
                 response = self._connection.getresponse()
-                response.read()
-                return response.status, time.perf_counter() - started
-            except ConnectionError:  # http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError
+            except ConnectionError:  # BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected
                 self._connection.close()
                 if attempt == 2:
                     raise
+                continue
+            response.read()
+            return response.status, time.perf_counter() - started
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -494,13 +499,18 @@ def _load(service: BenchService, clients: int) -> dict[str, Any]:
     lock = threading.Lock()
     shares = [service.ids[i::clients] for i in range(clients)]
 
+    failures: list[BaseException] = []
+
     def worker(share: list[str]) -> None:
-        with closing(_Client(service)) as client:
-            client.classify(share[0])  # connect and warm up
-            for message_id in share:
-                status, elapsed = client.classify(message_id)
-                with lock:
-                    timings.add(message_id, status, elapsed)
+        try:
+            with closing(_Client(service)) as client:
+                client.classify(share[0])  # connect and warm up
+                for message_id in share:
+                    status, elapsed = client.classify(message_id)
+                    with lock:
+                        timings.add(message_id, status, elapsed)
+        except Exception as exc:  # raised below: a thread's error would otherwise vanish with it
+            failures.append(exc)
 
     threads = [threading.Thread(target=worker, args=(share,)) for share in shares if share]
     started = time.perf_counter()
@@ -508,6 +518,11 @@ def _load(service: BenchService, clients: int) -> dict[str, Any]:
         t.start()
     for t in threads:
         t.join()
+    if failures:
+        raise PostroomError(
+            f"a benchmark client lost its connection to the service at {service.url}: "
+            f"{type(failures[0]).__name__}: {failures[0]}"
+        )
     return timings.result(time.perf_counter() - started)
 
 
@@ -546,12 +561,16 @@ CLIENT_CHECK = 200  # messages `_client_check` sends with each client
 CLIENT_CHECK_BLOCK = 25
 
 
-def _client_check(service: BenchService, count: int = CLIENT_CHECK) -> dict[str, Any] | None:
-    """/v1/classify p50 with this benchmark's client and with httpx on the same first `count` messages, the
-    clients taking turns in blocks: how much of a latency figure is the client's own time (None: no
-    messages answered by both)."""
-    ids = service.ids[:count]
-    latencies: dict[str, list[float]] = {"http_client": [], "httpx": []}
+def _client_check(
+    service: BenchService, count: int = CLIENT_CHECK, block: int = CLIENT_CHECK_BLOCK
+) -> dict[str, Any] | None:
+    """/v1/classify p50 with this benchmark's client and with httpx on the first `count` messages of the first
+    text set, the clients taking turns in blocks of `block` (which goes first alternating per block): how
+    much more time httpx takes. The p50s are over the messages both answered (None: there are none)."""
+    text_set = _text_set(service.ids[0]) if service.ids else ""
+    ids = [m for m in service.ids if _text_set(m) == text_set][:count]
+    answered: dict[str, dict[str, float]] = {"http_client": {}, "httpx": {}}
+    errors = dict.fromkeys(answered, 0)
     with (
         closing(_Client(service)) as plain,
         httpx.Client(base_url=service.url, headers=service.headers, timeout=60) as rich,
@@ -569,17 +588,26 @@ def _client_check(service: BenchService, count: int = CLIENT_CHECK) -> dict[str,
         if ids:
             for post in clients.values():
                 post(ids[0])  # connect and warm up
-        for number, start in enumerate(range(0, len(ids), CLIENT_CHECK_BLOCK)):
+        for number, start in enumerate(range(0, len(ids), block)):
             for name in list(clients) if number % 2 == 0 else list(clients)[::-1]:
-                for message_id in ids[start : start + CLIENT_CHECK_BLOCK]:
+                for message_id in ids[start : start + block]:
                     status, seconds = clients[name](message_id)
                     if status == 200:
-                        latencies[name].append(seconds)
-    if not all(latencies.values()):
+                        answered[name][message_id] = seconds
+                    else:
+                        errors[name] += 1
+    both = [m for m in answered["http_client"] if m in answered["httpx"]]
+    if not both:
         return None
     return {
-        "messages": len(ids),
-        **{f"{name}_p50_ms": percentiles(values)["p50_ms"] for name, values in latencies.items()},
+        "texts": text_set,
+        "messages": len(both),
+        "block": block,
+        **{
+            f"{name}_p50_ms": percentiles([times[m] for m in both])["p50_ms"]
+            for name, times in answered.items()
+        },
+        "errors": errors,
     }
 
 
@@ -855,12 +883,18 @@ def _http_lines(http: dict[str, Any]) -> list[str]:
         ]
     check = http.get("client_check")
     if check:
+        how = (
+            f"the first {check['messages']} {check['texts']} messages again, the two clients in blocks of "
+            f"{check['block']} (the order alternating per block)"
+            if "block" in check
+            else f"the first {check['messages']} messages again, with it and with httpx in turn"
+        )
         lines += [
             "",
             "The measuring client is Python's `http.client` on one keep-alive connection, on the same cores "
-            f"as the service. The first {check['messages']} messages again, with it and with httpx in turn: "
+            f"as the service (its own time is in every figure). How much a heavier client adds: {how}: "
             f"p50 **{check['http_client_p50_ms']} ms** with `http.client`, **{check['httpx_p50_ms']} ms** "
-            "with httpx; the difference is the client's own time, not the service's.",
+            "with httpx.",
         ]
     sets = sorted({name for r in http["concurrency"].values() for name in r.get("by_text_set", {})})
     if sets:

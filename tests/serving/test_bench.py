@@ -21,6 +21,7 @@ from serving.bench import (
     _agreement,
     _Client,
     _client_check,
+    _load,
     _onnx_variant,
     _paired,
     percentiles,
@@ -29,6 +30,7 @@ from serving.bench import (
     run_serve_benchmark,
     scratch_store,
 )
+from serving.loopback import free_port
 from tests.conftest import POSTGRES_ENV
 from tests.serving.builders import Exported
 
@@ -109,10 +111,18 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
     }
     paired = {"store": "sqlite", "requests": 10, "block": 50, "median_difference_ms": 1.25}
     report["http_postgresql"] = {**report["http"], "store": "postgresql", "paired_with": paired}
-    report["http"]["client_check"] = {"messages": 100, "http_client_p50_ms": 12.5, "httpx_p50_ms": 13.75}
+    report["http"]["client_check"] = {
+        "texts": "banking77",
+        "messages": 200,
+        "block": 25,
+        "http_client_p50_ms": 12.5,
+        "httpx_p50_ms": 13.75,
+        "errors": {"http_client": 0, "httpx": 0},
+    }
     text = render_markdown(report)
     assert "PostgreSQL minus SQLite, per message, median: **1.25 ms** (10 messages)" in text
     assert "in blocks of 50 messages, each block classified by one service and then by the other" in text
+    assert "the first 200 banking77 messages again, the two clients in blocks of 25" in text
     assert "p50 **12.5 ms** with `http.client`, **13.75 ms** with httpx" in text
     assert text.count("with `http.client`") == 1  # the SQLite section's check only
     del paired["block"]  # a report from before the blocks
@@ -166,8 +176,10 @@ def test_bench_end_to_end(
     assert all(r["errors"] == 0 for r in report["http"]["concurrency"].values())
     sets = {"banking77", "demo_long"}
     assert all(set(r["by_text_set"]) == sets for r in report["http"]["concurrency"].values())
-    check = report["http"]["client_check"]  # the same 12 messages with http.client and with httpx
-    assert check["messages"] == report["http"]["messages"] == 12 and check["httpx_p50_ms"] > 0
+    check = report["http"]["client_check"]  # the 6 BANKING77 messages with http.client and with httpx
+    assert (check["texts"], check["messages"]) == ("banking77", 6)
+    assert check["errors"] == {"http_client": 0, "httpx": 0}
+    assert check["httpx_p50_ms"] > 0 and report["http"]["messages"] == 12
     backends = {b["backend"]: b for b in report["backends"]}
     # The shared export publishes int8 with an fp32 second look: measured with it, and without it beside.
     assert set(backends["onnx-int8"]["second_look_share"]) == {"banking77", "demo_long"}
@@ -289,11 +301,16 @@ def test_scratch_store_is_migrated_and_leaves_nothing_behind(
 
 @contextmanager
 def _recording_service(
-    name: str, calls: list[tuple[str, str]], failing: set[str], close_after: bool = False
+    name: str,
+    calls: list[tuple[str, str]],
+    failing: set[str],
+    close_after: bool = False,
+    headers: list[dict[str, str]] | None = None,
 ) -> Iterator[str]:
     """A plain HTTP/1.1 server standing in for a store's service: records (name, message ID) per classify
-    call and answers 200, or 503 for the IDs in `failing`. `close_after`: it closes the connection after each
-    answer without saying so, as a server does with a connection idle for too long."""
+    call, and into `headers` each call's headers (lower-case names), and answers 200, or 503 for the IDs in
+    `failing`. `close_after`: it closes the connection after each answer without saying so, as a server does
+    with a connection idle for too long."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -301,6 +318,8 @@ def _recording_service(
         def do_POST(self) -> None:
             message_id = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["message_id"]
             calls.append((name, message_id))
+            if headers is not None:
+                headers.append({k.lower(): v for k, v in self.headers.items()})
             self.send_response(503 if message_id in failing else 200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -352,25 +371,48 @@ def test_one_client_sends_the_messages_to_both_stores_in_blocks() -> None:
 
 def test_the_client_opens_a_connection_the_server_closed_again() -> None:
     """A server that drops the keep-alive connection after each answer (uvicorn does after 5 idle seconds):
-    every request still gets its answer, and is sent once."""
+    every request still gets its answer, is sent once, and carries the key and the JSON media type."""
     calls: list[tuple[str, str]] = []
-    with _recording_service("sqlite", calls, {"b"}, close_after=True) as url:
+    seen: list[dict[str, str]] = []
+    with _recording_service("sqlite", calls, {"b"}, close_after=True, headers=seen) as url:
         client = _Client(BenchService(url, {"Authorization": "Bearer k"}, [], "sqlite", {}))
         try:
             assert [client.classify(m)[0] for m in ("a", "b", "c")] == [200, 503, 200]
         finally:
             client.close()
     assert calls == [("sqlite", "a"), ("sqlite", "b"), ("sqlite", "c")]
+    assert all(h["authorization"] == "Bearer k" and h["content-type"] == "application/json" for h in seen)
 
 
-def test_client_check_measures_both_clients_on_the_same_messages() -> None:
-    ids = [f"bench-banking77-{i:05d}" for i in range(6)]
+def test_a_service_gone_is_an_error_not_a_figure() -> None:
+    """No server on the port: the client raises after its one retry, and a load of several clients says
+    which service it lost rather than reporting fewer requests."""
+    port = free_port()
+    dead = BenchService(f"http://127.0.0.1:{port}", {}, ["bench-banking77-00000"] * 4, "sqlite", {})
+    client = _Client(dead)
+    with pytest.raises(ConnectionRefusedError):
+        client.classify("bench-banking77-00000")
+    client.close()
+    with pytest.raises(PostroomError, match=f"lost its connection to the service at http://127.0.0.1:{port}"):
+        _load(dead, 2)
+
+
+def test_client_check_compares_both_clients_on_the_same_messages_in_blocks() -> None:
+    """The first text set only, the two clients in blocks (which goes first alternating per block), the
+    p50s over the messages both answered; None when there are none, and nothing sent without messages."""
+    ids = [f"bench-banking77-{i:05d}" for i in range(5)] + ["bench-demo_long-00000"]
     calls: list[tuple[str, str]] = []
-    with _recording_service("sqlite", calls, set()) as url:
-        check = _client_check(BenchService(url, {}, ids, "sqlite", {}), count=4)
-        assert check is not None and check["messages"] == 4
+    seen: list[dict[str, str]] = []
+    with _recording_service("sqlite", calls, {ids[1]}, headers=seen) as url:
+        check = _client_check(BenchService(url, {}, ids, "sqlite", {}), count=4, block=2)
+        assert check is not None and check["texts"] == "banking77" and check["block"] == 2
+        assert check["messages"] == 3  # ids[1] answered by neither
+        assert check["errors"] == {"http_client": 1, "httpx": 1}
         assert check["http_client_p50_ms"] > 0 and check["httpx_p50_ms"] > 0
-        assert sorted(m for _, m in calls[2:]) == sorted(ids[:4] * 2)  # each of the 4 with both clients
+        clients = ["httpx" if "python-httpx" in h.get("user-agent", "") else "http_client" for h in seen[2:]]
+        assert clients == ["http_client"] * 2 + ["httpx"] * 4 + ["http_client"] * 2
+        assert [m for _, m in calls[2:]] == [*ids[:2], *ids[:2], *ids[2:4], *ids[2:4]]
         calls.clear()
+        assert _client_check(BenchService(url, {}, [], "sqlite", {})) is None and calls == []
     with _recording_service("sqlite", calls, set(ids)) as url:  # nothing answered: nothing to compare
         assert _client_check(BenchService(url, {}, ids, "sqlite", {}), count=4) is None
