@@ -499,7 +499,7 @@ def _load(service: BenchService, clients: int) -> dict[str, Any]:
     lock = threading.Lock()
     shares = [service.ids[i::clients] for i in range(clients)]
 
-    failures: list[BaseException] = []
+    failures: list[Exception] = []
 
     def worker(share: list[str]) -> None:
         try:
@@ -527,6 +527,18 @@ def _load(service: BenchService, clients: int) -> dict[str, Any]:
 
 
 PAIR_BLOCK = 50  # messages one service classifies in a row when one client compares two stores
+Post = Callable[[str], tuple[int, float]]  # one classify by message ID: (status, seconds)
+
+
+def _blocks_in_turn(
+    ids: list[str], posts: tuple[Post, Post], block: int
+) -> Iterator[tuple[int, str, int, float]]:
+    """`ids` in blocks of `block`, each block sent by one of `posts` and then by the other (which goes first
+    alternating per block); yields (which post, message ID, status, seconds) per request."""
+    for number, start in enumerate(range(0, len(ids), block)):
+        for at in (0, 1) if number % 2 == 0 else (1, 0):
+            for message_id in ids[start : start + block]:
+                yield at, message_id, *posts[at](message_id)
 
 
 def _paired(
@@ -546,13 +558,11 @@ def _paired(
         for client, service in zip(clients, services, strict=True):
             if service.ids:
                 client.classify(service.ids[0])  # connect and warm up
-        for number, start in enumerate(range(0, len(first.ids), block)):
-            for at in (0, 1) if number % 2 == 0 else (1, 0):
-                for message_id in first.ids[start : start + block]:
-                    status, seconds = clients[at].classify(message_id)
-                    timings[at].add(message_id, status, seconds)
-                    if status == 200:
-                        answered[at][message_id] = seconds
+        posts = (clients[0].classify, clients[1].classify)
+        for at, message_id, status, seconds in _blocks_in_turn(first.ids, posts, block):
+            timings[at].add(message_id, status, seconds)
+            if status == 200:
+                answered[at][message_id] = seconds
     differences = [seconds - answered[0][m] for m, seconds in answered[1].items() if m in answered[0]]
     return [t.result(sum(t.latencies)) for t in timings], differences
 
@@ -569,8 +579,9 @@ def _client_check(
     much more time httpx takes. The p50s are over the messages both answered (None: there are none)."""
     text_set = _text_set(service.ids[0]) if service.ids else ""
     ids = [m for m in service.ids if _text_set(m) == text_set][:count]
-    answered: dict[str, dict[str, float]] = {"http_client": {}, "httpx": {}}
-    errors = dict.fromkeys(answered, 0)
+    names = ("http_client", "httpx")
+    answered: dict[str, dict[str, float]] = {name: {} for name in names}
+    errors = dict.fromkeys(names, 0)
     with (
         closing(_Client(service)) as plain,
         httpx.Client(base_url=service.url, headers=service.headers, timeout=60) as rich,
@@ -581,21 +592,15 @@ def _client_check(
             response = rich.post("/v1/classify", json={"message_id": message_id})
             return response.status_code, time.perf_counter() - started
 
-        clients: dict[str, Callable[[str], tuple[int, float]]] = {
-            "http_client": plain.classify,
-            "httpx": with_httpx,
-        }
+        posts: tuple[Post, Post] = (plain.classify, with_httpx)
         if ids:
-            for post in clients.values():
+            for post in posts:
                 post(ids[0])  # connect and warm up
-        for number, start in enumerate(range(0, len(ids), block)):
-            for name in list(clients) if number % 2 == 0 else list(clients)[::-1]:
-                for message_id in ids[start : start + block]:
-                    status, seconds = clients[name](message_id)
-                    if status == 200:
-                        answered[name][message_id] = seconds
-                    else:
-                        errors[name] += 1
+        for at, message_id, status, seconds in _blocks_in_turn(ids, posts, block):
+            if status == 200:
+                answered[names[at]][message_id] = seconds
+            else:
+                errors[names[at]] += 1
     both = [m for m in answered["http_client"] if m in answered["httpx"]]
     if not both:
         return None
