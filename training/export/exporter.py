@@ -10,13 +10,13 @@ token-embeddings output is dropped, and then
   per-channel weights, MatMuls only, the activation-by-activation MatMuls kept in fp32 and, by the int8
   target (`int8_recipes`), the feed-forward output projections too (`graph.int8_exclusions`): with VNNI
   they are quantised first and kept in fp32 only if the gate refuses that int8, without VNNI they are kept
-  (measured in docs/serving.md); and with an fp32 second look: rows whose top two
+  (measured in docs/serving-performance.md); and with an fp32 second look: rows whose top two
   probabilities in any label set are closer than that set's margin are served from the fp32 graph (int8
-  flips labels only where the model hesitates; measured in docs/serving.md). The margins are calibrated per
-  label set on texts the gate does not use (`training.export.margins`), at most `int8_fallback_margin`. The
-  gate measures the variant as served, second look included; if it refuses the calibrated margins, int8 is
-  gated again with `int8_fallback_margin` for the refused label sets, then for every label set (each step a
-  superset of the rows looked at again; `margins.next_margins`).
+  flips labels only where the model hesitates; measured in docs/serving-performance.md). The margins are
+  calibrated per label set on texts the gate does not use (`training.export.margins`), at most
+  `int8_fallback_margin`. The gate measures the variant as served, second look included; if it refuses the
+  calibrated margins, int8 is gated again with `int8_fallback_margin` for the refused label sets, then for
+  every label set (each step a superset of the rows looked at again; `margins.next_margins`).
   Before quantising, each quantised MatMul's input is smoothed per channel on the calibration texts
   (`training.export.smoothing`, exact in fp32), and the int8 target (signed or unsigned weights) follows
   the exporting CPU unless named: the gate measures the kernels of the CPU it runs on. After quantising, the
@@ -94,7 +94,7 @@ SMOOTHING_TEXTS = 500  # activation ranges settle well before; more only costs e
 # The bodies' ONNX opset. From 18 on, ReduceL2 (the Normalize module) takes its axes as an input, ONNX
 # Runtime's symbolic shape inference then types nothing after it, and the O2 optimiser skips every
 # SkipLayerNormalization fusion ("symbolic shape inference disabled or failed"): measured on MiniLM, all 13
-# LayerNorms stayed apart at opset 18; at 17 the 12 residual ones are fused (docs/serving.md).
+# LayerNorms stayed apart at opset 18; at 17 the 12 residual ones are fused (docs/serving-performance.md).
 EXPORT_OPSET = 17
 Progress = Callable[[str], None]
 

@@ -91,7 +91,7 @@ def int8_exclusions(model: onnx.ModelProto, keep: Int8Keep = "ffn_output") -> li
     Always: MatMuls of two activations (attention scores and context). ONNX Runtime's own `quantize_dynamic`
     skips them (`MatMulConstBOnly`), Optimum's quantizer does not. With `keep="ffn_output"` also the
     feed-forward output projections (weights of shape (intermediate, hidden), the only MatMuls that shrink
-    the width): quantising them cost most of the int8 error on MiniLM (see docs/serving.md).
+    the width): quantising them cost most of the int8 error on MiniLM (see docs/serving-performance.md).
     """
     weights = {init.name: tuple(init.dims) for init in model.graph.initializer}
     excluded = []

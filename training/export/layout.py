@@ -32,10 +32,10 @@ VARIANTS = ("fp32", "optimized", "int8")
 # Which published variant to serve when none is named. On CPU `int8` (with its fp32 second look) first: since
 # the runtime runs single-threaded sessions side by side (streams) and gathers the second looks into batches,
 # it beat the float graphs on every CPU measured, in throughput and single-message latency alike
-# (docs/serving.md); the gate publishes it only at >= 99.5% agreement, else `fp32` serves: `optimized` keeps
-# the skip-LayerNorm fusions O2 baked in, slower on the CPU (session 20: 151 against 170 msg/s on Zen 4, 208
-# against 226 on a Xeon). On a GPU, dynamic int8 runs its integer MatMuls on the CPU, so serving prefers the
-# float graphs there, `optimized` first.
+# (docs/serving-performance.md); the gate publishes it only at >= 99.5% agreement, else `fp32` serves:
+# `optimized` keeps the skip-LayerNorm fusions O2 baked in, slower on the CPU (session 20: 151 against 170
+# msg/s on Zen 4, 208 against 226 on a Xeon). On a GPU, dynamic int8 runs its integer MatMuls on the CPU, so
+# serving prefers the float graphs there, `optimized` first.
 PREFERENCE_CPU = ("int8", "fp32", "optimized")
 PREFERENCE_GPU = ("optimized", "fp32", "int8")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")

@@ -3,7 +3,7 @@
 Tracing a sentence-transformers body makes PyTorch warn twice that the trace may not generalise (the
 attention mask's constant and the pooling's shape check: both hold for every input the graph takes, which
 the parity gate measures), Optimum warns that opset 17 is below its recommended 18 (chosen: at 17 the O2
-optimiser fuses attention, docs/serving.md), and transformers that a library under it still passes
+optimiser fuses attention, docs/serving-performance.md), and transformers that a library under it still passes
 `torch_dtype`. Read by a team lead running `postroom export`, they look like faults. Every other warning
 still shows.
 """

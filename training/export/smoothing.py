@@ -9,8 +9,9 @@ the activation's channels become more alike, and per-channel weight quantisation
 (the training messages, never the gate's) and `w_j` the largest |weight| of row j. The division is one `Mul`
 by a constant vector in front of the MatMuls that read `x` (the query, key and value projections share it).
 
-Measured on the demo export's bodies (docs/serving.md): alpha 0.8 cut int8's 99th-percentile probability
-error against fp32 by 28-64 %; alpha 0.5 (the paper's default for large language models) made it worse.
+Measured on the demo export's bodies (docs/serving-performance.md): alpha 0.8 cut int8's 99th-percentile
+probability error against fp32 by 28-64 %; alpha 0.5 (the paper's default for large language models) made
+it worse.
 """
 
 from __future__ import annotations

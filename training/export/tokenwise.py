@@ -5,7 +5,8 @@ run, over every row and every padding token in it: a message's int8 scores then 
 messages shared its run (up to 0.09 on the demo), so serving ran each int8 row alone. This rewrite of
 Optimum's int8 graph gives each token its own scale (per-token dynamic quantisation, as LLM.int8() and
 SmoothQuant's W8A8 do): a row scores the same alone and in any run, to float rounding (the export measures it
-on every body, `training.export.exporter`), so int8 rows share runs as fp32's do. Measured in docs/serving.md.
+on every body, `training.export.exporter`), so int8 rows share runs as fp32's do. Measured in
+docs/serving-performance.md.
 
 Per quantised activation `x` (each token a vector of `H` channels):
 - symmetric: `s = max|x| / 127` per token, `q = round(x / s) + 128` (uint8 with zero point 128, so the
