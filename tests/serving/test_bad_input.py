@@ -4,13 +4,14 @@ or odd IDs, empty text, no model, a failing store. (`make_client` also fails a t
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, make_url, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -661,3 +662,35 @@ def test_a_store_that_cannot_be_reached_is_503_on_every_endpoint(
     assert ready.status_code == 503 and "dbuser" not in ready.text and "127.0.0.1" not in ready.text
     assert any("answering 503 StoreError: store postgresql+psycopg://dbuser:***@127.0.0.1:1" in r.getMessage()
                and "s3cret" not in r.getMessage() for r in caplog.records)
+
+
+def test_connections_the_database_ended_are_replaced_without_an_error(
+    make_client: MakeClient,
+    serving_env: dict[str, str],
+    stored: list[str],
+    store_url: str,
+    engine: Engine,
+    backend: str,
+) -> None:
+    """PostgreSQL ended every connection the service holds (a restart, a failover, an idle timeout): the next
+    requests check out fresh connections and succeed; none answers 503 (the pool's liveness check)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has no server to end a connection")
+    name = f"postroom-test-{uuid.uuid4().hex[:8]}"
+    url = make_url(store_url).update_query_dict({"application_name": name})
+    client = make_client(database_url=url.render_as_string(hide_password=False))
+    router = auth(serving_env["router"])
+    assert client.post("/v1/classify", json={"message_id": stored[0]}, headers=router).status_code == 200
+    with engine.begin() as connection:
+        ended = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name"
+            ),
+            {"name": name},
+        ).scalar_one()
+    assert ended >= 1  # the service's pooled connection(s), now dead
+    again = client.post("/v1/classify", json={"message_id": stored[0]}, headers=router)
+    assert again.status_code == 200, again.text
+    added = client.post("/v1/messages", json={"message_id": "after-restart", "body": "hallo"}, headers=router)
+    assert added.status_code == 201, added.text
+    assert client.get("/readyz").status_code == 200
