@@ -538,6 +538,24 @@ def test_ids_normalise_once_so_what_is_stored_is_found(
     assert other.status_code == 201  # not the same ID as "col@x>"
 
 
+def test_ids_are_matched_exactly_with_no_unicode_normalisation(
+    client: TestClient, serving_env: dict[str, str]
+) -> None:
+    """`é` as one code point (NFC) and as `e` plus a combining accent (NFD) are two IDs, as the issuing system
+    compares them: neither finds the other, and storing the second does not touch the first."""
+    key = auth(serving_env["router"])
+    composed, decomposed = "caf\u00e9@x", "cafe\u0301@x"
+    first = client.post("/v1/messages", json={"message_id": composed, "body": "eins"}, headers=key)
+    assert first.status_code == 201 and first.json()["message_id"] == composed
+    missing = client.post("/v1/classify", json={"message_id": decomposed}, headers=key)
+    assert missing.status_code == 404 and missing.json()["error"] == "MessageNotFound"
+    second = client.post("/v1/messages", json={"message_id": decomposed, "body": "zwei"}, headers=key)
+    assert second.status_code == 201 and second.json()["message_id"] == decomposed
+    for message_id, body in ((composed, "eins"), (decomposed, "zwei")):
+        stored = client.get(f"/v1/messages/{quote(message_id, safe='')}", headers=key).json()
+        assert stored["message_id"] == message_id and stored["cleaned_text"] == body
+
+
 def test_reloading_a_name_too_long_for_a_file_is_404_and_counted(
     client: TestClient, serving_env: dict[str, str]
 ) -> None:
