@@ -5,9 +5,9 @@ measures the runs serving makes.
 
 A call's rows are sorted by token count and taken in batches; on the CPU a batch is cut into runs of at most
 `CPU_RUN_ROWS` rows and at most `CPU_RUN_TOKENS` padded tokens (rows x the run's longest row): a few short
-texts share a run, a long e-mail runs alone (measured in docs/serving.md). A GPU takes a batch whole. A row's
-scores do not depend on the rows beside it (int8 quantises each token on its own; the export's gate checks
-it), except in int8 graphs exported before that (`shares_runs`): their rows run alone.
+texts share a run, a long e-mail runs alone (measured in docs/serving-performance.md). A GPU takes a batch
+whole. A row's scores do not depend on the rows beside it (int8 quantises each token on its own; the export's
+gate checks it), except in int8 graphs exported before that (`shares_runs`): their rows run alone.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import numpy as np
 
 # On the CPU a session run takes at most this many rows: of a batch sorted by length, small runs pad less, and
 # per message they ran faster (one int8 body, one thread, calls of 32 BANKING77 texts: 283 msg/s in runs of
-# 16 rows, 321 in runs of 8, 307 in runs of 4; fp32 166 / 203 / 194; docs/serving.md).
+# 16 rows, 321 in runs of 8, 307 in runs of 4; fp32 166 / 203 / 194; docs/serving-performance.md).
 CPU_RUN_ROWS = 8
 # ... and at most this many padded tokens: a run of 8 long e-mails is 8 x 256 token rows, whose activations
 # leave the core's cache; alone they ran 1.43x faster, while one-line texts ran 1.32x faster eight at a
-# time (fp32, session 28; docs/serving.md).
+# time (fp32, session 28; docs/serving-performance.md).
 CPU_RUN_TOKENS = 256
 # Exports made before int8 was quantised per token (session 30) say nothing of their runs; their int8
 # quantised a run's activations with one range, so a row's scores depended on its neighbours (up to 0.09 on

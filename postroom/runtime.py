@@ -24,8 +24,8 @@ DISTRIBUTIONS: dict[str, Flavour] = {"onnxruntime": "cpu", "onnxruntime-gpu": "g
 CPU_PROVIDER = "CPUExecutionProvider"
 # ONNX Runtime fuses a residual Add and the LayerNormalization after it into SkipLayerNormalization when it
 # loads a graph; on the CPU that kernel is slower than the two ops it replaces (an int8 body ran 1.13x
-# faster unfused; docs/serving.md, *The CPU runs SkipLayerNormalization unfused*). Graphs fused offline
-# (the `optimized` variant) keep their fusions; CUDA sessions keep this one.
+# faster unfused; docs/serving-performance.md, *The CPU runs SkipLayerNormalization unfused*). Graphs fused
+# offline (the `optimized` variant) keep their fusions; CUDA sessions keep this one.
 CPU_DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
 

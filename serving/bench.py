@@ -461,8 +461,8 @@ class _Timings:
 class _Client:
     """The benchmark's HTTP client: one keep-alive connection to a service (the standard library's
     `http.client`). It runs on the cores the service runs on, and its own time is in every figure; httpx,
-    which took about 1.3 ms more a /v1/classify on 2 cores (docs/serving.md), is not the measuring client, and
-    `_client_check` measures how much more it takes in every run."""
+    which took about 1.3 ms more a /v1/classify on 2 cores (docs/serving-performance.md), is not the measuring
+    client, and `_client_check` measures how much more it takes in every run."""
 
     def __init__(self, service: BenchService) -> None:
         parts = urlsplit(service.url)
@@ -547,9 +547,9 @@ def _paired(
     """One client, two services: the messages in blocks of `block`, each block classified by one service and
     then by the other (which goes first alternating per block). Each service runs `block` requests in a row,
     as a service alone would: a request per message alternating between the two processes cost each 0.8 to
-    1.5 ms more, each evicting the other's model from the caches (docs/serving.md). A result per service (its
-    seconds, and so its requests per second: its own requests' time) and, per message both answered, the
-    second service's latency minus the first's."""
+    1.5 ms more, each evicting the other's model from the caches (docs/serving-performance.md). A result per
+    service (its seconds, and so its requests per second: its own requests' time) and, per message both
+    answered, the second service's latency minus the first's."""
     services = (first, second)
     timings = (_Timings(), _Timings())
     answered: tuple[dict[str, float], dict[str, float]] = ({}, {})

@@ -10,9 +10,10 @@ pad only to their own longest text (`postroom.runs`); results come back in input
 On the CPU the work runs in `streams` single-threaded runs at once (one per core by default) rather than one
 run over every core: a body's batch splits into one part per stream, and the bodies of one message run side
 by side. Small transformer matrices use two threads poorly; two independent runs use two cores fully
-(measured in docs/serving.md). A CPU run takes at most 8 rows and 256 padded tokens, and an int8 row runs
-alone, so its scores do not depend on the other messages of a call. int8's fp32 second look gathers the
-hesitant rows of the whole call and runs them again, in fp32's runs.
+(measured in docs/serving-performance.md). A CPU run takes at most 8 rows and 256 padded tokens; a row's
+scores do not depend on the other messages of a call (int8 quantises each token on its own; an int8 row of an
+export made before that runs alone). int8's fp32 second look gathers the hesitant rows of the whole call and
+runs them again, in fp32's runs.
 """
 
 from __future__ import annotations

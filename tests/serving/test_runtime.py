@@ -251,8 +251,8 @@ def test_an_export_without_a_published_variant_is_refused(tmp_path: Path) -> Non
 
 
 def test_without_int8_the_cpu_serves_fp32_before_optimized(tmp_path: Path) -> None:
-    """O2's baked-in skip-LayerNorm fusions are slower on the CPU than the plain fp32 graph (docs/serving.md);
-    a GPU still takes `optimized` first."""
+    """O2's baked-in skip-LayerNorm fusions are slower on the CPU than the plain fp32 graph
+    (docs/serving-performance.md); a GPU still takes `optimized` first."""
     exp = isolated(tmp_path)
     _publish_everything(exp)
     path = exp.export_dir / "export.json"
@@ -675,8 +675,8 @@ def _loaded_ops(make_session: Any, tmp_path: Path) -> set[str]:
 
 
 def test_cpu_sessions_leave_the_residual_layer_norm_unfused(tmp_path: Path) -> None:
-    """ONNX Runtime's CPU SkipLayerNormalization is slower than Add + LayerNormalization (docs/serving.md):
-    serving's CPU sessions load without that fusion, CUDA sessions keep it."""
+    """ONNX Runtime's CPU SkipLayerNormalization is slower than Add + LayerNormalization
+    (docs/serving-performance.md): serving's CPU sessions load without that fusion, CUDA sessions keep it."""
     import onnxruntime as ort
 
     from serving.runtime import _session
