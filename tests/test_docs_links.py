@@ -4,6 +4,7 @@ its headings (as GitHub renders them), so moving a section cannot silently break
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,17 @@ def anchor(heading: str) -> str:
     return text.replace(" ", "-")
 
 
+@cache
+def prose(path: Path) -> str:
+    """The Markdown of `path` without its fenced code blocks (read once per file)."""
+    return FENCE.sub("", path.read_text(encoding="utf-8"))
+
+
+@cache
 def anchors(path: Path) -> set[str]:
-    text = FENCE.sub("", path.read_text(encoding="utf-8"))
     seen: dict[str, int] = {}
     out = set()
-    for line in text.splitlines():
+    for line in prose(path).splitlines():
         if match := re.match(r"#{1,6} (.+)", line):
             base = anchor(match.group(1))
             count = seen.get(base, 0)
@@ -34,10 +41,9 @@ def anchors(path: Path) -> set[str]:
 
 
 def links(path: Path) -> list[str]:
-    text = FENCE.sub("", path.read_text(encoding="utf-8"))
     return [
         target
-        for target in LINK.findall(text)
+        for target in LINK.findall(prose(path))
         if not re.match(r"[a-z]+:", target)  # http:, https:, mailto:
     ]
 

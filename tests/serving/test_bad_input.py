@@ -708,7 +708,7 @@ def test_connections_the_database_ended_are_replaced_without_an_error(
             return set(found.scalars())
 
     pooled = backends()
-    with engine.begin() as connection:  # each ended, and waited for (up to 5 s), or the count falls short
+    with engine.begin() as connection:  # each ended and waited for (up to 5 s), else the assert fails
         for pid in pooled:
             assert connection.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar()
     assert pooled and not backends() & pooled  # the service's pooled connection(s) are gone
