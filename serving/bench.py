@@ -4,7 +4,8 @@ All on the same texts (BANKING77 test texts; the longest demo emails of the stor
 1. the PyTorch baseline (sentence-transformers + sklearn heads, as setfit predicts) in a subprocess
    (`training.export.bench_torch`: serving never imports torch);
 2. every published ONNX variant in this process: single-message latency, batch throughput, label agreement
-   with PyTorch per label set;
+   with PyTorch per label set; then the served variant and PyTorch (a worker process) in turn, round for
+   round, for the throughput ratio the goal names (`_throughput_in_turn`);
 3. a real uvicorn on 127.0.0.1 with a scratch SQLite store holding the same texts as messages (and one on
    PostgreSQL beside it, when asked): `/v1/classify` latency at 1 and at 8 concurrent clients (the clients,
    `http.client`, run on the same machine), and the same first messages with httpx as the client.
@@ -68,6 +69,7 @@ class BenchOptions:
     concurrency: tuple[int, ...] = (1, 8)
     throughput_n: int = 960
     rounds: int = 3
+    pairs: int = 5  # rounds of the served variant and PyTorch in turn, per text set (0: none)
     http_database_url: str | None = None  # PostgreSQL: HTTP measured there too, in a scratch schema
     device: str = "cpu"  # cpu: PyTorch on `threads` threads, ONNX Runtime in streams; cuda: both on the GPU
 
@@ -125,13 +127,13 @@ def _texts(options: BenchOptions, settings: Settings, log: Log) -> dict[str, lis
     return texts
 
 
-def _torch_baseline(
+def _torch_command(
     version_dir: Path, texts: dict[str, list[str]], options: BenchOptions, work: Path
-) -> dict:
+) -> list[str]:
+    """The PyTorch baseline's command line (`training.export.bench_torch`), its texts written to `work`."""
     source = work / "texts.json"
     source.write_text(json.dumps(texts), encoding="utf-8")
-    target = work / "torch.json"
-    command = [
+    return [
         sys.executable,
         "-m",
         "training.export.bench_torch",
@@ -139,8 +141,6 @@ def _torch_baseline(
         str(version_dir),
         "--texts",
         str(source),
-        "--out",
-        str(target),
         "--single",
         str(options.single),
         "--batch-size",
@@ -154,6 +154,13 @@ def _torch_baseline(
         "--device",
         options.device,
     ]
+
+
+def _torch_baseline(
+    version_dir: Path, texts: dict[str, list[str]], options: BenchOptions, work: Path
+) -> dict:
+    target = work / "torch.json"
+    command = [*_torch_command(version_dir, texts, options, work), "--out", str(target)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise PostroomError(f"the PyTorch baseline failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -194,20 +201,16 @@ def measure(
     return {"single": best_single, "batch": best_batch, "rounds": options.rounds}
 
 
-def _onnx_variant(
+def _classifier(
     path: Path,
     variant: str,
-    texts: dict[str, list[str]],
     options: BenchOptions,
     second_look: bool = True,
     signals: bool = True,
     one_stream: bool = False,
     shared_runs: bool = False,
-) -> dict:
-    """One variant as the service runs it on `options.threads` cores: that many single-threaded runs at
-    once, or (`one_stream`) one run on all of them, as the service did before streams; `shared_runs`: its
-    rows in runs of up to `CPU_RUN_ROWS`, even where the service runs them alone (an older export's int8).
-    On the GPU: the CUDA provider, one run at a time (the service's default there).
+) -> OnnxClassifier:
+    """`variant` loaded as `_onnx_variant` measures it, warmed up.
 
     Raises:
         PostroomError: the GPU was asked for and the CUDA provider did not start (the figures would be CPU's).
@@ -234,6 +237,28 @@ def _onnx_variant(
             "start (see the log; onnxruntime-gpu needs CUDA 13 and cuDNN 9)"
         )
     classifier.predict(["warm up"] * 4)
+    return classifier
+
+
+def _onnx_variant(
+    path: Path,
+    variant: str,
+    texts: dict[str, list[str]],
+    options: BenchOptions,
+    second_look: bool = True,
+    signals: bool = True,
+    one_stream: bool = False,
+    shared_runs: bool = False,
+) -> dict:
+    """One variant as the service runs it on `options.threads` cores: that many single-threaded runs at
+    once, or (`one_stream`) one run on all of them, as the service did before streams; `shared_runs`: its
+    rows in runs of up to `CPU_RUN_ROWS`, even where the service runs them alone (an older export's int8).
+    On the GPU: the CUDA provider, one run at a time (the service's default there).
+
+    Raises:
+        PostroomError: the GPU was asked for and the CUDA provider did not start (`_classifier`).
+    """
+    classifier = _classifier(path, variant, options, second_look, signals, one_stream, shared_runs)
     looks = classifier.fallback_share is not None
     suffix = (
         ("" if second_look or variant != "int8" else "-no-second-look")
@@ -272,6 +297,104 @@ def _agreement(reference: dict, candidate: dict) -> dict[str, dict[str, Any]]:
     for entry in out.values():
         entry["agreement"] = round(entry["agreed"] / entry["n"], 5) if entry["n"] else None
     return out
+
+
+class _TorchWorker:
+    """The PyTorch baseline as a worker process (`training.export.bench_torch --worker`): one batch-throughput
+    round of a text set per `round` call, so that its rounds can alternate with the ONNX Runtime ones."""
+
+    def __init__(self, command: list[str]) -> None:
+        self._process = subprocess.Popen(
+            [*command, "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._answer()  # {"ready": true} once the model is loaded and warmed up
+
+    def _answer(self) -> dict[str, Any]:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            if line.startswith("{"):  # anything else a library printed is not an answer
+                answer: dict[str, Any] = json.loads(line)
+                if "error" in answer:
+                    raise PostroomError(f"the PyTorch worker: {answer['error']}")
+                return answer
+        self._process.wait()
+        assert self._process.stderr is not None
+        last = self._process.stderr.read().strip().splitlines()[-1:]
+        raise PostroomError(f"the PyTorch worker ended (exit {self._process.returncode}): {last}")
+
+    def round(self, text_set: str) -> float:
+        """Messages per second of one throughput round on `text_set`."""
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps({"set": text_set}) + "\n")
+        self._process.stdin.flush()
+        return float(self._answer()["per_second"])
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+def rounds_in_turn(
+    first: Callable[[], float], second: Callable[[], float], pairs: int
+) -> list[tuple[float, float]]:
+    """`pairs` rounds of each, one of `first` and one of `second` at a time (which goes first alternating per
+    pair); (first's, second's) figure of each pair."""
+    out = []
+    for number in range(pairs):
+        if number % 2 == 0:
+            a = first()
+            b = second()
+        else:
+            b = second()
+            a = first()
+        out.append((a, b))
+    return out
+
+
+def _throughput_in_turn(
+    command: list[str], path: Path, variant: str, texts: dict[str, list[str]], options: BenchOptions
+) -> dict[str, Any]:
+    """The served variant's batch throughput against PyTorch's, their rounds in turn: on a shared host the
+    speed of both moves from minute to minute (PyTorch's best of 3 rounds by 10-30 % between runs of the
+    benchmark), and a ratio of two best rounds measured minutes apart moves with it. Per text set, the ratio
+    of each pair of rounds measured one after the other, and their median.
+
+    Raises:
+        PostroomError: the PyTorch worker failed, or `_classifier`'s reason.
+    """
+    classifier = _classifier(path, variant, options)
+    worker = _TorchWorker(command)
+    sets: dict[str, Any] = {}
+    try:
+        for name, items in texts.items():
+            batch = items[: options.throughput_n]
+
+            def onnx_round(batch: list[str] = batch) -> float:
+                started = time.perf_counter()
+                classifier.predict_proba(batch)
+                return round(len(batch) / (time.perf_counter() - started), 1)
+
+            pairs = rounds_in_turn(lambda name=name: worker.round(name), onnx_round, options.pairs)
+            ratios = [onnx / torch for torch, onnx in pairs]
+            sets[name] = {
+                "n": len(batch),
+                "torch_per_second": [torch for torch, _ in pairs],
+                "onnx_per_second": [onnx for _, onnx in pairs],
+                "ratios": [round(r, 3) for r in ratios],
+                "median_ratio": round(statistics.median(ratios), 2),
+            }
+    finally:
+        worker.close()
+    return {"backend": f"onnx-{variant}", "pairs": options.pairs, "sets": sets}
 
 
 def postgres_url(database_url: str) -> URL:
@@ -626,6 +749,8 @@ def run_serve_benchmark(
         raise PostroomError(f"device must be one of {', '.join(DEVICES)}, got {options.device!r}")
     if options.batch_size < 1:
         raise PostroomError(f"the batch size must be at least 1, got {options.batch_size}")
+    if options.pairs < 0:
+        raise PostroomError(f"--pairs must be 0 (none) or more, got {options.pairs}")
     if options.on_gpu:
         choose_providers("cuda")  # no onnxruntime-gpu or no GPU: said now, not after the PyTorch baseline
     source = resolve_source(settings.registry_dir, options.model)
@@ -666,6 +791,13 @@ def run_serve_benchmark(
         for variant, entry in manifest.variants.items():  # an older export's int8: what running alone costs
             if measurable(variant) and not options.on_gpu and not shares_runs(variant, entry.shares_runs):
                 measured(variant, None, f" in shared runs of up to {CPU_RUN_ROWS} rows", shared_runs=True)
+        if served is not None and options.pairs > 0:
+            log(f"ONNX {served} and PyTorch in turn, {options.pairs} rounds each per text set")
+            in_turn = _throughput_in_turn(
+                _torch_command(version_dir, texts, options, work), source.path, served, texts, options
+            )
+        else:
+            in_turn = None
         log("HTTP")
         http, *others = _http(source.path, texts, options, work, log, options.http_database_url)
         http_postgresql = others[0] if others else None
@@ -702,6 +834,7 @@ def run_serve_benchmark(
         },
         "options": {
             "rounds": options.rounds,
+            "pairs": options.pairs,
             "throughput_texts": options.throughput_n,
             "threads": options.threads,
             "streams": options.threads,
@@ -715,6 +848,7 @@ def run_serve_benchmark(
             for name, items in texts.items()
         },
         "backends": [{k: v for k, v in b.items() if k != "labels"} for b in backends],
+        **({"throughput_in_turn": in_turn} if in_turn else {}),
         "http": http,
         **({"http_postgresql": http_postgresql} if http_postgresql else {}),
     }
@@ -835,6 +969,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "what they cost: every other ONNX row computes them for the label sets whose export has evidence "
             "(single-message latency; batch throughput fetches the embedding but computes no signals).",
         ]
+    lines += _in_turn_lines(report)
     lines += _http_lines(report["http"])
     if report.get("http_postgresql"):
         lines += _http_lines(report["http_postgresql"])
@@ -846,6 +981,35 @@ def render_markdown(report: dict[str, Any]) -> str:
         look = look if margins else ""
         lines.append(f"- {name}: {v['reason']}{look}")
     return "\n".join(lines) + "\n"
+
+
+def _in_turn_lines(report: dict[str, Any]) -> list[str]:
+    """The section of serve.md on the served variant's and PyTorch's throughput rounds in turn."""
+    in_turn = report.get("throughput_in_turn")
+    if not in_turn:
+        return []
+    backend, pairs = in_turn["backend"], in_turn["pairs"]
+    lines = [
+        "",
+        f"## Batch throughput in turn: {backend} and PyTorch",
+        "",
+        "The served variant and PyTorch (in a worker process) one throughput round at a time, "
+        f"{pairs} rounds of each per text set (which goes first alternating), the same texts in batches of "
+        f"{report['options']['batch_size']}: each ratio is of two rounds measured one after the other, so "
+        "the host's speed, which moves from minute to minute on a shared machine, moves both. The table "
+        "above has each backend's best round of its own, measured minutes apart.",
+        "",
+        f"| texts | PyTorch msg/s, median | {backend} msg/s, median | **ratio, median** | "
+        "ratio of each pair |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, s in in_turn["sets"].items():
+        each = ", ".join(f"{r:.2f}" for r in s["ratios"])
+        lines.append(
+            f"| {name} | {statistics.median(s['torch_per_second']):.1f} | "
+            f"{statistics.median(s['onnx_per_second']):.1f} | **{s['median_ratio']}×** | {each} |"
+        )
+    return lines
 
 
 STORE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}

@@ -330,6 +330,10 @@ def bench_serve(
     ] = 2,
     http_requests: Annotated[int, typer.Option(help="HTTP requests per text set and concurrency.")] = 300,
     rounds: Annotated[int, typer.Option(help="Measure each backend N times; the best round counts.")] = 3,
+    pairs: Annotated[
+        int,
+        typer.Option(help="Throughput rounds of the served variant and of PyTorch in turn, per text set."),
+    ] = 5,
     throughput_n: Annotated[int, typer.Option(help="Texts per set for batch throughput.")] = 960,
     http_database_url: Annotated[
         str | None,
@@ -361,6 +365,7 @@ def bench_serve(
         threads=threads,
         http_requests=http_requests,
         rounds=rounds,
+        pairs=pairs,
         throughput_n=throughput_n,
         http_database_url=http_database_url,
         device=device,
@@ -371,6 +376,9 @@ def bench_serve(
         load_settings(), options, out_dir, command, log=lambda m: err.print(m, highlight=False)
     )
     out.print(json.dumps({b["backend"]: b["ratios_to_torch"] for b in report["backends"]}), highlight=False)
+    if in_turn := report.get("throughput_in_turn"):
+        ratios = ", ".join(f"{name} {s['median_ratio']}x" for name, s in in_turn["sets"].items())
+        out.print(f"{in_turn['backend']} against PyTorch, rounds in turn, median ratio: {ratios}")
     out.print(f"wrote {out_dir / 'serve.json'} and {out_dir / 'serve.md'}")
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +26,11 @@ from serving.bench import (
     _load,
     _onnx_variant,
     _paired,
+    _TorchWorker,
     percentiles,
     postgres_url,
     render_markdown,
+    rounds_in_turn,
     run_serve_benchmark,
     scratch_store,
 )
@@ -119,7 +123,23 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
         "httpx_p50_ms": 13.75,
         "errors": {"http_client": 0, "httpx": 0},
     }
+    assert "Batch throughput in turn" not in render_markdown(report)  # a report from before the pairs
+    report["throughput_in_turn"] = {
+        "backend": "onnx-int8",
+        "pairs": 3,
+        "sets": {
+            "banking77": {
+                "n": 960,
+                "torch_per_second": [100.0, 90.0, 110.0],
+                "onnx_per_second": [310.0, 280.0, 320.0],
+                "ratios": [3.1, 3.111, 2.909],
+                "median_ratio": 3.1,
+            }
+        },
+    }
     text = render_markdown(report)
+    assert "## Batch throughput in turn: onnx-int8 and PyTorch" in text
+    assert "| banking77 | 100.0 | 310.0 | **3.1×** | 3.10, 3.11, 2.91 |" in text
     assert "PostgreSQL minus SQLite, per message, median: **1.25 ms** (10 messages)" in text
     assert "in blocks of 50 messages, each block classified by one service and then by the other" in text
     assert "the first 200 banking77 messages again, the two clients in blocks of 25" in text
@@ -167,6 +187,7 @@ def test_bench_end_to_end(
         http_requests=6,
         throughput_n=16,
         rounds=1,
+        pairs=2,
         threads=2,  # two streams, and the served variant as one run on two threads beside
         http_database_url=os.environ.get(POSTGRES_ENV),  # CI: the HTTP part on PostgreSQL as well
     )
@@ -193,6 +214,11 @@ def test_bench_end_to_end(
     markdown = (tmp_path / "out" / "serve.md").read_text(encoding="utf-8")
     assert "fp32 second look:" in markdown and "By text set" in markdown and "`-no-signals`" in markdown
     assert (tmp_path / "out" / "serve.json").is_file()
+    in_turn = report["throughput_in_turn"]  # the served variant and the PyTorch worker, round for round
+    assert in_turn["backend"] == f"onnx-{served}" and set(in_turn["sets"]) == sets
+    for each in in_turn["sets"].values():
+        assert len(each["ratios"]) == len(each["torch_per_second"]) == 2 and each["median_ratio"] > 0
+    assert f"## Batch throughput in turn: onnx-{served} and PyTorch" in markdown
     if options.http_database_url:  # a second store, a second key, the same requests
         postgres = report["http_postgresql"]
         assert postgres["store"] == "postgresql" and postgres["messages"] == report["http"]["messages"]
@@ -237,6 +263,7 @@ def test_cli_refuses_a_non_postgresql_url_before_measuring(tmp_path: Path) -> No
         (["--device", "cuda"], "the CUDA provider was asked for but is not available"),  # this CPU machine
         (["--device", "tpu"], "device must be one of cpu, cuda, got 'tpu'"),
         (["--batch-size", "0"], "the batch size must be at least 1, got 0"),
+        (["--pairs", "-1"], "--pairs must be 0 (none) or more, got -1"),
     ],
 )
 def test_cli_refuses_a_device_or_batch_it_cannot_measure_before_measuring(
@@ -251,6 +278,56 @@ def test_cli_refuses_a_device_or_batch_it_cannot_measure_before_measuring(
     assert result.exit_code == 1, result.output
     assert reason in " ".join(result.output.split()) and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_rounds_in_turn_alternate_which_goes_first() -> None:
+    calls: list[str] = []
+
+    def first() -> float:
+        calls.append("a")
+        return 100.0 + len(calls)
+
+    def second() -> float:
+        calls.append("b")
+        return 300.0 + len(calls)
+
+    pairs = rounds_in_turn(first, second, 4)
+    assert "".join(calls) == "abbaabba"
+    assert pairs == [(101.0, 302.0), (104.0, 303.0), (105.0, 306.0), (108.0, 307.0)]  # (first's, second's)
+    assert rounds_in_turn(first, second, 0) == []
+
+
+def test_the_torch_worker_answers_one_round_per_request() -> None:
+    from training.export.bench_torch import serve_rounds
+
+    seen: list[int] = []
+    commands = io.StringIO('{"set": "a"}\n{"set": "a"}\n{"set": "b"}\n')
+    answers = io.StringIO()
+    serve_rounds(lambda batch: seen.append(len(batch)), {"a": ["x"] * 5}, 3, commands, answers)
+    lines = [json.loads(line) for line in answers.getvalue().splitlines()]
+    assert lines[0] == {"ready": True} and seen == [3, 3]  # at most throughput_n texts a round
+    assert [line.get("set") for line in lines[1:3]] == ["a", "a"]
+    assert all(line["per_second"] > 0 for line in lines[1:3])
+    assert lines[3] == {"error": "no text set 'b'"}
+
+
+# A worker as `_TorchWorker` runs it, with a stand-in for the model: the protocol over real pipes.
+_STAND_IN = (
+    "import sys; from training.export.bench_torch import serve_rounds; "
+    "print('a library writes here'); serve_rounds(lambda b: None, {'a': ['x'] * 4}, 4, sys.stdin, sys.stdout)"
+)
+
+
+def test_the_torch_worker_process_is_asked_round_by_round_and_its_failures_are_errors() -> None:
+    worker = _TorchWorker([sys.executable, "-c", _STAND_IN])
+    try:
+        assert worker.round("a") > 0 and worker.round("a") > 0  # other lines on its stdout are skipped
+        with pytest.raises(PostroomError, match="the PyTorch worker: no text set 'b'"):
+            worker.round("b")
+    finally:
+        worker.close()
+    with pytest.raises(PostroomError, match=r"the PyTorch worker ended \(exit 1\): \['no model here'\]"):
+        _TorchWorker([sys.executable, "-c", "import sys; sys.exit('no model here')"])
 
 
 @pytest.mark.usefixtures("failing_cuda")

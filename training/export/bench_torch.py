@@ -2,18 +2,23 @@
 
 Measures a registry version as setfit predicts: the sentence-transformers body encodes (once per body, all
 label sets share it), the sklearn heads' `predict_proba` follow. Reports single-message latency, batch
-throughput and every text's predicted classes (for the agreement of the ONNX variants).
+throughput and every text's predicted classes (for the agreement of the ONNX variants). With `--worker` it
+measures batch throughput on request instead, one round per line read (`serve_rounds`), so that the benchmark
+can measure PyTorch and the served variant in turn over the same minutes of the host.
 
     python -m training.export.bench_torch --version-dir var/models/v0001 --texts t.jsonl --out r.json
+    python -m training.export.bench_torch --version-dir var/models/v0001 --texts t.jsonl --worker
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -51,17 +56,12 @@ def measure(
     return {"single": best_single, "batch": best_batch, "rounds": rounds}
 
 
-def run(
-    version_dir: Path,
-    texts: dict[str, list[str]],
-    single: int,
-    batch_size: int,
-    threads: int,
-    throughput_n: int = 960,
-    rounds: int = 3,
-    device: str = "cpu",
-) -> dict[str, Any]:
-    """Raises `SystemExit` with a reason when `device` is cuda and PyTorch sees no CUDA device."""
+def load(
+    version_dir: Path, batch_size: int, threads: int, device: str = "cpu"
+) -> tuple[Callable[[list[str]], dict[str, np.ndarray]], Any, str]:
+    """(predict, the version's bundle, torch's version): setfit's prediction for a version, warmed up.
+
+    Raises `SystemExit` with a reason when `device` is cuda and PyTorch sees no CUDA device."""
     from postroom.offline import force_offline
 
     force_offline()
@@ -89,11 +89,26 @@ def run(
         return {n: h.probabilities(embeddings[h.body]) for n, h in bundle.heads.items()}
 
     predict(["warm up"] * 4)
+    return predict, bundle, torch.__version__
+
+
+def run(
+    version_dir: Path,
+    texts: dict[str, list[str]],
+    single: int,
+    batch_size: int,
+    threads: int,
+    throughput_n: int = 960,
+    rounds: int = 3,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Raises `SystemExit` with a reason when `device` is cuda and PyTorch sees no CUDA device."""
+    predict, bundle, torch_version = load(version_dir, batch_size, threads, device)
     result: dict[str, Any] = {
         "backend": "torch",
         "threads": threads,
         "device": device,
-        "torch": torch.__version__,
+        "torch": torch_version,
         "sets": {},
         "labels": {},
     }
@@ -107,11 +122,42 @@ def run(
     return result
 
 
+def serve_rounds(
+    predict: Callable[[list[str]], Any],
+    texts: dict[str, list[str]],
+    throughput_n: int,
+    commands: IO[str],
+    answers: IO[str],
+) -> None:
+    """One batch-throughput round per line of `commands` (`{"set": name}`), each answered with one JSON line
+    on `answers` (`{"set", "per_second", "seconds"}`, or `{"error"}` for a set it does not have); first
+    `{"ready": true}`. Ends when `commands` does."""
+
+    def answer(value: dict[str, Any]) -> None:
+        answers.write(json.dumps(value) + "\n")
+        answers.flush()
+
+    answer({"ready": True})
+    for line in commands:
+        name = json.loads(line).get("set")
+        if name not in texts:
+            answer({"error": f"no text set {name!r}"})
+            continue
+        batch = texts[name][:throughput_n]
+        started = time.perf_counter()
+        predict(batch)
+        seconds = time.perf_counter() - started
+        answer({"set": name, "per_second": round(len(batch) / seconds, 1), "seconds": round(seconds, 3)})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--version-dir", type=Path, required=True)
     parser.add_argument("--texts", type=Path, required=True, help="JSON: {set name: [texts]}")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="where the measurements go (not with --worker)")
+    parser.add_argument(
+        "--worker", action="store_true", help="throughput rounds on request (stdin); answers on stdout"
+    )
     parser.add_argument("--single", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
@@ -120,6 +166,12 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
     texts = json.loads(args.texts.read_text(encoding="utf-8"))
+    if args.worker:
+        predict, _bundle, _version = load(args.version_dir, args.batch_size, args.threads, args.device)
+        serve_rounds(predict, texts, args.throughput_n, sys.stdin, sys.stdout)
+        return
+    if args.out is None:
+        parser.error("--out is required without --worker")
     result = run(
         args.version_dir,
         texts,
