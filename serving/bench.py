@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -304,26 +304,36 @@ class _TorchWorker:
     round of a text set per `round` call, so that its rounds can alternate with the ONNX Runtime ones."""
 
     def __init__(self, command: list[str]) -> None:
+        # Its stderr goes to a file, not a pipe, which its warnings could fill and so block it.
+        self._errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by `close`)
         self._process = subprocess.Popen(
             [*command, "--worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self._errors,
             text=True,
         )
-        self._answer()  # {"ready": true} once the model is loaded and warmed up
+        try:
+            self._answer()  # {"ready": true} once the model is loaded and warmed up
+        except PostroomError:
+            self.close()
+            raise
 
     def _answer(self) -> dict[str, Any]:
         assert self._process.stdout is not None
         for line in self._process.stdout:
-            if line.startswith("{"):  # anything else a library printed is not an answer
-                answer: dict[str, Any] = json.loads(line)
-                if "error" in answer:
-                    raise PostroomError(f"the PyTorch worker: {answer['error']}")
-                return answer
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                continue  # something a library printed is not an answer
+            if not isinstance(answer, dict):
+                continue
+            if "error" in answer:
+                raise PostroomError(f"the PyTorch worker: {answer['error']}")
+            return answer
         self._process.wait()
-        assert self._process.stderr is not None
-        last = self._process.stderr.read().strip().splitlines()[-1:]
+        self._errors.seek(0)
+        last = self._errors.read().strip().splitlines()[-1:]
         raise PostroomError(f"the PyTorch worker ended (exit {self._process.returncode}): {last}")
 
     def round(self, text_set: str) -> float:
@@ -334,13 +344,17 @@ class _TorchWorker:
         return float(self._answer()["per_second"])
 
     def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            with suppress(BrokenPipeError):  # it ended already
+                self._process.stdin.close()
         try:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._errors.close()
 
 
 def rounds_in_turn(

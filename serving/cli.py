@@ -332,7 +332,9 @@ def bench_serve(
     rounds: Annotated[int, typer.Option(help="Measure each backend N times; the best round counts.")] = 3,
     pairs: Annotated[
         int,
-        typer.Option(help="Throughput rounds of the served variant and of PyTorch in turn, per text set."),
+        typer.Option(
+            help="Throughput rounds of the served variant and of PyTorch in turn, per text set (0: none)."
+        ),
     ] = 5,
     throughput_n: Annotated[int, typer.Option(help="Texts per set for batch throughput.")] = 960,
     http_database_url: Annotated[

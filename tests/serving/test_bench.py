@@ -314,7 +314,8 @@ def test_the_torch_worker_answers_one_round_per_request() -> None:
 # A worker as `_TorchWorker` runs it, with a stand-in for the model: the protocol over real pipes.
 _STAND_IN = (
     "import sys; from training.export.bench_torch import serve_rounds; "
-    "print('a library writes here'); serve_rounds(lambda b: None, {'a': ['x'] * 4}, 4, sys.stdin, sys.stdout)"
+    "print('a library writes here'); print('{not json'); print('[1]'); "
+    "serve_rounds(lambda b: None, {'a': ['x'] * 4}, 4, sys.stdin, sys.stdout)"
 )
 
 
