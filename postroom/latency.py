@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:
@@ -19,3 +20,11 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
         "p99_ms": round(1000 * pick(0.99), 2),
         "mean_ms": round(1000 * statistics.fmean(ordered), 2),
     }
+
+
+def time_batch(predict: Callable[[list[str]], object], batch: list[str]) -> dict[str, float]:
+    """One call of `predict` on `batch`: its seconds and messages per second."""
+    started = time.perf_counter()
+    predict(batch)
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 3), "per_second": round(len(batch) / seconds, 1)}

@@ -39,7 +39,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from postroom.errors import PostroomError
-from postroom.latency import percentiles
+from postroom.latency import percentiles, time_batch
 from postroom.machine import describe, one_line
 from postroom.runs import CPU_RUN_ROWS, shares_runs
 from postroom.settings import Settings
@@ -127,12 +127,8 @@ def _texts(options: BenchOptions, settings: Settings, log: Log) -> dict[str, lis
     return texts
 
 
-def _torch_command(
-    version_dir: Path, texts: dict[str, list[str]], options: BenchOptions, work: Path
-) -> list[str]:
-    """The PyTorch baseline's command line (`training.export.bench_torch`), its texts written to `work`."""
-    source = work / "texts.json"
-    source.write_text(json.dumps(texts), encoding="utf-8")
+def _torch_command(version_dir: Path, texts_file: Path, options: BenchOptions) -> list[str]:
+    """The PyTorch baseline's command line (`training.export.bench_torch`) on the texts in `texts_file`."""
     return [
         sys.executable,
         "-m",
@@ -140,7 +136,7 @@ def _torch_command(
         "--version-dir",
         str(version_dir),
         "--texts",
-        str(source),
+        str(texts_file),
         "--single",
         str(options.single),
         "--batch-size",
@@ -156,11 +152,10 @@ def _torch_command(
     ]
 
 
-def _torch_baseline(
-    version_dir: Path, texts: dict[str, list[str]], options: BenchOptions, work: Path
-) -> dict:
+def _torch_baseline(command: list[str], work: Path) -> dict:
+    """The PyTorch baseline's measurements (`command`: `_torch_command`)."""
     target = work / "torch.json"
-    command = [*_torch_command(version_dir, texts, options, work), "--out", str(target)]
+    command = [*command, "--out", str(target)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise PostroomError(f"the PyTorch baseline failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -187,15 +182,8 @@ def measure(
         stats = {"n": len(latencies), **percentiles(latencies)}
         if best_single is None or stats["p50_ms"] < best_single["p50_ms"]:
             best_single = stats
-        started = time.perf_counter()
-        predict_many(batch_items)
-        seconds = time.perf_counter() - started
-        batch = {
-            "n": len(batch_items),
-            "batch_size": options.batch_size,
-            "seconds": round(seconds, 3),
-            "per_second": round(len(batch_items) / seconds, 1),
-        }
+        timed = time_batch(predict_many, batch_items)
+        batch = {"n": len(batch_items), "batch_size": options.batch_size, **timed}
         if best_batch is None or batch["per_second"] > best_batch["per_second"]:
             best_batch = batch
     return {"single": best_single, "batch": best_batch, "rounds": options.rounds}
@@ -301,23 +289,39 @@ def _agreement(reference: dict, candidate: dict) -> dict[str, dict[str, Any]]:
 
 class _TorchWorker:
     """The PyTorch baseline as a worker process (`training.export.bench_torch --worker`): one batch-throughput
-    round of a text set per `round` call, so that its rounds can alternate with the ONNX Runtime ones."""
+    round of a text set per `throughput` call, so that its rounds can alternate with the ONNX Runtime ones.
+
+    Raises:
+        PostroomError: the worker ended before it was ready (its last line on stderr says why).
+    """
 
     def __init__(self, command: list[str]) -> None:
         # Its stderr goes to a file, not a pipe, which its warnings could fill and so block it.
         self._errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by `close`)
-        self._process = subprocess.Popen(
-            [*command, "--worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._errors,
-            text=True,
-        )
         try:
-            self._answer()  # {"ready": true} once the model is loaded and warmed up
-        except PostroomError:
+            self._process = subprocess.Popen(
+                [*command, "--worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._errors,
+                text=True,
+            )
+        except BaseException:
+            self._errors.close()
+            raise
+        try:
+            if self._answer().get("ready") is not True:
+                raise PostroomError("the PyTorch worker did not say it was ready")
+        except BaseException:  # an interrupt while the model loads, too: no process left behind
             self.close()
             raise
+
+    def _ended(self) -> PostroomError:
+        """The error for a worker that ended: its exit status and the last line it wrote on stderr."""
+        self._process.wait()
+        self._errors.seek(0)
+        last = self._errors.read().strip().splitlines()[-1:]
+        return PostroomError(f"the PyTorch worker ended (exit {self._process.returncode}): {last}")
 
     def _answer(self) -> dict[str, Any]:
         assert self._process.stdout is not None
@@ -325,25 +329,33 @@ class _TorchWorker:
             try:
                 answer = json.loads(line)
             except ValueError:
-                continue  # something a library printed is not an answer
+                continue  # not an answer (the worker sends what libraries print to stderr)
             if not isinstance(answer, dict):
                 continue
             if "error" in answer:
                 raise PostroomError(f"the PyTorch worker: {answer['error']}")
             return answer
-        self._process.wait()
-        self._errors.seek(0)
-        last = self._errors.read().strip().splitlines()[-1:]
-        raise PostroomError(f"the PyTorch worker ended (exit {self._process.returncode}): {last}")
+        raise self._ended()
 
-    def round(self, text_set: str) -> float:
-        """Messages per second of one throughput round on `text_set`."""
+    def throughput(self, text_set: str) -> float:
+        """Messages per second of one throughput round on `text_set`.
+
+        Raises:
+            PostroomError: the worker ended, or has no such text set.
+        """
         assert self._process.stdin is not None
-        self._process.stdin.write(json.dumps({"set": text_set}) + "\n")
-        self._process.stdin.flush()
-        return float(self._answer()["per_second"])
+        try:
+            self._process.stdin.write(json.dumps({"set": text_set}) + "\n")
+            self._process.stdin.flush()
+        except OSError:  # BrokenPipeError: it ended since the last round
+            raise self._ended() from None
+        answer = self._answer()
+        if answer.get("set") != text_set:
+            raise PostroomError(f"the PyTorch worker answered for {answer.get('set')!r}, not {text_set!r}")
+        return float(answer["per_second"])
 
     def close(self) -> None:
+        """End the worker (its input closed, then killed after 30 s) and drop its stderr file."""
         if self._process.stdin is not None and not self._process.stdin.closed:
             with suppress(BrokenPipeError):  # it ended already
                 self._process.stdin.close()
@@ -393,11 +405,9 @@ def _throughput_in_turn(
             batch = items[: options.throughput_n]
 
             def onnx_round(batch: list[str] = batch) -> float:
-                started = time.perf_counter()
-                classifier.predict_proba(batch)
-                return round(len(batch) / (time.perf_counter() - started), 1)
+                return time_batch(classifier.predict_proba, batch)["per_second"]
 
-            pairs = rounds_in_turn(lambda name=name: worker.round(name), onnx_round, options.pairs)
+            pairs = rounds_in_turn(lambda name=name: worker.throughput(name), onnx_round, options.pairs)
             ratios = [onnx / torch for torch, onnx in pairs]
             sets[name] = {
                 "n": len(batch),
@@ -764,7 +774,7 @@ def run_serve_benchmark(
     if options.batch_size < 1:
         raise PostroomError(f"the batch size must be at least 1, got {options.batch_size}")
     if options.pairs < 0:
-        raise PostroomError(f"--pairs must be 0 (none) or more, got {options.pairs}")
+        raise PostroomError(f"the pairs of throughput rounds must be 0 (none) or more, got {options.pairs}")
     if options.on_gpu:
         choose_providers("cuda")  # no onnxruntime-gpu or no GPU: said now, not after the PyTorch baseline
     source = resolve_source(settings.registry_dir, options.model)
@@ -774,8 +784,11 @@ def run_serve_benchmark(
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="postroom-bench-"))
     try:
+        texts_file = work / "texts.json"
+        texts_file.write_text(json.dumps(texts), encoding="utf-8")
+        torch_command = _torch_command(version_dir, texts_file, options)
         log(f"PyTorch baseline ({sum(map(len, texts.values()))} texts, subprocess)")
-        torch_result = _torch_baseline(version_dir, texts, options, work)
+        torch_result = _torch_baseline(torch_command, work)
         backends = [torch_result]
 
         def measured(variant: str, published: bool | None, note: str, **how: bool) -> None:
@@ -807,9 +820,7 @@ def run_serve_benchmark(
                 measured(variant, None, f" in shared runs of up to {CPU_RUN_ROWS} rows", shared_runs=True)
         if served is not None and options.pairs > 0:
             log(f"ONNX {served} and PyTorch in turn, {options.pairs} rounds each per text set")
-            in_turn = _throughput_in_turn(
-                _torch_command(version_dir, texts, options, work), source.path, served, texts, options
-            )
+            in_turn = _throughput_in_turn(torch_command, source.path, served, texts, options)
         else:
             in_turn = None
         log("HTTP")
@@ -1013,15 +1024,15 @@ def _in_turn_lines(report: dict[str, Any]) -> list[str]:
         "the host's speed, which moves from minute to minute on a shared machine, moves both. The table "
         "above has each backend's best round of its own, measured minutes apart.",
         "",
-        f"| texts | PyTorch msg/s, median | {backend} msg/s, median | **ratio, median** | "
-        "ratio of each pair |",
+        f"| texts | PyTorch msg/s, median round | {backend} msg/s, median round | "
+        "**ratio, median of the pairs** | ratio of each pair |",
         "|---|---:|---:|---:|---|",
     ]
     for name, s in in_turn["sets"].items():
         each = ", ".join(f"{r:.2f}" for r in s["ratios"])
         lines.append(
             f"| {name} | {statistics.median(s['torch_per_second']):.1f} | "
-            f"{statistics.median(s['onnx_per_second']):.1f} | **{s['median_ratio']}×** | {each} |"
+            f"{statistics.median(s['onnx_per_second']):.1f} | **{s['median_ratio']:.2f}×** | {each} |"
         )
     return lines
 

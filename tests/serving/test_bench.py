@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,7 @@ from serving.bench import (
     _load,
     _onnx_variant,
     _paired,
+    _throughput_in_turn,
     _TorchWorker,
     percentiles,
     postgres_url,
@@ -35,6 +37,7 @@ from serving.bench import (
     scratch_store,
 )
 from serving.loopback import free_port
+from serving.runtime import OnnxClassifier
 from tests.conftest import POSTGRES_ENV
 from tests.serving.builders import Exported
 
@@ -139,7 +142,7 @@ def test_markdown_names_the_machine_device_and_unpublished_variants() -> None:
     }
     text = render_markdown(report)
     assert "## Batch throughput in turn: onnx-int8 and PyTorch" in text
-    assert "| banking77 | 100.0 | 310.0 | **3.1×** | 3.10, 3.11, 2.91 |" in text
+    assert "| banking77 | 100.0 | 310.0 | **3.10×** | 3.10, 3.11, 2.91 |" in text
     assert "PostgreSQL minus SQLite, per message, median: **1.25 ms** (10 messages)" in text
     assert "in blocks of 50 messages, each block classified by one service and then by the other" in text
     assert "the first 200 banking77 messages again, the two clients in blocks of 25" in text
@@ -216,8 +219,10 @@ def test_bench_end_to_end(
     assert (tmp_path / "out" / "serve.json").is_file()
     in_turn = report["throughput_in_turn"]  # the served variant and the PyTorch worker, round for round
     assert in_turn["backend"] == f"onnx-{served}" and set(in_turn["sets"]) == sets
+    assert report["options"]["pairs"] == 2
     for each in in_turn["sets"].values():
-        assert len(each["ratios"]) == len(each["torch_per_second"]) == 2 and each["median_ratio"] > 0
+        assert len(each["ratios"]) == len(each["torch_per_second"]) == 2
+        assert _each_ratio_is_of_its_pair(each)
     assert f"## Batch throughput in turn: onnx-{served} and PyTorch" in markdown
     if options.http_database_url:  # a second store, a second key, the same requests
         postgres = report["http_postgresql"]
@@ -263,7 +268,7 @@ def test_cli_refuses_a_non_postgresql_url_before_measuring(tmp_path: Path) -> No
         (["--device", "cuda"], "the CUDA provider was asked for but is not available"),  # this CPU machine
         (["--device", "tpu"], "device must be one of cpu, cuda, got 'tpu'"),
         (["--batch-size", "0"], "the batch size must be at least 1, got 0"),
-        (["--pairs", "-1"], "--pairs must be 0 (none) or more, got -1"),
+        (["--pairs", "-1"], "the pairs of throughput rounds must be 0 (none) or more, got -1"),
     ],
 )
 def test_cli_refuses_a_device_or_batch_it_cannot_measure_before_measuring(
@@ -303,32 +308,71 @@ def test_the_torch_worker_answers_one_round_per_request() -> None:
     seen: list[int] = []
     commands = io.StringIO('{"set": "a"}\n{"set": "a"}\n{"set": "b"}\n')
     answers = io.StringIO()
-    serve_rounds(lambda batch: seen.append(len(batch)), {"a": ["x"] * 5}, 3, commands, answers)
+    def predict(batch: list[str]) -> None:
+        seen.append(len(batch))
+        time.sleep(0.02)
+
+    serve_rounds(predict, {"a": ["x"] * 5}, 3, commands, answers)
     lines = [json.loads(line) for line in answers.getvalue().splitlines()]
     assert lines[0] == {"ready": True} and seen == [3, 3]  # at most throughput_n texts a round
     assert [line.get("set") for line in lines[1:3]] == ["a", "a"]
-    assert all(line["per_second"] > 0 for line in lines[1:3])
+    assert all(line["per_second"] == pytest.approx(3 / line["seconds"], rel=0.05) for line in lines[1:3])
+    assert all(0.02 <= line["seconds"] < 1 for line in lines[1:3])
     assert lines[3] == {"error": "no text set 'b'"}
 
 
-# A worker as `_TorchWorker` runs it, with a stand-in for the model: the protocol over real pipes.
-_STAND_IN = (
-    "import sys; from training.export.bench_torch import serve_rounds; "
-    "print('a library writes here'); print('{not json'); print('[1]'); "
-    "serve_rounds(lambda b: None, {'a': ['x'] * 4}, 4, sys.stdin, sys.stdout)"
-)
+def _each_ratio_is_of_its_pair(measured: dict) -> bool:
+    pairs = zip(measured["torch_per_second"], measured["onnx_per_second"], measured["ratios"], strict=True)
+    return all(ratio == pytest.approx(onnx / torch, abs=6e-4) for torch, onnx, ratio in pairs)  # 3 decimals
+
+
+def _stand_in(texts: dict[str, list[str]], rounds: int = 100) -> list[str]:
+    """A worker as `_TorchWorker` runs it, with a stand-in for the model (the protocol over real pipes): it
+    prints what a library might on its stdout, answers `rounds` rounds, then ends without a word."""
+    code = (
+        "import sys, time; from training.export.bench_torch import serve_rounds; "
+        "print('a library writes here'); print('{not json'); print('[1]'); "
+        f"commands = (sys.stdin.readline() for _ in range({rounds})); "
+        f"serve_rounds(lambda b: time.sleep(0.002), {texts!r}, 4, commands, sys.stdout)"
+    )
+    return [sys.executable, "-c", code]
 
 
 def test_the_torch_worker_process_is_asked_round_by_round_and_its_failures_are_errors() -> None:
-    worker = _TorchWorker([sys.executable, "-c", _STAND_IN])
+    worker = _TorchWorker(_stand_in({"a": ["x"] * 4}, rounds=3))
     try:
-        assert worker.round("a") > 0 and worker.round("a") > 0  # other lines on its stdout are skipped
+        assert 0 < worker.throughput("a") <= 4 / 0.002  # other lines on its stdout are skipped
         with pytest.raises(PostroomError, match="the PyTorch worker: no text set 'b'"):
-            worker.round("b")
+            worker.throughput("b")
+        worker.throughput("a")
+        with pytest.raises(PostroomError, match=r"the PyTorch worker ended \(exit 0\)"):
+            worker.throughput("a")  # it ended after its third round
     finally:
         worker.close()
+    assert worker._process.returncode == 0 and worker._errors.closed  # reaped, its stderr file gone
     with pytest.raises(PostroomError, match=r"the PyTorch worker ended \(exit 1\): \['no model here'\]"):
         _TorchWorker([sys.executable, "-c", "import sys; sys.exit('no model here')"])
+
+
+def test_throughput_in_turn_pairs_each_onnx_round_with_a_torch_round(
+    shared: Exported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = {"short": ["card lost", "where is my money", "refund please", "pin blocked"]}
+    options = BenchOptions(pairs=3, throughput_n=4, batch_size=4)
+    result = _throughput_in_turn(_stand_in(texts), shared.export_dir, "int8", texts, options)
+    assert result["backend"] == "onnx-int8" and result["pairs"] == 3
+    measured = result["sets"]["short"]
+    assert measured["n"] == 4 and len(measured["ratios"]) == 3
+    assert _each_ratio_is_of_its_pair(measured)
+    assert measured["median_ratio"] == round(sorted(measured["ratios"])[1], 2)
+    # An ONNX round that fails ends the worker too.
+    closed: list[bool] = []
+    real_close = _TorchWorker.close
+    monkeypatch.setattr(_TorchWorker, "close", lambda self: closed.append(True) or real_close(self))
+    monkeypatch.setattr(OnnxClassifier, "predict_proba", lambda self, batch: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        _throughput_in_turn(_stand_in(texts), shared.export_dir, "int8", texts, options)
+    assert closed == [True]
 
 
 @pytest.mark.usefixtures("failing_cuda")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from postroom.latency import percentiles
+from postroom.latency import percentiles, time_batch
 
 
 def measure(
@@ -42,15 +43,7 @@ def measure(
         stats = {"n": len(latencies), **percentiles(latencies)}
         if best_single is None or stats["p50_ms"] < best_single["p50_ms"]:
             best_single = stats
-        started = time.perf_counter()
-        predict(batch_items)
-        seconds = time.perf_counter() - started
-        batch = {
-            "n": len(batch_items),
-            "batch_size": batch_size,
-            "seconds": round(seconds, 3),
-            "per_second": round(len(batch_items) / seconds, 1),
-        }
+        batch = {"n": len(batch_items), "batch_size": batch_size, **time_batch(predict, batch_items)}
         if best_batch is None or batch["per_second"] > best_batch["per_second"]:
             best_batch = batch
     return {"single": best_single, "batch": best_batch, "rounds": rounds}
@@ -143,19 +136,16 @@ def serve_rounds(
         if name not in texts:
             answer({"error": f"no text set {name!r}"})
             continue
-        batch = texts[name][:throughput_n]
-        started = time.perf_counter()
-        predict(batch)
-        seconds = time.perf_counter() - started
-        answer({"set": name, "per_second": round(len(batch) / seconds, 1), "seconds": round(seconds, 3)})
+        answer({"set": name, **time_batch(predict, texts[name][:throughput_n])})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--version-dir", type=Path, required=True)
     parser.add_argument("--texts", type=Path, required=True, help="JSON: {set name: [texts]}")
-    parser.add_argument("--out", type=Path, help="where the measurements go (not with --worker)")
-    parser.add_argument(
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--out", type=Path, help="where the measurements go")
+    what.add_argument(
         "--worker", action="store_true", help="throughput rounds on request (stdin); answers on stdout"
     )
     parser.add_argument("--single", type=int, default=200)
@@ -167,11 +157,13 @@ def main() -> None:
     args = parser.parse_args()
     texts = json.loads(args.texts.read_text(encoding="utf-8"))
     if args.worker:
+        # Answers alone on stdout: whatever the libraries print (from Python or C) goes to stderr.
+        answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        sys.stdout = sys.stderr
         predict, _bundle, _version = load(args.version_dir, args.batch_size, args.threads, args.device)
-        serve_rounds(predict, texts, args.throughput_n, sys.stdin, sys.stdout)
+        serve_rounds(predict, texts, args.throughput_n, sys.stdin, answers)
         return
-    if args.out is None:
-        parser.error("--out is required without --worker")
     result = run(
         args.version_dir,
         texts,
