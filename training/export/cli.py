@@ -39,7 +39,8 @@ def export(
         str,
         typer.Option(
             help="auto (this CPU's: avx512_vnni with VNNI, else avx2) | avx512_vnni | avx2 | arm64: "
-            "the serving CPUs' (signed weights saturate on AVX2 without VNNI)."
+            "the serving CPUs' (avx2: 7-bit activations, which x86 CPUs without VNNI multiply without "
+            "saturating)."
         ),
     ] = "auto",
     int8_smooth: Annotated[
@@ -188,8 +189,10 @@ def _int8_line(chosen: dict) -> str:
     refused = "".join(
         f"; first {_RECIPES[a['int8_keep_fp32']]}: {a['reason']}" for a in chosen.get("int8_keep_refused", [])
     )
-    per_token = chosen.get("int8_activations", {}).get("quantised") == "per_token"
-    activations = ", activations quantised per token" if per_token else ""
+    quantised = chosen.get("int8_activations", {})
+    bits = f" in {quantised['bits']} bits" if quantised.get("bits", 8) != 8 else ""
+    per_token = quantised.get("quantised") == "per_token"
+    activations = f", activations quantised per token{bits}" if per_token else ""
     recipe = _RECIPES[chosen["int8_keep_fp32"]]
     return f"int8 built for {target}{asked}, {recipe}{activations}{refused}; {how}"
 

@@ -8,8 +8,8 @@ token-embeddings output is dropped, and then
 - `int8` is Optimum's dynamic quantisation of the fp32 graph (from the O2 graph: 5 % faster, measured, and
   no smoothing inside its fused attention):
   per-channel weights, MatMuls only, the activation-by-activation MatMuls kept in fp32 and, by the int8
-  target (`int8_recipes`), the feed-forward output projections too (`graph.int8_exclusions`): with VNNI
-  they are quantised first and kept in fp32 only if the gate refuses that int8, without VNNI they are kept
+  target (`int8_recipes`), the feed-forward output projections too (`graph.int8_exclusions`): on x86
+  they are quantised first and kept in fp32 only if the gate refuses that int8, on ARM they are kept
   (measured in docs/serving-performance.md); and with an fp32 second look: rows whose top two
   probabilities in any label set are closer than that set's margin are served from the fp32 graph (int8
   flips labels only where the model hesitates; measured in docs/serving-performance.md). The margins are
@@ -18,10 +18,11 @@ token-embeddings output is dropped, and then
   calibrated margins, int8 is gated again with `int8_fallback_margin` for the refused label sets, then for
   every label set (each step a superset of the rows looked at again; `margins.next_margins`).
   Before quantising, each quantised MatMul's input is smoothed per channel on the calibration texts
-  (`training.export.smoothing`, exact in fp32), and the int8 target (signed or unsigned weights) follows
-  the exporting CPU unless named: the gate measures the kernels of the CPU it runs on. After quantising, the
-  activations are quantised per token instead of per run (`training.export.tokenwise`), so a row scores the
-  same in any run: the gate checks that (`parity.with_rows_checked`) and serving shares int8 runs.
+  (`training.export.smoothing`, exact in fp32), and the int8 target (`activation_bits`: 7 without VNNI)
+  follows the exporting CPU unless named: the gate measures the kernels of the CPU it runs on. After
+  quantising, the activations are quantised per token instead of per run (`training.export.tokenwise`), so
+  a row scores the same in any run: the gate checks that (`parity.with_rows_checked`) and serving shares
+  int8 runs.
 The heads are appended to every variant. The tokenizer is saved with truncation at the body's
 `max_seq_length` and padding to the longest text of a batch, set explicitly: the packaged MiniLM's
 tokenizer.json says 128 tokens and fixed padding, the model reads 256.
@@ -229,8 +230,8 @@ def _optimize(fp32: Path, target: Path) -> tuple[Path, dict[str, int]]:
 
 
 def host_int8_target(machine: str | None = None, features: Sequence[str] | None = None) -> Int8Target:
-    """The int8 target of this CPU: signed weights (U8S8) where VNNI adds them without saturating,
-    unsigned (U8U8) on other x86 CPUs (AVX2's U8S8 path can saturate), arm64 on ARM."""
+    """The int8 target of this CPU: `avx512_vnni` where VNNI adds uint8 x int8 products without saturating,
+    `avx2` on other x86 CPUs (7-bit activations, `activation_bits`), `arm64` on ARM."""
     import platform
 
     machine = (machine or platform.machine()).lower()
@@ -240,15 +241,25 @@ def host_int8_target(machine: str | None = None, features: Sequence[str] | None 
     return "avx512_vnni" if {"avx512_vnni", "avx_vnni"} & set(flags) else "avx2"
 
 
+def activation_bits(target: Int8Target) -> int:
+    """The bits of int8's activation codes for `target`: 7 on `avx2`, else 8.
+
+    Every target multiplies uint8 activations by int8 weights (U8S8). Without VNNI, ONNX Runtime's x86 kernel
+    (`vpmaddubsw`) adds two products into 16 bits, which saturate with 8-bit codes; 7-bit codes keep every
+    sum exact. Measured on Zen 3 without VNNI against the unsigned weights (U8U8) exported there before:
+    1.18x the int8 throughput on short texts, 1.13-1.26x on long emails (docs/serving-performance.md)."""
+    return 7 if target == "avx2" else 8
+
+
 def int8_recipes(keep: Int8KeepOption, target: Int8Target) -> tuple[Int8Keep, ...]:
     """The `int8_keep_fp32` recipes to try in turn, the next one only if the gate refuses int8.
 
-    `auto`: with VNNI's signed kernels (`avx512_vnni`) every feed-forward output is quantised first (on Zen 4
-    its int8 ran 1.4x faster alone and 1.1-1.2x with its wider second look) and kept in fp32 if the gate
-    refuses that; on the other targets they are kept (no gain measured on AVX2 without VNNI)."""
+    `auto`: on x86 every feed-forward output is quantised first and kept in fp32 if the gate refuses that
+    (with VNNI, Zen 4: 1.4x faster alone, 1.1-1.2x with its wider second look; without, Zen 3: 1.11x on long
+    emails, even on short texts); on `arm64` they are kept (not measured there)."""
     if keep != "auto":
         return (keep,)
-    return ("none", "ffn_output") if target == "avx512_vnni" else ("ffn_output",)
+    return ("ffn_output",) if target == "arm64" else ("none", "ffn_output")
 
 
 @dataclass(frozen=True)
@@ -292,12 +303,13 @@ def _quantize(
             if extra.is_file() and extra.suffix != ".onnx":
                 shutil.copy2(extra, source / extra.name)
         onnx.save(model, str(source / "model.onnx"))
-    factory = getattr(AutoQuantizationConfig, cpu)
+    # uint8 activations, int8 weights (U8S8) on every target; `avx2` differs in its activations' bits
+    factory = AutoQuantizationConfig.arm64 if cpu == "arm64" else AutoQuantizationConfig.avx512_vnni
     config = factory(
         is_static=False, per_channel=True, operators_to_quantize=["MatMul"], nodes_to_exclude=excluded
     )
     ORTQuantizer.from_pretrained(source).quantize(config, target, file_suffix=None)
-    graph, tokenwise = per_token(onnx.load(str(target / "model.onnx")))
+    graph, tokenwise = per_token(onnx.load(str(target / "model.onnx")), activation_bits(cpu))
     onnx.save(graph, str(target / "model.onnx"))
     return target / "model.onnx", excluded, smoothed, tokenwise
 
@@ -687,7 +699,11 @@ def export_bundle(
                     **({"note": smoothing_note} if smoothing_note else {}),
                 },
                 "int8_fp32_nodes": excluded,
-                "int8_activations": {"quantised": "per_token", "bodies": per_token_counts},
+                "int8_activations": {
+                    "quantised": "per_token",
+                    "bits": activation_bits(cpu),
+                    "bodies": per_token_counts,
+                },
                 "int8_fallback_margin": options.int8_fallback_margin,
                 "calibrate_int8_margins": options.calibrate_int8_margins,
                 **({"int8_margins": fallbacks["int8"][1].to_dict()} if "int8" in fallbacks else {}),

@@ -8,12 +8,15 @@ SmoothQuant's W8A8 do): a row scores the same alone and in any run, to float rou
 on every body, `training.export.exporter`), so int8 rows share runs as fp32's do. Measured in
 docs/serving-performance.md.
 
-Per quantised activation `x` (each token a vector of `H` channels):
+Per quantised activation `x` (each token a vector of `H` channels), in 8 bits:
 - symmetric: `s = max|x| / 127` per token, `q = round(x / s) + 128` (uint8 with zero point 128, so the
   weights and kernels are Optimum's);
 - bounded below, where `x` is a GELU's output (what each feed-forward down-projection reads): `lo` is GELU's
   minimum (times each channel's smoothing factor), `s = max(x - lo) / 255`, `q = round((x - lo) / s)` with
   zero point 0, and the constant `lo @ W` joins the MatMul's bias: twice the symmetric resolution there.
+In 7 bits (`bits=7`) the codes stop at 127 (63 and zero point 64 symmetric, 127 from the lower bound): on x86
+CPUs without VNNI, ONNX Runtime multiplies uint8 activations by int8 weights with `vpmaddubsw`, whose 16-bit
+sums of two products saturate above 32,767; codes below 128 keep them exact (2 x 127 x 128 = 32,512).
 Each MatMul becomes ONNX Runtime's `MatMulIntegerToFloat` (the integer product times the weight scales) times
 the token's scale. A token whose activations are all zero gets `s = 0`, and its product is 0 as in fp32.
 `QuantizeLinear` with one block per token needs opset 21: the graph is converted first.
@@ -30,6 +33,7 @@ from onnx import helper, numpy_helper, version_converter
 from training.export.errors import ExportError
 
 OPSET = 21  # QuantizeLinear's `block_size` (one block per token)
+ACTIVATION_BITS = (7, 8)
 MS_DOMAIN = "com.microsoft"
 GELU_MIN = -0.17  # erf-GELU's minimum is -0.16997 (at x = -0.75179): a safe lower bound
 _SQRT2 = float(np.sqrt(2.0))
@@ -132,12 +136,16 @@ def lower_bound(graph: _Graph, name: str) -> np.ndarray | None:
     return (GELU_MIN * factors).astype(np.float32)
 
 
-def per_token(model: onnx.ModelProto) -> tuple[onnx.ModelProto, PerToken]:
-    """`model` (Optimum's dynamic int8 graph, opset <= 21) with its activations quantised per token.
+def per_token(model: onnx.ModelProto, bits: int = 8) -> tuple[onnx.ModelProto, PerToken]:
+    """`model` (Optimum's dynamic int8 graph, opset <= 21) with its activations quantised per token, in codes
+    of `bits` bits (`ACTIVATION_BITS`).
 
     Raises:
         ExportError: the graph does not have the shape Optimum's dynamic quantiser writes.
+        ValueError: `bits` is not one of `ACTIVATION_BITS`.
     """
+    if bits not in ACTIVATION_BITS:
+        raise ValueError(f"activation bits must be one of {ACTIVATION_BITS}, got {bits!r}")
     if _opset(model) < OPSET:
         converted = version_converter.convert_version(model, OPSET)
     else:
@@ -157,7 +165,7 @@ def per_token(model: onnx.ModelProto) -> tuple[onnx.ModelProto, PerToken]:
         if n.op_type == "MatMulInteger" and n.input[0] in scales
     }
     dropped = {name for chain in chains.values() for name in chain[:3]}
-    constants = _Constants(graph, _ranks(converted, [n.input[0] for n in dynamic]))
+    constants = _Constants(graph, _ranks(converted, [n.input[0] for n in dynamic]), bits)
     quantised: dict[str, tuple[str, str | None]] = {}  # quantised activation -> (its scale, its lower bound)
     nodes: list[onnx.NodeProto] = []
     for node in converted.graph.node:
@@ -192,27 +200,32 @@ def _ranks(model: onnx.ModelProto, names: list[str]) -> dict[str, int]:
 
 
 class _Constants:
-    """The rewrite's shared constants, each added to the graph when first used; and the zero points 128 per
-    token, one per rank of activation (one per activation whose rank is unknown)."""
+    """The rewrite's shared constants, each added to the graph when first used; and the zero points per token
+    (`mid`), one per rank of activation (one per activation whose rank is unknown).
 
-    _VALUES = {
-        "last_axis": np.array([-1], np.int64),
-        "inv127": np.array(1 / 127, np.float32),
-        "inv255": np.array(1 / 255, np.float32),
-        "one": np.array(1, np.float32),
-        "zero_u8": np.array(0, np.uint8),
-        "mid_u8": np.array(128, np.uint8),
-    }
+    With `bits` bits a symmetric activation's codes run from `mid - top` to `mid + top` (1-255 around 128 in
+    8 bits, 1-127 around 64 in 7), a shifted one's from 0 to `2 * mid - 1`."""
 
-    def __init__(self, graph: _Graph, ranks: dict[str, int]) -> None:
+    def __init__(self, graph: _Graph, ranks: dict[str, int], bits: int) -> None:
         self._graph = graph
         self.ranks = ranks
+        mid = 2 ** (bits - 1)
+        self._values = {  # named by value: a graph says what it computes
+            "last_axis": np.array([-1], np.int64),
+            "symmetric_step": (f"inv{mid - 1}", np.array(1 / (mid - 1), np.float32)),
+            "shifted_step": (f"inv{2 * mid - 1}", np.array(1 / (2 * mid - 1), np.float32)),
+            "one": np.array(1, np.float32),
+            "zero_u8": np.array(0, np.uint8),
+            "mid_u8": (f"mid{mid}_u8", np.array(mid, np.uint8)),
+        }
         self.mid_per_token: dict[str, str] = {}  # rank (or activation) -> its zero points
 
     def __getattr__(self, name: str) -> str:
-        if name not in self._VALUES:
+        if name.startswith("_") or name not in self._values:
             raise AttributeError(name)
-        return self._graph.add(f"{_PREFIX}/{name}", self._VALUES[name])
+        value = self._values[name]
+        label, array = value if isinstance(value, tuple) else (name, value)
+        return self._graph.add(f"{_PREFIX}/{label}", array)
 
 
 def _chain(graph: _Graph, node: onnx.NodeProto, scale: str) -> tuple[str, str, str, str]:
@@ -247,19 +260,19 @@ def _quantise(
         return [
             helper.make_node("Sub", [x, low], [f"{at}/shifted"]),
             helper.make_node("ReduceMax", [f"{at}/shifted", constants.last_axis], [f"{at}/max"], keepdims=1),
-            helper.make_node("Mul", [f"{at}/max", constants.inv255], [scale]),
+            helper.make_node("Mul", [f"{at}/max", constants.shifted_step], [scale]),
             helper.make_node("QuantizeLinear", [f"{at}/shifted", scale], [q], axis=-1, block_size=width),
         ]
     quantised[q] = (scale, None)
     made = [
         helper.make_node("Abs", [x], [f"{at}/abs"]),
         helper.make_node("ReduceMax", [f"{at}/abs", constants.last_axis], [f"{at}/max"], keepdims=1),
-        helper.make_node("Mul", [f"{at}/max", constants.inv127], [scale]),
+        helper.make_node("Mul", [f"{at}/max", constants.symmetric_step], [scale]),
     ]
     # The scales of activations of one rank have one shape ([batch, tokens, 1]): their zero points are shared.
     key = f"rank{constants.ranks[x]}" if x in constants.ranks else x
     if key not in constants.mid_per_token:
-        zero_point = constants.mid_per_token[key] = f"{at}/128_per_token"
+        zero_point = constants.mid_per_token[key] = f"{at}/mid_per_token"
         made += [
             helper.make_node("Shape", [scale], [f"{at}/token_shape"]),
             helper.make_node("Expand", [constants.mid_u8, f"{at}/token_shape"], [zero_point]),

@@ -184,9 +184,13 @@ def test_int8_margins_are_calibrated_on_the_stored_messages_that_are_not_held_ou
 
     args = ["export", "production", "--variants", "fp32,int8", "--fixed-int8-margin", *recipe]
     args.append("--replace-production")
-    fixed = CliRunner().invoke(app, args)
+    fixed = CliRunner().invoke(app, [*args, "--int8-target", "avx2"])
     assert fixed.exit_code == 0, fixed.output
     manifest = json.loads((registry.export_dir / "export.json").read_text(encoding="utf-8"))
+    assert manifest["options"]["int8_activations"]["bits"] == 7
+    assert "int8 built for avx2, feed-forward outputs in fp32, activations quantised per token in 7 bits" in (
+        fixed.output
+    )
     assert manifest["options"]["int8_margins"]["margins"] == dict.fromkeys(manifest["label_sets"], 0.2)
     assert "line_of_business 0.2, queue 0.2, topic 0.2; fixed margin asked for" in fixed.output
     assert manifest["options"]["int8_smoothing"]["texts"] == 60  # smoothing still reads them

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 from tests.serving.builders import Exported, exported
 from training.export.bundle import BodySpec, HeadSpec, ModelBundle, read_body_modules
 from training.export.errors import ExportError
-from training.export.exporter import ExportOptions
+from training.export.exporter import ExportOptions, activation_bits
 from training.export.graph import append_heads, int8_exclusions
 from training.export.parity import (
     ROWS_TOLERANCE,
@@ -175,6 +175,7 @@ class TestArtifacts:
         assert {o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")} == {21}
         assert manifest["options"]["int8_activations"] == {
             "quantised": "per_token",
+            "bits": activation_bits(manifest["options"]["int8_target"]),  # 7 on CPUs without VNNI
             "bodies": {"shared": {"symmetric": 18, "shifted": 0, "matmuls": 30}},
         }
         assert all(entry["shares_runs"] for entry in manifest["variants"].values())

@@ -12,7 +12,13 @@ import pytest
 from tests.conftest import banking77_texts as _texts
 from tests.serving.builders import exported
 from training.export.bundle import bundle_from_version
-from training.export.exporter import ExportOptions, export_bundle, host_int8_target, int8_recipes
+from training.export.exporter import (
+    ExportOptions,
+    activation_bits,
+    export_bundle,
+    host_int8_target,
+    int8_recipes,
+)
 from training.export.graph import int8_exclusions
 from training.export.predict import run_graph
 from training.export.smoothing import SCALE_LIMITS, smooth, smoothable, smoothing_factors
@@ -83,7 +89,8 @@ def test_the_int8_target_follows_the_cpu() -> None:
     assert host_int8_target("aarch64", []) == "arm64"
     assert host_int8_target("x86_64", ["avx2", "avx512_vnni"]) == "avx512_vnni"
     assert host_int8_target("x86_64", ["avx2", "avx_vnni"]) == "avx512_vnni"  # U8S8 through VNNI
-    assert host_int8_target("x86_64", ["avx2", "fma"]) == "avx2"  # U8U8: AVX2's U8S8 can saturate
+    assert host_int8_target("x86_64", ["avx2", "fma"]) == "avx2"  # 7-bit activations: no VNNI to add them
+    assert [activation_bits(t) for t in ("avx512_vnni", "avx2", "arm64")] == [8, 7, 8]
 
 
 def test_the_export_smooths_on_calibration_texts_and_int8_errs_less(tmp_path: Path) -> None:
@@ -92,13 +99,16 @@ def test_the_export_smooths_on_calibration_texts_and_int8_errs_less(tmp_path: Pa
     calibration, gate = _texts("banking77_train.jsonl", 150), _texts("banking77_test.jsonl", 300)
     errors, manifests = {}, {}
     for alpha in (0.0, 0.8):
-        options = ExportOptions(variants=("fp32", "int8"), int8_smooth=alpha, int8_target="avx2")
+        options = ExportOptions(
+            variants=("fp32", "int8"), int8_smooth=alpha, int8_target="avx2", int8_keep_fp32="ffn_output"
+        )
         out = tmp_path / f"export-{alpha}"
         export_bundle(bundle_from_version(version), out, gate, options, calibration_texts=calibration)
         manifests[alpha] = json.loads((out / "export.json").read_text(encoding="utf-8"))
         errors[alpha] = manifests[alpha]["options"]["int8_margins"]["errors"]
     smoothing = manifests[0.8]["options"]["int8_smoothing"]
     assert smoothing == {"alpha": 0.8, "texts": 150, "bodies": {"shared": {"activations": 18, "matmuls": 30}}}
+    assert manifests[0.8]["options"]["int8_activations"]["bits"] == 7  # avx2: codes AVX2 adds exactly
     assert manifests[0.0]["options"]["int8_smoothing"]["note"] == "smoothing off (int8_smooth 0)"
     assert manifests[0.0]["options"]["int8_smoothing"]["bodies"] == {}
     for name, error in errors[0.8].items():  # int8's 99th-percentile probability error against fp32
@@ -106,10 +116,10 @@ def test_the_export_smooths_on_calibration_texts_and_int8_errs_less(tmp_path: Pa
 
 
 def test_int8_recipes_follow_the_target() -> None:
-    # with VNNI every feed-forward output is quantised first, and kept in fp32 if the gate refuses that
+    # on x86 every feed-forward output is quantised first, and kept in fp32 if the gate refuses that
     assert int8_recipes("auto", "avx512_vnni") == ("none", "ffn_output")
-    assert int8_recipes("auto", "avx2") == ("ffn_output",)  # U8U8 without VNNI: no gain from quantising them
-    assert int8_recipes("auto", "arm64") == ("ffn_output",)
+    assert int8_recipes("auto", "avx2") == ("none", "ffn_output")
+    assert int8_recipes("auto", "arm64") == ("ffn_output",)  # not measured on ARM: kept
     assert int8_recipes("none", "avx2") == ("none",)  # named: only that one
     assert int8_recipes("ffn_output", "avx512_vnni") == ("ffn_output",)
     with pytest.raises(ValueError, match="int8_keep_fp32"):
