@@ -210,12 +210,12 @@ class _Constants:
         self._graph = graph
         self.ranks = ranks
         mid = 2 ** (bits - 1)
-        self._values = {  # named by value: a graph says what it computes
-            "last_axis": np.array([-1], np.int64),
-            "symmetric_step": (f"inv{mid - 1}", np.array(1 / (mid - 1), np.float32)),
-            "shifted_step": (f"inv{2 * mid - 1}", np.array(1 / (2 * mid - 1), np.float32)),
-            "one": np.array(1, np.float32),
-            "zero_u8": np.array(0, np.uint8),
+        self._values = {  # role -> (name in the graph, by value: a graph says what it computes; value)
+            "last_axis": ("last_axis", np.array([-1], np.int64)),
+            "inv_symmetric_top": (f"inv{mid - 1}", np.array(1 / (mid - 1), np.float32)),
+            "inv_shifted_top": (f"inv{2 * mid - 1}", np.array(1 / (2 * mid - 1), np.float32)),
+            "one": ("one", np.array(1, np.float32)),
+            "zero_u8": ("zero_u8", np.array(0, np.uint8)),
             "mid_u8": (f"mid{mid}_u8", np.array(mid, np.uint8)),
         }
         self.mid_per_token: dict[str, str] = {}  # rank (or activation) -> its zero points
@@ -223,9 +223,8 @@ class _Constants:
     def __getattr__(self, name: str) -> str:
         if name.startswith("_") or name not in self._values:
             raise AttributeError(name)
-        value = self._values[name]
-        label, array = value if isinstance(value, tuple) else (name, value)
-        return self._graph.add(f"{_PREFIX}/{label}", array)
+        label, value = self._values[name]
+        return self._graph.add(f"{_PREFIX}/{label}", value)
 
 
 def _chain(graph: _Graph, node: onnx.NodeProto, scale: str) -> tuple[str, str, str, str]:
@@ -260,14 +259,14 @@ def _quantise(
         return [
             helper.make_node("Sub", [x, low], [f"{at}/shifted"]),
             helper.make_node("ReduceMax", [f"{at}/shifted", constants.last_axis], [f"{at}/max"], keepdims=1),
-            helper.make_node("Mul", [f"{at}/max", constants.shifted_step], [scale]),
+            helper.make_node("Mul", [f"{at}/max", constants.inv_shifted_top], [scale]),
             helper.make_node("QuantizeLinear", [f"{at}/shifted", scale], [q], axis=-1, block_size=width),
         ]
     quantised[q] = (scale, None)
     made = [
         helper.make_node("Abs", [x], [f"{at}/abs"]),
         helper.make_node("ReduceMax", [f"{at}/abs", constants.last_axis], [f"{at}/max"], keepdims=1),
-        helper.make_node("Mul", [f"{at}/max", constants.symmetric_step], [scale]),
+        helper.make_node("Mul", [f"{at}/max", constants.inv_symmetric_top], [scale]),
     ]
     # The scales of activations of one rank have one shape ([batch, tokens, 1]): their zero points are shared.
     key = f"rank{constants.ranks[x]}" if x in constants.ranks else x
