@@ -9,14 +9,14 @@ token-embeddings output is dropped, and then
   no smoothing inside its fused attention):
   per-channel weights, MatMuls only, the activation-by-activation MatMuls kept in fp32 and, by the int8
   target (`int8_recipes`), the feed-forward output projections too (`graph.int8_exclusions`): on x86
-  they are quantised first and kept in fp32 only if the gate refuses that int8, on ARM they are kept
-  (measured in docs/serving-performance.md); and with an fp32 second look: rows whose top two
-  probabilities in any label set are closer than that set's margin are served from the fp32 graph (int8
-  flips labels only where the model hesitates; measured in docs/serving-performance.md). The margins are
-  calibrated per label set on texts the gate does not use (`training.export.margins`), at most
-  `int8_fallback_margin`. The gate measures the variant as served, second look included; if it refuses the
-  calibrated margins, int8 is gated again with `int8_fallback_margin` for the refused label sets, then for
-  every label set (each step a superset of the rows looked at again; `margins.next_margins`).
+  they are quantised first and kept in fp32 only if the gate refuses that int8 (measured in
+  docs/serving-performance.md), on ARM they are kept (not measured there); and with an fp32 second look:
+  rows whose top two probabilities in any label set are closer than that set's margin are served from the
+  fp32 graph (int8 flips labels only where the model hesitates; measured in docs/serving-performance.md).
+  The margins are calibrated per label set on texts the gate does not use (`training.export.margins`), at
+  most `int8_fallback_margin`. The gate measures the variant as served, second look included; if it
+  refuses the calibrated margins, int8 is gated again with `int8_fallback_margin` for the refused label
+  sets, then for every label set (each step a superset of the rows looked at again; `margins.next_margins`).
   Before quantising, each quantised MatMul's input is smoothed per channel on the calibration texts
   (`training.export.smoothing`, exact in fp32), and the int8 target (`activation_bits`: 7 without VNNI)
   follows the exporting CPU unless named: the gate measures the kernels of the CPU it runs on. After

@@ -33,7 +33,7 @@ from onnx import helper, numpy_helper, version_converter
 from training.export.errors import ExportError
 
 OPSET = 21  # QuantizeLinear's `block_size` (one block per token)
-ACTIVATION_BITS = (7, 8)
+SUPPORTED_ACTIVATION_BITS = (7, 8)
 MS_DOMAIN = "com.microsoft"
 GELU_MIN = -0.17  # erf-GELU's minimum is -0.16997 (at x = -0.75179): a safe lower bound
 _SQRT2 = float(np.sqrt(2.0))
@@ -138,14 +138,14 @@ def lower_bound(graph: _Graph, name: str) -> np.ndarray | None:
 
 def per_token(model: onnx.ModelProto, bits: int = 8) -> tuple[onnx.ModelProto, PerToken]:
     """`model` (Optimum's dynamic int8 graph, opset <= 21) with its activations quantised per token, in codes
-    of `bits` bits (`ACTIVATION_BITS`).
+    of `bits` bits (`SUPPORTED_ACTIVATION_BITS`).
 
     Raises:
         ExportError: the graph does not have the shape Optimum's dynamic quantiser writes.
-        ValueError: `bits` is not one of `ACTIVATION_BITS`.
+        ValueError: `bits` is not one of `SUPPORTED_ACTIVATION_BITS`.
     """
-    if bits not in ACTIVATION_BITS:
-        raise ValueError(f"activation bits must be one of {ACTIVATION_BITS}, got {bits!r}")
+    if bits not in SUPPORTED_ACTIVATION_BITS:
+        raise ValueError(f"activation bits must be one of {SUPPORTED_ACTIVATION_BITS}, got {bits!r}")
     if _opset(model) < OPSET:
         converted = version_converter.convert_version(model, OPSET)
     else:
@@ -210,7 +210,7 @@ class _Constants:
         self._graph = graph
         self.ranks = ranks
         mid = 2 ** (bits - 1)
-        self._values = {  # role -> (name in the graph, by value: a graph says what it computes; value)
+        self._values = {  # role -> (its name in the graph, which states its value; the value)
             "last_axis": ("last_axis", np.array([-1], np.int64)),
             "inv_symmetric_top": (f"inv{mid - 1}", np.array(1 / (mid - 1), np.float32)),
             "inv_shifted_top": (f"inv{2 * mid - 1}", np.array(1 / (2 * mid - 1), np.float32)),

@@ -13,6 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
+from postroom.machine import cpu_features
 from tests.conftest import banking77_texts as _texts
 from tests.serving.builders import LONG_TEXT, exported
 from training.export.errors import ExportError
@@ -72,9 +73,9 @@ def test_a_row_scores_the_same_in_any_run_and_close_to_fp32(
         assert same.mean() >= 0.95, name
     cosine = (after[32]["sentence_embedding"] * reference["sentence_embedding"]).sum(axis=1)
     assert cosine.min() > 0.98
-    # Its error is the per-run graph's alone (how serving ran int8 before), or smaller.
-    errors = [_largest(run, reference, probabilities) for run in (before[1], after[32])]
-    assert errors[1] <= errors[0] * 1.25, errors
+    if bits == 8:  # its error is the per-run graph's alone (how serving ran int8 before), or smaller
+        errors = [_largest(run, reference, probabilities) for run in (before[1], after[32])]
+        assert errors[1] <= errors[0] * 1.25, errors
 
 
 def _gelu(graph_nodes: list[onnx.NodeProto], x: str, out: str) -> None:
@@ -161,7 +162,6 @@ def _with_codes(graph: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
     return graph, codes
 
 
-
 @pytest.mark.parametrize(("weights", "bits"), KERNELS)
 @pytest.mark.parametrize("smoothing", [None, np.linspace(0.5, 2.0, 8)])
 def test_the_graph_computes_per_token_quantisation(
@@ -185,10 +185,11 @@ def test_the_graph_computes_per_token_quantisation(
     smoothed = _quantised_per_token(gelu * factors, GELU_MIN * factors, bits)
     want_down = smoothed @ _dequantised(int8, "w_down")
     if weights == QuantType.QInt8 and bits == 8 and host_int8_target() == "avx2":
-        # This CPU has no VNNI: its U8S8 kernel adds two products in 16 bits, and with 8-bit codes they
-        # saturate (the token of zeros is all 255s from GELU's minimum). Why `avx2` exports use 7 bits.
-        assert np.abs(down - want_down).max() > 1e-2
-        return
+        if cpu_features():  # known to have no VNNI: its U8S8 kernel adds two products in 16 bits, and
+            # 8-bit codes saturate them (the token of zeros is all 255s from GELU's minimum): why `avx2`
+            # exports use 7 bits
+            assert np.abs(down - want_down).max() > 1e-2
+        return  # with no CPU flags to go by, whether this CPU's kernel saturates is unknown
     # the down-projection has no bias of its own (the shift is added by a node), the side one has (folded)
     np.testing.assert_allclose(down, want_down, atol=2e-5, rtol=1e-5)
     want_side = smoothed @ _dequantised(int8, "w_side") + consts["side_bias"]
@@ -198,7 +199,7 @@ def test_the_graph_computes_per_token_quantisation(
     np.testing.assert_allclose(up[1, 2], consts["bias"], atol=1e-6)
     # and close to the float graph (int8 weights too: about 1 % here, 2 % with 7-bit activations)
     exact = (gelu * factors) @ consts["w_down"]
-    assert np.abs(down - exact).max() < 0.02 * (9 - bits) * np.abs(exact).max()
+    assert np.abs(down - exact).max() < {8: 0.02, 7: 0.04}[bits] * np.abs(exact).max()
 
 
 def test_activation_bits_other_than_7_or_8_are_refused(tmp_path: Path) -> None:
